@@ -1,0 +1,33 @@
+# fleet — the two commands a newcomer runs are `make demo` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-stamp
+PROFILE ?= configs/sim/demo.yaml
+
+.PHONY: install test lint demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+lint: install
+	$(BIN)/ruff check fleet tests
+	$(BIN)/ruff format --check fleet tests
+
+demo: install
+	$(BIN)/fleet sim inventory --profile $(PROFILE)
+	$(BIN)/fleet sim check --profile $(PROFILE) --time-scale 20
+
+bench: install
+	@echo "make bench: not yet — the benchmark harness arrives with the benchmark issue."
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,137 @@
+"""Client factory: the real azure-mgmt-* async clients for public/sovereign clouds or a custom
+ARM endpoint (the emulator, Azure Stack), sharing one pooled aiohttp session.
+
+Why a shared session: passing ``connection_verify=ca.pem`` makes the SDK open a TLS connection per
+request (5-7x slower); ``use_env_settings=False`` stops aiohttp from reading ``.netrc`` on every
+request. Tokens are never logged: ``StaticTokenCredential`` keeps its token out of ``repr``.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from azure.core.credentials import AccessToken, AccessTokenInfo
+from azure.core.pipeline.transport import AioHttpTransport
+from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.mgmt.resource.resources.aio import ResourceManagementClient
+from azure.mgmt.resourcegraph.aio import ResourceGraphClient
+
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+class StaticTokenCredential:
+    """An async credential returning a fixed bearer token (``FLEET_ACCESS_TOKEN``, the emulator)."""
+
+    def __init__(self, token: str, expires_in: int = 3600) -> None:
+        self._token = token
+        self._expires_on = int(time.time()) + expires_in
+
+    def __repr__(self) -> str:
+        return "StaticTokenCredential(token=<redacted>)"
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, self._expires_on)
+
+    async def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+        return AccessTokenInfo(self._token, self._expires_on)
+
+    async def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> StaticTokenCredential:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+@dataclass
+class ArmConnection:
+    """Everything needed to build clients for one ARM endpoint."""
+
+    credential: Any
+    endpoint: str = "https://management.azure.com"
+    ca_cert: str | None = None
+    credential_scopes: Sequence[str] = (ARM_SCOPE,)
+    per_retry_policies: Sequence[Any] = ()
+    client_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_connections: int = 256
+
+
+class ArmClients:
+    """Async context manager owning one aiohttp session and the three management clients.
+
+    ``compute(subscription)`` and ``resources(subscription)`` are cached per subscription;
+    ``graph`` is tenant-wide.
+    """
+
+    def __init__(self, conn: ArmConnection) -> None:
+        self.conn = conn
+        self._session: aiohttp.ClientSession | None = None
+        self._compute: dict[str, ComputeManagementClient] = {}
+        self._resources: dict[str, ResourceManagementClient] = {}
+        self._graph: ResourceGraphClient | None = None
+
+    def _kwargs(self) -> dict[str, Any]:
+        assert self._session is not None, "use ArmClients as an async context manager"
+        transport = AioHttpTransport(session=self._session, session_owner=False)
+        kwargs: dict[str, Any] = {
+            "base_url": self.conn.endpoint,
+            "credential_scopes": list(self.conn.credential_scopes),
+            "transport": transport,
+            "use_env_settings": False,
+        }
+        if self.conn.per_retry_policies:
+            kwargs["per_retry_policies"] = list(self.conn.per_retry_policies)
+        kwargs.update(self.conn.client_kwargs)
+        return kwargs
+
+    def compute(self, subscription: str) -> ComputeManagementClient:
+        key = subscription.lower()
+        if key not in self._compute:
+            self._compute[key] = ComputeManagementClient(
+                self.conn.credential, subscription, **self._kwargs()
+            )
+        return self._compute[key]
+
+    def resources(self, subscription: str) -> ResourceManagementClient:
+        key = subscription.lower()
+        if key not in self._resources:
+            self._resources[key] = ResourceManagementClient(
+                self.conn.credential, subscription, **self._kwargs()
+            )
+        return self._resources[key]
+
+    @property
+    def graph(self) -> ResourceGraphClient:
+        if self._graph is None:
+            self._graph = ResourceGraphClient(self.conn.credential, **self._kwargs())
+        return self._graph
+
+    async def __aenter__(self) -> ArmClients:
+        ssl_ctx: ssl.SSLContext | bool = True
+        if self.conn.ca_cert:
+            ssl_ctx = ssl.create_default_context(cafile=self.conn.ca_cert)
+        connector = aiohttp.TCPConnector(ssl=ssl_ctx, limit=self.conn.max_connections)
+        self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        clients: list[Any] = [*self._compute.values(), *self._resources.values()]
+        if self._graph is not None:
+            clients.append(self._graph)
+        for client in clients:
+            await client.close()
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,35 @@
+"""Entry point of the ``fleet`` command (``fleet --help``)."""
+
+from __future__ import annotations
+
+import typer
+
+from fleet import __version__
+from fleet.cli import sim_cmd
+
+app = typer.Typer(
+    help=(
+        "fleet runs a script on hundreds to tens of thousands of Azure VMs and VM scale-set "
+        "instances through managed Run Commands, as fast as Azure's throttling limits allow, "
+        "and reports exactly what happened on each one.\n\n"
+        "Start with the simulated fleet: `fleet sim serve` runs a strict Azure emulator, "
+        "`fleet sim inventory` shows what it simulates."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(sim_cmd.app, name="sim")
+
+
+@app.command()
+def version() -> None:
+    """Print fleet's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

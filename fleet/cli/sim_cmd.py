@@ -1,0 +1,134 @@
+"""``fleet sim``: run the Azure Resource Manager emulator, or inspect a simulated fleet."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+DEFAULT_PROFILE = Path("configs/sim/demo.yaml")
+
+app = typer.Typer(
+    help=(
+        "The built-in Azure emulator: a strict Azure Resource Manager the real Azure SDK talks to "
+        "over HTTPS on 127.0.0.1, with run commands that take time, Azure's published throttling "
+        "and injectable faults. Profiles in configs/sim/ describe the simulated fleet."
+    ),
+    no_args_is_help=True,
+)
+
+ProfileOpt = Annotated[
+    Path,
+    typer.Option(
+        "--profile", "-p",
+        help="Fleet profile (YAML) describing subscriptions, VMs, scale sets, faults, throttling.",
+    ),
+]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option(help="Override the profile's random seed (fleet layout, faults, outcomes)."),
+]
+
+
+def _load(profile: Path, err: Console):  # type: ignore[no-untyped-def]
+    from fleet.sim.profile import ProfileError, load_profile
+
+    try:
+        return load_profile(profile)
+    except ProfileError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1; 0 picks a free one.")] = 0,
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            "--time-scale", "-k", min=0.001,
+            help="Run K times faster than Azure: refill rates x K, durations and Retry-After / K.",
+        ),
+    ] = 1.0,
+    seed: SeedOpt = None,
+) -> None:
+    """Serve the emulator until SIGINT/SIGTERM.
+
+    Once ready it prints one JSON line to stdout:
+    {"endpoint": "https://127.0.0.1:PORT", "ca_cert": "/abs/ca.pem", "subscriptions": [...],
+    "time_scale": K}. Point a client at the endpoint, trust ca_cert, and send a bearer token
+    from the profile's principals (default token: fleet-sim-token). Ground truth for tests:
+    GET {endpoint}/_sim/stats, /_sim/executions, /_sim/inventory; PUT /_sim/faults.
+    """
+    from fleet.sim.emulator import Emulator, serve as run_serve
+
+    err = Console(stderr=True)
+    loaded = _load(profile, err)
+    raise typer.Exit(run_serve(Emulator(loaded, time_scale=time_scale, seed=seed, port=port)))
+
+
+@app.command()
+def inventory(
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    seed: SeedOpt = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table (summary) or json (every target).")
+    ] = "table",
+) -> None:
+    """Show the fleet a profile simulates (no server is started)."""
+    from fleet.sim.inventory import build_inventory
+
+    err = Console(stderr=True)
+    if output_format not in ("table", "json"):
+        err.print(f"[bold red]error:[/] --format must be 'table' or 'json', got {output_format!r}")
+        raise typer.Exit(2)
+    loaded = _load(profile, err)
+    inv = build_inventory(loaded, seed=seed)
+    targets = sorted(inv.all_targets(), key=lambda v: v.key)
+    if output_format == "json":
+        rows = [
+            {"id": t.id, "name": t.name, "kind": _kind(t), "location": t.location, "zone": t.zone,
+             "os": t.os, "power_state": t.power_state.value, "agent": t.agent.value,
+             "script_fault": t.script_fault, "tags": t.tags}
+            for t in targets
+        ]
+        json.dump(rows, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return
+    _render_summary(loaded.name, targets, inv)
+
+
+def _kind(t) -> str:  # type: ignore[no-untyped-def]
+    if t.scale_set is None:
+        return "vm"
+    return "vmss-uniform" if t.is_uniform_instance else "vmss-flexible"
+
+
+def _render_summary(name: str, targets: list, inv) -> None:  # type: ignore[no-untyped-def]
+    console = Console()
+    table = Table(title=f"Simulated fleet '{name}': {len(targets)} targets")
+    for col in ("subscription", "resource group", "region", "kind", "targets", "not running",
+                "agent not ready", "wedged"):
+        table.add_column(col, justify="right" if col[0] in "tnaw" else "left")
+    groups: Counter[tuple[str, str, str, str]] = Counter()
+    stopped: Counter[tuple[str, str, str, str]] = Counter()
+    agent: Counter[tuple[str, str, str, str]] = Counter()
+    wedged: Counter[tuple[str, str, str, str]] = Counter()
+    for t in targets:
+        sub = inv.subscriptions[t.subscription_id.lower()].display_name
+        key = (sub, t.resource_group, t.location, _kind(t))
+        groups[key] += 1
+        stopped[key] += t.power_state.value != "running"
+        agent[key] += t.agent.value != "ready"
+        wedged[key] += t.script_fault == "wedged"
+    for key in sorted(groups):
+        table.add_row(*key, str(groups[key]), str(stopped[key]), str(agent[key]),
+                      str(wedged[key]))
+    console.print(table)

@@ -1,0 +1,83 @@
+"""Loopback-only introspection, the emulator's ground truth: ``GET /_sim/stats`` (requests by
+operation and status, 429s sent by bucket, faults injected), ``GET /_sim/executions`` (every
+run-command execution and how many times each actually ran on each target), ``GET/PUT
+/_sim/faults`` (change fault injection at run time), ``GET /_sim/inventory`` (every target with
+its simulated state) and ``POST /_sim/reset-stats``.
+
+Never authenticated, never throttled, never faulted; refused for non-loopback peers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from fleet.sim.errors import ArmError
+from fleet.sim.faults import FaultConfig
+from fleet.sim.http import json_response
+
+if TYPE_CHECKING:
+    from fleet.sim.world import World
+
+
+def _target_row(world: World, vm: Any) -> dict[str, Any]:
+    return {
+        "id": vm.id,
+        "name": vm.name,
+        "kind": _kind(vm),
+        "subscription": vm.subscription_id,
+        "resource_group": vm.resource_group,
+        "location": vm.location,
+        "zone": vm.zone,
+        "os": vm.os,
+        "power_state": vm.power_state.value,
+        "agent": vm.agent.value,
+        "script_fault": vm.script_fault,
+        "tags": vm.tags,
+    }
+
+
+def _kind(vm: Any) -> str:
+    if vm.scale_set is None:
+        return "vm"
+    return "vmss-uniform" if vm.is_uniform_instance else "vmss-flexible"
+
+
+async def handle(world: World, request: web.Request) -> web.Response:
+    peer = (request.remote or "").split("%")[0]
+    try:
+        loopback = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ArmError(403, "Forbidden", "The /_sim introspection API is loopback-only.")
+    path, method = request.path.rstrip("/").lower(), request.method
+    if path == "/_sim/stats" and method == "GET":
+        snap = world.stats.snapshot()
+        snap["now"] = world.clock.now()
+        snap["time_scale"] = world.clock.time_scale
+        return json_response(snap)
+    if path == "/_sim/executions" and method == "GET":
+        return json_response({
+            "executions": world.runcommands.executions(),
+            **world.runcommands.stats(),
+        })
+    if path == "/_sim/inventory" and method == "GET":
+        rows = [_target_row(world, vm) for vm in world.inventory.all_targets()]
+        return json_response({"targets": sorted(rows, key=lambda r: r["id"].lower())})
+    if path == "/_sim/faults" and method == "GET":
+        return json_response(world.faults.config.to_dict())
+    if path == "/_sim/faults" and method in ("PUT", "POST"):
+        try:
+            data = json.loads(await request.read() or b"{}")
+            world.faults.reconfigure(FaultConfig.from_dict(data, now=world.clock.now()))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ArmError(400, "InvalidFaults", f"Bad fault configuration: {exc}") from exc
+        return json_response(world.faults.config.to_dict())
+    if path == "/_sim/reset-stats" and method == "POST":
+        world.stats.reset()
+        return json_response({"ok": True})
+    raise ArmError(404, "NotFound", f"No introspection endpoint {method} {request.path}.")

@@ -1,0 +1,131 @@
+"""Everything one emulator instance knows, built from a fleet profile: the clock, the inventory,
+the run-command store, throttles, principals, fault injection and ground-truth stats.
+
+The HTTP layer reads and changes the world only through this object; tests may build one
+directly (``World.from_profile``) to inspect state without HTTP.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fleet.sim.auth import Authenticator, Principal
+from fleet.sim.clock import SimClock
+from fleet.sim.faults import FaultConfig, FaultInjector
+from fleet.sim.inventory import build_inventory
+from fleet.sim.model import Inventory
+from fleet.sim.outcomes import OutcomeModel
+from fleet.sim.profile import Profile
+from fleet.sim.rc_exec import ExecRunner
+from fleet.sim.runcommands import RunCommandStore
+from fleet.sim.stats import Stats
+from fleet.sim.throttle import (
+    COMPUTE_POLICIES,
+    ArmLimits,
+    ArmThrottle,
+    ComputeThrottle,
+    GraphQuota,
+    PolicyLimits,
+)
+
+
+@dataclass
+class World:
+    profile: Profile
+    clock: SimClock
+    seed: int
+    inventory: Inventory
+    tenant_id: str
+    runcommands: RunCommandStore
+    arm_throttle: ArmThrottle
+    compute_throttle: ComputeThrottle
+    graph_quota: GraphQuota
+    authenticator: Authenticator
+    principals: list[Principal]
+    faults: FaultInjector
+    page_size: int = 1000
+    exec_runner: ExecRunner | None = None
+    stats: Stats = field(default_factory=Stats)
+    operations: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_profile(
+        cls,
+        profile: Profile,
+        *,
+        clock: SimClock,
+        seed: int | None = None,
+        page_size: int = 1000,
+        exec_dir: Path | None = None,
+    ) -> World:
+        seed = profile.seed if seed is None else seed
+        inventory = build_inventory(profile, seed=seed)
+        rng = random.Random(seed)
+        tenant_id = profile.tenant_id or str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        principals = [
+            Principal(
+                name=p.name,
+                token=p.token,
+                object_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                roles=tuple((r.scope, r.role) for r in p.roles),
+            )
+            for p in profile.principals
+        ]
+        exec_runner = None
+        if profile.script.exec.enabled:
+            exec_runner = ExecRunner(
+                base_dir=exec_dir, max_processes=profile.script.exec.max_processes
+            )
+        outcomes = OutcomeModel(profile, seed)
+        store = RunCommandStore(clock, outcomes.plan, exec_runner=exec_runner)
+        throttling = profile.throttling
+        return cls(
+            profile=profile,
+            clock=clock,
+            seed=seed,
+            inventory=inventory,
+            tenant_id=tenant_id,
+            runcommands=store,
+            arm_throttle=ArmThrottle(_arm_limits(profile), enabled=throttling.enabled),
+            compute_throttle=ComputeThrottle(
+                _compute_policies(profile), enabled=throttling.enabled, epoch=clock.utc(0.0)
+            ),
+            graph_quota=GraphQuota(
+                throttling.resource_graph.queries,
+                throttling.resource_graph.window,
+                enabled=throttling.enabled,
+            ),
+            authenticator=Authenticator(principals, tenant_id),
+            principals=principals,
+            faults=FaultInjector(FaultConfig.from_dict(profile.faults.model_dump()), seed=seed),
+            page_size=page_size,
+            exec_runner=exec_runner,
+        )
+
+
+def _arm_limits(profile: Profile) -> ArmLimits:
+    arm = profile.throttling.arm
+    return ArmLimits(
+        reads=(arm.reads.capacity, arm.reads.refill_per_s),
+        writes=(arm.writes.capacity, arm.writes.refill_per_s),
+        deletes=(arm.deletes.capacity, arm.deletes.refill_per_s),
+        global_multiplier=arm.global_multiplier,
+    )
+
+
+def _compute_policies(profile: Profile) -> dict[str, PolicyLimits]:
+    policies = dict(COMPUTE_POLICIES)
+    for name, override in profile.throttling.compute.items():
+        base = policies[name]
+        res, sub = override.resource, override.subscription
+        policies[name] = PolicyLimits(
+            resource_refill_per_min=res.refill_per_min if res else base.resource_refill_per_min,
+            resource_cap=res.capacity if res else base.resource_cap,
+            sub_refill_per_min=sub.refill_per_min if sub else base.sub_refill_per_min,
+            sub_cap=sub.capacity if sub else base.sub_cap,
+        )
+    return policies
