@@ -16,7 +16,7 @@ from typing import Any
 from fleet.sim.auth import Authenticator, Principal
 from fleet.sim.clock import SimClock
 from fleet.sim.faults import FaultConfig, FaultInjector
-from fleet.sim.inventory import build_inventory
+from fleet.sim.inventory import build_inventory, tenant_id_for
 from fleet.sim.model import Inventory
 from fleet.sim.outcomes import OutcomeModel
 from fleet.sim.profile import Profile
@@ -65,7 +65,7 @@ class World:
         seed = profile.seed if seed is None else seed
         inventory = build_inventory(profile, seed=seed)
         rng = random.Random(seed)
-        tenant_id = profile.tenant_id or str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        tenant_id = tenant_id_for(profile, seed)
         principals = [
             Principal(
                 name=p.name,

@@ -1,0 +1,43 @@
+"""fleet's one error tree. Exceptions mean the run cannot continue; a failed script on one VM
+is data in the report, never an exception.
+
+    FleetError
+    ├── SpecError          bad job spec / flags / profile: exit code 2, nothing sent to Azure
+    ├── ConnectionSetupError  no credentials, bad endpoint or CA file: exit code 2
+    ├── SelectionError     Azure refused the target selection (e.g. bad KQL): exit code 2
+    └── RunAborted         the run stopped before finishing (deadline, cancel): exit code 3
+
+Build the message in a variable, then raise; messages never contain secret values.
+"""
+
+from __future__ import annotations
+
+
+class FleetError(Exception):
+    """Base of every error fleet raises on purpose."""
+
+    exit_code = 3
+
+
+class SpecError(FleetError):
+    """The job spec, a CLI flag or a config file is invalid. Says what, where and how to fix."""
+
+    exit_code = 2
+
+
+class ConnectionSetupError(FleetError):
+    """fleet cannot talk to Azure as configured (credentials, endpoint, CA certificate)."""
+
+    exit_code = 2
+
+
+class SelectionError(FleetError):
+    """Azure rejected the target selection (for example an unsupported Resource Graph query)."""
+
+    exit_code = 2
+
+
+class RunAborted(FleetError):
+    """The run stopped before every target reached a final state."""
+
+    exit_code = 3

@@ -1,0 +1,22 @@
+"""Shared fixtures: anyio on asyncio, and an in-process emulator of the small profile."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from fleet.sim.emulator import Emulator
+from tests import simkit
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # aiolimiter and aiohttp are asyncio-only
+
+
+@pytest.fixture
+async def small_emu() -> AsyncIterator[Emulator]:
+    """The small profile (20 targets) at time scale 50, fresh per test."""
+    async with Emulator(simkit.profile("small"), time_scale=50) as emu:
+        yield emu
