@@ -198,3 +198,68 @@ class RunReport:
     results: tuple[TargetResult, ...]
     arm: ArmCounters
     ended: str = "completed"  # completed | aborted | canceled | deadline
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a run in flight, for progress displays (emitted by the engine)."""
+
+    total: int  # selected targets
+    skipped: int = 0  # decided without a write (not running, excluded by preflight)
+    launched: int = 0  # run command accepted by Azure
+    running: int = 0  # launched and not yet final
+    succeeded: int = 0
+    failed: int = 0  # every final status other than Succeeded and Skipped
+    throttled: int = 0  # 429s received so far
+    throttle_wait_s: float = 0.0
+    elapsed_s: float = 0.0
+
+    @property
+    def done(self) -> int:
+        return self.skipped + self.succeeded + self.failed
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What one managed run command PUT carries for one target (built per target OS)."""
+
+    run_command: str  # resource name, stable per job so reruns update instead of piling up
+    run_id: str  # passed as parameter FLEET_RUN_ID so a rerun really re-executes
+    source: ScriptSource
+    parameters: tuple[Parameter, ...] = ()
+    protected_parameters: tuple[Parameter, ...] = ()
+    run_as_user: str | None = None
+    run_as_password: Secret | None = None
+    timeout_s: int = 600
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run command's state as Azure reports it (instance view)."""
+
+    execution_state: str  # Unknown | Pending | Running | Failed | Succeeded | TimedOut | Canceled
+    provisioning_state: str | None = None
+    exit_code: int | None = None
+    output: str = ""
+    error: str = ""
+    message: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    run_id: str | None = None  # the FLEET_RUN_ID parameter found on the resource
+
+    @property
+    def terminal(self) -> bool:
+        return self.execution_state in ("Succeeded", "Failed", "TimedOut", "Canceled")
+
+
+@dataclass(frozen=True)
+class CallError:
+    """An ARM call that did not succeed: HTTP status (0 = no response) and ARM error code."""
+
+    status: int
+    code: str
+    message: str
+
+    @property
+    def transient(self) -> bool:
+        return self.status in (0, 408, 500, 502, 503, 504)

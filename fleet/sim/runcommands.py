@@ -1,0 +1,390 @@
+"""Managed run commands (``{vm}/runCommands/{name}``): the emulator's state model, minus HTTP.
+
+Owns run-command resources per VM / Uniform instance, their executions (kept forever as ground
+truth), the async-operation documents their PUT/PATCH/DELETE return, and the ARM wire form.
+Time is the store's clock (Azure-seconds); states are derived lazily from timestamps on read
+(``rc_state.view``), so nothing runs in the background in model mode. Bodies are validated in
+``rc_body``; exec mode (really running bash) is ``rc_exec``.
+
+Conventions where Azure's behaviour is not documented (see also ``rc_state``):
+- A PUT whose normalised body (location, tags and all writable properties, secrets compared by
+  value) equals the current one does not run the script again; any change runs it again, and a
+  previous execution still pending or running is canceled.
+- Operation documents of a superseded execution report ``Canceled`` / ``OperationPreempted``.
+- Canceling or deleting only cancels; nothing is ever retried.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from fleet.sim.clock import SimClock
+from fleet.sim.errors import ArmError, not_found
+from fleet.sim.model import AgentState, PowerState, SimVm
+from fleet.sim.rc_body import RunCommandSpec, parse_patch, parse_put, split_parameters
+from fleet.sim.rc_state import ExecState, Execution, LiveRun, Provisioning, provisioning, view
+
+RC_TYPE = "Microsoft.Compute/virtualMachines/runCommands"
+VMSS_VM_RC_TYPE = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands"
+NOT_RUNNING_MESSAGE = "Cannot modify extensions in the VM when the VM is not running."
+
+
+class PlannedRunLike(Protocol):
+    """What the outcome model decides for one execution (``outcomes.PlannedRun``)."""
+
+    pending_s: float
+    duration_s: float
+    exit_code: int
+    output: str
+    error: str
+
+
+Planner = Callable[[SimVm, str, int], PlannedRunLike]
+
+
+class ExecRunner(Protocol):
+    """Runs scripts for real (``rc_exec.ExecRunner``); see that module."""
+
+    def bind_clock(self, clock: SimClock) -> None: ...
+
+    def start(
+        self,
+        execution: Execution,
+        script: str,
+        env: dict[str, str],
+        args: list[str],
+        timeout_s: float,
+    ) -> None: ...
+
+    def cancel(self, execution: Execution) -> None: ...
+
+
+@dataclass(eq=False)
+class RunCommand:
+    """A run-command resource on one VM and its current execution (plus all earlier ones)."""
+
+    vm: SimVm
+    name: str
+    spec: RunCommandSpec
+    execution: Execution
+    transitional: str  # provisioningState while the current execution is in flight
+    history: list[Execution] = field(default_factory=list)
+    deleting_since: float | None = None
+    delete_result: DeleteResult | None = None
+
+    @property
+    def location(self) -> str:
+        return self.spec.location
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return self.spec.tags
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """Normalised writable properties, without secrets."""
+        return self.spec.public_properties()
+
+
+@dataclass(frozen=True)
+class PutResult:
+    run_command: RunCommand
+    created: bool
+    reexecuted: bool
+    operation_id: str
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    run_command: RunCommand
+    operation_id: str
+
+
+@dataclass(frozen=True)
+class _Operation:
+    kind: Literal["put", "delete"]
+    run_command: RunCommand
+    execution: Execution
+    spec: RunCommandSpec  # the body the operation applied (the resource may change later)
+    transitional: str
+    started_at: float
+
+
+class RunCommandStore:
+    """All run commands in the emulator, keyed by VM ARM id and name (case-insensitive)."""
+
+    def __init__(
+        self,
+        clock: SimClock,
+        planner: Planner,
+        *,
+        exec_runner: ExecRunner | None = None,
+        delete_s: float = 5.0,
+        default_timeout_s: float = 5400.0,
+    ) -> None:
+        self._clock = clock
+        self._planner = planner
+        self._runner = exec_runner
+        if exec_runner is not None:
+            exec_runner.bind_clock(clock)  # live timestamps on the same clock as everything else
+        self._delete_s = delete_s
+        self._default_timeout_s = default_timeout_s
+        self._by_vm: dict[str, dict[str, RunCommand]] = {}
+        self._seq: Counter[tuple[str, str]] = Counter()
+        self._executions: list[Execution] = []
+        self._ops: dict[str, _Operation] = {}
+
+    # -- resource verbs ---------------------------------------------------------------------
+
+    def put(self, vm: SimVm, name: str, body: dict, *, api_version: str) -> PutResult:
+        rc = self._current(vm, name)
+        spec = parse_put(body, vm.os, rc.spec if rc else None, api_version=api_version)
+        return self._write(vm, name, rc, spec)
+
+    def patch(self, vm: SimVm, name: str, body: dict, *, api_version: str) -> PutResult:
+        rc = self._current(vm, name)
+        if rc is None:
+            raise not_found(_parent_type(vm), name, vm.resource_group)
+        spec = parse_patch(body, vm.os, rc.spec, api_version=api_version)
+        return self._write(vm, name, rc, spec)
+
+    def get(self, vm: SimVm, name: str) -> RunCommand | None:
+        return self._current(vm, name)
+
+    def list(self, vm: SimVm) -> list[RunCommand]:
+        names = list(self._by_vm.get(vm.key, {}))
+        found = (self._current(vm, n) for n in names)
+        return [rc for rc in found if rc is not None]
+
+    def delete(self, vm: SimVm, name: str) -> DeleteResult | None:
+        rc = self._current(vm, name)
+        if rc is None:
+            return None
+        if rc.delete_result is not None:
+            return rc.delete_result
+        now = self._clock.now()
+        self._cancel(rc.execution, now)
+        rc.deleting_since = now
+        rc.delete_result = DeleteResult(rc, self._new_op("delete", rc, now))
+        return rc.delete_result
+
+    # -- internals of the verbs -------------------------------------------------------------
+
+    def _current(self, vm: SimVm, name: str) -> RunCommand | None:
+        """The run command if it exists; one whose deletion has finished is dropped here."""
+        per_vm = self._by_vm.get(vm.key)
+        rc = per_vm.get(name.lower()) if per_vm else None
+        if rc is None or rc.deleting_since is None:
+            return rc
+        if self._clock.now() < rc.deleting_since + self._delete_s:
+            return rc
+        del per_vm[name.lower()]  # type: ignore[index]
+        return None
+
+    def _write(
+        self, vm: SimVm, name: str, rc: RunCommand | None, spec: RunCommandSpec
+    ) -> PutResult:
+        if rc is not None and rc.deleting_since is not None:
+            message = (
+                f"The run command '{rc.name}' is being deleted; retry after deletion completes."
+            )
+            raise ArmError(409, "Conflict", message)
+        _check_running(vm)
+        now = self._clock.now()
+        if rc is not None and spec == rc.spec:
+            return PutResult(rc, False, False, self._new_op("put", rc, now))
+        ex = self._start_execution(vm, name if rc is None else rc.name, spec, now)
+        if rc is None:
+            rc = RunCommand(vm, name, spec, ex, "Creating", [ex])
+            self._by_vm.setdefault(vm.key, {})[name.lower()] = rc
+            created = True
+        else:
+            self._cancel(rc.execution, now)
+            rc.spec, rc.execution, rc.transitional = spec, ex, "Updating"
+            rc.history.append(ex)
+            created = False
+        return PutResult(rc, created, True, self._new_op("put", rc, now))
+
+    def _start_execution(self, vm: SimVm, name: str, spec: RunCommandSpec, now: float) -> Execution:
+        key = (vm.key, name.lower())
+        self._seq[key] += 1
+        ex = Execution(
+            target=vm.id,
+            run_command=name,
+            seq=self._seq[key],
+            created_at=now,
+            timeout_s=float(spec.timeout_s or self._default_timeout_s),
+            agent_ready=vm.agent != AgentState.NOT_READY,
+            wedged=vm.script_fault == "wedged",
+        )
+        self._executions.append(ex)
+        script = spec.script_text(vm.os)
+        if self._runner is not None and _exec_eligible(vm, spec, ex):
+            ex.live = LiveRun()
+            env, args = split_parameters(spec.parameters + spec.protected_parameters)
+            self._runner.start(ex, script, env, args, ex.timeout_s)
+            return ex
+        planned = self._planner(vm, script, ex.seq)
+        ex.pending_s = max(0.0, float(planned.pending_s))
+        ex.duration_s = max(0.0, float(planned.duration_s))
+        ex.exit_code, ex.output, ex.error = planned.exit_code, planned.output, planned.error
+        return ex
+
+    def _cancel(self, ex: Execution, now: float) -> None:
+        if ex.canceled_at is None and not view(ex, now).state.terminal:
+            ex.canceled_at = now
+            if ex.live is not None and self._runner is not None:
+                self._runner.cancel(ex)
+
+    def _new_op(self, kind: Literal["put", "delete"], rc: RunCommand, now: float) -> str:
+        op_id = str(uuid.uuid4())
+        self._ops[op_id] = _Operation(kind, rc, rc.execution, rc.spec, rc.transitional, now)
+        return op_id
+
+    # -- reads: provisioning, operations, wire ----------------------------------------------
+
+    def provisioning_state(self, rc: RunCommand) -> str:
+        if rc.deleting_since is not None:
+            return "Deleting"
+        return self._provisioning(rc.execution, rc.spec, rc.transitional).state
+
+    def _provisioning(self, ex: Execution, spec: RunCommandSpec, transitional: str) -> Provisioning:
+        return provisioning(
+            ex,
+            self._clock.now(),
+            transitional=transitional,
+            async_execution=spec.async_execution,
+            treat_failure=spec.treat_failure,
+        )
+
+    def operation(self, operation_id: str) -> dict | None:
+        """The ``Azure-AsyncOperation`` status document, or None for an unknown id."""
+        op = self._ops.get(operation_id)
+        if op is None:
+            return None
+        doc: dict[str, Any] = {"name": operation_id, "startTime": self._iso(op.started_at)}
+        if op.kind == "delete":
+            assert op.run_command.deleting_since is not None
+            gone_at = op.run_command.deleting_since + self._delete_s
+            done = self._clock.now() >= gone_at
+            doc["status"] = "Succeeded" if done else "InProgress"
+            if done:
+                doc["endTime"] = self._iso(gone_at)
+            return doc
+        prov = self._provisioning(op.execution, op.spec, op.transitional)
+        doc["status"] = prov.state if prov.terminal else "InProgress"
+        if prov.terminal and prov.ended_at is not None:
+            doc["endTime"] = self._iso(prov.ended_at)
+        if prov.error is not None:
+            doc["error"] = dict(prov.error)
+        return doc
+
+    def to_wire(self, rc: RunCommand, *, instance_view: bool) -> dict:
+        """camelCase ARM JSON (``VirtualMachineRunCommand``); never contains secrets."""
+        props = rc.spec.public_properties()
+        props["provisioningState"] = self.provisioning_state(rc)
+        if instance_view:
+            props["instanceView"] = self._instance_view(rc.execution)
+        wire: dict[str, Any] = {
+            "id": f"{rc.vm.id}/runCommands/{rc.name}",
+            "name": rc.name,
+            "type": _rc_type(rc.vm),
+            "location": rc.spec.location,
+        }
+        if rc.spec.tags:
+            wire["tags"] = dict(rc.spec.tags)
+        wire["properties"] = props
+        return wire
+
+    def _instance_view(self, ex: Execution) -> dict[str, Any]:
+        v = view(ex, self._clock.now())
+        iv: dict[str, Any] = {
+            "executionState": str(v.state),
+            "executionMessage": v.message,
+            "output": v.output,
+            "error": v.error,
+        }
+        if v.exit_code is not None:
+            iv["exitCode"] = v.exit_code
+        if v.started_at is not None:
+            iv["startTime"] = self._iso(v.started_at)
+        if v.ended_at is not None:
+            iv["endTime"] = self._iso(v.ended_at)
+        iv["statuses"] = []
+        return iv
+
+    def _iso(self, t: float) -> str:
+        return self._clock.utc(t).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+    # -- ground truth -------------------------------------------------------------------------
+
+    def executions(self) -> list[dict]:
+        """Every execution ever started, with what really happened (for benchmarks/tests)."""
+        now = self._clock.now()
+        out = []
+        for ex in self._executions:
+            v = view(ex, now)
+            out.append(
+                {
+                    "target": ex.target,
+                    "run_command": ex.run_command,
+                    "seq": ex.seq,
+                    "created_at": ex.created_at,
+                    "started": v.started,
+                    "state": str(v.state),
+                    "exit_code": v.exit_code,
+                    "canceled": v.state is ExecState.CANCELED,
+                }
+            )
+        return out
+
+    def stats(self) -> dict:
+        """Totals by state, plus started executions per target and run-command name."""
+        rows = self.executions()
+        executed: dict[str, Counter[str]] = {}
+        for row in rows:
+            if row["started"]:
+                executed.setdefault(row["target"], Counter())[row["run_command"]] += 1
+        return {
+            "executions": len(rows),
+            "started": sum(r["started"] for r in rows),
+            "never_started": sum(not r["started"] for r in rows),
+            "canceled": sum(r["canceled"] for r in rows),
+            "by_state": dict(Counter(r["state"] for r in rows)),
+            "run_commands": sum(len(per_vm) for per_vm in self._by_vm.values()),
+            "executions_per_target": dict(Counter(r["target"] for r in rows)),
+            "executed_per_target": {t: dict(c) for t, c in executed.items()},
+        }
+
+
+def _rc_type(vm: SimVm) -> str:
+    return VMSS_VM_RC_TYPE if vm.is_uniform_instance else RC_TYPE
+
+
+def _parent_type(vm: SimVm) -> str:
+    """``resource_type`` for ``errors.not_found``: the run-commands collection under the VM."""
+    if vm.is_uniform_instance:
+        assert vm.scale_set is not None
+        return (
+            f"Microsoft.Compute/virtualMachineScaleSets/{vm.scale_set.name}"
+            f"/virtualMachines/{vm.instance_id}/runCommands"
+        )
+    return f"Microsoft.Compute/virtualMachines/{vm.name}/runCommands"
+
+
+def _check_running(vm: SimVm) -> None:
+    if vm.power_state != PowerState.RUNNING:
+        details = [
+            {"code": "CannotModifyExtensionsWhenVMNotRunning", "message": NOT_RUNNING_MESSAGE}
+        ]
+        raise ArmError(409, "OperationNotAllowed", NOT_RUNNING_MESSAGE, details=details)
+
+
+def _exec_eligible(vm: SimVm, spec: RunCommandSpec, ex: Execution) -> bool:
+    """Exec mode runs inline scripts on healthy Linux VMs; injected faults stay simulated."""
+    inline = spec.source_kind == "script" or spec.source_kind == "commandId"
+    return vm.os == "linux" and inline and ex.agent_ready and not ex.wedged
