@@ -1,0 +1,35 @@
+#!/bin/sh
+# Patch (Linux): install pending updates with apt or yum/dnf; never reboot.
+# SECURITY_ONLY=true limits the run to security updates where the package manager can.
+# Exit 0 = up to date, 100 = patched and a reboot is required, anything else = failure.
+set -eu
+security_only="${SECURITY_ONLY:-false}"
+
+if command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    if [ "$security_only" = "true" ] && command -v unattended-upgrade >/dev/null 2>&1; then
+        unattended-upgrade -v
+    else
+        apt-get -q -y -o Dpkg::Options::=--force-confold dist-upgrade
+    fi
+    reboot_needed() { [ -f /var/run/reboot-required ]; }
+elif command -v dnf >/dev/null 2>&1 || command -v yum >/dev/null 2>&1; then
+    pm=$(command -v dnf || command -v yum)
+    if [ "$security_only" = "true" ]; then
+        "$pm" -y update --security
+    else
+        "$pm" -y update
+    fi
+    # needs-restarting -r exits 1 when a reboot is required (yum-utils / dnf-utils).
+    reboot_needed() { ! needs-restarting -r >/dev/null 2>&1; }
+else
+    echo "ERROR: no apt-get, dnf or yum on $(hostname)" >&2
+    exit 2
+fi
+
+if reboot_needed; then
+    echo "$(hostname): patched; REBOOT REQUIRED"
+    exit 100
+fi
+echo "$(hostname): patched; no reboot required"

@@ -1,0 +1,176 @@
+"""The ``--report PATH`` JSON document, its atomic write, and the run's process exit code.
+
+Owns the report's schema (``report_to_dict``), secret redaction of everything the scripts said
+(``redact``), and ``exit_code_for``. Reads only ``fleet.model`` objects; no Azure, no engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fleet.errors import FleetError
+from fleet.model import RunReport, Secret, Status, TargetResult
+from fleet.report.groups import OutputGroup, group_results
+
+REDACTED = "***"
+#: Statuses that prove Azure accepted the run command (the target was launched).
+_LAUNCHED = frozenset(
+    {Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELED, Status.WEDGED}
+)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``; naive datetimes are taken to be UTC already."""
+    if moment is None:
+        return None
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return aware.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _scrub(text: str | None, values: list[str]) -> str | None:
+    if not text:
+        return text
+    for value in values:
+        text = text.replace(value, REDACTED)
+    return text
+
+
+def redact(report: RunReport, secrets: Iterable[Secret] = ()) -> RunReport:
+    """``report`` with every secret value replaced by ``***`` in outputs, errors and reasons.
+
+    A script can echo a protected parameter; Azure then hands the value back in its output.
+    """
+    values = sorted({s.reveal() for s in secrets if s.reveal()}, key=len, reverse=True)
+    if not values:
+        return report
+    results = tuple(
+        replace(
+            r,
+            output=_scrub(r.output, values) or "",
+            error=_scrub(r.error, values) or "",
+            reason=_scrub(r.reason, values),
+        )
+        for r in report.results
+    )
+    return replace(report, results=results)
+
+
+def was_launched(result: TargetResult) -> bool:
+    """Whether Azure accepted a run command for this target (it got an execution state)."""
+    return result.status in _LAUNCHED or result.execution_state is not None
+
+
+def _target_dict(r: TargetResult) -> dict[str, Any]:
+    t = r.target
+    return {
+        "id": t.id,
+        "name": t.name,
+        "kind": t.kind.value,
+        "subscription": t.subscription,
+        "resource_group": t.resource_group,
+        "location": t.location,
+        "zone": t.zone,
+        "status": r.status.value,
+        "reason": r.reason,
+        "exit_code": r.exit_code,
+        "execution_state": r.execution_state,
+        "output": r.output,
+        "error": r.error,
+        "started_at": iso(r.started_at),
+        "ended_at": iso(r.ended_at),
+        "attempts": r.attempts,
+        "polls": r.polls,
+    }
+
+
+def _group_dict(g: OutputGroup) -> dict[str, Any]:
+    return {
+        "key": g.key,
+        "count": g.count,
+        "status": g.status.value,
+        "exit_code": g.exit_code,
+        "summary": g.summary,
+        "targets": list(g.targets),
+        "sample_output": g.sample_output,
+        "sample_error": g.sample_error,
+    }
+
+
+def _per_target(count: int, launched: int) -> float | None:
+    return round(count / launched, 3) if launched else None
+
+
+def _arm_dict(report: RunReport) -> dict[str, Any]:
+    arm = report.arm
+    launched = sum(1 for r in report.results if was_launched(r))
+    return {
+        "requests": dict(sorted(arm.requests.items())),
+        "throttled": arm.throttled,
+        "throttle_wait_s": round(arm.throttle_wait_s, 3),
+        "retries": arm.retries,
+        "launched_targets": launched,
+        "reads_per_target": _per_target(arm.requests.get("reads", 0), launched),
+        "writes_per_target": _per_target(arm.requests.get("writes", 0), launched),
+    }
+
+
+def _summary_dict(results: tuple[TargetResult, ...]) -> dict[str, int]:
+    counts = Counter(r.status for r in results)
+    summary = {status.value: counts[status] for status in Status if counts[status]}
+    summary["total"] = len(results)
+    return summary
+
+
+def report_to_dict(report: RunReport, *, secrets: Iterable[Secret] = ()) -> dict[str, Any]:
+    """The JSON-ready report. ``secrets``: values to redact wherever a script echoed them."""
+    report = redact(report, secrets)
+    return {
+        "run_id": report.run_id,
+        "job": report.job,
+        "started_at": iso(report.started_at),
+        "finished_at": iso(report.finished_at),
+        "ended": report.ended,
+        "summary": _summary_dict(report.results),
+        "targets": [_target_dict(r) for r in sorted(report.results, key=lambda r: r.target.id)],
+        "groups": [_group_dict(g) for g in group_results(report.results)],
+        "arm": _arm_dict(report),
+    }
+
+
+def write_report(path: Path, report: RunReport, *, secrets: Iterable[Secret] = ()) -> None:
+    """Write the JSON report to ``path`` atomically: readers see the old file or the new one."""
+    # Serialise first: a bug in the data must not leave a temporary file behind either.
+    text = json.dumps(report_to_dict(report, secrets=secrets), indent=2, ensure_ascii=False)
+    path = Path(path)
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        message = f"cannot write the report to {path}: {exc.strerror or exc}"
+        raise FleetError(message) from exc
+
+
+def exit_code_for(report: RunReport, *, strict: bool = False) -> int:
+    """0 every target succeeded (or was skipped, unless ``strict``), 1 some failed,
+    3 the run did not complete."""
+    if report.ended != "completed":
+        return 3
+    ok = {Status.SUCCEEDED} if strict else {Status.SUCCEEDED, Status.SKIPPED}
+    return 0 if all(r.status in ok for r in report.results) else 1

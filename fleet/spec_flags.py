@@ -1,0 +1,205 @@
+"""Ad-hoc CLI flags (``JobOptions``) → the same plain data a job file holds.
+
+The CLI collects flags into :class:`JobOptions`; ``options_to_data`` translates them into the
+job-file shape so both paths go through one schema and produce equal ``JobSpec`` objects.
+``FLAGS`` names the flag for each field so errors can say ``--timeout: ...``; the CLI should
+use these names. Secrets never come as literal flag values (shell history, ``ps`` output):
+``--protected-param NAME=env:VAR`` and ``--run-as-password-env VAR`` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fleet.yamlpos import format_loc
+
+Loc = tuple[str | int, ...]
+
+#: Field path → CLI flag, longest prefix wins (``targets.tags.env`` → ``--tag env``).
+FLAGS: dict[Loc, str] = {
+    ("name",): "--job-name",
+    ("targets",): "targets",
+    ("targets", "all"): "--all",
+    ("targets", "subscriptions"): "--subscription",
+    ("targets", "tags"): "--tag",
+    ("targets", "resource_groups"): "--resource-group",
+    ("targets", "names"): "--target-name",
+    ("targets", "query"): "--query",
+    ("targets", "include_scale_sets"): "--no-scale-sets",
+    ("targets", "exclude", "names"): "--exclude-name",
+    ("targets", "exclude", "tags"): "--exclude-tag",
+    ("script",): "--script/--script-file/--script-uri/--command-id",
+    ("script", "inline"): "--script",
+    ("script", "file"): "--script-file",
+    ("script", "uri"): "--script-uri",
+    ("script", "command_id"): "--command-id",
+    ("script", "parameters"): "--param",
+    ("script", "protected_parameters"): "--protected-param",
+    ("script", "run_as"): "--run-as-user",
+    ("script", "run_as", "password"): "--run-as-password-env",
+    ("script", "timeout"): "--timeout",
+    ("max_concurrency",): "--max-concurrency",
+}
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What the CLI collects for an ad-hoc job (no YAML). Repeated flags become tuples.
+
+    ``tags``/``exclude_tags``: ``"k=v"``, ``"k=v1,v2"`` (OR) or ``"k"`` (key present); keys
+    AND together. ``parameters``: ``"NAME=value"``. ``protected_parameters``: ``"NAME=env:VAR"``
+    or ``"NAME=@env:VAR"``. ``timeout``: ``"90s"``, ``"10m"``, ``"1h"`` or seconds.
+    ``max_concurrency``: ``"50"`` or ``"10%"``. ``script_file`` is relative to the cwd.
+    """
+
+    name: str = "adhoc"
+    all_targets: bool = False
+    subscriptions: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    resource_groups: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    query: str | None = None
+    include_scale_sets: bool = True
+    exclude_names: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
+    script: str | None = None
+    script_file: str | None = None
+    script_uri: str | None = None
+    command_id: str | None = None
+    parameters: tuple[str, ...] = ()
+    protected_parameters: tuple[str, ...] = ()
+    run_as_user: str | None = None
+    run_as_password_env: str | None = None
+    timeout: str | None = None
+    max_concurrency: str | None = None
+
+
+def flag_for(loc: Loc) -> str:
+    """``("script", "parameters", "A")`` → ``--parameter A``."""
+    for size in range(len(loc), 0, -1):
+        flag = FLAGS.get(loc[:size])
+        if flag is not None:
+            # An index into a repeated flag means nothing to the user; keys (tag, NAME) do.
+            rest = format_loc([item for item in loc[size:] if not isinstance(item, int)])
+            return f"{flag} {rest}" if rest else flag
+    return format_loc(loc) or "flags"
+
+
+def reword_for_flags(loc: Loc, message: str) -> str:
+    """Say the flag, not the job-file key, where the schema's message names keys."""
+    if loc == ("targets",) and message.startswith("this would select every VM"):
+        return (
+            "this would select every VM you can see — add --tag, --target-name, --resource-group "
+            "or --query, or pass --all"
+        )
+    return message
+
+
+def options_to_data(opts: JobOptions) -> tuple[dict[str, Any], list[tuple[Loc, str]]]:
+    """Job-file-shaped data plus the problems found while splitting flag values."""
+    problems: list[tuple[Loc, str]] = []
+    targets: dict[str, Any] = {
+        "subscriptions": list(opts.subscriptions),
+        "tags": _tags(opts.tags, ("targets", "tags"), problems),
+        "resource_groups": list(opts.resource_groups),
+        "names": list(opts.names),
+        "include_scale_sets": opts.include_scale_sets,
+        "exclude": {
+            "names": list(opts.exclude_names),
+            "tags": _tags(opts.exclude_tags, ("targets", "exclude", "tags"), problems),
+        },
+    }
+    if opts.all_targets:
+        targets["all"] = True
+    if opts.query is not None:
+        targets["query"] = opts.query
+    data: dict[str, Any] = {
+        "name": opts.name,
+        "targets": targets,
+        "script": _script(opts, problems),
+    }
+    if opts.max_concurrency is not None:
+        data["max_concurrency"] = opts.max_concurrency
+    return data, problems
+
+
+def _tags(raw: tuple[str, ...], loc: Loc, problems: list[tuple[Loc, str]]) -> dict[str, Any]:
+    tags: dict[str, list[str] | None] = {}
+    for item in raw:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        if not key:
+            problems.append(
+                (loc, f"{item!r} is not a tag filter — use key=value, key=v1,v2 or key")
+            )
+            continue
+        new = [v.strip() for v in values.split(",")] if sep else None
+        old = tags.get(key, [])
+        # "key" alone (any value) is wider than any list of values for the same key.
+        tags[key] = None if old is None or new is None else [*old, *new]
+    return tags
+
+
+def _script(opts: JobOptions, problems: list[tuple[Loc, str]]) -> dict[str, Any]:
+    script: dict[str, Any] = {}
+    for key, value in (
+        ("inline", opts.script),
+        ("file", opts.script_file),
+        ("uri", opts.script_uri),
+        ("command_id", opts.command_id),
+        ("timeout", opts.timeout),
+    ):
+        if value is not None:
+            script[key] = value
+    script["parameters"] = _parameters(opts.parameters, problems)
+    script["protected_parameters"] = _protected(opts.protected_parameters, problems)
+    if opts.run_as_user is not None:
+        script["run_as"] = {"user": opts.run_as_user}
+        if opts.run_as_password_env is not None:
+            script["run_as"]["password"] = {"env": opts.run_as_password_env}
+    elif opts.run_as_password_env is not None:
+        problems.append((("script", "run_as", "password"), "needs --run-as-user as well"))
+    return script
+
+
+def _parameters(raw: tuple[str, ...], problems: list[tuple[Loc, str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in raw:
+        name, sep, value = item.partition("=")
+        loc: Loc = ("script", "parameters")
+        if not sep:
+            problems.append((loc, f"{item!r} is not NAME=value"))
+        elif name in out:
+            problems.append(((*loc, name), f"parameter {name} is given twice"))
+        else:
+            out[name] = value
+    return out
+
+
+def _protected(raw: tuple[str, ...], problems: list[tuple[Loc, str]]) -> dict[str, Any]:
+    # Never echo ``item`` or its value: whatever follows "=" may be the secret itself.
+    out: dict[str, Any] = {}
+    how = "pass NAME=env:VAR and export VAR (the value is read from the environment)"
+    for item in raw:
+        name, sep, value = item.partition("=")
+        loc: Loc = ("script", "protected_parameters")
+        if not sep or not name:
+            problems.append((loc, f"expected NAME=env:VAR — {how}"))
+            continue
+        var = (
+            value.removeprefix("@").removeprefix("env:")
+            if value.startswith(("env:", "@env:"))
+            else None
+        )
+        if not var:
+            message = (
+                f"{name}: a literal secret on the command line ends up in shell history and "
+                f"process listings — {how}"
+            )
+            problems.append(((*loc, name), message))
+        elif name in out:
+            problems.append(((*loc, name), f"protected parameter {name} is given twice"))
+        else:
+            out[name] = {"env": var}
+    return out
