@@ -92,7 +92,12 @@ class SourceKind(StrEnum):
 @dataclass(frozen=True)
 class ScriptSource:
     kind: SourceKind
-    value: str  # the script text, the URI or the command id (a SAS URI is a Secret upstream)
+    value: str  # the script text, the URI or the command id
+
+    def __repr__(self) -> str:
+        # a script URI may carry a SAS token and a script may embed credentials: never print them
+        shown = self.value if self.kind is SourceKind.COMMAND_ID else f"<{len(self.value)} chars>"
+        return f"ScriptSource({self.kind.value}={shown})"
 
 
 @dataclass(frozen=True)

@@ -5,20 +5,21 @@ from __future__ import annotations
 import typer
 
 from fleet import __version__
-from fleet.cli import sim_cmd
+from fleet.cli import run_cmd, sim_cmd
 
 app = typer.Typer(
     help=(
         "fleet runs a script on hundreds to tens of thousands of Azure VMs and VM scale-set "
         "instances through managed Run Commands, as fast as Azure's throttling limits allow, "
         "and reports exactly what happened on each one.\n\n"
-        "Start with the simulated fleet: `fleet sim serve` runs a strict Azure emulator, "
-        "`fleet sim inventory` shows what it simulates."
+        "Try it on the built-in simulated fleet: `fleet run configs/jobs/health-check.yaml "
+        "--sim`. `fleet sim serve` runs the Azure emulator on its own."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 app.add_typer(sim_cmd.app, name="sim")
+run_cmd.register(app)
 
 
 @app.command()

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 DEFAULT_PROFILE = Path("configs/sim/demo.yaml")
@@ -26,7 +27,8 @@ app = typer.Typer(
 ProfileOpt = Annotated[
     Path,
     typer.Option(
-        "--profile", "-p",
+        "--profile",
+        "-p",
         help="Fleet profile (YAML) describing subscriptions, VMs, scale sets, faults, throttling.",
     ),
 ]
@@ -42,7 +44,9 @@ def _load(profile: Path, err: Console):  # type: ignore[no-untyped-def]
     try:
         return load_profile(profile)
     except ProfileError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # One unwrapped "file:line: field: message" line per problem (editors and grep parse
+        # them); rich would otherwise fold long paths at the terminal width.
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
 
 
@@ -53,7 +57,9 @@ def serve(
     time_scale: Annotated[
         float,
         typer.Option(
-            "--time-scale", "-k", min=0.001,
+            "--time-scale",
+            "-k",
+            min=0.001,
             help="Run K times faster than Azure: refill rates x K, durations and Retry-After / K.",
         ),
     ] = 1.0,
@@ -67,7 +73,8 @@ def serve(
     from the profile's principals (default token: fleet-sim-token). Ground truth for tests:
     GET {endpoint}/_sim/stats, /_sim/executions, /_sim/inventory; PUT /_sim/faults.
     """
-    from fleet.sim.emulator import Emulator, serve as run_serve
+    from fleet.sim.emulator import Emulator
+    from fleet.sim.emulator import serve as run_serve
 
     err = Console(stderr=True)
     loaded = _load(profile, err)
@@ -94,9 +101,18 @@ def inventory(
     targets = sorted(inv.all_targets(), key=lambda v: v.key)
     if output_format == "json":
         rows = [
-            {"id": t.id, "name": t.name, "kind": _kind(t), "location": t.location, "zone": t.zone,
-             "os": t.os, "power_state": t.power_state.value, "agent": t.agent.value,
-             "script_fault": t.script_fault, "tags": t.tags}
+            {
+                "id": t.id,
+                "name": t.name,
+                "kind": _kind(t),
+                "location": t.location,
+                "zone": t.zone,
+                "os": t.os,
+                "power_state": t.power_state.value,
+                "agent": t.agent.value,
+                "script_fault": t.script_fault,
+                "tags": t.tags,
+            }
             for t in targets
         ]
         json.dump(rows, sys.stdout, indent=1)
@@ -114,8 +130,16 @@ def _kind(t) -> str:  # type: ignore[no-untyped-def]
 def _render_summary(name: str, targets: list, inv) -> None:  # type: ignore[no-untyped-def]
     console = Console()
     table = Table(title=f"Simulated fleet '{name}': {len(targets)} targets")
-    for col in ("subscription", "resource group", "region", "kind", "targets", "not running",
-                "agent not ready", "wedged"):
+    for col in (
+        "subscription",
+        "resource group",
+        "region",
+        "kind",
+        "targets",
+        "not running",
+        "agent not ready",
+        "wedged",
+    ):
         table.add_column(col, justify="right" if col[0] in "tnaw" else "left")
     groups: Counter[tuple[str, str, str, str]] = Counter()
     stopped: Counter[tuple[str, str, str, str]] = Counter()
@@ -129,6 +153,5 @@ def _render_summary(name: str, targets: list, inv) -> None:  # type: ignore[no-u
         agent[key] += t.agent.value != "ready"
         wedged[key] += t.script_fault == "wedged"
     for key in sorted(groups):
-        table.add_row(*key, str(groups[key]), str(stopped[key]), str(agent[key]),
-                      str(wedged[key]))
+        table.add_row(*key, str(groups[key]), str(stopped[key]), str(agent[key]), str(wedged[key]))
     console.print(table)

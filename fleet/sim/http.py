@@ -79,8 +79,10 @@ class Ctx:
     async def json_body(self) -> Any:
         raw = await self.request.read()
         if not raw:
-            raise bad_request("The request content was invalid and could not be deserialized: "
-                              "the body is empty.", code="InvalidRequestContent")
+            raise bad_request(
+                "The request content was invalid and could not be deserialized: the body is empty.",
+                code="InvalidRequestContent",
+            )
         try:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -90,7 +92,10 @@ class Ctx:
     def compute(self, policy: str, region: str, resource: str | None) -> None:
         """Charge a Compute RP policy; raise 429 (with headers) when a bucket is empty."""
         decision = self.world.compute_throttle.check(
-            self.now, self.params.get("sub", "").lower(), region.lower(), policy,
+            self.now,
+            self.params.get("sub", "").lower(),
+            region.lower(),
+            policy,
             resource.lower() if resource else None,
         )
         self.headers.update(decision.headers)
@@ -117,7 +122,9 @@ def throttled_error(world: World, decision: Any, headers: dict[str, str]) -> Arm
     )
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(
         body=json.dumps(body, separators=(",", ":")).encode(),
         status=status,
@@ -146,17 +153,21 @@ def decode_token(token: str | None) -> int:
 def page(
     ctx: Ctx, items: list[dict[str, Any]], *, page_size: int, extra: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """One ``{"value": [...], "nextLink"}`` page, honouring ``$top`` (total cap) and ``$skiptoken``."""
+    """One ``{"value": [...], "nextLink"}`` page from ``$skiptoken`` on.
+
+    ``$top`` is the page size, not a cap on the total: ARM answers ``$top=N`` with N items and a
+    ``nextLink`` to the rest, so SDK pagers still walk everything (azure-sdk-for-python#541,
+    azure-sdk-for-java#1451). The ``nextLink`` keeps ``$top`` so every page has that size.
+    """
     offset = decode_token(ctx.query("$skiptoken"))
     top_raw = ctx.query("$top")
-    total = len(items)
     if top_raw is not None:
         if not top_raw.isdigit() or int(top_raw) < 1:
             raise bad_request(f"The value '{top_raw}' of $top is invalid: use a positive integer.")
-        total = min(total, int(top_raw))
-    end = min(total, offset + page_size)
+        page_size = min(page_size, int(top_raw))
+    end = min(len(items), offset + page_size)
     body: dict[str, Any] = {"value": items[offset:end]}
-    if end < total:
+    if end < len(items):
         query = {k: v for k, v in ctx.request.query.items() if k.lower() != "$skiptoken"}
         query.update(extra or {})
         query["$skiptoken"] = encode_token(end)

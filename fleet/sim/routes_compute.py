@@ -7,6 +7,8 @@ VMSS equivalents for scale sets and their instances.
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from fleet.sim.auth import Permission
@@ -16,13 +18,18 @@ from fleet.sim.model import Orchestration, SimScaleSet, SimVm
 from fleet.sim.serialize import vm_instance_view, vm_json, vmss_json, vmss_vm_json
 
 READ_VM = "Microsoft.Compute/virtualMachines/read"
+_GUID = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}", re.IGNORECASE)
 READ_VMSS = "Microsoft.Compute/virtualMachineScaleSets/read"
 READ_VMSS_VM = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read"
 
 
 def require_scope(ctx: Ctx) -> None:
-    """404 for an unknown subscription or resource group, as ARM does before the RP sees it."""
+    """400 for a malformed subscription id; 404 for an unknown subscription or resource group,
+    as ARM answers before the resource provider sees the request."""
     world, sub, rg = ctx.world, ctx.params["sub"], ctx.params.get("rg")
+    if not _GUID.fullmatch(sub):
+        message = f"The provided subscription identifier '{sub}' is malformed or invalid."
+        raise ArmError(400, "InvalidSubscriptionId", message)
     if world.inventory.subscription(sub) is None:
         raise ArmError(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")
     if rg is not None and world.inventory.resource_group(sub, rg) is None:
@@ -142,7 +149,9 @@ def _read(path: str, operation: str, action: str, handler) -> Route:  # type: ig
 
 COMPUTE_PROVIDER = "/providers/Microsoft\\.Compute"
 ROUTES = [
-    _read(SUB + COMPUTE_PROVIDER + "/virtualMachines", "VirtualMachines_ListAll", READ_VM, list_vms),
+    _read(
+        SUB + COMPUTE_PROVIDER + "/virtualMachines", "VirtualMachines_ListAll", READ_VM, list_vms
+    ),
     _read(RG + COMPUTE_PROVIDER + "/virtualMachines", "VirtualMachines_List", READ_VM, list_vms),
     _read(VM, "VirtualMachines_Get", READ_VM, get_vm),
     _read(VM + "/instanceView", "VirtualMachines_InstanceView", READ_VM, vm_instance_view_route),
@@ -159,7 +168,9 @@ ROUTES = [
         list_scale_sets,
     ),
     _read(VMSS, "VirtualMachineScaleSets_Get", READ_VMSS, get_scale_set),
-    _read(VMSS + "/virtualMachines", "VirtualMachineScaleSetVMs_List", READ_VMSS_VM, list_instances),
+    _read(
+        VMSS + "/virtualMachines", "VirtualMachineScaleSetVMs_List", READ_VMSS_VM, list_instances
+    ),
     _read(INSTANCE, "VirtualMachineScaleSetVMs_Get", READ_VMSS_VM, get_instance),
     _read(
         INSTANCE + "/instanceView",

@@ -2,43 +2,78 @@
 table with the KQL subset of :mod:`fleet.sim.kql`, ``$top``/``$skip``/``$skipToken`` paging,
 ``objectArray`` and ``table`` result formats, and the per-user quota headers.
 
-Only subscriptions the caller can read are searched (Resource Graph silently drops the rest).
+Only resources the caller can read are searched (Resource Graph silently drops the rest).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import json
+import weakref
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from fleet.sim.auth import Permission
 from fleet.sim.errors import ArmError, bad_request
-from fleet.sim.http import Ctx, Route, decode_token, encode_token, json_response, throttled_error
+from fleet.sim.http import Ctx, Route, decode_token, json_response, throttled_error
 from fleet.sim.kql import KqlError, run_query
-from fleet.sim.serialize import graph_row
+from fleet.sim.model import SimVm
+from fleet.sim.serialize import graph_row, power_status
+
+if TYPE_CHECKING:
+    from fleet.sim.world import World
 
 MAX_PAGE = 1000
 
 
 def _query_error(exc: KqlError) -> ArmError:
     details = [
-        {"code": "InvalidQuery", "message": "Query is invalid. Please refer to the documentation "
-         "for the Azure Resource Graph service and fix the error before retrying."},
+        {
+            "code": "InvalidQuery",
+            "message": "Query is invalid. Please refer to the documentation "
+            "for the Azure Resource Graph service and fix the error before retrying.",
+        },
         {"code": "UnsupportedQueryConstruct", "message": exc.message, "target": exc.construct},
     ]
     message = f"Unsupported or invalid query construct '{exc.construct}': {exc.message}"
     return ArmError(400, "BadRequest", message, details=details)
 
 
+# Per world: resource id -> its row. Rows are static except a VM's power state, refreshed on
+# every query; rebuilding ~8,000 rows per query cost more than evaluating the KQL (GC churn).
+# Keyed by id(world) with a weak reference, so a finished emulator's rows are dropped.
+_ROW_CACHE: dict[int, tuple[weakref.ref[World], dict[str, dict[str, Any]]]] = {}
+
+
+def _row_cache(world: World) -> dict[str, dict[str, Any]]:
+    entry = _ROW_CACHE.get(id(world))
+    if entry is None or entry[0]() is not world:
+        for key in [k for k, (ref, _) in _ROW_CACHE.items() if ref() is None]:
+            del _ROW_CACHE[key]
+        entry = (weakref.ref(world), {})
+        _ROW_CACHE[id(world)] = entry
+    return entry[1]
+
+
 def _rows(ctx: Ctx, subscriptions: list[str]) -> list[dict[str, Any]]:
-    inv, tenant = ctx.world.inventory, ctx.world.tenant_id
+    """Rows of the requested subscriptions the caller may read, checked per resource: a
+    resource-group Reader sees that group's resources, as in Resource Graph. The KQL evaluator
+    never hands input rows back (it copies its result), so cached rows cannot leak out."""
+    inv, principal, cache = ctx.world.inventory, ctx.principal, _row_cache(ctx.world)
     wanted = {s.lower() for s in subscriptions}
-    readable = {
-        s for s in wanted
-        if Permission.READ in ctx.principal.permissions_at(f"/subscriptions/{s}")
-    }
-    everything = [*inv.vms.values(), *inv.scale_sets.values(), *inv.others]
-    rows = [graph_row(r, tenant) for r in everything if r.subscription_id.lower() in readable]
+    rows = []
+    for res in (*inv.vms.values(), *inv.scale_sets.values(), *inv.others):
+        if res.subscription_id.lower() not in wanted:
+            continue
+        if Permission.READ not in principal.permissions_at(res.id):
+            continue
+        row = cache.get(res.id)
+        if row is None:
+            row = cache[res.id] = graph_row(res, ctx.world.tenant_id)
+        if isinstance(res, SimVm):
+            row["properties"]["extended"]["instanceView"]["powerState"] = power_status(res)
+        rows.append(row)
     rows.sort(key=lambda r: r["id"].lower())
     return rows
 
@@ -59,11 +94,61 @@ def _options(body: dict[str, Any]) -> tuple[int | None, int | None, str | None, 
     return top, skip, options.get("$skipToken"), fmt
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, Any]:
+def _column_type(rows: list[dict[str, Any]], column: str) -> str:
+    """Resource Graph's column type, from the first non-null value (``object`` if all null)."""
+    value = next((r[column] for r in rows if r.get(column) is not None), None)
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string" if isinstance(value, str) else "object"
+
+
+def _table(
+    rows: list[dict[str, Any]], columns: list[str], every_row: list[dict[str, Any]]
+) -> dict[str, Any]:
+    # Types come from the whole result so that every page of a paged query agrees on them.
     return {
-        "columns": [{"name": c, "type": "object"} for c in columns],
+        "columns": [{"name": c, "type": _column_type(every_row, c)} for c in columns],
         "rows": [[r.get(c) for c in columns] for r in rows],
     }
+
+
+def _encode_token(offset: int, size: int) -> str:
+    # Resource Graph's token carries the page size: later pages keep it without a new $top.
+    raw = json.dumps({"o": offset, "n": size}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> tuple[int, int | None]:
+    offset = decode_token(token)  # validates the token and its offset (400 InvalidSkipToken)
+    size = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))).get("n")
+    return offset, size if isinstance(size, int) and 1 <= size <= MAX_PAGE else None
+
+
+def _scope(body: Any) -> list[str]:
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        raise bad_request("The request must be an object with a string property 'query'.")
+    subscriptions = body.get("subscriptions")
+    if (
+        not subscriptions
+        or not isinstance(subscriptions, list)
+        or not all(isinstance(s, str) for s in subscriptions)
+    ):
+        raise bad_request(
+            "Specify at least one subscription id in 'subscriptions' "
+            "(management-group scopes are not emulated)."
+        )
+    if body.get("facets"):
+        # Answering facets with [] would be a wrong answer; refuse what is not emulated.
+        raise bad_request(
+            "Facets are not emulated: remove 'facets' and aggregate the rows client-side.",
+            code="UnsupportedQueryConstruct",
+            target="facets",
+        )
+    return subscriptions
 
 
 async def query_resources(ctx: Ctx) -> web.Response:
@@ -73,38 +158,41 @@ async def query_resources(ctx: Ctx) -> web.Response:
         ctx.world.stats.throttled[decision.bucket or "graph"] += 1
         raise throttled_error(ctx.world, decision, ctx.headers)
     body = await ctx.json_body()
-    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
-        raise bad_request("The request must be an object with a string property 'query'.")
-    subscriptions = body.get("subscriptions")
-    if not subscriptions or not isinstance(subscriptions, list):
-        raise bad_request("Specify at least one subscription in 'subscriptions' "
-                          "(management-group scopes are not emulated).")
+    subscriptions = _scope(body)
     top, skip, token, fmt = _options(body)
     try:
         result = run_query(body["query"], _rows(ctx, subscriptions))
     except KqlError as exc:
         raise _query_error(exc) from exc
-    offset = decode_token(token) if token else 0
+    offset, token_size = _decode_token(token) if token else (0, None)
     if skip is not None:
         offset = skip
-    size = top or MAX_PAGE
-    chunk = result.rows[offset: offset + size]
+    size = top or token_size or MAX_PAGE
+    chunk = result.rows[offset : offset + size]
     out: dict[str, Any] = {
         "totalRecords": len(result.rows),
         "count": len(chunk),
         "resultTruncated": "false",
         "facets": [],
-        "data": _table(chunk, result.columns) if fmt == "table" else chunk,
+        "data": _table(chunk, result.columns, result.rows) if fmt == "table" else chunk,
     }
     if offset + size < len(result.rows):
         if result.limited:
             out["resultTruncated"] = "true"
         else:
-            out["$skipToken"] = encode_token(offset + size)
+            out["$skipToken"] = _encode_token(offset + size, size)
     return json_response(out)
 
 
 ROUTES = [
-    Route("POST", r"/providers/Microsoft\.ResourceGraph/resources", "Resources", "graph", None,
-          Permission.READ, "Microsoft.ResourceGraph/resources/read", query_resources),
+    Route(
+        "POST",
+        r"/providers/Microsoft\.ResourceGraph/resources",
+        "Resources",
+        "graph",
+        None,
+        Permission.READ,
+        "Microsoft.ResourceGraph/resources/read",
+        query_resources,
+    ),
 ]

@@ -1,6 +1,7 @@
-"""ARM resource listing: ``GET /subscriptions/{s}/resources`` and ``.../resourceGroups/{rg}/resources``
-with ``$filter`` (the OData subset ARM supports, see :mod:`fleet.sim.arm_filter`), ``$top`` and
-``nextLink`` paging. A tag filter omits ``tags`` from the results, as ARM does.
+"""ARM resource listing: ``GET /subscriptions/{s}/resources`` and
+``.../resourceGroups/{rg}/resources`` with ``$filter`` (the OData subset ARM supports, see
+:mod:`fleet.sim.arm_filter`), ``$top`` (the page size) and ``nextLink`` paging. A tag filter
+omits ``tags`` from the results, as ARM does.
 """
 
 from __future__ import annotations
@@ -53,9 +54,24 @@ async def list_resources(ctx: Ctx) -> web.Response:
 
 
 ROUTES = [
-    Route("GET", SUB + "/resources", "Resources_List", "resources", "reads", Permission.READ,
-          "Microsoft.Resources/subscriptions/resources/read", list_resources),
-    Route("GET", RG + "/resources", "Resources_ListByResourceGroup", "resources", "reads",
-          Permission.READ, "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
-          list_resources),
+    Route(
+        "GET",
+        SUB + "/resources",
+        "Resources_List",
+        "resources",
+        "reads",
+        Permission.READ,
+        "Microsoft.Resources/subscriptions/resources/read",
+        list_resources,
+    ),
+    Route(
+        "GET",
+        RG + "/resources",
+        "Resources_ListByResourceGroup",
+        "resources",
+        "reads",
+        Permission.READ,
+        "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+        list_resources,
+    ),
 ]

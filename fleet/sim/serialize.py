@@ -7,6 +7,9 @@ power state under ``properties.extended.instanceView``).
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fleet.sim.model import (
@@ -28,7 +31,24 @@ _POWER_DISPLAY = {
     PowerState.STOPPING: "VM stopping",
     PowerState.DEALLOCATING: "VM deallocating",
 }
-_OS_NAME = {"linux": ("ubuntu", "22.04"), "windows": ("Windows Server 2022 Datacenter", "10.0.20348")}
+_OS_NAME = {
+    "linux": ("ubuntu", "22.04"),
+    "windows": ("Windows Server 2022 Datacenter", "10.0.20348"),
+}
+_IMAGE = {
+    "linux": ("Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts-gen2"),
+    "windows": ("MicrosoftWindowsServer", "WindowsServer", "2022-datacenter-azure-edition"),
+}
+_OS_DISK_GB = {"linux": 30, "windows": 127}
+ETAG = '"1"'  # nothing in the emulator changes a VM's model, so its etag never moves
+_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # formatting dominated the cost of Resource Graph rows
+def time_created(unique_id: str) -> str:
+    """A stable creation time in 2024 derived from the resource's GUID (ARM's 7-digit format)."""
+    seconds = int(hashlib.sha256(unique_id.encode()).hexdigest()[:8], 16) % (365 * 86400)
+    return (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.0000000+00:00")
 
 
 def power_status(vm: SimVm) -> dict[str, Any]:
@@ -58,7 +78,7 @@ def _vm_agent(vm: SimVm) -> dict[str, Any] | None:
             "displayStatus": "Ready",
             "message": "GuestAgent is running and processing the extensions.",
         }
-        return {"vmAgentVersion": vm.agent_version, "statuses": [status]}
+        return {"vmAgentVersion": vm.agent_version, "statuses": [status], "extensionHandlers": []}
     status = {
         "code": "ProvisioningState/Unavailable",
         "level": "Warning",
@@ -68,8 +88,18 @@ def _vm_agent(vm: SimVm) -> dict[str, Any] | None:
     return {"vmAgentVersion": "Unknown", "statuses": [status]}
 
 
+def _os_disk_name(vm: SimVm) -> str:
+    return f"{vm.name}_OsDisk_1"
+
+
 def vm_instance_view(vm: SimVm) -> dict[str, Any]:
+    """``VirtualMachines_InstanceView`` (and, without ``isVMInStandbyPool``, the VMSS-VM one)."""
     os_name, os_version = _OS_NAME.get(vm.os, ("unknown", ""))
+    disk_status = {
+        "code": "ProvisioningState/succeeded",
+        "level": "Info",
+        "displayStatus": "Provisioning succeeded",
+    }
     view: dict[str, Any] = {
         "computerName": vm.computer_name,
         "osName": os_name,
@@ -77,8 +107,11 @@ def vm_instance_view(vm: SimVm) -> dict[str, Any]:
         "platformUpdateDomain": vm.update_domain,
         "platformFaultDomain": vm.fault_domain,
         "hyperVGeneration": "V2",
+        "disks": [{"name": _os_disk_name(vm), "statuses": [disk_status]}],
         "statuses": _statuses(vm),
     }
+    if not vm.is_uniform_instance:
+        view["isVMInStandbyPool"] = False
     agent = _vm_agent(vm)
     if agent is not None:
         view["vmAgent"] = agent
@@ -89,20 +122,65 @@ def _os_type(os: str) -> str:
     return "Windows" if os == "windows" else "Linux"
 
 
+def _storage_profile(vm: SimVm) -> dict[str, Any]:
+    publisher, offer, sku = _IMAGE.get(vm.os, _IMAGE["linux"])
+    disk_name = _os_disk_name(vm)
+    rg = f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}"
+    return {
+        "imageReference": {
+            "publisher": publisher,
+            "offer": offer,
+            "sku": sku,
+            "version": "latest",
+        },
+        "osDisk": {
+            "osType": _os_type(vm.os),
+            "name": disk_name,
+            "createOption": "FromImage",
+            "caching": "ReadWrite",
+            "managedDisk": {
+                "storageAccountType": "Premium_LRS",
+                "id": f"{rg}/providers/Microsoft.Compute/disks/{disk_name}",
+            },
+            "diskSizeGB": _OS_DISK_GB.get(vm.os, 30),
+        },
+        "dataDisks": [],
+    }
+
+
+def _os_profile(os: str, **names: str) -> dict[str, Any]:
+    profile: dict[str, Any] = {**names, "adminUsername": "azureuser", "secrets": []}
+    if os == "windows":
+        profile["windowsConfiguration"] = {"provisionVMAgent": True, "enableAutomaticUpdates": True}
+    else:
+        profile["linuxConfiguration"] = {
+            "disablePasswordAuthentication": True,
+            "provisionVMAgent": True,
+        }
+    profile["allowExtensionOperations"] = True
+    return profile
+
+
+def _nic_id(vm: SimVm) -> str:
+    if vm.is_uniform_instance:
+        assert vm.scale_set is not None
+        return f"{vm.id}/networkInterfaces/{vm.scale_set.name}-nic"
+    rg = f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}"
+    return f"{rg}/providers/Microsoft.Network/networkInterfaces/{vm.name}-nic"
+
+
 def _vm_properties(vm: SimVm) -> dict[str, Any]:
     props: dict[str, Any] = {
         "vmId": vm.vm_id,
         "hardwareProfile": {"vmSize": vm.vm_size},
-        "storageProfile": {
-            "osDisk": {
-                "osType": _os_type(vm.os),
-                "name": f"{vm.name}_OsDisk_1",
-                "createOption": "FromImage",
-                "caching": "ReadWrite",
-            }
-        },
-        "osProfile": {"computerName": vm.computer_name, "adminUsername": "azureuser"},
+        "storageProfile": _storage_profile(vm),
+        "osProfile": _os_profile(vm.os, computerName=vm.computer_name),
+        "networkProfile": {"networkInterfaces": [{"id": _nic_id(vm)}]},
+        # Boot diagnostics off: so no instanceView.bootDiagnostics blob URIs to invent.
+        "diagnosticsProfile": {"bootDiagnostics": {"enabled": False}},
+        "extensionsTimeBudget": "PT1H30M",
         "provisioningState": "Succeeded",
+        "timeCreated": time_created(vm.vm_id),
     }
     if vm.scale_set is not None:
         props["virtualMachineScaleSet"] = {"id": vm.scale_set.id}
@@ -117,6 +195,7 @@ def vm_json(vm: SimVm, *, instance_view: bool = False, status_only: bool = False
         "type": VM_TYPE,
         "location": vm.location,
         "tags": dict(vm.tags),
+        "etag": ETAG,
     }
     if vm.zone:
         body["zones"] = [vm.zone]
@@ -129,6 +208,54 @@ def vm_json(vm: SimVm, *, instance_view: bool = False, status_only: bool = False
     return body
 
 
+def _computer_name_prefix(ss: SimScaleSet) -> str:
+    # Uniform instance computer names are the prefix plus 6 base-36 characters (see inventory).
+    first = next((i.computer_name for i in ss.instances), None)
+    return first[:-6] if first and len(first) > 6 else ss.name[:9]
+
+
+def _nic_configurations(ss: SimScaleSet) -> dict[str, Any]:
+    rg = f"/subscriptions/{ss.subscription_id}/resourceGroups/{ss.resource_group}"
+    subnet = (
+        f"{rg}/providers/Microsoft.Network/virtualNetworks/{ss.resource_group}-vnet/subnets/default"
+    )
+    ip_config = {"name": f"{ss.name}-ipconfig", "properties": {"subnet": {"id": subnet}}}
+    nic = {
+        "name": f"{ss.name}-nic",
+        "properties": {"primary": True, "ipConfigurations": [ip_config]},
+    }
+    return {"networkInterfaceConfigurations": [nic]}
+
+
+def _uniform_properties(ss: SimScaleSet) -> dict[str, Any]:
+    publisher, offer, sku = _IMAGE.get(ss.os, _IMAGE["linux"])
+    return {
+        "upgradePolicy": {"mode": "Manual"},
+        "overprovision": False,
+        "doNotRunExtensionsOnOverprovisionedVMs": False,
+        "virtualMachineProfile": {
+            "osProfile": _os_profile(ss.os, computerNamePrefix=_computer_name_prefix(ss)),
+            "storageProfile": {
+                "imageReference": {
+                    "publisher": publisher,
+                    "offer": offer,
+                    "sku": sku,
+                    "version": "latest",
+                },
+                "osDisk": {
+                    "osType": _os_type(ss.os),
+                    "createOption": "FromImage",
+                    "caching": "ReadWrite",
+                    "managedDisk": {"storageAccountType": "Premium_LRS"},
+                    "diskSizeGB": _OS_DISK_GB.get(ss.os, 30),
+                },
+                "dataDisks": [],
+            },
+            "networkProfile": _nic_configurations(ss),
+        },
+    }
+
+
 def vmss_json(ss: SimScaleSet) -> dict[str, Any]:
     props: dict[str, Any] = {
         "orchestrationMode": ss.mode.value,
@@ -136,20 +263,17 @@ def vmss_json(ss: SimScaleSet) -> dict[str, Any]:
         "provisioningState": "Succeeded",
         "platformFaultDomainCount": ss.platform_fault_domain_count,
         "singlePlacementGroup": False,
+        "timeCreated": time_created(ss.unique_id),
     }
     if ss.mode is Orchestration.UNIFORM:
-        props["upgradePolicy"] = {"mode": "Manual"}
-        props["overprovision"] = False
-        props["virtualMachineProfile"] = {
-            "osProfile": {"computerNamePrefix": ss.name[:9], "adminUsername": "azureuser"},
-            "storageProfile": {"osDisk": {"osType": _os_type(ss.os), "createOption": "FromImage"}},
-        }
+        props.update(_uniform_properties(ss))
     body: dict[str, Any] = {
         "id": ss.id,
         "name": ss.name,
         "type": "Microsoft.Compute/virtualMachineScaleSets",
         "location": ss.location,
         "tags": dict(ss.tags),
+        "etag": ETAG,
         "sku": {"name": ss.vm_size, "tier": "Standard", "capacity": len(ss.instances)},
         "properties": props,
     }
@@ -169,11 +293,15 @@ def vmss_vm_json(vm: SimVm, *, instance_view: bool = False) -> dict[str, Any]:
             "type": VMSS_VM_TYPE,
             "location": vm.location,
             "instanceId": vm.instance_id,
+            "etag": ETAG,
             "virtualMachineResourceId": vm.id,
         }
     props = _vm_properties(vm)
     props.pop("virtualMachineScaleSet", None)
+    props.pop("extensionsTimeBudget", None)  # a VM-level setting; instances take the set's
     props["latestModelApplied"] = True
+    props["modelDefinitionApplied"] = "VirtualMachineScaleSet"
+    props["networkProfileConfiguration"] = _nic_configurations(ss)
     if instance_view:
         props["instanceView"] = vm_instance_view(vm)
     body: dict[str, Any] = {
@@ -182,6 +310,7 @@ def vmss_vm_json(vm: SimVm, *, instance_view: bool = False) -> dict[str, Any]:
         "type": VMSS_VM_TYPE,
         "location": vm.location,
         "tags": dict(vm.tags),
+        "etag": ETAG,
         "instanceId": vm.instance_id,
         "sku": {"name": vm.vm_size, "tier": "Standard"},
         "properties": props,
@@ -214,7 +343,16 @@ def graph_row(res: SimVm | SimScaleSet | SimResource, tenant_id: str) -> dict[st
     """A row of Resource Graph's ``Resources`` table."""
     if isinstance(res, SimVm):
         props = _vm_properties(res)
-        props["extended"] = {"instanceView": {"powerState": power_status(res)}}
+        os_name, os_version = _OS_NAME.get(res.os, ("unknown", ""))
+        props["extended"] = {
+            "instanceView": {
+                "computerName": res.computer_name,
+                "osName": os_name,
+                "osVersion": os_version,
+                "hyperVGeneration": "V2",
+                "powerState": power_status(res),
+            }
+        }
         rtype, zones, sku = VM_TYPE, ([res.zone] if res.zone else None), None
     elif isinstance(res, SimScaleSet):
         props = vmss_json(res)["properties"]

@@ -1,0 +1,113 @@
+"""The library API: ``run(spec, backend) -> RunReport`` (and ``run_async``), ``select``.
+
+Everything a library user needs lives here or below; the CLI only wires a backend, renders
+progress and writes the report. A backend bundles the ports: use
+``fleet.azure.backend.azure_backend(...)`` for Azure (or the emulator), or in-memory fakes in
+tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import anyio
+import structlog
+
+from fleet.engine.runner import EngineSettings, Runner
+from fleet.model import ArmCounters, JobSpec, Progress, RunReport, Status, Target, TargetResult
+from fleet.ports import RunCommands, TargetSource
+
+log = structlog.get_logger("fleet")
+
+
+@dataclass
+class Backend:
+    """The ports a run needs, plus the ARM request counters of the connection."""
+
+    targets: TargetSource
+    run_commands: RunCommands
+    arm_counters: Callable[[], ArmCounters] = ArmCounters
+    time_scale: float = 1.0  # >1 only for an emulator running faster than Azure
+
+
+def new_run_id() -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def needs_os(spec: JobSpec) -> bool:
+    return spec.script.linux is not None or spec.script.windows is not None
+
+
+def preflight(targets: Sequence[Target]) -> tuple[list[Target], list[TargetResult]]:
+    """Split targets into runnable ones and ``Skipped (not running)`` — decided without a write."""
+    runnable, skipped = [], []
+    for target in targets:
+        if (target.power_state or "running").lower() != "running":
+            reason = f"not running (power state: {target.power_state})"
+            skipped.append(TargetResult(target, Status.SKIPPED, reason=reason))
+        else:
+            runnable.append(target)
+    return runnable, skipped
+
+
+async def select(spec: JobSpec, backend: Backend) -> list[Target]:
+    """The targets ``spec`` selects (bulk reads only, nothing written)."""
+    return list(await backend.targets.select(spec.selector, need_os=needs_os(spec)))
+
+
+async def run_async(
+    spec: JobSpec,
+    backend: Backend,
+    *,
+    run_id: str | None = None,
+    settings: EngineSettings | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    targets: Sequence[Target] | None = None,
+) -> RunReport:
+    """Run ``spec``: select (unless ``targets`` given), preflight, launch, poll, report."""
+    run_id = run_id or new_run_id()
+    started = datetime.now(UTC)
+    settings = settings or EngineSettings(time_scale=backend.time_scale)
+    log.info("run.started", run_id=run_id, job=spec.name)
+    selected = list(targets) if targets is not None else await select(spec, backend)
+    runnable, skipped = preflight(selected)
+    log.info("run.selected", run_id=run_id, targets=len(selected), skipped=len(skipped))
+    runner = Runner(
+        spec,
+        backend.run_commands,
+        run_id=run_id,
+        settings=settings,
+        on_progress=on_progress,
+        arm_counters=backend.arm_counters,
+    )
+    results = await runner.run(runnable, skipped)
+    order = {t.id.lower(): i for i, t in enumerate(selected)}
+    results.sort(key=lambda r: order.get(r.target.id.lower(), len(order)))  # selection order
+    report = RunReport(
+        run_id=run_id,
+        job=spec.name,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        results=tuple(results),
+        arm=backend.arm_counters(),
+    )
+    log.info(
+        "run.finished",
+        run_id=run_id,
+        targets=len(results),
+        succeeded=sum(r.status is Status.SUCCEEDED for r in results),
+    )
+    return report
+
+
+def run(spec: JobSpec, backend: Backend, **kwargs: object) -> RunReport:
+    """Synchronous wrapper of :func:`run_async` (starts its own event loop)."""
+
+    async def main() -> RunReport:
+        return await run_async(spec, backend, **kwargs)  # type: ignore[arg-type]
+
+    return anyio.run(main)

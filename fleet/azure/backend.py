@@ -1,0 +1,100 @@
+"""Wires a :class:`fleet.api.Backend` for one ARM connection: credential, pooled clients with the
+throttle policy installed, target selection and run commands.
+
+Connections: Azure with ``DefaultAzureCredential`` (public, US Government or China cloud), or a
+custom ARM endpoint (an emulator, Azure Stack) with a CA file and a bearer token from
+``FLEET_ACCESS_TOKEN``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fleet.api import Backend
+from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
+from fleet.azure.limiter import BucketSet, ThrottleLimits
+from fleet.azure.run_commands import AzureRunCommands
+from fleet.azure.targets import AzureTargets
+from fleet.azure.throttle_policy import ThrottlePolicy
+from fleet.errors import ConnectionSetupError
+from fleet.model import Secret
+
+CLOUDS: dict[str, tuple[str, str]] = {  # name -> (ARM endpoint, authority host)
+    "public": ("https://management.azure.com", "login.microsoftonline.com"),
+    "usgov": ("https://management.usgovcloudapi.net", "login.microsoftonline.us"),
+    "china": ("https://management.chinacloudapi.cn", "login.chinacloudapi.cn"),
+}
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    cloud: str = "public"
+    arm_endpoint: str | None = None  # custom endpoint: emulator or Azure Stack
+    ca_cert: str | None = None
+    token: Secret | None = None  # static bearer token for a custom endpoint
+    subscriptions: tuple[str, ...] = ()
+    safety: float = 0.9  # share of Azure's published limits fleet allows itself
+    time_scale: float = 1.0  # an emulator running K times faster than Azure
+
+
+def _credential(settings: ConnectionSettings) -> Any:
+    if settings.token is not None:
+        return StaticTokenCredential(settings.token.reveal())
+    if settings.arm_endpoint:
+        message = ("A custom ARM endpoint needs a bearer token: set FLEET_ACCESS_TOKEN "
+                   "(fleet never reads tokens from the command line).")
+        raise ConnectionSetupError(message)
+    from azure.identity.aio import DefaultAzureCredential
+
+    authority = CLOUDS[settings.cloud][1]
+    return DefaultAzureCredential(authority=authority)
+
+
+def _endpoint(settings: ConnectionSettings) -> tuple[str, str]:
+    if settings.cloud not in CLOUDS:
+        message = f"Unknown cloud {settings.cloud!r}: use one of {', '.join(CLOUDS)}."
+        raise ConnectionSetupError(message)
+    endpoint = (settings.arm_endpoint or CLOUDS[settings.cloud][0]).rstrip("/")
+    if not endpoint.startswith("https://"):
+        message = (f"The ARM endpoint {endpoint!r} must use https:// (Azure SDK bearer "
+                   "authentication refuses plain HTTP).")
+        raise ConnectionSetupError(message)
+    scope_host = CLOUDS[settings.cloud][0] if not settings.arm_endpoint else endpoint
+    return endpoint, scope_host + "/.default"
+
+
+@asynccontextmanager
+async def azure_backend(settings: ConnectionSettings) -> AsyncIterator[Backend]:
+    endpoint, scope = _endpoint(settings)
+    if settings.ca_cert and not Path(settings.ca_cert).is_file():
+        message = f"--ca-cert {settings.ca_cert!r}: no such file (give the PEM of the CA to trust)."
+        raise ConnectionSetupError(message)
+    if settings.arm_endpoint and settings.token is not None:
+        scope = "https://management.azure.com/.default"  # emulators accept any scope
+    credential = _credential(settings)
+    limits = ThrottleLimits.published(settings.safety, time_scale=settings.time_scale)
+    policy = ThrottlePolicy(BucketSet(limits))
+    conn = ArmConnection(
+        credential,
+        endpoint=endpoint,
+        ca_cert=settings.ca_cert,
+        credential_scopes=(scope,),
+        per_retry_policies=(policy,),
+        client_kwargs={"retry_total": 6, "retry_backoff_factor": 0.5},
+    )
+    try:
+        async with ArmClients(conn) as clients:
+            yield Backend(
+                targets=AzureTargets(clients, settings.subscriptions),
+                run_commands=AzureRunCommands(clients),
+                arm_counters=policy.counters,
+                time_scale=settings.time_scale,
+            )
+    finally:
+        close = getattr(credential, "close", None)
+        if close is not None:
+            await close()

@@ -1,0 +1,39 @@
+"""The managed run-command PUT body (ARM camelCase) for an invocation; the only place secrets
+are revealed, right before they go on the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleet.model import Invocation, Parameter, Secret, SourceKind
+
+
+def _value(value: str | Secret) -> str:
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+def _params(params: tuple[Parameter, ...]) -> list[dict[str, str]]:
+    return [{"name": p.name, "value": _value(p.value)} for p in params]
+
+
+def run_command_body(inv: Invocation, location: str) -> dict[str, Any]:
+    source_key = {
+        SourceKind.INLINE: "script",
+        SourceKind.URI: "scriptUri",
+        SourceKind.COMMAND_ID: "commandId",
+    }[inv.source.kind]
+    props: dict[str, Any] = {
+        "source": {source_key: _value(inv.source.value)},
+        "parameters": _params(inv.parameters),
+        "asyncExecution": False,
+        "timeoutInSeconds": inv.timeout_s,
+        "treatFailureAsDeploymentFailure": False,
+    }
+    if inv.protected_parameters:
+        props["protectedParameters"] = _params(inv.protected_parameters)
+    if inv.run_as_user:
+        props["runAsUser"] = inv.run_as_user
+    if inv.run_as_password is not None:
+        props["runAsPassword"] = inv.run_as_password.reveal()
+    return {"location": location, "properties": props}

@@ -1,0 +1,117 @@
+"""``fleet.ports.RunCommands`` with the real SDK: managed run commands on VMs (and Flexible
+members) and on Uniform scale-set instances.
+
+Creates with ``polling=False`` — the SDK's LRO poller waits 30 s between polls and its final
+GET has no instance view — and reads outcomes with ``expand="instanceView"``. SDK exceptions
+become ``CallError`` values; nothing here raises for an Azure-side failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from fleet.azure.body import run_command_body
+from fleet.azure.clients import ArmClients
+from fleet.engine.invocation import RUN_ID_PARAMETER
+from fleet.model import CallError, Invocation, RunView, Target, TargetKind
+
+
+def call_error(exc: AzureError) -> CallError:
+    """An SDK exception as (status, ARM code, message); status 0 = no HTTP response."""
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code or 0
+        code = getattr(getattr(exc, "error", None), "code", None) or exc.reason or "HttpError"
+        message = getattr(getattr(exc, "error", None), "message", None) or exc.message or ""
+        return CallError(status, str(code), str(message))
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return CallError(0, type(exc).__name__, str(exc.message or exc))
+    return CallError(0, type(exc).__name__, str(exc))
+
+
+def enum_text(value: Any) -> str | None:
+    """SDK enums are ``str`` subclasses whose ``str()`` is ``Class.MEMBER``: use the wire value."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+def _view(model: Any) -> RunView:
+    iv = model.instance_view
+    run_id = next(
+        (p.value for p in (model.parameters or []) if p.name == RUN_ID_PARAMETER), None
+    )
+    if iv is None:
+        return RunView("Unknown", enum_text(model.provisioning_state), run_id=run_id)
+    return RunView(
+        execution_state=enum_text(iv.execution_state) or "Unknown",
+        provisioning_state=enum_text(model.provisioning_state),
+        exit_code=iv.exit_code,
+        output=iv.output or "",
+        error=iv.error or "",
+        message=iv.execution_message or "",
+        start_time=iv.start_time,
+        end_time=iv.end_time,
+        run_id=run_id,
+    )
+
+
+class AzureRunCommands:
+    def __init__(self, clients: ArmClients) -> None:
+        self.clients = clients
+
+    async def put(self, target: Target, invocation: Invocation) -> CallError | None:
+        body = run_command_body(invocation, target.location)
+        compute = self.clients.compute(target.subscription)
+        try:
+            if target.kind is TargetKind.VMSS_UNIFORM:
+                await compute.virtual_machine_scale_set_vm_run_commands.begin_create_or_update(
+                    target.resource_group, target.scale_set, target.instance_id,
+                    invocation.run_command, body, polling=False,
+                )
+            else:
+                await compute.virtual_machine_run_commands.begin_create_or_update(
+                    target.resource_group, target.name, invocation.run_command, body,
+                    polling=False,
+                )
+        except AzureError as exc:
+            return call_error(exc)
+        return None
+
+    async def get(self, target: Target, run_command: str) -> RunView | CallError:
+        compute = self.clients.compute(target.subscription)
+        try:
+            if target.kind is TargetKind.VMSS_UNIFORM:
+                model = await compute.virtual_machine_scale_set_vm_run_commands.get(
+                    target.resource_group, target.scale_set, target.instance_id, run_command,
+                    expand="instanceView",
+                )
+            else:
+                model = await compute.virtual_machine_run_commands.get_by_virtual_machine(
+                    target.resource_group, target.name, run_command, expand="instanceView"
+                )
+        except AzureError as exc:
+            return call_error(exc)
+        return _view(model)
+
+    async def delete(self, target: Target, run_command: str) -> CallError | None:
+        compute = self.clients.compute(target.subscription)
+        try:
+            if target.kind is TargetKind.VMSS_UNIFORM:
+                await compute.virtual_machine_scale_set_vm_run_commands.begin_delete(
+                    target.resource_group, target.scale_set, target.instance_id, run_command,
+                    polling=False,
+                )
+            else:
+                await compute.virtual_machine_run_commands.begin_delete(
+                    target.resource_group, target.name, run_command, polling=False
+                )
+        except AzureError as exc:
+            return call_error(exc)
+        return None

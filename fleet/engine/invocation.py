@@ -1,0 +1,59 @@
+"""What to send to each target (pure): the run command's stable name, the script variant for the
+target's OS, and the per-run ``FLEET_RUN_ID`` parameter that makes a rerun really re-execute
+(Azure does not re-run a PUT whose body is identical to the current one).
+"""
+
+from __future__ import annotations
+
+import re
+
+from fleet.model import Invocation, JobSpec, Parameter, Secret, SourceKind, Target
+
+RUN_ID_PARAMETER = "FLEET_RUN_ID"
+
+
+def run_command_name(job_name: str) -> str:
+    """Stable per job, so reruns update one resource instead of piling up on the VM."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", job_name.lower()).strip("-") or "job"
+    return f"fleet-{slug}"[:64]
+
+
+def invocation_for(spec: JobSpec, target: Target, run_id: str) -> Invocation | None:
+    """The invocation for ``target``, or None when the spec has no script for its OS."""
+    source = spec.script.source_for(target.os)
+    if source is None:
+        return None
+    params = (*spec.script.parameters, Parameter(RUN_ID_PARAMETER, run_id))
+    return Invocation(
+        run_command=run_command_name(spec.name),
+        run_id=run_id,
+        source=source,
+        parameters=params,
+        protected_parameters=spec.script.protected_parameters,
+        run_as_user=spec.script.run_as_user,
+        run_as_password=spec.script.run_as_password,
+        timeout_s=spec.script.timeout_s,
+    )
+
+
+def secret_values(spec: JobSpec) -> tuple[str, ...]:
+    """Every secret the spec carries, for redacting script output that echoes one: protected
+    parameter values, the run-as password and the query string (SAS token) of script URIs."""
+    script = spec.script
+    values = [
+        p.value.reveal() if isinstance(p.value, Secret) else p.value
+        for p in script.protected_parameters
+    ]
+    if script.run_as_password is not None:
+        values.append(script.run_as_password.reveal())
+    for source in (script.default, script.linux, script.windows):
+        if source is not None and source.kind is SourceKind.URI and "?" in source.value:
+            values.append(source.value.split("?", 1)[1])
+    # Longest first, so a secret that contains another is not left half-redacted.
+    return tuple(sorted({v for v in values if len(v) >= 3}, key=len, reverse=True))
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    for value in secrets:
+        text = text.replace(value, "***")
+    return text
