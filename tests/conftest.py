@@ -20,3 +20,11 @@ async def small_emu() -> AsyncIterator[Emulator]:
     """The small profile (20 targets) at time scale 50, fresh per test."""
     async with Emulator(simkit.profile("small"), time_scale=50) as emu:
         yield emu
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_logs() -> None:
+    """structlog prints every event when unconfigured; tests want warnings only."""
+    from fleet import logs
+
+    logs.configure("warning", "console")
