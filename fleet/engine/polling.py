@@ -27,11 +27,11 @@ class PollSettings:
     first_delay_s: float = 3.0  # a scout's first probe, before anything is known
     growth: float = 1.6  # geometric back-off while probing
     min_gap_s: float = 1.0  # never poll one target more often than this
-    max_gap_s: float = 120.0  # never leave a target unread longer than this
+    max_gap_s: float = 300.0  # never leave a target unread longer than this
     learn_after: int = 3  # completions needed before model-based scheduling starts
     keep: float = 0.35  # fraction of the targets alive at a read still running at the next
     scouts: int = 5  # targets that probe while nothing is learned; the rest wait for them
-    recheck_s: float = 5.0  # how often a waiting target re-asks (the model may have moved)
+    recheck_s: float = 5.0  # how often a waiting target re-asks while nothing is learned
 
     def scaled(self, time_scale: float) -> PollSettings:
         k = max(time_scale, 1e-9)
@@ -81,6 +81,14 @@ class PollPlanner:
         else:
             due = e + s.max_gap_s  # wait for the scouts rather than probe blind
         return min(max(due, e + s.min_gap_s), e + s.max_gap_s)
+
+    def sleep_before_asking_again(self, wait: float) -> float:
+        """How much of a ``wait`` a target sleeps before re-asking: short while the scouts are
+        out (learning may start any moment), a quarter of it later (the model moves slowly)."""
+        s = self.settings
+        if self.model.completions < s.learn_after:
+            return min(wait, s.recheck_s)
+        return min(wait, max(s.recheck_s, wait / 4))
 
     def _is_scout(self, key: str) -> bool:
         if key not in self._scouts and len(self._scouts) < self.settings.scouts:

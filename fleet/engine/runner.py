@@ -214,7 +214,7 @@ class Runner:
             wait = due - (self.clock.now() - launched_at)
             if wait <= _EPSILON * poll.min_gap_s:  # float noise must not spin the loop
                 return
-            await self.clock.sleep(min(wait, poll.recheck_s))
+            await self.clock.sleep(self.planner.sleep_before_asking_again(wait))
 
     def _overdue(self, target: Target, view: RunView | None, polls: int) -> TargetResult:
         if view is not None and view.execution_state == "Running":

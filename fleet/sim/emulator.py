@@ -55,13 +55,16 @@ class Emulator:
         port: int = 0,
         workdir: Path | None = None,
         page_size: int = 1000,
+        clock: SimClock | None = None,
     ) -> None:
+        """``clock`` replaces the real scaled clock (tests pass a ``ManualClock`` to step time by
+        hand; ``time_scale`` is then ignored in favour of the clock's)."""
         self.profile = profile if isinstance(profile, Profile) else load_profile(Path(profile))
         self._owns_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="fleet-sim-"))
         self.world = World.from_profile(
             self.profile,
-            clock=SimClock(time_scale),
+            clock=clock if clock is not None else SimClock(time_scale),
             seed=seed,
             page_size=page_size,
             exec_dir=self.workdir / "exec",
@@ -85,14 +88,16 @@ class Emulator:
         server = Server(self.world)
         self._runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._port, ssl_context=tls.context,
-                           backlog=1024)
+        site = web.TCPSite(
+            self._runner, "127.0.0.1", self._port, ssl_context=tls.context, backlog=1024
+        )
         await site.start()
         port = self._runner.addresses[0][1]
         server.base_url = f"https://127.0.0.1:{port}"
         subs = [s.id for s in self.world.inventory.subscriptions.values()]
-        self._info = EmulatorInfo(server.base_url, str(tls.ca_cert), subs,
-                                  self.world.clock.time_scale)
+        self._info = EmulatorInfo(
+            server.base_url, str(tls.ca_cert), subs, self.world.clock.time_scale
+        )
         return self._info
 
     async def stop(self) -> None:
@@ -118,8 +123,9 @@ class EmulatorThread:
     def __init__(self, profile: Profile | str | Path, **kwargs: Any) -> None:
         self.emulator = Emulator(profile, **kwargs)
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name="fleet-sim")
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name="fleet-sim"
+        )
 
     def start(self) -> EmulatorInfo:
         self._thread.start()

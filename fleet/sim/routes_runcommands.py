@@ -63,7 +63,10 @@ def _target(ctx: Ctx) -> tuple[SimVm, _Policies]:
 
 def _operation_headers(ctx: Ctx, vm: SimVm, op_id: str) -> dict[str, str]:
     api = ctx.query("api-version") or ""
-    path = f"/subscriptions/{vm.subscription_id}/providers/Microsoft.Compute/locations/{vm.location}/operations/{op_id}"
+    path = (
+        f"/subscriptions/{vm.subscription_id}/providers/Microsoft.Compute"
+        f"/locations/{vm.location}/operations/{op_id}"
+    )
     status_url = ctx.url(path, {"api-version": api})
     return {"Azure-AsyncOperation": status_url, "Location": f"{status_url}&monitor=true"}
 
@@ -96,14 +99,18 @@ async def get_run_command(ctx: Ctx) -> web.Response:
     rc = ctx.world.runcommands.get(vm, ctx.params["name"])
     if rc is None:
         raise not_found(_rc_type(vm), f"{vm.name}/{ctx.params['name']}", vm.resource_group)
-    return json_response(ctx.world.runcommands.to_wire(rc, instance_view=ctx.expand_instance_view()))
+    return json_response(
+        ctx.world.runcommands.to_wire(rc, instance_view=ctx.expand_instance_view())
+    )
 
 
 async def list_run_commands(ctx: Ctx) -> web.Response:
     vm, policies = _target(ctx)
     ctx.compute(policies.read, vm.location, vm.id)
     store, view = ctx.world.runcommands, ctx.expand_instance_view()
-    return json_response({"value": [store.to_wire(rc, instance_view=view) for rc in store.list(vm)]})
+    return json_response(
+        {"value": [store.to_wire(rc, instance_view=view) for rc in store.list(vm)]}
+    )
 
 
 async def delete_run_command(ctx: Ctx) -> web.Response:
@@ -145,23 +152,66 @@ async def get_operation(ctx: Ctx) -> web.Response:
 def _routes(base: str, write: str, read: str, delete: str, prefix: str) -> list[Route]:
     one = base + "/runCommands/(?P<name>[^/]+)"
     return [
-        Route("PUT", one, f"{prefix}_CreateOrUpdate", "compute", "writes", Permission.WRITE,
-              write, put_run_command),
-        Route("PATCH", one, f"{prefix}_Update", "compute", "writes", Permission.WRITE,
-              write, put_run_command),
-        Route("GET", one, f"{prefix}_Get", "compute", "reads", Permission.READ,
-              read, get_run_command),
-        Route("DELETE", one, f"{prefix}_Delete", "compute", "deletes", Permission.DELETE,
-              delete, delete_run_command),
-        Route("GET", base + "/runCommands", f"{prefix}_List", "compute", "reads",
-              Permission.READ, read, list_run_commands),
+        Route(
+            "PUT",
+            one,
+            f"{prefix}_CreateOrUpdate",
+            "compute",
+            "writes",
+            Permission.WRITE,
+            write,
+            put_run_command,
+        ),
+        Route(
+            "PATCH",
+            one,
+            f"{prefix}_Update",
+            "compute",
+            "writes",
+            Permission.WRITE,
+            write,
+            put_run_command,
+        ),
+        Route(
+            "GET", one, f"{prefix}_Get", "compute", "reads", Permission.READ, read, get_run_command
+        ),
+        Route(
+            "DELETE",
+            one,
+            f"{prefix}_Delete",
+            "compute",
+            "deletes",
+            Permission.DELETE,
+            delete,
+            delete_run_command,
+        ),
+        Route(
+            "GET",
+            base + "/runCommands",
+            f"{prefix}_List",
+            "compute",
+            "reads",
+            Permission.READ,
+            read,
+            list_run_commands,
+        ),
     ]
 
 
 OPERATION = SUB + r"/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)"
 ROUTES = [
     *_routes(VM, RC_WRITE, RC_READ, RC_DELETE, "VirtualMachineRunCommands"),
-    *_routes(INSTANCE, SS_RC_WRITE, SS_RC_READ, SS_RC_DELETE, "VirtualMachineScaleSetVMRunCommands"),
-    Route("GET", OPERATION, "Operations_Get", "compute", "reads", Permission.READ,
-          "Microsoft.Compute/locations/operations/read", get_operation),
+    *_routes(
+        INSTANCE, SS_RC_WRITE, SS_RC_READ, SS_RC_DELETE, "VirtualMachineScaleSetVMRunCommands"
+    ),
+    Route(
+        "GET",
+        OPERATION,
+        "Operations_Get",
+        "compute",
+        "reads",
+        Permission.READ,
+        "Microsoft.Compute/locations/operations/read",
+        get_operation,
+    ),
 ]

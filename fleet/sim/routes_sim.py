@@ -1,6 +1,7 @@
 """Loopback-only introspection, the emulator's ground truth: ``GET /_sim/stats`` (requests by
 operation and status, 429s sent by bucket, faults injected), ``GET /_sim/executions`` (every
-run-command execution and how many times each actually ran on each target), ``GET/PUT
+run-command execution under ``executions``, their number under ``execution_count``, and how many
+times each run command actually ran on each target under ``executed_per_target``), ``GET/PUT
 /_sim/faults`` (change fault injection at run time), ``GET /_sim/inventory`` (every target with
 its simulated state) and ``POST /_sim/reset-stats``.
 
@@ -61,10 +62,10 @@ async def handle(world: World, request: web.Request) -> web.Response:
         snap["time_scale"] = world.clock.time_scale
         return json_response(snap)
     if path == "/_sim/executions" and method == "GET":
-        return json_response({
-            "executions": world.runcommands.executions(),
-            **world.runcommands.stats(),
-        })
+        # The store's totals also have an "executions" key (a count): the list must win.
+        totals = world.runcommands.stats()
+        totals["execution_count"] = totals.pop("executions")
+        return json_response({**totals, "executions": world.runcommands.executions()})
     if path == "/_sim/inventory" and method == "GET":
         rows = [_target_row(world, vm) for vm in world.inventory.all_targets()]
         return json_response({"targets": sorted(rows, key=lambda r: r["id"].lower())})

@@ -10,7 +10,9 @@ becomes a 500 ``InternalServerError`` body (and is logged), never a traceback on
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import socket
 import struct
 import uuid
@@ -28,16 +30,35 @@ from fleet.sim.world import World
 log = logging.getLogger("fleet.sim")
 
 API_VERSIONS: dict[str, frozenset[str]] = {
-    "compute": frozenset({
-        "2023-03-01", "2023-07-01", "2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01",
-        "2025-04-01", "2025-11-01", "2026-04-01",
-    }),
-    "resources": frozenset({
-        "2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01",
-        "2025-01-01", "2025-03-01", "2025-04-01",
-    }),
-    "graph": frozenset({"2019-04-01", "2020-04-01-preview", "2021-03-01", "2022-10-01",
-                        "2024-04-01"}),
+    "compute": frozenset(
+        {
+            "2023-03-01",
+            "2023-07-01",
+            "2023-09-01",
+            "2024-03-01",
+            "2024-07-01",
+            "2024-11-01",
+            "2025-04-01",
+            "2025-11-01",
+            "2026-04-01",
+        }
+    ),
+    "resources": frozenset(
+        {
+            "2021-04-01",
+            "2022-09-01",
+            "2023-07-01",
+            "2024-03-01",
+            "2024-07-01",
+            "2024-11-01",
+            "2025-01-01",
+            "2025-03-01",
+            "2025-04-01",
+        }
+    ),
+    "graph": frozenset(
+        {"2019-04-01", "2020-04-01-preview", "2021-03-01", "2022-10-01", "2024-04-01"}
+    ),
 }
 
 ROUTES: tuple[Route, ...] = (
@@ -57,14 +78,24 @@ def _match(method: str, path: str, routes: Iterable[Route]) -> tuple[Route, dict
         if route.pattern.fullmatch(path):
             allowed = True
     if allowed:
-        raise ArmError(405, "MethodNotAllowed", f"The method '{method}' is not allowed on '{path}'.")
+        raise ArmError(
+            405, "MethodNotAllowed", f"The method '{method}' is not allowed on '{path}'."
+        )
     message = f"No HTTP resource was found that matches the request URI '{path}'."
     raise ArmError(404, "NotFound", message)
 
 
+def _lookup(method: str, path: str) -> tuple[Route, dict[str, str]] | ArmError:
+    """The matching route, or the 404/405 to answer once faults and auth have had their say."""
+    try:
+        return _match(method, path, ROUTES)
+    except ArmError as exc:
+        return exc
+
+
 def _check_api_version(route: Route, version: str | None) -> None:
     if not version:
-        message = ("The api-version query parameter (?api-version=) is required for all requests.")
+        message = "The api-version query parameter (?api-version=) is required for all requests."
         raise ArmError(400, "MissingApiVersionParameter", message)
     supported = API_VERSIONS[route.family]
     if version not in supported:
@@ -82,10 +113,8 @@ def _reset(request: web.Request) -> None:
         return
     sock = transport.get_extra_info("socket")
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
     transport.abort()
 
 
@@ -114,12 +143,18 @@ class Server:
         if fault.kind is FaultKind.RESET_BEFORE:
             _reset(request)
             return web.Response(status=500)
-        operation, kind, response = "Unmatched", None, None
+        # Match first so that stats attribute faults, 401s and 429s to the operation, but answer
+        # in Azure's order: faults, then 401, then 404/405.
+        matched = _lookup(request.method, request.path)
+        operation, kind = ("Unmatched", None)
+        if not isinstance(matched, ArmError):
+            operation, kind = matched[0].operation, matched[0].kind
         try:
             self._inject(fault)
             principal = world.authenticator.authenticate(request.headers.get("Authorization"))
-            route, params = _match(request.method, request.path, ROUTES)
-            operation, kind = route.operation, route.kind
+            if isinstance(matched, ArmError):
+                raise matched
+            route, params = matched
             response = await self._dispatch(request, route, params, principal)
         except ArmError as exc:
             response = json_response(exc.body(), exc.status, exc.headers)
@@ -139,10 +174,14 @@ class Server:
         if fault.kind is FaultKind.STORM:
             self.world.stats.throttled["storm"] += 1
             wall = self.world.clock.to_wall(fault.retry_after)
-            headers = {"Retry-After": str(max(1, round(wall))),
-                       "x-ms-retry-after-ms": str(max(1, round(wall * 1000)))}
-            message = ("The request was throttled because too many requests were received. "
-                       f"Please try again after '{fault.retry_after:g}' seconds.")
+            headers = {  # rounded up, as for bucket 429s: never advertise a too-short wait
+                "Retry-After": str(max(1, math.ceil(wall))),
+                "x-ms-retry-after-ms": str(max(1, math.ceil(wall * 1000))),
+            }
+            message = (
+                "The request was throttled because too many requests were received. "
+                f"Please try again after '{fault.retry_after:g}' seconds."
+            )
             raise ArmError(429, "TooManyRequests", message, headers=headers)
         if fault.kind is FaultKind.TRANSIENT:
             code = "ServiceUnavailable" if fault.status == 503 else "InternalServerError"

@@ -1,0 +1,171 @@
+"""Budgeted polling: scouts probe geometrically, the learned model puts polls at conditional
+quantiles, gaps stay within bounds, and — the key property — a fleet with log-normal durations
+costs at most two reads per target on average."""
+
+from __future__ import annotations
+
+import math
+import random
+from itertools import pairwise
+from statistics import NormalDist, mean, median
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fleet.api import Backend, run_async
+from fleet.engine.durations import DurationModel
+from fleet.engine.polling import PollPlanner, PollSettings
+from fleet.engine.runner import EngineSettings
+from fleet.model import JobSpec, ScriptSource, ScriptSpec, Selector, SourceKind, Status
+from tests.engine.fakes import VIRTUAL_TIME, Behaviour, FakeArm, make_target
+
+STD = NormalDist()
+
+
+@pytest.fixture
+def anyio_backend() -> tuple[str, dict[str, object]]:
+    return VIRTUAL_TIME
+
+
+def feed(model: DurationModel, durations: list[float], poll_at: list[float]) -> None:
+    """Targets all launched together and read at ``poll_at`` until seen finished (or not)."""
+    for i, d in enumerate(durations):
+        previous = 0.0
+        for t in poll_at:
+            if d <= t:
+                model.finished(str(i), t, previous)
+                break
+            model.running(str(i), t)
+            previous = t
+
+
+def test_scouts_probe_geometrically_before_anything_is_learned() -> None:
+    s = PollSettings(first_delay_s=3.0, growth=2.0, max_gap_s=120.0)
+    planner = PollPlanner(s)
+    due, seen = [], 0.0
+    for _ in range(8):
+        seen = planner.next_poll_at("scout", seen)
+        due.append(seen)
+    assert due[:6] == [3.0, 6.0, 12.0, 24.0, 48.0, 96.0]
+    assert due[6:] == [192.0, 312.0]  # max_gap caps the growth
+
+
+def test_targets_beyond_the_scouts_wait_instead_of_probing() -> None:
+    planner = PollPlanner(PollSettings(scouts=2, max_gap_s=100.0))
+    assert planner.next_poll_at("a", 0.0) == planner.next_poll_at("b", 0.0) == 3.0
+    assert planner.next_poll_at("c", 0.0) == 100.0
+    planner.observe_completion("a", 3.0, 0.0)  # frees a's scout slot
+    assert planner.next_poll_at("c", 0.0) == 3.0
+
+
+def test_model_recovers_a_lognormal_from_censored_reads() -> None:
+    rng = random.Random(7)
+    durations = [rng.lognormvariate(math.log(30), 0.5) for _ in range(3000)]
+    model = DurationModel()
+    feed(model, durations, [10.0, 20.0, 35.0, 50.0, 80.0])  # coarse reads, long runners left
+    model.refresh()
+    assert model.mu == pytest.approx(math.log(30), abs=0.05)
+    assert model.sigma == pytest.approx(0.5, abs=0.05)
+
+
+def test_model_is_not_fooled_by_seeing_only_the_short_ones_finish() -> None:
+    # At 25 s after a common launch only the short third has finished: a plain sample of
+    # completions would put the median near 20 s; the still-running targets say otherwise.
+    rng = random.Random(3)
+    durations = [rng.lognormvariate(math.log(30), 0.5) for _ in range(2000)]
+    model = DurationModel()
+    feed(model, durations, [15.0, 25.0])
+    model.refresh()
+    finished = [d for d in durations if d <= 25.0]
+    assert median(finished) < 22
+    assert model.quantile(0.5) == pytest.approx(30, rel=0.08)
+
+
+def test_learned_polls_land_at_conditional_quantiles() -> None:
+    rng = random.Random(11)
+    durations = [rng.lognormvariate(math.log(20), 0.6) for _ in range(3000)]
+    s = PollSettings(keep=0.35)
+    planner = PollPlanner(s)
+    feed(planner.model, durations, [8.0, 16.0, 24.0, 40.0, 60.0, 100.0])
+    truth = NormalDist(math.log(20), 0.6)
+    for seen in (0.0, 15.0, 30.0, 60.0):
+        due = planner.next_poll_at("new", seen)
+        alive = 1.0 if seen == 0 else 1 - truth.cdf(math.log(seen))
+        still_running = 1 - truth.cdf(math.log(due))
+        assert still_running / alive == pytest.approx(s.keep, abs=0.04)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    observations=st.lists(
+        st.tuples(
+            st.integers(0, 30),
+            st.floats(0.01, 5000.0),
+            st.booleans(),
+        ),
+        max_size=60,
+    ),
+    seen=st.floats(0.0, 10000.0),
+)
+def test_polls_never_closer_than_min_gap_nor_further_than_max_gap(
+    observations: list[tuple[int, float, bool]], seen: float
+) -> None:
+    s = PollSettings(min_gap_s=1.0, max_gap_s=120.0, learn_after=1)
+    planner = PollPlanner(s)
+    for key, elapsed, done in observations:
+        if done:
+            planner.observe_completion(str(key), elapsed, elapsed / 2)
+        else:
+            planner.observe_running(str(key), elapsed)
+    due = planner.next_poll_at("probe", seen)
+    assert seen + s.min_gap_s <= due <= seen + s.max_gap_s
+
+
+def test_time_scale_divides_every_duration_setting() -> None:
+    s = PollSettings().scaled(10.0)
+    base = PollSettings()
+    assert s.first_delay_s == base.first_delay_s / 10
+    assert (s.min_gap_s, s.max_gap_s, s.recheck_s) == (0.1, base.max_gap_s / 10, 0.5)
+    assert (s.growth, s.keep, s.learn_after, s.scouts) == (
+        base.growth,
+        base.keep,
+        base.learn_after,
+        base.scouts,
+    )
+
+
+def test_a_fleet_k_times_faster_is_polled_k_times_faster() -> None:
+    rng = random.Random(5)
+    durations = [rng.lognormvariate(math.log(30), 0.5) for _ in range(1000)]
+    slow, fast = PollPlanner(PollSettings()), PollPlanner(PollSettings().scaled(20.0))
+    feed(slow.model, durations, [10.0, 20.0, 40.0, 80.0])
+    feed(fast.model, [d / 20 for d in durations], [0.5, 1.0, 2.0, 4.0])
+    for seen in (0.0, 25.0, 50.0):
+        assert fast.next_poll_at("x", seen / 20) == pytest.approx(
+            slow.next_poll_at("x", seen) / 20, rel=0.05
+        )
+
+
+POPULATIONS = [(30.0, 0.5), (8.0, 1.0), (60.0, 0.3)]  # (median seconds, sigma)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("median_s", "sigma"), POPULATIONS)
+async def test_a_lognormal_fleet_costs_at_most_two_reads_per_target(
+    median_s: float, sigma: float
+) -> None:
+    rng = random.Random(2026)
+    arm = FakeArm(put_rate=10.0)  # launches at 10 per second, as Azure's write buckets allow
+    for i in range(500):
+        duration = rng.lognormvariate(math.log(median_s), sigma)
+        arm.add(make_target(f"vm-{i:03}"), Behaviour(pickup=0.0, duration=duration))
+    script = ScriptSpec(ScriptSource(SourceKind.INLINE, "true"), timeout_s=3600)
+    report = await run_async(
+        JobSpec("bench", Selector(), script), Backend(arm, arm), settings=EngineSettings()
+    )
+    assert all(r.status is Status.SUCCEEDED for r in report.results)
+    assert mean(r.polls for r in report.results) <= 2.0
+    s = PollSettings()
+    gaps = [b - a for times in arm.get_times.values() for a, b in pairwise(times)]
+    assert min(gaps) >= s.min_gap_s * 0.999 and max(gaps) <= s.max_gap_s * 1.001
