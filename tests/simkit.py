@@ -21,7 +21,8 @@ from fleet.sim.profile import Profile, load_profile, parse_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ROOT / "configs" / "sim"
-REFERENCE = ROOT.parent / "shared" / "azure-reference"
+# Copied verbatim from ../shared/azure-reference so the suite is self-contained in a clone.
+REFERENCE = ROOT / "tests" / "fixtures" / "azure-reference"
 
 COMPUTE_API = "2025-04-01"
 RESOURCES_API = "2025-04-01"

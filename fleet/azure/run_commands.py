@@ -63,6 +63,9 @@ def _view(model: Any) -> RunView:
 
 
 class AzureRunCommands:
+    """Needs the ThrottlePolicy installed: it consumes the ``fleet_region=`` keyword (the Compute
+    limits are per region), which aiohttp would otherwise reject."""
+
     def __init__(self, clients: ArmClients) -> None:
         self.clients = clients
 
@@ -73,12 +76,12 @@ class AzureRunCommands:
             if target.kind is TargetKind.VMSS_UNIFORM:
                 await compute.virtual_machine_scale_set_vm_run_commands.begin_create_or_update(
                     target.resource_group, target.scale_set, target.instance_id,
-                    invocation.run_command, body, polling=False,
+                    invocation.run_command, body, polling=False, fleet_region=target.location,
                 )
             else:
                 await compute.virtual_machine_run_commands.begin_create_or_update(
                     target.resource_group, target.name, invocation.run_command, body,
-                    polling=False,
+                    polling=False, fleet_region=target.location,
                 )
         except AzureError as exc:
             return call_error(exc)
@@ -90,11 +93,12 @@ class AzureRunCommands:
             if target.kind is TargetKind.VMSS_UNIFORM:
                 model = await compute.virtual_machine_scale_set_vm_run_commands.get(
                     target.resource_group, target.scale_set, target.instance_id, run_command,
-                    expand="instanceView",
+                    expand="instanceView", fleet_region=target.location,
                 )
             else:
                 model = await compute.virtual_machine_run_commands.get_by_virtual_machine(
-                    target.resource_group, target.name, run_command, expand="instanceView"
+                    target.resource_group, target.name, run_command, expand="instanceView",
+                    fleet_region=target.location,
                 )
         except AzureError as exc:
             return call_error(exc)
@@ -106,11 +110,12 @@ class AzureRunCommands:
             if target.kind is TargetKind.VMSS_UNIFORM:
                 await compute.virtual_machine_scale_set_vm_run_commands.begin_delete(
                     target.resource_group, target.scale_set, target.instance_id, run_command,
-                    polling=False,
+                    polling=False, fleet_region=target.location,
                 )
             else:
                 await compute.virtual_machine_run_commands.begin_delete(
-                    target.resource_group, target.name, run_command, polling=False
+                    target.resource_group, target.name, run_command, polling=False,
+                    fleet_region=target.location,
                 )
         except AzureError as exc:
             return call_error(exc)

@@ -22,10 +22,12 @@ import asyncio
 import inspect
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
+import structlog
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
@@ -34,6 +36,8 @@ from fleet.azure.headers import ThrottleError, parse_rate_limit_headers, parse_t
 from fleet.azure.limiter import Bucket, BucketSet, Clock, Sleep
 from fleet.azure.request_class import RequestClass, classify
 from fleet.model import ArmCounters
+
+log = structlog.get_logger("fleet.azure")
 
 MAX_BACKOFF_S = 60.0
 # 429s that are not throttling (Network RP: "resource locked by another operation"): the request
@@ -72,7 +76,9 @@ class ThrottlePolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
         self._on_throttle = on_throttle
         self._requests: Counter[str] = Counter()
         self._throttled = 0
-        self._wait_s = 0.0
+        self._wait_s = 0.0  # wall seconds during which at least one request was held back
+        self._waiters = 0
+        self._wait_since = 0.0
         self._retries = 0
         self._nexts: list[Any] = []  # one per pipeline this instance was installed in
         self._routes: dict[int, Any] = {}  # id(transport) -> that pipeline's next policy
@@ -135,6 +141,10 @@ class ThrottlePolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
             throttles += 1
             error = parse_throttle_error(await _body(response))
             paused = self._pause(rc, region, error, buckets, wait)
+            log.warning(
+                "arm.throttled", code=error.code, policy=error.target, kind=rc.arm_kind,
+                subscription=rc.subscription, retry_after_s=round(wait, 3),
+            )
             if self._on_throttle is not None:
                 self._on_throttle(rc, wait)
             if deadline is not None and self._clock() + wait > deadline:
@@ -178,7 +188,7 @@ class ThrottlePolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
         timeout = None if deadline is None else max(0.0, deadline - start)
         taken: list[Bucket] = []
         try:
-            with anyio.move_on_after(timeout) as scope:
+            with self._waiting(), anyio.move_on_after(timeout) as scope:
                 for bucket in buckets:
                     await bucket.acquire()
                     taken.append(bucket)
@@ -186,17 +196,27 @@ class ThrottlePolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
             for bucket in taken:
                 bucket.release()
             raise
-        finally:
-            self._wait_s += max(0.0, self._clock() - start)
         if scope.cancelled_caught:
             for bucket in taken:
                 bucket.release()
         return not scope.cancelled_caught
 
     async def _timed_sleep(self, seconds: float) -> None:
-        start = self._clock()
-        await self._sleep(seconds)
-        self._wait_s += max(0.0, self._clock() - start)
+        with self._waiting():
+            await self._sleep(seconds)
+
+    @contextmanager
+    def _waiting(self) -> Iterator[None]:
+        # Wall time, not request-seconds: 2,000 requests queued for 10 s is 10 s of waiting.
+        if self._waiters == 0:
+            self._wait_since = self._clock()
+        self._waiters += 1
+        try:
+            yield
+        finally:
+            self._waiters -= 1
+            if self._waiters == 0:
+                self._wait_s += max(0.0, self._clock() - self._wait_since)
 
 
 def _ends_at(policy: Any, transport: Any) -> bool:

@@ -16,7 +16,7 @@ VM = "microsoft.compute/virtualmachines"
 VMSS = "microsoft.compute/virtualmachinescalesets"
 VMSS_VM = "microsoft.compute/virtualmachinescalesets/virtualmachines"
 SUB = "00000000-0000-0000-0000-000000000001"
-EXAMPLES = Path(__file__).parents[3] / "shared" / "azure-reference" / "resourcegraph"
+EXAMPLES = Path(__file__).parents[1] / "fixtures" / "azure-reference" / "resourcegraph"
 
 
 def resource(
@@ -539,7 +539,7 @@ OUTSIDE_SUBSET: set[str] = set()  # example file names whose query the emulator 
 def example_files() -> list[Path]:
     directory = EXAMPLES / "2024-04-01" / "examples"
     if not directory.is_dir():
-        pytest.fail(f"Azure reference examples are missing: {directory} (expected /work/shared)")
+        pytest.fail(f"Azure reference examples are missing: {directory} (expected tests/fixtures/azure-reference)")
     files = sorted(directory.glob("*.json"))
     assert files, f"no example files in {directory}"
     return files
