@@ -39,7 +39,9 @@ def profile(name: str = "small", **changes: Any) -> Profile:
 
 
 @asynccontextmanager
-async def clients(emu: Emulator, *, retries: bool = False, **kwargs: Any) -> AsyncIterator[ArmClients]:
+async def clients(
+    emu: Emulator, *, retries: bool = False, **kwargs: Any
+) -> AsyncIterator[ArmClients]:
     """Real SDK clients for the emulator; SDK retries off unless ``retries`` (to see raw 429s)."""
     client_kwargs: dict[str, Any] = dict(kwargs)
     if not retries:
@@ -76,4 +78,6 @@ async def ground_truth(emu: Emulator, what: str = "stats") -> dict[str, Any]:
 
 
 def vm_path(sub: str, rg: str, vm: str) -> str:
-    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}"
+    return (
+        f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}"
+    )

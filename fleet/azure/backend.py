@@ -45,8 +45,10 @@ def _credential(settings: ConnectionSettings) -> Any:
     if settings.token is not None:
         return StaticTokenCredential(settings.token.reveal())
     if settings.arm_endpoint:
-        message = ("A custom ARM endpoint needs a bearer token: set FLEET_ACCESS_TOKEN "
-                   "(fleet never reads tokens from the command line).")
+        message = (
+            "A custom ARM endpoint needs a bearer token: set FLEET_ACCESS_TOKEN "
+            "(fleet never reads tokens from the command line)."
+        )
         raise ConnectionSetupError(message)
     from azure.identity.aio import DefaultAzureCredential
 
@@ -60,8 +62,13 @@ def _endpoint(settings: ConnectionSettings) -> tuple[str, str]:
         raise ConnectionSetupError(message)
     endpoint = (settings.arm_endpoint or CLOUDS[settings.cloud][0]).rstrip("/")
     if not endpoint.startswith("https://"):
-        message = (f"The ARM endpoint {endpoint!r} must use https:// (Azure SDK bearer "
-                   "authentication refuses plain HTTP).")
+        message = (
+            f"The ARM endpoint {endpoint!r} must use https:// (Azure SDK bearer "
+            "authentication refuses plain HTTP)."
+        )
+        raise ConnectionSetupError(message)
+    if settings.ca_cert and not Path(settings.ca_cert).is_file():
+        message = f"--ca-cert {settings.ca_cert!r}: no such file (give the PEM of the CA to trust)."
         raise ConnectionSetupError(message)
     scope_host = CLOUDS[settings.cloud][0] if not settings.arm_endpoint else endpoint
     return endpoint, scope_host + "/.default"
@@ -70,9 +77,6 @@ def _endpoint(settings: ConnectionSettings) -> tuple[str, str]:
 @asynccontextmanager
 async def azure_backend(settings: ConnectionSettings) -> AsyncIterator[Backend]:
     endpoint, scope = _endpoint(settings)
-    if settings.ca_cert and not Path(settings.ca_cert).is_file():
-        message = f"--ca-cert {settings.ca_cert!r}: no such file (give the PEM of the CA to trust)."
-        raise ConnectionSetupError(message)
     if settings.arm_endpoint and settings.token is not None:
         scope = "https://management.azure.com/.default"  # emulators accept any scope
     credential = _credential(settings)

@@ -44,9 +44,7 @@ def enum_text(value: Any) -> str | None:
 
 def _view(model: Any) -> RunView:
     iv = model.instance_view
-    run_id = next(
-        (p.value for p in (model.parameters or []) if p.name == RUN_ID_PARAMETER), None
-    )
+    run_id = next((p.value for p in (model.parameters or []) if p.name == RUN_ID_PARAMETER), None)
     if iv is None:
         return RunView("Unknown", enum_text(model.provisioning_state), run_id=run_id)
     return RunView(
@@ -75,13 +73,22 @@ class AzureRunCommands:
         try:
             if target.kind is TargetKind.VMSS_UNIFORM:
                 await compute.virtual_machine_scale_set_vm_run_commands.begin_create_or_update(
-                    target.resource_group, target.scale_set, target.instance_id,
-                    invocation.run_command, body, polling=False, fleet_region=target.location,
+                    target.resource_group,
+                    target.scale_set,
+                    target.instance_id,
+                    invocation.run_command,
+                    body,
+                    polling=False,
+                    fleet_region=target.location,
                 )
             else:
                 await compute.virtual_machine_run_commands.begin_create_or_update(
-                    target.resource_group, target.name, invocation.run_command, body,
-                    polling=False, fleet_region=target.location,
+                    target.resource_group,
+                    target.name,
+                    invocation.run_command,
+                    body,
+                    polling=False,
+                    fleet_region=target.location,
                 )
         except AzureError as exc:
             return call_error(exc)
@@ -92,12 +99,19 @@ class AzureRunCommands:
         try:
             if target.kind is TargetKind.VMSS_UNIFORM:
                 model = await compute.virtual_machine_scale_set_vm_run_commands.get(
-                    target.resource_group, target.scale_set, target.instance_id, run_command,
-                    expand="instanceView", fleet_region=target.location,
+                    target.resource_group,
+                    target.scale_set,
+                    target.instance_id,
+                    run_command,
+                    expand="instanceView",
+                    fleet_region=target.location,
                 )
             else:
                 model = await compute.virtual_machine_run_commands.get_by_virtual_machine(
-                    target.resource_group, target.name, run_command, expand="instanceView",
+                    target.resource_group,
+                    target.name,
+                    run_command,
+                    expand="instanceView",
                     fleet_region=target.location,
                 )
         except AzureError as exc:
@@ -109,12 +123,19 @@ class AzureRunCommands:
         try:
             if target.kind is TargetKind.VMSS_UNIFORM:
                 await compute.virtual_machine_scale_set_vm_run_commands.begin_delete(
-                    target.resource_group, target.scale_set, target.instance_id, run_command,
-                    polling=False, fleet_region=target.location,
+                    target.resource_group,
+                    target.scale_set,
+                    target.instance_id,
+                    run_command,
+                    polling=False,
+                    fleet_region=target.location,
                 )
             else:
                 await compute.virtual_machine_run_commands.begin_delete(
-                    target.resource_group, target.name, run_command, polling=False,
+                    target.resource_group,
+                    target.name,
+                    run_command,
+                    polling=False,
                     fleet_region=target.location,
                 )
         except AzureError as exc:

@@ -52,10 +52,13 @@ def _graph_vm(row: dict[str, Any]) -> Target:
     power = ((props.get("extended") or {}).get("instanceView") or {}).get("powerState") or {}
     zones = row.get("zones") or []
     return Target(
-        id=row["id"], name=row["name"],
+        id=row["id"],
+        name=row["name"],
         kind=TargetKind.VMSS_FLEXIBLE if ss_id else TargetKind.VM,
-        subscription=row["subscriptionId"], resource_group=_rg_of(row["id"]),
-        location=row["location"], zone=zones[0] if zones else None,
+        subscription=row["subscriptionId"],
+        resource_group=_rg_of(row["id"]),
+        location=row["location"],
+        zone=zones[0] if zones else None,
         os=os_type.lower() if os_type else None,
         power_state=_power([power]) if power else None,
         scale_set=ss_id.rsplit("/", 1)[-1] if ss_id else None,
@@ -71,8 +74,10 @@ class AzureTargets:
     async def select(self, selector: Selector, *, need_os: bool = True) -> list[Target]:
         subs = selector.subscriptions or self.default_subscriptions
         if not subs:
-            message = ("No subscription to search: pass --subscription (repeatable) or list "
-                       "targets.subscriptions in the job spec.")
+            message = (
+                "No subscription to search: pass --subscription (repeatable) or list "
+                "targets.subscriptions in the job spec."
+            )
             raise SpecError(message)
         try:
             if selector.query or (selector.tags and len(subs) > 1):
@@ -82,7 +87,9 @@ class AzureTargets:
             instances = await self._uniform_instances(scale_sets, selector)
         except HttpResponseError as exc:
             err = call_error(exc)
-            raise SelectionError(f"Azure refused the target selection: {err.code}: {err.message}") from exc
+            raise SelectionError(
+                f"Azure refused the target selection: {err.code}: {err.message}"
+            ) from exc
         except AzureError as exc:
             raise SelectionError(f"Could not list targets: {call_error(exc).message}") from exc
         selected = [t for t in (*vms, *instances) if matches(t, selector)]
@@ -110,16 +117,23 @@ class AzureTargets:
         if selector.query:
             picked = await self._graph_rows(subs, selector.query)
             if picked and "id" not in picked[0]:
-                raise SelectionError("targets.query must return the 'id' column "
-                                     "(add `| project id, ...` or leave project out).")
+                raise SelectionError(
+                    "targets.query must return the 'id' column "
+                    "(add `| project id, ...` or leave project out)."
+                )
             wanted = {str(r.get("id", "")).lower() for r in picked}
             rows = [r for r in rows if r["id"].lower() in wanted]
         vms = [_graph_vm(r) for r in rows if r["type"].lower() == VM_TYPE]
         scale_sets = [
-            {"id": r["id"], "name": r["name"], "subscription": r["subscriptionId"],
-             "mode": (r.get("properties") or {}).get("orchestrationMode"),
-             "tags": r.get("tags") or {}}
-            for r in rows if r["type"].lower() == VMSS_TYPE
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "subscription": r["subscriptionId"],
+                "mode": (r.get("properties") or {}).get("orchestrationMode"),
+                "tags": r.get("tags") or {},
+            }
+            for r in rows
+            if r["type"].lower() == VMSS_TYPE
         ]
         return vms, scale_sets
 
@@ -146,18 +160,29 @@ class AzureTargets:
         async for vm in compute.virtual_machines.list_all():
             ss = vm.virtual_machine_scale_set.id if vm.virtual_machine_scale_set else None
             os_disk = vm.storage_profile.os_disk if vm.storage_profile else None
-            vms.append(Target(
-                id=vm.id, name=vm.name, kind=TargetKind.VMSS_FLEXIBLE if ss else TargetKind.VM,
-                subscription=sub, resource_group=_rg_of(vm.id), location=vm.location,
-                zone=vm.zones[0] if vm.zones else None,
-                os=(enum_text(os_disk.os_type) or "").lower() or None if os_disk else None,
-                power_state=power.get(vm.id.lower()),
-                scale_set=ss.rsplit("/", 1)[-1] if ss else None, tags=_tags(vm.tags),
-            ))
+            vms.append(
+                Target(
+                    id=vm.id,
+                    name=vm.name,
+                    kind=TargetKind.VMSS_FLEXIBLE if ss else TargetKind.VM,
+                    subscription=sub,
+                    resource_group=_rg_of(vm.id),
+                    location=vm.location,
+                    zone=vm.zones[0] if vm.zones else None,
+                    os=(enum_text(os_disk.os_type) or "").lower() or None if os_disk else None,
+                    power_state=power.get(vm.id.lower()),
+                    scale_set=ss.rsplit("/", 1)[-1] if ss else None,
+                    tags=_tags(vm.tags),
+                )
+            )
         sets = [
-            {"id": s.id, "name": s.name, "subscription": sub,
-             "mode": enum_text(s.orchestration_mode),
-             "tags": s.tags or {}}
+            {
+                "id": s.id,
+                "name": s.name,
+                "subscription": sub,
+                "mode": enum_text(s.orchestration_mode),
+                "tags": s.tags or {},
+            }
             async for s in compute.virtual_machine_scale_sets.list_all()
         ]
         return vms, sets
@@ -188,12 +213,17 @@ class AzureTargets:
         view = inst.instance_view
         os_disk = inst.storage_profile.os_disk if inst.storage_profile else None
         return Target(
-            id=inst.id, name=inst.name, kind=TargetKind.VMSS_UNIFORM,
-            subscription=ss["subscription"], resource_group=rg, location=inst.location,
+            id=inst.id,
+            name=inst.name,
+            kind=TargetKind.VMSS_UNIFORM,
+            subscription=ss["subscription"],
+            resource_group=rg,
+            location=inst.location,
             zone=inst.zones[0] if inst.zones else None,
             os=(enum_text(os_disk.os_type) or "").lower() or None if os_disk else None,
             power_state=_power(view.statuses if view else None),
-            scale_set=ss["name"], instance_id=inst.instance_id,
+            scale_set=ss["name"],
+            instance_id=inst.instance_id,
             fault_domain=view.platform_fault_domain if view else None,
             tags=_tags(inst.tags or ss["tags"]),
         )

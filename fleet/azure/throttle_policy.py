@@ -142,8 +142,12 @@ class ThrottlePolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
             error = parse_throttle_error(await _body(response))
             paused = self._pause(rc, region, error, buckets, wait)
             log.warning(
-                "arm.throttled", code=error.code, policy=error.target, kind=rc.arm_kind,
-                subscription=rc.subscription, retry_after_s=round(wait, 3),
+                "arm.throttled",
+                code=error.code,
+                policy=error.target,
+                kind=rc.arm_kind,
+                subscription=rc.subscription,
+                retry_after_s=round(wait, 3),
             )
             if self._on_throttle is not None:
                 self._on_throttle(rc, wait)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 
 class SimClock:
-    """``now()`` = Azure-seconds since the emulator started; ``utc(t)`` = the simulated wall time."""
+    """``now()``: Azure-seconds since the emulator started; ``utc(t)``: the simulated wall time."""
 
     def __init__(self, time_scale: float = 1.0, monotonic: Callable[[], float] = time.monotonic):
         if time_scale <= 0:

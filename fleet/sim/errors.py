@@ -40,7 +40,9 @@ class ArmError(Exception):
         return {"error": error}
 
 
-def bad_request(message: str, code: str = "InvalidParameter", target: str | None = None) -> ArmError:
+def bad_request(
+    message: str, code: str = "InvalidParameter", target: str | None = None
+) -> ArmError:
     return ArmError(400, code, message, target=target)
 
 

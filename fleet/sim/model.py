@@ -1,7 +1,7 @@
 """The emulator's inventory: subscriptions, resource groups, VMs, scale sets and their instances.
 
 Owns the mutable state of the simulated fleet (power state, agent health) and ARM resource ids.
-Lookups are case-insensitive, as ARM is. Imports nothing from the engine (``fleet`` outside ``sim``).
+Lookups are case-insensitive, as ARM is. Imports nothing from the engine (fleet outside sim).
 """
 
 from __future__ import annotations
@@ -74,14 +74,11 @@ class SimVm:
 
     @property
     def id(self) -> str:
-        """ARM id: a VM id, or ``.../virtualMachineScaleSets/{ss}/virtualMachines/{n}`` for Uniform."""
+        """ARM id: a VM id, or ``{vmss id}/virtualMachines/{n}`` for a Uniform instance."""
         if self.is_uniform_instance:
             assert self.scale_set is not None
             return f"{self.scale_set.id}/virtualMachines/{self.instance_id}"
-        return (
-            f"{rg_id(self.subscription_id, self.resource_group)}"
-            f"/providers/{VM_TYPE}/{self.name}"
-        )
+        return f"{rg_id(self.subscription_id, self.resource_group)}/providers/{VM_TYPE}/{self.name}"
 
     @property
     def key(self) -> str:
@@ -106,8 +103,7 @@ class SimScaleSet:
     @property
     def id(self) -> str:
         return (
-            f"{rg_id(self.subscription_id, self.resource_group)}"
-            f"/providers/{VMSS_TYPE}/{self.name}"
+            f"{rg_id(self.subscription_id, self.resource_group)}/providers/{VMSS_TYPE}/{self.name}"
         )
 
     @property
@@ -128,7 +124,9 @@ class SimResource:
 
     @property
     def id(self) -> str:
-        return f"{rg_id(self.subscription_id, self.resource_group)}/providers/{self.type}/{self.name}"
+        return (
+            f"{rg_id(self.subscription_id, self.resource_group)}/providers/{self.type}/{self.name}"
+        )
 
 
 @dataclass
@@ -152,7 +150,9 @@ class Inventory:
     """Everything in the simulated cloud, indexed for case-insensitive lookup."""
 
     subscriptions: dict[str, SimSubscription] = field(default_factory=dict)  # key: lower id
-    vms: dict[str, SimVm] = field(default_factory=dict)  # key: lower ARM id (VMs + Flexible members)
+    vms: dict[str, SimVm] = field(
+        default_factory=dict
+    )  # key: lower ARM id (VMs + Flexible members)
     scale_sets: dict[str, SimScaleSet] = field(default_factory=dict)  # key: lower ARM id
     others: list[SimResource] = field(default_factory=list)
 
@@ -189,7 +189,7 @@ class Inventory:
         return None
 
     def all_targets(self) -> list[SimVm]:
-        """Every VM-like thing a run command can target: VMs, Flexible members, Uniform instances."""
+        """Every VM-like run-command target: VMs, Flexible members, Uniform instances."""
         out = list(self.vms.values())
         for ss in self.scale_sets.values():
             if ss.mode is Orchestration.UNIFORM:

@@ -21,7 +21,7 @@ class ServerTls:
 
 
 def make_server_tls(directory: Path) -> ServerTls:
-    """Create a CA and a leaf cert for ``127.0.0.1``/``localhost``; write ``ca.pem`` into ``directory``."""
+    """Create a CA and a leaf cert for 127.0.0.1/localhost; write ``ca.pem`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA(organization_name="fleet emulator throwaway CA")
     leaf = ca.issue_cert("127.0.0.1", "localhost", "::1")

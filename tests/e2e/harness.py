@@ -14,17 +14,24 @@ from fleet.sim.profile import Profile
 
 
 @asynccontextmanager
-async def sim_backend(profile: Profile, time_scale: float, **emu_kwargs: Any) -> AsyncIterator[tuple[Emulator, Backend]]:
+async def sim_backend(
+    profile: Profile, time_scale: float, **emu_kwargs: Any
+) -> AsyncIterator[tuple[Emulator, Backend]]:
     async with Emulator(profile, time_scale=time_scale, **emu_kwargs) as emu:
         settings = ConnectionSettings(
-            arm_endpoint=emu.info.endpoint, ca_cert=emu.info.ca_cert, token=Secret(emu.token),
-            subscriptions=tuple(emu.info.subscriptions), time_scale=time_scale,
+            arm_endpoint=emu.info.endpoint,
+            ca_cert=emu.info.ca_cert,
+            token=Secret(emu.token),
+            subscriptions=tuple(emu.info.subscriptions),
+            time_scale=time_scale,
         )
         async with azure_backend(settings) as backend:
             yield emu, backend
 
 
-def job(name: str = "e2e", *, timeout_s: int = 120, script: str = "echo ok", **selector: Any) -> JobSpec:
+def job(
+    name: str = "e2e", *, timeout_s: int = 120, script: str = "echo ok", **selector: Any
+) -> JobSpec:
     return JobSpec(
         name=name,
         selector=Selector(**selector),

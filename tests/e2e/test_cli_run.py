@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -20,29 +19,62 @@ from tests.simkit import ROOT
 FLEET = [sys.executable, "-m", "fleet.cli.main"]
 
 
-def fleet(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def fleet(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k != "FLEET_ACCESS_TOKEN"}
     full_env = {**base, "COLUMNS": "160", **(env or {})}
-    return subprocess.run([*FLEET, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
+    return subprocess.run(
+        [*FLEET, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env
+    )
 
 
 def test_run_health_check_on_the_simulated_fleet(tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
-    proc = fleet("run", "configs/jobs/health-check.yaml", "--sim", "--time-scale", "40",
-                 "--report", str(report_path))
+    proc = fleet(
+        "run",
+        "configs/jobs/health-check.yaml",
+        "--sim",
+        "--time-scale",
+        "40",
+        "--report",
+        str(report_path),
+    )
     assert proc.returncode == 1, proc.stderr  # the demo fleet has failing scripts
     assert "SIMULATED FLEET" in proc.stderr
     assert "run id:" in proc.stderr
     assert "targets: status: OK" in proc.stdout
     assert "100% full" in proc.stdout
     report = json.loads(report_path.read_text())
-    for key in ("run_id", "job", "started_at", "finished_at", "summary", "targets", "groups", "arm"):
+    for key in (
+        "run_id",
+        "job",
+        "started_at",
+        "finished_at",
+        "summary",
+        "targets",
+        "groups",
+        "arm",
+    ):
         assert key in report
     assert report["summary"]["total"] == len(report["targets"]) == 200
     target = report["targets"][0]
-    for key in ("id", "name", "kind", "subscription", "resource_group", "location", "zone",
-                "status", "exit_code", "output", "error", "started_at", "ended_at", "attempts"):
+    for key in (
+        "id",
+        "name",
+        "kind",
+        "subscription",
+        "resource_group",
+        "location",
+        "zone",
+        "status",
+        "exit_code",
+        "output",
+        "error",
+        "started_at",
+        "ended_at",
+        "attempts",
+    ):
         assert key in target
     assert report["groups"][0]["count"] >= report["groups"][-1]["count"]
     assert report["arm"]["reads_per_target"] <= 2.0
@@ -61,7 +93,9 @@ def test_targets_and_plan_write_nothing() -> None:
 
 def test_bad_spec_exits_2_with_file_line_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\ntargets: {names: ['a-*']}\nscript:\n  inline: echo\n  timeout: 10 minutes\n")
+    bad.write_text(
+        "name: x\ntargets: {names: ['a-*']}\nscript:\n  inline: echo\n  timeout: 10 minutes\n"
+    )
     proc = fleet("run", str(bad), "--sim")
     assert proc.returncode == 2
     assert "bad.yaml:5" in proc.stderr and "timeout" in proc.stderr
@@ -72,7 +106,10 @@ def test_bad_spec_exits_2_with_file_line_and_field(tmp_path: Path) -> None:
 def served_emulator(tmp_path: Path) -> Any:
     proc = subprocess.Popen(
         [*FLEET, "sim", "serve", "--profile", "configs/sim/small.yaml", "--time-scale", "40"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -91,15 +128,29 @@ def _stats(info: dict[str, Any]) -> dict[str, Any]:
         return json.loads(r.read())
 
 
-def test_custom_endpoint_with_token_from_environment(served_emulator: dict[str, Any], tmp_path: Path) -> None:
+def test_custom_endpoint_with_token_from_environment(
+    served_emulator: dict[str, Any], tmp_path: Path
+) -> None:
     info = served_emulator
-    args = ["run", "--arm-endpoint", info["endpoint"], "--ca-cert", info["ca_cert"],
-            "--subscription", info["subscriptions"][0], "-n", "app-0*", "--script", "uptime"]
+    args = [
+        "run",
+        "--arm-endpoint",
+        info["endpoint"],
+        "--ca-cert",
+        info["ca_cert"],
+        "--subscription",
+        info["subscriptions"][0],
+        "-n",
+        "app-0*",
+        "--script",
+        "uptime",
+    ]
     missing = fleet(*args, env={})
     assert missing.returncode == 2 and "FLEET_ACCESS_TOKEN" in missing.stderr
     assert _stats(info)["total_requests"] == 0  # refused before sending anything
-    ok = fleet(*args, "--report", str(tmp_path / "r.json"),
-               env={"FLEET_ACCESS_TOKEN": "fleet-sim-token"})
+    ok = fleet(
+        *args, "--report", str(tmp_path / "r.json"), env={"FLEET_ACCESS_TOKEN": "fleet-sim-token"}
+    )
     assert ok.returncode == 1, ok.stderr  # app-03 fails (disk full)
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["summary"]["total"] == 9
@@ -114,14 +165,27 @@ def test_secrets_never_reach_output_logs_or_report(tmp_path: Path) -> None:
     spec = tmp_path / "leak.yaml"
     spec.write_text(
         "name: leak\ntargets: {names: ['app-0[1-4]']}\n"
-        "script:\n  inline: |\n    echo \"token=$API_TOKEN\"\n    echo \"pw=$API_TOKEN\" >&2\n"
+        'script:\n  inline: |\n    echo "token=$API_TOKEN"\n    echo "pw=$API_TOKEN" >&2\n'
         "  protected_parameters: {API_TOKEN: {env: LEAK_TOKEN}}\n"
         "  run_as: {user: deploy, password: {env: LEAK_PW}}\n  timeout: 60\n"
     )
     report_path = tmp_path / "r.json"
-    proc = fleet("run", str(spec), "--sim", "--profile", str(profile), "--time-scale", "20",
-                 "--report", str(report_path), "--log-format", "json", "--log-level", "debug",
-                 env={"LEAK_TOKEN": secret, "LEAK_PW": "pw-" + secret})
+    proc = fleet(
+        "run",
+        str(spec),
+        "--sim",
+        "--profile",
+        str(profile),
+        "--time-scale",
+        "20",
+        "--report",
+        str(report_path),
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+        env={"LEAK_TOKEN": secret, "LEAK_PW": "pw-" + secret},
+    )
     assert proc.returncode in (0, 1), proc.stderr
     report = report_path.read_text()
     assert "token=***" in report  # the script really received it, and fleet masked it

@@ -19,15 +19,26 @@ def one_subscription(count: int) -> dict:
     return {
         "name": f"bulk-{count}",
         "seed": 3,
-        "subscriptions": [{
-            "id": "22222222-2222-4222-8222-222222222222",
-            "name": "bulk",
-            "resource_groups": [{
-                "name": "rg-bulk", "location": "eastus",
-                "vms": [{"count": count, "name": "vm-{i:05d}", "zones": ["1", "2", "3"],
-                         "tags": {"env": "prod"}}],
-            }],
-        }],
+        "subscriptions": [
+            {
+                "id": "22222222-2222-4222-8222-222222222222",
+                "name": "bulk",
+                "resource_groups": [
+                    {
+                        "name": "rg-bulk",
+                        "location": "eastus",
+                        "vms": [
+                            {
+                                "count": count,
+                                "name": "vm-{i:05d}",
+                                "zones": ["1", "2", "3"],
+                                "tags": {"env": "prod"},
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
         "script": {
             "pending": {"median": 3, "sigma": 0.3, "min": 1, "max": 20},
             "duration": {"median": 30, "sigma": 0.5, "min": 5, "max": 300},
@@ -56,8 +67,9 @@ async def test_a_429_storm_delays_but_loses_nothing() -> None:
     profile = parse_profile(one_subscription(150), source="storm")
     async with sim_backend(profile, 50.0) as (emu, backend):
         async with simkit.raw(emu, token=None) as s:
-            storm = {"throttle_storms": [{"start": "+0", "duration": 120, "rate": 0.7,
-                                          "retry_after": 4}]}
+            storm = {
+                "throttle_storms": [{"start": "+0", "duration": 120, "rate": 0.7, "retry_after": 4}]
+            }
             async with s.put("/_sim/faults", json=storm) as resp:
                 assert resp.status == 200
         report = await api.run_async(job("storm", timeout_s=900), backend)

@@ -44,7 +44,9 @@ async def test_demo_fleet_report_matches_ground_truth() -> None:
         result = by_id[row["id"].lower()]
         assert result.status in _expected(row, outcomes.get), (row["name"], result)
     executed = truth["executed_per_target"]
-    launched = [r for r in report.results if r.status in (Status.SUCCEEDED, Status.FAILED, Status.WEDGED)]
+    launched = [
+        r for r in report.results if r.status in (Status.SUCCEEDED, Status.FAILED, Status.WEDGED)
+    ]
     assert launched
     for result in launched:
         assert executed[result.target.id]["fleet-mixed"] == 1, result.target.name

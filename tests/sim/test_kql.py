@@ -539,7 +539,10 @@ OUTSIDE_SUBSET: set[str] = set()  # example file names whose query the emulator 
 def example_files() -> list[Path]:
     directory = EXAMPLES / "2024-04-01" / "examples"
     if not directory.is_dir():
-        pytest.fail(f"Azure reference examples are missing: {directory} (expected tests/fixtures/azure-reference)")
+        pytest.fail(
+            f"Azure reference examples are missing: {directory} "
+            "(expected tests/fixtures/azure-reference)"
+        )
     files = sorted(directory.glob("*.json"))
     assert files, f"no example files in {directory}"
     return files

@@ -1,4 +1,5 @@
-"""The published 2025-04-01 Compute and 2024-04-01 Resource Graph examples in tests/fixtures/azure-reference (copied from ../shared)
+"""The published 2025-04-01 Compute and 2024-04-01 Resource Graph examples (copied from
+../shared/azure-reference into tests/fixtures/azure-reference)
 against (1) the pinned SDK models and (2) the emulator's own answers to the same operations.
 
 (1) Every example response body deserializes with the SDK model the client uses for it and key

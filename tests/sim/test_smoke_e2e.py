@@ -22,7 +22,9 @@ async def test_sdk_lists_fleet_and_runs_a_command(small_emu) -> None:
         assert created.provisioning_state == "Creating"
         with anyio.fail_after(30):
             while True:
-                got = await rc.get_by_virtual_machine("rg-small", "app-01", "t1", expand="instanceView")
+                got = await rc.get_by_virtual_machine(
+                    "rg-small", "app-01", "t1", expand="instanceView"
+                )
                 if got.instance_view.execution_state == "Succeeded":
                     break
                 await anyio.sleep(0.05)
