@@ -67,77 +67,40 @@ class AzureRunCommands:
     def __init__(self, clients: ArmClients) -> None:
         self.clients = clients
 
-    async def put(self, target: Target, invocation: Invocation) -> CallError | None:
-        body = run_command_body(invocation, target.location)
+    def _address(self, target: Target) -> tuple[Any, tuple[str, ...], str]:
+        """(operations group, leading path arguments, name of the GET method) for ``target``."""
         compute = self.clients.compute(target.subscription)
+        if target.kind is TargetKind.VMSS_UNIFORM:
+            ops = compute.virtual_machine_scale_set_vm_run_commands
+            return ops, (target.resource_group, target.scale_set, target.instance_id), "get"
+        ops = compute.virtual_machine_run_commands
+        return ops, (target.resource_group, target.name), "get_by_virtual_machine"
+
+    async def put(self, target: Target, invocation: Invocation) -> CallError | None:
+        ops, path, _ = self._address(target)
+        body = run_command_body(invocation, target.location)
         try:
-            if target.kind is TargetKind.VMSS_UNIFORM:
-                await compute.virtual_machine_scale_set_vm_run_commands.begin_create_or_update(
-                    target.resource_group,
-                    target.scale_set,
-                    target.instance_id,
-                    invocation.run_command,
-                    body,
-                    polling=False,
-                    fleet_region=target.location,
-                )
-            else:
-                await compute.virtual_machine_run_commands.begin_create_or_update(
-                    target.resource_group,
-                    target.name,
-                    invocation.run_command,
-                    body,
-                    polling=False,
-                    fleet_region=target.location,
-                )
+            await ops.begin_create_or_update(
+                *path, invocation.run_command, body, polling=False, fleet_region=target.location
+            )
         except AzureError as exc:
             return call_error(exc)
         return None
 
     async def get(self, target: Target, run_command: str) -> RunView | CallError:
-        compute = self.clients.compute(target.subscription)
+        ops, path, get_name = self._address(target)
         try:
-            if target.kind is TargetKind.VMSS_UNIFORM:
-                model = await compute.virtual_machine_scale_set_vm_run_commands.get(
-                    target.resource_group,
-                    target.scale_set,
-                    target.instance_id,
-                    run_command,
-                    expand="instanceView",
-                    fleet_region=target.location,
-                )
-            else:
-                model = await compute.virtual_machine_run_commands.get_by_virtual_machine(
-                    target.resource_group,
-                    target.name,
-                    run_command,
-                    expand="instanceView",
-                    fleet_region=target.location,
-                )
+            model = await getattr(ops, get_name)(
+                *path, run_command, expand="instanceView", fleet_region=target.location
+            )
         except AzureError as exc:
             return call_error(exc)
         return _view(model)
 
     async def delete(self, target: Target, run_command: str) -> CallError | None:
-        compute = self.clients.compute(target.subscription)
+        ops, path, _ = self._address(target)
         try:
-            if target.kind is TargetKind.VMSS_UNIFORM:
-                await compute.virtual_machine_scale_set_vm_run_commands.begin_delete(
-                    target.resource_group,
-                    target.scale_set,
-                    target.instance_id,
-                    run_command,
-                    polling=False,
-                    fleet_region=target.location,
-                )
-            else:
-                await compute.virtual_machine_run_commands.begin_delete(
-                    target.resource_group,
-                    target.name,
-                    run_command,
-                    polling=False,
-                    fleet_region=target.location,
-                )
+            await ops.begin_delete(*path, run_command, polling=False, fleet_region=target.location)
         except AzureError as exc:
             return call_error(exc)
         return None
