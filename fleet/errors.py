@@ -5,7 +5,11 @@ is data in the report, never an exception.
     ├── SpecError          bad job spec / flags / profile: exit code 2, nothing sent to Azure
     ├── ConnectionSetupError  no credentials, bad endpoint or CA file: exit code 2
     ├── SelectionError     Azure refused the target selection (e.g. bad KQL): exit code 2
-    └── RunAborted         the run stopped before finishing (deadline, cancel): exit code 3
+    ├── RunAborted         the run stopped before finishing (deadline, cancel): exit code 3
+    └── JournalError       the run journal cannot be read or written (corrupt or foreign file,
+        │                  read-only directory, disk full, newer schema): exit code 3
+        ├── JournalLocked  another live process is writing this run: exit code 3
+        └── UnknownRun     no run with that id in the journal: exit code 2
 
 Build the message in a variable, then raise; messages never contain secret values.
 """
@@ -41,3 +45,21 @@ class RunAborted(FleetError):
     """The run stopped before every target reached a final state."""
 
     exit_code = 3
+
+
+class JournalError(FleetError):
+    """The run journal (SQLite state file) cannot be opened, read or written safely."""
+
+    exit_code = 3
+
+
+class JournalLocked(JournalError):
+    """A second writer tried to write a run another live process is writing."""
+
+    exit_code = 3
+
+
+class UnknownRun(JournalError):
+    """The journal has no run with the requested id."""
+
+    exit_code = 2

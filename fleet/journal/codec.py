@@ -1,0 +1,145 @@
+"""Rows ↔ records: timestamps as ISO 8601 UTC text, targets as columns, final results as JSON.
+
+Pure functions; the only place that knows both the table layout and the model types.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from fleet.journal.records import JournalTarget, RunRecord, State, Transition
+from fleet.model import Status, Target, TargetKind, TargetResult
+
+TARGET_COLUMNS = (
+    "run_id, target_id, ord, batch, name, kind, subscription, resource_group, location, "
+    "zone, os, power_state, scale_set, instance_id, fault_domain, tags_json"
+)
+RUN_COLUMNS = (
+    "run_id, job, source, spec_json, spec_hash, script_hash, who, started_at, ended_at, "
+    "ended, target_count, summary_json, report_json IS NOT NULL, resumes"
+)
+
+
+def iso(moment: datetime) -> str:
+    """UTC with microseconds, so text order is time order; naive datetimes are taken as UTC."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return aware.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def target_row(run_id: str, order: int, batch: int, t: Target) -> tuple[Any, ...]:
+    return (
+        run_id,
+        t.id,
+        order,
+        batch,
+        t.name,
+        t.kind.value,
+        t.subscription,
+        t.resource_group,
+        t.location,
+        t.zone,
+        t.os,
+        t.power_state,
+        t.scale_set,
+        t.instance_id,
+        t.fault_domain,
+        dumps([list(pair) for pair in t.tags]),
+    )
+
+
+def target_from_row(row: Sequence[Any]) -> JournalTarget:
+    (_run, tid, order, batch, name, kind, sub, rg, loc, zone, os_, power, ss, inst, fd, tags) = row
+    target = Target(
+        id=tid,
+        name=name,
+        kind=TargetKind(kind),
+        subscription=sub,
+        resource_group=rg,
+        location=loc,
+        zone=zone,
+        os=os_,
+        power_state=power,
+        scale_set=ss,
+        instance_id=inst,
+        fault_domain=fd,
+        tags=tuple((k, v) for k, v in json.loads(tags)),
+    )
+    return JournalTarget(target=target, batch=batch, order=order)
+
+
+def transition_from_row(row: Sequence[Any]) -> Transition:
+    run_id, seq, target_id, at, state, detail = row
+    when = parse_iso(at)
+    assert when is not None  # NOT NULL column
+    return Transition(run_id, seq, target_id, when, State(state), json.loads(detail))
+
+
+def run_from_row(row: Sequence[Any], ended: str) -> RunRecord:
+    (run_id, job, source, spec, shash, chash, who, started, ended_at, _ended, count, summary,
+     has_report, resumes) = row  # fmt: skip
+    started_at = parse_iso(started)
+    assert started_at is not None  # NOT NULL column
+    return RunRecord(
+        run_id=run_id,
+        job=job,
+        source=source,
+        spec=json.loads(spec),
+        spec_hash=shash,
+        script_hash=chash,
+        who=who,
+        started_at=started_at,
+        ended_at=parse_iso(ended_at),
+        ended=ended,
+        target_count=count,
+        summary=loads(summary),
+        has_report=bool(has_report),
+        resumes=resumes,
+    )
+
+
+def final_detail(r: TargetResult) -> dict[str, Any]:
+    return {
+        "status": r.status.value,
+        "reason": r.reason,
+        "exit_code": r.exit_code,
+        "execution_state": r.execution_state,
+        "output": r.output,
+        "error": r.error,
+        "started_at": iso(r.started_at) if r.started_at else None,
+        "ended_at": iso(r.ended_at) if r.ended_at else None,
+        "attempts": r.attempts,
+        "polls": r.polls,
+    }
+
+
+def result_from_final(target: Target, d: Mapping[str, Any]) -> TargetResult:
+    return TargetResult(
+        target=target,
+        status=Status(d["status"]),
+        reason=d.get("reason"),
+        exit_code=d.get("exit_code"),
+        output=d.get("output") or "",
+        error=d.get("error") or "",
+        execution_state=d.get("execution_state"),
+        started_at=parse_iso(d.get("started_at")),
+        ended_at=parse_iso(d.get("ended_at")),
+        attempts=d.get("attempts", 0),
+        polls=d.get("polls", 0),
+    )
