@@ -1,9 +1,11 @@
-"""The library API: ``run(spec, backend) -> RunReport`` (and ``run_async``), ``select``.
+"""The library API: ``run(spec, backend) -> RunReport`` (and ``run_async``), ``select``,
+``plan`` (the rollout's batches, for showing and confirming before a run).
 
 Everything a library user needs lives here or below; the CLI only wires a backend, renders
 progress and writes the report. A backend bundles the ports: use
 ``fleet.azure.backend.azure_backend(...)`` for Azure (or the emulator), or in-memory fakes in
-tests.
+tests. To stop a run from outside (signals, a UI), pass a ``fleet.rollout.control.RunControl``
+and call its ``interrupt()``, ``stop()`` or ``cancel()``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,21 @@ import anyio
 import structlog
 
 from fleet.engine.runner import EngineSettings, Runner
-from fleet.model import ArmCounters, JobSpec, Progress, RunReport, Status, Target, TargetResult
+from fleet.errors import SpecError
+from fleet.model import (
+    ArmCounters,
+    JobSpec,
+    Progress,
+    RunReport,
+    Selector,
+    Status,
+    Target,
+    TargetResult,
+)
 from fleet.ports import RunCommands, TargetSource
+from fleet.rollout.batches import RolloutPlan, plan_rollout
+from fleet.rollout.control import RunControl
+from fleet.rollout.gates import matches_sentinels
 
 log = structlog.get_logger("fleet")
 
@@ -59,6 +74,31 @@ async def select(spec: JobSpec, backend: Backend) -> list[Target]:
     return list(await backend.targets.select(spec.selector, need_os=needs_os(spec)))
 
 
+def plan(spec: JobSpec, targets: Sequence[Target]) -> tuple[RolloutPlan, list[TargetResult]]:
+    """The rollout's batches over the runnable ``targets``, and the preflight skips."""
+    runnable, skipped = preflight(targets)
+    return plan_rollout(runnable, spec.rollout), skipped
+
+
+async def select_sentinels(spec: JobSpec, backend: Backend) -> list[Target]:
+    """The sentinel targets the job's health gates name (bulk reads only); every gate's
+    sentinels must match at least one VM, or the spec is refused before anything runs."""
+    globs = tuple(g for gate in spec.rollout.gates for g in gate.sentinels)
+    if not globs:
+        return []
+    selector = Selector(subscriptions=spec.selector.subscriptions, names=globs)
+    found = list(await backend.targets.select(selector, need_os=True))
+    for gate in spec.rollout.gates:
+        if gate.sentinels and not any(matches_sentinels(t, gate.sentinels) for t in found):
+            names = ", ".join(gate.sentinels)
+            message = (
+                f"{spec.source}: rollout.health_gate {gate.name!r}: sentinels {names} "
+                "match no VM — fix the names or check the gate on the batch instead"
+            )
+            raise SpecError(message)
+    return found
+
+
 async def run_async(
     spec: JobSpec,
     backend: Backend,
@@ -67,15 +107,25 @@ async def run_async(
     settings: EngineSettings | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     targets: Sequence[Target] | None = None,
+    control: RunControl | None = None,
 ) -> RunReport:
-    """Run ``spec``: select (unless ``targets`` given), preflight, launch, poll, report."""
+    """Run ``spec``: select (unless ``targets`` given), preflight, plan the batches, launch
+    batch by batch under the rollout policy, poll, report. ``control`` stops it from outside."""
     run_id = run_id or new_run_id()
     started = datetime.now(UTC)
     settings = settings or EngineSettings(time_scale=backend.time_scale)
     log.info("run.started", run_id=run_id, job=spec.name)
     selected = list(targets) if targets is not None else await select(spec, backend)
-    runnable, skipped = preflight(selected)
-    log.info("run.selected", run_id=run_id, targets=len(selected), skipped=len(skipped))
+    sentinels = await select_sentinels(spec, backend)
+    rollout, skipped = plan(spec, selected)
+    runnable = rollout.targets
+    log.info(
+        "run.selected",
+        run_id=run_id,
+        targets=len(selected),
+        skipped=len(skipped),
+        batches=len(rollout.batches),
+    )
     runner = Runner(
         spec,
         backend.run_commands,
@@ -83,8 +133,10 @@ async def run_async(
         settings=settings,
         on_progress=on_progress,
         arm_counters=backend.arm_counters,
+        control=control,
+        sentinels=sentinels,
     )
-    results = await runner.run(runnable, skipped)
+    results = await runner.run(runnable, skipped, rollout)
     order = {t.id.lower(): i for i, t in enumerate(selected)}
     results.sort(key=lambda r: order.get(r.target.id.lower(), len(order)))  # selection order
     report = RunReport(
@@ -94,9 +146,13 @@ async def run_async(
         finished_at=datetime.now(UTC),
         results=tuple(results),
         arm=backend.arm_counters(),
+        ended=runner.control.ended.value,
+        ended_detail=runner.control.detail,
+        rollout=runner.record(),
     )
     log.info(
         "run.finished",
+        ended=report.ended,
         run_id=run_id,
         targets=len(results),
         succeeded=sum(r.status is Status.SUCCEEDED for r in results),

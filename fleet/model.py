@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from fleet.rollout.policy import RolloutPolicy, RolloutRecord
+
 
 class Secret:
     """A secret string: ``str()``/``repr()`` show ``***``; ``reveal()`` is the only way in."""
@@ -147,6 +149,8 @@ class JobSpec:
     script: ScriptSpec
     concurrency: Concurrency = Concurrency()
     source: str = "<flags>"  # the file the spec came from, for messages
+    # batches, error budget, gates, deadline, cancel
+    rollout: RolloutPolicy = field(default_factory=RolloutPolicy)
 
 
 class Status(StrEnum):
@@ -202,7 +206,10 @@ class RunReport:
     finished_at: datetime
     results: tuple[TargetResult, ...]
     arm: ArmCounters
-    ended: str = "completed"  # completed | aborted | canceled | deadline
+    # completed | halted-by-error-budget | halted-by-gate | deadline | canceled
+    ended: str = "completed"
+    ended_detail: str | None = None  # e.g. which gate tripped, after which batch
+    rollout: RolloutRecord | None = None
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,20 @@ from fleet import yamlpos
 from fleet.errors import SpecError
 from fleet.model import JobSpec
 from fleet.spec_build import BuildContext, build_job_spec, redact_uri
-from fleet.spec_flags import JobOptions, flag_for, options_to_data, reword_for_flags
+from fleet.spec_flags import (
+    JobOptions,
+    RolloutOptions,
+    flag_for,
+    options_to_data,
+    reword_for_flags,
+)
 from fleet.spec_schema import (
     EnvRef,
     Exclude,
+    HealthGate,
     Job,
     ParameterItem,
+    Rollout,
     RunAs,
     Script,
     Targets,
@@ -43,6 +51,7 @@ from fleet.spec_values import parse_duration as _parse_duration
 
 __all__ = [
     "JobOptions",
+    "RolloutOptions",
     "format_duration",
     "job_spec_from_options",
     "load_job_spec",
@@ -52,7 +61,7 @@ __all__ = [
 
 Loc = tuple[str | int, ...]
 #: Error types whose message already says everything (ours, not pydantic's generic ones).
-_OWN_MESSAGES = {"value_error", "parameters_form", "missing", "extra_forbidden"}
+_OWN_MESSAGES = {"value_error", "parameters_form", "gates_form", "missing", "extra_forbidden"}
 #: pydantic's wording for a wrong container, said the way a YAML author thinks of it.
 _PLAIN_MESSAGES = {
     "list_type": "must be a list, e.g. [a, b]",
@@ -87,9 +96,16 @@ class _Origin:
         return "\n".join(text for _, text in sorted(lines, key=lambda pair: pair[0]))
 
 
-def load_job_spec(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> JobSpec:
-    """Read and validate a job file; raise ``SpecError`` naming file, line, field and fix."""
+def load_job_spec(
+    path: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    rollout: RolloutOptions | None = None,
+) -> JobSpec:
+    """Read and validate a job file; raise ``SpecError`` naming file, line, field and fix.
+    ``rollout``: flags that override the file's ``rollout:`` settings one by one."""
     source = str(path)
+    overrides = _rollout_overrides(rollout)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -104,7 +120,27 @@ def load_job_spec(path: str | os.PathLike[str], *, env: Mapping[str, str] | None
         message = f"{head}: {where}: {exc.message}" if where else f"{head}: {exc.message}"
         raise SpecError(message) from None
     origin = _Origin(source, node, Path(path).parent, yamlpos.format_loc)
+    if overrides and isinstance(data, dict):
+        file_rollout = data.get("rollout")
+        base = file_rollout if isinstance(file_rollout, dict) else {}
+        data = {**data, "rollout": {**base, **overrides}}
     return _build(data, origin, env, [])
+
+
+def _rollout_overrides(rollout: RolloutOptions | None) -> dict[str, Any]:
+    """The rollout flags as data, checked on their own first so errors name the flag."""
+    data = rollout.to_data() if rollout is not None else {}
+    if data:
+        try:
+            Rollout.model_validate(data)
+        except ValidationError as exc:
+            origin = _Origin("<flags>", None, Path.cwd(), flag_for, reword_for_flags)
+            wrapped = {"rollout": data}
+            problems = [
+                _problem({**e, "loc": ("rollout", *e["loc"])}, wrapped) for e in exc.errors()
+            ]
+            raise SpecError(origin.render(problems)) from None
+    return data
 
 
 def job_spec_from_options(opts: JobOptions, *, env: Mapping[str, str] | None = None) -> JobSpec:
@@ -170,6 +206,18 @@ def _unknown_field(loc: Loc) -> str:
 def _allowed_fields(parent: Loc) -> list[str]:
     model: type[BaseModel]
     match parent:
+        case ("rollout", "health_gate", "script", *rest) | (
+            "rollout",
+            "health_gate",
+            int(),
+            "script",
+            *rest,
+        ):
+            return _allowed_fields(("script", *rest))
+        case ("rollout",):
+            model = Rollout
+        case ("rollout", "health_gate") | ("rollout", "health_gate", int()):
+            model = HealthGate
         case ():
             model = Job
         case ("targets",):

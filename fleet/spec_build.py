@@ -24,7 +24,8 @@ from fleet.model import (
     SourceKind,
     TagMatch,
 )
-from fleet.spec_schema import EnvRef, Job, Script, Source, Targets
+from fleet.rollout.policy import HealthGate, Order, RolloutPolicy
+from fleet.spec_schema import EnvRef, Job, Rollout, Script, Source, Targets
 from fleet.spec_values import BUILTIN_COMMANDS
 
 Loc = tuple[str | int, ...]
@@ -48,9 +49,42 @@ def build_job_spec(job: Job, source: str, ctx: BuildContext) -> JobSpec:
         name=job.name,
         selector=build_selector(job.targets),
         script=_script(job.script, ctx),
-        concurrency=job.max_concurrency or Concurrency(),
+        concurrency=job.max_concurrency or job.rollout.max_concurrency or Concurrency(),
         source=source,
+        rollout=build_rollout(job.rollout, ctx),
     )
+
+
+def build_rollout(rollout: Rollout, ctx: BuildContext) -> RolloutPolicy:
+    gates = tuple(
+        HealthGate(
+            name=gate.name,
+            script=_script(gate.script, ctx, _gate_loc(rollout, index)),
+            expect_exit_code=gate.expect_exit_code,
+            expect_output=gate.expect_output,
+            sentinels=_unique(gate.sentinels),
+        )
+        for index, gate in enumerate(rollout.gates())
+    )
+    return RolloutPolicy(
+        batches=tuple(rollout.batches or ()),
+        order=rollout.order or Order.AS_SELECTED,
+        seed=rollout.seed,
+        max_errors=rollout.max_errors,
+        count_platform_failures=rollout.count_platform_failures,
+        pause_s=rollout.pause_between_batches,
+        gates=gates,
+        deadline_s=rollout.deadline,
+        cancel_grace_s=rollout.cancel_grace,
+        cancel_running=rollout.cancel_running,
+        confirm_over=rollout.confirm_over,
+    )
+
+
+def _gate_loc(rollout: Rollout, index: int) -> Loc:
+    if isinstance(rollout.health_gate, list):
+        return ("rollout", "health_gate", index, "script")
+    return ("rollout", "health_gate", "script")
 
 
 def build_selector(targets: Targets) -> Selector:
@@ -75,8 +109,7 @@ def _unique(items: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _script(script: Script, ctx: BuildContext) -> ScriptSpec:
-    loc: Loc = ("script",)
+def _script(script: Script, ctx: BuildContext, loc: Loc = ("script",)) -> ScriptSpec:
     default = _source(script, loc, None, ctx) if script.given() else None
     linux = _source(script.linux, (*loc, "linux"), "linux", ctx) if script.linux else None
     windows = _source(script.windows, (*loc, "windows"), "windows", ctx) if script.windows else None
@@ -88,8 +121,8 @@ def _script(script: Script, ctx: BuildContext) -> ScriptSpec:
         default=default,
         linux=linux,
         windows=windows,
-        parameters=_parameters(script, ctx),
-        protected_parameters=_protected(script, ctx),
+        parameters=_parameters(script, ctx, loc),
+        protected_parameters=_protected(script, ctx, loc),
         run_as_user=None if run_as is None else run_as.user,
         run_as_password=password,
         timeout_s=script.timeout,
@@ -163,8 +196,8 @@ def _secret(ref: EnvRef, loc: Loc, ctx: BuildContext) -> Secret | None:
     return Secret(value)
 
 
-def _parameters(script: Script, ctx: BuildContext) -> tuple[Parameter, ...]:
-    loc: Loc = ("script", "parameters")
+def _parameters(script: Script, ctx: BuildContext, at: Loc) -> tuple[Parameter, ...]:
+    loc: Loc = (*at, "parameters")
     if isinstance(script.parameters, dict):
         return tuple(Parameter(name, value) for name, value in script.parameters.items())
     seen: set[str] = set()
@@ -175,7 +208,7 @@ def _parameters(script: Script, ctx: BuildContext) -> tuple[Parameter, ...]:
     return tuple(Parameter(item.name, item.value) for item in script.parameters)
 
 
-def _protected(script: Script, ctx: BuildContext) -> tuple[Parameter, ...]:
+def _protected(script: Script, ctx: BuildContext, at: Loc) -> tuple[Parameter, ...]:
     plain = (
         set(script.parameters)
         if isinstance(script.parameters, dict)
@@ -183,7 +216,7 @@ def _protected(script: Script, ctx: BuildContext) -> tuple[Parameter, ...]:
     )
     out: list[Parameter] = []
     for name, ref in script.protected_parameters.items():
-        loc: Loc = ("script", "protected_parameters", name)
+        loc: Loc = (*at, "protected_parameters", name)
         if name in plain:
             ctx.problem(loc, f"{name} is also a plain parameter — a parameter is one or the other")
         secret = _secret(ref, loc, ctx)

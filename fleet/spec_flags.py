@@ -40,7 +40,72 @@ FLAGS: dict[Loc, str] = {
     ("script", "run_as", "password"): "--run-as-password-env",
     ("script", "timeout"): "--timeout",
     ("max_concurrency",): "--max-concurrency",
+    ("rollout",): "rollout flags",
+    ("rollout", "max_concurrency"): "--max-concurrency",
+    ("rollout", "batches"): "--batches",
+    ("rollout", "order"): "--order",
+    ("rollout", "seed"): "--seed",
+    ("rollout", "max_errors"): "--max-errors",
+    ("rollout", "count_platform_failures"): "--count-platform-failures",
+    ("rollout", "pause_between_batches"): "--pause",
+    ("rollout", "deadline"): "--deadline",
+    ("rollout", "cancel_grace"): "--cancel-grace",
+    ("rollout", "cancel_running"): "--cancel-running",
+    ("rollout", "confirm_over"): "--confirm-over",
 }
+
+
+@dataclass(frozen=True)
+class RolloutOptions:
+    """Rollout flags. Unlike the job flags they may also override a job file's ``rollout:``.
+
+    ``batches``: ``"1,5,10%,100%"``; ``max_errors``: ``"2"`` or ``"5%"``; ``pause``,
+    ``deadline``, ``cancel_grace``: durations; ``seed``/``confirm_over``: whole numbers.
+    Booleans are only ever switched on by a flag (None/False = leave as the file says).
+    """
+
+    batches: str | None = None
+    order: str | None = None
+    seed: str | None = None
+    max_errors: str | None = None
+    count_platform_failures: bool = False
+    pause: str | None = None
+    deadline: str | None = None
+    cancel_grace: str | None = None
+    cancel_running: bool = False
+    confirm_over: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        """The given flags as a job file's ``rollout:`` mapping (absent flags left out)."""
+        data: dict[str, Any] = {}
+        if self.batches is not None:
+            data["batches"] = [item.strip() for item in self.batches.split(",")]
+        for key, value in (
+            ("order", self.order),
+            ("max_errors", self.max_errors),
+            ("pause_between_batches", self.pause),
+            ("deadline", self.deadline),
+            ("cancel_grace", self.cancel_grace),
+            ("seed", _whole(self.seed)),
+            ("confirm_over", _whole(self.confirm_over)),
+        ):
+            if value is not None:
+                data[key] = value
+        if self.count_platform_failures:
+            data["count_platform_failures"] = True
+        if self.cancel_running:
+            data["cancel_running"] = True
+        return data
+
+
+def _whole(text: str | None) -> int | str | None:
+    """A flag's text as an int when it is one (the schema then says what is wrong if not)."""
+    if text is None:
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        return text
 
 
 @dataclass(frozen=True)
@@ -73,6 +138,7 @@ class JobOptions:
     run_as_password_env: str | None = None
     timeout: str | None = None
     max_concurrency: str | None = None
+    rollout: RolloutOptions = RolloutOptions()
 
 
 def flag_for(loc: Loc) -> str:
@@ -121,6 +187,9 @@ def options_to_data(opts: JobOptions) -> tuple[dict[str, Any], list[tuple[Loc, s
     }
     if opts.max_concurrency is not None:
         data["max_concurrency"] = opts.max_concurrency
+    rollout = opts.rollout.to_data()
+    if rollout:
+        data["rollout"] = rollout
     return data, problems
 
 

@@ -27,6 +27,11 @@ query of a SAS URI). Shape of a job file::
       run_as: {user: deploy, password: {env: DEPLOY_PW}}
       timeout: 10m                    # 600, "90s", "10m", "1h", "1h30m"; 1s..24h
     max_concurrency: 50               # or "10%"
+    rollout:                          # optional; every field and its meaning: README
+      batches: [1, 5, "10%", "100%"]  # order, seed, max_errors, count_platform_failures,
+      health_gate: {name: ok, script: {inline: "..."}, expect_output: "OK"}
+                                      # pause_between_batches, deadline, cancel_grace,
+                                      # cancel_running, confirm_over ("Rolling out")
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from pydantic import (
     Discriminator,
     Field,
     StrictBool,
+    StrictInt,
     Tag,
     field_validator,
     model_validator,
@@ -48,14 +54,20 @@ from pydantic import (
 from fleet.spec_values import (
     BUILTIN_COMMANDS,
     ENV_NAME,
+    BatchSize,
     ConcurrencyValue,
+    Deadline,
     Duration,
     Glob,
     JobName,
     ListParamName,
+    MaxErrors,
     NonBlank,
+    OrderValue,
     ParamName,
     ParamValue,
+    Pause,
+    Regex,
     ResourceGroupName,
     SubscriptionId,
     TagFilter,
@@ -207,14 +219,72 @@ class Script(Source):
         return self
 
 
+class HealthGate(StrictModel):
+    """A check between batches: ``script`` must exit ``expect_exit_code`` (and print something
+    matching ``expect_output``) on the batch just completed, or on the ``sentinels``."""
+
+    name: JobName = "health"
+    script: Script
+    expect_exit_code: StrictInt = 0
+    expect_output: Regex | None = None
+    sentinels: list[Glob] = []
+
+
+Gates = Annotated[
+    Annotated[HealthGate, Tag("one")] | Annotated[list[HealthGate], Tag("list")],
+    Discriminator(
+        lambda v: "list" if isinstance(v, list) else "one" if isinstance(v, dict) else None,
+        custom_error_type="gates_form",
+        custom_error_message="health_gate is a mapping (one gate) or a list of them",
+    ),
+]
+
+
+class Rollout(StrictModel):
+    """How the run proceeds: batches, order, error budget, gates, deadline, stop behaviour."""
+
+    max_concurrency: ConcurrencyValue | None = None
+    batches: Annotated[list[BatchSize], Field(min_length=1)] | None = None
+    order: OrderValue | None = None
+    seed: StrictInt = 0
+    max_errors: MaxErrors | None = None
+    count_platform_failures: StrictBool = False
+    pause_between_batches: Pause = 0
+    health_gate: Gates | None = None
+    deadline: Deadline | None = None
+    cancel_grace: Pause = 300
+    cancel_running: StrictBool = False
+    confirm_over: Annotated[StrictInt, Field(ge=0)] = 10
+
+    def gates(self) -> list[HealthGate]:
+        gate = self.health_gate
+        return [] if gate is None else [gate] if isinstance(gate, HealthGate) else list(gate)
+
+    @model_validator(mode="after")
+    def _distinct_gates(self) -> Rollout:
+        names = [g.name for g in self.gates()]
+        if len(set(names)) != len(names):
+            raise ValueError("health gates need distinct names (name: ...)")
+        return self
+
+
 class Job(StrictModel):
-    """A job file: ``name``, ``description``, ``targets``, ``script``, ``max_concurrency``."""
+    """A job file: ``name``, ``description``, ``targets``, ``script``, ``max_concurrency``,
+    ``rollout``."""
 
     name: JobName
     description: str = ""
     targets: Targets
     script: Script
     max_concurrency: ConcurrencyValue | None = None
+    rollout: Rollout = Rollout()
+
+    @model_validator(mode="after")
+    def _one_concurrency(self) -> Job:
+        if self.max_concurrency is not None and self.rollout.max_concurrency is not None:
+            message = "max_concurrency is given twice (top level and rollout) — keep one"
+            raise ValueError(message)
+        return self
 
     @model_validator(mode="before")
     @classmethod

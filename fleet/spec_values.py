@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import PlainValidator
 
 from fleet.model import Concurrency
+from fleet.rollout.policy import Amount, Order
 
 MAX_TIMEOUT_S = 86_400
 DURATION_HINT = 'use 600, "90s", "10m" or "1h"'
@@ -41,26 +42,95 @@ BUILTIN_COMMANDS: dict[str, str] = {
 }
 
 
-def parse_duration(value: Any) -> int:
-    """Seconds from ``600``, ``"600"``, ``"90s"``, ``"10m"``, ``"1h"`` or ``"1h30m"``; 1..86400."""
+def _seconds(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"{value!r} is not a duration — {DURATION_HINT}")
-    if isinstance(value, str):
-        text = value.strip()
-        match = _DURATION.match(text) if text else None
-        if text.isdigit() and len(text) <= 12:
-            seconds = int(text)
-        elif match is not None and any(match.groups()):
-            hours, minutes, secs = (int(part or 0) for part in match.groups())
-            seconds = hours * 3600 + minutes * 60 + secs
-        else:
-            raise ValueError(f"{value!r} is not a duration — {DURATION_HINT}")
-    else:
-        seconds = value
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    match = _DURATION.match(text) if text else None
+    if text.isdigit() and len(text) <= 12:
+        return int(text)
+    if match is not None and any(match.groups()):
+        hours, minutes, secs = (int(part or 0) for part in match.groups())
+        return hours * 3600 + minutes * 60 + secs
+    raise ValueError(f"{value!r} is not a duration — {DURATION_HINT}")
+
+
+def parse_duration(value: Any) -> int:
+    """Seconds from ``600``, ``"600"``, ``"90s"``, ``"10m"``, ``"1h"`` or ``"1h30m"``; 1..86400."""
+    seconds = _seconds(value)
     if not 1 <= seconds <= MAX_TIMEOUT_S:
         message = f"{value!r} is out of range — a timeout is 1 second to 24h ({MAX_TIMEOUT_S})"
         raise ValueError(message)
     return seconds
+
+
+def parse_span(value: Any, *, minimum: int, maximum: int, what: str) -> int:
+    """Like :func:`parse_duration` for rollout times: ``what`` names the range's meaning."""
+    seconds = _seconds(value)
+    if not minimum <= seconds <= maximum:
+        shown = f"{format_duration(minimum)} to {format_duration(maximum)}"
+        raise ValueError(f"{value!r} is out of range — {what} is {shown}")
+    return seconds
+
+
+def _pause(value: Any) -> int:
+    return parse_span(value, minimum=0, maximum=MAX_TIMEOUT_S, what="a pause or grace period")
+
+
+def _deadline(value: Any) -> int:
+    return parse_span(value, minimum=1, maximum=7 * MAX_TIMEOUT_S, what="a deadline")
+
+
+def _amount(value: Any, hint: str, *, minimum: int) -> Amount:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{value!r} is not a number or percentage — {hint}")
+    text = str(value).strip()
+    if text.endswith("%"):
+        try:
+            percent = float(text[:-1])
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percentage — {hint}") from None
+        if not (minimum == 0 and percent == 0) and not 0 < percent <= 100:
+            raise ValueError(f"{value!r} is out of range — a percentage is above 0 and <= 100")
+        return Amount(percent=percent)
+    if not (text.isdigit() and len(text) <= 9) or int(text) < minimum:
+        raise ValueError(f"{value!r} is not valid here — {hint}")
+    return Amount(count=int(text))
+
+
+def parse_batch_size(value: Any) -> Amount:
+    """``5`` → 5 targets; ``"10%"`` → 10 % of the targets, rounded up (at least 1)."""
+    hint = 'use a whole number >= 1 (e.g. 5) or a percentage in quotes (e.g. "10%")'
+    return _amount(value, hint, minimum=1)
+
+
+def parse_max_errors(value: Any) -> Amount:
+    """``0``..``N`` failures, or ``"5%"`` of the targets, rounded down."""
+    hint = 'use a whole number >= 0 (e.g. 2) or a percentage in quotes (e.g. "5%")'
+    return _amount(value, hint, minimum=0)
+
+
+def parse_order(value: Any) -> Order:
+    known = [o.value for o in Order]
+    if isinstance(value, str) and value.strip().lower() in known:
+        return Order(value.strip().lower())
+    import difflib
+
+    close = difflib.get_close_matches(str(value), known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ValueError(f"{value!r} is not an order — {hint}(one of: {', '.join(known)})")
+
+
+def _regex(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a non-empty regular expression")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
+    return value
 
 
 def format_duration(seconds: int) -> str:
@@ -165,3 +235,9 @@ SubscriptionId = Annotated[str, PlainValidator(_guid)]
 ResourceGroupName = Annotated[str, PlainValidator(_rg_name)]
 ListParamName = Annotated[str, PlainValidator(_list_param_name)]
 ConcurrencyValue = Annotated[Concurrency, PlainValidator(parse_concurrency)]
+Pause = Annotated[int, PlainValidator(_pause)]
+Deadline = Annotated[int, PlainValidator(_deadline)]
+BatchSize = Annotated[Amount, PlainValidator(parse_batch_size)]
+MaxErrors = Annotated[Amount, PlainValidator(parse_max_errors)]
+OrderValue = Annotated[Order, PlainValidator(parse_order)]
+Regex = Annotated[str, PlainValidator(_regex)]

@@ -13,7 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from fleet import api, logs
-from fleet.cli.options import connection_options, script_options, selection_options, with_options
+from fleet.cli.options import (
+    connection_options,
+    script_options,
+    selection_options,
+    with_options,
+)
+from fleet.cli.rollout_options import rollout_options
 from fleet.cli.wiring import err_console, fail, job_spec, open_backend
 from fleet.engine.invocation import secret_values
 from fleet.errors import FleetError, SpecError
@@ -29,7 +35,15 @@ Give a job spec (see configs/jobs/) or describe the job with flags. Examples:
 
   FLEET_ACCESS_TOKEN=... fleet run job.yaml --arm-endpoint https://127.0.0.1:8443 --ca-cert ca.pem
 
-Exit codes: 0 every target succeeded (skipped ones too, unless --strict), 1 some target failed, 2 bad input (nothing was sent to Azure), 3 the run was aborted.
+Rollout: batches (--batches 1,5,10%,100%), order (--order zone-by-zone), an error
+budget (--max-errors), soak pauses, health gates (job file), a --deadline. More than 10
+targets (--confirm-over) asks first; without a terminal, pass --yes. Ctrl-C once: no new
+launches, running targets finish (within --cancel-grace), the report is written; twice
+(or --cancel-running): in-flight run commands are deleted and reported Canceled.
+
+Exit codes: 0 every target succeeded (skipped ones too, unless --strict), 1 some target
+failed, 2 bad input or not confirmed (nothing was sent to Azure), 3 the run did not
+complete (error budget, gate, deadline, canceled).
 """
 
 
@@ -46,44 +60,75 @@ def _configure_logs(kw: dict[str, Any], spec: JobSpec | None = None) -> None:
 
 def _targets_table(targets: list[Target], skipped: set[str]) -> Table:
     table = Table(title=f"{len(targets)} targets")
-    for col in ("name", "kind", "subscription", "resource group", "location", "zone", "os",
-                "power"):
+    for col in (
+        "name",
+        "kind",
+        "subscription",
+        "resource group",
+        "location",
+        "zone",
+        "os",
+        "power",
+    ):
         table.add_column(col)
     for t in targets:
         power = t.power_state or "?"
         style = "yellow" if t.id.lower() in skipped else None
-        table.add_row(t.name, t.kind.value, t.subscription[:8] + "…", t.resource_group,
-                      t.location, t.zone or "-", t.os or "?", power, style=style)
+        table.add_row(
+            t.name,
+            t.kind.value,
+            t.subscription[:8] + "…",
+            t.resource_group,
+            t.location,
+            t.zone or "-",
+            t.os or "?",
+            power,
+            style=style,
+        )
     return table
 
 
 def register(app: typer.Typer) -> None:
     @app.command("run", help=RUN_HELP)
-    @with_options(selection_options, script_options, connection_options)
+    @with_options(selection_options, script_options, rollout_options, connection_options)
     def run(
-        report: Annotated[Path | None, typer.Option(
-            "--report", "-r", help="Write the JSON report here.", rich_help_panel="Output")] = None,
-        strict: Annotated[bool, typer.Option(
-            help="Count skipped targets as failures for the exit code.",
-            rich_help_panel="Output")] = False,
-        yes: Annotated[bool, typer.Option(
-            "--yes", "-y", help="Do not ask for confirmation.", rich_help_panel="Output")] = False,
+        report: Annotated[
+            Path | None,
+            typer.Option(
+                "--report", "-r", help="Write the JSON report here.", rich_help_panel="Output"
+            ),
+        ] = None,
+        strict: Annotated[
+            bool,
+            typer.Option(
+                help="Count skipped targets as failures for the exit code.",
+                rich_help_panel="Output",
+            ),
+        ] = False,
+        yes: Annotated[
+            bool,
+            typer.Option(
+                "--yes", "-y", help="Do not ask for confirmation.", rich_help_panel="Output"
+            ),
+        ] = False,
         **kw: Any,
     ) -> None:
         try:
             spec = job_spec(kw)
             _configure_logs(kw, spec)
-            result = anyio.run(_run, spec, kw)
+            result = anyio.run(_run, spec, kw, yes)
             if report is not None:
                 from fleet.report.json_report import write_report
 
                 write_report(report, result)
         except FleetError as exc:
             raise fail(exc) from exc
+        from fleet.cli.rollout_view import render_ending
         from fleet.report.json_report import exit_code_for
         from fleet.report.render import render_summary
 
         render_summary(Console(), result)
+        render_ending(Console(), result)
         if report is not None:
             err_console.print(f"report written to {report}")
         raise typer.Exit(exit_code_for(result, strict=strict))
@@ -91,8 +136,7 @@ def register(app: typer.Typer) -> None:
     @app.command("targets")
     @with_options(selection_options, connection_options)
     def targets(
-        output_format: Annotated[str, typer.Option(
-            "--format", help="table or json.")] = "table",
+        output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
         **kw: Any,
     ) -> None:
         """List what a job spec (or flags) selects, with power state. Writes nothing."""
@@ -114,10 +158,12 @@ def register(app: typer.Typer) -> None:
         Console().print(_targets_table(found, {r.target.id.lower() for r in skipped}))
 
     @app.command("plan")
-    @with_options(selection_options, connection_options)
+    @with_options(selection_options, rollout_options, connection_options)
     def plan(**kw: Any) -> None:
-        """Show what a run would do: targets, skips, the launch ETA and ARM request estimate
+        """Show what a run would do: targets, skips, the rollout's batches in order (targets
+        with zone and fault domain, per-batch ETA), the launch ETA and ARM request estimate
         from the throttle model. Writes nothing."""
+        from fleet.cli.rollout_view import plan_table
         from fleet.plan import estimate
 
         try:
@@ -126,9 +172,11 @@ def register(app: typer.Typer) -> None:
             found = anyio.run(_select, spec, kw)
         except FleetError as exc:
             raise fail(exc) from exc
-        runnable, skipped = api.preflight(found)
+        rollout, skipped = api.plan(spec, found)
+        runnable = rollout.targets
         console = Console()
         console.print(_targets_table(found, {r.target.id.lower() for r in skipped}))
+        console.print(plan_table(spec, rollout))
         est = estimate(runnable)
         console.print(
             f"[bold]{len(runnable)}[/] to run, [bold]{len(skipped)}[/] skipped (not running).\n"
@@ -149,9 +197,16 @@ def _selection_only_spec(kw: dict[str, Any]) -> JobSpec:
 
 def _target_json(t: Target) -> dict[str, Any]:
     return {
-        "id": t.id, "name": t.name, "kind": t.kind.value, "subscription": t.subscription,
-        "resource_group": t.resource_group, "location": t.location, "zone": t.zone,
-        "os": t.os, "power_state": t.power_state, "scale_set": t.scale_set,
+        "id": t.id,
+        "name": t.name,
+        "kind": t.kind.value,
+        "subscription": t.subscription,
+        "resource_group": t.resource_group,
+        "location": t.location,
+        "zone": t.zone,
+        "os": t.os,
+        "power_state": t.power_state,
+        "scale_set": t.scale_set,
         "tags": dict(t.tags),
     }
 
@@ -161,11 +216,42 @@ async def _select(spec: JobSpec, kw: dict[str, Any]) -> list[Target]:
         return await api.select(spec, backend)
 
 
-async def _run(spec: JobSpec, kw: dict[str, Any]) -> RunReport:
+async def _run(spec: JobSpec, kw: dict[str, Any], yes: bool) -> RunReport:
+    from fleet.cli.rollout_view import confirm_run
+    from fleet.cli.signals import relay_signals
     from fleet.report.progress import ProgressDisplay
+    from fleet.rollout.control import RunControl
 
     run_id = api.new_run_id()
-    err_console.print(f"run id: [bold]{run_id}[/]  job: {spec.name}", highlight=False)
     async with open_backend(kw, spec) as backend:
-        with ProgressDisplay(err_console, title=f"fleet run {spec.name}") as display:
-            return await api.run_async(spec, backend, run_id=run_id, on_progress=display.update)
+        targets = await api.select(spec, backend)
+        rollout, skipped = api.plan(spec, targets)
+        interactive = sys.stdin.isatty() and err_console.is_terminal
+        # Blocks the event loop while the operator reads the plan: nothing is in flight yet.
+        confirm_run(
+            err_console,
+            spec,
+            rollout,
+            skipped,
+            yes=yes,
+            interactive=interactive,
+            ask=err_console.input,
+        )
+        err_console.print(
+            f"run id: [bold]{run_id}[/]  job: {spec.name}  batches: {len(rollout.batches)}",
+            highlight=False,
+        )
+        control = RunControl(cancel_running=spec.rollout.cancel_running)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(relay_signals, control, err_console, spec.rollout.cancel_grace_s)
+            with ProgressDisplay(err_console, title=f"fleet run {spec.name}") as display:
+                report = await api.run_async(
+                    spec,
+                    backend,
+                    run_id=run_id,
+                    targets=targets,
+                    on_progress=display.update,
+                    control=control,
+                )
+            tg.cancel_scope.cancel()
+        return report

@@ -26,22 +26,58 @@ def fail(exc: FleetError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
+def rollout_flags(kw: dict[str, Any]) -> Any:
+    """The rollout flags given on the command line (``fleet.spec.RolloutOptions``)."""
+    from fleet.spec import RolloutOptions
+
+    return RolloutOptions(
+        batches=kw.get("batches"),
+        order=kw.get("order"),
+        seed=kw.get("seed"),
+        max_errors=kw.get("max_errors"),
+        count_platform_failures=bool(kw.get("count_platform_failures")),
+        pause=kw.get("pause"),
+        deadline=kw.get("deadline"),
+        cancel_grace=kw.get("cancel_grace"),
+        cancel_running=bool(kw.get("cancel_running")),
+        confirm_over=kw.get("confirm_over"),
+    )
+
+
 def job_spec(kw: dict[str, Any]) -> JobSpec:
     from fleet.spec import JobOptions, job_spec_from_options, load_job_spec
 
     spec_path: Path | None = kw.get("spec")
-    flag_names = ("tag", "resource_group", "target_name", "query", "script", "script_file",
-                  "script_uri", "command_id", "param", "protected_param", "exclude_name",
-                  "exclude_tag", "run_as_user", "run_as_password_env", "timeout",
-                  "max_concurrency", "job_name", "all_targets")
+    flag_names = (
+        "tag",
+        "resource_group",
+        "target_name",
+        "query",
+        "script",
+        "script_file",
+        "script_uri",
+        "command_id",
+        "param",
+        "protected_param",
+        "exclude_name",
+        "exclude_tag",
+        "run_as_user",
+        "run_as_password_env",
+        "timeout",
+        "max_concurrency",
+        "job_name",
+        "all_targets",
+    )
     given = [n for n in flag_names if kw.get(n)]
     if spec_path is not None:
         if given:
             flags = ", ".join("--" + n.replace("_", "-") for n in given)
-            message = (f"Give either a job spec file or job flags, not both (got {spec_path} "
-                       f"and {flags}). Put the settings in the spec file instead.")
+            message = (
+                f"Give either a job spec file or job flags, not both (got {spec_path} "
+                f"and {flags}). Put the settings in the spec file instead."
+            )
             raise SpecError(message)
-        return load_job_spec(spec_path)
+        return load_job_spec(spec_path, rollout=rollout_flags(kw))
     opts = JobOptions(
         name=kw.get("job_name") or "adhoc",
         subscriptions=tuple(kw.get("subscription") or ()),
@@ -63,14 +99,17 @@ def job_spec(kw: dict[str, Any]) -> JobSpec:
         timeout=kw.get("timeout"),
         max_concurrency=kw.get("max_concurrency"),
         all_targets=bool(kw.get("all_targets")),
+        rollout=rollout_flags(kw),
     )
     return job_spec_from_options(opts)
 
 
 def _banner(profile: Path, time_scale: float) -> None:
-    text = (f"[bold]SIMULATED FLEET[/] — profile {profile}, time scale x{time_scale:g}. "
-            "Nothing here touches Azure; times shown are Azure-equivalent only in the report's "
-            "timestamps.")
+    text = (
+        f"[bold]SIMULATED FLEET[/] — profile {profile}, time scale x{time_scale:g}. "
+        "Nothing here touches Azure; times shown are Azure-equivalent only in the report's "
+        "timestamps."
+    )
     err_console.print(Panel(text, border_style="yellow"), highlight=False)
 
 
@@ -91,8 +130,10 @@ async def open_backend(kw: dict[str, Any], spec: JobSpec | None = None) -> Async
         _banner(kw["profile"], scale)
         async with Emulator(profile, time_scale=scale) as emu:
             settings = ConnectionSettings(
-                arm_endpoint=emu.info.endpoint, ca_cert=emu.info.ca_cert,
-                token=Secret(emu.token), subscriptions=subs or tuple(emu.info.subscriptions),
+                arm_endpoint=emu.info.endpoint,
+                ca_cert=emu.info.ca_cert,
+                token=Secret(emu.token),
+                subscriptions=subs or tuple(emu.info.subscriptions),
                 time_scale=scale,
             )
             async with azure_backend(settings) as backend:
@@ -101,8 +142,10 @@ async def open_backend(kw: dict[str, Any], spec: JobSpec | None = None) -> Async
     token = os.environ.get("FLEET_ACCESS_TOKEN")
     ca = kw.get("ca_cert")
     settings = ConnectionSettings(
-        cloud=kw.get("cloud") or "public", arm_endpoint=kw.get("arm_endpoint"),
-        ca_cert=str(ca) if ca else None, token=Secret(token) if token else None,
+        cloud=kw.get("cloud") or "public",
+        arm_endpoint=kw.get("arm_endpoint"),
+        ca_cert=str(ca) if ca else None,
+        token=Secret(token) if token else None,
         subscriptions=subs,
     )
     async with azure_backend(settings) as backend:

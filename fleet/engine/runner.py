@@ -1,55 +1,39 @@
-"""The scheduler: one task per target under a concurrency limit; launch (PUT) → budgeted polls
-(GET with instance view) → final outcome. Structured concurrency only (one anyio task group).
+"""The scheduler: runs a rollout plan batch by batch — one task per target under a concurrency
+limit, each batch finishing before the next starts — with the error budget, soak pauses,
+health gates, the run's deadline and stop/cancel (``fleet.rollout.control``) applied between
+and during batches. Structured concurrency only (anyio task groups).
 
-Exactly-once rule: after Azure accepted a PUT, the target is never PUT again. If a PUT's fate is
-unknown (connection lost, 5xx after the SDK's retries), the run command is read first and only
-re-sent when Azure proves the first never arrived (no resource carrying this run's id).
+A target is launched only while the run is RUNNING, checked after it got its concurrency slot
+and just before its PUT, in the same event-loop step: once the error budget is exhausted no
+other PUT goes out, so at most ``max_errors + 1`` failures plus those of targets already in
+flight are ever seen. Targets the rollout never launched are reported ``NotStarted`` with why.
+
+Journal seam: every per-target state change goes through :meth:`Runner._transition`
+(LAUNCHING, LAUNCHED, CANCELING from the executor; FINAL, with the result, from ``_finish``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 import anyio
 import structlog
 
-from fleet.engine.invocation import invocation_for, redact, secret_values
-from fleet.engine.outcome import status_for_put_error, status_for_view
-from fleet.engine.polling import PollPlanner, PollSettings
-from fleet.model import (
-    ArmCounters,
-    CallError,
-    Invocation,
-    JobSpec,
-    Progress,
-    RunView,
-    Status,
-    Target,
-    TargetResult,
-)
+from fleet.engine.execute import Executor, Interrupt, TargetState
+from fleet.engine.gate_runs import GateRuns
+from fleet.engine.invocation import redact, secret_values
+from fleet.engine.settings import AnyioClock, EngineSettings
+from fleet.model import ArmCounters, JobSpec, Progress, Status, Target, TargetResult
 from fleet.ports import Clock, RunCommands
+from fleet.rollout.batches import Batch, RolloutPlan, plan_rollout
+from fleet.rollout.budget import ErrorBudget
+from fleet.rollout.control import Ended, RunControl, Stage
+from fleet.rollout.policy import GateRecord, RolloutRecord
+
+__all__ = ["AnyioClock", "EngineSettings", "Runner"]
 
 log = structlog.get_logger("fleet.engine")
-_EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    time_scale: float = 1.0  # >1 only against an emulator running K times faster than Azure
-    poll: PollSettings = field(default_factory=PollSettings)
-    wedge_grace_s: float = 120.0  # Azure-seconds past the script timeout before "Wedged"
-    put_unknown_retries: int = 3  # re-reads of a PUT whose fate is unknown before giving up
-    progress_interval_s: float = 0.25  # wall seconds between progress callbacks
-
-
-class AnyioClock:
-    def now(self) -> float:
-        return anyio.current_time()
-
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
 
 
 @dataclass
@@ -72,195 +56,170 @@ class Runner:
         clock: Clock | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         arm_counters: Callable[[], ArmCounters] | None = None,
+        control: RunControl | None = None,
+        sentinels: Sequence[Target] = (),
     ) -> None:
-        self.spec = spec
-        self.rc = run_commands
-        self.run_id = run_id
+        self.spec, self.run_id = spec, run_id
         self.settings = settings or EngineSettings()
         self.clock = clock or AnyioClock()
         self.on_progress = on_progress
         self.arm_counters = arm_counters or ArmCounters
-        self.planner = PollPlanner(self.settings.poll.scaled(self.settings.time_scale))
+        policy = spec.rollout
+        self.control = control or RunControl(cancel_running=policy.cancel_running)
+        self.control.subscribe(self._on_control)
+        common = {"run_id": run_id, "settings": self.settings, "clock": self.clock}
+        self.executor = Executor(spec, run_commands, transition=self._transition, **common)
+        self.gates = GateRuns(spec, run_commands, sentinels=sentinels, **common)
+        self.budget = ErrorBudget(None, policy.count_platform_failures)
+        self.plan: RolloutPlan | None = None
+        self.gate_records: list[GateRecord] = []
         self._secrets = secret_values(spec)
         self._counts = _Counts()
         self._results: dict[str, TargetResult] = {}
+        self._launched: set[str] = set()
+        self._started_batches: set[int] = set()
+        self._stopped: anyio.Event | None = None  # set when launching stops: ends a soak pause
+        self._grace: anyio.Event | None = None  # set when a stop starts the grace period
         self._total = 0
         self._t0 = 0.0
 
     async def run(
-        self, targets: Sequence[Target], skipped: Sequence[TargetResult] = ()
+        self,
+        targets: Sequence[Target],
+        skipped: Sequence[TargetResult] = (),
+        plan: RolloutPlan | None = None,
     ) -> list[TargetResult]:
-        """Run the job on ``targets``; ``skipped`` are already-final results (e.g. not running)."""
+        """Run the job on ``targets`` (in ``plan``'s batches, planned from the job's rollout
+        policy when not given); ``skipped`` are already-final results (e.g. not running)."""
         self._t0 = self.clock.now()
         self._total = len(targets) + len(skipped)
+        self._stopped, self._grace = anyio.Event(), anyio.Event()
+        if self.control.stage is not Stage.RUNNING:  # stopped before it started
+            self._on_control(self.control)
+        self.plan = plan or plan_rollout(targets, self.spec.rollout)
+        max_errors = self.spec.rollout.max_errors
+        self.budget.limit = None if max_errors is None else max_errors.rounded_down(len(targets))
         for result in skipped:
             self._finish(result)
         limit = anyio.CapacityLimiter(self.spec.concurrency.resolve(len(targets) or 1))
         async with anyio.create_task_group() as tg:
             if self.on_progress is not None:
                 tg.start_soon(self._progress_loop)
-            async with anyio.create_task_group() as targets_tg:
-                for target in targets:
-                    targets_tg.start_soon(self._guarded, target, limit)
+            if self.spec.rollout.deadline_s is not None:
+                tg.start_soon(self._deadline_timer, self.spec.rollout.deadline_s)
+            tg.start_soon(self._grace_timer)
+            await self._batches(self.plan, limit)
             tg.cancel_scope.cancel()
+        for target in targets:  # a target the plan did not contain is never silently dropped
+            if target.id.lower() not in self._results:
+                self._finish(TargetResult(target, Status.NOT_STARTED, reason="not in the plan"))
         self._emit_progress()
         return [self._results[t.id.lower()] for t in (*(r.target for r in skipped), *targets)]
 
+    async def _batches(self, plan: RolloutPlan, limit: anyio.CapacityLimiter) -> None:
+        for batch in plan.batches:
+            if not self.control.launching_allowed:
+                break
+            self._started_batches.add(batch.index)
+            log.info(
+                "batch.started", batch=batch.index, group=batch.group, targets=len(batch.targets)
+            )
+            async with anyio.create_task_group() as tg:
+                for target in batch.targets:
+                    tg.start_soon(self._guarded, target, limit)
+            log.info("batch.finished", batch=batch.index)
+            if batch is not plan.batches[-1]:
+                await self._soak()
+                await self._check_gates(batch)
+        reason = self.control.not_started_reason
+        for target in plan.targets:
+            if target.id.lower() not in self._results:
+                self._finish(TargetResult(target, Status.NOT_STARTED, reason=reason))
+
     async def _guarded(self, target: Target, limit: anyio.CapacityLimiter) -> None:
         async with limit:
+            if not self.control.launching_allowed:
+                reason = self.control.not_started_reason
+                self._finish(TargetResult(target, Status.NOT_STARTED, reason=reason))
+                return
             try:
-                result = await self._one(target)
+                result = await self.executor.execute(target)
             except Exception as exc:  # a bug or an unexpected SDK error: data, not a crash
-                reason = self._redact(f"{type(exc).__name__}: {exc}")
+                reason = redact(f"{type(exc).__name__}: {exc}", self._secrets)
                 log.error("target.error", target=target.id, reason=reason)
                 result = TargetResult(target, Status.ERROR, reason=reason)
+        self.budget.record(result)
         self._finish(result)
+        if self.budget.exhausted and self.control.launching_allowed:
+            log.warning("run.halted", reason="error budget", detail=self.budget.describe())
+            self.control.halt(Ended.ERROR_BUDGET, self.budget.describe())
 
-    async def _one(self, target: Target) -> TargetResult:
-        invocation = invocation_for(self.spec, target, self.run_id)
-        if invocation is None:
-            reason = f"the job has no script for OS {target.os or 'unknown'}"
-            return TargetResult(target, Status.SKIPPED, reason=reason)
-        started = datetime.now(UTC)
-        err, attempts = await self._launch(target, invocation)
-        launched_at = self.clock.now()  # after the PUT: time spent throttled is not run time
-        if err is not None:
-            status, reason = status_for_put_error(err)
-            reason = self._redact(reason)
-            log.info("target.refused", target=target.id, status=status.value, reason=reason)
-            return TargetResult(
-                target,
-                status,
-                reason=reason,
-                attempts=attempts,
-                started_at=started,
-                ended_at=datetime.now(UTC),
-            )
-        self._counts.launched += 1
-        self._counts.running += 1
-        try:
-            result = await self._watch(target, invocation, launched_at)
-        finally:
-            self._counts.running -= 1
-        return replace(result, attempts=attempts)
+    async def _soak(self) -> None:
+        pause = self.settings.engine_s(self.spec.rollout.pause_s)
+        if pause > 0 and self.control.launching_allowed:
+            with anyio.move_on_after(pause):
+                assert self._stopped is not None
+                await self._stopped.wait()
 
-    async def _launch(self, target: Target, inv: Invocation) -> tuple[CallError | None, int]:
-        """PUT once; when its fate is unknown, read before ever sending it again."""
-        attempts = 0
-        for _ in range(self.settings.put_unknown_retries + 1):
-            attempts += 1
-            err = await self.rc.put(target, inv)
-            if err is None or not err.transient:
-                return err, attempts
-            log.warning("target.put_unknown", target=target.id, status=err.status, code=err.code)
-            arrived = await self._arrived(target, inv)
-            if arrived is None:  # still unknown: re-sending could run the script twice
-                reason = "the run command's fate is unknown (it may have run); not re-sent"
-                return CallError(err.status, err.code, f"{reason}: {err.message}"), attempts
-            if arrived:
-                return None, attempts  # it did arrive: never PUT it twice
-        return err, attempts
-
-    async def _arrived(self, target: Target, inv: Invocation) -> bool | None:
-        """Whether a PUT of unknown fate reached Azure: True/False when a read proves it,
-        None when every read failed too."""
-        for attempt in range(self.settings.put_unknown_retries + 1):
-            if attempt:
-                await self.clock.sleep(self.planner.settings.min_gap_s * 2**attempt)
-            view = await self.rc.get(target, inv.run_command)
-            if isinstance(view, RunView):
-                return view.run_id == inv.run_id  # another id: an earlier run's resource
-            if view.status == 404:
-                return False
-        return None
-
-    def _deadline(self, inv: Invocation, launched_at: float) -> float:
-        azure_s = inv.timeout_s + self.settings.wedge_grace_s
-        return launched_at + azure_s / self.settings.time_scale
-
-    async def _watch(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
-        key, deadline = target.id.lower(), self._deadline(inv, launched_at) - launched_at
-        polls, seen_running, last_read = 0, 0.0, 0.0
-        view: RunView | None = None  # the last instance view read successfully
-        try:
-            while True:
-                await self._wait_for_poll(key, launched_at, seen_running, last_read, deadline)
-                last = await self.rc.get(target, inv.run_command)
-                polls += 1
-                last_read = self.clock.now() - launched_at
-                if isinstance(last, RunView) and last.terminal:
-                    self.planner.observe_completion(key, last_read, seen_running)
-                    return self._from_view(target, last, polls)
-                if isinstance(last, RunView):
-                    view, seen_running = last, last_read
-                    self.planner.observe_running(key, last_read)
-                elif not (last.transient or last.status == 429):
-                    status, reason = status_for_put_error(last)
-                    reason = f"reading the result: {reason}"
-                    return TargetResult(target, status, reason=self._redact(reason), polls=polls)
-                if last_read >= deadline - _EPSILON * self.planner.settings.min_gap_s:
-                    return self._overdue(target, view, polls)
-        finally:
-            self.planner.release(key)
-
-    async def _wait_for_poll(
-        self, key: str, launched_at: float, seen_running: float, last_read: float, deadline: float
-    ) -> None:
-        """Sleep until the planner says ``key`` is due (it re-plans as it learns)."""
-        poll = self.planner.settings
-        while True:
-            due = self.planner.next_poll_at(key, seen_running)
-            due = min(max(due, last_read + poll.min_gap_s), deadline)
-            wait = due - (self.clock.now() - launched_at)
-            if wait <= _EPSILON * poll.min_gap_s:  # float noise must not spin the loop
+    async def _check_gates(self, batch: Batch) -> None:
+        batch_results = [self._results[t.id.lower()] for t in batch.targets]
+        for gate in self.spec.rollout.gates:
+            if not self.control.launching_allowed:
                 return
-            await self.clock.sleep(self.planner.sleep_before_asking_again(wait))
+            record = await self.gates.check(gate, batch.index, batch_results)
+            self.gate_records.append(record)
+            if not record.passed and self.control.launching_allowed:
+                detail = f"gate {gate.name!r} failed after batch {batch.index}: {record.reason}"
+                log.warning("run.halted", reason="gate", detail=detail)
+                self.control.halt(Ended.GATE, detail)
 
-    def _overdue(self, target: Target, view: RunView | None, polls: int) -> TargetResult:
-        if view is not None and view.execution_state == "Running":
-            reason = "still Running past its timeout plus grace: the command is wedged"
-            return self._from_view(target, view, polls, Status.WEDGED, reason)
-        if view is not None:
-            reason = f"still {view.execution_state} past its timeout (agent not picking it up?)"
-            return self._from_view(target, view, polls, Status.TIMED_OUT, reason)
-        return TargetResult(
-            target, Status.ERROR, reason="no readable result before the timeout", polls=polls
-        )
+    async def _deadline_timer(self, deadline_s: int) -> None:
+        await self.clock.sleep(self.settings.engine_s(deadline_s))
+        log.warning("run.deadline", deadline_s=deadline_s)
+        self.control.stop(Ended.DEADLINE, f"the run's deadline ({deadline_s} s) passed")
 
-    def _from_view(
-        self,
-        target: Target,
-        view: RunView,
-        polls: int,
-        status: Status | None = None,
-        reason: str | None = None,
-    ) -> TargetResult:
-        if status is None:
-            status, reason = status_for_view(view)
-        return TargetResult(
-            target,
-            status,
-            reason=reason and self._redact(reason),
-            exit_code=view.exit_code,
-            output=self._redact(view.output),
-            error=self._redact(view.error),
-            execution_state=view.execution_state,
-            started_at=view.start_time,
-            ended_at=view.end_time,
-            polls=polls,
-        )
+    async def _grace_timer(self) -> None:
+        assert self._grace is not None
+        await self._grace.wait()
+        await self.clock.sleep(self.settings.engine_s(self.spec.rollout.cancel_grace_s))
+        if self.control.stage is Stage.DRAINING:
+            log.warning("run.grace_expired", running=self._counts.running)
+            self.executor.interrupt(Interrupt.ABANDON)
+            self.gates.interrupt(Interrupt.ABANDON)
 
-    def _redact(self, text: str) -> str:
-        return redact(text, self._secrets)
+    def _on_control(self, control: RunControl) -> None:
+        """React to a stop/cancel transition (called synchronously by ``RunControl``)."""
+        log.info("run.stage", stage=control.stage.value, ended=control.ended.value)
+        if control.stage is not Stage.RUNNING and self._stopped is not None:
+            self._stopped.set()
+        if control.stage is Stage.DRAINING and control.bounded and self._grace is not None:
+            self._grace.set()
+        if control.stage is Stage.CANCELING:
+            self.executor.interrupt(Interrupt.DELETE)
+            self.gates.interrupt(Interrupt.DELETE)
+
+    def _transition(
+        self, target: Target, state: TargetState, result: TargetResult | None = None
+    ) -> None:
+        """The one place a target changes state (progress counts here; a journal hooks in)."""
+        key = target.id.lower()
+        if state is TargetState.LAUNCHED:
+            self._launched.add(key)
+            self._counts.launched += 1
+            self._counts.running += 1
+        elif state is TargetState.FINAL and result is not None:
+            self._results[key] = result
+            if key in self._launched:
+                self._counts.running -= 1
+            if result.status is Status.SUCCEEDED:
+                self._counts.succeeded += 1
+            elif result.status is Status.SKIPPED:
+                self._counts.skipped += 1
+            else:
+                self._counts.failed += 1
 
     def _finish(self, result: TargetResult) -> None:
-        self._results[result.target.id.lower()] = result
-        if result.status is Status.SUCCEEDED:
-            self._counts.succeeded += 1
-        elif result.status is Status.SKIPPED:
-            self._counts.skipped += 1
-        else:
-            self._counts.failed += 1
+        self._transition(result.target, TargetState.FINAL, result)
         log.info(
             "target.finished",
             target=result.target.name,
@@ -268,6 +227,22 @@ class Runner:
             exit_code=result.exit_code,
             reason=result.reason,
             polls=result.polls,
+        )
+
+    def record(self) -> RolloutRecord:
+        """How the rollout went, for the report."""
+        batches = tuple(
+            b.record(started=b.index in self._started_batches)
+            for b in (self.plan.batches if self.plan else ())
+        )
+        return RolloutRecord(
+            order=self.spec.rollout.order.value,
+            batches=batches,
+            gates=tuple(self.gate_records),
+            max_errors=self.budget.limit,
+            script_failures=self.budget.failures,
+            platform_failures=self.budget.platform,
+            count_platform_failures=self.budget.count_platform,
         )
 
     def snapshot(self) -> Progress:

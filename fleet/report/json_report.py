@@ -139,10 +139,47 @@ def report_to_dict(report: RunReport, *, secrets: Iterable[Secret] = ()) -> dict
         "started_at": iso(report.started_at),
         "finished_at": iso(report.finished_at),
         "ended": report.ended,
+        "ended_detail": report.ended_detail,
         "summary": _summary_dict(report.results),
         "targets": [_target_dict(r) for r in sorted(report.results, key=lambda r: r.target.id)],
         "groups": [_group_dict(g) for g in group_results(report.results)],
         "arm": _arm_dict(report),
+        "rollout": _rollout_dict(report),
+    }
+
+
+def _rollout_dict(report: RunReport) -> dict[str, Any] | None:
+    """Batches in order (target ids, whether they ran), gate verdicts and the error budget."""
+    record = report.rollout
+    if record is None:
+        return None
+    return {
+        "order": record.order,
+        "batches": [
+            {
+                "index": b.index,
+                "group": b.group,
+                "started": b.started,
+                "targets": list(b.target_ids),
+            }
+            for b in record.batches
+        ],
+        "gates": [
+            {
+                "gate": g.gate,
+                "batch": g.batch,
+                "passed": g.passed,
+                "reason": g.reason,
+                "targets": list(g.target_ids),
+            }
+            for g in record.gates
+        ],
+        "error_budget": {
+            "max_errors": record.max_errors,
+            "failures": record.script_failures,
+            "platform_failures": record.platform_failures,
+            "count_platform_failures": record.count_platform_failures,
+        },
     }
 
 

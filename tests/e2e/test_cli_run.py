@@ -39,6 +39,7 @@ def test_run_health_check_on_the_simulated_fleet(tmp_path: Path) -> None:
         "40",
         "--report",
         str(report_path),
+        "--yes",
     )
     assert proc.returncode == 1, proc.stderr  # the demo fleet has failing scripts
     assert "SIMULATED FLEET" in proc.stderr

@@ -82,7 +82,8 @@ def test_all_fields_with_types() -> None:
     results = [*fleet_results(n_ok=196), skipped("off-1")]
     doc = report_to_dict(make_report(results))
     assert list(doc) == [
-        "run_id", "job", "started_at", "finished_at", "ended", "summary", "targets", "groups", "arm"
+        "run_id", "job", "started_at", "finished_at", "ended", "ended_detail", "summary",
+        "targets", "groups", "arm", "rollout",
     ]  # fmt: skip
     assert (doc["run_id"], doc["job"], doc["ended"]) == ("r-1", "health", "completed")
     assert doc["summary"] == {"Succeeded": 196, "Failed": 4, "Skipped": 1, "total": 201}

@@ -1,0 +1,109 @@
+"""Showing a rollout plan (``fleet plan``, the confirmation prompt) and asking to go ahead.
+
+Rendering and the prompt only: the plan comes from ``fleet.api.plan``, the ETAs from
+``fleet.plan.batch_estimates``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.table import Table
+
+from fleet.errors import SpecError
+from fleet.model import JobSpec, RunReport, Target, TargetResult
+from fleet.plan import batch_estimates
+from fleet.rollout.batches import RolloutPlan
+
+
+def _where(t: Target) -> str:
+    """``web-001 z1/fd0``: name, zone and fault domain ("-" when unknown)."""
+    zone = f"z{t.zone}" if t.zone is not None else "-"
+    fd = f"fd{t.fault_domain}" if t.fault_domain is not None else "-"
+    return f"{t.name}\u00a0{zone}/{fd}"
+
+
+def _names(targets: tuple[Target, ...], limit: int | None) -> str:
+    shown = [_where(t) for t in (targets if limit is None else targets[:limit])]
+    rest = len(targets) - len(shown)
+    return ", ".join(shown) + (f", … and {rest} more" if rest else "")
+
+
+def plan_table(spec: JobSpec, plan: RolloutPlan, *, names_per_batch: int | None = None) -> Table:
+    """Batches in order: group (zone / fault domain), size, targets with zone and fault
+    domain, and the per-batch ETA (launch time, worst-case done-by) from the throttle model."""
+    policy = spec.rollout
+    title = f"{len(plan.targets)} targets in {len(plan.batches)} batches, order {plan.order.value}"
+    table = Table(title=title, show_lines=True)
+    for column in ("batch", "group", "size", "targets (zone/fault domain)", "launch", "done by ≤"):
+        table.add_column(column, overflow="fold")
+    for batch, eta in zip(plan.batches, batch_estimates(spec, plan), strict=True):
+        label = f"{batch.index}" + (
+            " (canary)" if batch.index == 1 and len(plan.batches) > 1 else ""
+        )
+        table.add_row(
+            label, batch.group or "-", str(len(batch.targets)),
+            _names(batch.targets, names_per_batch), eta.launch_text, eta.done_by_text,
+        )  # fmt: skip
+    budget = "none" if policy.max_errors is None else str(policy.max_errors)
+    gates = ", ".join(g.name for g in policy.gates) or "none"
+    table.caption = (
+        f"max concurrency {spec.concurrency.resolve(len(plan.targets) or 1)} · max errors "
+        f"{budget} · pause {policy.pause_s} s · gates {gates} · deadline "
+        f"{policy.deadline_s if policy.deadline_s is not None else 'none'}"
+        f"{' s' if policy.deadline_s is not None else ''}. 'done by' assumes every script "
+        "runs to its timeout."
+    )
+    return table
+
+
+def confirm_run(
+    console: Console,
+    spec: JobSpec,
+    plan: RolloutPlan,
+    skipped: list[TargetResult],
+    *,
+    yes: bool,
+    interactive: bool,
+    ask: Callable[[str], str],
+) -> None:
+    """Ask before running on more than ``rollout.confirm_over`` targets; raise ``SpecError``
+    (exit 2, nothing sent) when the answer is no or nobody can answer (not a terminal)."""
+    count = len(plan.targets)
+    if yes or count <= spec.rollout.confirm_over:
+        return
+    if not interactive:
+        message = (
+            f"refusing to run {spec.name!r} on {count} targets without confirmation (more than "
+            f"{spec.rollout.confirm_over}) and this is not a terminal — pass --yes to confirm, "
+            "or raise --confirm-over / rollout.confirm_over"
+        )
+        raise SpecError(message)
+    console.print(plan_table(spec, plan, names_per_batch=6))
+    if skipped:
+        console.print(f"{len(skipped)} selected targets are skipped (not running).")
+    answer = ask(f"Run {spec.name!r} on {count} targets? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise SpecError("not confirmed; nothing was run")
+
+
+def render_ending(console: Console, report: RunReport) -> None:
+    """How the run ended, when it did not simply complete, and what the rollout got through."""
+    record = report.rollout
+    if record is not None and len(record.batches) > 1:
+        ran = sum(b.started for b in record.batches)
+        console.print(
+            f"Rollout: {ran} of {len(record.batches)} batches run (order {record.order}).",
+            highlight=False,
+        )
+    if record is not None and record.max_errors is not None:
+        console.print(
+            f"Error budget: {record.script_failures} failures, "
+            f"{record.platform_failures} platform failures, max_errors "
+            f"{record.max_errors}.",
+            highlight=False,
+        )
+    if report.ended != "completed":
+        detail = f": {report.ended_detail}" if report.ended_detail else ""
+        console.print(f"[bold yellow]Run {report.ended}{detail}[/]", highlight=False)

@@ -1,0 +1,258 @@
+"""One target's life: launch (PUT) → budgeted polls (GET with instance view) → final outcome,
+and what happens when the run stops under it (delete the run command, or leave it running).
+
+Exactly-once rule: after Azure accepted a PUT, the target is never PUT again. If a PUT's fate is
+unknown (connection lost, 5xx after the SDK's retries), the run command is read first and only
+re-sent when Azure proves the first never arrived (no resource carrying this run's id).
+
+Interrupting: only the *watch* (polling) is ever cancelled, never a PUT in flight (its fate
+would become unknown). ``interrupt(DELETE)`` reads each in-flight command once more and deletes
+it unless it already finished (reported ``Canceled``); ``interrupt(ABANDON)`` (a stop's grace
+period ran out) reads it once more and stops watching: still running is reported ``Error``
+with a reason that says the command was left running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import anyio
+import structlog
+
+from fleet.engine.invocation import invocation_for, redact, secret_values
+from fleet.engine.outcome import status_for_put_error, status_for_view
+from fleet.engine.polling import PollPlanner
+from fleet.engine.settings import EngineSettings
+from fleet.model import CallError, Invocation, JobSpec, RunView, Status, Target, TargetResult
+from fleet.ports import Clock, RunCommands
+
+log = structlog.get_logger("fleet.engine")
+_EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)
+
+
+class Interrupt(StrEnum):
+    DELETE = "delete"  # second stage of a cancel: delete in-flight run commands
+    ABANDON = "abandon"  # a stop's grace period ran out: stop watching, leave them running
+
+
+class TargetState(StrEnum):
+    """Per-target transitions reported through the ``transition`` hook (a journal's seam)."""
+
+    LAUNCHING = "launching"  # about to send the PUT
+    LAUNCHED = "launched"  # Azure accepted the run command
+    CANCELING = "canceling"  # about to DELETE the in-flight run command
+    FINAL = "final"  # the result is known (reported by the runner, not here)
+
+
+Transition = Callable[[Target, TargetState, "TargetResult | None"], None]
+
+
+def _no_transition(target: Target, state: TargetState, result: TargetResult | None) -> None:
+    return None
+
+
+class Executor:
+    """Runs one job's script on targets, one ``execute`` call per target."""
+
+    def __init__(
+        self,
+        spec: JobSpec,
+        run_commands: RunCommands,
+        *,
+        run_id: str,
+        settings: EngineSettings,
+        clock: Clock,
+        transition: Transition = _no_transition,
+        extra_secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.spec, self.rc, self.run_id = spec, run_commands, run_id
+        self.settings, self.clock, self.transition = settings, clock, transition
+        self.planner = PollPlanner(settings.poll.scaled(settings.time_scale))
+        self._secrets = tuple(sorted({*secret_values(spec), *extra_secrets}, key=len, reverse=True))
+        self._watching: dict[str, anyio.CancelScope] = {}
+        self.interrupted: Interrupt | None = None
+
+    def interrupt(self, action: Interrupt) -> None:
+        """Stop watching every in-flight target and ``action`` it (DELETE wins over ABANDON)."""
+        if self.interrupted is Interrupt.DELETE:
+            return
+        self.interrupted = action
+        for scope in list(self._watching.values()):
+            scope.cancel()
+
+    async def execute(self, target: Target) -> TargetResult:
+        invocation = invocation_for(self.spec, target, self.run_id)
+        if invocation is None:
+            reason = f"the job has no script for OS {target.os or 'unknown'}"
+            return TargetResult(target, Status.SKIPPED, reason=reason)
+        started = datetime.now(UTC)
+        self.transition(target, TargetState.LAUNCHING, None)
+        err, attempts = await self._launch(target, invocation)
+        launched_at = self.clock.now()  # after the PUT: time spent throttled is not run time
+        if err is not None:
+            status, reason = status_for_put_error(err)
+            reason = self._redact(reason)
+            log.info("target.refused", target=target.id, status=status.value, reason=reason)
+            return TargetResult(
+                target, status, reason=reason, attempts=attempts,
+                started_at=started, ended_at=datetime.now(UTC),
+            )  # fmt: skip
+        self.transition(target, TargetState.LAUNCHED, None)
+        result = await self._watch_or_interrupt(target, invocation, launched_at)
+        return replace(result, attempts=attempts)
+
+    async def _watch_or_interrupt(
+        self, target: Target, inv: Invocation, launched_at: float
+    ) -> TargetResult:
+        key = target.id.lower()
+        if self.interrupted is None:
+            with anyio.CancelScope() as scope:
+                self._watching[key] = scope
+                try:
+                    return await self._watch(target, inv, launched_at)
+                finally:
+                    self._watching.pop(key, None)
+        return await self._interrupted(target, inv)
+
+    async def _interrupted(self, target: Target, inv: Invocation) -> TargetResult:
+        """The watch was interrupted: one last read, then delete or leave the command."""
+        last = await self.rc.get(target, inv.run_command)
+        if isinstance(last, RunView) and last.terminal:
+            return self._from_view(target, last, 1)
+        state = last.execution_state if isinstance(last, RunView) else "unreadable"
+        if self.interrupted is Interrupt.DELETE:
+            self.transition(target, TargetState.CANCELING, None)
+            err = await self.rc.delete(target, inv.run_command)
+            if err is None or err.status == 404:
+                reason = f"canceled by fleet: the run command was deleted while {state}"
+                log.info("target.canceled", target=target.id, state=state)
+                return TargetResult(
+                    target,
+                    Status.CANCELED,
+                    reason=reason,
+                    polls=1,
+                    execution_state=state if state != "unreadable" else None,
+                )
+            reason = self._redact(f"could not cancel ({err.code}: {err.message}); still {state}")
+            return TargetResult(target, Status.ERROR, reason=reason, polls=1)
+        reason = (
+            f"still {state} when the run stopped; the run command was left running "
+            "(not deleted) and its outcome is unknown"
+        )
+        return TargetResult(target, Status.ERROR, reason=reason, polls=1)
+
+    async def _launch(self, target: Target, inv: Invocation) -> tuple[CallError | None, int]:
+        """PUT once; when its fate is unknown, read before ever sending it again."""
+        attempts = 0
+        for _ in range(self.settings.put_unknown_retries + 1):
+            attempts += 1
+            err = await self.rc.put(target, inv)
+            if err is None or not err.transient:
+                return err, attempts
+            log.warning("target.put_unknown", target=target.id, status=err.status, code=err.code)
+            arrived = await self._arrived(target, inv)
+            if arrived is None:  # still unknown: re-sending could run the script twice
+                reason = "the run command's fate is unknown (it may have run); not re-sent"
+                return CallError(err.status, err.code, f"{reason}: {err.message}"), attempts
+            if arrived:
+                return None, attempts  # it did arrive: never PUT it twice
+        return err, attempts
+
+    async def _arrived(self, target: Target, inv: Invocation) -> bool | None:
+        """Whether a PUT of unknown fate reached Azure: True/False when a read proves it,
+        None when every read failed too."""
+        for attempt in range(self.settings.put_unknown_retries + 1):
+            if attempt:
+                await self.clock.sleep(self.planner.settings.min_gap_s * 2**attempt)
+            view = await self.rc.get(target, inv.run_command)
+            if isinstance(view, RunView):
+                return view.run_id == inv.run_id  # another id: an earlier run's resource
+            if view.status == 404:
+                return False
+        return None
+
+    def _deadline(self, inv: Invocation) -> float:
+        """Engine seconds after launch at which a still-running command is overdue."""
+        return (inv.timeout_s + self.settings.wedge_grace_s) / self.settings.time_scale
+
+    async def _watch(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
+        key, deadline = target.id.lower(), self._deadline(inv)
+        polls, seen_running, last_read = 0, 0.0, 0.0
+        view: RunView | None = None  # the last instance view read successfully
+        try:
+            while True:
+                await self._wait_for_poll(key, launched_at, seen_running, last_read, deadline)
+                last = await self.rc.get(target, inv.run_command)
+                polls += 1
+                last_read = self.clock.now() - launched_at
+                if isinstance(last, RunView) and last.terminal:
+                    self.planner.observe_completion(key, last_read, seen_running)
+                    return self._from_view(target, last, polls)
+                if isinstance(last, RunView):
+                    view, seen_running = last, last_read
+                    self.planner.observe_running(key, last_read)
+                elif not (last.transient or last.status == 429):
+                    status, reason = status_for_put_error(last)
+                    reason = f"reading the result: {reason}"
+                    return TargetResult(target, status, reason=self._redact(reason), polls=polls)
+                if last_read >= deadline - _EPSILON * self.planner.settings.min_gap_s:
+                    return self._overdue(target, view, polls)
+        finally:
+            self.planner.release(key)
+
+    async def _wait_for_poll(
+        self, key: str, launched_at: float, seen_running: float, last_read: float, deadline: float
+    ) -> None:
+        """Sleep until the planner says ``key`` is due (it re-plans as it learns)."""
+        poll = self.planner.settings
+        while True:
+            due = self.planner.next_poll_at(key, seen_running)
+            due = min(max(due, last_read + poll.min_gap_s), deadline)
+            wait = due - (self.clock.now() - launched_at)
+            if wait <= _EPSILON * poll.min_gap_s:  # float noise must not spin the loop
+                return
+            await self.clock.sleep(self.planner.sleep_before_asking_again(wait))
+
+    def _overdue(self, target: Target, view: RunView | None, polls: int) -> TargetResult:
+        if view is not None and view.execution_state == "Running":
+            reason = "still Running past its timeout plus grace: the command is wedged"
+            return self._from_view(target, view, polls, Status.WEDGED, reason)
+        if view is not None:
+            reason = f"still {view.execution_state} past its timeout (agent not picking it up?)"
+            return self._from_view(target, view, polls, Status.TIMED_OUT, reason)
+        return TargetResult(
+            target, Status.ERROR, reason="no readable result before the timeout", polls=polls
+        )
+
+    def _from_view(
+        self,
+        target: Target,
+        view: RunView,
+        polls: int,
+        status: Status | None = None,
+        reason: str | None = None,
+    ) -> TargetResult:
+        if status is None:
+            status, reason = status_for_view(view)
+        return TargetResult(
+            target,
+            status,
+            reason=reason and self._redact(reason),
+            exit_code=view.exit_code,
+            output=self._redact(view.output),
+            error=self._redact(view.error),
+            execution_state=view.execution_state,
+            started_at=view.start_time,
+            ended_at=view.end_time,
+            polls=polls,
+        )
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    def redact_text(self, text: str) -> str:
+        """``text`` with every secret this executor knows replaced by ``***``."""
+        return self._redact(text)

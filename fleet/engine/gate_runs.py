@@ -1,0 +1,90 @@
+"""Running health gates between batches: the gate script as its own managed run command on the
+checked targets, then the pure verdict (``fleet.rollout.gates``).
+
+Each gate has its own run command per job (``fleet-<job>-gate-<gate>``, so it never replaces
+the job's own) and its own executor (its durations teach its own poll planner). The run id is
+the run's plus the batch number, so a sentinel checked after every batch really re-runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import anyio
+import structlog
+
+from fleet.engine.execute import Executor, Interrupt
+from fleet.engine.invocation import secret_values
+from fleet.engine.settings import EngineSettings
+from fleet.model import JobSpec, Status, Target, TargetResult
+from fleet.ports import Clock, RunCommands
+from fleet.rollout.gates import evaluate, gate_targets
+from fleet.rollout.policy import GateRecord, HealthGate
+
+log = structlog.get_logger("fleet.engine")
+
+
+class GateRuns:
+    def __init__(
+        self,
+        spec: JobSpec,
+        run_commands: RunCommands,
+        *,
+        run_id: str,
+        settings: EngineSettings,
+        clock: Clock,
+        sentinels: Sequence[Target] = (),
+    ) -> None:
+        self.spec, self.rc, self.run_id = spec, run_commands, run_id
+        self.settings, self.clock = settings, clock
+        self.sentinels = tuple(sentinels)
+        self._executors: dict[str, Executor] = {}
+        self._interrupt: Interrupt | None = None
+
+    def interrupt(self, action: Interrupt) -> None:
+        self._interrupt = action
+        for executor in self._executors.values():
+            executor.interrupt(action)
+
+    def _executor(self, gate: HealthGate, batch: int) -> Executor:
+        name = f"{self.spec.name}-gate-{gate.name}"
+        gate_spec = JobSpec(name, self.spec.selector, gate.script, self.spec.concurrency)
+        executor = Executor(
+            gate_spec, self.rc, run_id=f"{self.run_id}-b{batch}", settings=self.settings,
+            clock=self.clock, extra_secrets=secret_values(self.spec),
+        )  # fmt: skip
+        old = self._executors.get(gate.name)
+        if old is not None:
+            executor.planner = old.planner  # keep what earlier batches taught about durations
+        self._executors[gate.name] = executor
+        if self._interrupt is not None:
+            executor.interrupt(self._interrupt)
+        return executor
+
+    async def check(
+        self, gate: HealthGate, batch: int, batch_results: Sequence[TargetResult]
+    ) -> GateRecord:
+        """Run ``gate`` after batch ``batch`` and say whether it passed, and why not."""
+        targets = gate_targets(gate, batch_results, self.sentinels)
+        executor = self._executor(gate, batch)
+        results: list[TargetResult] = []
+        limit = anyio.CapacityLimiter(self.spec.concurrency.resolve(len(targets) or 1))
+
+        async def one(target: Target) -> None:
+            async with limit:
+                try:
+                    results.append(await executor.execute(target))
+                except Exception as exc:  # a bug or unexpected SDK error fails the gate
+                    reason = executor.redact_text(f"{type(exc).__name__}: {exc}")
+                    results.append(TargetResult(target, Status.ERROR, reason=reason))
+
+        log.info("gate.started", gate=gate.name, batch=batch, targets=len(targets))
+        async with anyio.create_task_group() as tg:
+            for target in targets:
+                tg.start_soon(one, target)
+        passed, reason = evaluate(gate, results)
+        if self._interrupt is not None and passed is False:
+            reason = f"interrupted: {reason}"
+        log.info("gate.finished", gate=gate.name, batch=batch, passed=passed, reason=reason)
+        ids = tuple(t.id for t in targets)
+        return GateRecord(gate.name, batch, passed, reason, ids)

@@ -1,0 +1,30 @@
+"""Engine tunables (``EngineSettings``) and the default clock (the event loop's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import anyio
+
+from fleet.engine.polling import PollSettings
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    time_scale: float = 1.0  # >1 only against an emulator running K times faster than Azure
+    poll: PollSettings = field(default_factory=PollSettings)
+    wedge_grace_s: float = 120.0  # Azure-seconds past the script timeout before "Wedged"
+    put_unknown_retries: int = 3  # re-reads of a PUT whose fate is unknown before giving up
+    progress_interval_s: float = 0.25  # wall seconds between progress callbacks
+
+    def engine_s(self, azure_s: float) -> float:
+        """Azure seconds (rollout pauses, deadlines, grace) as engine seconds."""
+        return azure_s / max(self.time_scale, 1e-9)
+
+
+class AnyioClock:
+    def now(self) -> float:
+        return anyio.current_time()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)

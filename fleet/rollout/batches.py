@@ -1,0 +1,118 @@
+"""The rollout plan (pure): put the targets in the policy's order and cut them into batches.
+
+Invariants (property-tested): the batches partition the targets — every target is in exactly
+one batch; batch ``k`` has the ``k``-th size (the last size repeating) unless it is the last
+batch of its group or of the run; under ``zone-by-zone`` and ``fault-domain`` a batch never
+mixes groups — a batch that would cross into the next zone ends at the zone's boundary, and
+the next batch starts the next zone with the next size. The first batch is the canary.
+
+Orders: ``as-selected`` keeps selection order; ``name`` sorts by name; ``random`` shuffles
+(by ARM id first, so the same seed gives the same plan whatever the input order);
+``zone-by-zone`` goes one availability zone (of one region) at a time, the smallest zone first
+(ties by zone name, then region; a region's targets without a zone form their own group), by
+name inside a zone; ``fault-domain``
+goes one platform fault domain at a time, 0 first, targets whose fault domain is unknown last.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from fleet.model import Target
+from fleet.rollout.policy import Amount, BatchRecord, Order, RolloutPolicy
+
+
+@dataclass(frozen=True)
+class Batch:
+    index: int  # 1-based; batch 1 is the canary
+    group: str | None  # "zone 2", "fault domain 0", ... (None when the order has no groups)
+    targets: tuple[Target, ...]
+
+    def record(self, *, started: bool = False) -> BatchRecord:
+        return BatchRecord(self.index, self.group, tuple(t.id for t in self.targets), started)
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    order: Order
+    batches: tuple[Batch, ...]
+
+    @property
+    def targets(self) -> list[Target]:
+        return [t for batch in self.batches for t in batch.targets]
+
+
+def _by_name(target: Target) -> tuple[str, str]:
+    return target.name.casefold(), target.id.lower()
+
+
+def _zone_label(key: tuple[str, str | None]) -> str:
+    location, zone = key
+    return f"{location} zone {zone}" if zone is not None else f"{location} no zone"
+
+
+def _zone_groups(targets: Sequence[Target]) -> list[tuple[str, list[Target]]]:
+    # Zone "1" of eastus and zone "1" of westeurope are different datacenters: key by both.
+    zones: dict[tuple[str, str | None], list[Target]] = {}
+    for t in targets:
+        zones.setdefault((t.location.lower(), t.zone), []).append(t)
+    ordered = sorted(
+        zones.items(), key=lambda kv: (len(kv[1]), kv[0][1] is None, kv[0][1] or "", kv[0][0])
+    )
+    return [(_zone_label(key), sorted(members, key=_by_name)) for key, members in ordered]
+
+
+def _fault_domain_groups(targets: Sequence[Target]) -> list[tuple[str, list[Target]]]:
+    domains: dict[int | None, list[Target]] = {}
+    for t in targets:
+        domains.setdefault(t.fault_domain, []).append(t)
+    ordered = sorted(domains.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+    return [
+        (f"fault domain {fd if fd is not None else 'unknown'}", sorted(members, key=_by_name))
+        for fd, members in ordered
+    ]
+
+
+def ordered_groups(
+    targets: Sequence[Target], order: Order, seed: int = 0
+) -> list[tuple[str | None, list[Target]]]:
+    """The targets in rollout order, as groups a batch never spans (one group if none)."""
+    if order is Order.ZONE_BY_ZONE:
+        return list(_zone_groups(targets))
+    if order is Order.FAULT_DOMAIN:
+        return list(_fault_domain_groups(targets))
+    if order is Order.NAME:
+        return [(None, sorted(targets, key=_by_name))]
+    if order is Order.RANDOM:
+        shuffled = sorted(targets, key=lambda t: t.id.lower())
+        random.Random(seed).shuffle(shuffled)
+        return [(None, shuffled)]
+    return [(None, list(targets))]
+
+
+def batch_sizes(sizes: Sequence[Amount], total: int) -> Iterator[int]:
+    """The size of each batch in turn: the listed sizes, then the last one forever."""
+    if not sizes:
+        while True:
+            yield max(1, total)
+    for amount in sizes:
+        yield amount.at_least_one(total)
+    last = sizes[-1].at_least_one(total)
+    while True:
+        yield last
+
+
+def plan_rollout(targets: Sequence[Target], policy: RolloutPolicy) -> RolloutPlan:
+    """Cut ``targets`` (the ones the run will launch) into batches per ``policy``."""
+    sizes = batch_sizes(policy.batches, len(targets))
+    batches: list[Batch] = []
+    for group, members in ordered_groups(targets, policy.order, policy.seed):
+        start = 0
+        while start < len(members):
+            size = next(sizes)
+            chunk = tuple(members[start : start + size])
+            batches.append(Batch(len(batches) + 1, group, chunk))
+            start += size
+    return RolloutPlan(policy.order, tuple(batches))

@@ -1,0 +1,157 @@
+"""The rollout CLI contract: the confirmation prompt (non-interactive without --yes → exit 2),
+``fleet plan`` showing batches, and Ctrl-C / SIGTERM / --cancel-running on a live run."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from fleet.cli.rollout_view import confirm_run
+from fleet.errors import SpecError
+from fleet.model import JobSpec, ScriptSource, ScriptSpec, Selector, SourceKind
+from fleet.rollout.batches import plan_rollout
+from fleet.rollout.policy import RolloutPolicy
+from tests.e2e.test_cli_run import FLEET, fleet
+from tests.engine.fakes import make_target
+from tests.simkit import ROOT
+
+
+def test_non_interactive_run_over_the_threshold_without_yes_exits_2() -> None:
+    proc = fleet("run", "configs/jobs/health-check.yaml", "--sim", "--time-scale", "40")
+    assert proc.returncode == 2, proc.stderr
+    assert "without confirmation" in proc.stderr and "--yes" in proc.stderr
+    assert "run id:" not in proc.stderr  # nothing was launched
+    small = fleet(
+        "run",
+        "--sim",
+        "--profile",
+        "configs/sim/small.yaml",
+        "-n",
+        "app-0*",
+        "--script",
+        "uptime",
+        "--confirm-over",
+        "9",
+        "--time-scale",
+        "40",
+    )
+    assert small.returncode == 1, small.stderr  # 9 targets: no prompt needed (app-03 fails)
+
+
+def _spec(confirm_over: int = 10) -> JobSpec:
+    script = ScriptSpec(ScriptSource(SourceKind.INLINE, "x"))
+    return JobSpec("job", Selector(), script, rollout=RolloutPolicy(confirm_over=confirm_over))
+
+
+def test_prompt_shows_the_plan_and_needs_a_yes() -> None:
+    spec = _spec()
+    plan = plan_rollout([make_target(f"vm-{i:02}") for i in range(11)], spec.rollout)
+    console = Console(record=True, width=120)
+    asked: list[str] = []
+
+    def answer(reply: str):  # type: ignore[no-untyped-def]
+        return lambda prompt: asked.append(prompt) or reply
+
+    confirm_run(console, spec, plan, [], yes=False, interactive=True, ask=answer("y"))
+    assert asked == ["Run 'job' on 11 targets? [y/N] "]
+    assert "11 targets in 1 batches" in console.export_text()
+    with pytest.raises(SpecError, match="not confirmed"):
+        confirm_run(console, spec, plan, [], yes=False, interactive=True, ask=answer(""))
+    confirm_run(console, spec, plan, [], yes=True, interactive=False, ask=answer("n"))
+    small = plan_rollout([make_target("a")], spec.rollout)
+    confirm_run(console, spec, small, [], yes=False, interactive=False, ask=answer("n"))
+    assert len(asked) == 2  # --yes and small runs never ask
+
+
+def test_plan_shows_batches_zone_by_zone_with_etas() -> None:
+    proc = fleet("plan", "configs/jobs/rolling-patch.yaml", "--sim", env={"COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "58 targets in 6 batches, order zone-by-zone" in out
+    assert "1 (canary)" in out and "eastus zone 3" in out and "done by" in out
+    assert "z3/fd" in out  # each target with its zone and fault domain
+
+
+def _long_profile(tmp_path: Path) -> Path:
+    text = (ROOT / "configs/sim/small.yaml").read_text()
+    head = text.split("\nscript:\n")[0]
+    profile = tmp_path / "long.yaml"
+    profile.write_text(
+        head + "\nscript:\n  pending: {median: 1, sigma: 0.1, min: 1, max: 2}\n"
+        "  duration: {median: 3000, sigma: 0.05, min: 2800, max: 3200}\n"
+    )
+    return profile
+
+
+def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], Path, Path]:
+    report, errors = tmp_path / "r.json", tmp_path / "stderr.txt"
+    args = [
+        *FLEET,
+        "run",
+        "--sim",
+        "--profile",
+        str(_long_profile(tmp_path)),
+        "--time-scale",
+        "20",
+        "-n",
+        "app-*",
+        "--script",
+        "patch",
+        "--timeout",
+        "2h",
+        "-c",
+        "3",
+        "--yes",
+        "--report",
+        str(report),
+        *extra,
+    ]
+    proc = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors.open("w"), text=True
+    )
+    deadline = time.monotonic() + 60
+    while "run id:" not in errors.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(3.0)  # the first three are launched and running (each runs ~150 s wall)
+    return proc, report, errors
+
+
+def _outcome(report: Path) -> tuple[str, dict[str, int]]:
+    doc = json.loads(report.read_text())
+    return doc["ended"], doc["summary"]
+
+
+def test_two_sigints_stop_launching_then_delete_in_flight_commands(tmp_path: Path) -> None:
+    proc, report, errors = _start(tmp_path)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 3
+    text = errors.read_text()
+    assert "no new targets will be launched" in text and "deleting the in-flight" in text
+    ended, summary = _outcome(report)
+    assert ended == "canceled"
+    assert (summary["Canceled"], summary["NotStarted"], summary["total"]) == (3, 8, 12)
+
+
+def test_cancel_running_deletes_on_the_first_sigterm(tmp_path: Path) -> None:
+    proc, report, _ = _start(tmp_path, "--cancel-running")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 3
+    ended, summary = _outcome(report)
+    assert ended == "canceled" and (summary["Canceled"], summary["NotStarted"]) == (3, 8)
+
+
+def test_one_sigint_with_a_short_grace_leaves_running_commands(tmp_path: Path) -> None:
+    proc, report, _ = _start(tmp_path, "--cancel-grace", "20s")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 3
+    doc = json.loads(report.read_text())
+    left = [t for t in doc["targets"] if t["status"] == "Error"]
+    assert len(left) == 3 and all("left running" in t["reason"] for t in left)
