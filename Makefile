@@ -27,7 +27,7 @@ lint: install
 demo: install
 	$(BIN)/fleet sim inventory --profile $(PROFILE)
 	$(BIN)/fleet run configs/jobs/health-check.yaml --sim --profile $(PROFILE) \
-		--time-scale 20 --report demo-report.json; test $$? -le 1
+		--time-scale 20 --yes --report demo-report.json; test $$? -le 1
 
 bench: install
 	@echo "make bench: not yet — the benchmark harness arrives with the benchmark issue."

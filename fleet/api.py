@@ -10,16 +10,23 @@ and call its ``interrupt()``, ``stop()`` or ``cancel()``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 import structlog
 
 from fleet.engine.runner import EngineSettings, Runner
 from fleet.errors import SpecError
+from fleet.journal.recorder import JournalRecorder
+from fleet.journal.records import PlannedTarget
+from fleet.journal.store import Journal
+from fleet.journal.writer import RunWriter
 from fleet.model import (
     ArmCounters,
     JobSpec,
@@ -108,9 +115,15 @@ async def run_async(
     on_progress: Callable[[Progress], None] | None = None,
     targets: Sequence[Target] | None = None,
     control: RunControl | None = None,
+    journal: Journal | None = None,
+    recipe: Mapping[str, Any] | None = None,
 ) -> RunReport:
     """Run ``spec``: select (unless ``targets`` given), preflight, plan the batches, launch
-    batch by batch under the rollout policy, poll, report. ``control`` stops it from outside."""
+    batch by batch under the rollout policy, poll, report. ``control`` stops it from outside.
+
+    With a ``journal``, the run and every per-target transition are recorded (the intent to
+    PUT durably before the PUT), so ``fleet.resume.resume_async`` can finish it after a crash;
+    ``recipe`` is stored with it to rebuild the spec then (see ``fleet.cli.durable``)."""
     run_id = run_id or new_run_id()
     started = datetime.now(UTC)
     settings = settings or EngineSettings(time_scale=backend.time_scale)
@@ -118,7 +131,6 @@ async def run_async(
     selected = list(targets) if targets is not None else await select(spec, backend)
     sentinels = await select_sentinels(spec, backend)
     rollout, skipped = plan(spec, selected)
-    runnable = rollout.targets
     log.info(
         "run.selected",
         run_id=run_id,
@@ -126,17 +138,50 @@ async def run_async(
         skipped=len(skipped),
         batches=len(rollout.batches),
     )
-    runner = Runner(
-        spec,
-        backend.run_commands,
-        run_id=run_id,
-        settings=settings,
-        on_progress=on_progress,
-        arm_counters=backend.arm_counters,
-        control=control,
-        sentinels=sentinels,
-    )
-    results = await runner.run(runnable, skipped, rollout)
+    writer = None
+    if journal is not None:
+        planned = [PlannedTarget(r.target, 0) for r in skipped]
+        planned += [PlannedTarget(t, b.index) for b in rollout.batches for t in b.targets]
+        begin = functools.partial(journal.begin_run, run_id, spec, planned, recipe=recipe)
+        writer = await anyio.to_thread.run_sync(begin)
+    with _closing(writer):
+        runner = Runner(
+            spec,
+            backend.run_commands,
+            run_id=run_id,
+            settings=settings,
+            on_progress=on_progress,
+            arm_counters=backend.arm_counters,
+            control=control,
+            sentinels=sentinels,
+            recorder=JournalRecorder(writer) if writer is not None else None,
+        )
+        results = await runner.run(rollout.targets, skipped, rollout)
+        report = finish_report(run_id, spec, started, selected, results, runner, backend)
+        if writer is not None:
+            record_end(writer, report)
+    return report
+
+
+@contextlib.contextmanager
+def _closing(writer: RunWriter | None) -> Iterator[None]:
+    """Close the writer on the way out; a run that did not reach ``end()`` stays resumable."""
+    try:
+        yield
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def finish_report(
+    run_id: str,
+    spec: JobSpec,
+    started: datetime,
+    selected: Sequence[Target],
+    results: list[TargetResult],
+    runner: Runner,
+    backend: Backend,
+) -> RunReport:
     order = {t.id.lower(): i for i, t in enumerate(selected)}
     results.sort(key=lambda r: order.get(r.target.id.lower(), len(order)))  # selection order
     report = RunReport(
@@ -158,6 +203,14 @@ async def run_async(
         succeeded=sum(r.status is Status.SUCCEEDED for r in results),
     )
     return report
+
+
+def record_end(writer: RunWriter, report: RunReport) -> None:
+    """The run's end in the journal, with the report ``fleet show`` gives back."""
+    from fleet.report.json_report import report_to_dict
+
+    document = report_to_dict(report)
+    writer.end(report.ended, document["summary"], document)
 
 
 def run(spec: JobSpec, backend: Backend, **kwargs: object) -> RunReport:

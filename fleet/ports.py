@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from fleet.model import CallError, Invocation, RunView, Selector, Target
+from fleet.model import CallError, Invocation, RunView, Selector, Target, TargetResult
 
 
 class TargetSource(Protocol):
@@ -30,3 +30,32 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
     async def sleep(self, seconds: float) -> None: ...
+
+
+class Recorder(Protocol):
+    """Where a run's per-target transitions go (the journal). ``intent`` must be durable when
+    it returns: the PUT it announces is sent only afterwards."""
+
+    async def intent(self, target: Target, invocation: Invocation) -> None: ...
+
+    def accepted(self, target: Target) -> None: ...
+
+    def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None: ...
+
+    def final(self, result: TargetResult) -> None: ...
+
+
+class NullRecorder:
+    """Records nothing (a run without a journal)."""
+
+    async def intent(self, target: Target, invocation: Invocation) -> None:
+        return None
+
+    def accepted(self, target: Target) -> None:
+        return None
+
+    def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None:
+        return None
+
+    def final(self, result: TargetResult) -> None:
+        return None

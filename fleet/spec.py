@@ -96,22 +96,30 @@ class _Origin:
         return "\n".join(text for _, text in sorted(lines, key=lambda pair: pair[0]))
 
 
+def read_spec_text(path: str | os.PathLike[str]) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        message = f"{path}: cannot read job spec: {reason or exc}"
+        raise SpecError(message) from None
+
+
 def load_job_spec(
     path: str | os.PathLike[str],
     *,
     env: Mapping[str, str] | None = None,
     rollout: RolloutOptions | None = None,
+    text: str | None = None,
 ) -> JobSpec:
     """Read and validate a job file; raise ``SpecError`` naming file, line, field and fix.
-    ``rollout``: flags that override the file's ``rollout:`` settings one by one."""
+    ``rollout``: flags that override the file's ``rollout:`` settings one by one. ``text``:
+    the file's content as recorded earlier (resume), instead of reading ``path``; relative
+    ``file:`` references still resolve against ``path``'s directory."""
     source = str(path)
     overrides = _rollout_overrides(rollout)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        message = f"{source}: cannot read job spec: {reason or exc}"
-        raise SpecError(message) from None
+    if text is None:
+        text = read_spec_text(path)
     try:
         data, node = yamlpos.parse(text)
     except yamlpos.YamlProblem as exc:

@@ -28,3 +28,12 @@ def _quiet_logs() -> None:
     from fleet import logs
 
     logs.configure("warning", "console")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Runs are journaled by default: keep every test's journal (and its subprocesses') out of
+    the user's data directory."""
+    import os
+
+    os.environ["FLEET_STATE_DIR"] = str(tmp_path_factory.mktemp("fleet-state"))

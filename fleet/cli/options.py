@@ -232,6 +232,14 @@ def connection_options(
     """(parameters only)"""
 
 
+def journal_options(
+    state_dir: Annotated[Path | None, typer.Option(
+        "--state-dir", help="Where the run journal lives (default: $FLEET_STATE_DIR, else the "
+        "user data directory).", rich_help_panel=OUT)] = None,
+) -> None:
+    """(parameters only)"""
+
+
 def with_options(
     *groups: Callable[..., None],
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

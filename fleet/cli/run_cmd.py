@@ -15,12 +15,13 @@ from rich.table import Table
 from fleet import api, logs
 from fleet.cli.options import (
     connection_options,
+    journal_options,
     script_options,
     selection_options,
     with_options,
 )
 from fleet.cli.rollout_options import rollout_options
-from fleet.cli.wiring import err_console, fail, job_spec, open_backend
+from fleet.cli.wiring import err_console, fail, job_spec, open_backend, run_sync
 from fleet.engine.invocation import secret_values
 from fleet.errors import FleetError, SpecError
 from fleet.model import JobSpec, RunReport, Target
@@ -90,7 +91,9 @@ def _targets_table(targets: list[Target], skipped: set[str]) -> Table:
 
 def register(app: typer.Typer) -> None:
     @app.command("run", help=RUN_HELP)
-    @with_options(selection_options, script_options, rollout_options, connection_options)
+    @with_options(
+        selection_options, script_options, rollout_options, connection_options, journal_options
+    )
     def run(
         report: Annotated[
             Path | None,
@@ -111,12 +114,20 @@ def register(app: typer.Typer) -> None:
                 "--yes", "-y", help="Do not ask for confirmation.", rich_help_panel="Output"
             ),
         ] = False,
+        no_journal: Annotated[
+            bool,
+            typer.Option(
+                "--no-journal",
+                help="Do not record the run (it cannot be resumed or shown later).",
+                rich_help_panel="Output",
+            ),
+        ] = False,
         **kw: Any,
     ) -> None:
         try:
             spec = job_spec(kw)
             _configure_logs(kw, spec)
-            result = anyio.run(_run, spec, kw, yes)
+            result = run_sync(_run, spec, {**kw, "no_journal": no_journal}, yes)
             if report is not None:
                 from fleet.report.json_report import write_report
 
@@ -146,7 +157,7 @@ def register(app: typer.Typer) -> None:
             kw.setdefault("script", None)
             spec = _selection_only_spec(kw)
             _configure_logs(kw)
-            found = anyio.run(_select, spec, kw)
+            found = run_sync(_select, spec, kw)
         except FleetError as exc:
             raise fail(exc) from exc
         _, skipped = api.preflight(found)
@@ -169,7 +180,7 @@ def register(app: typer.Typer) -> None:
         try:
             spec = _selection_only_spec(kw)
             _configure_logs(kw)
-            found = anyio.run(_select, spec, kw)
+            found = run_sync(_select, spec, kw)
         except FleetError as exc:
             raise fail(exc) from exc
         rollout, skipped = api.plan(spec, found)
@@ -217,41 +228,49 @@ async def _select(spec: JobSpec, kw: dict[str, Any]) -> list[Target]:
 
 
 async def _run(spec: JobSpec, kw: dict[str, Any], yes: bool) -> RunReport:
+    from fleet.cli.durable import open_journal, recipe_for
+
+    journal = None if kw.get("no_journal") else open_journal(kw.get("state_dir"))
+    recipe = recipe_for(kw) if journal is not None else None
+    async with open_backend(kw, spec) as backend:
+        targets = await api.select(spec, backend)
+        return await execute_run(spec, backend, targets, journal=journal, recipe=recipe, yes=yes)
+
+
+async def execute_run(
+    spec: JobSpec,
+    backend: api.Backend,
+    targets: list[Target],
+    *,
+    journal: Any,
+    recipe: dict[str, Any] | None,
+    yes: bool,
+) -> RunReport:
+    """Confirm the plan, then run it with progress, signal handling and the journal."""
     from fleet.cli.rollout_view import confirm_run
     from fleet.cli.signals import relay_signals
     from fleet.report.progress import ProgressDisplay
     from fleet.rollout.control import RunControl
 
     run_id = api.new_run_id()
-    async with open_backend(kw, spec) as backend:
-        targets = await api.select(spec, backend)
-        rollout, skipped = api.plan(spec, targets)
-        interactive = sys.stdin.isatty() and err_console.is_terminal
-        # Blocks the event loop while the operator reads the plan: nothing is in flight yet.
-        confirm_run(
-            err_console,
-            spec,
-            rollout,
-            skipped,
-            yes=yes,
-            interactive=interactive,
-            ask=err_console.input,
-        )
-        err_console.print(
-            f"run id: [bold]{run_id}[/]  job: {spec.name}  batches: {len(rollout.batches)}",
-            highlight=False,
-        )
-        control = RunControl(cancel_running=spec.rollout.cancel_running)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(relay_signals, control, err_console, spec.rollout.cancel_grace_s)
-            with ProgressDisplay(err_console, title=f"fleet run {spec.name}") as display:
-                report = await api.run_async(
-                    spec,
-                    backend,
-                    run_id=run_id,
-                    targets=targets,
-                    on_progress=display.update,
-                    control=control,
-                )
-            tg.cancel_scope.cancel()
-        return report
+    rollout, skipped = api.plan(spec, targets)
+    interactive = sys.stdin.isatty() and err_console.is_terminal
+    # Blocks the event loop while the operator reads the plan: nothing is in flight yet.
+    confirm_run(
+        err_console, spec, rollout, skipped, yes=yes, interactive=interactive,
+        ask=err_console.input,
+    )  # fmt: skip
+    err_console.print(
+        f"run id: [bold]{run_id}[/]  job: {spec.name}  batches: {len(rollout.batches)}",
+        highlight=False,
+    )
+    control = RunControl(cancel_running=spec.rollout.cancel_running)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(relay_signals, control, err_console, spec.rollout.cancel_grace_s)
+        with ProgressDisplay(err_console, title=f"fleet run {spec.name}") as display:
+            report = await api.run_async(
+                spec, backend, run_id=run_id, targets=targets, on_progress=display.update,
+                control=control, journal=journal, recipe=recipe,
+            )  # fmt: skip
+        tg.cancel_scope.cancel()
+    return report

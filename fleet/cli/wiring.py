@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import typer
 from rich.console import Console
 from rich.panel import Panel
@@ -19,6 +20,22 @@ from fleet.errors import FleetError, SpecError
 from fleet.model import JobSpec, Secret
 
 err_console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def run_sync(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """``anyio.run``, with a FleetError raised inside a task group unwrapped from its
+    exception group (so it still becomes a clear message and its exit code)."""
+    try:
+        return anyio.run(fn, *args)
+    except BaseExceptionGroup as group:
+        matched, _rest = group.split(FleetError)
+        if matched is not None:
+            first = matched.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from group
+        raise
 
 
 def fail(exc: FleetError) -> typer.Exit:
@@ -44,7 +61,9 @@ def rollout_flags(kw: dict[str, Any]) -> Any:
     )
 
 
-def job_spec(kw: dict[str, Any]) -> JobSpec:
+def job_spec(kw: dict[str, Any], spec_text: str | None = None) -> JobSpec:
+    """The job spec from a file or the job flags; ``spec_text`` replays a file's recorded
+    content (``fleet resume``)."""
     from fleet.spec import JobOptions, job_spec_from_options, load_job_spec
 
     spec_path: Path | None = kw.get("spec")
@@ -77,7 +96,7 @@ def job_spec(kw: dict[str, Any]) -> JobSpec:
                 f"and {flags}). Put the settings in the spec file instead."
             )
             raise SpecError(message)
-        return load_job_spec(spec_path, rollout=rollout_flags(kw))
+        return load_job_spec(spec_path, rollout=rollout_flags(kw), text=spec_text)
     opts = JobOptions(
         name=kw.get("job_name") or "adhoc",
         subscriptions=tuple(kw.get("subscription") or ()),

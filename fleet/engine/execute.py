@@ -22,12 +22,13 @@ from enum import StrEnum
 import anyio
 import structlog
 
+from fleet import failpoints
 from fleet.engine.invocation import invocation_for, redact, secret_values
 from fleet.engine.outcome import status_for_put_error, status_for_view
 from fleet.engine.polling import PollPlanner
 from fleet.engine.settings import EngineSettings
 from fleet.model import CallError, Invocation, JobSpec, RunView, Status, Target, TargetResult
-from fleet.ports import Clock, RunCommands
+from fleet.ports import Clock, NullRecorder, Recorder, RunCommands
 
 log = structlog.get_logger("fleet.engine")
 _EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)
@@ -67,8 +68,10 @@ class Executor:
         clock: Clock,
         transition: Transition = _no_transition,
         extra_secrets: tuple[str, ...] = (),
+        recorder: Recorder | None = None,
     ) -> None:
         self.spec, self.rc, self.run_id = spec, run_commands, run_id
+        self.recorder: Recorder = recorder or NullRecorder()
         self.settings, self.clock, self.transition = settings, clock, transition
         self.planner = PollPlanner(settings.poll.scaled(settings.time_scale))
         self._secrets = tuple(sorted({*secret_values(spec), *extra_secrets}, key=len, reverse=True))
@@ -103,6 +106,27 @@ class Executor:
         self.transition(target, TargetState.LAUNCHED, None)
         result = await self._watch_or_interrupt(target, invocation, launched_at)
         return replace(result, attempts=attempts)
+
+    async def resume(self, target: Target, ambiguous: bool) -> TargetResult:
+        """Continue a target a crashed run had launched (``ambiguous``: the journal says a PUT
+        was about to be sent, not whether Azure got it). Never PUTs unless Azure proves the
+        earlier PUT never arrived."""
+        invocation = invocation_for(self.spec, target, self.run_id)
+        if invocation is None:
+            reason = f"the job has no script for OS {target.os or 'unknown'}"
+            return TargetResult(target, Status.SKIPPED, reason=reason)
+        if ambiguous:
+            arrived = await self._arrived(target, invocation)
+            if arrived is None:
+                reason = "the run command's fate is unknown (it may have run); not re-sent"
+                return TargetResult(target, Status.ERROR, reason=reason)
+            if not arrived:
+                log.info("target.resume_launch", target=target.id)
+                return await self.execute(target)
+            self.recorder.accepted(target)
+        log.info("target.reattached", target=target.id)
+        self.transition(target, TargetState.LAUNCHED, None)
+        return await self._watch_or_interrupt(target, invocation, self.clock.now())
 
     async def _watch_or_interrupt(
         self, target: Target, inv: Invocation, launched_at: float
@@ -147,18 +171,30 @@ class Executor:
     async def _launch(self, target: Target, inv: Invocation) -> tuple[CallError | None, int]:
         """PUT once; when its fate is unknown, read before ever sending it again."""
         attempts = 0
+        err: CallError | None = None
         for _ in range(self.settings.put_unknown_retries + 1):
             attempts += 1
+            await self.recorder.intent(target, inv)  # durable before the PUT leaves
+            failpoints.hit("after-intent")
             err = await self.rc.put(target, inv)
-            if err is None or not err.transient:
+            failpoints.hit("after-put")
+            if err is None:
+                self.recorder.accepted(target)
+                failpoints.hit("after-accepted")
+                return None, attempts
+            if not err.transient:  # Azure answered and refused it: it never ran
+                self.recorder.put_failed(target, err, arrived=False)
                 return err, attempts
             log.warning("target.put_unknown", target=target.id, status=err.status, code=err.code)
             arrived = await self._arrived(target, inv)
             if arrived is None:  # still unknown: re-sending could run the script twice
+                self.recorder.put_failed(target, err, arrived=None)
                 reason = "the run command's fate is unknown (it may have run); not re-sent"
                 return CallError(err.status, err.code, f"{reason}: {err.message}"), attempts
             if arrived:
+                self.recorder.accepted(target)
                 return None, attempts  # it did arrive: never PUT it twice
+            self.recorder.put_failed(target, err, arrived=False)  # proven lost: a new intent
         return err, attempts
 
     async def _arrived(self, target: Target, inv: Invocation) -> bool | None:

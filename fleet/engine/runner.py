@@ -14,18 +14,19 @@ Journal seam: every per-target state change goes through :meth:`Runner._transiti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import anyio
 import structlog
 
+from fleet import failpoints
 from fleet.engine.execute import Executor, Interrupt, TargetState
 from fleet.engine.gate_runs import GateRuns
 from fleet.engine.invocation import redact, secret_values
 from fleet.engine.settings import AnyioClock, EngineSettings
 from fleet.model import ArmCounters, JobSpec, Progress, Status, Target, TargetResult
-from fleet.ports import Clock, RunCommands
+from fleet.ports import Clock, NullRecorder, Recorder, RunCommands
 from fleet.rollout.batches import Batch, RolloutPlan, plan_rollout
 from fleet.rollout.budget import ErrorBudget
 from fleet.rollout.control import Ended, RunControl, Stage
@@ -58,6 +59,7 @@ class Runner:
         arm_counters: Callable[[], ArmCounters] | None = None,
         control: RunControl | None = None,
         sentinels: Sequence[Target] = (),
+        recorder: Recorder | None = None,
     ) -> None:
         self.spec, self.run_id = spec, run_id
         self.settings = settings or EngineSettings()
@@ -68,7 +70,10 @@ class Runner:
         self.control = control or RunControl(cancel_running=policy.cancel_running)
         self.control.subscribe(self._on_control)
         common = {"run_id": run_id, "settings": self.settings, "clock": self.clock}
-        self.executor = Executor(spec, run_commands, transition=self._transition, **common)
+        self.recorder: Recorder = recorder or NullRecorder()
+        self.executor = Executor(
+            spec, run_commands, transition=self._transition, recorder=self.recorder, **common
+        )
         self.gates = GateRuns(spec, run_commands, sentinels=sentinels, **common)
         self.budget = ErrorBudget(None, policy.count_platform_failures)
         self.plan: RolloutPlan | None = None
@@ -77,6 +82,8 @@ class Runner:
         self._counts = _Counts()
         self._results: dict[str, TargetResult] = {}
         self._launched: set[str] = set()
+        self._done: dict[str, TargetResult] = {}  # resume: final before this process started
+        self._reattach: Mapping[str, bool] = {}  # resume: launched before; value = ambiguous
         self._started_batches: set[int] = set()
         self._stopped: anyio.Event | None = None  # set when launching stops: ends a soak pause
         self._grace: anyio.Event | None = None  # set when a stop starts the grace period
@@ -88,9 +95,19 @@ class Runner:
         targets: Sequence[Target],
         skipped: Sequence[TargetResult] = (),
         plan: RolloutPlan | None = None,
+        *,
+        done: Sequence[TargetResult] = (),
+        reattach: Mapping[str, bool] | None = None,
     ) -> list[TargetResult]:
         """Run the job on ``targets`` (in ``plan``'s batches, planned from the job's rollout
-        policy when not given); ``skipped`` are already-final results (e.g. not running)."""
+        policy when not given); ``skipped`` are already-final results (e.g. not running).
+
+        Resuming a crashed run: ``done`` are targets of the plan that finished before the
+        crash (they spend the error budget again, are not re-recorded); ``reattach`` maps the
+        lower-cased ids of targets launched before the crash to whether their PUT's arrival
+        is ambiguous (see ``Executor.resume``)."""
+        self._done = {r.target.id.lower(): r for r in done}
+        self._reattach = reattach or {}
         self._t0 = self.clock.now()
         self._total = len(targets) + len(skipped)
         self._stopped, self._grace = anyio.Event(), anyio.Event()
@@ -100,7 +117,7 @@ class Runner:
         max_errors = self.spec.rollout.max_errors
         self.budget.limit = None if max_errors is None else max_errors.rounded_down(len(targets))
         for result in skipped:
-            self._finish(result)
+            self._finish(result, record=result.target.id.lower() not in self._done)
         limit = anyio.CapacityLimiter(self.spec.concurrency.resolve(len(targets) or 1))
         async with anyio.create_task_group() as tg:
             if self.on_progress is not None:
@@ -137,22 +154,35 @@ class Runner:
                 self._finish(TargetResult(target, Status.NOT_STARTED, reason=reason))
 
     async def _guarded(self, target: Target, limit: anyio.CapacityLimiter) -> None:
+        key = target.id.lower()
+        if key in self._done:
+            self.budget.record(self._done[key])
+            self._finish(self._done[key], record=False)
+            return
         async with limit:
-            if not self.control.launching_allowed:
+            if key in self._reattach:  # in flight before the crash: follow it, whatever stage
+                result = await self._attempt(
+                    target, self.executor.resume(target, self._reattach[key])
+                )
+            elif not self.control.launching_allowed:
                 reason = self.control.not_started_reason
                 self._finish(TargetResult(target, Status.NOT_STARTED, reason=reason))
                 return
-            try:
-                result = await self.executor.execute(target)
-            except Exception as exc:  # a bug or an unexpected SDK error: data, not a crash
-                reason = redact(f"{type(exc).__name__}: {exc}", self._secrets)
-                log.error("target.error", target=target.id, reason=reason)
-                result = TargetResult(target, Status.ERROR, reason=reason)
+            else:
+                result = await self._attempt(target, self.executor.execute(target))
         self.budget.record(result)
         self._finish(result)
         if self.budget.exhausted and self.control.launching_allowed:
             log.warning("run.halted", reason="error budget", detail=self.budget.describe())
             self.control.halt(Ended.ERROR_BUDGET, self.budget.describe())
+
+    async def _attempt(self, target: Target, work: Awaitable[TargetResult]) -> TargetResult:
+        try:
+            return await work
+        except Exception as exc:  # a bug or an unexpected SDK error: data, not a crash
+            reason = redact(f"{type(exc).__name__}: {exc}", self._secrets)
+            log.error("target.error", target=target.id, reason=reason)
+            return TargetResult(target, Status.ERROR, reason=reason)
 
     async def _soak(self) -> None:
         pause = self.settings.engine_s(self.spec.rollout.pause_s)
@@ -218,8 +248,11 @@ class Runner:
             else:
                 self._counts.failed += 1
 
-    def _finish(self, result: TargetResult) -> None:
+    def _finish(self, result: TargetResult, *, record: bool = True) -> None:
         self._transition(result.target, TargetState.FINAL, result)
+        if record:
+            self.recorder.final(result)
+            failpoints.hit("after-final")
         log.info(
             "target.finished",
             target=result.target.name,

@@ -19,7 +19,7 @@ TARGET_COLUMNS = (
 )
 RUN_COLUMNS = (
     "run_id, job, source, spec_json, spec_hash, script_hash, who, started_at, ended_at, "
-    "ended, target_count, summary_json, report_json IS NOT NULL, resumes"
+    "ended, target_count, summary_json, report_json IS NOT NULL, resumes, recipe_json"
 )
 
 
@@ -93,7 +93,7 @@ def transition_from_row(row: Sequence[Any]) -> Transition:
 
 def run_from_row(row: Sequence[Any], ended: str) -> RunRecord:
     (run_id, job, source, spec, shash, chash, who, started, ended_at, _ended, count, summary,
-     has_report, resumes) = row  # fmt: skip
+     has_report, resumes, recipe) = row  # fmt: skip
     started_at = parse_iso(started)
     assert started_at is not None  # NOT NULL column
     return RunRecord(
@@ -111,6 +111,7 @@ def run_from_row(row: Sequence[Any], ended: str) -> RunRecord:
         summary=loads(summary),
         has_report=bool(has_report),
         resumes=resumes,
+        recipe=loads(recipe),
     )
 
 

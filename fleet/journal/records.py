@@ -117,6 +117,7 @@ class RunRecord:
     summary: Mapping[str, Any] | None
     has_report: bool
     resumes: int = 0
+    recipe: Mapping[str, Any] | None = None  # how to rebuild the spec and connection (resume)
 
     @property
     def duration_s(self) -> float | None:

@@ -50,7 +50,8 @@ CREATE TABLE runs (
     target_count INTEGER NOT NULL,
     resumes      INTEGER NOT NULL DEFAULT 0,
     summary_json TEXT,
-    report_json  TEXT
+    report_json  TEXT,
+    recipe_json  TEXT
 );
 CREATE INDEX runs_by_start ON runs (started_at);
 CREATE TABLE targets (

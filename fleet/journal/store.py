@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -116,9 +116,11 @@ class Journal:
         targets: Sequence[PlannedTarget | Target],
         *,
         who: str | None = None,
+        recipe: Mapping[str, Any] | None = None,
     ) -> RunWriter:
         """Record a new run, its planned targets and their SELECTED transitions in one durable
-        transaction, and return its writer (holding the run's writer lock)."""
+        transaction, and return its writer (holding the run's writer lock). ``recipe`` is what
+        the caller needs to rebuild the spec on resume (secret values are scrubbed from it)."""
         check_run_id(run_id)
         planned = [t if isinstance(t, PlannedTarget) else PlannedTarget(t) for t in targets]
         conn, lock = self._writer_connection(run_id, force=False)
@@ -129,7 +131,9 @@ class Journal:
                 message = f"run {run_id} already exists in {self.path}; use fleet resume"
                 raise JournalError(message)
             who = who or default_who()
-            record_new_run(conn, self.path, run_id, spec, planned, who=who, at=self._now())
+            record_new_run(
+                conn, self.path, run_id, spec, planned, who=who, at=self._now(), recipe=recipe
+            )
         except BaseException:
             lock.release()
             conn.close()

@@ -203,6 +203,7 @@ def record_new_run(
     *,
     who: str,
     at: datetime,
+    recipe: Mapping[str, Any] | None = None,
 ) -> None:
     """One durable transaction: the run row (secret-free spec), its targets in plan order and a
     SELECTED transition per target (seq 1..N). All of it is recorded, or none."""
@@ -218,6 +219,9 @@ def record_new_run(
         "started_at": stamp,
         "ended": RUNNING,
         "target_count": len(planned),
+        "recipe_json": None
+        if recipe is None
+        else dumps(redaction.scrub(dict(recipe), redaction.secret_values(spec))),
     }
     targets = [target_row(run_id, i, p.batch, p.target) for i, p in enumerate(planned)]
     selected = [

@@ -192,3 +192,8 @@ def test_secrets_never_reach_output_logs_or_report(tmp_path: Path) -> None:
     assert "token=***" in report  # the script really received it, and fleet masked it
     for blob in (proc.stdout, proc.stderr, report):
         assert secret not in blob
+    state = Path(os.environ["FLEET_STATE_DIR"])  # the run journal (conftest sets it)
+    journal_files = [p for p in state.rglob("*") if p.is_file()]
+    assert journal_files
+    for path in journal_files:
+        assert secret.encode() not in path.read_bytes(), path

@@ -1,0 +1,29 @@
+"""The engine's ``Recorder`` port on a journal ``RunWriter``: intents are committed (fsynced)
+in a worker thread and awaited before the PUT goes out; the other transitions are small,
+unsynced appends made in place (a crash can lose them, which only makes resume ask Azure)."""
+
+from __future__ import annotations
+
+import anyio
+
+from fleet.journal.writer import RunWriter
+from fleet.model import CallError, Invocation, Target, TargetResult
+
+
+class JournalRecorder:
+    def __init__(self, writer: RunWriter) -> None:
+        self.writer = writer
+
+    async def intent(self, target: Target, invocation: Invocation) -> None:
+        await anyio.to_thread.run_sync(
+            self.writer.intent_put, target.id, invocation.run_command, invocation.run_id
+        )
+
+    def accepted(self, target: Target) -> None:
+        self.writer.put_accepted(target.id)
+
+    def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None:
+        self.writer.put_failed(target.id, error, arrived=arrived)
+
+    def final(self, result: TargetResult) -> None:
+        self.writer.final(result)

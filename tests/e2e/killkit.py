@@ -1,0 +1,149 @@
+"""Kill-and-resume harness: an emulator in its own process (it must outlive the fleet process
+we SIGKILL), fleet runs through ``--arm-endpoint``, and the emulator's ground truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.simkit import ROOT
+
+FLEET = [sys.executable, "-m", "fleet.cli.main"]
+
+
+@dataclass
+class Served:
+    endpoint: str
+    ca_cert: str
+    subscription: str
+
+    def truth(self, what: str) -> dict[str, Any]:
+        ctx = ssl.create_default_context(cafile=self.ca_cert)
+        url = f"{self.endpoint}/_sim/{what}"
+        with urllib.request.urlopen(url, context=ctx, timeout=20) as resp:
+            return json.loads(resp.read())
+
+
+@contextmanager
+def served(profile: str = "configs/sim/small.yaml", time_scale: float = 50) -> Iterator[Served]:
+    proc = subprocess.Popen(
+        [*FLEET, "sim", "serve", "--profile", profile, "--time-scale", str(time_scale)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        yield Served(info["endpoint"], info["ca_cert"], info["subscriptions"][0])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def job_file(directory: Path, name: str) -> Path:
+    path = directory / f"{name}.yaml"
+    path.write_text(
+        f"name: {name}\n"
+        "targets: {all: true}\n"
+        'script:\n  inline: |\n    echo "checking $(hostname)"\n  timeout: 300\n'
+    )
+    return path
+
+
+def fleet_env(state_dir: Path, failpoint: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "FLEET_FAILPOINT"}
+    env.update(FLEET_ACCESS_TOKEN="fleet-sim-token", FLEET_STATE_DIR=str(state_dir))
+    if failpoint:
+        env["FLEET_FAILPOINT"] = failpoint
+    return env
+
+
+def start_run(emu: Served, spec: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    args = [
+        "run", str(spec), "--arm-endpoint", emu.endpoint, "--ca-cert", emu.ca_cert,
+        "--subscription", emu.subscription, "--yes",
+    ]  # fmt: skip
+    return subprocess.Popen(
+        [*FLEET, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def run_id_of(job: str, env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [*FLEET, "runs", "--format", "json"], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    ids = [r["run_id"] for r in json.loads(out) if r["job"] == job]
+    assert len(ids) == 1, out
+    return ids[0]
+
+
+def resume(run_id: str, env: dict[str, str], report: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FLEET, "resume", run_id, "--report", str(report)], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+
+
+def outcome(report: Path) -> dict[str, tuple[str, int | None]]:
+    data = json.loads(report.read_text())
+    return {t["id"].lower(): (t["status"], t["exit_code"]) for t in data["targets"]}
+
+
+def kill_and_resume(
+    emu: Served,
+    tmp: Path,
+    job: str,
+    *,
+    failpoint: str | None = None,
+    kill_after: float | None = None,
+) -> tuple[dict[str, Any], int]:
+    """Run ``job``, kill it (failpoint or timer), resume it; return (report, exit code)."""
+    env = fleet_env(tmp / "state", failpoint)
+    proc = start_run(emu, job_file(tmp, job), env)
+    if kill_after is not None:
+        time.sleep(kill_after)
+        proc.send_signal(signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=240)
+    killed = proc.returncode == -signal.SIGKILL
+    assert killed or proc.returncode in (0, 1), stderr
+    env.pop("FLEET_FAILPOINT", None)
+    printed = re.search(r"run id: (\S+)", stderr)
+    run_id = printed.group(1) if printed else run_id_of(job, env)
+    report = tmp / f"{job}.json"
+    if killed:
+        done = resume(run_id, env, report)
+        assert done.returncode in (0, 1), done.stderr
+    else:  # it finished before the kill: its journal must say so
+        shown = subprocess.run(
+            [*FLEET, "show", run_id, "--format", "json"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        report.write_text(shown.stdout)
+    return json.loads(report.read_text()), proc.returncode
+
+
+def assert_exactly_once(emu: Served, report: dict[str, Any], job: str) -> None:
+    executed = emu.truth("executions")["executed_per_target"]
+    name = f"fleet-{job}"
+    for target in report["targets"]:
+        count = executed.get(target["id"], {}).get(name, 0)
+        ran = target["status"] in ("Succeeded", "Failed")
+        assert count == (1 if ran else 0), (target["name"], target["status"], count)

@@ -1,0 +1,85 @@
+"""``fleet runs``, ``fleet show``, ``fleet rerun --failed``, reading the journal while a run is
+being written, refusing a second writer, and clear errors for a damaged state file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fleet.journal.paths import db_path
+from tests.e2e import killkit
+from tests.simkit import ROOT
+
+FLEET = [sys.executable, "-m", "fleet.cli.main"]
+SMALL = ["--sim", "--profile", "configs/sim/small.yaml", "--yes"]
+
+
+def fleet(state: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FLEET_STATE_DIR": str(state), "COLUMNS": "160"}
+    return subprocess.run([*FLEET, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+def test_runs_show_and_rerun_failed(tmp_path: Path) -> None:
+    state, report = tmp_path / "state", tmp_path / "r.json"
+    first = fleet(state, "run", *SMALL, "--time-scale", "50", "-n", "app-0*", "--script",
+                  "uptime", "--job-name", "uptime", "--report", str(report))  # fmt: skip
+    assert first.returncode == 1, first.stderr  # app-03: disk full
+    runs = json.loads(fleet(state, "runs", "--format", "json").stdout)
+    assert len(runs) == 1
+    run = runs[0]
+    for key in ("run_id", "job", "started_at", "ended", "summary"):
+        assert key in run
+    assert run["job"] == "uptime" and run["ended"] == "completed"
+    assert run["summary"]["total"] == 9
+    shown = fleet(state, "show", run["run_id"], "--format", "json")
+    assert json.loads(shown.stdout) == json.loads(report.read_text())
+    table = fleet(state, "show", run["run_id"])
+    assert table.returncode == 0 and "targets: status: OK" not in table.stderr
+    assert "app-03" in table.stdout
+    again = fleet(state, "rerun", run["run_id"], "--failed", "--report", str(tmp_path / "2.json"))
+    assert again.returncode == 1, again.stderr
+    rerun = json.loads((tmp_path / "2.json").read_text())
+    assert [t["name"] for t in rerun["targets"]] == ["app-03"]
+    assert len(json.loads(fleet(state, "runs", "--format", "json").stdout)) == 2
+
+
+def test_reading_while_a_run_is_written_and_a_second_writer_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with killkit.served(time_scale=2) as emu:
+        _read_while_writing(state, emu)
+
+
+def _read_while_writing(state: Path, emu: killkit.Served) -> None:
+    env = killkit.fleet_env(state)
+    slow = killkit.start_run(emu, killkit.job_file(state.parent, "slow"), env)
+    try:
+        deadline = time.monotonic() + 60
+        runs: list[dict] = []
+        while time.monotonic() < deadline and not runs:
+            listed = fleet(state, "runs", "--format", "json")
+            if listed.returncode == 0:
+                runs = json.loads(listed.stdout)
+            time.sleep(0.3)
+        assert runs and runs[0]["ended"] == "running"
+        second = fleet(state, "resume", runs[0]["run_id"])
+        assert second.returncode == 3
+        assert "being written" in second.stderr or "pid" in second.stderr
+    finally:
+        slow.wait(timeout=240)
+    assert slow.returncode in (0, 1), slow.stderr
+
+
+def test_damaged_or_foreign_state_file_is_a_clear_error(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    db_path(state).write_bytes(b"this is not a database at all" * 100)
+    listed = fleet(state, "runs")
+    assert listed.returncode == 3
+    assert "not a fleet journal" in listed.stderr
+    ran = fleet(state, "run", *SMALL, "-n", "app-01", "--script", "true")
+    assert ran.returncode == 3 and "not a fleet journal" in ran.stderr
