@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from fleet import __version__
-from fleet.cli import history_cmd, run_cmd, sim_cmd
+from fleet.cli import bench_cmd, history_cmd, run_cmd, sim_cmd
 
 app = typer.Typer(
     help=(
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(sim_cmd.app, name="sim")
 run_cmd.register(app)
 history_cmd.register(app)
+bench_cmd.register(app)
 
 
 @app.command()

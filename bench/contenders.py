@@ -1,0 +1,142 @@
+"""One contender run, in its own process: ``python -m bench.contenders CONFIG.json OUT.json``.
+
+The harness starts this module once per contender so that CPU time and peak RSS are the
+contender's own (the parent reads them with ``os.wait4``). CONFIG names the contender, the
+emulator (endpoint, CA, subscriptions, token), the time scale, the job, the wall-clock budget and,
+for the SDK baselines, the target list. OUT receives::
+
+    {"contender", "elapsed_s" (wall), "finished" (false: stopped at the budget),
+     "outcomes": {target id (lower case): [category, reason]}, "started_at"}
+
+Categories: succeeded, failed (a truthful non-success: script failed, timed out, refused),
+skipped (truthfully not run: VM not running), lost (no truthful final state). Targets missing
+from ``outcomes`` were never finished (cut off by the budget).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import baselines
+
+FLEET_CATEGORY = {
+    "Succeeded": "succeeded",
+    "Failed": "failed",
+    "TimedOut": "failed",
+    "Canceled": "failed",
+    "AccessDenied": "failed",
+    "NotFound": "failed",
+    "Conflict": "failed",
+    "Wedged": "failed",
+    "Skipped": "skipped",
+    "ThrottledOut": "lost",
+    "Error": "lost",
+    "NotStarted": "lost",
+}
+
+Record = Callable[[str, str, str], None]
+
+
+async def run_fleet(cfg: dict[str, Any], record: Record, progress: dict[str, Any]) -> None:
+    """fleet with default settings, through the library API, on the Azure backend."""
+    from fleet import api
+    from fleet.azure.backend import ConnectionSettings, azure_backend
+    from fleet.model import JobSpec, ScriptSource, ScriptSpec, Secret, Selector, SourceKind
+
+    job = cfg["job"]
+    spec = JobSpec(
+        name=job["name"],
+        selector=Selector(),  # every VM and scale-set instance of the subscriptions
+        script=ScriptSpec(
+            default=ScriptSource(SourceKind.INLINE, job["script"]), timeout_s=job["timeout"]
+        ),
+    )
+    settings = ConnectionSettings(
+        arm_endpoint=cfg["endpoint"],
+        ca_cert=cfg["ca_cert"],
+        token=Secret(cfg["token"]),
+        subscriptions=tuple(cfg["subscriptions"]),
+        time_scale=cfg["time_scale"],
+    )
+
+    def on_progress(p: Any) -> None:
+        progress["done"] = p.done
+
+    async with azure_backend(settings) as backend:
+        # Same as run_async(spec, backend) alone; selecting first only times the selection.
+        started = time.monotonic()
+        selected = await api.select(spec, backend)
+        progress["selection_wall_s"] = time.monotonic() - started
+        report = await api.run_async(spec, backend, on_progress=on_progress, targets=selected)
+    for r in report.results:
+        record(r.target.id, FLEET_CATEGORY.get(str(r.status), "lost"), str(r.status))
+
+
+async def run_baseline(cfg: dict[str, Any], record: Record, limit: int | None) -> None:
+    conn = baselines.connection(cfg["endpoint"], cfg["ca_cert"], cfg["token"])
+    await baselines.fan_out(
+        conn,
+        cfg["targets"],
+        cfg["job"],
+        time_scale=cfg["time_scale"],
+        limit=limit,
+        record=record,
+    )
+
+
+async def run(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Run the configured contender under its wall-clock budget; never raises on a slow run."""
+    outcomes: dict[str, list[str]] = {}
+    progress: dict[str, Any] = {}
+
+    def record(target_id: str, category: str, reason: str) -> None:
+        outcomes[target_id.lower()] = [category, reason]
+
+    name = cfg["contender"]
+    if name == "fleet":
+        work = run_fleet(cfg, record, progress)
+    elif name == "documented":
+        work = run_baseline(cfg, record, baselines.POWERSHELL_THROTTLE_LIMIT)
+    elif name == "unbounded":
+        work = run_baseline(cfg, record, None)
+    else:
+        raise SystemExit(f"unknown contender {name!r}")
+    started = time.monotonic()
+    finished = True
+    try:
+        await asyncio.wait_for(work, timeout=cfg["budget_s"])
+    except TimeoutError:
+        finished = False
+    elapsed = time.monotonic() - started
+    return {
+        "contender": name,
+        "elapsed_s": elapsed,
+        "finished": finished,
+        "outcomes": outcomes,
+        # fleet reports per-target results only at the end; its progress count survives a cut-off
+        "progress_done": progress.get("done"),
+        "selection_wall_s": progress.get("selection_wall_s"),
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m bench.contenders CONFIG.json OUT.json", file=sys.stderr)
+        return 2
+    cfg = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    from fleet.logs import configure
+
+    configure("warning")  # what the CLI does by default; per-target info lines cost CPU
+    result = asyncio.run(run(cfg))
+    Path(argv[1]).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,123 @@
+"""Runs one benchmark scenario: the lower bound from the profile, then each contender on its own
+fresh emulator process (same profile, seed and time scale) in its own client process; writes
+``bench/results/<scenario>.json`` and returns the result document.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.lower_bound import LowerBound, lower_bound
+from bench.metrics import bound_row, contender_row, machine, versions
+from bench.procs import ROOT, SIM_TOKEN, EmulatorProcess, run_contender
+from bench.scenario import Scenario
+from fleet.sim.profile import load_profile
+
+RESULTS = ROOT / "bench" / "results"
+DEADLINE_GRACE_S = 60.0  # past its budget a contender has this long to stop by itself
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def contender_config(
+    scenario: Scenario, name: str, info: dict[str, Any], targets: list[dict[str, Any]]
+) -> dict[str, Any]:
+    job = scenario.job
+    return {
+        "contender": name,
+        "endpoint": info["endpoint"],
+        "ca_cert": info["ca_cert"],
+        "subscriptions": info["subscriptions"],
+        "token": SIM_TOKEN,
+        "time_scale": scenario.time_scale,
+        "budget_s": scenario.budget(name),
+        "job": {
+            "name": job.name,
+            "script": job.script,
+            "timeout": job.timeout,
+            "run_command": f"bench-{job.name}",
+        },
+        # The SDK baselines get the target list for free (fleet selects its own, and pays for it).
+        "targets": [] if name == "fleet" else targets,
+    }
+
+
+def run_one(scenario: Scenario, name: str, bound: LowerBound, workdir: Path) -> dict[str, Any]:
+    """One contender on a fresh emulator; its result row."""
+    with EmulatorProcess(scenario.profile, scenario.time_scale, scenario.seed) as emu:
+        targets = emu.truth("inventory")["targets"]
+        config = contender_config(scenario, name, emu.info, targets)
+        deadline = scenario.budget(name) + DEADLINE_GRACE_S
+        output, usage = run_contender(config, workdir, deadline)
+        stats, executions = emu.truth("stats"), emu.truth("executions")
+    row = contender_row(
+        output, usage, stats, executions, [t["id"] for t in targets], bound, scenario.time_scale
+    )
+    row["budget_s"] = scenario.budget(name)
+    row["emulator_cpu_s"] = emu.usage.cpu_s if emu.usage else None
+    return row
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    contenders: Sequence[str] | None = None,
+    results_dir: Path = RESULTS,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run ``scenario`` (all its contenders unless ``contenders`` is given); write its JSON."""
+    started, t0 = datetime.now(UTC), time.monotonic()
+    profile = load_profile(scenario.profile)
+    bound = lower_bound(profile, scenario.seed, scenario.job.timeout, scenario.job.script)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
+        for name in contenders or scenario.contenders:
+            rows.append(run_one(scenario, name, bound, Path(tmp)))
+            if on_row is not None:
+                on_row(rows[-1])
+    rows.append(bound_row(bound))
+    document = result_document(scenario, bound, rows, started, time.monotonic() - t0)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{scenario.name}.json"
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    document["path"] = str(path)
+    return document
+
+
+def result_document(
+    scenario: Scenario,
+    bound: LowerBound,
+    rows: list[dict[str, Any]],
+    started: datetime,
+    wall_s: float,
+) -> dict[str, Any]:
+    return {
+        "scenario": {
+            "name": scenario.name,
+            "description": scenario.description,
+            "file": _relative(scenario.source),
+            "profile": _relative(scenario.profile),
+            "seed": scenario.seed,
+            "job": scenario.job.model_dump(),
+            "budgets_wall_s": scenario.budgets.model_dump(),
+        },
+        "machine": machine(),
+        "versions": versions(),
+        "time_scale": scenario.time_scale,
+        "units": "Azure-equivalent seconds (wall seconds x time_scale) unless named *_wall_s",
+        "lower_bound": bound.as_dict(),
+        "contenders": rows,
+        "started_at": started.isoformat(timespec="seconds"),
+        "bench_wall_s": round(wall_s, 1),
+    }

@@ -1,0 +1,88 @@
+"""Contender wiring on a tiny scenario (12 targets, time scale 50): each contender runs in its own
+process against its own emulator process, and its row agrees with the emulator's ground truth.
+Figures are not asserted: a benchmark is not a test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.harness import run_scenario
+from bench.metrics import ROW_KEYS
+from bench.scenario import load_scenario
+
+pytestmark = pytest.mark.e2e
+
+PROFILE = """
+name: tiny
+seed: 5
+subscriptions:
+  - id: 66666666-6666-4666-8666-000000000001
+    name: tiny
+    resource_groups:
+      - name: rg-tiny
+        location: eastus
+        vms: [{count: 8, name: "t-{i:02d}"}]
+        scale_sets:
+          - {name: ss-uni, mode: Uniform, capacity: 2}
+          - {name: ss-flex, mode: Flexible, capacity: 2}
+overrides:
+  - {names: ["t-08"], power_state: deallocated}
+  - {names: ["t-03"], outcome: broken}
+script:
+  pending: {median: 1, sigma: 0, min: 1, max: 1}
+  duration: {median: 4, sigma: 0, min: 4, max: 4}
+  outcomes:
+    - {name: ok, weight: 1, output: "ok"}
+    - {name: broken, weight: 0, exit_code: 2, error: "broken"}
+"""
+
+
+def _scenario(tmp_path: Path, documented_budget: float) -> Path:
+    (tmp_path / "tiny.yaml").write_text(PROFILE, encoding="utf-8")
+    scenario = f"""
+name: tiny
+profile: tiny.yaml
+time_scale: 50
+seed: 5
+job: {{name: tiny, timeout: 120}}
+budgets: {{fleet: 60, documented: {documented_budget}, unbounded: 60}}
+"""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(scenario, encoding="utf-8")
+    return path
+
+
+def test_every_contender_runs_in_its_own_process_and_reports_truthfully(tmp_path: Path) -> None:
+    scenario = load_scenario(_scenario(tmp_path, documented_budget=60))
+    doc = run_scenario(scenario, results_dir=tmp_path / "results")
+    saved = json.loads((tmp_path / "results" / "tiny.json").read_text())
+    assert [r["name"] for r in saved["contenders"]] == [
+        "fleet",
+        "documented",
+        "unbounded",
+        "lower bound",
+    ]
+    assert saved["time_scale"] == 50 and saved["lower_bound"]["puts"] == 11
+    for row in doc["contenders"][:3]:
+        assert set(ROW_KEYS) <= set(row), row["name"]
+        assert row["targets"] == 12 and not row["extrapolated"], row
+        assert (row["succeeded"], row["failed"], row["skipped"]) == (10, 1, 1), row
+        assert row["lost"] == row["not_run"] == row["untruthful"] == 0, row
+        assert row["executions_over_once"] == 0 and row["executions"] == 11, row
+        assert row["cpu_s"] > 0 and row["peak_rss_mb"] > 0, row
+        assert row["makespan_s"] >= row["lower_bound_s"] * 0.5, row  # Azure-equivalent seconds
+    fleet, documented = doc["contenders"][0], doc["contenders"][1]
+    assert fleet["selection_s"] is not None
+    assert documented["reads_per_target"] > fleet["reads_per_target"]  # the LRO poller's polls
+
+
+def test_a_contender_past_its_budget_stops_and_is_extrapolated(tmp_path: Path) -> None:
+    scenario = load_scenario(_scenario(tmp_path, documented_budget=1.5))
+    doc = run_scenario(scenario, contenders=["documented"], results_dir=tmp_path)
+    row = doc["contenders"][0]
+    assert row["extrapolated"] and row["not_run"] > 0 and row["wall_s"] < 10
+    assert row["measured_fraction"] < 1.0
+    assert row["completed"] + row["lost"] + row["not_run"] == 12
