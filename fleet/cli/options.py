@@ -233,9 +233,15 @@ def connection_options(
 
 
 def journal_options(
-    state_dir: Annotated[Path | None, typer.Option(
-        "--state-dir", help="Where the run journal lives (default: $FLEET_STATE_DIR, else the "
-        "user data directory).", rich_help_panel=OUT)] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            help="Where the run journal lives (default: $FLEET_STATE_DIR, else the "
+            "user data directory).",
+            rich_help_panel=OUT,
+        ),
+    ] = None,
 ) -> None:
     """(parameters only)"""
 
