@@ -15,7 +15,7 @@ from rich.table import Table
 
 from fleet.cli.durable import open_journal, recipe_for, replay, report_from_journal, run_row
 from fleet.cli.options import journal_options, with_options
-from fleet.cli.wiring import err_console, fail, job_spec, open_backend, run_sync
+from fleet.cli.wiring import err_console, fail, finish_run, job_spec, open_backend, run_sync
 from fleet.errors import FleetError, SpecError
 from fleet.model import RunReport, Status
 
@@ -66,23 +66,6 @@ def _check_resumable(journal: Any, run_id: str) -> None:
 def _check_format(fmt: str) -> None:
     if fmt not in ("table", "json"):
         raise SpecError(f"--format must be table or json, got {fmt!r}.")
-
-
-def _finish(result: RunReport, report: Path | None, strict: bool) -> None:
-    from fleet.cli.rollout_view import render_ending
-    from fleet.report.json_report import exit_code_for, write_report
-    from fleet.report.render import render_summary
-
-    if report is not None:
-        try:
-            write_report(report, result)
-        except FleetError as exc:
-            raise fail(exc) from exc
-    render_summary(Console(), result)
-    render_ending(Console(), result)
-    if report is not None:
-        err_console.print(f"report written to {report}")
-    raise typer.Exit(exit_code_for(result, strict=strict))
 
 
 def _replayed(run_id: str, kw: dict[str, Any]) -> tuple[Any, dict[str, Any], Any]:
@@ -178,7 +161,7 @@ def register(app: typer.Typer) -> None:
             result = run_sync(_resume, run_id, journal, spec, flags, writer)
         except FleetError as exc:
             raise fail(exc) from exc
-        _finish(result, report, strict)
+        finish_run(result, report, strict)
 
     @app.command("rerun")
     @with_options(journal_options, connection_overrides)
@@ -209,7 +192,7 @@ def register(app: typer.Typer) -> None:
             result = run_sync(_rerun, spec, flags, journal, wanted, recipe, yes)
         except FleetError as exc:
             raise fail(exc) from exc
-        _finish(result, report, strict)
+        finish_run(result, report, strict)
 
 
 async def _resume(

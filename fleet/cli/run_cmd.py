@@ -21,7 +21,7 @@ from fleet.cli.options import (
     with_options,
 )
 from fleet.cli.rollout_options import rollout_options
-from fleet.cli.wiring import err_console, fail, job_spec, open_backend, run_sync
+from fleet.cli.wiring import err_console, fail, finish_run, job_spec, open_backend, run_sync
 from fleet.engine.invocation import secret_values
 from fleet.errors import FleetError, SpecError
 from fleet.model import JobSpec, RunReport, Target
@@ -128,21 +128,9 @@ def register(app: typer.Typer) -> None:
             spec = job_spec(kw)
             _configure_logs(kw, spec)
             result = run_sync(_run, spec, {**kw, "no_journal": no_journal}, yes)
-            if report is not None:
-                from fleet.report.json_report import write_report
-
-                write_report(report, result)
         except FleetError as exc:
             raise fail(exc) from exc
-        from fleet.cli.rollout_view import render_ending
-        from fleet.report.json_report import exit_code_for
-        from fleet.report.render import render_summary
-
-        render_summary(Console(), result)
-        render_ending(Console(), result)
-        if report is not None:
-            err_console.print(f"report written to {report}")
-        raise typer.Exit(exit_code_for(result, strict=strict))
+        finish_run(result, report, strict)
 
     @app.command("targets")
     @with_options(selection_options, connection_options)
@@ -207,14 +195,10 @@ def _selection_only_spec(kw: dict[str, Any]) -> JobSpec:
 
 
 def _target_json(t: Target) -> dict[str, Any]:
+    from fleet.report.json_report import target_fields
+
     return {
-        "id": t.id,
-        "name": t.name,
-        "kind": t.kind.value,
-        "subscription": t.subscription,
-        "resource_group": t.resource_group,
-        "location": t.location,
-        "zone": t.zone,
+        **target_fields(t),
         "os": t.os,
         "power_state": t.power_state,
         "scale_set": t.scale_set,

@@ -17,7 +17,7 @@ from rich.panel import Panel
 
 from fleet.api import Backend
 from fleet.errors import FleetError, SpecError
-from fleet.model import JobSpec, Secret
+from fleet.model import JobSpec, RunReport, Secret
 
 err_console = Console(stderr=True)
 T = TypeVar("T")
@@ -169,3 +169,21 @@ async def open_backend(kw: dict[str, Any], spec: JobSpec | None = None) -> Async
     )
     async with azure_backend(settings) as backend:
         yield backend
+
+
+def finish_run(result: RunReport, report: Path | None, strict: bool) -> None:
+    """Write the JSON report, render the summary and exit with the run's exit code."""
+    from fleet.cli.rollout_view import render_ending
+    from fleet.report.json_report import exit_code_for, write_report
+    from fleet.report.render import render_summary
+
+    if report is not None:
+        try:
+            write_report(report, result)
+        except FleetError as exc:
+            raise fail(exc) from exc
+    render_summary(Console(), result)
+    render_ending(Console(), result)
+    if report is not None:
+        err_console.print(f"report written to {report}")
+    raise typer.Exit(exit_code_for(result, strict=strict))

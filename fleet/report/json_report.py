@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet.errors import FleetError
-from fleet.model import RunReport, Secret, Status, TargetResult
+from fleet.model import RunReport, Secret, Status, Target, TargetResult
 from fleet.report.groups import OutputGroup, group_results
 
 REDACTED = "***"
@@ -69,8 +69,8 @@ def was_launched(result: TargetResult) -> bool:
     return result.status in _LAUNCHED or result.execution_state is not None
 
 
-def _target_dict(r: TargetResult) -> dict[str, Any]:
-    t = r.target
+def target_fields(t: Target) -> dict[str, Any]:
+    """Where a target is, as the report and ``fleet targets --format json`` show it."""
     return {
         "id": t.id,
         "name": t.name,
@@ -79,6 +79,12 @@ def _target_dict(r: TargetResult) -> dict[str, Any]:
         "resource_group": t.resource_group,
         "location": t.location,
         "zone": t.zone,
+    }
+
+
+def _target_dict(r: TargetResult) -> dict[str, Any]:
+    return {
+        **target_fields(r.target),
         "status": r.status.value,
         "reason": r.reason,
         "exit_code": r.exit_code,
