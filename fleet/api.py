@@ -117,13 +117,15 @@ async def run_async(
     control: RunControl | None = None,
     journal: Journal | None = None,
     recipe: Mapping[str, Any] | None = None,
+    on_started: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Run ``spec``: select (unless ``targets`` given), preflight, plan the batches, launch
     batch by batch under the rollout policy, poll, report. ``control`` stops it from outside.
 
     With a ``journal``, the run and every per-target transition are recorded (the intent to
     PUT durably before the PUT), so ``fleet.resume.resume_async`` can finish it after a crash;
-    ``recipe`` is stored with it to rebuild the spec then (see ``fleet.cli.durable``)."""
+    ``recipe`` is stored with it to rebuild the spec then (see ``fleet.cli.durable``).
+    ``on_started(run_id)`` is called once the run is recorded, before anything is launched."""
     run_id = run_id or new_run_id()
     started = datetime.now(UTC)
     settings = settings or EngineSettings(time_scale=backend.time_scale)
@@ -144,6 +146,8 @@ async def run_async(
         planned += [PlannedTarget(t, b.index) for b in rollout.batches for t in b.targets]
         begin = functools.partial(journal.begin_run, run_id, spec, planned, recipe=recipe)
         writer = await anyio.to_thread.run_sync(begin)
+    if on_started is not None:  # after the journal has the run: it can be resumed from here
+        on_started(run_id)
     with _closing(writer):
         runner = Runner(
             spec,

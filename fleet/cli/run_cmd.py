@@ -244,17 +244,20 @@ async def execute_run(
         err_console, spec, rollout, skipped, yes=yes, interactive=interactive,
         ask=err_console.input,
     )  # fmt: skip
-    err_console.print(
-        f"run id: [bold]{run_id}[/]  job: {spec.name}  batches: {len(rollout.batches)}",
-        highlight=False,
-    )
+
+    def announce(run_id: str) -> None:
+        err_console.print(
+            f"run id: [bold]{run_id}[/]  job: {spec.name}  batches: {len(rollout.batches)}",
+            highlight=False,
+        )
+
     control = RunControl(cancel_running=spec.rollout.cancel_running)
     async with anyio.create_task_group() as tg:
         tg.start_soon(relay_signals, control, err_console, spec.rollout.cancel_grace_s)
         with ProgressDisplay(err_console, title=f"fleet run {spec.name}") as display:
             report = await api.run_async(
                 spec, backend, run_id=run_id, targets=targets, on_progress=display.update,
-                control=control, journal=journal, recipe=recipe,
+                control=control, journal=journal, recipe=recipe, on_started=announce,
             )  # fmt: skip
         tg.cancel_scope.cancel()
     return report

@@ -102,6 +102,20 @@ def outcome(report: Path) -> dict[str, tuple[str, int | None]]:
     return {t["id"].lower(): (t["status"], t["exit_code"]) for t in data["targets"]}
 
 
+def _until_run_id(proc: subprocess.Popen[str], timeout: float = 120) -> str:
+    """Read the run's stderr up to its ``run id:`` line (printed once the run is journaled)."""
+    assert proc.stderr is not None
+    seen, deadline = "", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:  # it ended before printing a run id
+            return seen
+        seen += line
+        if "run id:" in line:
+            return seen
+    raise AssertionError(f"no run id within {timeout} s: {seen}")
+
+
 def kill_and_resume(
     emu: Served,
     tmp: Path,
@@ -113,10 +127,13 @@ def kill_and_resume(
     """Run ``job``, kill it (failpoint or timer), resume it; return (report, exit code)."""
     env = fleet_env(tmp / "state", failpoint)
     proc = start_run(emu, job_file(tmp, job), env)
+    head = ""
     if kill_after is not None:
+        head = _until_run_id(proc)  # the run is journaled: kill it somewhere in flight
         time.sleep(kill_after)
         proc.send_signal(signal.SIGKILL)
-    _, stderr = proc.communicate(timeout=240)
+    _, rest = proc.communicate(timeout=240)
+    stderr = head + rest
     killed = proc.returncode == -signal.SIGKILL
     assert killed or proc.returncode in (0, 1), stderr
     env.pop("FLEET_FAILPOINT", None)
