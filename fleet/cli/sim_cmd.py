@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import Counter
 from pathlib import Path
@@ -77,8 +78,20 @@ def serve(
     from fleet.sim.emulator import serve as run_serve
 
     err = Console(stderr=True)
+    if not math.isfinite(time_scale):
+        err.print(f"[bold red]error:[/] --time-scale must be a finite number, got {time_scale}")
+        raise typer.Exit(2)
     loaded = _load(profile, err)
-    raise typer.Exit(run_serve(Emulator(loaded, time_scale=time_scale, seed=seed, port=port)))
+    try:
+        code = run_serve(Emulator(loaded, time_scale=time_scale, seed=seed, port=port))
+    except OSError as exc:
+        err.print(
+            f"[bold red]error:[/] cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. "
+            "Pick another --port, or 0 for a free one.",
+            highlight=False,
+        )
+        raise typer.Exit(2) from exc
+    raise typer.Exit(code)
 
 
 @app.command()

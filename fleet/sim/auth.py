@@ -1,9 +1,10 @@
 """Bearer-token authentication and role-based authorization for the emulator.
 
 Tokens are opaque strings a profile assigns to principals. A principal's roles are assigned at
-scopes (ARM id prefixes); the most specific matching scope wins, as with Azure RBAC deny-less
-inheritance simplified to "nearest assignment". Missing or unknown tokens are 401; a principal
-without the needed permission at the request's scope is 403 ``AuthorizationFailed``.
+scopes (ARM id prefixes) and add up over a scope's ancestors, as in Azure RBAC; deny
+assignments refuse permissions at a scope whatever the roles say. Missing or unknown tokens
+are 401; a principal without the needed permission at the request's scope is 403
+``AuthorizationFailed``.
 """
 
 from __future__ import annotations
@@ -31,23 +32,29 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
 }
 
 
+def _within(scope: str, assigned: str) -> bool:
+    return (scope.lower().rstrip("/") + "/").startswith(assigned.lower().rstrip("/") + "/")
+
+
 @dataclass(frozen=True)
 class Principal:
     name: str
     token: str = field(repr=False)
     object_id: str
     roles: tuple[tuple[str, str], ...]  # (scope, role) pairs, scope like "/" or an ARM id prefix
+    denies: tuple[tuple[str, frozenset[Permission]], ...] = ()  # (scope, refused permissions)
 
     def permissions_at(self, scope: str) -> frozenset[Permission]:
-        scope_l = scope.lower().rstrip("/") + "/"
-        best: tuple[int, str] | None = None
+        """Azure's rule: the union of the roles assigned at ``scope`` or any ancestor, minus
+        whatever a deny assignment at ``scope`` or an ancestor refuses."""
+        granted: set[Permission] = set()
         for role_scope, role in self.roles:
-            prefix = role_scope.lower().rstrip("/") + "/"
-            if scope_l.startswith(prefix) and (best is None or len(prefix) > best[0]):
-                best = (len(prefix), role)
-        if best is None:
-            return frozenset()
-        return ROLE_PERMISSIONS.get(best[1].lower().replace(" ", ""), frozenset())
+            if _within(scope, role_scope):
+                granted |= ROLE_PERMISSIONS.get(role.lower().replace(" ", ""), frozenset())
+        for deny_scope, refused in self.denies:
+            if _within(scope, deny_scope):
+                granted -= refused
+        return frozenset(granted)
 
 
 class Authenticator:

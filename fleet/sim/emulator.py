@@ -152,8 +152,8 @@ async def _serve(emulator: Emulator, out: IO[str]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    info = await emulator.start()
     try:
+        info = await emulator.start()
         out.write(info.to_json() + "\n")
         out.flush()
         await stop.wait()

@@ -85,7 +85,8 @@ class Ctx:
             )
         try:
             return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: a body nested deeper than the parser's stack (a 400, not a crash)
             message = f"The request content was invalid and could not be deserialized: {exc}."
             raise bad_request(message, code="InvalidRequestContent") from exc
 
@@ -142,10 +143,10 @@ def decode_token(token: str | None) -> int:
         return 0
     try:
         padded = token + "=" * (-len(token) % 4)
-        offset = int(json.loads(base64.urlsafe_b64decode(padded))["o"])
-    except (ValueError, KeyError, TypeError) as exc:
+        offset = json.loads(base64.urlsafe_b64decode(padded))["o"]
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise bad_request(f"The skip token '{token}' is invalid.", code="InvalidSkipToken") from exc
-    if offset < 0:
+    if type(offset) is not int or offset < 0:  # not a float, a bool or a huge exponent
         raise bad_request(f"The skip token '{token}' is invalid.", code="InvalidSkipToken")
     return offset
 

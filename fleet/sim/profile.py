@@ -247,17 +247,33 @@ class RoleAssignment(StrictModel):
         return value
 
 
+class DenyAssignment(StrictModel):
+    """Like an Azure deny assignment: ``actions`` are refused at ``scope`` and below, whatever
+    roles grant (e.g. a resource group where the operator may only read)."""
+
+    scope: str
+    actions: Annotated[list[Literal["read", "write", "delete", "action"]], Field(min_length=1)] = [
+        "write",
+        "delete",
+        "action",
+    ]
+
+    _scope = field_validator("scope")(RoleAssignment._scope.__func__)  # type: ignore[attr-defined]
+
+
 def _operator_roles() -> list[RoleAssignment]:
     return [RoleAssignment(scope="/", role="Contributor")]
 
 
 class Principal(StrictModel):
-    """A caller: the bearer ``token`` the emulator accepts for it, and its role assignments.
-    The most specific scope wins; no matching assignment means no access."""
+    """A caller: the bearer ``token`` the emulator accepts for it, its role assignments and
+    deny assignments. As in Azure RBAC, roles add up over a scope and its ancestors (no
+    assignment means no access) and a deny assignment beats every role."""
 
     name: str
     token: Annotated[str, Field(pattern=r"^\S+$")]
     roles: list[RoleAssignment] = Field(default_factory=_operator_roles)
+    deny: list[DenyAssignment] = []
 
 
 def _default_principals() -> list[Principal]:

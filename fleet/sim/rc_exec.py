@@ -11,8 +11,10 @@ them into a shell command line, which splits values on spaces; we don't). The sc
 minimal environment (PATH, HOME = its VM directory, LANG) rather than the emulator's own, so
 nothing of the server's environment leaks into scripts. ``runAsUser`` is ignored.
 
-Time: exec mode runs on the wall clock. ``timeout_s`` is real seconds (time_scale does not
-apply to real processes); ``startTime``/``endTime`` still come from the store's clock.
+Time: the script itself runs on the wall clock, and everything it is measured with is scaled
+like the rest of the emulator: ``timeoutInSeconds`` (Azure seconds) is enforced after
+``timeout / K`` wall seconds, and ``startTime``/``endTime`` come from the store's clock (a 2 s
+script at K = 20 shows 40 Azure-seconds).
 
 The runner's lifetime is the server's, not a lexical scope, so it tracks its asyncio tasks
 itself and :meth:`aclose` cancels and joins them (instead of a task group).
@@ -84,8 +86,9 @@ class ExecRunner:
             raise RuntimeError("ExecRunner has no clock: pass one or call bind_clock()")
         if execution.live is None:
             execution.live = LiveRun()
+        wall_timeout = self._clock.to_wall(timeout_s)  # Azure seconds, like everything else
         task = asyncio.get_running_loop().create_task(
-            self._run(execution, script, env, args, timeout_s)
+            self._run(execution, script, env, args, wall_timeout)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

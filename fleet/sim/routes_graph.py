@@ -20,6 +20,7 @@ from fleet.sim.http import Ctx, Route, decode_token, json_response, throttled_er
 from fleet.sim.kql import KqlError, run_query
 from fleet.sim.model import SimVm
 from fleet.sim.serialize import graph_row, power_status
+from fleet.sim.throttle import format_hms
 
 if TYPE_CHECKING:
     from fleet.sim.world import World
@@ -84,7 +85,7 @@ def _options(body: dict[str, Any]) -> tuple[int | None, int | None, str | None, 
         raise bad_request("'options' must be an object.")
     top, skip = options.get("$top"), options.get("$skip")
     for name, value in (("$top", top), ("$skip", skip)):
-        if value is not None and (not isinstance(value, int) or value < 0):
+        if value is not None and (type(value) is not int or value < 0):  # bool is no number
             raise bad_request(f"options.{name} must be a non-negative integer, got {value!r}.")
     if top is not None and not 1 <= top <= MAX_PAGE:
         raise bad_request(f"options.$top must be between 1 and {MAX_PAGE}, got {top}.")
@@ -151,9 +152,20 @@ def _scope(body: Any) -> list[str]:
     return subscriptions
 
 
+def _wall_headers(ctx: Ctx, headers: dict[str, str]) -> dict[str, str]:
+    """The quota window's ``hh:mm:ss`` is Azure time: clients wait on the wall clock (÷K)."""
+    out = dict(headers)
+    hms = out.get("x-ms-user-quota-resets-after")
+    if hms:
+        hours, minutes, secs = (int(part) for part in hms.split(":"))
+        azure_s = hours * 3600 + minutes * 60 + secs
+        out["x-ms-user-quota-resets-after"] = format_hms(ctx.world.clock.to_wall(azure_s))
+    return out
+
+
 async def query_resources(ctx: Ctx) -> web.Response:
     decision = ctx.world.graph_quota.check(ctx.now, ctx.principal.name)
-    ctx.headers.update(decision.headers)
+    ctx.headers.update(_wall_headers(ctx, decision.headers))
     if not decision.allowed:
         ctx.world.stats.throttled[decision.bucket or "graph"] += 1
         raise throttled_error(ctx.world, decision, ctx.headers)

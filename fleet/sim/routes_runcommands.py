@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from fleet.sim.auth import Permission
+from fleet.sim.auth import Permission, authorize
 from fleet.sim.errors import ArmError, bad_request, not_found
 from fleet.sim.http import INSTANCE, SUB, VM, Ctx, Route, json_response
 from fleet.sim.model import SimVm
@@ -138,6 +138,9 @@ async def get_operation(ctx: Ctx) -> web.Response:
         raise ArmError(404, "NotFound", f"The operation '{op_id}' was not found.")
     if ref.vm.subscription_id.lower() != ctx.params["sub"].lower():
         raise bad_request(f"The operation '{op_id}' does not belong to this subscription.")
+    if ref.vm.location.lower() != ctx.params["loc"].lower():
+        raise ArmError(404, "NotFound", f"The operation '{op_id}' was not found.")
+    authorize(ctx.principal, ref.vm.id, Permission.READ, ctx.route.action)
     ctx.compute("GetOperation", ref.vm.location, ref.vm.id)
     if (ctx.query("monitor") or "").lower() != "true":
         return json_response(status)

@@ -15,10 +15,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from fleet.sim.errors import ArmError
 from fleet.sim.faults import FaultConfig
 from fleet.sim.http import json_response
+from fleet.sim.profile_sections import Faults
 
 if TYPE_CHECKING:
     from fleet.sim.world import World
@@ -47,6 +49,23 @@ def _kind(vm: Any) -> str:
     return "vmss-uniform" if vm.is_uniform_instance else "vmss-flexible"
 
 
+def _fault_config(raw: bytes, now: float) -> FaultConfig:
+    """Validate a runtime fault change like a profile's ``faults`` section (storm ``start`` may
+    also be ``"+N"``: N Azure-seconds from now)."""
+    try:
+        data = json.loads(raw or b"{}")
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object like a profile's faults section")
+        for storm in data.get("throttle_storms") or ():
+            start = storm.get("start") if isinstance(storm, dict) else None
+            if isinstance(start, str) and start.startswith("+"):
+                storm["start"] = now + float(start[1:])
+        faults = Faults.model_validate(data)
+    except (ValueError, TypeError, RecursionError, ValidationError) as exc:
+        raise ArmError(400, "InvalidFaults", f"Bad fault configuration: {exc}") from exc
+    return FaultConfig.from_dict(faults.model_dump())
+
+
 async def handle(world: World, request: web.Request) -> web.Response:
     peer = (request.remote or "").split("%")[0]
     try:
@@ -72,11 +91,7 @@ async def handle(world: World, request: web.Request) -> web.Response:
     if path == "/_sim/faults" and method == "GET":
         return json_response(world.faults.config.to_dict())
     if path == "/_sim/faults" and method in ("PUT", "POST"):
-        try:
-            data = json.loads(await request.read() or b"{}")
-            world.faults.reconfigure(FaultConfig.from_dict(data, now=world.clock.now()))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ArmError(400, "InvalidFaults", f"Bad fault configuration: {exc}") from exc
+        world.faults.reconfigure(_fault_config(await request.read(), world.clock.now()))
         return json_response(world.faults.config.to_dict())
     if path == "/_sim/reset-stats" and method == "POST":
         world.stats.reset()

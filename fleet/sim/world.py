@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fleet.sim.auth import Authenticator, Principal
+from fleet.sim.auth import Authenticator, Permission, Principal
 from fleet.sim.clock import SimClock
 from fleet.sim.faults import FaultConfig, FaultInjector
 from fleet.sim.inventory import build_inventory, tenant_id_for
@@ -72,6 +72,9 @@ class World:
                 token=p.token,
                 object_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 roles=tuple((r.scope, r.role) for r in p.roles),
+                denies=tuple(
+                    (d.scope, frozenset(Permission(a) for a in d.actions)) for d in p.deny
+                ),
             )
             for p in profile.principals
         ]

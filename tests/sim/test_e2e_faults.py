@@ -202,7 +202,7 @@ async def test_throttle_storm_then_normal_service() -> None:
         async def status() -> int:
             async with s.get(_vm_id(emu, "app-01"), params=API) as r:
                 if r.status == 429:
-                    assert (await r.json())["error"]["code"] == "TooManyRequests"
+                    assert (await r.json())["error"]["code"] == "SubscriptionRequestsThrottled"
                     assert r.headers["Retry-After"] == "1"  # 2 Azure-s = 0.2 s, at least 1
                     assert r.headers["x-ms-retry-after-ms"] == "200"
                 return r.status
