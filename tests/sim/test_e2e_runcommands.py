@@ -26,7 +26,7 @@ RG = "rg-small"
 API = {"api-version": simkit.COMPUTE_API}
 PENDING_S = 10.0  # Azure-seconds from PUT to script start, every execution
 DURATION_S = 10.0  # run time of the "ok" and "disk-full" outcomes
-MEDIUM_S = 100.0  # run time on app-06: long enough (2 s wall) to catch it Running
+MEDIUM_S = 300.0  # run time on app-06: long enough (6 s wall at K=50) to catch it Running
 LONG_OUTPUT = "".join(
     f"line {i:05d} of a very chatty health check ...........\n" for i in range(400)
 )
