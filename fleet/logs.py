@@ -50,6 +50,12 @@ def redact_processor(
     return event
 
 
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    # sys.stderr looked up per logger, not once: rich's live progress display swaps it for a
+    # proxy that prints log lines above the display instead of through it.
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure(level: str = "warning", fmt: str = "auto") -> None:
     """``fmt``: "console", "json" or "auto" (console on a terminal, JSON otherwise)."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -68,6 +74,6 @@ def configure(level: str = "warning", fmt: str = "auto") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )

@@ -141,7 +141,7 @@ class ThrottlePolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
             throttles += 1
             error = parse_throttle_error(await _body(response))
             paused = self._pause(rc, region, error, buckets, wait)
-            log.warning(
+            log.info(  # info: the progress display and the report count them
                 "arm.throttled",
                 code=error.code,
                 policy=error.target,

@@ -42,6 +42,15 @@ def replay(record: RunRecord, overrides: dict[str, Any]) -> tuple[dict[str, Any]
         message = f"run {record.run_id} has no recorded command line; it cannot be replayed."
         raise SpecError(message)
     kw = dict(recipe["flags"])
+    scrubbed = [k for k, v in kw.items() if "***" in str(v)]
+    if scrubbed or "***" in (recipe.get("spec_text") or ""):
+        where = ", ".join("--" + k.replace("_", "-") for k in scrubbed) or "the job spec"
+        message = (
+            f"run {record.run_id} was made with a secret in {where} (e.g. a SAS token in a "
+            "script URI), which fleet never stores, so its command line cannot be replayed. "
+            "Start a new run with the same spec instead."
+        )
+        raise SpecError(message)
     for key in PATH_KEYS & kw.keys():
         kw[key] = Path(kw[key])
     for key in CONNECTION_KEYS:

@@ -83,11 +83,21 @@ def _replayed(run_id: str, kw: dict[str, Any]) -> tuple[Any, dict[str, Any], Any
 def register(app: typer.Typer) -> None:
     @app.command("runs")
     @with_options(journal_options)
-    def runs(output_format: FormatOpt = "table", limit: int = 50, **kw: Any) -> None:
+    def runs(
+        output_format: FormatOpt = "table",
+        limit: Annotated[int, typer.Option(help="Show at most this many runs.", min=1)] = 50,
+        **kw: Any,
+    ) -> None:
         """The run history, newest first: id, job, start, duration, how it ended, outcomes."""
+        from fleet.journal import resolve_state_dir
+        from fleet.journal.paths import db_path
+
         try:
             _check_format(output_format)
-            records = open_journal(kw.get("state_dir"), writable=False).runs(limit)
+            if not db_path(resolve_state_dir(kw.get("state_dir"))).exists():
+                records = []  # no journal yet: an empty history, not an error
+            else:
+                records = open_journal(kw.get("state_dir"), writable=False).runs(limit)
         except FleetError as exc:
             raise fail(exc) from exc
         rows = [run_row(r) for r in records]
@@ -97,7 +107,7 @@ def register(app: typer.Typer) -> None:
             return
         table = Table(title=f"{len(rows)} runs")
         for col in ("run id", "job", "started", "duration", "ended", "outcomes"):
-            table.add_column(col)
+            table.add_column(col, no_wrap=col in ("run id", "job"))
         for row in rows:
             counts = ", ".join(f"{n} {k}" for k, n in row["summary"].items() if k != "total")
             duration = "-" if row["duration_s"] is None else f"{row['duration_s']:.0f} s"
@@ -129,7 +139,10 @@ def register(app: typer.Typer) -> None:
             json.dump(stored or report_to_dict(report), sys.stdout, indent=1)
             sys.stdout.write("\n")
             return
+        from fleet.cli.rollout_view import render_ending
+
         render_summary(Console(), report)
+        render_ending(Console(), report)
 
     @app.command("resume")
     @with_options(journal_options, connection_overrides)

@@ -83,7 +83,7 @@ def confirm_run(
     console.print(plan_table(spec, plan, names_per_batch=6))
     if skipped:
         console.print(f"{len(skipped)} selected targets are skipped (not running).")
-    answer = ask(f"Run {spec.name!r} on {count} targets? [y/N] ")
+    answer = ask(f"Run {spec.name!r} on {count} targets? \\[y/N] ")  # \\[: not rich markup
     if answer.strip().lower() not in ("y", "yes"):
         raise SpecError("not confirmed; nothing was run")
 

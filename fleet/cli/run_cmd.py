@@ -21,7 +21,15 @@ from fleet.cli.options import (
     with_options,
 )
 from fleet.cli.rollout_options import rollout_options
-from fleet.cli.wiring import err_console, fail, finish_run, job_spec, open_backend, run_sync
+from fleet.cli.wiring import (
+    check_report_path,
+    err_console,
+    fail,
+    finish_run,
+    job_spec,
+    open_backend,
+    run_sync,
+)
 from fleet.engine.invocation import secret_values
 from fleet.errors import FleetError, SpecError
 from fleet.model import JobSpec, RunReport, Target
@@ -71,7 +79,7 @@ def _targets_table(targets: list[Target], skipped: set[str]) -> Table:
         "os",
         "power",
     ):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "name")
     for t in targets:
         power = t.power_state or "?"
         style = "yellow" if t.id.lower() in skipped else None
@@ -125,6 +133,7 @@ def register(app: typer.Typer) -> None:
         **kw: Any,
     ) -> None:
         try:
+            check_report_path(report)
             spec = job_spec(kw)
             _configure_logs(kw, spec)
             result = run_sync(_run, spec, {**kw, "no_journal": no_journal}, yes)

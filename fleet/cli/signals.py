@@ -1,11 +1,13 @@
 """Ctrl-C and SIGTERM during ``fleet run``: each signal escalates the run one step through
 ``fleet.rollout.control.RunControl`` (stop launching → delete in-flight run commands) and says
 so on stderr. Installed only while the run is in flight; before it, Ctrl-C ends fleet at once
-(nothing has been sent yet).
+(nothing has been sent yet). A third signal exits at once (exit code 130) without waiting for
+anything: the journal already holds what a later ``fleet resume`` needs.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 
 import anyio
@@ -34,7 +36,12 @@ async def relay_signals(control: RunControl, console: Console, grace_s: int) -> 
             name = signal.Signals(signum).name
             already = control.stage is Stage.CANCELING
             control.interrupt(f"interrupted by {name}")
-            if already:
-                console.print(f"{name}: already canceling; waiting for the deletes to finish.")
+            if already:  # a third signal: the operator wants out now, whatever is in flight
+                console.print(
+                    f"{name}: exiting now. The journal knows what was in flight: "
+                    "`fleet resume RUN_ID` finishes the run, `fleet show RUN_ID` shows it.",
+                    highlight=False,
+                )
+                os._exit(130)
             else:
                 console.print(_message(name, control, grace_s), highlight=False)

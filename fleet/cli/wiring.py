@@ -177,13 +177,27 @@ def finish_run(result: RunReport, report: Path | None, strict: bool) -> None:
     from fleet.report.json_report import exit_code_for, write_report
     from fleet.report.render import render_summary
 
-    if report is not None:
-        try:
-            write_report(report, result)
-        except FleetError as exc:
-            raise fail(exc) from exc
     render_summary(Console(), result)
     render_ending(Console(), result)
     if report is not None:
-        err_console.print(f"report written to {report}")
+        try:
+            write_report(report, result)
+            err_console.print(f"report written to {report}")
+        except FleetError as exc:  # the run happened: keep its outcome, say how to get the JSON
+            err_console.print(
+                f"[bold red]error:[/] {exc} — the run is in the journal: "
+                f"fleet show {result.run_id} --format json",
+                highlight=False,
+            )
     raise typer.Exit(exit_code_for(result, strict=strict))
+
+
+def check_report_path(report: Path | None) -> None:
+    """Refuse a report path that cannot be written before anything runs (exit 2)."""
+    if report is None:
+        return
+    parent = report.resolve().parent
+    if report.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
+        why = "it is a directory" if report.is_dir() else f"{parent} is not a writable directory"
+        message = f"--report {report}: cannot write there ({why}). Give a writable file path."
+        raise SpecError(message)

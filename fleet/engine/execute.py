@@ -69,9 +69,13 @@ class Executor:
         transition: Transition = _no_transition,
         extra_secrets: tuple[str, ...] = (),
         recorder: Recorder | None = None,
+        may_launch: Callable[[], str | None] | None = None,
     ) -> None:
         self.spec, self.rc, self.run_id = spec, run_commands, run_id
         self.recorder: Recorder = recorder or NullRecorder()
+        # None = go; a reason = the run stopped launching (checked once a PUT slot is free)
+        self.may_launch = may_launch or (lambda: None)
+        self._put_slots: anyio.CapacityLimiter | None = None
         self.settings, self.clock, self.transition = settings, clock, transition
         self.planner = PollPlanner(settings.poll.scaled(settings.time_scale))
         self._secrets = tuple(sorted({*secret_values(spec), *extra_secrets}, key=len, reverse=True))
@@ -92,8 +96,16 @@ class Executor:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
         started = datetime.now(UTC)
-        self.transition(target, TargetState.LAUNCHING, None)
-        err, attempts = await self._launch(target, invocation)
+        if self._put_slots is None:
+            self._put_slots = anyio.CapacityLimiter(self.settings.puts_in_flight)
+        # Few PUTs wait in the throttle queue at a time, and the run's stage is checked when
+        # one may go: a stop or an exhausted error budget holds back every later PUT.
+        async with self._put_slots:
+            stopped = self.may_launch()
+            if stopped is not None:
+                return TargetResult(target, Status.NOT_STARTED, reason=stopped)
+            self.transition(target, TargetState.LAUNCHING, None)
+            err, attempts = await self._launch(target, invocation)
         launched_at = self.clock.now()  # after the PUT: time spent throttled is not run time
         if err is not None:
             status, reason = status_for_put_error(err)
@@ -142,14 +154,20 @@ class Executor:
         return await self._interrupted(target, inv)
 
     async def _interrupted(self, target: Target, inv: Invocation) -> TargetResult:
-        """The watch was interrupted: one last read, then delete or leave the command."""
-        last = await self.rc.get(target, inv.run_command)
+        """The watch was interrupted: one last read, then delete or leave the command — each
+        bounded in time, so a run that is stopping never hangs on a throttled Azure."""
+        limit = self.settings.engine_s(self.settings.interrupt_call_s)
+        last: RunView | CallError = CallError(0, "Timeout", "no answer in time")
+        with anyio.move_on_after(limit):
+            last = await self.rc.get(target, inv.run_command)
         if isinstance(last, RunView) and last.terminal:
             return self._from_view(target, last, 1)
         state = last.execution_state if isinstance(last, RunView) else "unreadable"
         if self.interrupted is Interrupt.DELETE:
             self.transition(target, TargetState.CANCELING, None)
-            err = await self.rc.delete(target, inv.run_command)
+            err: CallError | None = CallError(0, "Timeout", "no answer in time")
+            with anyio.move_on_after(limit):
+                err = await self.rc.delete(target, inv.run_command)
             if err is None or err.status == 404:
                 reason = f"canceled by fleet: the run command was deleted while {state}"
                 log.info("target.canceled", target=target.id, state=state)
@@ -224,6 +242,12 @@ class Executor:
                 last = await self.rc.get(target, inv.run_command)
                 polls += 1
                 last_read = self.clock.now() - launched_at
+                if isinstance(last, RunView) and last.run_id not in (None, inv.run_id):
+                    reason = (
+                        f"the run command was replaced by another run (FLEET_RUN_ID "
+                        f"{last.run_id}) while this one watched it; its result is not this run's"
+                    )
+                    return TargetResult(target, Status.ERROR, reason=reason, polls=polls)
                 if isinstance(last, RunView) and last.terminal:
                     self.planner.observe_completion(key, last_read, seen_running)
                     return self._from_view(target, last, polls)

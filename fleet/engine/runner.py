@@ -3,10 +3,11 @@ limit, each batch finishing before the next starts — with the error budget, so
 health gates, the run's deadline and stop/cancel (``fleet.rollout.control``) applied between
 and during batches. Structured concurrency only (anyio task groups).
 
-A target is launched only while the run is RUNNING, checked after it got its concurrency slot
-and just before its PUT, in the same event-loop step: once the error budget is exhausted no
-other PUT goes out, so at most ``max_errors + 1`` failures plus those of targets already in
-flight are ever seen. Targets the rollout never launched are reported ``NotStarted`` with why.
+A target is launched only while the run is RUNNING, checked when it gets its concurrency slot
+and again when it gets one of the few PUT slots (``EngineSettings.puts_in_flight``), right
+before the intent is journaled and the PUT is sent: once the run stops or the error budget is
+exhausted, only the PUTs already waiting for a write token can still go out. Targets the
+rollout never launched are reported ``NotStarted`` with why.
 
 Journal seam: every per-target state change goes through :meth:`Runner._transition`
 (LAUNCHING, LAUNCHED, CANCELING from the executor; FINAL, with the result, from ``_finish``).
@@ -72,7 +73,12 @@ class Runner:
         common = {"run_id": run_id, "settings": self.settings, "clock": self.clock}
         self.recorder: Recorder = recorder or NullRecorder()
         self.executor = Executor(
-            spec, run_commands, transition=self._transition, recorder=self.recorder, **common
+            spec,
+            run_commands,
+            transition=self._transition,
+            recorder=self.recorder,
+            may_launch=self._may_launch,
+            **common,
         )
         self.gates = GateRuns(spec, run_commands, sentinels=sentinels, **common)
         self.budget = ErrorBudget(None, policy.count_platform_failures)
@@ -145,7 +151,8 @@ class Runner:
                 for target in batch.targets:
                     tg.start_soon(self._guarded, target, limit)
             log.info("batch.finished", batch=batch.index)
-            if batch is not plan.batches[-1]:
+            finished_before = all(t.id.lower() in self._done for t in batch.targets)
+            if batch is not plan.batches[-1] and not finished_before:  # resume: done already
                 await self._soak()
                 await self._check_gates(batch)
         reason = self.control.not_started_reason
@@ -175,6 +182,10 @@ class Runner:
         if self.budget.exhausted and self.control.launching_allowed:
             log.warning("run.halted", reason="error budget", detail=self.budget.describe())
             self.control.halt(Ended.ERROR_BUDGET, self.budget.describe())
+
+    def _may_launch(self) -> str | None:
+        """None while the run may launch; else why not (the NotStarted reason)."""
+        return None if self.control.launching_allowed else self.control.not_started_reason
 
     async def _attempt(self, target: Target, work: Awaitable[TargetResult]) -> TargetResult:
         try:

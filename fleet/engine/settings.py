@@ -16,6 +16,10 @@ class EngineSettings:
     wedge_grace_s: float = 120.0  # Azure-seconds past the script timeout before "Wedged"
     put_unknown_retries: int = 3  # re-reads of a PUT whose fate is unknown before giving up
     progress_interval_s: float = 0.25  # wall seconds between progress callbacks
+    # PUTs allowed to wait in the throttle queue at once: enough to keep the write buckets
+    # busy (Azure admits ~10/s), few enough that a stop holds back everything after them.
+    puts_in_flight: int = 32
+    interrupt_call_s: float = 60.0  # Azure-seconds for the last read / delete when stopping
 
     def engine_s(self, azure_s: float) -> float:
         """Azure seconds (rollout pauses, deadlines, grace) as engine seconds."""

@@ -16,7 +16,8 @@ from tests.e2e import killkit
 def test_kill_at_a_random_moment_then_resume(emulator, baseline, tmp_path: Path, seed: int) -> None:
     job = f"random-kill-{seed}"
     delay = random.Random(seed).uniform(0.0, 1.5)  # after the run id: mid-run
-    report, _code = killkit.kill_and_resume(emulator, tmp_path, job, kill_after=delay)
+    report, code = killkit.kill_and_resume(emulator, tmp_path, job, kill_after=delay)
+    assert code == -9, "the run must have been killed in flight"
     got = {t["id"].lower(): (t["status"], t["exit_code"]) for t in report["targets"]}
     assert got == baseline
     killkit.assert_exactly_once(emulator, report, job)

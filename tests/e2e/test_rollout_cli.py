@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
@@ -56,11 +57,16 @@ def test_prompt_shows_the_plan_and_needs_a_yes() -> None:
     asked: list[str] = []
 
     def answer(reply: str):  # type: ignore[no-untyped-def]
-        return lambda prompt: asked.append(prompt) or reply
+        def ask(prompt: str) -> str:  # through rich, as the CLI asks: what the operator sees
+            asked.append(prompt)
+            return console.input(prompt, stream=io.StringIO(reply + "\n"))
+
+        return ask
 
     confirm_run(console, spec, plan, [], yes=False, interactive=True, ask=answer("y"))
-    assert asked == ["Run 'job' on 11 targets? [y/N] "]
-    assert "11 targets in 1 batches" in console.export_text()
+    shown = console.export_text()
+    assert "Run 'job' on 11 targets? [y/N]" in shown  # not eaten as rich markup
+    assert "11 targets in 1 batches" in shown
     with pytest.raises(SpecError, match="not confirmed"):
         confirm_run(console, spec, plan, [], yes=False, interactive=True, ask=answer(""))
     confirm_run(console, spec, plan, [], yes=True, interactive=False, ask=answer("n"))

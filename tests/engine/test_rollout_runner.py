@@ -275,3 +275,30 @@ async def test_a_command_that_finished_before_the_delete_keeps_its_real_outcome(
     report = await run_interrupted(arm, job(cancel_running=True), 45)
     assert statuses(report) == {"vm-00": Status.SUCCEEDED, "vm-01": Status.CANCELED}
     assert list(arm.deletes) == ["vm-01"]
+
+
+class SlowPutArm(RecordingArm):
+    """Each PUT waits its turn like a throttled write bucket: one admitted per fake second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._next_slot = 0.0
+
+    async def put(self, target: Target, invocation: Invocation):  # type: ignore[no-untyped-def]
+        now = anyio.current_time()
+        self._next_slot = max(self._next_slot, now) + 1.0
+        await anyio.sleep(self._next_slot - now)
+        return await super().put(target, invocation)
+
+
+async def test_a_stop_holds_back_puts_queued_behind_the_throttle() -> None:
+    """With every target in flight (no concurrency limit), only the few PUT slots already
+    waiting for a write token may still go out after the budget is spent."""
+    arm = SlowPutArm()
+    for i in range(200):
+        arm.add(make_target(f"vm-{i:03}"), Behaviour(duration=2, exit_code=1))
+    report = await run(arm, job(max_errors=Amount(count=0)))
+    launched = sum(1 for name in arm.targets if arm.puts[name])
+    assert report.ended == "halted-by-error-budget"
+    assert launched <= 1 + 32 + 2  # the default PUT slots, not all 200 (200 without them)
+    assert count(report, Status.NOT_STARTED) == 200 - launched
