@@ -141,7 +141,7 @@ def _source(src: Source, loc: Loc, os: str | None, ctx: BuildContext) -> ScriptS
     if kind == "uri":
         parts = urlsplit(value)
         if parts.scheme not in ("https", "http") or not parts.hostname:
-            ctx.problem(where, f"{redact_uri(value)} is not an https:// URL")
+            ctx.problem(where, f"{redact_uri(value)} is not an http(s):// URL")
         return ScriptSource(SourceKind.URI, value)
     native = BUILTIN_COMMANDS[value]
     if os is not None and native != os:

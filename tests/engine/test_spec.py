@@ -286,7 +286,7 @@ def test_bad_duration_message_names_file_line_field_and_fix(tmp_path: Path) -> N
             "script.linux.command_id",
             "windows",
         ),
-        ("script: {uri: 'ftp://x/y'}", 3, "script.uri", "https"),
+        ("script: {uri: 'ftp://x/y'}", 3, "script.uri", "http(s)"),
         ("script: {inline: '  '}", 3, "script.inline", "non-empty"),
         ("script: {inline: x, parameters: {'': v}}", 3, "script.parameters.", "parameter name"),
         ("script: {inline: x, parameters: {1X: v}}", 3, "script.parameters.1X", "parameter name"),
