@@ -57,9 +57,11 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="Where <scenario>.json goes (default bench/results).")
         ] = None,
     ) -> None:
-        """Benchmark fleet against the documented SDK fan-out (5 at a time), an unbounded SDK
-        fan-out and the throttle lower bound, each contender on a fresh emulator in its own
-        process. Prints figures in Azure-equivalent seconds; never fails on speed."""
+        """Benchmark fleet against SDK fan-outs and the throttle lower bound.
+
+        Contenders: fleet, the documented SDK fan-out (5 at a time), an unbounded SDK fan-out,
+        and the lower bound; each on a fresh emulator in its own process. Prints figures in
+        Azure-equivalent seconds; never fails on speed."""
         harness, render, scenario_mod = _import_harness()
         # A log or a pipe gets the whole table, not an 80-column fold.
         console = Console(width=None if sys.stdout.isatty() else 150)

@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
     @app.command("show")
     @with_options(journal_options)
     def show(run_id: str, output_format: FormatOpt = "table", **kw: Any) -> None:
-        """A run's report from the journal; ``--format json`` is the JSON of ``run --report``."""
+        """A run's report from the journal (--format json: the JSON of fleet run --report)."""
         from fleet.report.json_report import report_to_dict
         from fleet.report.render import render_summary
 
@@ -158,9 +158,10 @@ def register(app: typer.Typer) -> None:
         ] = False,
         **kw: Any,
     ) -> None:
-        """Finish a run that was interrupted (crash, kill, lost network): targets that finished
-        keep their result, targets still running in Azure are re-attached, the rest are
-        launched. No target is sent the script twice."""
+        """Finish a run that was interrupted (crash, kill, lost network).
+
+        Targets that finished keep their result, targets still running in Azure are
+        re-attached, the rest are launched. No target is sent the script twice."""
         try:
             journal, flags, spec = _replayed(run_id, kw)
             if flags.get("sim"):

@@ -168,9 +168,11 @@ def register(app: typer.Typer) -> None:
     @app.command("plan")
     @with_options(selection_options, rollout_options, connection_options)
     def plan(**kw: Any) -> None:
-        """Show what a run would do: targets, skips, the rollout's batches in order (targets
-        with zone and fault domain, per-batch ETA), the launch ETA and ARM request estimate
-        from the throttle model. Writes nothing."""
+        """Show what a run would do, without writing anything.
+
+        Targets and skips, the rollout's batches in order (each target with its zone and fault
+        domain, per-batch ETA), the launch ETA and the ARM request estimate from the throttle
+        model."""
         from fleet.cli.rollout_view import plan_table
         from fleet.plan import estimate
 
