@@ -6,6 +6,12 @@ from typing import Any
 
 from rich.table import Table
 
+# The columns after the contender and its makespan, shared by the table and the Markdown.
+COLUMNS = (
+    "x bound", "completed", "failed", "skipped", "lost", "not run", "over once", "429s",
+    "reads/t", "writes/t", "cpu s", "RSS MB",
+)  # fmt: skip
+
 
 def _num(value: Any, fmt: str = "{:,.0f}") -> str:
     return "-" if value is None else fmt.format(value)
@@ -38,22 +44,7 @@ def table(document: dict[str, Any]) -> Table:
             f"durations at 100% of the limits gives ~{blind:,.0f} s (reference)"
         )
     t = Table(title=title, caption=caption)
-    columns = (
-        "contender",
-        "makespan",
-        "x bound",
-        "completed",
-        "failed",
-        "skipped",
-        "lost",
-        "not run",
-        "over once",
-        "429s",
-        "reads/t",
-        "writes/t",
-        "cpu s",
-        "RSS MB",
-    )
+    columns = ("contender", "makespan", *COLUMNS)
     for col in columns:
         t.add_column(col, justify="left" if col == "contender" else "right")
     for r in document["contenders"]:
@@ -82,22 +73,7 @@ def _cells(r: dict[str, Any]) -> tuple[str, ...]:
 
 def markdown(document: dict[str, Any]) -> str:
     """The same table as Markdown (for bench/README.md)."""
-    head = (
-        "contender",
-        "makespan (Azure s)",
-        "x bound",
-        "completed",
-        "failed",
-        "skipped",
-        "lost",
-        "not run",
-        "over once",
-        "429s",
-        "reads/t",
-        "writes/t",
-        "cpu s",
-        "RSS MB",
-    )
+    head = ("contender", "makespan (Azure s)", *COLUMNS)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in document["contenders"]:
         cells = list(_cells(r))
