@@ -83,9 +83,10 @@ def _deadline(value: Any) -> int:
     return parse_span(value, minimum=1, maximum=7 * MAX_TIMEOUT_S, what="a deadline")
 
 
-def _amount(value: Any, hint: str, *, minimum: int) -> Amount:
+def _amount(value: Any, hint: str, *, minimum: int, noun: str | None = None) -> Amount:
+    """A count >= ``minimum`` or a percentage; ``noun`` names the value in messages."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{value!r} is not a number or percentage — {hint}")
+        raise ValueError(f"{value!r} is not {noun or 'a number or percentage'} — {hint}")
     text = str(value).strip()
     if text.endswith("%"):
         try:
@@ -96,7 +97,7 @@ def _amount(value: Any, hint: str, *, minimum: int) -> Amount:
             raise ValueError(f"{value!r} is out of range — a percentage is above 0 and <= 100")
         return Amount(percent=percent)
     if not (text.isdigit() and len(text) <= 9) or int(text) < minimum:
-        raise ValueError(f"{value!r} is not valid here — {hint}")
+        raise ValueError(f"{value!r} is not {noun or 'valid here'} — {hint}")
     return Amount(count=int(text))
 
 
@@ -144,20 +145,8 @@ def format_duration(seconds: int) -> str:
 def parse_concurrency(value: Any) -> Concurrency:
     """``50`` / ``"50"`` → 50 targets at once; ``"10%"`` → 10 % of the selected targets."""
     hint = 'use a whole number >= 1 (e.g. 50) or a percentage in quotes (e.g. "10%")'
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{value!r} is not a concurrency — {hint}")
-    text = str(value).strip()
-    if text.endswith("%"):
-        try:
-            percent = float(text[:-1])
-        except ValueError:
-            raise ValueError(f"{value!r} is not a percentage — {hint}") from None
-        if not 0 < percent <= 100:
-            raise ValueError(f"{value!r} is out of range — a percentage is above 0 and <= 100")
-        return Concurrency(percent=percent)
-    if not (text.isdigit() and len(text) <= 9) or int(text) < 1:
-        raise ValueError(f"{value!r} is not a concurrency — {hint}")
-    return Concurrency(count=int(text))
+    amount = _amount(value, hint, minimum=1, noun="a concurrency")
+    return Concurrency(count=amount.count, percent=amount.percent)
 
 
 def _text(value: Any, what: str) -> str:
