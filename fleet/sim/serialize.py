@@ -45,6 +45,11 @@ _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # formatting dominated the cost of Resource Graph rows
+def _image_reference(os: str) -> dict[str, str]:
+    publisher, offer, sku = _IMAGE.get(os, _IMAGE["linux"])
+    return {"publisher": publisher, "offer": offer, "sku": sku, "version": "latest"}
+
+
 def time_created(unique_id: str) -> str:
     """A stable creation time in 2024 derived from the resource's GUID (ARM's 7-digit format)."""
     seconds = int(hashlib.sha256(unique_id.encode()).hexdigest()[:8], 16) % (365 * 86400)
@@ -123,16 +128,10 @@ def _os_type(os: str) -> str:
 
 
 def _storage_profile(vm: SimVm) -> dict[str, Any]:
-    publisher, offer, sku = _IMAGE.get(vm.os, _IMAGE["linux"])
     disk_name = _os_disk_name(vm)
     rg = f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}"
     return {
-        "imageReference": {
-            "publisher": publisher,
-            "offer": offer,
-            "sku": sku,
-            "version": "latest",
-        },
+        "imageReference": _image_reference(vm.os),
         "osDisk": {
             "osType": _os_type(vm.os),
             "name": disk_name,
@@ -228,7 +227,6 @@ def _nic_configurations(ss: SimScaleSet) -> dict[str, Any]:
 
 
 def _uniform_properties(ss: SimScaleSet) -> dict[str, Any]:
-    publisher, offer, sku = _IMAGE.get(ss.os, _IMAGE["linux"])
     return {
         "upgradePolicy": {"mode": "Manual"},
         "overprovision": False,
@@ -236,12 +234,7 @@ def _uniform_properties(ss: SimScaleSet) -> dict[str, Any]:
         "virtualMachineProfile": {
             "osProfile": _os_profile(ss.os, computerNamePrefix=_computer_name_prefix(ss)),
             "storageProfile": {
-                "imageReference": {
-                    "publisher": publisher,
-                    "offer": offer,
-                    "sku": sku,
-                    "version": "latest",
-                },
+                "imageReference": _image_reference(ss.os),
                 "osDisk": {
                     "osType": _os_type(ss.os),
                     "createOption": "FromImage",
