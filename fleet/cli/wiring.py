@@ -174,14 +174,16 @@ async def open_backend(kw: dict[str, Any], spec: JobSpec | None = None) -> Async
 def finish_run(result: RunReport, report: Path | None, strict: bool) -> None:
     """Write the JSON report, render the summary and exit with the run's exit code."""
     from fleet.cli.rollout_view import render_ending
+    from fleet.report.groups import group_results
     from fleet.report.json_report import exit_code_for, write_report
     from fleet.report.render import render_summary
 
-    render_summary(Console(), result)
+    groups = group_results(result.results)  # once: grouping 10,000 outputs is not free
+    render_summary(Console(), result, groups=groups)
     render_ending(Console(), result)
     if report is not None:
         try:
-            write_report(report, result)
+            write_report(report, result, groups=groups)
             err_console.print(f"report written to {report}")
         except FleetError as exc:  # the run happened: keep its outcome, say how to get the JSON
             err_console.print(

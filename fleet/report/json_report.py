@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,9 +136,18 @@ def _summary_dict(results: tuple[TargetResult, ...]) -> dict[str, int]:
     return summary
 
 
-def report_to_dict(report: RunReport, *, secrets: Iterable[Secret] = ()) -> dict[str, Any]:
-    """The JSON-ready report. ``secrets``: values to redact wherever a script echoed them."""
+def report_to_dict(
+    report: RunReport,
+    *,
+    secrets: Iterable[Secret] = (),
+    groups: Sequence[OutputGroup] | None = None,
+) -> dict[str, Any]:
+    """The JSON-ready report. ``secrets``: values to redact wherever a script echoed them;
+    ``groups``: the report's output groups if the caller has them already."""
+    secrets = tuple(secrets)
     report = redact(report, secrets)
+    if groups is None or secrets:
+        groups = group_results(report.results)
     return {
         "run_id": report.run_id,
         "job": report.job,
@@ -148,7 +157,7 @@ def report_to_dict(report: RunReport, *, secrets: Iterable[Secret] = ()) -> dict
         "ended_detail": report.ended_detail,
         "summary": _summary_dict(report.results),
         "targets": [_target_dict(r) for r in sorted(report.results, key=lambda r: r.target.id)],
-        "groups": [_group_dict(g) for g in group_results(report.results)],
+        "groups": [_group_dict(g) for g in groups],
         "arm": _arm_dict(report),
         "rollout": _rollout_dict(report),
     }
@@ -189,10 +198,17 @@ def _rollout_dict(report: RunReport) -> dict[str, Any] | None:
     }
 
 
-def write_report(path: Path, report: RunReport, *, secrets: Iterable[Secret] = ()) -> None:
+def write_report(
+    path: Path,
+    report: RunReport,
+    *,
+    secrets: Iterable[Secret] = (),
+    groups: Sequence[OutputGroup] | None = None,
+) -> None:
     """Write the JSON report to ``path`` atomically: readers see the old file or the new one."""
     # Serialise first: a bug in the data must not leave a temporary file behind either.
-    text = json.dumps(report_to_dict(report, secrets=secrets), indent=2, ensure_ascii=False)
+    document = report_to_dict(report, secrets=secrets, groups=groups)
+    text = json.dumps(document, indent=2, ensure_ascii=False)
     path = Path(path)
     tmp: str | None = None
     try:

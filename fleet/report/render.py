@@ -148,11 +148,15 @@ def render_summary(
     *,
     secrets: Iterable[Secret] = (),
     max_names: int = 10,
+    groups: Sequence[OutputGroup] | None = None,
 ) -> None:
-    """Print the status table, the output groups and one line of ARM cost."""
+    """Print the status table, the output groups and one line of ARM cost. ``groups``: the
+    report's output groups if the caller has them already (grouping 10,000 outputs costs)."""
     report = redact(report, secrets)
     console.print(status_table(report))
     console.print()
-    render_groups(console, group_results(report.results), max_names=max_names)
+    if groups is None or secrets:
+        groups = group_results(report.results)
+    render_groups(console, groups, max_names=max_names)
     console.print()
     console.print(_footer(report), highlight=False)
