@@ -23,7 +23,6 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from fleet import yamlpos
 from fleet.errors import SpecError
 from fleet.model import JobSpec
 from fleet.spec_build import BuildContext, build_job_spec, redact_uri
@@ -48,6 +47,7 @@ from fleet.spec_schema import (
 )
 from fleet.spec_values import format_duration
 from fleet.spec_values import parse_duration as _parse_duration
+from fleet.util import yamlpos
 
 __all__ = [
     "JobOptions",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.yamlpos import format_loc
+from fleet.util.yamlpos import format_loc
 
 Loc = tuple[str | int, ...]
 

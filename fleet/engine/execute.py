@@ -22,13 +22,13 @@ from enum import StrEnum
 import anyio
 import structlog
 
-from fleet import failpoints
 from fleet.engine.invocation import invocation_for, redact, secret_values
 from fleet.engine.outcome import status_for_put_error, status_for_view
 from fleet.engine.polling import PollPlanner
 from fleet.engine.settings import EngineSettings
 from fleet.model import CallError, Invocation, JobSpec, RunView, Status, Target, TargetResult
 from fleet.ports import Clock, NullRecorder, Recorder, RunCommands
+from fleet.util import failpoints
 
 log = structlog.get_logger("fleet.engine")
 _EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)

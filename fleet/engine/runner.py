@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import anyio
 import structlog
 
-from fleet import failpoints
 from fleet.engine.execute import Executor, Interrupt, TargetState
 from fleet.engine.gate_runs import GateRuns
 from fleet.engine.invocation import redact, secret_values
@@ -32,6 +31,7 @@ from fleet.rollout.batches import Batch, RolloutPlan, plan_rollout
 from fleet.rollout.budget import ErrorBudget
 from fleet.rollout.control import Ended, RunControl, Stage
 from fleet.rollout.policy import GateRecord, RolloutRecord
+from fleet.util import failpoints
 
 __all__ = ["AnyioClock", "EngineSettings", "Runner"]
 

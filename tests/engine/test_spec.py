@@ -14,7 +14,6 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet import yamlpos
 from fleet.errors import SpecError
 from fleet.model import (
     Concurrency,
@@ -36,6 +35,7 @@ from fleet.spec import (
     parse_duration,
     redact_uri,
 )
+from fleet.util import yamlpos
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = ROOT / "configs" / "jobs"
