@@ -31,6 +31,7 @@ from fleet.model import (
     ArmCounters,
     JobSpec,
     Progress,
+    RolloutPlan,
     RunReport,
     Selector,
     Status,
@@ -38,7 +39,7 @@ from fleet.model import (
     TargetResult,
 )
 from fleet.ports import RunCommands, TargetSource
-from fleet.rollout.batches import RolloutPlan, plan_rollout
+from fleet.rollout.batches import plan_rollout
 from fleet.rollout.control import RunControl
 from fleet.rollout.gates import matches_sentinels
 

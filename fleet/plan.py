@@ -14,8 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fleet.model import JobSpec, Target
-from fleet.rollout.batches import RolloutPlan
+from fleet.model import JobSpec, RolloutPlan, Target
 
 ARM_WRITES = (200.0, 10.0)  # capacity, refill per second
 COMPUTE_UPDATE_VM = (1500.0, 500.0 / 60.0)  # capacity, refill per second (per minute / 60)

@@ -23,8 +23,7 @@ from fleet.journal.recorder import JournalRecorder
 from fleet.journal.records import CRASHED, RUNNING, JournalTarget, LatestState, Phase
 from fleet.journal.store import Journal
 from fleet.journal.writer import RunWriter
-from fleet.model import JobSpec, Progress, RunReport, TargetResult
-from fleet.rollout.batches import Batch, RolloutPlan
+from fleet.model import Batch, JobSpec, Progress, RolloutPlan, RunReport, TargetResult
 from fleet.rollout.control import RunControl
 
 log = structlog.get_logger("fleet")

@@ -15,8 +15,11 @@ from urllib.parse import urlsplit
 
 from fleet.model import (
     Concurrency,
+    HealthGate,
     JobSpec,
+    Order,
     Parameter,
+    RolloutPolicy,
     ScriptSource,
     ScriptSpec,
     Secret,
@@ -24,7 +27,6 @@ from fleet.model import (
     SourceKind,
     TagMatch,
 )
-from fleet.rollout.policy import HealthGate, Order, RolloutPolicy
 from fleet.spec_schema import EnvRef, Job, Rollout, Script, Source, Targets
 from fleet.spec_values import BUILTIN_COMMANDS
 

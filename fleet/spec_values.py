@@ -11,8 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import PlainValidator
 
-from fleet.model import Concurrency
-from fleet.rollout.policy import Amount, Order
+from fleet.model import Amount, Concurrency, Order
 
 MAX_TIMEOUT_S = 86_400
 DURATION_HINT = 'use 600, "90s", "10m" or "1h"'

@@ -19,8 +19,7 @@ from azure.core.exceptions import (
 
 from fleet.azure.body import run_command_body
 from fleet.azure.clients import ArmClients
-from fleet.engine.invocation import RUN_ID_PARAMETER
-from fleet.model import CallError, Invocation, RunView, Target, TargetKind
+from fleet.model import RUN_ID_PARAMETER, CallError, Invocation, RunView, Target, TargetKind
 
 
 def call_error(exc: AzureError) -> CallError:

@@ -22,10 +22,10 @@ from azure.core.exceptions import AzureError, HttpResponseError
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from fleet.azure.clients import ArmClients
+from fleet.azure.graph_query import VM_TYPE, VMSS_TYPE, graph_query
 from fleet.azure.run_commands import call_error, enum_text
 from fleet.errors import SelectionError, SpecError
 from fleet.model import Selector, Target, TargetKind
-from fleet.selection import VM_TYPE, VMSS_TYPE, graph_query, matches
 
 
 def _rg_of(arm_id: str) -> str:
@@ -92,7 +92,7 @@ class AzureTargets:
             ) from exc
         except AzureError as exc:
             raise SelectionError(f"Could not list targets: {call_error(exc).message}") from exc
-        selected = [t for t in (*vms, *instances) if matches(t, selector)]
+        selected = [t for t in (*vms, *instances) if selector.matches(t)]
         if not selector.include_scale_sets:
             selected = [t for t in selected if t.kind is TargetKind.VM]
         return sorted(selected, key=lambda t: t.id.lower())

@@ -12,9 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from fleet.errors import SpecError
-from fleet.model import JobSpec, RunReport, Target, TargetResult
+from fleet.model import JobSpec, RolloutPlan, RunReport, Target, TargetResult
 from fleet.plan import batch_estimates
-from fleet.rollout.batches import RolloutPlan
 
 
 def _where(t: Target) -> str:

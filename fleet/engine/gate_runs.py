@@ -16,10 +16,9 @@ import structlog
 from fleet.engine.execute import Executor, Interrupt
 from fleet.engine.invocation import secret_values
 from fleet.engine.settings import EngineSettings
-from fleet.model import JobSpec, Status, Target, TargetResult
+from fleet.model import GateRecord, HealthGate, JobSpec, Status, Target, TargetResult
 from fleet.ports import Clock, RunCommands
 from fleet.rollout.gates import evaluate, gate_targets
-from fleet.rollout.policy import GateRecord, HealthGate
 
 log = structlog.get_logger("fleet.engine")
 

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import re
 
-from fleet.model import Invocation, JobSpec, Parameter, Secret, SourceKind, Target
-
-RUN_ID_PARAMETER = "FLEET_RUN_ID"
+from fleet.model import (
+    RUN_ID_PARAMETER,
+    Invocation,
+    JobSpec,
+    Parameter,
+    Secret,
+    SourceKind,
+    Target,
+)
 
 
 def run_command_name(job_name: str) -> str:

@@ -25,12 +25,22 @@ from fleet.engine.execute import Executor, Interrupt, TargetState
 from fleet.engine.gate_runs import GateRuns
 from fleet.engine.invocation import redact, secret_values
 from fleet.engine.settings import AnyioClock, EngineSettings
-from fleet.model import ArmCounters, JobSpec, Progress, Status, Target, TargetResult
+from fleet.model import (
+    ArmCounters,
+    Batch,
+    GateRecord,
+    JobSpec,
+    Progress,
+    RolloutPlan,
+    RolloutRecord,
+    Status,
+    Target,
+    TargetResult,
+)
 from fleet.ports import Clock, NullRecorder, Recorder, RunCommands
-from fleet.rollout.batches import Batch, RolloutPlan, plan_rollout
+from fleet.rollout.batches import plan_rollout
 from fleet.rollout.budget import ErrorBudget
 from fleet.rollout.control import Ended, RunControl, Stage
-from fleet.rollout.policy import GateRecord, RolloutRecord
 from fleet.util import failpoints
 
 __all__ = ["AnyioClock", "EngineSettings", "Runner"]

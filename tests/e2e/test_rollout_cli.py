@@ -15,9 +15,8 @@ from rich.console import Console
 
 from fleet.cli.rollout_view import confirm_run
 from fleet.errors import SpecError
-from fleet.model import JobSpec, ScriptSource, ScriptSpec, Selector, SourceKind
+from fleet.model import JobSpec, RolloutPolicy, ScriptSource, ScriptSpec, Selector, SourceKind
 from fleet.rollout.batches import plan_rollout
-from fleet.rollout.policy import RolloutPolicy
 from tests.e2e.test_cli_run import FLEET, fleet
 from tests.engine.fakes import make_target
 from tests.simkit import ROOT

@@ -13,9 +13,20 @@ import anyio
 import pytest
 
 from fleet import api
-from fleet.model import JobSpec, Progress, RunReport, ScriptSource, ScriptSpec, SourceKind, Status
+from fleet.model import (
+    Amount,
+    HealthGate,
+    JobSpec,
+    Order,
+    Progress,
+    RolloutPolicy,
+    RunReport,
+    ScriptSource,
+    ScriptSpec,
+    SourceKind,
+    Status,
+)
 from fleet.rollout.control import RunControl
-from fleet.rollout.policy import Amount, HealthGate, Order, RolloutPolicy
 from fleet.spec import RolloutOptions, load_job_spec
 from tests import simkit
 from tests.e2e.harness import job, sim_backend

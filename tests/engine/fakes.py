@@ -24,7 +24,6 @@ from typing import Any
 import anyio
 
 from fleet.model import CallError, Invocation, RunView, Selector, Target, TargetKind
-from fleet.selection import matches
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -144,7 +143,7 @@ class FakeArm:
     # TargetSource
     async def select(self, selector: Selector, *, need_os: bool) -> Sequence[Target]:
         await anyio.lowlevel.checkpoint()
-        return [t for t in self.targets.values() if matches(t, selector)]
+        return [t for t in self.targets.values() if selector.matches(t)]
 
     # RunCommands
     async def put(self, target: Target, invocation: Invocation) -> CallError | None:

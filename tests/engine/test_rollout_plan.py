@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet.model import Target
+from fleet.model import Amount, Order, RolloutPolicy, Target
 from fleet.rollout.batches import batch_sizes, ordered_groups, plan_rollout
-from fleet.rollout.policy import Amount, Order, RolloutPolicy
 from tests.engine.fakes import make_target
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-from fleet.model import ScriptSource, ScriptSpec, SourceKind, Status, TargetResult
+from fleet.model import HealthGate, ScriptSource, ScriptSpec, SourceKind, Status, TargetResult
 from fleet.rollout.budget import ErrorBudget, FailureKind, classify
 from fleet.rollout.control import Ended, RunControl, Stage
 from fleet.rollout.gates import evaluate, gate_targets
-from fleet.rollout.policy import HealthGate
 from tests.engine.fakes import make_target
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -13,9 +13,13 @@ import pytest
 from fleet.api import Backend, run_async
 from fleet.engine.runner import EngineSettings
 from fleet.model import (
+    Amount,
     Concurrency,
+    HealthGate,
     Invocation,
     JobSpec,
+    Order,
+    RolloutPolicy,
     RunReport,
     ScriptSource,
     ScriptSpec,
@@ -25,7 +29,6 @@ from fleet.model import (
     Target,
 )
 from fleet.rollout.control import RunControl
-from fleet.rollout.policy import Amount, HealthGate, Order, RolloutPolicy
 from tests.engine.fakes import (
     FORBIDDEN,
     NOT_RUNNING,

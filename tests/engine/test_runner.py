@@ -7,9 +7,9 @@ import anyio
 import pytest
 
 from fleet.api import Backend, run_async
-from fleet.engine.invocation import RUN_ID_PARAMETER
 from fleet.engine.runner import EngineSettings, Runner
 from fleet.model import (
+    RUN_ID_PARAMETER,
     CallError,
     Concurrency,
     JobSpec,

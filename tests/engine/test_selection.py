@@ -9,16 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet.model import Selector, TagMatch, Target, TargetKind
-from fleet.selection import (
-    VM_TYPE,
-    VMSS_TYPE,
-    graph_query,
-    kql_string,
-    matches,
-    name_matches,
-    tags_match,
-)
+from fleet.azure.graph_query import VM_TYPE, VMSS_TYPE, graph_query, kql_string
+from fleet.model import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
 from fleet.sim.kql import parse, run_query
 from tests.engine.fakes import SUB, make_target
 
@@ -59,9 +51,9 @@ def test_resource_groups_names_tags_and_exclusions_combine() -> None:
         tags=(TagMatch("env", ("prod",)),),
         exclude_tags=(TagMatch("canary"),),
     )
-    assert [t.name for t in (web1, web2, db, other) if matches(t, selector)] == ["web-01"]
+    assert [t.name for t in (web1, web2, db, other) if selector.matches(t)] == ["web-01"]
     excluded = Selector(names=("*",), exclude_names=("WEB-0[12]",))
-    assert [t.name for t in (web1, web2, db, other) if matches(t, excluded)] == ["db-01", "web-03"]
+    assert [t.name for t in (web1, web2, db, other) if excluded.matches(t)] == ["db-01", "web-03"]
 
 
 def row(
@@ -116,12 +108,12 @@ def select_via_graph(selector: Selector, rows: list[dict[str, Any]]) -> list[str
         r["name"]
         for r in rows
         if r["type"].lower() in (VM_TYPE, VMSS_TYPE)
-        and matches(as_target(r), selector)
+        and selector.matches(as_target(r))
         and (selector.include_scale_sets or r["type"].lower() == VM_TYPE)
     }
     names = {r["name"] for r in found}
     assert expected <= names  # the query may only narrow, never lose a target
-    return sorted(r["name"] for r in found if matches(as_target(r), selector))
+    return sorted(r["name"] for r in found if selector.matches(as_target(r)))
 
 
 @pytest.mark.parametrize(

@@ -1,50 +1,16 @@
-"""Target selection logic (pure): does a target match a selector, and the Resource Graph query
-that finds candidates. Azure I/O lives in ``fleet.azure.targets``.
+"""The Resource Graph query (KQL) that finds a selector's candidates (pure, no I/O).
 
-Tag semantics: AND across keys, OR within one key's values, an empty value list means "the key
-is present". Tag keys compare case-insensitively (as in Azure), values case-sensitively; names
-are globs compared case-insensitively; exclusions win over inclusions.
+The query narrows by type, resource group and tags as far as KQL can say it exactly; the rest
+(name globs, exclusions, exact tag semantics) is applied to what it returns by
+``Selector.matches`` (``fleet.model.targets``). Azure I/O lives in ``fleet.azure.targets``.
 """
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Iterable, Mapping
-
-from fleet.model import Selector, TagMatch, Target
+from fleet.model import Selector, TagMatch
 
 VM_TYPE = "microsoft.compute/virtualmachines"
 VMSS_TYPE = "microsoft.compute/virtualmachinescalesets"
-
-
-def tags_match(tags: Mapping[str, str], wanted: Iterable[TagMatch]) -> bool:
-    lowered = {k.lower(): v for k, v in tags.items()}
-    for match in wanted:
-        value = lowered.get(match.key.lower())
-        if value is None or (match.values and value not in match.values):
-            return False
-    return True
-
-
-def name_matches(name: str, globs: Iterable[str]) -> bool:
-    lowered = name.lower()
-    return any(fnmatch.fnmatchcase(lowered, g.lower()) for g in globs)
-
-
-def matches(target: Target, selector: Selector) -> bool:
-    """Whether ``target`` is selected (subscriptions are applied by the caller's scoping)."""
-    tags = target.tag_map
-    if selector.resource_groups and target.resource_group.lower() not in {
-        rg.lower() for rg in selector.resource_groups
-    }:
-        return False
-    if selector.names and not name_matches(target.name, selector.names):
-        return False
-    if selector.tags and not tags_match(tags, selector.tags):
-        return False
-    if selector.exclude_names and name_matches(target.name, selector.exclude_names):
-        return False
-    return not any(tags_match(tags, (m,)) for m in selector.exclude_tags)
 
 
 def kql_string(value: str) -> str:
@@ -64,7 +30,7 @@ _PLAIN = " -_.:@+=,;"
 
 def _tag_clause(match: TagMatch) -> str | None:
     """A KQL test that keeps every resource ``match`` could select (a superset, refined later
-    by :func:`matches`). ``tags['Env']`` would be exact but case-sensitive on the key, while
+    by ``Selector.matches``). ``tags['Env']`` would be exact but case-sensitive on the key, while
     Azure tag keys are not, so the test looks for the quoted key in the tags' JSON text with
     the case-insensitive ``contains``. Text JSON would escape is not narrowed at all."""
     if not _json_plain(match.key):
@@ -82,7 +48,7 @@ def graph_query(selector: Selector) -> str:
     """Resource Graph query for candidate VMs and scale sets, narrowed by groups and tags.
 
     The result is a superset: name globs, exclusions and exact tag semantics are applied
-    locally by :func:`matches` (KQL has no globs).
+    locally by ``Selector.matches`` (KQL has no globs).
     """
     types = [f"type =~ {kql_string(VM_TYPE)}"]
     if selector.include_scale_sets:

@@ -1,8 +1,8 @@
-"""The rollout policy a job's ``rollout:`` section means, and the record of how a rollout went.
+"""The rollout's vocabulary: the policy a job's ``rollout:`` section means, the plan of batches
+cut from it (``fleet.rollout.batches`` cuts them), and the record of how a rollout went.
 
-Frozen dataclasses only; imports nothing from fleet at run time (``fleet.model`` imports this
-module for ``JobSpec.rollout`` and ``RunReport.rollout``). Durations are Azure seconds; the
-engine divides them by its time scale, as it does for every other Azure-time constant.
+Frozen dataclasses only. Durations are Azure seconds; the engine divides them by its time
+scale, as it does for every other Azure-time constant.
 
 Rounding, stated once because operators ask: a percentage *batch size* rounds **up** with a
 minimum of 1 (``"10%"`` of 15 targets is 2), so a batch is never empty; a percentage
@@ -16,10 +16,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from fleet.model import ScriptSpec
+from fleet.model.script import ScriptSpec
+from fleet.model.targets import Target
 
 
 class Order(StrEnum):
@@ -81,6 +80,28 @@ class RolloutPolicy:
     cancel_grace_s: int = 300  # how long a stop waits for running targets before leaving them
     cancel_running: bool = False  # a stop deletes in-flight run commands at once
     confirm_over: int = 10  # the CLI asks before running on more targets than this
+
+
+@dataclass(frozen=True)
+class Batch:
+    index: int  # 1-based; batch 1 is the canary
+    group: str | None  # "zone 2", "fault domain 0", ... (None when the order has no groups)
+    targets: tuple[Target, ...]
+
+    def record(self, *, started: bool = False) -> BatchRecord:
+        return BatchRecord(self.index, self.group, tuple(t.id for t in self.targets), started)
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    """The targets a run launches, in the policy's order, cut into batches."""
+
+    order: Order
+    batches: tuple[Batch, ...]
+
+    @property
+    def targets(self) -> list[Target]:
+        return [t for batch in self.batches for t in batch.targets]
 
 
 @dataclass(frozen=True)
