@@ -42,6 +42,7 @@ from fleet.ports import RunCommands, TargetSource
 from fleet.rollout.batches import plan_rollout
 from fleet.rollout.control import RunControl
 from fleet.rollout.gates import matches_sentinels
+from fleet.secrets import Secrets, using
 
 log = structlog.get_logger("fleet")
 
@@ -126,7 +127,29 @@ async def run_async(
     With a ``journal``, the run and every per-target transition are recorded (the intent to
     PUT durably before the PUT), so ``fleet.resume.resume_async`` can finish it after a crash;
     ``recipe`` is stored with it to rebuild the spec then (see ``fleet.cli.durable``).
-    ``on_started(run_id)`` is called once the run is recorded, before anything is launched."""
+    ``on_started(run_id)`` is called once the run is recorded, before anything is launched.
+    The spec's secrets are current while it runs (``fleet.secrets.using``): logs redact them."""
+    with using(Secrets.from_spec(spec)):
+        return await _run(
+            spec, backend, run_id=run_id, settings=settings, on_progress=on_progress,
+            targets=targets, control=control, journal=journal, recipe=recipe,
+            on_started=on_started,
+        )  # fmt: skip
+
+
+async def _run(
+    spec: JobSpec,
+    backend: Backend,
+    *,
+    run_id: str | None,
+    settings: EngineSettings | None,
+    on_progress: Callable[[Progress], None] | None,
+    targets: Sequence[Target] | None,
+    control: RunControl | None,
+    journal: Journal | None,
+    recipe: Mapping[str, Any] | None,
+    on_started: Callable[[str], None] | None,
+) -> RunReport:
     run_id = run_id or new_run_id()
     started = datetime.now(UTC)
     settings = settings or EngineSettings(time_scale=backend.time_scale)

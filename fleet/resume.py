@@ -25,6 +25,7 @@ from fleet.journal.store import Journal
 from fleet.journal.writer import RunWriter
 from fleet.model import Batch, JobSpec, Progress, RolloutPlan, RunReport, TargetResult
 from fleet.rollout.control import RunControl
+from fleet.secrets import Secrets, using
 
 log = structlog.get_logger("fleet")
 
@@ -79,6 +80,23 @@ async def resume_async(
 ) -> RunReport:
     """Finish ``run_id``. ``writer``: the run's writer if the caller took it already (to fail
     fast on a locked run before connecting to Azure); else it is taken here."""
+    with using(Secrets.from_spec(spec)):
+        return await _resume(
+            run_id, journal, spec, backend, settings, on_progress, control, force, writer
+        )
+
+
+async def _resume(
+    run_id: str,
+    journal: Journal,
+    spec: JobSpec,
+    backend: Backend,
+    settings: EngineSettings | None,
+    on_progress: Callable[[Progress], None] | None,
+    control: RunControl | None,
+    force: bool,
+    writer: RunWriter | None,
+) -> RunReport:
     record = journal.run(run_id)
     if record.ended not in (RUNNING, CRASHED):
         message = (

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from fleet.errors import SpecError
 from fleet.model import JobSpec
-from fleet.spec_build import BuildContext, build_job_spec, redact_uri
+from fleet.spec_build import BuildContext, build_job_spec
 from fleet.spec_flags import (
     JobOptions,
     RolloutOptions,
@@ -56,7 +56,6 @@ __all__ = [
     "job_spec_from_options",
     "load_job_spec",
     "parse_duration",
-    "redact_uri",
 ]
 
 Loc = tuple[str | int, ...]

@@ -27,6 +27,7 @@ from fleet.model import (
     SourceKind,
     TagMatch,
 )
+from fleet.secrets import redact_uri
 from fleet.spec_schema import EnvRef, Job, Rollout, Script, Source, Targets
 from fleet.spec_values import BUILTIN_COMMANDS
 
@@ -171,19 +172,6 @@ def _read_script(name: str, loc: Loc, ctx: BuildContext) -> str | None:
         ctx.problem(loc, f"script file {path} is empty")
         return None
     return text
-
-
-def redact_uri(uri: str) -> str:
-    """The URI without credentials, query or fragment: safe to print (SAS tokens live there)."""
-    try:
-        parts = urlsplit(uri)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparseable URI>"
-    tail = "?<redacted>" if parts.query or parts.fragment else ""
-    prefix = f"{parts.scheme}://" if parts.scheme else ""
-    return f"{prefix}{host}{port}{parts.path}{tail}"
 
 
 def _secret(ref: EnvRef, loc: Loc, ctx: BuildContext) -> Secret | None:

@@ -15,9 +15,18 @@ from rich.table import Table
 
 from fleet.cli.durable import open_journal, recipe_for, replay, report_from_journal, run_row
 from fleet.cli.options import journal_options, with_options
-from fleet.cli.wiring import err_console, fail, finish_run, job_spec, open_backend, run_sync
+from fleet.cli.wiring import (
+    configure_logs,
+    err_console,
+    fail,
+    finish_run,
+    job_spec,
+    open_backend,
+    run_sync,
+)
 from fleet.errors import FleetError, SpecError
 from fleet.model import RunReport, Status
+from fleet.secrets import Secrets
 
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
 ReportOpt = Annotated[Path | None, typer.Option("--report", "-r", help="Write the JSON report.")]
@@ -69,14 +78,12 @@ def _check_format(fmt: str) -> None:
 
 
 def _replayed(run_id: str, kw: dict[str, Any]) -> tuple[Any, dict[str, Any], Any]:
-    from fleet.cli.run_cmd import _configure_logs
-
     journal = open_journal(kw.get("state_dir"))
     record = journal.run(run_id)
     flags, text = replay(record, kw)
     flags.update(log_format=kw.get("log_format", "auto"), log_level=kw.get("log_level", "warning"))
     spec = job_spec(flags, spec_text=text)
-    _configure_logs(flags, spec)
+    configure_logs(flags)
     return journal, flags, spec
 
 
@@ -172,7 +179,9 @@ def register(app: typer.Typer) -> None:
                 raise SpecError(message)
             _check_resumable(journal, run_id)
             writer = journal.resume_run(run_id, spec, force=force_unlock)  # fails fast if locked
-            result = run_sync(_resume, run_id, journal, spec, flags, writer)
+            result = run_sync(
+                _resume, run_id, journal, spec, flags, writer, secrets=Secrets.from_spec(spec)
+            )
         except FleetError as exc:
             raise fail(exc) from exc
         finish_run(result, report, strict)
@@ -203,7 +212,8 @@ def register(app: typer.Typer) -> None:
                 err_console.print(f"every target of run {run_id} succeeded: nothing to rerun.")
                 raise typer.Exit(0)
             recipe = {**recipe_for(flags), "rerun_of": run_id}
-            result = run_sync(_rerun, spec, flags, journal, wanted, recipe, yes)
+            secrets = Secrets.from_spec(spec)
+            result = run_sync(_rerun, spec, flags, journal, wanted, recipe, yes, secrets=secrets)
         except FleetError as exc:
             raise fail(exc) from exc
         finish_run(result, report, strict)

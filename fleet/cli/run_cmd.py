@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fleet import api, logs
+from fleet import api
 from fleet.cli.options import (
     connection_options,
     journal_options,
@@ -23,6 +23,7 @@ from fleet.cli.options import (
 from fleet.cli.rollout_options import rollout_options
 from fleet.cli.wiring import (
     check_report_path,
+    configure_logs,
     err_console,
     fail,
     finish_run,
@@ -30,9 +31,9 @@ from fleet.cli.wiring import (
     open_backend,
     run_sync,
 )
-from fleet.engine.invocation import secret_values
 from fleet.errors import FleetError, SpecError
 from fleet.model import JobSpec, RunReport, Target
+from fleet.secrets import Secrets
 
 RUN_HELP = """Run a script on every selected VM and scale-set instance.
 
@@ -54,17 +55,6 @@ Exit codes: 0 every target succeeded (skipped ones too, unless --strict), 1 some
 failed, 2 bad input or not confirmed (nothing was sent to Azure), 3 the run did not
 complete (error budget, gate, deadline, canceled).
 """
-
-
-def _configure_logs(kw: dict[str, Any], spec: JobSpec | None = None) -> None:
-    fmt, level = kw.get("log_format", "auto"), kw.get("log_level", "warning")
-    if fmt not in ("auto", "console", "json"):
-        raise SpecError(f"--log-format must be auto, console or json, got {fmt!r}.")
-    if level.lower() not in ("debug", "info", "warning", "error"):
-        raise SpecError(f"--log-level must be debug, info, warning or error, got {level!r}.")
-    logs.configure(level, fmt)
-    if spec is not None:
-        logs.register_secrets(secret_values(spec))
 
 
 def _targets_table(targets: list[Target], skipped: set[str]) -> Table:
@@ -135,8 +125,9 @@ def register(app: typer.Typer) -> None:
         try:
             check_report_path(report)
             spec = job_spec(kw)
-            _configure_logs(kw, spec)
-            result = run_sync(_run, spec, {**kw, "no_journal": no_journal}, yes)
+            configure_logs(kw)
+            kw = {**kw, "no_journal": no_journal}
+            result = run_sync(_run, spec, kw, yes, secrets=Secrets.from_spec(spec))
         except FleetError as exc:
             raise fail(exc) from exc
         finish_run(result, report, strict)
@@ -153,7 +144,7 @@ def register(app: typer.Typer) -> None:
                 raise SpecError(f"--format must be table or json, got {output_format!r}.")
             kw.setdefault("script", None)
             spec = _selection_only_spec(kw)
-            _configure_logs(kw)
+            configure_logs(kw)
             found = run_sync(_select, spec, kw)
         except FleetError as exc:
             raise fail(exc) from exc
@@ -178,7 +169,7 @@ def register(app: typer.Typer) -> None:
 
         try:
             spec = _selection_only_spec(kw)
-            _configure_logs(kw)
+            configure_logs(kw)
             found = run_sync(_select, spec, kw)
         except FleetError as exc:
             raise fail(exc) from exc

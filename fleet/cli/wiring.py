@@ -15,19 +15,33 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
+from fleet import logs
 from fleet.api import Backend
 from fleet.errors import FleetError, SpecError
 from fleet.model import JobSpec, RunReport, Secret
+from fleet.secrets import NO_SECRETS, Secrets, using
 
 err_console = Console(stderr=True)
 T = TypeVar("T")
 
 
-def run_sync(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """``anyio.run``, with a FleetError raised inside a task group unwrapped from its
-    exception group (so it still becomes a clear message and its exit code)."""
+def configure_logs(kw: dict[str, Any]) -> None:
+    """Structured logs as ``--log-format`` / ``--log-level`` say (checked: exit 2 if bad)."""
+    fmt, level = kw.get("log_format", "auto"), kw.get("log_level", "warning")
+    if fmt not in ("auto", "console", "json"):
+        raise SpecError(f"--log-format must be auto, console or json, got {fmt!r}.")
+    if level.lower() not in ("debug", "info", "warning", "error"):
+        raise SpecError(f"--log-level must be debug, info, warning or error, got {level!r}.")
+    logs.configure(level, fmt)
+
+
+def run_sync(fn: Callable[..., Awaitable[T]], *args: Any, secrets: Secrets = NO_SECRETS) -> T:
+    """``anyio.run`` with ``secrets`` current (the logs redact them), and a FleetError raised
+    inside a task group unwrapped from its exception group (so it still becomes a clear
+    message and its exit code)."""
     try:
-        return anyio.run(fn, *args)
+        with using(secrets):
+            return anyio.run(fn, *args)
     except BaseExceptionGroup as group:
         matched, _rest = group.split(FleetError)
         if matched is not None:

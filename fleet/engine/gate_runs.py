@@ -14,11 +14,11 @@ import anyio
 import structlog
 
 from fleet.engine.execute import Executor, Interrupt
-from fleet.engine.invocation import secret_values
 from fleet.engine.settings import EngineSettings
 from fleet.model import GateRecord, HealthGate, JobSpec, Status, Target, TargetResult
 from fleet.ports import Clock, RunCommands
 from fleet.rollout.gates import evaluate, gate_targets
+from fleet.secrets import Secrets
 
 log = structlog.get_logger("fleet.engine")
 
@@ -32,9 +32,11 @@ class GateRuns:
         run_id: str,
         settings: EngineSettings,
         clock: Clock,
+        secrets: Secrets,
         sentinels: Sequence[Target] = (),
     ) -> None:
-        self.spec, self.rc, self.run_id = spec, run_commands, run_id
+        self.spec, self.run_commands, self.run_id = spec, run_commands, run_id
+        self.secrets = secrets
         self.settings, self.clock = settings, clock
         self.sentinels = tuple(sentinels)
         self._executors: dict[str, Executor] = {}
@@ -49,8 +51,8 @@ class GateRuns:
         name = f"{self.spec.name}-gate-{gate.name}"
         gate_spec = JobSpec(name, self.spec.selector, gate.script, self.spec.concurrency)
         executor = Executor(
-            gate_spec, self.rc, run_id=f"{self.run_id}-b{batch}", settings=self.settings,
-            clock=self.clock, extra_secrets=secret_values(self.spec),
+            gate_spec, self.run_commands, run_id=f"{self.run_id}-b{batch}", settings=self.settings,
+            clock=self.clock, secrets=self.secrets,
         )  # fmt: skip
         old = self._executors.get(gate.name)
         if old is not None:
@@ -74,7 +76,7 @@ class GateRuns:
                 try:
                     results.append(await executor.execute(target))
                 except Exception as exc:  # a bug or unexpected SDK error fails the gate
-                    reason = executor.redact_text(f"{type(exc).__name__}: {exc}")
+                    reason = self.secrets.redact(f"{type(exc).__name__}: {exc}")
                     results.append(TargetResult(target, Status.ERROR, reason=reason))
 
         log.info("gate.started", gate=gate.name, batch=batch, targets=len(targets))

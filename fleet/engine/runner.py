@@ -23,7 +23,6 @@ import structlog
 
 from fleet.engine.execute import Executor, Interrupt, TargetState
 from fleet.engine.gate_runs import GateRuns
-from fleet.engine.invocation import redact, secret_values
 from fleet.engine.settings import AnyioClock, EngineSettings
 from fleet.model import (
     ArmCounters,
@@ -41,6 +40,7 @@ from fleet.ports import Clock, NullRecorder, Recorder, RunCommands
 from fleet.rollout.batches import plan_rollout
 from fleet.rollout.budget import ErrorBudget
 from fleet.rollout.control import Ended, RunControl, Stage
+from fleet.secrets import Secrets
 from fleet.util import failpoints
 
 __all__ = ["AnyioClock", "EngineSettings", "Runner"]
@@ -80,7 +80,13 @@ class Runner:
         policy = spec.rollout
         self.control = control or RunControl(cancel_running=policy.cancel_running)
         self.control.subscribe(self._on_control)
-        common = {"run_id": run_id, "settings": self.settings, "clock": self.clock}
+        self.secrets = Secrets.from_spec(spec)
+        common = {
+            "run_id": run_id,
+            "settings": self.settings,
+            "clock": self.clock,
+            "secrets": self.secrets,
+        }
         self.recorder: Recorder = recorder or NullRecorder()
         self.executor = Executor(
             spec,
@@ -94,7 +100,6 @@ class Runner:
         self.budget = ErrorBudget(None, policy.count_platform_failures)
         self.plan: RolloutPlan | None = None
         self.gate_records: list[GateRecord] = []
-        self._secrets = secret_values(spec)
         self._counts = _Counts()
         self._results: dict[str, TargetResult] = {}
         self._launched: set[str] = set()
@@ -201,7 +206,7 @@ class Runner:
         try:
             return await work
         except Exception as exc:  # a bug or an unexpected SDK error: data, not a crash
-            reason = redact(f"{type(exc).__name__}: {exc}", self._secrets)
+            reason = self.secrets.redact(f"{type(exc).__name__}: {exc}")
             log.error("target.error", target=target.id, reason=reason)
             return TargetResult(target, Status.ERROR, reason=reason)
 

@@ -23,6 +23,7 @@ from fleet.model import (
     TargetResult,
 )
 from fleet.report.json_report import exit_code_for, report_to_dict, write_report
+from fleet.secrets import Secrets
 from tests.engine.test_report_groups import fleet_results, make_target
 
 T0 = datetime(2025, 3, 1, 10, 0, 0, tzinfo=UTC)
@@ -147,7 +148,7 @@ def test_secret_parameters_never_reach_the_report(tmp_path: Path) -> None:
         default=ScriptSource(SourceKind.INLINE, "echo $TOKEN"),
         protected_parameters=(Parameter("TOKEN", token),),
     )
-    secrets = [p.value for p in spec.protected_parameters if isinstance(p.value, Secret)]
+    secrets = Secrets.of(p.value for p in spec.protected_parameters)
     # A careless script echoes the protected value; Azure hands it back in the output.
     leaky = TargetResult(
         make_target("web-1"),

@@ -6,10 +6,11 @@ import io
 
 from rich.console import Console
 
-from fleet.model import Progress, Secret, Status, TargetResult
+from fleet.model import Progress, Status, TargetResult
 from fleet.report.groups import group_results
 from fleet.report.progress import ProgressDisplay, plain_line
 from fleet.report.render import render_groups, render_summary
+from fleet.secrets import Secrets
 from tests.engine.test_report_groups import fleet_results, health_result, make_target
 from tests.engine.test_report_json import make_report, skipped
 
@@ -78,7 +79,7 @@ def test_script_output_is_not_treated_as_markup() -> None:
 def test_secrets_are_redacted_in_the_terminal() -> None:
     result = TargetResult(make_target("x"), Status.FAILED, exit_code=1, error="pw=hunter2\n")
     console = record()
-    render_summary(console, make_report([result]), secrets=[Secret("hunter2")])
+    render_summary(console, make_report([result]), secrets=Secrets.of(["hunter2"]))
     text = console.export_text()
     assert "hunter2" not in text and "pw=***" in text
 

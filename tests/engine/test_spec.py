@@ -33,7 +33,6 @@ from fleet.spec import (
     job_spec_from_options,
     load_job_spec,
     parse_duration,
-    redact_uri,
 )
 from fleet.util import yamlpos
 
@@ -631,12 +630,6 @@ def test_data_loc_drops_validator_markers() -> None:
     )
     assert yamlpos.data_loc(data, ("script", "timeout"), keep_last=True) == ("script", "timeout")
     assert yamlpos.data_loc(data, ("script", "timeout")) == ("script",)
-
-
-def test_redact_uri() -> None:
-    assert redact_uri(SAS) == "https://acct.blob.core.windows.net/s/fix.sh?<redacted>"
-    assert redact_uri("https://user:pw@h.example/x") == "https://h.example/x"
-    assert redact_uri("https://h.example/x") == "https://h.example/x"
 
 
 # --- properties -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The secret-free form of a job spec the journal stores, its hashes, and scrubbing.
+"""The secret-free form of a job spec the journal stores, and its hashes.
 
 What is stored (``spec_to_dict``):
 
@@ -14,8 +14,8 @@ secret is rotated. ``script_hash`` covers the script sources only. Neither is ev
 over a secret value.
 
 Defence in depth: every string the journal writes (spec, details, summary, report) passes
-through ``scrub`` with the spec's secret values, so a secret that slipped into a
-non-protected field or a script's output is stored as ``***``.
+through ``fleet.secrets.Secrets.scrub`` with the spec's secrets, so a secret that slipped into
+a non-protected field or a script's output is stored as ``***``.
 """
 
 from __future__ import annotations
@@ -33,9 +33,7 @@ from fleet.model import (
     SourceKind,
     TagMatch,
 )
-
-REDACTED = "***"
-_MIN_SECRET = 3  # shorter "secrets" would shred ordinary text; the engine uses the same floor
+from fleet.secrets import REDACTED, Secrets
 
 
 def _sha256(text: str) -> str:
@@ -104,7 +102,7 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
         },
         "concurrency": {"count": spec.concurrency.count, "percent": spec.concurrency.percent},
     }
-    return scrub(raw, secret_values(spec))
+    return Secrets.from_spec(spec).scrub(raw)
 
 
 def canonical_json(value: Any) -> str:
@@ -128,33 +126,3 @@ def script_hash(spec: JobSpec) -> str:
         value = _uri_without_query(source.value) if source.kind is SourceKind.URI else source.value
         parts.append(f"{slot}\0{source.kind.value}\0{_sha256(value)}")
     return _sha256("\n".join(parts))
-
-
-def secret_values(spec: JobSpec) -> tuple[str, ...]:
-    """Every secret value the spec carries, longest first (so no secret is half-scrubbed)."""
-    script = spec.script
-    values: list[str] = []
-    for p in script.protected_parameters:
-        values.append(p.value.reveal() if isinstance(p.value, Secret) else p.value)
-    values.extend(p.value.reveal() for p in script.parameters if isinstance(p.value, Secret))
-    if script.run_as_password is not None:
-        values.append(script.run_as_password.reveal())
-    for source in (script.default, script.linux, script.windows):
-        if source is not None and source.kind is SourceKind.URI and "?" in source.value:
-            values.append(source.value.split("?", 1)[1])
-    return tuple(sorted({v for v in values if len(v) >= _MIN_SECRET}, key=len, reverse=True))
-
-
-def scrub(value: Any, secrets: tuple[str, ...]) -> Any:
-    """``value`` (JSON-like) with every occurrence of a secret in a string replaced by ``***``."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {k: scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [scrub(v, secrets) for v in value]
-    return value

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from fleet.journal.redaction import (
-    canonical_json,
-    script_hash,
-    scrub,
-    secret_values,
-    spec_hash,
-    spec_to_dict,
-)
+from fleet.journal.spec_record import canonical_json, script_hash, spec_hash, spec_to_dict
 from fleet.model import Parameter, ScriptSource, Secret, SourceKind
 from tests.journal import PASSWORD, PROTECTED_VALUE, SAS, make_spec
 
@@ -41,12 +34,6 @@ def test_secret_wrapped_plain_parameter_and_secret_echoed_elsewhere_are_scrubbed
     )
     text = canonical_json(spec_to_dict(dataclasses.replace(spec, script=script)))
     assert "plain-but-secret" not in text and PASSWORD not in text
-
-
-def test_secret_values_are_every_secret_longest_first() -> None:
-    values = secret_values(make_spec())
-    assert set(values) == {PROTECTED_VALUE, PASSWORD, SAS}
-    assert [len(v) for v in values] == sorted((len(v) for v in values), reverse=True)
 
 
 def test_spec_hash_ignores_secret_values_and_the_file_name() -> None:
@@ -88,8 +75,3 @@ def test_command_id_sources_are_kept_verbatim() -> None:
         "kind": "commandId",
         "value": "RunShellScript",
     }
-
-
-def test_scrub_walks_nested_json() -> None:
-    data = {"a": ["x secret-1 y", {"b": "secret-1"}], "n": 3, "none": None}
-    assert scrub(data, ("secret-1",)) == {"a": ["x *** y", {"b": "***"}], "n": 3, "none": None}
