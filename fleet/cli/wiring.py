@@ -57,84 +57,19 @@ def fail(exc: FleetError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
-def rollout_flags(kw: dict[str, Any]) -> Any:
-    """The rollout flags given on the command line (``fleet.spec.RolloutOptions``)."""
-    from fleet.spec import RolloutOptions
-
-    return RolloutOptions(
-        batches=kw.get("batches"),
-        order=kw.get("order"),
-        seed=kw.get("seed"),
-        max_errors=kw.get("max_errors"),
-        count_platform_failures=bool(kw.get("count_platform_failures")),
-        pause=kw.get("pause"),
-        deadline=kw.get("deadline"),
-        cancel_grace=kw.get("cancel_grace"),
-        cancel_running=bool(kw.get("cancel_running")),
-        confirm_over=kw.get("confirm_over"),
-    )
-
-
 def job_spec(kw: dict[str, Any], spec_text: str | None = None) -> JobSpec:
     """The job spec from a file or the job flags; ``spec_text`` replays a file's recorded
     content (``fleet resume``)."""
-    from fleet.spec import JobOptions, job_spec_from_options, load_job_spec
+    from fleet.spec import JobDocument, RolloutOptions, job_from_flags
+    from fleet.spec.flags import rollout_overrides
+    from fleet.spec.load import file_job_spec
 
-    spec_path: Path | None = kw.get("spec")
-    flag_names = (
-        "tag",
-        "resource_group",
-        "target_name",
-        "query",
-        "script",
-        "script_file",
-        "script_uri",
-        "command_id",
-        "param",
-        "protected_param",
-        "exclude_name",
-        "exclude_tag",
-        "run_as_user",
-        "run_as_password_env",
-        "timeout",
-        "max_concurrency",
-        "job_name",
-        "all_targets",
-    )
-    given = [n for n in flag_names if kw.get(n)]
-    if spec_path is not None:
-        if given:
-            flags = ", ".join("--" + n.replace("_", "-") for n in given)
-            message = (
-                f"Give either a job spec file or job flags, not both (got {spec_path} "
-                f"and {flags}). Put the settings in the spec file instead."
-            )
-            raise SpecError(message)
-        return load_job_spec(spec_path, rollout=rollout_flags(kw), text=spec_text)
-    opts = JobOptions(
-        name=kw.get("job_name") or "adhoc",
-        subscriptions=tuple(kw.get("subscription") or ()),
-        tags=tuple(kw.get("tag") or ()),
-        resource_groups=tuple(kw.get("resource_group") or ()),
-        names=tuple(kw.get("target_name") or ()),
-        query=kw.get("query"),
-        include_scale_sets=not kw.get("no_scale_sets", False),
-        exclude_names=tuple(kw.get("exclude_name") or ()),
-        exclude_tags=tuple(kw.get("exclude_tag") or ()),
-        script=kw.get("script"),
-        script_file=kw.get("script_file"),
-        script_uri=kw.get("script_uri"),
-        command_id=kw.get("command_id"),
-        parameters=tuple(kw.get("param") or ()),
-        protected_parameters=tuple(kw.get("protected_param") or ()),
-        run_as_user=kw.get("run_as_user"),
-        run_as_password_env=kw.get("run_as_password_env"),
-        timeout=kw.get("timeout"),
-        max_concurrency=kw.get("max_concurrency"),
-        all_targets=bool(kw.get("all_targets")),
-        rollout=rollout_flags(kw),
-    )
-    return job_spec_from_options(opts)
+    if spec_text is not None and kw.get("spec") is not None:
+        where = Path(kw["spec"])
+        overrides = rollout_overrides(RolloutOptions.from_flags(kw))
+        document = JobDocument(str(where), str(where.parent), text=spec_text, rollout=overrides)
+        return file_job_spec(document)
+    return job_from_flags(kw).spec
 
 
 def _banner(profile: Path, time_scale: float) -> None:

@@ -1,18 +1,24 @@
-"""Validated job models (``fleet.spec_schema``) → frozen ``fleet.model.JobSpec``.
+"""Job-file-shaped data → validated models (``fleet.spec.schema``) → frozen ``JobSpec``.
 
-The only step that touches the outside world: it reads ``file:`` scripts (relative to the job
-file's directory) and the environment variables that hold secrets. Problems are collected as
-``(loc, message)`` pairs so the caller can report all of them with file and line at once;
+``build`` is the one path both job files and CLI flags take. The only step that touches the
+outside world: it reads ``file:`` scripts (relative to the job file's directory, or the
+current directory for flags) and the environment variables that hold secrets. Problems are
+collected as ``(loc, message)`` pairs so all of them are reported at once, with file and line;
 messages name paths and variable names, never a secret value or the query of a SAS URI.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
+
+from fleet.errors import SpecError
 from fleet.model import (
     Concurrency,
     HealthGate,
@@ -28,10 +34,9 @@ from fleet.model import (
     TagMatch,
 )
 from fleet.secrets import redact_uri
-from fleet.spec_schema import EnvRef, Job, Rollout, Script, Source, Targets
-from fleet.spec_values import BUILTIN_COMMANDS
-
-Loc = tuple[str | int, ...]
+from fleet.spec.problems import Loc, Origin, Problem, problem_of
+from fleet.spec.schema import EnvRef, Job, Rollout, Script, Source, Targets
+from fleet.spec.values import BUILTIN_COMMANDS
 
 
 @dataclass
@@ -40,10 +45,30 @@ class BuildContext:
 
     base_dir: Path
     env: Mapping[str, str]
-    problems: list[tuple[Loc, str]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     def problem(self, loc: Loc, message: str) -> None:
         self.problems.append((loc, message))
+
+
+def build(
+    data: Any, origin: Origin, env: Mapping[str, str] | None, problems: list[Problem]
+) -> JobSpec:
+    """Validate ``data`` and build the spec; every problem (``problems`` found earlier, the
+    schema's, the build's) is reported at once in one ``SpecError``, as ``origin`` says."""
+    if not isinstance(data, dict):
+        message = "a job spec is a mapping with name, targets and script (see configs/jobs/)"
+        raise SpecError(origin.render([((), message)]))
+    try:
+        job = Job.model_validate(data)
+    except ValidationError as exc:
+        problems = problems + [problem_of(err, data) for err in exc.errors()]
+        raise SpecError(origin.render(problems)) from None
+    ctx = BuildContext(origin.base_dir, os.environ if env is None else env, list(problems))
+    spec = build_job_spec(job, origin.source, ctx)
+    if ctx.problems:
+        raise SpecError(origin.render(ctx.problems))
+    return spec
 
 
 def build_job_spec(job: Job, source: str, ctx: BuildContext) -> JobSpec:

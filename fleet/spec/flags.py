@@ -1,7 +1,9 @@
-"""Ad-hoc CLI flags (``JobOptions``) → the same plain data a job file holds.
+"""Ad-hoc CLI flags (``JobOptions``, ``RolloutOptions``) → the same plain data a job file holds.
 
-The CLI collects flags into :class:`JobOptions`; ``options_to_data`` translates them into the
-job-file shape so both paths go through one schema and produce equal ``JobSpec`` objects.
+The CLI's flags become :class:`JobOptions` (``JobOptions.from_flags``); ``options_to_data``
+translates them into the job-file shape so both paths go through one schema
+(``fleet.spec.build``) and produce equal ``JobSpec`` objects — and the document a run records
+is that data, not the flags.
 ``FLAGS`` names the flag for each field so errors can say ``--timeout: ...``; the CLI should
 use these names. Secrets never come as literal flag values (shell history, ``ps`` output):
 ``--protected-param NAME=env:VAR`` and ``--run-as-password-env VAR`` only.
@@ -9,12 +11,20 @@ use these names. Secrets never come as literal flag values (shell history, ``ps`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from fleet.util.yamlpos import format_loc
+from pydantic import ValidationError
 
-Loc = tuple[str | int, ...]
+from fleet.errors import SpecError
+from fleet.model import JobSpec
+from fleet.spec.build import build
+from fleet.spec.document import FLAGS_SOURCE, JobDocument, ParsedJob
+from fleet.spec.problems import Loc, Origin, Problem, problem_of
+from fleet.spec.schema import Rollout
+from fleet.util.yamlpos import format_loc
 
 #: Field path → CLI flag, longest prefix wins (``targets.tags.env`` → ``--tag env``).
 FLAGS: dict[Loc, str] = {
@@ -74,6 +84,22 @@ class RolloutOptions:
     cancel_grace: str | None = None
     cancel_running: bool = False
     confirm_over: str | None = None
+
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, Any]) -> RolloutOptions:
+        """The rollout options among the CLI's parameters (named as ``fleet run``'s)."""
+        return cls(
+            batches=flags.get("batches"),
+            order=flags.get("order"),
+            seed=flags.get("seed"),
+            max_errors=flags.get("max_errors"),
+            count_platform_failures=bool(flags.get("count_platform_failures")),
+            pause=flags.get("pause"),
+            deadline=flags.get("deadline"),
+            cancel_grace=flags.get("cancel_grace"),
+            cancel_running=bool(flags.get("cancel_running")),
+            confirm_over=flags.get("confirm_over"),
+        )
 
     def to_data(self) -> dict[str, Any]:
         """The given flags as a job file's ``rollout:`` mapping (absent flags left out)."""
@@ -140,6 +166,51 @@ class JobOptions:
     max_concurrency: str | None = None
     rollout: RolloutOptions = RolloutOptions()
 
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, Any]) -> JobOptions:
+        """The job options among the CLI's parameters (named as ``fleet run``'s)."""
+
+        def many(name: str) -> tuple[str, ...]:
+            return tuple(flags.get(name) or ())
+
+        script_file = flags.get("script_file")
+        return cls(
+            name=flags.get("job_name") or "adhoc",
+            all_targets=bool(flags.get("all_targets")),
+            subscriptions=many("subscription"),
+            tags=many("tag"),
+            resource_groups=many("resource_group"),
+            names=many("target_name"),
+            query=flags.get("query"),
+            include_scale_sets=not flags.get("no_scale_sets", False),
+            exclude_names=many("exclude_name"),
+            exclude_tags=many("exclude_tag"),
+            script=flags.get("script"),
+            script_file=None if script_file is None else str(script_file),
+            script_uri=flags.get("script_uri"),
+            command_id=flags.get("command_id"),
+            parameters=many("param"),
+            protected_parameters=many("protected_param"),
+            run_as_user=flags.get("run_as_user"),
+            run_as_password_env=flags.get("run_as_password_env"),
+            timeout=flags.get("timeout"),
+            max_concurrency=flags.get("max_concurrency"),
+            rollout=RolloutOptions.from_flags(flags),
+        )
+
+
+#: The CLI parameters that describe a job (instead of a job file).
+JOB_FLAGS = (
+    "tag", "resource_group", "target_name", "query", "script", "script_file", "script_uri",
+    "command_id", "param", "protected_param", "exclude_name", "exclude_tag", "run_as_user",
+    "run_as_password_env", "timeout", "max_concurrency", "job_name", "all_targets",
+)  # fmt: skip
+
+
+def job_flags_given(flags: Mapping[str, Any]) -> list[str]:
+    """The job-describing flags set in ``flags``, as ``--flag`` names."""
+    return ["--" + name.replace("_", "-") for name in JOB_FLAGS if flags.get(name)]
+
 
 def flag_for(loc: Loc) -> str:
     """``("script", "parameters", "A")`` → ``--parameter A``."""
@@ -162,9 +233,48 @@ def reword_for_flags(loc: Loc, message: str) -> str:
     return message
 
 
-def options_to_data(opts: JobOptions) -> tuple[dict[str, Any], list[tuple[Loc, str]]]:
+def flags_origin(base_dir: Path | None = None) -> Origin:
+    """Errors name the flag (``--timeout: ...``); ``file:`` scripts start at ``base_dir``."""
+    return Origin(FLAGS_SOURCE, None, base_dir or Path.cwd(), flag_for, reword_for_flags)
+
+
+def job_from_options(opts: JobOptions, *, env: Mapping[str, str] | None = None) -> ParsedJob:
+    """Validate ad-hoc CLI flags; errors name the flag (``--timeout: ...``)."""
+    data, problems = options_to_data(opts)
+    base_dir = Path.cwd()
+    spec = build(data, flags_origin(base_dir), env, problems)
+    return ParsedJob(spec, JobDocument(FLAGS_SOURCE, str(base_dir), data=data))
+
+
+def job_spec_from_options(opts: JobOptions, *, env: Mapping[str, str] | None = None) -> JobSpec:
+    """:func:`job_from_options`, the spec only."""
+    return job_from_options(opts, env=env).spec
+
+
+def flags_job_spec(document: JobDocument, env: Mapping[str, str] | None = None) -> JobSpec:
+    """The spec again from the data recorded for a flags job (``fleet resume``)."""
+    origin = flags_origin(Path(document.base_dir))
+    return build(dict(document.data or {}), origin, env, [])
+
+
+def rollout_overrides(rollout: RolloutOptions | None) -> dict[str, Any]:
+    """The rollout flags as data, checked on their own first so errors name the flag."""
+    data = rollout.to_data() if rollout is not None else {}
+    if data:
+        try:
+            Rollout.model_validate(data)
+        except ValidationError as exc:
+            wrapped = {"rollout": data}
+            problems = [
+                problem_of({**e, "loc": ("rollout", *e["loc"])}, wrapped) for e in exc.errors()
+            ]
+            raise SpecError(flags_origin().render(problems)) from None
+    return data
+
+
+def options_to_data(opts: JobOptions) -> tuple[dict[str, Any], list[Problem]]:
     """Job-file-shaped data plus the problems found while splitting flag values."""
-    problems: list[tuple[Loc, str]] = []
+    problems: list[Problem] = []
     targets: dict[str, Any] = {
         "subscriptions": list(opts.subscriptions),
         "tags": _tags(opts.tags, ("targets", "tags"), problems),
@@ -193,7 +303,7 @@ def options_to_data(opts: JobOptions) -> tuple[dict[str, Any], list[tuple[Loc, s
     return data, problems
 
 
-def _tags(raw: tuple[str, ...], loc: Loc, problems: list[tuple[Loc, str]]) -> dict[str, Any]:
+def _tags(raw: tuple[str, ...], loc: Loc, problems: list[Problem]) -> dict[str, Any]:
     tags: dict[str, list[str] | None] = {}
     for item in raw:
         key, sep, values = item.partition("=")
@@ -210,7 +320,7 @@ def _tags(raw: tuple[str, ...], loc: Loc, problems: list[tuple[Loc, str]]) -> di
     return tags
 
 
-def _script(opts: JobOptions, problems: list[tuple[Loc, str]]) -> dict[str, Any]:
+def _script(opts: JobOptions, problems: list[Problem]) -> dict[str, Any]:
     script: dict[str, Any] = {}
     for key, value in (
         ("inline", opts.script),
@@ -232,7 +342,7 @@ def _script(opts: JobOptions, problems: list[tuple[Loc, str]]) -> dict[str, Any]
     return script
 
 
-def _parameters(raw: tuple[str, ...], problems: list[tuple[Loc, str]]) -> dict[str, str]:
+def _parameters(raw: tuple[str, ...], problems: list[Problem]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in raw:
         name, sep, value = item.partition("=")
@@ -246,7 +356,7 @@ def _parameters(raw: tuple[str, ...], problems: list[tuple[Loc, str]]) -> dict[s
     return out
 
 
-def _protected(raw: tuple[str, ...], problems: list[tuple[Loc, str]]) -> dict[str, Any]:
+def _protected(raw: tuple[str, ...], problems: list[Problem]) -> dict[str, Any]:
     # Never echo ``item`` or its value: whatever follows "=" may be the secret itself.
     out: dict[str, Any] = {}
     how = "pass NAME=env:VAR and export VAR (the value is read from the environment)"

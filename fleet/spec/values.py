@@ -1,7 +1,8 @@
 """Scalar values of a job spec: durations, concurrency, names, tag and parameter values.
 
-Pure parsers used as pydantic validators by ``fleet.spec_schema``. Each raises ``ValueError``
+Pure parsers used as pydantic validators by ``fleet.spec.schema``. Each raises ``ValueError``
 with a message saying what is wrong and how to fix it; none of them is ever given a secret.
+``parse_duration`` is the one for library callers: it raises ``SpecError`` instead.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import PlainValidator
 
+from fleet.errors import SpecError
 from fleet.model import Amount, Concurrency, Order
 
 MAX_TIMEOUT_S = 86_400
@@ -56,7 +58,15 @@ def _seconds(value: Any) -> int:
     raise ValueError(f"{value!r} is not a duration — {DURATION_HINT}")
 
 
-def parse_duration(value: Any) -> int:
+def parse_duration(value: str | int) -> int:
+    """Seconds from ``600``, ``"90s"``, ``"10m"``, ``"1h"``, ``"1h30m"``; ``SpecError`` if not."""
+    try:
+        return _timeout(value)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+
+
+def _timeout(value: Any) -> int:
     """Seconds from ``600``, ``"600"``, ``"90s"``, ``"10m"``, ``"1h"`` or ``"1h30m"``; 1..86400."""
     seconds = _seconds(value)
     if not 1 <= seconds <= MAX_TIMEOUT_S:
@@ -66,7 +76,7 @@ def parse_duration(value: Any) -> int:
 
 
 def parse_span(value: Any, *, minimum: int, maximum: int, what: str) -> int:
-    """Like :func:`parse_duration` for rollout times: ``what`` names the range's meaning."""
+    """Like :func:`_timeout` for rollout times: ``what`` names the range's meaning."""
     seconds = _seconds(value)
     if not minimum <= seconds <= maximum:
         shown = f"{format_duration(minimum)} to {format_duration(maximum)}"
@@ -134,7 +144,7 @@ def _regex(value: Any) -> str:
 
 
 def format_duration(seconds: int) -> str:
-    """The shortest text ``parse_duration`` reads back as ``seconds``: 5400 → ``"1h30m"``."""
+    """The shortest text :func:`parse_duration` reads back as ``seconds``: 5400 → ``"1h30m"``."""
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     parts = [(hours, "h"), (minutes, "m"), (secs, "s")]
@@ -211,7 +221,7 @@ def _nonblank(value: Any) -> str:
     return value
 
 
-Duration = Annotated[int, PlainValidator(parse_duration)]
+Duration = Annotated[int, PlainValidator(_timeout)]
 TagValues = Annotated[tuple[str, ...], PlainValidator(_tag_values)]
 TagFilter = dict[Annotated[str, PlainValidator(_nonblank)], TagValues]
 ParamName = Annotated[str, PlainValidator(_param_name)]

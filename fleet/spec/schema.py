@@ -1,7 +1,7 @@
 """The job-spec YAML schema (pydantic v2, every model ``extra="forbid"``) and its scalar parsers.
 
 This is the edge: plain data in (from YAML or from CLI flags), validated models out.
-``fleet.spec`` turns the models into frozen ``fleet.model`` objects (reading script files and
+``fleet.spec.build`` turns the models into frozen ``fleet.model`` objects (reading script files and
 environment variables on the way). Validators raise ``ValueError`` with a message that says
 what is wrong and how to fix it; they never echo a secret (protected parameters, passwords, the
 query of a SAS URI). Shape of a job file::
@@ -51,7 +51,7 @@ from pydantic import (
     model_validator,
 )
 
-from fleet.spec_values import (
+from fleet.spec.values import (
     BUILTIN_COMMANDS,
     ENV_NAME,
     BatchSize,
