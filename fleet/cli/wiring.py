@@ -1,5 +1,7 @@
-"""CLI wiring: flags → job spec and connection; opens the backend (the embedded emulator for
-``--sim``); maps FleetError to exit codes with a clear message. No engine logic here.
+"""CLI wiring: opens the backend of a ``Connection`` (the embedded emulator for ``--sim``),
+configures the logs, runs the async part with the run's secrets current, maps FleetError to
+exit codes with a clear message, and finishes a run (summary, report file, exit code).
+No engine logic here.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import typer
@@ -16,10 +18,14 @@ from rich.console import Console
 from rich.panel import Panel
 
 from fleet import logs
-from fleet.api import Backend
 from fleet.errors import FleetError, SpecError
-from fleet.model import JobSpec, RunReport, Secret
+from fleet.model import RunReport, Secret
+from fleet.ports import Backend
 from fleet.secrets import NO_SECRETS, Secrets, using
+from fleet.spec import Connection
+
+if TYPE_CHECKING:
+    from fleet.azure.backend import ConnectionSettings
 
 err_console = Console(stderr=True)
 T = TypeVar("T")
@@ -57,21 +63,6 @@ def fail(exc: FleetError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
-def job_spec(kw: dict[str, Any], spec_text: str | None = None) -> JobSpec:
-    """The job spec from a file or the job flags; ``spec_text`` replays a file's recorded
-    content (``fleet resume``)."""
-    from fleet.spec import JobDocument, RolloutOptions, job_from_flags
-    from fleet.spec.flags import rollout_overrides
-    from fleet.spec.load import file_job_spec
-
-    if spec_text is not None and kw.get("spec") is not None:
-        where = Path(kw["spec"])
-        overrides = rollout_overrides(RolloutOptions.from_flags(kw))
-        document = JobDocument(str(where), str(where.parent), text=spec_text, rollout=overrides)
-        return file_job_spec(document)
-    return job_from_flags(kw).spec
-
-
 def _banner(profile: Path, time_scale: float) -> None:
     text = (
         f"[bold]SIMULATED FLEET[/] — profile {profile}, time scale x{time_scale:g}. "
@@ -82,51 +73,64 @@ def _banner(profile: Path, time_scale: float) -> None:
 
 
 @asynccontextmanager
-async def open_backend(kw: dict[str, Any], spec: JobSpec | None = None) -> AsyncIterator[Backend]:
+async def open_backend(connection: Connection) -> AsyncIterator[Backend]:
+    """The backend of ``connection``: the embedded emulator (``sim``), or ARM with the token
+    from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``."""
     from fleet.azure.backend import ConnectionSettings, azure_backend
 
-    subs = tuple(kw.get("subscription") or ())
-    if kw.get("sim"):
-        from fleet.sim.emulator import Emulator
-        from fleet.sim.profile import ProfileError, load_profile
-
-        try:
-            profile = load_profile(kw["profile"])
-        except ProfileError as exc:
-            raise SpecError(str(exc)) from exc
-        scale = float(kw.get("time_scale") or 1.0)
-        _banner(kw["profile"], scale)
-        async with Emulator(profile, time_scale=scale) as emu:
-            settings = ConnectionSettings(
-                arm_endpoint=emu.info.endpoint,
-                ca_cert=emu.info.ca_cert,
-                token=Secret(emu.token),
-                subscriptions=subs or tuple(emu.info.subscriptions),
-                time_scale=scale,
-            )
-            async with azure_backend(settings) as backend:
-                yield backend
+    if connection.sim:
+        async with _emulated(connection) as settings, azure_backend(settings) as backend:
+            yield backend
         return
     token = os.environ.get("FLEET_ACCESS_TOKEN")
-    ca = kw.get("ca_cert")
     settings = ConnectionSettings(
-        cloud=kw.get("cloud") or "public",
-        arm_endpoint=kw.get("arm_endpoint"),
-        ca_cert=str(ca) if ca else None,
+        cloud=connection.cloud,
+        arm_endpoint=connection.arm_endpoint,
+        ca_cert=connection.ca_cert,
         token=Secret(token) if token else None,
-        subscriptions=subs,
+        subscriptions=connection.subscriptions,
     )
     async with azure_backend(settings) as backend:
         yield backend
 
 
-def finish_run(result: RunReport, report: Path | None, strict: bool) -> None:
-    """Write the JSON report, render the summary and exit with the run's exit code."""
+@asynccontextmanager
+async def _emulated(connection: Connection) -> AsyncIterator[ConnectionSettings]:
+    """The emulator ``--sim`` starts in-process, and the settings to reach it."""
+    from fleet.azure.backend import ConnectionSettings
+    from fleet.sim.emulator import Emulator
+    from fleet.sim.profile import ProfileError, load_profile
+
+    if connection.profile is None:
+        raise SpecError("--sim needs a fleet profile (--profile).")
+    profile_path = Path(connection.profile)
+    try:
+        profile = load_profile(profile_path)
+    except ProfileError as exc:
+        raise SpecError(str(exc)) from exc
+    scale = connection.time_scale
+    _banner(profile_path, scale)
+    async with Emulator(profile, time_scale=scale) as emu:
+        yield ConnectionSettings(
+            arm_endpoint=emu.info.endpoint,
+            ca_cert=emu.info.ca_cert,
+            token=Secret(emu.token),
+            subscriptions=connection.subscriptions or tuple(emu.info.subscriptions),
+            time_scale=scale,
+        )
+
+
+def finish_run(
+    result: RunReport, report: Path | None, strict: bool, secrets: Secrets = NO_SECRETS
+) -> None:
+    """Write the JSON report, render the summary and exit with the run's exit code. Whatever
+    a script echoed of the run's ``secrets`` is redacted in both."""
     from fleet.cli.rollout_view import render_ending
     from fleet.report.groups import group_results
     from fleet.report.json_report import exit_code_for, write_report
     from fleet.report.render import render_summary
 
+    result = secrets.redact_report(result)
     groups = group_results(result.results)  # once: grouping 10,000 outputs is not free
     render_summary(Console(), result, groups=groups)
     render_ending(Console(), result)

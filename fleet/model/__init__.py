@@ -10,10 +10,12 @@ outside this package; every layer may import it.
     job       JobSpec, Concurrency
     calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
     results   Status, TargetResult, RunReport, ArmCounters, Progress
+    plan      RunPlan — what a run will do, decided before anything is sent
 """
 
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
 from fleet.model.job import Concurrency, JobSpec
+from fleet.model.plan import RunPlan
 from fleet.model.results import ArmCounters, Progress, RunReport, Status, TargetResult
 from fleet.model.rollout import (
     Amount,
@@ -48,6 +50,7 @@ __all__ = [
     "RolloutPlan",
     "RolloutPolicy",
     "RolloutRecord",
+    "RunPlan",
     "RunReport",
     "RunView",
     "ScriptSource",

@@ -23,7 +23,21 @@ from typing import Any
 
 import anyio
 
-from fleet.model import CallError, Invocation, RunView, Selector, Target, TargetKind
+from fleet.model import (
+    Batch,
+    CallError,
+    GateRecord,
+    Invocation,
+    Progress,
+    RunPlan,
+    RunReport,
+    RunView,
+    Selector,
+    Target,
+    TargetKind,
+    TargetResult,
+)
+from fleet.ports import RunObserver
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -232,3 +246,35 @@ def _view(command: _RunCommand, age: float) -> RunView:
         end_time=_at(t0, b.pickup + b.duration),
         **base,
     )
+
+
+class RecordingObserver(RunObserver):
+    """Keeps every run event in order (``events``: (name, payload)) and the progress seen."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+        self.progress_seen: list[Progress] = []
+
+    def run_started(self, plan: RunPlan) -> None:
+        self.events.append(("run_started", plan))
+
+    def progress(self, progress: Progress) -> None:
+        self.progress_seen.append(progress)
+
+    def batch_started(self, batch: Batch) -> None:
+        self.events.append(("batch_started", batch))
+
+    def batch_finished(self, batch: Batch) -> None:
+        self.events.append(("batch_finished", batch))
+
+    def gate_finished(self, record: GateRecord) -> None:
+        self.events.append(("gate_finished", record))
+
+    def target_finished(self, result: TargetResult) -> None:
+        self.events.append(("target_finished", result))
+
+    def run_finished(self, report: RunReport) -> None:
+        self.events.append(("run_finished", report))
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.events]

@@ -170,8 +170,8 @@ def test_batches_partition_respect_sizes_order_and_groups(
 
 
 def test_batch_etas_carry_write_budgets_across_batches() -> None:
+    from fleet.api.estimate import batch_estimates
     from fleet.model import Concurrency, JobSpec, ScriptSource, ScriptSpec, Selector, SourceKind
-    from fleet.plan import batch_estimates
 
     targets = [target(f"vm-{i:04}") for i in range(2000)]
     policy = RolloutPolicy(batches=(n(1), n(999), pct(100)), order=Order.NAME, pause_s=60)

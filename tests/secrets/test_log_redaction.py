@@ -19,6 +19,7 @@ from fleet.model import (
     Selector,
     SourceKind,
 )
+from fleet.ports import RunObserver
 from fleet.secrets import Secrets, current, using
 from tests.engine.fakes import VIRTUAL_TIME, Behaviour, FakeArm, make_target
 
@@ -48,17 +49,18 @@ async def test_two_concurrent_runs_each_redact_their_own_secret_in_logs(
     secrets = {"alpha": "alpha-S3cret-value", "beta": "beta-S3cret-value"}
     seen: dict[str, int] = {"alpha": 0, "beta": 0}
 
-    def leaky(name: str):  # type: ignore[no-untyped-def]
-        def on_progress(progress: Progress) -> None:  # a careless callback logs the secret
-            seen[name] += 1
-            log.warning("careless.callback", note=f"{name} token is {secrets[name]}")
+    class Leaky(RunObserver):  # a careless observer logs the secret
+        def __init__(self, name: str) -> None:
+            self.name = name
 
-        return on_progress
+        def progress(self, progress: Progress) -> None:
+            seen[self.name] += 1
+            log.warning("careless.observer", note=f"{self.name} token is {secrets[self.name]}")
 
     async def one(name: str) -> None:
         await run_async(
             job(name, secrets[name]), Backend(arm, arm), settings=EngineSettings(),
-            on_progress=leaky(name),
+            observer=Leaky(name),
         )  # fmt: skip
 
     async with anyio.create_task_group() as tg:
