@@ -3,7 +3,7 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
-PROFILE ?= configs/sim/demo.yaml
+PROFILE ?= demo
 
 .PHONY: install test lint demo bench bench-quick clean
 
@@ -32,10 +32,10 @@ demo: install
 # Benchmarks print figures (bench/README.md); they never fail on speed. Each contender runs on
 # its own emulator process; results land in bench/results/<scenario>.json.
 bench: install
-	$(BIN)/fleet bench configs/bench/vms-2k.yaml configs/bench/mixed-10k.yaml
+	$(BIN)/fleet bench vms-2k mixed-10k
 
 bench-quick: install
-	$(BIN)/fleet bench configs/bench/quick.yaml
+	$(BIN)/fleet bench quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

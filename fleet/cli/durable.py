@@ -18,18 +18,23 @@ from fleet.journal.records import RunRecord
 from fleet.model import ArmCounters, RunReport, Status, TargetResult
 
 NOT_RECORDED = {"report", "strict", "yes", "log_format", "log_level", "state_dir", "no_journal"}
-PATH_KEYS = {"spec", "script_file", "ca_cert", "profile"}
+PATH_KEYS = {"spec", "script_file", "ca_cert"}
 CONNECTION_KEYS = ("subscription", "cloud", "arm_endpoint", "ca_cert")
 
 
 def recipe_for(kw: dict[str, Any]) -> dict[str, Any]:
+    from fleet.sim.catalog import absolute_ref
     from fleet.spec import read_spec_text
 
     flags: dict[str, Any] = {}
     for key, value in kw.items():
         if key in NOT_RECORDED or value is None:
             continue
-        flags[key] = str(Path(value).resolve()) if key in PATH_KEYS else value
+        if key == "profile":  # a built-in name stays a name, a path becomes absolute
+            value = absolute_ref(value)
+        elif key in PATH_KEYS:
+            value = str(Path(value).resolve())
+        flags[key] = value
     spec_path = kw.get("spec")
     text = read_spec_text(spec_path) if spec_path is not None else None
     return {"version": 1, "flags": flags, "spec_text": text, "cwd": os.getcwd()}

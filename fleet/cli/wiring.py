@@ -123,7 +123,7 @@ def job_spec(kw: dict[str, Any], spec_text: str | None = None) -> JobSpec:
     return job_spec_from_options(opts)
 
 
-def _banner(profile: Path, time_scale: float) -> None:
+def _banner(profile: str, time_scale: float) -> None:
     text = (
         f"[bold]SIMULATED FLEET[/] — profile {profile}, time scale x{time_scale:g}. "
         "Nothing here touches Azure; times shown are Azure-equivalent only in the report's "
@@ -138,11 +138,12 @@ async def open_backend(kw: dict[str, Any], spec: JobSpec | None = None) -> Async
 
     subs = tuple(kw.get("subscription") or ())
     if kw.get("sim"):
+        from fleet.sim import catalog
         from fleet.sim.emulator import Emulator
-        from fleet.sim.profile import ProfileError, load_profile
+        from fleet.sim.profile import ProfileError
 
         try:
-            profile = load_profile(kw["profile"])
+            profile = catalog.load(kw["profile"])
         except ProfileError as exc:
             raise SpecError(str(exc)) from exc
         scale = float(kw.get("time_scale") or 1.0)
