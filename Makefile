@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 PROFILE ?= demo
 
-.PHONY: install test lint demo bench bench-quick clean
+.PHONY: install test lint wheel-check demo bench bench-quick clean
 
 install: $(STAMP)
 
@@ -21,6 +21,11 @@ test: install
 lint: install
 	$(BIN)/ruff check fleet tests
 	$(BIN)/ruff format --check fleet tests
+
+# Build the wheel, install it non-editably into a fresh venv and use it from another directory
+# (.ci/wheel-check says what is checked). build/wheel-check/ holds the wheel and the venv.
+wheel-check: install
+	PY=$(PY) DEV_PY=$(BIN)/python .ci/wheel-check
 
 # The health check on the simulated fleet; exit code 1 (some targets failed) is the expected
 # outcome there, so only 2 and 3 (bad input, aborted) fail the demo.
