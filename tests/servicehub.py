@@ -8,6 +8,10 @@ that record. A start that failed is recorded in ``<name>.failed`` and raised aga
 later asker, so no worker retries a broken setup. The owner stops every recorded service at the
 end of the session and removes the directory.
 
+A session killed outright (SIGKILL of the controller) cannot clean up: the next session that
+creates a directory in the same place first stops the services of every session directory whose
+owner (``owner.ref``) no longer runs.
+
 Services run in process groups of their own (``fleet.util.procs``), so they outlive the worker
 that started them (it may finish first) and die with their whole tree.
 """
@@ -17,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,8 @@ from typing import Any
 from fleet.util.procs import ProcessRef, ServiceError, stop_group
 
 Starter = Callable[[Path], tuple[dict[str, Any], object]]
+PREFIX = "fleet-services-"
+OWNER = "owner.ref"
 
 
 class ServiceHub:
@@ -34,6 +42,16 @@ class ServiceHub:
         self.directory = directory
         self.owner = owner
         self._handles: list[object] = []  # keeps this process's Popen objects alive until exit
+
+    @classmethod
+    def create(cls, root: Path | None = None) -> ServiceHub:
+        """A new session directory under ``root`` (default: the system's temporary directory),
+        owned by this process, after reaping the sessions abandoned there."""
+        root = Path(root or tempfile.gettempdir())
+        reap_abandoned(root)
+        directory = Path(tempfile.mkdtemp(prefix=PREFIX, dir=root))
+        (directory / OWNER).write_text(json.dumps(ProcessRef.of(os.getpid()).to_dict()))
+        return cls(directory, owner=True)
 
     def get(self, name: str, start: Starter) -> dict[str, Any]:
         """The record of service ``name``, started with ``start(workdir)`` if nobody has yet.
@@ -81,3 +99,18 @@ class ServiceHub:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def reap_abandoned(root: Path) -> list[Path]:
+    """Stop the services of the session directories under ``root`` whose owner died without
+    cleaning up, remove those directories, and return them."""
+    reaped = []
+    for directory in sorted(root.glob(f"{PREFIX}*")):
+        try:
+            owner = ProcessRef.from_dict(json.loads((directory / OWNER).read_text()))
+        except (OSError, ValueError, KeyError):
+            continue  # not a session directory, or one being created right now
+        if not owner.is_alive():
+            ServiceHub(directory, owner=True).close()
+            reaped.append(directory)
+    return reaped

@@ -18,8 +18,9 @@ Fixtures (session-wide unless said otherwise), each starting its service on firs
 Sharing (tests/servicehub.py): the controller makes a directory and hands it to the workers
 through ``workerinput``; whichever process asks first starts the service under a file lock; the
 controller stops them all in ``pytest_unconfigure``, which also runs after failures and
-interrupts. A service that cannot start fails the tests that need it with a message naming the
-missing setup step; it is never skipped.
+interrupts (a session killed outright is cleaned up by the next one). A service that cannot
+start fails the tests that need it with a message naming the missing setup step; it is never
+skipped.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,8 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None and WORKER_KEY in workerinput:
         config.stash[HUB] = ServiceHub(Path(workerinput[WORKER_KEY]), owner=False)
     else:
-        directory = Path(tempfile.mkdtemp(prefix="fleet-services-"))
-        config.stash[HUB] = ServiceHub(directory, owner=True)
+        config.stash[HUB] = ServiceHub.create()
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -59,6 +59,13 @@ class ProcessRef:
         """Some process of this group still runs (and the pid was not reused by a stranger)."""
         return self.is_ours() and bool(_group_members(self.pid))
 
+    def is_alive(self) -> bool:
+        """This very process still runs (not a zombie, not a stranger with its pid)."""
+        stat = _stat(self.pid)
+        if stat is None:
+            return False
+        return stat[0] not in ("Z", "X") and (self.started is None or stat[1] == self.started)
+
     def is_ours(self) -> bool:
         """False when the pid now belongs to a process that started at another time."""
         stat = _stat(self.pid)

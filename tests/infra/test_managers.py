@@ -5,6 +5,8 @@ named when a binary is missing."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from fleet.sim.azurite import Azurite
 from fleet.temporal import devserver
 from fleet.temporal.devserver import TemporalDevServer
 from fleet.util.procs import ServiceError, free_port
+from tests.simkit import ROOT
 
 
 def test_azurite_over_plain_http_and_stopped_on_exit(tmp_path: Path) -> None:
@@ -53,15 +56,17 @@ def taken_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_temporal_retries_on_a_port_taken_meanwhile(
+def test_temporal_retries_on_a_port_taken_meanwhile_and_persists_to_a_file(
     tmp_path: Path, taken_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ports = iter([taken_port, free_port()])
     monkeypatch.setattr(devserver, "free_port", lambda: next(ports))
-    server = TemporalDevServer(tmp_path, namespace="fleet-test")
+    db_file = tmp_path / "temporal.sqlite"
+    server = TemporalDevServer(tmp_path, namespace="fleet-test", db_file=db_file)
     try:
         info = server.start()
         assert info.namespace == "fleet-test"
+        assert db_file.stat().st_size > 0  # a SQLite file instead of memory
         assert info.target != f"127.0.0.1:{taken_port}"
         assert info.process.is_running()
     finally:
@@ -83,3 +88,15 @@ def test_temporal_missing_names_the_extra(tmp_path: Path, monkeypatch: pytest.Mo
 
 def _not_installed(name: str) -> None:
     raise devserver.importlib.metadata.PackageNotFoundError(name)
+
+
+def test_core_never_imports_the_temporal_extra_and_the_emulator_stays_a_leaf() -> None:
+    code = (
+        "import sys, fleet.sim.azurite\n"
+        "mods = {m for m in sys.modules if m.startswith('fleet.')}\n"
+        "assert all(m.split('.')[1] in ('sim', 'util') for m in mods), mods\n"
+        "import fleet.cli.main, fleet.api\n"
+        "extra = [m for m in sys.modules if m.startswith(('fleet.temporal', 'temporalio'))]\n"
+        "assert not extra, extra\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)

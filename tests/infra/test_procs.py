@@ -39,11 +39,7 @@ def _children(pid: int) -> list[int]:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
+    return ProcessRef(pid, None).is_alive()
 
 
 def test_stop_ends_the_whole_group(tmp_path: Path) -> None:
@@ -106,6 +102,7 @@ def test_a_missing_binary_is_a_service_error(tmp_path: Path) -> None:
 def test_process_ref_round_trips_and_free_port_is_bindable() -> None:
     ref = ProcessRef.of(os.getpid())
     assert ProcessRef.from_dict(ref.to_dict()) == ref
-    assert ref.is_ours()
+    assert ref.is_ours() and ref.is_alive()
+    assert not ProcessRef(os.getpid(), (ref.started or 0) + 1).is_alive()  # a stranger's pid
     port = free_port()
     assert 1024 < port < 65536

@@ -4,6 +4,7 @@ And the fixtures built on it fail (never skip) with the setup step to run."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -113,3 +114,24 @@ def test_a_missing_service_fails_the_tests_naming_the_setup_step(tmp_path: Path)
     for name, fix in [("AZURITE", ""), ("TEMPORAL", ""), ("CHROMIUM", " as root")]:
         expected = f"FLEET_{name}={missing} is not an executable file: run `make install`{fix}"
         assert expected in report, report
+
+
+def test_a_session_killed_outright_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    abandoned = tmp_path / "fleet-services-abandoned"
+    abandoned.mkdir()
+    (abandoned / "owner.ref").write_text(json.dumps({"pid": dead.pid, "started": 1}))
+    log = abandoned / "log"
+    proc = spawn(["sh", "-c", "echo up; exec sleep 300"], name="s", log_path=log, cwd=tmp_path)
+    wait_ready(proc, lambda: "up" in read_log(log) or None, name="s", log_path=log, timeout=30)
+    left = ProcessRef.of(proc.pid)
+    (abandoned / "azurite.json").write_text(json.dumps(left.to_dict()))
+
+    live = ServiceHub.create(tmp_path)  # this process owns it: alive, so never reaped
+    assert live.directory.name.startswith("fleet-services-")
+    assert not left.is_running() and not abandoned.exists()
+    proc.wait(timeout=10)
+    ServiceHub.create(tmp_path)
+    assert live.directory.exists()
+    assert live.close() == [] and not live.directory.exists()
