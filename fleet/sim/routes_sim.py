@@ -1,9 +1,10 @@
 """Loopback-only introspection, the emulator's ground truth: ``GET /_sim/stats`` (requests by
 operation and status, 429s sent by bucket, faults injected), ``GET /_sim/executions`` (every
 run-command execution under ``executions``, their number under ``execution_count``, and how many
-times each run command actually ran on each target under ``executed_per_target``), ``GET/PUT
-/_sim/faults`` (change fault injection at run time), ``GET /_sim/inventory`` (every target with
-its simulated state) and ``POST /_sim/reset-stats``.
+times each run command actually ran on each target under ``executed_per_target``),
+``GET /_sim/restarts`` (every VM restart accepted, with its timeline, and
+``restarts_per_target``), ``GET/PUT /_sim/faults`` (change fault injection at run time),
+``GET /_sim/inventory`` (every target with its simulated state) and ``POST /_sim/reset-stats``.
 
 Never authenticated, never throttled, never faulted; refused for non-loopback peers.
 """
@@ -85,6 +86,8 @@ async def handle(world: World, request: web.Request) -> web.Response:
         totals = world.runcommands.stats()
         totals["execution_count"] = totals.pop("executions")
         return json_response({**totals, "executions": world.runcommands.executions()})
+    if path == "/_sim/restarts" and method == "GET":
+        return json_response(world.power.restarts(world.clock.now()))
     if path == "/_sim/inventory" and method == "GET":
         rows = [_target_row(world, vm) for vm in world.inventory.all_targets()]
         return json_response({"targets": sorted(rows, key=lambda r: r["id"].lower())})

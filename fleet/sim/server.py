@@ -20,7 +20,14 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from fleet.sim import routes_compute, routes_graph, routes_resources, routes_runcommands, routes_sim
+from fleet.sim import (
+    routes_compute,
+    routes_graph,
+    routes_power,
+    routes_resources,
+    routes_runcommands,
+    routes_sim,
+)
 from fleet.sim.auth import Principal, authorize
 from fleet.sim.errors import ArmError
 from fleet.sim.faults import FaultDecision, FaultKind
@@ -66,6 +73,7 @@ ROUTES: tuple[Route, ...] = (
     *routes_runcommands.ROUTES,
     *routes_compute.ROUTES,
     *routes_graph.ROUTES,
+    *routes_power.ROUTES,
 )
 
 
@@ -131,6 +139,7 @@ class Server:
         return app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.world.power.advance(self.world.clock.now())  # restarts: transitions now due
         if request.path.lower().startswith("/_sim"):
             try:
                 return await routes_sim.handle(self.world, request)
