@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from fleet.sim import (
+    routes_action,
+    routes_catalog,
     routes_compute,
     routes_graph,
     routes_power,
@@ -74,6 +76,8 @@ ROUTES: tuple[Route, ...] = (
     *routes_compute.ROUTES,
     *routes_graph.ROUTES,
     *routes_power.ROUTES,
+    *routes_action.ROUTES,
+    *routes_catalog.ROUTES,
 )
 
 

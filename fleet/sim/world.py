@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleet.sim.action import ActionStore
 from fleet.sim.auth import Authenticator, Permission, Principal
 from fleet.sim.clock import SimClock
 from fleet.sim.faults import FaultConfig, FaultInjector
@@ -51,6 +52,7 @@ class World:
     principals: list[Principal]
     faults: FaultInjector
     power: PowerModel
+    actions: ActionStore
     page_size: int = 1000
     exec_runner: ExecRunner | None = None
     stats: Stats = field(default_factory=Stats)
@@ -91,7 +93,8 @@ class World:
         power = PowerModel(profile.restart, seed, clock)
         planner = power.gate(outcomes.plan)  # work sent to a restarting VM waits for its agent
         store = RunCommandStore(clock, planner, exec_runner=exec_runner)
-        power.on_restart = _on_restart(store, exec_runner)
+        actions = ActionStore(clock, planner, profile.action, exec_runner=exec_runner)
+        power.on_restart = _on_restart(store, actions, exec_runner)
         throttling = profile.throttling
         return cls(
             profile=profile,
@@ -113,18 +116,20 @@ class World:
             principals=principals,
             faults=FaultInjector(FaultConfig.from_dict(profile.faults.model_dump()), seed=seed),
             power=power,
+            actions=actions,
             page_size=page_size,
             exec_runner=exec_runner,
         )
 
 
 def _on_restart(
-    store: RunCommandStore, runner: ExecRunner | None
+    store: RunCommandStore, actions: ActionStore, runner: ExecRunner | None
 ) -> Callable[[SimVm, float, float | None], None]:
-    """What a restart does to scripts in flight on the VM."""
+    """What a restart does to scripts in flight on the VM (managed and action)."""
 
     def restarted(vm: SimVm, now: float, resume_at: float | None) -> None:
         interrupt_managed(store, runner, vm, now, resume_at)
+        actions.interrupt(vm, now, resume_at)
 
     return restarted
 
