@@ -35,6 +35,7 @@ from typing import Any
 
 from fleet.sim import catalog
 from fleet.sim.action_output import (
+    extension_view,
     interrupted_statuses,
     result_statuses,
     split_markers,
@@ -233,6 +234,16 @@ class ActionStore:
             shift = max(0.0, resume_at - run.start_at)
             run.start_at += shift
             run.end_at = None if run.end_at is None else run.end_at + shift
+
+    def extension_views(self, vm: SimVm, now: float) -> list[dict[str, Any]]:
+        """What the VM's instance view lists under ``extensions`` (its latest run, if any)."""
+        run = self._latest.get(vm.key)
+        if run is None:
+            return []
+        seen = self.view(run, now)
+        done = seen.status == "Succeeded"
+        view = extension_view(vm.os, done, seen.interrupted, seen.stdout, seen.stderr)
+        return [view]
 
     # -- ground truth ---------------------------------------------------------------------------
 

@@ -17,6 +17,15 @@ Result shapes:
   ``"Enable succeeded: Last script execution didn't finish."`` (main/cmds.go ``enablePre``).
   Windows does not document it: both statuses come back with empty messages.
 
+The VM's instance view lists the extension behind the action run command (``RunCommandLinux``,
+``Microsoft.CPlat.Core.RunCommandLinux``, azure-linux-extensions#684; ``RunCommandWindows``,
+MicrosoftDocs/azure-docs#9819) with the agent's last report: ``ProvisioningState/transitioning``
+("Transitioning", the handler's "Enable in progress") while a run is in progress, then the result
+(the shape of extension statuses in Azure/custom-script-extension-linux#137; Windows puts the two
+streams in ``substatuses`` under "Finished executing command", Azure/azure-cli#6898). A run that
+failed on its time limit or a lost agent never reported an end: it stays transitioning. This is
+what a caller can read when it lost a POST's operation.
+
 Exit-code markers (model mode). The action API returns no exit code, so a caller wraps its
 script to print one. In exec mode bash really runs the wrapper. In model mode (no real shell)
 the emulator recognises, on a line of its own, ``echo "<P>$?"`` (bash) or
@@ -87,3 +96,32 @@ def interrupted_statuses(os_name: str) -> list[dict[str, Any]]:
             _status("ComponentStatus/StdErr/succeeded", ""),
         ]
     return [_status("ProvisioningState/succeeded", f"Enable succeeded: {INTERRUPTED_MESSAGE}")]
+
+
+_EXTENSIONS = {
+    "linux": ("RunCommandLinux", "Microsoft.CPlat.Core.RunCommandLinux", "1.0.12"),
+    "windows": ("RunCommandWindows", "Microsoft.CPlat.Core.RunCommandWindows", "1.0"),
+}
+
+
+def extension_view(
+    os_name: str, succeeded: bool, interrupted: bool, stdout: str, stderr: str
+) -> dict[str, Any]:
+    """The action run-command extension in a VM instance view's ``extensions``."""
+    name, kind, version = _EXTENSIONS["windows" if os_name == "windows" else "linux"]
+    view: dict[str, Any] = {"name": name, "type": kind, "typeHandlerVersion": version}
+    if not succeeded:
+        transitioning = {"code": "ProvisioningState/transitioning", "level": "Info"}
+        transitioning.update(displayStatus="Transitioning", message="Enable in progress")
+        view["statuses"] = [transitioning]
+        return view
+    if interrupted:
+        streams = interrupted_statuses(os_name)
+    else:
+        streams = result_statuses(os_name, stdout, stderr)
+    if os_name != "windows":
+        view["statuses"] = streams
+        return view
+    view["statuses"] = [_status("ProvisioningState/succeeded", "Finished executing command")]
+    view["substatuses"] = streams
+    return view

@@ -11,6 +11,7 @@ import pytest
 from fleet.sim import catalog
 from fleet.sim.action import parse_input
 from fleet.sim.action_output import (
+    extension_view,
     interrupted_statuses,
     result_statuses,
     split_markers,
@@ -53,6 +54,16 @@ def test_interrupted_shapes() -> None:
     [linux] = interrupted_statuses("linux")
     assert linux["message"] == "Enable succeeded: Last script execution didn't finish."
     assert [s["message"] for s in interrupted_statuses("windows")] == ["", ""]
+
+
+def test_extension_view_keeps_the_last_report() -> None:
+    busy = extension_view("linux", False, False, "", "")
+    assert busy["statuses"][0]["code"] == "ProvisioningState/transitioning"
+    cut = extension_view("linux", True, True, "ignored", "")
+    assert cut["statuses"] == interrupted_statuses("linux")
+    windows = extension_view("windows", True, False, "out\n", "err\n")
+    assert windows["statuses"][0]["message"] == "Finished executing command"
+    assert windows["substatuses"] == result_statuses("windows", "out\n", "err\n")
 
 
 @pytest.mark.parametrize(

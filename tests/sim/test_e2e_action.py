@@ -390,3 +390,39 @@ async def test_catalog_list_and_get() -> None:
     assert "x-ms-ratelimit-remaining-subscription-reads" in headers
     assert "x-ms-ratelimit-remaining-resource" not in headers  # no Compute policy lists it
     assert stats["requests"]["RunCommandCatalog_List"] >= 5
+
+
+async def test_instance_view_reports_the_extension() -> None:
+    """What a caller that lost the POST's operation can still read: the VM agent's last report
+    of the run-command extension (fleet.sim.action_output)."""
+    clock = ManualClock()
+    async with (
+        Emulator(PROFILE, clock=clock) as emu,
+        simkit.raw(emu) as s,
+        simkit.clients(emu) as arm,
+    ):
+        compute = arm.compute(SUB)
+        assert (await compute.virtual_machines.instance_view(RG, "lin-2")).extensions is None
+        await _post(s, "lin-2", _body("check", 'echo "RC=$?"'))
+        await _post(s, "win-2", _body("Check", command="RunPowerShellScript"))
+        clock.advance(10)
+        running = (await compute.virtual_machines.instance_view(RG, "lin-2")).extensions
+        clock.advance(10)
+        linux = (await compute.virtual_machines.instance_view(RG, "lin-2")).extensions
+        vm = await compute.virtual_machines.get(RG, "win-2", expand="instanceView")
+        windows = vm.instance_view.extensions
+    [ext] = running
+    assert (ext.name, ext.type) == ("RunCommandLinux", "Microsoft.CPlat.Core.RunCommandLinux")
+    assert (ext.statuses[0].code, ext.statuses[0].display_status) == (
+        "ProvisioningState/transitioning",
+        "Transitioning",
+    )
+    [done] = linux[0].statuses
+    assert done.code == "ProvisioningState/succeeded"
+    assert done.message == "Enable succeeded: \n[stdout]\nchecking\nRC=3\n\n[stderr]\nboom\n"
+    [win] = windows
+    assert win.name == "RunCommandWindows" and win.statuses[0].code == "ProvisioningState/succeeded"
+    assert [(x.code, x.message) for x in win.substatuses] == [
+        ("ComponentStatus/StdOut/succeeded", "checking"),
+        ("ComponentStatus/StdErr/succeeded", "boom"),
+    ]
