@@ -33,6 +33,7 @@ from pydantic import Field, NonNegativeInt, PlainValidator, ValidationError, fie
 
 from fleet.sim import profile_yaml
 from fleet.sim.profile_checks import cross_check
+from fleet.sim.profile_ops import ActionSettings, RestartSettings
 from fleet.sim.profile_sections import (
     Faults,
     Fraction,
@@ -295,6 +296,8 @@ class Profile(StrictModel):
     script: ScriptSettings = ScriptSettings()
     faults: Faults = Faults()
     throttling: Throttling = Throttling()
+    restart: RestartSettings = RestartSettings()
+    action: ActionSettings = ActionSettings()
 
     def target_count(self) -> int:
         """How many run-command targets the profile describes (VMs + scale-set instances)."""
