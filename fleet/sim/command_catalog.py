@@ -1,6 +1,7 @@
 """The built-in run-command catalog (``VirtualMachineRunCommands_List`` / ``_Get``): the command
 ids, OS types, labels, descriptions and parameters Azure lists per location, and the regions that
-have it. Pure data and lookups; HTTP is ``fleet.sim.routes_catalog`` (``fleet.sim.catalog`` is the built-in *profiles*).
+have it. Pure data and lookups; HTTP is ``fleet.sim.routes_catalog`` (``fleet.sim.catalog`` is
+the built-in *profiles*).
 
 Sources: labels and descriptions from the 2025-04-01 spec example ``RunCommand_List.json``
 (EnableRemotePS, IPConfig, RunPowerShellScript, RunShellScript, ifconfig, EnableAdminAccount,

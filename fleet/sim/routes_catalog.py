@@ -1,6 +1,6 @@
 """The built-in run-command catalog: ``GET /subscriptions/{s}/providers/Microsoft.Compute/
 locations/{loc}/runCommands`` (paged ``RunCommandListResult``) and ``.../runCommands/{commandId}``
-(``RunCommandDocument``). Data: ``fleet.sim.catalog``. The spec calls them
+(``RunCommandDocument``). Data: ``fleet.sim.command_catalog``. The spec calls them
 VirtualMachineRunCommands_List / _Get; stats name them ``RunCommandCatalog_List`` / ``_Get``
 because the managed run-command routes already use those names for the per-VM list and get.
 
