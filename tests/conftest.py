@@ -9,6 +9,8 @@ import pytest
 from fleet.sim.emulator import Emulator
 from tests import simkit
 
+pytest_plugins = ["tests.services"]  # Azurite, Temporal, chromium: one per session, lazily
+
 
 @pytest.fixture
 def anyio_backend() -> str:

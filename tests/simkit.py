@@ -16,11 +16,12 @@ import aiohttp
 from azure.core.pipeline.policies import AsyncRetryPolicy
 
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
+from fleet.sim import catalog
 from fleet.sim.emulator import Emulator
-from fleet.sim.profile import Profile, load_profile, parse_profile
+from fleet.sim.profile import Profile, parse_profile
 
 ROOT = Path(__file__).resolve().parents[1]
-PROFILES = ROOT / "configs" / "sim"
+PROFILES = ROOT / "fleet" / "sim" / "profiles"  # the built-in profiles (package data)
 # Copied verbatim from ../shared/azure-reference so the suite is self-contained in a clone.
 REFERENCE = ROOT / "tests" / "fixtures" / "azure-reference"
 
@@ -29,8 +30,8 @@ RESOURCES_API = "2025-04-01"
 
 
 def profile(name: str = "small", **changes: Any) -> Profile:
-    """A shipped profile, optionally with top-level sections replaced (``faults={...}``)."""
-    loaded = load_profile(PROFILES / f"{name}.yaml")
+    """A built-in profile, optionally with top-level sections replaced (``faults={...}``)."""
+    loaded = catalog.load(name)
     if not changes:
         return loaded
     data = loaded.model_dump(mode="json", exclude_unset=True)

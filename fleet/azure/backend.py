@@ -18,10 +18,27 @@ from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
 from fleet.azure.limiter import BucketSet, ThrottleLimits
 from fleet.azure.run_commands import AzureRunCommands
 from fleet.azure.targets import AzureTargets
-from fleet.azure.throttle_policy import ThrottlePolicy
+from fleet.azure.throttle_state import ThrottleState
 from fleet.errors import ConnectionSetupError
 from fleet.model import Secret
 from fleet.ports import Backend
+
+# Two retry loops, one per kind of failure. azure-core's pipeline order is per-call policies ->
+# RetryPolicy -> per-retry policies (fleet's ThrottlePolicy) -> auth -> transport
+# (../shared/azure-sdk-notes.md), so every attempt RetryPolicy makes goes through fleet's policy.
+# * azure-core's RetryPolicy (outer loop) handles 5xx/408 responses and connection/read errors:
+#   at most RETRY_TOTAL retries, backoff RETRY_BACKOFF_FACTOR x 2^(n-1) s (Retry-After if given).
+#   It would also retry 429s, but only within its status budget (retry_status=3: 4 attempts),
+#   after which it raises — far too early for a fleet that is meant to wait throttling out.
+# * fleet's ThrottlePolicy (inner loop, per attempt) handles 429 only: it pauses the bucket Azure
+#   named for Retry-After and resends, as often as needed until the call's deadline if it has one
+#   (``fleet_deadline=``; none is set here, so the wait ends only when the engine cancels the
+#   call). Only when a deadline is spent does a 429 (or ThrottleDeadlineExceeded, status 429)
+#   reach RetryPolicy, which counts it against its budget; its later attempts find the deadline
+#   past and fail without sending.
+# Whether a retried PUT may run a script twice is the engine's concern (issue #18), not theirs.
+RETRY_TOTAL = 6
+RETRY_BACKOFF_FACTOR = 0.5
 
 CLOUDS: dict[str, tuple[str, str]] = {  # name -> (ARM endpoint, authority host)
     "public": ("https://management.azure.com", "login.microsoftonline.com"),
@@ -81,21 +98,21 @@ async def azure_backend(settings: ConnectionSettings) -> AsyncIterator[Backend]:
         scope = "https://management.azure.com/.default"  # emulators accept any scope
     credential = _credential(settings)
     limits = ThrottleLimits.published(settings.safety, time_scale=settings.time_scale)
-    policy = ThrottlePolicy(BucketSet(limits))
+    throttle = ThrottleState(BucketSet(limits))  # one per connection, one policy per client
     conn = ArmConnection(
         credential,
         endpoint=endpoint,
         ca_cert=settings.ca_cert,
         credential_scopes=(scope,),
-        per_retry_policies=(policy,),
-        client_kwargs={"retry_total": 6, "retry_backoff_factor": 0.5},
+        throttle=throttle,
+        client_kwargs={"retry_total": RETRY_TOTAL, "retry_backoff_factor": RETRY_BACKOFF_FACTOR},
     )
     try:
         async with ArmClients(conn) as clients:
             yield Backend(
                 targets=AzureTargets(clients, settings.subscriptions),
                 run_commands=AzureRunCommands(clients),
-                arm_counters=policy.counters,
+                arm_counters=throttle.counters,
                 time_scale=settings.time_scale,
             )
     finally:

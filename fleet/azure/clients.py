@@ -1,6 +1,10 @@
 """Client factory: the real azure-mgmt-* async clients for public/sovereign clouds or a custom
 ARM endpoint (the emulator, Azure Stack), sharing one pooled aiohttp session.
 
+Throttling: every client's pipeline gets its *own* ``ThrottlePolicy`` (azure-core links a policy
+to one pipeline through ``policy.next``), and all of them hold the connection's one
+``ThrottleState`` — Azure's limits are per subscription/region/resource, not per client.
+
 Why a shared session: passing ``connection_verify=ca.pem`` makes the SDK open a TLS connection per
 request (5-7x slower); ``use_env_settings=False`` stops aiohttp from reading ``.netrc`` on every
 request. Tokens are never logged: ``StaticTokenCredential`` keeps its token out of ``repr``.
@@ -8,6 +12,7 @@ request. Tokens are never logged: ``StaticTokenCredential`` keeps its token out 
 
 from __future__ import annotations
 
+import copy
 import ssl
 import time
 from collections.abc import Sequence
@@ -17,10 +22,14 @@ from typing import Any
 
 import aiohttp
 from azure.core.credentials import AccessToken, AccessTokenInfo
+from azure.core.pipeline.policies import AsyncHTTPPolicy
 from azure.core.pipeline.transport import AioHttpTransport
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
 from azure.mgmt.resourcegraph.aio import ResourceGraphClient
+
+from fleet.azure.throttle_policy import ThrottlePolicy
+from fleet.azure.throttle_state import ThrottleState
 
 ARM_SCOPE = "https://management.azure.com/.default"
 
@@ -53,15 +62,29 @@ class StaticTokenCredential:
 
 @dataclass
 class ArmConnection:
-    """Everything needed to build clients for one ARM endpoint."""
+    """Everything needed to build clients for one ARM endpoint.
+
+    ``throttle``: the shared state of fleet's throttle policy (None: no policy installed).
+    ``client_kwargs`` go to every client; ``per_retry_policies`` there are added after fleet's
+    policy. A policy instance given there (``retry_policy=``, ``per_call_policies=``, ...) is
+    copied for each client if it is an ``AsyncHTTPPolicy``: azure-core links such a policy to
+    one pipeline by setting its ``next``, so one instance shared by several clients would send
+    every client's requests down the last pipeline built. SansIO policies are used as given
+    (azure-core wraps them per pipeline).
+    """
 
     credential: Any
     endpoint: str = "https://management.azure.com"
     ca_cert: str | None = None
     credential_scopes: Sequence[str] = (ARM_SCOPE,)
-    per_retry_policies: Sequence[Any] = ()
+    throttle: ThrottleState | None = None
     client_kwargs: dict[str, Any] = field(default_factory=dict)
     max_connections: int = 256
+
+
+def _own(value: Any) -> Any:
+    """A policy for one pipeline: a copy if it is linked by ``next`` (see ArmConnection)."""
+    return copy.copy(value) if isinstance(value, AsyncHTTPPolicy) else value
 
 
 class ArmClients:
@@ -78,18 +101,35 @@ class ArmClients:
         self._resources: dict[str, ResourceManagementClient] = {}
         self._graph: ResourceGraphClient | None = None
 
-    def _kwargs(self) -> dict[str, Any]:
+    def _transport(self) -> Any:
+        """A transport for one new client, over the shared pooled session."""
         assert self._session is not None, "use ArmClients as an async context manager"
-        transport = AioHttpTransport(session=self._session, session_owner=False)
+        return AioHttpTransport(session=self._session, session_owner=False)
+
+    def _per_retry_policies(self) -> list[Any]:
+        """The per-retry policies of one new client: a new ThrottlePolicy on the shared state."""
+        policies: list[Any] = []
+        if self.conn.throttle is not None:
+            policies.append(ThrottlePolicy(self.conn.throttle))
+        policies.extend(_own(p) for p in self.conn.client_kwargs.get("per_retry_policies", ()))
+        return policies
+
+    def _kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for one new client (called once per client built)."""
         kwargs: dict[str, Any] = {
             "base_url": self.conn.endpoint,
             "credential_scopes": list(self.conn.credential_scopes),
-            "transport": transport,
+            "transport": self._transport(),
             "use_env_settings": False,
         }
-        if self.conn.per_retry_policies:
-            kwargs["per_retry_policies"] = list(self.conn.per_retry_policies)
-        kwargs.update(self.conn.client_kwargs)
+        for key, value in self.conn.client_kwargs.items():
+            if key.endswith("_policies"):
+                kwargs[key] = [_own(p) for p in value]
+            else:
+                kwargs[key] = _own(value)
+        policies = self._per_retry_policies()
+        if policies:
+            kwargs["per_retry_policies"] = policies
         return kwargs
 
     def compute(self, subscription: str) -> ComputeManagementClient:

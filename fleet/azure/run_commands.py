@@ -60,8 +60,9 @@ def _view(model: Any) -> RunView:
 
 
 class AzureRunCommands:
-    """Needs the ThrottlePolicy installed: it consumes the ``fleet_region=`` keyword (the Compute
-    limits are per region), which aiohttp would otherwise reject."""
+    """Needs clients with fleet's ThrottlePolicy (``ArmConnection(throttle=...)``): it consumes
+    the ``fleet_region=`` keyword (the Compute limits are per region), which aiohttp would
+    otherwise reject."""
 
     def __init__(self, clients: ArmClients) -> None:
         self.clients = clients

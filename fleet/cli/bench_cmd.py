@@ -1,7 +1,8 @@
-"""``fleet bench``: run benchmark scenarios (``configs/bench/*.yaml``) and print the table.
+"""``fleet bench``: run benchmark scenarios (built-in names or files) and print the table.
 
-Wiring only: the harness is the ``bench`` package at the root of a source checkout (it is not
-installed with fleet, and benchmarks need the checkout's scenario files anyway).
+Wiring only: the harness is the installed ``fleet.bench`` package; scenarios are its package
+data. Results go to ``--results-dir``, by default ``bench/results`` of the source checkout
+(see ``fleet.bench.harness``); an installed fleet has no default and needs ``--results-dir``.
 """
 
 from __future__ import annotations
@@ -14,21 +15,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _import_harness():  # type: ignore[no-untyped-def]
-    if not (ROOT / "bench" / "harness.py").is_file():
-        Console(stderr=True).print(
-            "[bold red]error:[/] fleet bench needs a source checkout (bench/ next to fleet/)."
-        )
-        raise typer.Exit(2)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from bench import harness, render, scenario
-
-    return harness, render, scenario
-
 
 def _show(console: Console, row: dict[str, Any]) -> None:
     mark = " (extrapolated)" if row["extrapolated"] else ""
@@ -39,43 +25,76 @@ def _show(console: Console, row: dict[str, Any]) -> None:
     )
 
 
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def _results_dir(given: Path | None) -> Path:
+    from fleet.bench.harness import default_results_dir
+
+    found = given or default_results_dir()
+    if found is None:
+        message = (
+            "fleet bench needs --results-dir DIR here: this fleet is installed, not run from a "
+            "source checkout, so there is no bench/results/ to write to."
+        )
+        raise _fail(message)
+    return found
+
+
+def _load(scenarios: list[str]) -> list[Any]:
+    from fleet.bench.scenario import ScenarioError, load_scenario
+
+    try:
+        return [load_scenario(ref) for ref in scenarios]
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def bench(
+    scenarios: Annotated[
+        list[str],
+        typer.Argument(
+            help="Scenarios: built-in names (quick, vms-2k, mixed-10k) or scenario YAML files.",
+            show_default=False,
+        ),
+    ],
+    contender: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--contender",
+            "-c",
+            help="Run only these contenders (fleet, documented, unbounded).",
+        ),
+    ] = None,
+    results_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where <scenario>.json goes (default: bench/results of the source checkout; "
+            "required when fleet is installed from a wheel)."
+        ),
+    ] = None,
+) -> None:
+    """Benchmark fleet against SDK fan-outs and the throttle lower bound.
+
+    Contenders: fleet, the documented SDK fan-out (5 at a time), an unbounded SDK fan-out,
+    and the lower bound; each on a fresh emulator in its own process. Prints figures in
+    Azure-equivalent seconds; never fails on speed."""
+    from fleet.bench import harness, render
+
+    out_dir = _results_dir(results_dir)
+    loaded = _load(scenarios)
+    # A log or a pipe gets the whole table, not an 80-column fold.
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    for sc in loaded:
+        console.print(f"[bold]{sc.name}[/]: {sc.description} (time scale {sc.time_scale:g})")
+        document = harness.run_scenario(
+            sc, contenders=contender, results_dir=out_dir, on_row=partial(_show, console)
+        )
+        console.print(render.table(document))
+        console.print(f"results: {document['path']}")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def bench(
-        scenarios: Annotated[
-            list[Path], typer.Argument(help="Scenario files, e.g. configs/bench/quick.yaml.")
-        ],
-        contender: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--contender",
-                "-c",
-                help="Run only these contenders (fleet, documented, unbounded).",
-            ),
-        ] = None,
-        results_dir: Annotated[
-            Path | None, typer.Option(help="Where <scenario>.json goes (default bench/results).")
-        ] = None,
-    ) -> None:
-        """Benchmark fleet against SDK fan-outs and the throttle lower bound.
-
-        Contenders: fleet, the documented SDK fan-out (5 at a time), an unbounded SDK fan-out,
-        and the lower bound; each on a fresh emulator in its own process. Prints figures in
-        Azure-equivalent seconds; never fails on speed."""
-        harness, render, scenario_mod = _import_harness()
-        # A log or a pipe gets the whole table, not an 80-column fold.
-        console = Console(width=None if sys.stdout.isatty() else 150)
-        try:
-            loaded = [scenario_mod.load_scenario(p) for p in scenarios]
-        except scenario_mod.ScenarioError as exc:
-            Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(2) from exc
-        for sc in loaded:
-            console.print(f"[bold]{sc.name}[/]: {sc.description} (time scale {sc.time_scale:g})")
-
-            kwargs = {"results_dir": results_dir} if results_dir else {}
-            document = harness.run_scenario(
-                sc, contenders=contender, on_row=partial(_show, console), **kwargs
-            )
-            console.print(render.table(document))
-            console.print(f"results: {document['path']}")
+    app.command()(bench)

@@ -12,8 +12,10 @@ app = typer.Typer(
         "fleet runs a script on hundreds to tens of thousands of Azure VMs and VM scale-set "
         "instances through managed Run Commands, as fast as Azure's throttling limits allow, "
         "and reports exactly what happened on each one.\n\n"
-        "Try it on the built-in simulated fleet: `fleet run configs/jobs/health-check.yaml "
-        "--sim`. `fleet sim serve` runs the Azure emulator on its own."
+        "Try it on the built-in simulated fleet: `fleet run --sim --tag env=prod --script "
+        "uptime` (or, in a source checkout, `fleet run configs/jobs/health-check.yaml --sim`). "
+        "`fleet sim profiles` lists the simulated fleets; `fleet sim serve` runs the Azure "
+        "emulator on its own."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,

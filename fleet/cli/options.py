@@ -181,8 +181,14 @@ def connection_options(
         ),
     ] = False,
     profile: Annotated[
-        Path, typer.Option("--profile", help="Fleet profile for --sim.", rich_help_panel=CON)
-    ] = Path("configs/sim/demo.yaml"),
+        str,
+        typer.Option(
+            "--profile",
+            help="--sim only: the simulated fleet, a built-in profile name (see `fleet sim "
+            "profiles`) or the path of a profile YAML file.",
+            rich_help_panel=CON,
+        ),
+    ] = "demo",
     time_scale: Annotated[
         float,
         typer.Option(

@@ -6,7 +6,6 @@ import json
 import math
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,23 +13,25 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-DEFAULT_PROFILE = Path("configs/sim/demo.yaml")
+DEFAULT_PROFILE = "demo"
 
 app = typer.Typer(
     help=(
         "The built-in Azure emulator: a strict Azure Resource Manager the real Azure SDK talks to "
         "over HTTPS on 127.0.0.1, with run commands that take time, Azure's published throttling "
-        "and injectable faults. Profiles in configs/sim/ describe the simulated fleet."
+        "and injectable faults. A profile describes the simulated fleet: a built-in one by name "
+        "(`fleet sim profiles` lists them) or your own YAML file."
     ),
     no_args_is_help=True,
 )
 
 ProfileOpt = Annotated[
-    Path,
+    str,
     typer.Option(
         "--profile",
         "-p",
-        help="Fleet profile (YAML) describing subscriptions, VMs, scale sets, faults, throttling.",
+        help="Fleet profile describing subscriptions, VMs, scale sets, faults, throttling: a "
+        "built-in name (see `fleet sim profiles`) or the path of a YAML file.",
     ),
 ]
 SeedOpt = Annotated[
@@ -39,11 +40,12 @@ SeedOpt = Annotated[
 ]
 
 
-def _load(profile: Path, err: Console):  # type: ignore[no-untyped-def]
-    from fleet.sim.profile import ProfileError, load_profile
+def _load(profile: str, err: Console):  # type: ignore[no-untyped-def]
+    from fleet.sim import catalog
+    from fleet.sim.profile import ProfileError
 
     try:
-        return load_profile(profile)
+        return catalog.load(profile)
     except ProfileError as exc:
         # One unwrapped "file:line: field: message" line per problem (editors and grep parse
         # them); rich would otherwise fold long paths at the terminal width.
@@ -92,6 +94,20 @@ def serve(
         )
         raise typer.Exit(2) from exc
     raise typer.Exit(code)
+
+
+@app.command()
+def profiles() -> None:
+    """List the built-in profiles (use one with --profile NAME)."""
+    from fleet.sim import catalog
+
+    table = Table(title="Built-in fleet profiles")
+    for col in ("name", "targets", "description"):
+        table.add_column(col, justify="right" if col == "targets" else "left")
+    for name in catalog.PROFILES.names():
+        loaded = catalog.load(name)
+        table.add_row(name, f"{loaded.target_count():,}", loaded.description)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 @app.command()

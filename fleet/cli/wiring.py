@@ -63,9 +63,12 @@ def fail(exc: FleetError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
-def _banner(profile: Path, time_scale: float) -> None:
+def _banner(profile: str, time_scale: float) -> None:
+    from fleet.sim.catalog import is_name
+
+    shown = profile if is_name(profile) else os.path.relpath(profile)  # as the operator wrote it
     text = (
-        f"[bold]SIMULATED FLEET[/] — profile {profile}, time scale x{time_scale:g}. "
+        f"[bold]SIMULATED FLEET[/] — profile {shown}, time scale x{time_scale:g}. "
         "Nothing here touches Azure; times shown are Azure-equivalent only in the report's "
         "timestamps."
     )
@@ -98,18 +101,17 @@ async def open_backend(connection: Connection) -> AsyncIterator[Backend]:
 async def _emulated(connection: Connection) -> AsyncIterator[ConnectionSettings]:
     """The emulator ``--sim`` starts in-process, and the settings to reach it."""
     from fleet.azure.backend import ConnectionSettings
+    from fleet.sim import catalog
     from fleet.sim.emulator import Emulator
-    from fleet.sim.profile import ProfileError, load_profile
+    from fleet.sim.profile import ProfileError
 
-    if connection.profile is None:
-        raise SpecError("--sim needs a fleet profile (--profile).")
-    profile_path = Path(connection.profile)
+    ref = connection.profile or "demo"
     try:
-        profile = load_profile(profile_path)
+        profile = catalog.load(ref)
     except ProfileError as exc:
         raise SpecError(str(exc)) from exc
     scale = connection.time_scale
-    _banner(profile_path, scale)
+    _banner(ref, scale)
     async with Emulator(profile, time_scale=scale) as emu:
         yield ConnectionSettings(
             arm_endpoint=emu.info.endpoint,

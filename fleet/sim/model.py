@@ -26,10 +26,16 @@ class PowerState(StrEnum):
 
 
 class AgentState(StrEnum):
-    """Health of the VM guest agent, which delivers run commands."""
+    """Health of the VM guest agent, which delivers run commands.
+
+    ``NOT_READY`` is a dead agent (run commands never start); ``STARTING`` is an agent that is
+    not ready yet because the VM is restarting and will be ready by itself (``fleet.sim.power``):
+    both show "Not Ready" in the instance view, but work sent meanwhile waits instead of dying.
+    """
 
     READY = "ready"
     NOT_READY = "not_ready"
+    STARTING = "starting"
 
 
 class Orchestration(StrEnum):
@@ -63,6 +69,7 @@ class SimVm:
     tags: dict[str, str] = field(default_factory=dict)
     power_state: PowerState = PowerState.RUNNING
     agent: AgentState = AgentState.READY
+    provisioning_state: str = "Succeeded"  # "Updating" while a restart is in progress
     agent_version: str = "2.10.0.8"
     script_fault: str | None = None
     scale_set: SimScaleSet | None = None

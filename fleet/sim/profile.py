@@ -6,7 +6,7 @@ emulator (bearer tokens and RBAC), how run commands behave, and which faults and
 in one ``ProfileError``. Semantic checks that span fields live in ``fleet.sim.profile_checks``;
 the script, fault and throttling sections in ``fleet.sim.profile_sections``.
 
-Example (see configs/sim/*.yaml for complete ones)::
+Example (see the built-in profiles in fleet/sim/profiles/, loaded by ``fleet.sim.catalog``)::
 
     name: demo
     seed: 42
@@ -33,6 +33,7 @@ from pydantic import Field, NonNegativeInt, PlainValidator, ValidationError, fie
 
 from fleet.sim import profile_yaml
 from fleet.sim.profile_checks import cross_check
+from fleet.sim.profile_ops import ActionSettings, RestartSettings
 from fleet.sim.profile_sections import (
     Faults,
     Fraction,
@@ -295,6 +296,8 @@ class Profile(StrictModel):
     script: ScriptSettings = ScriptSettings()
     faults: Faults = Faults()
     throttling: Throttling = Throttling()
+    restart: RestartSettings = RestartSettings()
+    action: ActionSettings = ActionSettings()
 
     def target_count(self) -> int:
         """How many run-command targets the profile describes (VMs + scale-set instances)."""
@@ -350,6 +353,11 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     except OSError as exc:
         problem = Problem(source, None, "", f"cannot read profile: {exc.strerror or exc}")
         raise ProfileError([problem]) from None
+    return parse_profile_text(text, source)
+
+
+def parse_profile_text(text: str, source: str) -> Profile:
+    """Validate a profile's YAML text; ``source`` names it in every problem."""
     try:
         data, node = profile_yaml.parse(text)
     except profile_yaml.YamlProblem as exc:

@@ -8,6 +8,7 @@ VMSS equivalents for scale sets and their instances.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aiohttp import web
 
@@ -90,16 +91,28 @@ async def list_vms(ctx: Ctx) -> web.Response:
     return json_response(page(ctx, items, page_size=ctx.world.page_size))
 
 
+def _extensions(ctx: Ctx, vm: SimVm, view: dict[str, Any]) -> dict[str, Any]:
+    """Add the action run-command extension's status, as the VM agent reports it in the
+    instance view (``fleet.sim.action``), once the VM has run one."""
+    extensions = ctx.world.actions.extension_views(vm, ctx.now)
+    if extensions:
+        view["extensions"] = extensions
+    return view
+
+
 async def get_vm(ctx: Ctx) -> web.Response:
     vm = find_vm(ctx)
     ctx.compute("LowCostGetVM", vm.location, vm.id)
-    return json_response(vm_json(vm, instance_view=ctx.expand_instance_view()))
+    body = vm_json(vm, instance_view=ctx.expand_instance_view())
+    if "instanceView" in body["properties"]:
+        _extensions(ctx, vm, body["properties"]["instanceView"])
+    return json_response(body)
 
 
 async def vm_instance_view_route(ctx: Ctx) -> web.Response:
     vm = find_vm(ctx)
     ctx.compute("LowCostGetVM", vm.location, vm.id)
-    return json_response(vm_instance_view(vm))
+    return json_response(_extensions(ctx, vm, vm_instance_view(vm)))
 
 
 async def list_scale_sets(ctx: Ctx) -> web.Response:
@@ -134,13 +147,16 @@ async def list_instances(ctx: Ctx) -> web.Response:
 async def get_instance(ctx: Ctx) -> web.Response:
     inst = find_instance(ctx)
     ctx.compute("GetVMSSVMs", inst.location, inst.id)
-    return json_response(vmss_vm_json(inst, instance_view=ctx.expand_instance_view()))
+    body = vmss_vm_json(inst, instance_view=ctx.expand_instance_view())
+    if "instanceView" in body.get("properties", {}):
+        _extensions(ctx, inst, body["properties"]["instanceView"])
+    return json_response(body)
 
 
 async def instance_view_route(ctx: Ctx) -> web.Response:
     inst = find_instance(ctx)
     ctx.compute("GetVMSSVMs", inst.location, inst.id)
-    return json_response(vm_instance_view(inst))
+    return json_response(_extensions(ctx, inst, vm_instance_view(inst)))
 
 
 def _read(path: str, operation: str, action: str, handler) -> Route:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from fleet.sim import lro
 from fleet.sim.auth import Permission, authorize
 from fleet.sim.errors import ArmError, bad_request, not_found
 from fleet.sim.http import INSTANCE, SUB, VM, Ctx, Route, json_response
@@ -62,13 +63,7 @@ def _target(ctx: Ctx) -> tuple[SimVm, _Policies]:
 
 
 def _operation_headers(ctx: Ctx, vm: SimVm, op_id: str) -> dict[str, str]:
-    api = ctx.query("api-version") or ""
-    path = (
-        f"/subscriptions/{vm.subscription_id}/providers/Microsoft.Compute"
-        f"/locations/{vm.location}/operations/{op_id}"
-    )
-    status_url = ctx.url(path, {"api-version": api})
-    return {"Azure-AsyncOperation": status_url, "Location": f"{status_url}&monitor=true"}
+    return lro.operation_headers(ctx, vm.subscription_id, vm.location, op_id)
 
 
 async def put_run_command(ctx: Ctx) -> web.Response:
@@ -133,6 +128,8 @@ def _rc_type(vm: SimVm) -> str:
 async def get_operation(ctx: Ctx) -> web.Response:
     op_id = ctx.params["op"]
     ref: OperationRef | None = ctx.world.operations.get(op_id)
+    if ref is not None and not isinstance(ref, OperationRef):
+        return await lro.serve(ctx, ref)  # a restart or an action run command (fleet.sim.lro)
     status: dict[str, Any] | None = ctx.world.runcommands.operation(op_id)
     if ref is None or status is None:
         raise ArmError(404, "NotFound", f"The operation '{op_id}' was not found.")

@@ -1,9 +1,11 @@
 """Loopback-only introspection, the emulator's ground truth: ``GET /_sim/stats`` (requests by
 operation and status, 429s sent by bucket, faults injected), ``GET /_sim/executions`` (every
 run-command execution under ``executions``, their number under ``execution_count``, and how many
-times each run command actually ran on each target under ``executed_per_target``), ``GET/PUT
-/_sim/faults`` (change fault injection at run time), ``GET /_sim/inventory`` (every target with
-its simulated state) and ``POST /_sim/reset-stats``.
+times each run command actually ran on each target under ``executed_per_target``; action run
+commands are in the same list and counts, rows marked ``kind: action``, summed up under
+``actions``), ``GET /_sim/restarts`` (every VM restart accepted, with its timeline, and
+``restarts_per_target``), ``GET/PUT /_sim/faults`` (change fault injection at run time),
+``GET /_sim/inventory`` (every target with its simulated state) and ``POST /_sim/reset-stats``.
 
 Never authenticated, never throttled, never faulted; refused for non-loopback peers.
 """
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from fleet.sim.action import merge_ground_truth
 from fleet.sim.errors import ArmError
 from fleet.sim.faults import FaultConfig
 from fleet.sim.http import json_response
@@ -84,7 +87,12 @@ async def handle(world: World, request: web.Request) -> web.Response:
         # The store's totals also have an "executions" key (a count): the list must win.
         totals = world.runcommands.stats()
         totals["execution_count"] = totals.pop("executions")
-        return json_response({**totals, "executions": world.runcommands.executions()})
+        body = {**totals, "executions": world.runcommands.executions()}
+        now = world.clock.now()
+        merge_ground_truth(body, world.actions.rows(now), world.actions.conflicts)
+        return json_response(body)
+    if path == "/_sim/restarts" and method == "GET":
+        return json_response(world.power.restarts(world.clock.now()))
     if path == "/_sim/inventory" and method == "GET":
         rows = [_target_row(world, vm) for vm in world.inventory.all_targets()]
         return json_response({"targets": sorted(rows, key=lambda r: r["id"].lower())})

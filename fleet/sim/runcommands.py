@@ -385,6 +385,8 @@ def _check_running(vm: SimVm) -> None:
 
 
 def _exec_eligible(vm: SimVm, spec: RunCommandSpec, ex: Execution) -> bool:
-    """Exec mode runs inline scripts on healthy Linux VMs; injected faults stay simulated."""
+    """Exec mode runs inline scripts on healthy Linux VMs; injected faults stay simulated, and
+    so does work sent while a restarting VM's agent comes back (it must wait: ``power.gate``)."""
     inline = spec.source_kind == "script" or spec.source_kind == "commandId"
-    return vm.os == "linux" and inline and ex.agent_ready and not ex.wedged
+    ready = ex.agent_ready and vm.agent is AgentState.READY
+    return vm.os == "linux" and inline and ready and not ex.wedged

@@ -65,11 +65,13 @@ def power_status(vm: SimVm) -> dict[str, Any]:
 
 
 def _statuses(vm: SimVm) -> list[dict[str, Any]]:
-    provisioned = {
-        "code": "ProvisioningState/succeeded",
-        "level": "Info",
-        "displayStatus": "Provisioning succeeded",
-    }
+    # "ProvisioningState/updating" / "Updating" while a restart runs (docs "states-billing":
+    # start and restart fall under Updating); a failed one leaves "Failed".
+    state = vm.provisioning_state
+    display = "Provisioning succeeded" if state == "Succeeded" else state
+    level = "Error" if state == "Failed" else "Info"
+    provisioned = {"code": f"ProvisioningState/{state.lower()}", "level": level}
+    provisioned["displayStatus"] = display
     return [provisioned, power_status(vm)]
 
 
@@ -178,7 +180,7 @@ def _vm_properties(vm: SimVm) -> dict[str, Any]:
         # Boot diagnostics off: so no instanceView.bootDiagnostics blob URIs to invent.
         "diagnosticsProfile": {"bootDiagnostics": {"enabled": False}},
         "extensionsTimeBudget": "PT1H30M",
-        "provisioningState": "Succeeded",
+        "provisioningState": vm.provisioning_state,
         "timeCreated": time_created(vm.vm_id),
     }
     if vm.scale_set is not None:

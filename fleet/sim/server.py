@@ -20,7 +20,16 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from fleet.sim import routes_compute, routes_graph, routes_resources, routes_runcommands, routes_sim
+from fleet.sim import (
+    routes_action,
+    routes_catalog,
+    routes_compute,
+    routes_graph,
+    routes_power,
+    routes_resources,
+    routes_runcommands,
+    routes_sim,
+)
 from fleet.sim.auth import Principal, authorize
 from fleet.sim.errors import ArmError
 from fleet.sim.faults import FaultDecision, FaultKind
@@ -66,6 +75,9 @@ ROUTES: tuple[Route, ...] = (
     *routes_runcommands.ROUTES,
     *routes_compute.ROUTES,
     *routes_graph.ROUTES,
+    *routes_power.ROUTES,
+    *routes_action.ROUTES,
+    *routes_catalog.ROUTES,
 )
 
 
@@ -131,6 +143,7 @@ class Server:
         return app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.world.power.advance(self.world.clock.now())  # restarts: transitions now due
         if request.path.lower().startswith("/_sim"):
             try:
                 return await routes_sim.handle(self.world, request)

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleet.sim.action import ActionStore
 from fleet.sim.auth import Authenticator, Permission, Principal
 from fleet.sim.clock import SimClock
 from fleet.sim.faults import FaultConfig, FaultInjector
 from fleet.sim.inventory import build_inventory, tenant_id_for
-from fleet.sim.model import Inventory
+from fleet.sim.model import Inventory, SimVm
 from fleet.sim.outcomes import OutcomeModel
+from fleet.sim.power import PowerModel
 from fleet.sim.profile import Profile
 from fleet.sim.rc_exec import ExecRunner
+from fleet.sim.rc_restart import interrupt_managed
 from fleet.sim.runcommands import RunCommandStore
 from fleet.sim.stats import Stats
 from fleet.sim.throttle import (
@@ -47,6 +51,8 @@ class World:
     authenticator: Authenticator
     principals: list[Principal]
     faults: FaultInjector
+    power: PowerModel
+    actions: ActionStore
     page_size: int = 1000
     exec_runner: ExecRunner | None = None
     stats: Stats = field(default_factory=Stats)
@@ -84,7 +90,11 @@ class World:
                 base_dir=exec_dir, max_processes=profile.script.exec.max_processes
             )
         outcomes = OutcomeModel(profile, seed)
-        store = RunCommandStore(clock, outcomes.plan, exec_runner=exec_runner)
+        power = PowerModel(profile.restart, seed, clock)
+        planner = power.gate(outcomes.plan)  # work sent to a restarting VM waits for its agent
+        store = RunCommandStore(clock, planner, exec_runner=exec_runner)
+        actions = ActionStore(clock, planner, profile.action, exec_runner=exec_runner)
+        power.on_restart = _on_restart(store, actions, exec_runner)
         throttling = profile.throttling
         return cls(
             profile=profile,
@@ -105,9 +115,23 @@ class World:
             authenticator=Authenticator(principals, tenant_id),
             principals=principals,
             faults=FaultInjector(FaultConfig.from_dict(profile.faults.model_dump()), seed=seed),
+            power=power,
+            actions=actions,
             page_size=page_size,
             exec_runner=exec_runner,
         )
+
+
+def _on_restart(
+    store: RunCommandStore, actions: ActionStore, runner: ExecRunner | None
+) -> Callable[[SimVm, float, float | None], None]:
+    """What a restart does to scripts in flight on the VM (managed and action)."""
+
+    def restarted(vm: SimVm, now: float, resume_at: float | None) -> None:
+        interrupt_managed(store, runner, vm, now, resume_at)
+        actions.interrupt(vm, now, resume_at)
+
+    return restarted
 
 
 def _arm_limits(profile: Profile) -> ArmLimits:

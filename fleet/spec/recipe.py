@@ -34,6 +34,7 @@ from fleet.spec.flags import (
     rollout_overrides,
 )
 from fleet.spec.load import file_job_spec
+from fleet.util.refs import absolute_ref
 
 
 def _absolute(path: Any) -> str | None:
@@ -46,7 +47,7 @@ class Connection:
     scale) or ARM (a cloud, or a custom endpoint with its CA). Paths are absolute."""
 
     sim: bool = False
-    profile: str | None = None
+    profile: str | None = None  # a built-in profile's name, or a profile file's path
     time_scale: float = 1.0
     subscriptions: tuple[str, ...] = ()
     cloud: str = "public"
@@ -59,7 +60,7 @@ class Connection:
         sim = bool(flags.get("sim"))
         return cls(
             sim=sim,
-            profile=_absolute(flags.get("profile")) if sim else None,
+            profile=absolute_ref(flags.get("profile") or "demo") if sim else None,
             time_scale=float(flags.get("time_scale") or 1.0) if sim else 1.0,
             subscriptions=tuple(flags.get("subscription") or ()),
             cloud=flags.get("cloud") or "public",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import run_scenario
-from bench.metrics import ROW_KEYS
-from bench.scenario import load_scenario
+from fleet.bench.harness import run_scenario
+from fleet.bench.metrics import ROW_KEYS
+from fleet.bench.scenario import load_scenario
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from bench.lower_bound import Bucket, bucket_bound, lower_bound
+from fleet.bench.lower_bound import Bucket, bucket_bound, lower_bound
 from fleet.sim.profile import parse_profile
 
 

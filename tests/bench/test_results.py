@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import result_document
-from bench.lower_bound import LowerBound
-from bench.metrics import ROW_KEYS, bound_row, contender_row, makespan, over_once, untruthful
-from bench.procs import Usage
-from bench.scenario import Scenario
+from fleet.bench.harness import result_document
+from fleet.bench.lower_bound import LowerBound
+from fleet.bench.metrics import ROW_KEYS, bound_row, contender_row, makespan, over_once, untruthful
+from fleet.bench.procs import Usage
+from fleet.bench.scenario import Scenario
 
 BOUND = LowerBound(200.0, 180.0, "arm:writes:s", puts=3, targets=4, max_duration_s=40.0)
 IDS = [
@@ -79,7 +79,7 @@ def test_executions_over_once_count_every_extra_run() -> None:
 
 
 def test_result_document_names_scenario_machine_versions_and_contenders(tmp_path: Path) -> None:
-    scenario = Scenario(name="t", profile=tmp_path / "p.yaml", time_scale=10, seed=1)
+    scenario = Scenario(name="t", profile=str(tmp_path / "p.yaml"), time_scale=10, seed=1)
     doc = result_document(scenario, BOUND, [bound_row(BOUND)], datetime.now(UTC), 1.0)
     assert {"scenario", "machine", "versions", "time_scale", "contenders"} <= set(doc)
     assert doc["machine"]["cpu_count"] and doc["machine"]["python"]

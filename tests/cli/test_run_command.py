@@ -12,9 +12,6 @@ from fleet.cli.main import app
 from fleet.journal import Journal
 from fleet.spec import Connection, Recipe, RolloutOptions, load_job_spec
 from fleet.spec import load as spec_load
-from tests.simkit import ROOT
-
-SMALL = str(ROOT / "configs" / "sim" / "small.yaml")
 
 
 def test_run_reads_the_job_file_once_and_journals_that_text(
@@ -31,7 +28,7 @@ def test_run_reads_the_job_file_once_and_journals_that_text(
 
     monkeypatch.setattr(spec_load, "read_spec_text", counting)
     state = tmp_path / "state"
-    args = ["run", str(job), "--sim", "--profile", SMALL, "--time-scale", "50", "--yes",
+    args = ["run", str(job), "--sim", "--profile", "small", "--time-scale", "50", "--yes",
             "--state-dir", str(state), "--max-errors", "5"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1, result.output  # app-03: disk full
@@ -42,4 +39,6 @@ def test_run_reads_the_job_file_once_and_journals_that_text(
     assert recipe.job.text == job.read_text()
     assert recipe.job.rollout == {"max_errors": "5"}
     assert recipe.job_spec() == load_job_spec(job.resolve(), rollout=RolloutOptions(max_errors="5"))
-    assert recipe.connection == Connection(sim=True, profile=SMALL, time_scale=50.0, cloud="public")
+    assert recipe.connection == Connection(
+        sim=True, profile="small", time_scale=50.0, cloud="public"
+    )

@@ -37,7 +37,7 @@ class Served:
 
 
 @contextmanager
-def served(profile: str = "configs/sim/small.yaml", time_scale: float = 50) -> Iterator[Served]:
+def served(profile: str = "small", time_scale: float = 50) -> Iterator[Served]:
     proc = subprocess.Popen(
         [*FLEET, "sim", "serve", "--profile", profile, "--time-scale", str(time_scale)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,

@@ -106,7 +106,7 @@ def test_bad_spec_exits_2_with_file_line_and_field(tmp_path: Path) -> None:
 @pytest.fixture
 def served_emulator(tmp_path: Path) -> Any:
     proc = subprocess.Popen(
-        [*FLEET, "sim", "serve", "--profile", "configs/sim/small.yaml", "--time-scale", "40"],
+        [*FLEET, "sim", "serve", "--profile", "small", "--time-scale", "40"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -160,7 +160,7 @@ def test_custom_endpoint_with_token_from_environment(
 
 def test_secrets_never_reach_output_logs_or_report(tmp_path: Path) -> None:
     profile = tmp_path / "exec.yaml"
-    text = (ROOT / "configs/sim/small.yaml").read_text()
+    text = (ROOT / "fleet/sim/profiles/small.yaml").read_text()
     profile.write_text(text + "  exec: {enabled: true, max_processes: 4}\n")
     secret = "s3cr3t-Hunter2-value"
     spec = tmp_path / "leak.yaml"

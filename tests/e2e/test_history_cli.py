@@ -15,7 +15,7 @@ from tests.e2e import killkit
 from tests.simkit import ROOT
 
 FLEET = [sys.executable, "-m", "fleet.cli.main"]
-SMALL = ["--sim", "--profile", "configs/sim/small.yaml", "--yes"]
+SMALL = ["--sim", "--profile", "small", "--yes"]
 
 
 def fleet(state: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

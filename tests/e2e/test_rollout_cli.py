@@ -39,7 +39,7 @@ def test_non_interactive_run_over_the_threshold_without_yes_exits_2() -> None:
         "run",
         "--sim",
         "--profile",
-        "configs/sim/small.yaml",
+        "small",
         "-n",
         "app-0*",
         "--script",
@@ -109,7 +109,7 @@ def test_plan_shows_batches_zone_by_zone_with_etas() -> None:
 
 
 def _long_profile(tmp_path: Path) -> Path:
-    text = (ROOT / "configs/sim/small.yaml").read_text()
+    text = (ROOT / "fleet/sim/profiles/small.yaml").read_text()
     head = text.split("\nscript:\n")[0]
     profile = tmp_path / "long.yaml"
     profile.write_text(

@@ -67,7 +67,7 @@ script: {inline: echo hi}
 
 
 def _demo_tags() -> dict[str, set[str]]:
-    profile = yaml.safe_load((ROOT / "configs" / "sim" / "demo.yaml").read_text())
+    profile = yaml.safe_load((ROOT / "fleet" / "sim" / "profiles" / "demo.yaml").read_text())
     tags: dict[str, set[str]] = {}
     for sub in profile["subscriptions"]:
         for rg in sub["resource_groups"]:

@@ -11,14 +11,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import AsyncPipeline
 from azure.core.pipeline.policies import AsyncRetryPolicy
 from azure.core.pipeline.transport import AsyncHttpResponse, AsyncHttpTransport, HttpRequest
+from azure.mgmt.resourcegraph.models import QueryRequest
 
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
 from fleet.azure.limiter import BucketSet, ThrottleLimits
 from fleet.azure.request_class import RequestClass, classify
-from fleet.azure.throttle_policy import ThrottleDeadlineExceeded, ThrottlePolicy
+from fleet.azure.throttle_policy import CallOptions, ThrottleDeadlineExceeded, ThrottlePolicy
+from fleet.azure.throttle_state import ThrottleState
 from fleet.sim.emulator import Emulator
 from tests import simkit
 from tests.engine.test_limiter import FakeTime
@@ -44,6 +47,9 @@ class CannedResponse(AsyncHttpResponse):
 
     def body(self) -> bytes:
         return self._body
+
+    def json(self) -> Any:  # what the compute 39 operations read (azure.core.rest style)
+        return json.loads(self._body) if self._body else None
 
 
 class FakeTransport(AsyncHttpTransport):
@@ -91,13 +97,14 @@ class Rig:
         limits = kw.get("limits") or ThrottleLimits.published(time_scale=10_000)
         self.buckets = BucketSet(limits, clock=self.time, sleep=self.time.sleep)
         self.events: list[tuple[RequestClass, float]] = []
-        self.policy = ThrottlePolicy(
+        self.state = ThrottleState(
             self.buckets,
             deadline=None if deadline is None else self.time.now + deadline,
             clock=self.time,
             sleep=self.time.sleep,
             on_throttle=lambda rc, wait: self.events.append((rc, wait)),
         )
+        self.policy = ThrottlePolicy(self.state)
         self.transport = FakeTransport(canned)
         policies = [*kw.get("before", []), self.policy]
         self.pipeline = AsyncPipeline(self.transport, policies=policies)
@@ -115,7 +122,7 @@ async def test_429_with_retry_after_is_waited_out_and_retried() -> None:
     assert await rig.run() == 200
     assert len(rig.transport.sent) == 2
     assert rig.time.now == 1007  # waited exactly Retry-After (fake time)
-    counters = rig.policy.counters()
+    counters = rig.state.counters()
     assert counters.requests == {"reads": 2}
     assert (counters.throttled, counters.retries, counters.throttle_wait_s) == (1, 1, 7.0)
     assert [(rc.compute_policy, wait) for rc, wait in rig.events] == [("LowCostGetVM", 7.0)]
@@ -124,7 +131,7 @@ async def test_429_with_retry_after_is_waited_out_and_retried() -> None:
 async def test_retries_until_success_not_just_four_times() -> None:
     rig = Rig([*[throttled(x_ms_retry_after_ms="1500")] * 9, OK])
     assert await rig.run("PUT") == 200
-    counters = rig.policy.counters()
+    counters = rig.state.counters()
     assert (counters.requests, counters.throttled, counters.retries) == ({"writes": 10}, 9, 9)
     assert counters.throttle_wait_s == pytest.approx(13.5)
 
@@ -134,7 +141,7 @@ async def test_arm_throttle_pauses_only_the_arm_bucket() -> None:
     resource, sub, arm = rig.buckets_of("PUT")
     # the pauses are observed from on_throttle, right after they are set
     seen: list[tuple[float, float, float]] = []
-    rig.policy._on_throttle = lambda rc, w: seen.append(
+    rig.state.on_throttle = lambda rc, w: seen.append(
         (resource.paused_for(), sub.paused_for(), arm.paused_for())
     )
     assert await rig.run("PUT") == 200
@@ -145,7 +152,7 @@ async def test_compute_throttle_pauses_the_named_policy_bucket() -> None:
     rig = Rig([throttled("OperationNotAllowed", "UpdateVM.Resource", Retry_After="30"), OK])
     resource, sub, arm = rig.buckets_of("PUT")
     seen: list[tuple[float, float, float]] = []
-    rig.policy._on_throttle = lambda rc, w: seen.append(
+    rig.state.on_throttle = lambda rc, w: seen.append(
         (resource.paused_for(), sub.paused_for(), arm.paused_for())
     )
     assert await rig.run("PUT") == 200
@@ -156,7 +163,7 @@ async def test_unknown_throttle_pauses_all_of_the_requests_buckets() -> None:
     rig = Rig([throttled("TooManyRequests", Retry_After="4"), OK])
     buckets = rig.buckets_of("PUT")
     seen: list[list[float]] = []
-    rig.policy._on_throttle = lambda rc, w: seen.append([b.paused_for() for b in buckets])
+    rig.state.on_throttle = lambda rc, w: seen.append([b.paused_for() for b in buckets])
     assert await rig.run("PUT") == 200
     assert seen == [[4.0, 4.0, 4.0]]
 
@@ -171,7 +178,7 @@ async def test_without_retry_after_backoff_doubles() -> None:
 async def test_deadline_returns_the_429() -> None:
     rig = Rig([throttled(Retry_After="5"), throttled(Retry_After="5"), OK], deadline=8)
     assert await rig.run() == 429  # 5 s fits, a second 5 s would not
-    counters = rig.policy.counters()
+    counters = rig.state.counters()
     assert (counters.throttled, counters.retries, len(rig.transport.sent)) == (2, 1, 2)
 
 
@@ -193,7 +200,7 @@ async def test_unclassified_request_still_waits_out_a_429() -> None:
     rig = Rig([throttled(Retry_After="2"), OK])
     assert await rig.run("GET", "https://example.blob.core.windows.net/c/b") == 200
     assert rig.time.slept == [2]
-    assert rig.policy.counters().requests == {"reads": 2}
+    assert rig.state.counters().requests == {"reads": 2}
 
 
 async def test_headers_resync_the_buckets() -> None:
@@ -245,9 +252,9 @@ class SpyBuckets(BucketSet):
 async def test_fleet_kwargs_reach_every_attempt_and_never_the_transport() -> None:
     transport = FakeTransport([(503, {}, {}), OK])
     spy = SpyBuckets()
-    policy = ThrottlePolicy(spy)
+    state = ThrottleState(spy)
     retry = AsyncRetryPolicy(retry_backoff_factor=0)
-    pipeline = AsyncPipeline(transport, policies=[retry, policy])
+    pipeline = AsyncPipeline(transport, policies=[retry, ThrottlePolicy(state)])
     response = await pipeline.run(
         HttpRequest("GET", RC_URL), fleet_region="westeurope", fleet_deadline=1e12
     )
@@ -255,22 +262,88 @@ async def test_fleet_kwargs_reach_every_attempt_and_never_the_transport() -> Non
     assert spy.regions == ["westeurope", "westeurope"]  # the SDK's retry saw it too
     for _, _, kwargs in transport.sent:
         assert "fleet_region" not in kwargs and "fleet_deadline" not in kwargs
-    assert policy.counters().retries == 0  # 5xx retries are the SDK's, not ours
+    assert response.context["fleet_call"] == CallOptions("westeurope", 1e12)  # read once, kept
+    assert state.counters().retries == 0  # 5xx retries are the SDK's, not ours
 
 
-async def test_one_policy_shared_by_several_pipelines_keeps_them_apart() -> None:
-    """ArmConnection gives the same policy to the compute, resources and graph clients."""
-    policy = ThrottlePolicy(BucketSet(ThrottleLimits.published()))
+async def test_pipelines_with_their_own_policies_share_one_state() -> None:
+    """One ThrottlePolicy per pipeline (azure-core links each to its pipeline via ``next``), one
+    ThrottleState for all: each request leaves through its own pipeline's transport."""
+    state = ThrottleState(BucketSet(ThrottleLimits.published()))
     first, second = FakeTransport([OK]), FakeTransport([OK])
     retry = AsyncRetryPolicy(retry_backoff_factor=0)
-    pipe_a = AsyncPipeline(first, policies=[AsyncRetryPolicy(), policy])
-    pipe_b = AsyncPipeline(second, policies=[retry, policy])
+    pipe_a = AsyncPipeline(first, policies=[AsyncRetryPolicy(), ThrottlePolicy(state)])
+    pipe_b = AsyncPipeline(second, policies=[retry, ThrottlePolicy(state)])
     for _ in range(2):
         await pipe_a.run(HttpRequest("GET", RC_URL))
         await pipe_b.run(HttpRequest("GET", f"{RG_URL}?api-version=1"))
     assert [url for _, url, _ in first.sent] == [RC_URL, RC_URL]
-    assert len(second.sent) == 2
-    assert policy.counters().requests == {"reads": 4}
+    assert [url for _, url, _ in second.sent] == [f"{RG_URL}?api-version=1"] * 2
+    assert state.counters().requests == {"reads": 4}
+
+
+class RecordingClients(ArmClients):
+    """ArmClients whose clients each get a FakeTransport; records the transports and the
+    per-retry policies it builds, one call per client."""
+
+    def __init__(self, conn: ArmConnection, canned: dict[str, list[Canned]]) -> None:
+        super().__init__(conn)
+        self.canned = canned
+        self.transports: list[FakeTransport] = []
+        self.policies: list[list[Any]] = []
+
+    def _transport(self) -> FakeTransport:
+        which = ("compute", "resources", "graph")[len(self.transports)]
+        self.transports.append(FakeTransport(self.canned[which]))
+        return self.transports[-1]
+
+    def _per_retry_policies(self) -> list[Any]:
+        self.policies.append(super()._per_retry_policies())
+        return self.policies[-1]
+
+
+async def test_clients_of_one_connection_share_buckets_and_counters() -> None:
+    """Compute, resources and graph clients built from one ArmConnection: each has its own
+    ThrottlePolicy over the connection's ThrottleState and its own transport; a 429 seen by the
+    compute client pauses the ARM read bucket the resources client then waits on. The shared
+    ``retry_policy`` instance in client_kwargs is copied per client, or requests would leave
+    through the last client's transport."""
+    clock = FakeTime()
+    limits = ThrottleLimits.published(time_scale=10_000)
+    state = ThrottleState(BucketSet(limits, clock, clock.sleep), clock=clock, sleep=clock.sleep)
+    conn = ArmConnection(
+        StaticTokenCredential("t"),
+        throttle=state,
+        client_kwargs={"retry_policy": AsyncRetryPolicy.no_retries()},
+    )
+    arm_429 = throttled("SubscriptionRequestsThrottled", Retry_After="10")
+    canned = {"compute": [arm_429, OK], "resources": [OK], "graph": [OK]}
+    async with RecordingClients(conn, canned) as arm:
+        compute, resources, graph = arm.compute(SUB), arm.resources(SUB), arm.graph
+        with pytest.raises(HttpResponseError) as info:  # gives up at once, the pause stays
+            await compute.virtual_machines.get("rg", "vm1", fleet_deadline=clock.now)
+        assert info.value.status_code == 429
+        start = clock.now
+        await resources.resource_groups.get("rg")
+        waited = clock.now - start
+        await graph.resources(QueryRequest(subscriptions=[SUB], query="Resources"))
+    own = [p for ps in arm.policies for p in ps if isinstance(p, ThrottlePolicy)]
+    assert len(own) == 3 and len({id(p) for p in own}) == 3
+    assert all(p.state is state for p in own)
+    assert waited == 10  # the resources client honoured the compute client's 429
+    compute_t, resources_t, graph_t = arm.transports
+    assert [m for m, _, _ in compute_t.sent] == ["GET"] and "/virtualMachines/vm1" in (
+        compute_t.sent[0][1]
+    )
+    assert [m for m, _, _ in resources_t.sent] == ["GET"] and resources_t.sent[0][1].startswith(
+        f"https://management.azure.com/subscriptions/{SUB}/resourcegroups/rg"
+    )
+    assert [m for m, _, _ in graph_t.sent] == ["POST"] and "Microsoft.ResourceGraph" in (
+        graph_t.sent[0][1]
+    )
+    counters = state.counters()
+    assert counters.requests == {"reads": 2, "graph": 1}
+    assert (counters.throttled, counters.throttle_wait_s) == (1, 10)
 
 
 async def test_a_pause_holds_back_other_requests_on_the_bucket() -> None:
@@ -279,26 +352,26 @@ async def test_a_pause_holds_back_other_requests_on_the_bucket() -> None:
     start = rig.time.now
     assert await rig.run(url=f"{RG_URL}?api-version=1") == 200  # another read, same ARM bucket
     assert rig.time.now - start == 6
-    assert rig.policy.counters().throttle_wait_s == 6
+    assert rig.state.counters().throttle_wait_s == 6
 
 
 # --- end to end: the real SDK against the emulator -------------------------------------------
 
 
 @asynccontextmanager
-async def _compute_client(emu: Emulator, policy: ThrottlePolicy) -> AsyncIterator[Any]:
-    """A compute client with the policy installed and the SDK's own retries off, so every 429
-    is the policy's to handle."""
+async def _compute_client(emu: Emulator, state: ThrottleState) -> AsyncIterator[Any]:
+    """A compute client with fleet's policy installed and the SDK's own retries off, so every
+    429 is the policy's to handle."""
     conn = ArmConnection(
         StaticTokenCredential(emu.token),
         endpoint=emu.info.endpoint,
         ca_cert=emu.info.ca_cert,
-        per_retry_policies=[policy],
+        throttle=state,
         client_kwargs={"retry_policy": AsyncRetryPolicy.no_retries()},
     )
     async with ArmClients(conn) as arm:
         compute = arm.compute(SMALL_SUB)
-        # build the other clients too: their pipelines share (and re-link) the same policy
+        # build the other clients too: their policies share the same state
         assert arm.resources(SMALL_SUB) is not None and arm.graph is not None
         yield compute
 
@@ -332,15 +405,15 @@ SMALL_SUB = "00000000-0000-4000-8000-000000000001"
 @pytest.mark.e2e
 async def test_e2e_400_concurrent_gets_receive_zero_429s(small_emu: Emulator) -> None:
     limits = ThrottleLimits.published(time_scale=small_emu.info.time_scale)
-    policy = ThrottlePolicy(BucketSet(limits), deadline=time.monotonic() + 60)
+    state = ThrottleState(BucketSet(limits), deadline=time.monotonic() + 60)
     vms = _vms(small_emu)
-    async with _compute_client(small_emu, policy) as client:
+    async with _compute_client(small_emu, state) as client:
         # 40 GETs on one VM exceed its Low Cost Get VM bucket (36): unpaced, some would be 429s
         names = await _get_all(client, vms, count=400, hot_share=40)
     assert len(names) == 400
     truth = await simkit.ground_truth(small_emu)
     assert truth["throttled_total"] == 0, truth["throttled"]
-    counters = policy.counters()
+    counters = state.counters()
     assert (counters.requests, counters.throttled, counters.retries) == ({"reads": 400}, 0, 0)
 
 
@@ -351,12 +424,12 @@ async def test_e2e_every_request_survives_a_429_storm(small_emu: Emulator) -> No
     async with simkit.raw(small_emu, token=None) as s, s.put("/_sim/faults", json=storm) as resp:
         assert resp.status == 200, await resp.text()
     limits = ThrottleLimits.published(time_scale=small_emu.info.time_scale)
-    policy = ThrottlePolicy(BucketSet(limits), deadline=time.monotonic() + 60)
-    async with _compute_client(small_emu, policy) as client:
+    state = ThrottleState(BucketSet(limits), deadline=time.monotonic() + 60)
+    async with _compute_client(small_emu, state) as client:
         names = await _get_all(client, _vms(small_emu), count=100, hot_share=0)
     assert len(names) == 100
     truth = await simkit.ground_truth(small_emu)
-    counters = policy.counters()
+    counters = state.counters()
     assert counters.throttled == truth["throttled"]["storm"] == truth["throttled_total"] > 0
     assert counters.retries == counters.throttled
     assert counters.requests == {"reads": 100 + counters.throttled}

@@ -25,7 +25,7 @@ from tests import simkit
 
 pytestmark = pytest.mark.e2e
 
-SMALL = "configs/sim/small.yaml"
+SMALL = "small"  # a built-in profile
 SMALL_SUB = "00000000-0000-4000-8000-000000000001"
 READY_WITHIN_S = 5.0
 

@@ -13,7 +13,7 @@ from fleet.sim.inventory import apportion, build_inventory, tenant_id_for
 from fleet.sim.model import AgentState, Inventory, Orchestration, PowerState
 from fleet.sim.profile import load_profile, parse_profile
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "sim"
+CONFIGS = Path(__file__).resolve().parents[2] / "fleet" / "sim" / "profiles"
 SUB = "11111111-1111-1111-1111-111111111111"
 
 

@@ -14,7 +14,7 @@ from fleet.sim.outcomes import OutcomeModel, first_line
 from fleet.sim.profile import Profile, load_profile, parse_profile
 from fleet.sim.profile_sections import PLACEHOLDERS
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "sim"
+CONFIGS = Path(__file__).resolve().parents[2] / "fleet" / "sim" / "profiles"
 SCRIPT = "#!/bin/bash\n\nsudo /opt/health/check.sh --all\n"
 
 

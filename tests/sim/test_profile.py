@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from fleet.sim import catalog
 from fleet.sim.profile import Profile, ProfileError, load_profile, parse_profile
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "sim"
+CONFIGS = Path(__file__).resolve().parents[2] / "fleet" / "sim" / "profiles"
 SUB = "11111111-1111-1111-1111-111111111111"
 
 
@@ -25,11 +26,12 @@ def _minimal(**extra: object) -> dict[str, object]:
     return {"name": "t", "subscriptions": [sub], **extra}
 
 
-@pytest.mark.parametrize("name", ["small", "demo", "large"])
+@pytest.mark.parametrize("name", catalog.PROFILES.names())
 def test_shipped_profiles_load(name: str) -> None:
-    profile = load_profile(CONFIGS / f"{name}.yaml")
+    profile = catalog.load(name)
     assert isinstance(profile, Profile)
     assert profile.name == name
+    assert profile == load_profile(CONFIGS / f"{name}.yaml")  # by name = by path
 
 
 def test_defaults_fill_in() -> None:

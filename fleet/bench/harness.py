@@ -1,6 +1,11 @@
 """Runs one benchmark scenario: the lower bound from the profile, then each contender on its own
 fresh emulator process (same profile, seed and time scale) in its own client process; writes
-``bench/results/<scenario>.json`` and returns the result document.
+``<results dir>/<scenario>.json`` and returns the result document.
+
+Where results go by default: ``bench/results/`` of the source checkout fleet is imported from
+(an editable install, ``make bench``), where the committed results live. An installed fleet (a
+wheel) has no such place and no default: the caller must name a directory (``fleet bench
+--results-dir``), so a benchmark never drops files into whatever directory it was started from.
 """
 
 from __future__ import annotations
@@ -13,21 +18,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.lower_bound import LowerBound, lower_bound
-from bench.metrics import bound_row, contender_row, machine, versions
-from bench.procs import ROOT, SIM_TOKEN, EmulatorProcess, run_contender
-from bench.scenario import Scenario
-from fleet.sim.profile import load_profile
+import fleet
+from fleet.bench.lower_bound import LowerBound, lower_bound
+from fleet.bench.metrics import bound_row, contender_row, machine, versions
+from fleet.bench.procs import SIM_TOKEN, EmulatorProcess, run_contender
+from fleet.bench.scenario import Scenario
+from fleet.sim import catalog
 
-RESULTS = ROOT / "bench" / "results"
+CHECKOUT = Path(fleet.__file__).resolve().parents[1]  # the source checkout, if it is one
 DEADLINE_GRACE_S = 60.0  # past its budget a contender has this long to stop by itself
 
 
-def _relative(path: Path) -> str:
+def default_results_dir(checkout: Path | None = None) -> Path | None:
+    """``bench/results`` of the source checkout fleet runs from; None for an installed fleet."""
+    checkout = checkout or CHECKOUT
+    results = checkout / "bench" / "results"
+    if (checkout / "pyproject.toml").is_file() and results.is_dir():
+        return results
+    return None
+
+
+def _relative(ref: str) -> str:
+    """A path as the checkout sees it (results stay comparable across machines); names as is."""
+    if catalog.is_name(ref):
+        return ref
     try:
-        return str(path.resolve().relative_to(ROOT))
+        return str(Path(ref).resolve().relative_to(CHECKOUT))
     except ValueError:
-        return str(path)
+        return ref
 
 
 def contender_config(
@@ -73,12 +91,12 @@ def run_scenario(
     scenario: Scenario,
     *,
     contenders: Sequence[str] | None = None,
-    results_dir: Path = RESULTS,
+    results_dir: Path,
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run ``scenario`` (all its contenders unless ``contenders`` is given); write its JSON."""
     started, t0 = datetime.now(UTC), time.monotonic()
-    profile = load_profile(scenario.profile)
+    profile = catalog.load(scenario.profile)
     bound = lower_bound(profile, scenario.seed, scenario.job.timeout, scenario.job.script)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:

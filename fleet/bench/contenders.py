@@ -1,4 +1,4 @@
-"""One contender run, in its own process: ``python -m bench.contenders CONFIG.json OUT.json``.
+"""One contender run, in its own process: ``python -m fleet.bench.contenders CONFIG.json OUT.json``.
 
 The harness starts this module once per contender so that CPU time and peak RSS are the
 contender's own (the parent reads them with ``os.wait4``). CONFIG names the contender, the
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import baselines
+from fleet.bench import baselines
 
 FLEET_CATEGORY = {
     "Succeeded": "succeeded",
@@ -129,7 +129,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m bench.contenders CONFIG.json OUT.json", file=sys.stderr)
+        print("usage: python -m fleet.bench.contenders CONFIG.json OUT.json", file=sys.stderr)
         return 2
     cfg = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     from fleet.logs import configure

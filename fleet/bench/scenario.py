@@ -1,17 +1,24 @@
-"""Benchmark scenario files (``configs/bench/*.yaml``): which simulated fleet, at which time scale
-and seed, which job, and each contender's wall-clock budget. Parsed at the edge into a frozen
-:class:`Scenario`; the profile path is relative to the scenario file.
+"""Benchmark scenario files: which simulated fleet, at which time scale and seed, which job, and
+each contender's wall-clock budget. Parsed at the edge into a frozen :class:`Scenario`.
+
+A scenario is named like a ``--profile``: a bare name is a built-in (package data in
+``fleet/bench/scenarios/``: ``quick``, ``vms-2k``, ``mixed-10k``), anything else a path. Its
+``profile:`` field follows the same rule: a built-in profile name, or a path relative to the
+scenario file (made absolute here, so the emulator process can run from any directory).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
 
+from fleet.sim.catalog import BuiltIns, UnknownName, is_name
+
 CONTENDERS = ("fleet", "documented", "unbounded")
+SCENARIOS = BuiltIns("fleet.bench", "scenarios", "scenario")
 
 
 class _Strict(BaseModel):
@@ -37,13 +44,13 @@ class Budgets(_Strict):
 class Scenario(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
     description: str = ""
-    profile: Path
+    profile: str  # a built-in profile name or an absolute path
     time_scale: PositiveFloat
     seed: int
     job: BenchJob = BenchJob()
     budgets: Budgets = Budgets()
     contenders: tuple[str, ...] = CONTENDERS
-    source: Path = Path("<dict>")
+    source: str = "<dict>"  # the scenario's built-in name or file path
 
     def budget(self, contender: str) -> float:
         return float(getattr(self.budgets, contender))
@@ -53,20 +60,34 @@ class ScenarioError(Exception):
     """A scenario file that cannot be used; the message names the file and the field."""
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    path = Path(path)
+def _read(ref: str | Path) -> tuple[str, Path, Any]:
+    """(how to name it, the folder its relative paths start from, the parsed YAML)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if is_name(ref):
+            found = SCENARIOS.file(str(ref))
+            source, folder, text = str(ref), Path(str(found)).parent, found.read_text("utf-8")
+        else:
+            path = Path(ref)
+            source, folder, text = str(path), path.parent, path.read_text(encoding="utf-8")
+        return source, folder, yaml.safe_load(text)
+    except UnknownName as exc:
+        raise ScenarioError(str(exc)) from None
     except (OSError, yaml.YAMLError) as exc:
-        message = f"{path}: cannot read scenario: {exc}"
+        message = f"{ref}: cannot read scenario: {exc}"
         raise ScenarioError(message) from None
+
+
+def load_scenario(ref: str | Path) -> Scenario:
+    """A scenario by built-in name (``quick``) or path; ``ScenarioError`` names file and field."""
+    path, folder, data = _read(ref)
     if not isinstance(data, dict):
         message = f"{path}: a scenario is a mapping (name, profile, time_scale, seed, job, ...)"
         raise ScenarioError(message)
-    if "profile" in data:
-        data["profile"] = str((path.parent / str(data["profile"])).resolve())
+    profile = data.get("profile")
+    if profile is not None and not is_name(str(profile)):
+        data["profile"] = str((folder / str(profile)).resolve())
     try:
-        scenario = Scenario.model_validate({**data, "source": str(path)})
+        scenario = Scenario.model_validate({**data, "source": path})
     except ValidationError as exc:
         lines = [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise ScenarioError("\n".join(lines)) from None

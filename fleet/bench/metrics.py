@@ -16,8 +16,8 @@ import sys
 from collections import Counter
 from typing import Any
 
-from bench.lower_bound import LowerBound
-from bench.procs import Usage
+from fleet.bench.lower_bound import LowerBound
+from fleet.bench.procs import Usage
 
 PACKAGES = (
     "fleet",

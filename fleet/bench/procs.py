@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
 SIM_TOKEN = "fleet-sim-token"  # the operator principal of the bench profiles (the default)
 
 
@@ -60,7 +59,7 @@ def wait_bounded(proc: subprocess.Popen[Any], deadline_s: float) -> Usage:
 class EmulatorProcess:
     """``fleet sim serve --profile P --time-scale K --seed N`` as a context manager."""
 
-    def __init__(self, profile: Path, time_scale: float, seed: int) -> None:
+    def __init__(self, profile: str, time_scale: float, seed: int) -> None:
         self.cmd = [
             sys.executable,
             "-m",
@@ -68,7 +67,7 @@ class EmulatorProcess:
             "sim",
             "serve",
             "--profile",
-            str(profile),
+            profile,
             "--time-scale",
             f"{time_scale:g}",
             "--seed",
@@ -79,7 +78,7 @@ class EmulatorProcess:
         self.usage: Usage | None = None
 
     def __enter__(self) -> EmulatorProcess:
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], 60.0)
         line = self.proc.stdout.readline() if ready else ""
@@ -104,13 +103,13 @@ class EmulatorProcess:
 
 
 def run_contender(config: dict[str, Any], workdir: Path, deadline_s: float) -> tuple[dict, Usage]:
-    """Run ``python -m bench.contenders`` on ``config``; (its output, its resource use)."""
+    """Run ``python -m fleet.bench.contenders`` on ``config``; (its output, its resource use)."""
     name = config["contender"]
     cfg_path, out_path = workdir / f"{name}.config.json", workdir / f"{name}.out.json"
     cfg_path.write_text(json.dumps(config), encoding="utf-8")
     out_path.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "bench.contenders", str(cfg_path), str(out_path)]
-    proc = subprocess.Popen(cmd, cwd=ROOT)
+    cmd = [sys.executable, "-m", "fleet.bench.contenders", str(cfg_path), str(out_path)]
+    proc = subprocess.Popen(cmd)
     usage = wait_bounded(proc, deadline_s)
     if out_path.is_file():
         output = json.loads(out_path.read_text(encoding="utf-8"))

@@ -1,0 +1,151 @@
+"""The throttling state one ARM connection shares between all its client pipelines.
+
+azure-core builds a pipeline per client and links its policies by setting ``policy.next``
+(``AsyncPipeline.__init__`` in azure/core/pipeline/_base_async.py), so a policy instance belongs
+to exactly one pipeline. What must be shared across the compute, resources and graph clients of
+a connection — Azure counts one set of limits per subscription/region/resource, whichever client
+sends — lives here instead: the token buckets (:class:`BucketSet`), the run's ARM counters, the
+default deadline and the on-throttle hook. Each pipeline gets its own small
+:class:`fleet.azure.throttle_policy.ThrottlePolicy` holding a reference to this object.
+
+Owns: taking tokens (with a deadline), pausing the bucket a 429 names, the counters and the
+wall time during which at least one request was held back. No azure-core types here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import anyio
+
+from fleet.azure.headers import ThrottleError
+from fleet.azure.limiter import Bucket, BucketSet, Clock, Sleep
+from fleet.azure.request_class import RequestClass
+from fleet.model import ArmCounters
+
+OnThrottle = Callable[[RequestClass, float], None]
+
+# 429s that are not throttling (Network RP: "resource locked by another operation"): the request
+# waits, but no bucket is paused, so other requests are not slowed down.
+_NOT_THROTTLING = {"retryableerrorduetoanotheroperation"}
+
+
+class ThrottleState:
+    """Buckets, counters, default deadline and on-throttle hook of one connection."""
+
+    def __init__(
+        self,
+        buckets: BucketSet,
+        *,
+        deadline: float | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        on_throttle: OnThrottle | None = None,
+    ) -> None:
+        self.buckets = buckets
+        self.deadline = deadline  # monotonic seconds; a call's fleet_deadline= overrides it
+        self.clock = clock
+        self.on_throttle = on_throttle
+        self._sleep = sleep
+        self._requests: Counter[str] = Counter()
+        self._throttled = 0
+        self._retries = 0
+        self._wait_s = 0.0  # wall seconds during which at least one request was held back
+        self._waiters = 0
+        self._wait_since = 0.0
+
+    def counters(self) -> ArmCounters:
+        return ArmCounters(
+            requests=dict(self._requests),
+            throttled=self._throttled,
+            throttle_wait_s=self._wait_s,
+            retries=self._retries,
+        )
+
+    def count_response(self, rc: RequestClass, *, throttled: bool) -> None:
+        self._requests[_kind(rc)] += 1
+        self._throttled += throttled
+
+    def count_retry(self) -> None:
+        self._retries += 1
+
+    def throttled(self, rc: RequestClass, wait: float) -> None:
+        if self.on_throttle is not None:
+            self.on_throttle(rc, wait)
+
+    async def acquire(self, buckets: list[Bucket], deadline: float | None) -> bool:
+        """Take a token from every bucket; False (nothing taken) if ``deadline`` came first."""
+        start = self.clock()
+        longest_pause = max((b.paused_for() for b in buckets), default=0.0)
+        if deadline is not None and start + longest_pause > deadline:
+            return False  # waiting out the pause cannot end in time
+        timeout = None if deadline is None else max(0.0, deadline - start)
+        taken: list[Bucket] = []
+        try:
+            with self._waiting(), anyio.move_on_after(timeout) as scope:
+                for bucket in buckets:
+                    await bucket.acquire()
+                    taken.append(bucket)
+        except BaseException:  # cancelled: nothing will be sent
+            for bucket in taken:
+                bucket.release()
+            raise
+        if scope.cancelled_caught:
+            for bucket in taken:
+                bucket.release()
+        return not scope.cancelled_caught
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait (counted as throttle wait) without holding any bucket."""
+        with self._waiting():
+            await self._sleep(seconds)
+
+    def pause(
+        self,
+        rc: RequestClass,
+        region: str | None,
+        error: ThrottleError,
+        buckets: list[Bucket],
+        wait: float,
+    ) -> bool:
+        """Pause the bucket the server named, or all of this request's if it named none.
+
+        False if nothing was paused (a 429 that is not throttling, or an unclassified request).
+        """
+        code = (error.code or "").lower()
+        if code in _NOT_THROTTLING:
+            return False
+        named: Bucket | None = None
+        if code == "subscriptionrequeststhrottled":
+            named = self.buckets.arm_bucket(rc)
+        elif error.target:
+            named = self.buckets.compute_bucket_named(rc, region, error.target)
+        elif rc.graph:
+            named = self.buckets.graph_bucket(rc)
+        culprits = [named] if named is not None else buckets
+        for bucket in culprits:
+            bucket.pause(wait)
+        return bool(culprits)
+
+    @contextmanager
+    def _waiting(self) -> Iterator[None]:
+        # Wall time, not request-seconds: 2,000 requests queued for 10 s is 10 s of waiting.
+        if self._waiters == 0:
+            self._wait_since = self.clock()
+        self._waiters += 1
+        try:
+            yield
+        finally:
+            self._waiters -= 1
+            if self._waiters == 0:
+                self._wait_s += max(0.0, self.clock() - self._wait_since)
+
+
+def _kind(rc: RequestClass) -> str:
+    if rc.graph:
+        return "graph"
+    return rc.arm_kind or "other"

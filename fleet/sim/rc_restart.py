@@ -1,0 +1,51 @@
+"""What a VM restart does to the managed run commands in flight on it (the action run command
+handles its own restarts in ``fleet.sim.action``).
+
+* A running script dies with the VM, and the Linux handler never reports it again: after the
+  reboot the agent re-invokes ``enable`` with the same sequence number, which the handler already
+  recorded as processed (``mrseq``) and skips (Azure/run-command-handler-linux
+  internal/cmds/cmds.go ``enablePre`` / ``ErrAlreadyProcessed``). The instance view keeps its last
+  report, ``Running``, for good; the emulator marks the execution wedged (Running forever, no
+  further output; the real view would keep the last output tail it reported).
+* A script that had not started yet waits for the agent to come back, then starts; if the agent
+  never comes back it is an execution on a dead agent.
+* Exec mode: a running process is killed and the execution then behaves as above. One that is
+  still queued for a process slot is left alone (it starts when a slot frees).
+"""
+
+from __future__ import annotations
+
+from fleet.sim.model import SimVm
+from fleet.sim.rc_state import ExecState, view
+from fleet.sim.runcommands import ExecRunner, RunCommandStore
+
+
+def interrupt_managed(
+    store: RunCommandStore,
+    runner: ExecRunner | None,
+    vm: SimVm,
+    now: float,
+    resume_at: float | None,
+) -> int:
+    """Apply a restart of ``vm`` at ``now``; returns how many running scripts it killed."""
+    killed = 0
+    for rc in store.list(vm):
+        ex = rc.execution
+        seen = view(ex, now)
+        if seen.state.terminal:
+            continue
+        if seen.state is ExecState.RUNNING:
+            if ex.live is not None:
+                if runner is not None:
+                    runner.cancel(ex)
+                started = ex.live.started_at if ex.live.started_at is not None else now
+                ex.pending_s, ex.live = started - ex.created_at, None
+            ex.wedged = True
+            killed += 1
+        elif ex.live is not None:
+            continue  # queued for an exec slot: it starts on its own
+        elif resume_at is None:
+            ex.agent_ready = False
+        else:
+            ex.pending_s = max(ex.pending_s, resume_at - ex.created_at)
+    return killed
