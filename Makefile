@@ -45,9 +45,11 @@ chromium:
 test: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
+# ruff and the import contracts (the layers: pyproject.toml [tool.importlinter]).
 lint: install
 	$(BIN)/ruff check fleet tests
 	$(BIN)/ruff format --check fleet tests
+	$(BIN)/lint-imports
 
 # Build the wheel, install it non-editably into a fresh venv and use it from another directory
 # (.ci/wheel-check says what is checked). build/wheel-check/ holds the wheel and the venv.
