@@ -28,7 +28,7 @@ import math
 import random
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fleet.sim.inventory import build_inventory
@@ -91,7 +91,7 @@ class LowerBound:
         }
 
 
-def oblivious(groups: dict[Bucket, Sequence[float]], rounds: int = 31) -> float:
+def oblivious(groups: Mapping[Bucket, Sequence[float]], rounds: int = 31) -> float:
     """A reference, not a bound: the median makespan of a launcher that uses 100% of every
     bucket but cannot know durations in advance (launch order random: ``rounds`` seeded
     shuffles). The gap between this and the bound is the price of not being clairvoyant."""
@@ -107,7 +107,7 @@ def oblivious(groups: dict[Bucket, Sequence[float]], rounds: int = 31) -> float:
     return statistics.median(spans) if spans else 0.0
 
 
-def combine(groups: dict[Bucket, Sequence[float]], targets: int, puts: int) -> LowerBound:
+def combine(groups: Mapping[Bucket, Sequence[float]], targets: int, puts: int) -> LowerBound:
     """The bound over buckets, each with the planned durations of the PUTs it must admit."""
     best, binding, admit = 0.0, "-", 0.0
     for bucket, durations in groups.items():

@@ -273,6 +273,7 @@ def with_options(
         params = [
             p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in extra if p.name not in names
         ]
+        # A function has no declared __signature__ attribute, but inspect (and so typer) reads it.
         wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + params
         )

@@ -102,7 +102,8 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
         },
         "concurrency": {"count": spec.concurrency.count, "percent": spec.concurrency.percent},
     }
-    return Secrets.from_spec(spec).scrub(raw)
+    scrubbed: dict[str, Any] = Secrets.from_spec(spec).scrub(raw)
+    return scrubbed
 
 
 def canonical_json(value: Any) -> str:

@@ -268,4 +268,5 @@ class Journal:
             row = conn.execute(
                 "SELECT report_json FROM runs WHERE run_id = ?", (run_id,)
             ).fetchone()
-        return codec.loads(row[0])
+        stored: dict[str, Any] | None = codec.loads(row[0])
+        return stored
