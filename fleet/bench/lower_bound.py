@@ -38,7 +38,7 @@ from fleet.sim.profile import Profile
 from fleet.sim.throttle import ArmLimits, PolicyLimits
 
 # The emulator's own mapping of a profile to limits: the bound uses exactly what it enforces.
-from fleet.sim.world import _arm_limits, _compute_policies
+from fleet.sim.world import arm_limits, compute_policies
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,8 @@ def lower_bound(profile: Profile, seed: int, timeout_s: float, script: str = "")
     """The bound for running one script on every target of ``profile`` with ``seed``."""
     inventory = build_inventory(profile, seed=seed)
     outcomes = OutcomeModel(profile, seed)
-    arm = _arm_limits(profile)
-    policies = _compute_policies(profile)
+    arm = arm_limits(profile)
+    policies = compute_policies(profile)
     groups: dict[Bucket, list[float]] = defaultdict(list)
     targets = puts = 0
     for vm in inventory.all_targets():
