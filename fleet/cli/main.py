@@ -28,7 +28,7 @@ app.command("runs")(history_cmd.runs)
 app.command("show")(history_cmd.show)
 app.command("resume")(history_cmd.resume)
 app.command("rerun")(history_cmd.rerun)
-bench_cmd.register(app)
+app.command("bench")(bench_cmd.bench)
 
 
 @app.command()

@@ -25,10 +25,9 @@ import structlog
 from fleet.engine.invocation import invocation_for
 from fleet.engine.outcome import status_for_put_error, status_for_view
 from fleet.engine.polling import PollPlanner
-from fleet.engine.settings import EngineSettings
+from fleet.engine.settings import RunContext
 from fleet.model import CallError, Invocation, JobSpec, RunView, Status, Target, TargetResult
-from fleet.ports import Clock, NullRecorder, Recorder, RunCommands
-from fleet.secrets import Secrets
+from fleet.ports import NullRecorder, Recorder, RunCommands
 from fleet.util import failpoints
 
 log = structlog.get_logger("fleet.engine")
@@ -63,23 +62,20 @@ class Executor:
         self,
         spec: JobSpec,
         run_commands: RunCommands,
+        context: RunContext,
         *,
-        run_id: str,
-        settings: EngineSettings,
-        clock: Clock,
         transition: Transition = _no_transition,
-        secrets: Secrets,
         recorder: Recorder | None = None,
         may_launch: Callable[[], str | None] | None = None,
     ) -> None:
-        self.spec, self.run_commands, self.run_id = spec, run_commands, run_id
+        self.spec, self.run_commands, self.run_id = spec, run_commands, context.run_id
+        settings, self.secrets = context.settings, context.secrets
         self.recorder: Recorder = recorder or NullRecorder()
         # None = go; a reason = the run stopped launching (checked once a PUT slot is free)
         self.may_launch = may_launch or (lambda: None)
         self._put_slots: anyio.CapacityLimiter | None = None
-        self.settings, self.clock, self.transition = settings, clock, transition
+        self.settings, self.clock, self.transition = settings, context.clock, transition
         self.planner = PollPlanner(settings.poll.scaled(settings.time_scale))
-        self.secrets = secrets
         self._watching: dict[str, anyio.CancelScope] = {}
         self.interrupted: Interrupt | None = None
 

@@ -8,17 +8,17 @@ the run's plus the batch number, so a sentinel checked after every batch really 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import anyio
 import structlog
 
 from fleet.engine.execute import Executor, Interrupt
-from fleet.engine.settings import EngineSettings
+from fleet.engine.settings import RunContext
 from fleet.model import GateRecord, HealthGate, JobSpec, Status, Target, TargetResult
-from fleet.ports import Clock, RunCommands
+from fleet.ports import RunCommands
 from fleet.rollout.gates import evaluate, gate_targets
-from fleet.secrets import Secrets
 
 log = structlog.get_logger("fleet.engine")
 
@@ -28,16 +28,12 @@ class GateRuns:
         self,
         spec: JobSpec,
         run_commands: RunCommands,
+        context: RunContext,
         *,
-        run_id: str,
-        settings: EngineSettings,
-        clock: Clock,
-        secrets: Secrets,
         sentinels: Sequence[Target] = (),
     ) -> None:
-        self.spec, self.run_commands, self.run_id = spec, run_commands, run_id
-        self.secrets = secrets
-        self.settings, self.clock = settings, clock
+        self.spec, self.run_commands, self.context = spec, run_commands, context
+        self.secrets = context.secrets
         self.sentinels = tuple(sentinels)
         self._executors: dict[str, Executor] = {}
         self._interrupt: Interrupt | None = None
@@ -51,8 +47,8 @@ class GateRuns:
         name = f"{self.spec.name}-gate-{gate.name}"
         gate_spec = JobSpec(name, self.spec.selector, gate.script, self.spec.concurrency)
         executor = Executor(
-            gate_spec, self.run_commands, run_id=f"{self.run_id}-b{batch}", settings=self.settings,
-            clock=self.clock, secrets=self.secrets,
+            gate_spec, self.run_commands,
+            dataclasses.replace(self.context, run_id=f"{self.context.run_id}-b{batch}"),
         )  # fmt: skip
         old = self._executors.get(gate.name)
         if old is not None:

@@ -23,7 +23,7 @@ import structlog
 
 from fleet.engine.execute import Executor, Interrupt
 from fleet.engine.gate_runs import GateRuns
-from fleet.engine.settings import AnyioClock, EngineSettings
+from fleet.engine.settings import AnyioClock, EngineSettings, RunContext
 from fleet.engine.tally import Tally
 from fleet.model import (
     ArmCounters,
@@ -68,22 +68,16 @@ class Runner:
         self.control = control or RunControl(cancel_running=policy.cancel_running)
         self.control.subscribe(self._on_control)
         self.secrets = Secrets.from_spec(plan.spec)
+        context = RunContext(plan.run_id, self.settings, self.clock, self.secrets)
         self.tally = Tally(
-            total=len(plan.targets) + len(plan.skipped),
-            recorder=recorder or NullRecorder(),
-            observer=self.observer,
-            arm_counters=arm_counters or ArmCounters,
-            clock=self.clock,
-        )
+            total=len(plan.targets) + len(plan.skipped), recorder=recorder or NullRecorder(),
+            observer=self.observer, arm_counters=arm_counters or ArmCounters, clock=self.clock,
+        )  # fmt: skip
         self.executor = Executor(
-            plan.spec, run_commands, run_id=plan.run_id, settings=self.settings,
-            clock=self.clock, secrets=self.secrets, transition=self.tally.transition,
+            plan.spec, run_commands, context, transition=self.tally.transition,
             recorder=recorder, may_launch=self._may_launch,
         )  # fmt: skip
-        self.gates = GateRuns(
-            plan.spec, run_commands, run_id=plan.run_id, settings=self.settings,
-            clock=self.clock, secrets=self.secrets, sentinels=plan.sentinels,
-        )  # fmt: skip
+        self.gates = GateRuns(plan.spec, run_commands, context, sentinels=plan.sentinels)
         self.budget = ErrorBudget.of(policy, len(plan.targets))
         self.gate_records: list[GateRecord] = []
         self._done: dict[str, TargetResult] = {}  # resume: final before this process started

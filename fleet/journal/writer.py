@@ -77,8 +77,8 @@ class RunWriter:
     def intent_puts(self, intents: Sequence[Intent]) -> list[int]:
         """Group commit: every intent durable with one fsync; their seqs in order."""
         rows = [
-            (t, State.INTENT_PUT, {"run_command": rc, "run_id_param": rid})
-            for t, rc, rid in intents
+            (t, State.INTENT_PUT, {"run_command": command, "run_id_param": rid})
+            for t, command, rid in intents
         ]
         return self._append(rows, durable=True, action="recording the intent to PUT")
 
@@ -194,6 +194,32 @@ class RunWriter:
             return [v[1] for v in values]
 
 
+def _run_row(
+    run_id: str,
+    spec: JobSpec,
+    targets: int,
+    *,
+    who: str,
+    stamp: str,
+    recipe: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``runs`` row of a new run: the secret-free spec, its hashes, the scrubbed recipe."""
+    stored = None if recipe is None else dumps(Secrets.from_spec(spec).scrub(dict(recipe)))
+    return {
+        "run_id": run_id,
+        "job": spec.name,
+        "source": spec.source,
+        "spec_json": dumps(spec_record.spec_to_dict(spec)),
+        "spec_hash": spec_record.spec_hash(spec),
+        "script_hash": spec_record.script_hash(spec),
+        "who": who,
+        "started_at": stamp,
+        "ended": RUNNING,
+        "target_count": targets,
+        "recipe_json": stored,
+    }
+
+
 def record_new_run(
     conn: sqlite3.Connection,
     db: Path,
@@ -208,21 +234,7 @@ def record_new_run(
     """One durable transaction: the run row (secret-free spec), its targets in plan order and a
     SELECTED transition per target (seq 1..N). All of it is recorded, or none."""
     stamp = iso(at)
-    run_row = {
-        "run_id": run_id,
-        "job": spec.name,
-        "source": spec.source,
-        "spec_json": dumps(spec_record.spec_to_dict(spec)),
-        "spec_hash": spec_record.spec_hash(spec),
-        "script_hash": spec_record.script_hash(spec),
-        "who": who,
-        "started_at": stamp,
-        "ended": RUNNING,
-        "target_count": len(planned),
-        "recipe_json": None
-        if recipe is None
-        else dumps(Secrets.from_spec(spec).scrub(dict(recipe))),
-    }
+    run_row = _run_row(run_id, spec, len(planned), who=who, stamp=stamp, recipe=recipe)
     targets = [target_row(run_id, i, p.batch, p.target) for i, p in enumerate(planned)]
     selected = [
         (run_id, i + 1, p.target.id, stamp, State.SELECTED.value, "{}")

@@ -277,9 +277,11 @@ async def test_sync_maps_headers_onto_the_right_buckets() -> None:
 
 async def test_sync_reads_old_style_windows_as_the_subscription_bucket() -> None:
     buckets = BucketSet(ThrottleLimits.published(safety=1.0))
-    rc = _rc("PutVM")
-    res, sub, _ = buckets.buckets_for(rc, None)
-    buckets.sync(rc, None, RateLimitInfo(compute={"PutVM3Min": 740, "HighCostGet3Min": 0}))
+    request_class = _rc("PutVM")
+    res, sub, _ = buckets.buckets_for(request_class, None)
+    buckets.sync(
+        request_class, None, RateLimitInfo(compute={"PutVM3Min": 740, "HighCostGet3Min": 0})
+    )
     assert sub.available() == pytest.approx(240, abs=1)
     assert res.available() == pytest.approx(8, abs=0.05)  # untouched
 

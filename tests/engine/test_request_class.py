@@ -51,14 +51,19 @@ CASES = [
 def test_classification_table(
     method: str, url: str, kind: str, policy: str | None, resource: str | None
 ) -> None:
-    rc = classify(method, url)
-    assert (rc.subscription, rc.arm_kind, rc.compute_policy, rc.resource) == (
+    request_class = classify(method, url)
+    assert (
+        request_class.subscription,
+        request_class.arm_kind,
+        request_class.compute_policy,
+        request_class.resource,
+    ) == (
         SUB,
         kind,
         policy,
         resource,
     )
-    assert not rc.graph
+    assert not request_class.graph
 
 
 def test_operation_status_carries_its_region() -> None:
