@@ -10,7 +10,7 @@ and the buckets themselves, keyed like Azure keys its own:
 
 Buckets are :class:`aiolimiter.AsyncLimiter` (a leaky bucket: ``_level`` is the used capacity,
 draining at ``max_rate / time_period`` per second). We rely on a few of its internals, pinned by
-``aiolimiter>=1.3,<2`` and covered by tests/engine/test_limiter.py: ``_level`` (raised by
+``aiolimiter>=1.3,<2`` and covered by tests/azure/test_limiter.py: ``_level`` (raised by
 :meth:`Bucket.sync` when the server says fewer tokens are left than we think, lowered by a
 refund), ``_leak()`` (overridden to freeze the drain), ``_last_check``, ``_loop`` and
 ``_wake_next()`` (re-arm the waiters' timer after a change). aiolimiter keeps time with the

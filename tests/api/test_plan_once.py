@@ -29,7 +29,7 @@ from fleet.model import (
     Status,
 )
 from fleet.ports import Backend
-from tests.engine.fakes import VIRTUAL_TIME, Behaviour, FakeArm, RecordingObserver, make_target
+from tests.fakes import VIRTUAL_TIME, Behaviour, FakeArm, RecordingObserver, make_target
 
 pytestmark = pytest.mark.anyio
 

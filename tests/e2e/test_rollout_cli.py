@@ -26,7 +26,7 @@ from fleet.model import (
 )
 from fleet.rollout.batches import plan_rollout
 from tests.e2e.test_cli_run import FLEET, fleet
-from tests.engine.fakes import make_target
+from tests.fakes import make_target
 from tests.simkit import ROOT
 
 

@@ -29,7 +29,7 @@ from fleet.model import (
     Target,
 )
 from fleet.rollout.control import RunControl
-from tests.engine.fakes import (
+from tests.fakes import (
     FORBIDDEN,
     NOT_RUNNING,
     VIRTUAL_TIME,

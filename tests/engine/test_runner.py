@@ -25,7 +25,7 @@ from fleet.model import (
     SourceKind,
     Status,
 )
-from tests.engine.fakes import (
+from tests.fakes import (
     FORBIDDEN,
     NOT_RUNNING,
     VIRTUAL_TIME,

@@ -21,7 +21,7 @@ from fleet.model import (
 )
 from fleet.ports import RunObserver
 from fleet.secrets import Secrets, current, using
-from tests.engine.fakes import VIRTUAL_TIME, Behaviour, FakeArm, make_target
+from tests.fakes import VIRTUAL_TIME, Behaviour, FakeArm, make_target
 
 log = structlog.get_logger("tests")
 pytestmark = pytest.mark.anyio

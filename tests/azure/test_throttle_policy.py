@@ -24,7 +24,7 @@ from fleet.azure.throttle_policy import CallOptions, ThrottleDeadlineExceeded, T
 from fleet.azure.throttle_state import ThrottleState
 from fleet.sim.emulator import Emulator
 from tests import simkit
-from tests.engine.test_limiter import FakeTime
+from tests.azure.test_limiter import FakeTime
 
 pytestmark = pytest.mark.anyio
 

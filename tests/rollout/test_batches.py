@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from fleet.model import Amount, Order, RolloutPolicy, Target
 from fleet.rollout.batches import batch_sizes, ordered_groups, plan_rollout
-from tests.engine.fakes import make_target
+from tests.fakes import make_target
 
 
 def target(

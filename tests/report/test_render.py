@@ -11,8 +11,8 @@ from fleet.report.groups import group_results
 from fleet.report.progress import ProgressDisplay, plain_line
 from fleet.report.render import render_groups, render_summary
 from fleet.secrets import Secrets
-from tests.engine.test_report_groups import fleet_results, health_result, make_target
-from tests.engine.test_report_json import make_report, skipped
+from tests.report.test_groups import fleet_results, health_result, make_target
+from tests.report.test_json_report import make_report, skipped
 
 
 def record() -> Console:

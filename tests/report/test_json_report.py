@@ -24,7 +24,7 @@ from fleet.model import (
 )
 from fleet.report.json_report import exit_code_for, report_to_dict, write_report
 from fleet.secrets import Secrets
-from tests.engine.test_report_groups import fleet_results, make_target
+from tests.report.test_groups import fleet_results, make_target
 
 T0 = datetime(2025, 3, 1, 10, 0, 0, tzinfo=UTC)
 TARGET_FIELDS = {

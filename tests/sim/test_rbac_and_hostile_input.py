@@ -1,4 +1,4 @@
-"""Emulator strictness the first review asked for: additive RBAC with deny assignments,
+"""Emulator strictness: additive RBAC with deny assignments,
 operation polling authorised at the VM, validated runtime faults, no 500 on hostile input,
 and the Resource Graph quota window in wall time."""
 

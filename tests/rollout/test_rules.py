@@ -10,7 +10,7 @@ from fleet.model import HealthGate, ScriptSource, ScriptSpec, SourceKind, Status
 from fleet.rollout.budget import ErrorBudget, FailureKind, classify
 from fleet.rollout.control import Ended, RunControl, Stage
 from fleet.rollout.gates import evaluate, gate_targets
-from tests.engine.fakes import make_target
+from tests.fakes import make_target
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
