@@ -13,7 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fleet import api
+from fleet.api.history import open_journal, recipe_of, report_from_journal, unfinished
+from fleet.api.prepare import prepare
+from fleet.api.resume import resume_async, take_over
 from fleet.cli.launch import launch
 from fleet.cli.options import journal_options, with_options
 from fleet.cli.rollout_view import render_ending
@@ -78,8 +80,8 @@ def _check_format(fmt: str) -> None:
 def _replayed(run_id: str, kw: dict[str, Any]) -> tuple[Journal, Recipe, JobSpec]:
     """The journal, the run's recipe (with the given connection overrides) and its spec."""
     configure_logs(kw)
-    journal = api.open_journal(kw.get("state_dir"))
-    recipe = api.recipe_of(journal, run_id)
+    journal = open_journal(kw.get("state_dir"))
+    recipe = recipe_of(journal, run_id)
     recipe = Recipe(recipe.job, recipe.connection.overridden(kw), recipe.rerun_of)
     return journal, recipe, recipe.job_spec()
 
@@ -111,7 +113,7 @@ def runs(
         if not db_path(resolve_state_dir(kw.get("state_dir"))).exists():
             records = []  # no journal yet: an empty history, not an error
         else:
-            records = api.open_journal(kw.get("state_dir"), writable=False).runs(limit)
+            records = open_journal(kw.get("state_dir"), writable=False).runs(limit)
     except FleetError as exc:
         raise fail(exc) from exc
     rows = [run_row(r) for r in records]
@@ -145,8 +147,8 @@ def show(run_id: str, output_format: FormatOpt = "table", **kw: Any) -> None:
     """A run's report from the journal (--format json: the JSON of fleet run --report)."""
     try:
         _check_format(output_format)
-        journal = api.open_journal(kw.get("state_dir"), writable=False)
-        report = api.report_from_journal(journal, run_id)
+        journal = open_journal(kw.get("state_dir"), writable=False)
+        report = report_from_journal(journal, run_id)
         stored = journal.report_json(run_id)
     except FleetError as exc:
         raise fail(exc) from exc
@@ -183,7 +185,7 @@ def resume(
                 "that ended, so its Azure side is gone: it cannot be resumed."
             )
             raise SpecError(message)
-        writer = api.take_over(journal, run_id, spec, force=force_unlock)  # fails fast
+        writer = take_over(journal, run_id, spec, force=force_unlock)  # fails fast
         secrets = Secrets.from_spec(spec)
         result = run_sync(
             _resume, run_id, journal, spec, recipe.connection, writer, secrets=secrets
@@ -203,7 +205,7 @@ async def _resume(
             tg.start_soon(relay_signals, control, err_console, spec.rollout.cancel_grace_s)
             title = f"fleet resume {run_id}"
             with TerminalObserver(err_console, title=title, announce=False) as observer:
-                report = await api.resume_async(
+                report = await resume_async(
                     run_id, journal, spec, backend, control=control, observer=observer,
                     writer=writer,
                 )  # fmt: skip
@@ -228,7 +230,7 @@ def rerun(
         if not failed:
             raise SpecError("fleet rerun needs --failed (rerunning everything is fleet run).")
         journal, recipe, spec = _replayed(run_id, kw)
-        wanted = api.unfinished(journal, run_id)
+        wanted = unfinished(journal, run_id)
         if not wanted:
             err_console.print(f"every target of run {run_id} succeeded: nothing to rerun.")
             raise typer.Exit(0)
@@ -244,5 +246,5 @@ async def _rerun(
     spec: JobSpec, recipe: Recipe, journal: Journal, wanted: frozenset[str], yes: bool
 ) -> RunReport:
     async with open_backend(recipe.connection) as backend:
-        plan = await api.prepare(spec, backend, only=wanted)
+        plan = await prepare(spec, backend, only=wanted)
         return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)

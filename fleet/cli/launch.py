@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import anyio
 
-from fleet import api
+from fleet.api.run import run_async
 from fleet.cli.rollout_view import confirm_run
 from fleet.cli.signals import relay_signals
 from fleet.cli.terminal import TerminalObserver
@@ -43,7 +43,7 @@ async def launch(
     async with anyio.create_task_group() as tg:
         tg.start_soon(relay_signals, control, err_console, spec.rollout.cancel_grace_s)
         with TerminalObserver(err_console, title=f"fleet run {spec.name}") as observer:
-            report = await api.run_async(
+            report = await run_async(
                 plan, backend, observer=observer, control=control, journal=journal,
                 recipe=recipe,
             )  # fmt: skip

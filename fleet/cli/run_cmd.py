@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fleet import api
 from fleet.api.estimate import estimate
+from fleet.api.history import open_journal
+from fleet.api.prepare import preflight, prepare, select
 from fleet.cli.launch import launch
 from fleet.cli.options import (
     connection_options,
@@ -131,7 +132,7 @@ def run(
         configure_logs(kw)
         job = job_from_flags(kw)  # the job file is read here, once
         connection = Connection.from_flags(kw)
-        journal = None if no_journal else api.open_journal(kw.get("state_dir"))
+        journal = None if no_journal else open_journal(kw.get("state_dir"))
         secrets = Secrets.from_spec(job.spec)
         result = run_sync(_run, job, connection, journal, yes, secrets=secrets)
     except FleetError as exc:
@@ -144,7 +145,7 @@ async def _run(
 ) -> RunReport:
     recipe = Recipe(job.document, connection) if journal is not None else None
     async with open_backend(connection) as backend:
-        plan = await api.prepare(job.spec, backend)  # sentinels too: their errors come first
+        plan = await prepare(job.spec, backend)  # sentinels too: their errors come first
         return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)
 
 
@@ -159,7 +160,7 @@ def targets(output_format: FormatOpt = "table", **kw: Any) -> None:
         found = run_sync(_select, spec, Connection.from_flags(kw))
     except FleetError as exc:
         raise fail(exc) from exc
-    _, skipped = api.preflight(found)
+    _, skipped = preflight(found)
     if output_format == "json":
         json.dump([_target_json(t) for t in found], sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -214,9 +215,9 @@ def _target_json(t: Target) -> dict[str, Any]:
 
 async def _select(spec: JobSpec, connection: Connection) -> list[Target]:
     async with open_backend(connection) as backend:
-        return await api.select(spec, backend)
+        return await select(spec, backend)
 
 
 async def _prepare(spec: JobSpec, connection: Connection) -> RunPlan:
     async with open_backend(connection) as backend:
-        return await api.prepare(spec, backend)
+        return await prepare(spec, backend)

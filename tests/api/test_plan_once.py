@@ -87,7 +87,7 @@ async def test_the_plan_the_confirmation_saw_is_the_plan_that_ran(
     _arm, backend = fleet(12)  # above confirm_over (10): the operator is asked
     confirmed: list[RunPlan] = []
     ran: list[RunPlan] = []
-    real_confirm, real_run = launch_module.confirm_run, api.run_async
+    real_confirm, real_run = launch_module.confirm_run, launch_module.run_async
 
     def confirm_spy(console: Console, plan: RunPlan, **kw: Any) -> None:
         confirmed.append(plan)
@@ -98,7 +98,7 @@ async def test_the_plan_the_confirmation_saw_is_the_plan_that_ran(
         return await real_run(plan, backend, **kw)
 
     monkeypatch.setattr(launch_module, "confirm_run", confirm_spy)
-    monkeypatch.setattr(api, "run_async", run_spy)
+    monkeypatch.setattr(launch_module, "run_async", run_spy)
     asked: list[str] = []
     plan = await api.prepare(job(batches=(Amount(count=2), Amount(percent=100))), backend)
     report = await launch_module.launch(
