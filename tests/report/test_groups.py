@@ -208,12 +208,12 @@ def test_same_stdout_with_different_stderr_is_two_groups(status: Status) -> None
 
 
 def test_stderr_that_differs_only_by_per_vm_noise_is_one_group() -> None:
+    def result(i: int, name: str, pct: int) -> TargetResult:
+        error = f"{name}: disk at {pct}% on 10.0.0.{i}\n"
+        return TargetResult(make_target(name), Status.FAILED, exit_code=2, error=error)
+
     results = [
-        TargetResult(
-            make_target(name), Status.FAILED, exit_code=2, output="checking\n",
-            error=f"{name}: disk at {pct}% on 10.0.0.{i}\n",
-        )  # fmt: skip
-        for i, (name, pct) in enumerate([("db-1", 91), ("db-2", 97), ("db-3", 93)])
+        result(i, n, p) for i, (n, p) in enumerate([("db-1", 91), ("db-2", 97), ("db-3", 93)])
     ]
     (group,) = group_results(results)
     assert group.count == 3 and group.summary == "db-1: disk at 91% on 10.0.0.0"
