@@ -82,11 +82,11 @@ async def put_run_command(ctx: Ctx) -> web.Response:
             f"'{vm.name}'. Retry the request after it completes."
         )
         raise ArmError(409, "Conflict", message)
-    api = ctx.query("api-version") or ""
+    api, who = ctx.query("api-version") or "", ctx.principal.name
     if ctx.request.method == "PATCH":
-        result = store.patch(vm, name, body, api_version=api)
+        result = store.patch(vm, name, body, api_version=api, principal=who)
     else:
-        result = store.put(vm, name, body, api_version=api)
+        result = store.put(vm, name, body, api_version=api, principal=who)
     ctx.world.operations[result.operation_id] = OperationRef(vm, name, "put")
     headers = _operation_headers(ctx, vm, result.operation_id)
     wire = store.to_wire(result.run_command, instance_view=False)
@@ -116,12 +116,27 @@ async def list_run_commands(ctx: Ctx) -> web.Response:
 async def delete_run_command(ctx: Ctx) -> web.Response:
     vm, policies = _target(ctx)
     ctx.compute(policies.delete, vm.location, vm.id)
-    result = ctx.world.runcommands.delete(vm, ctx.params["name"])
+    result = ctx.world.runcommands.delete(vm, ctx.params["name"], principal=ctx.principal.name)
     if result is None:
         return web.Response(status=204)
     ctx.world.operations[result.operation_id] = OperationRef(vm, ctx.params["name"], "delete")
     headers = _operation_headers(ctx, vm, result.operation_id)
     return web.Response(status=202, headers=headers)
+
+
+def note_request(world: Any, route: Route, params: dict[str, str]) -> None:
+    """Ground truth: count every PUT/PATCH that addresses a run command, whatever becomes of it
+    (refused by a fault, a throttle, RBAC or validation, or applied)."""
+    if route.handler is not put_run_command:
+        return
+    inventory = world.inventory
+    if "inst" in params:
+        vm = inventory.scale_set_instance(params["sub"], params["rg"], params["ss"], params["inst"])
+    else:
+        vm = inventory.vm(params["sub"], params["rg"], params["vm"])
+    if vm is not None:
+        existing = world.runcommands.get(vm, params["name"])
+        world.runcommands.ledger.put_sent(vm.id, existing.name if existing else params["name"])
 
 
 def _rc_type(vm: SimVm) -> str:

@@ -3,7 +3,12 @@ operation and status, 429s sent by bucket, faults injected), ``GET /_sim/executi
 run-command execution under ``executions``, their number under ``execution_count``, and how many
 times each run command actually ran on each target under ``executed_per_target``), ``GET/PUT
 /_sim/faults`` (change fault injection at run time), ``GET /_sim/inventory`` (every target with
-its simulated state) and ``POST /_sim/reset-stats``.
+its simulated state, including its ``run_as_users``) and ``POST /_sim/reset-stats``. The
+run-command settings, background load and run-command ground truth (``/_sim/settings``,
+``/_sim/background``, ``/_sim/runcommands``) are in ``routes_sim_control``; ``/_sim/executions``
+also counts the PUT/PATCH requests each run command received (``put_requests_per_target``:
+every one that reached the emulator, whatever became of it; ``puts_applied_per_target``: those
+the store accepted).
 
 Never authenticated, never throttled, never faulted; refused for non-loopback peers.
 """
@@ -17,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from fleet.sim import routes_sim_control
 from fleet.sim.errors import ArmError
 from fleet.sim.faults import FaultConfig
 from fleet.sim.http import json_response
@@ -40,6 +46,7 @@ def _target_row(world: World, vm: Any) -> dict[str, Any]:
         "agent": vm.agent.value,
         "script_fault": vm.script_fault,
         "tags": vm.tags,
+        "run_as_users": list(world.runcommands.rules.users.users(vm)),
     }
 
 
@@ -75,6 +82,8 @@ async def handle(world: World, request: web.Request) -> web.Response:
     if not loopback:
         raise ArmError(403, "Forbidden", "The /_sim introspection API is loopback-only.")
     path, method = request.path.rstrip("/").lower(), request.method
+    if path in routes_sim_control.PATHS:
+        return await routes_sim_control.handle(world, request, path, method)
     if path == "/_sim/stats" and method == "GET":
         snap = world.stats.snapshot()
         snap["now"] = world.clock.now()

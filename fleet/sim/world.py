@@ -1,5 +1,6 @@
 """Everything one emulator instance knows, built from a fleet profile: the clock, the inventory,
-the run-command store, throttles, principals, fault injection and ground-truth stats.
+the run-command store (with its rules and the run commands already on the VMs), throttles (with
+their header dialect and background load), principals, fault injection and ground-truth stats.
 
 The HTTP layer reads and changes the world only through this object; tests may build one
 directly (``World.from_profile``) to inspect state without HTTP.
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet.sim.auth import Authenticator, Permission, Principal
+from fleet.sim.background import BackgroundLoad
 from fleet.sim.clock import SimClock
 from fleet.sim.faults import FaultConfig, FaultInjector
 from fleet.sim.inventory import build_inventory, tenant_id_for
@@ -21,6 +23,7 @@ from fleet.sim.model import Inventory
 from fleet.sim.outcomes import OutcomeModel
 from fleet.sim.profile import Profile
 from fleet.sim.rc_exec import ExecRunner
+from fleet.sim.rc_seed import seed_existing
 from fleet.sim.runcommands import RunCommandStore
 from fleet.sim.stats import Stats
 from fleet.sim.throttle import (
@@ -31,6 +34,7 @@ from fleet.sim.throttle import (
     GraphQuota,
     PolicyLimits,
 )
+from fleet.sim.throttle_headers import HeaderDialect, HeaderStyle
 
 
 @dataclass
@@ -51,6 +55,7 @@ class World:
     exec_runner: ExecRunner | None = None
     stats: Stats = field(default_factory=Stats)
     operations: dict[str, Any] = field(default_factory=dict)
+    background: BackgroundLoad | None = None
 
     @classmethod
     def from_profile(
@@ -61,7 +66,9 @@ class World:
         seed: int | None = None,
         page_size: int = 1000,
         exec_dir: Path | None = None,
+        header_dialect: str | None = None,
     ) -> World:
+        """``header_dialect`` overrides the profile's ``throttling.headers``."""
         seed = profile.seed if seed is None else seed
         inventory = build_inventory(profile, seed=seed)
         rng = random.Random(seed)
@@ -84,9 +91,20 @@ class World:
                 base_dir=exec_dir, max_processes=profile.script.exec.max_processes
             )
         outcomes = OutcomeModel(profile, seed)
-        store = RunCommandStore(clock, outcomes.plan, exec_runner=exec_runner)
+        rules = profile.run_commands.rules()
+        store = RunCommandStore(clock, outcomes.plan, exec_runner=exec_runner, rules=rules)
+        seed_existing(
+            store,
+            inventory.all_targets(),
+            profile.run_commands.existing,
+            seed=seed,
+            fleet_principal=principals[0].name,
+        )
         throttling = profile.throttling
-        return cls(
+        headers = HeaderStyle(
+            HeaderDialect(header_dialect or throttling.headers), throttling.headers_missing, seed
+        )
+        world = cls(
             profile=profile,
             clock=clock,
             seed=seed,
@@ -95,7 +113,10 @@ class World:
             runcommands=store,
             arm_throttle=ArmThrottle(_arm_limits(profile), enabled=throttling.enabled),
             compute_throttle=ComputeThrottle(
-                _compute_policies(profile), enabled=throttling.enabled, epoch=clock.utc(0.0)
+                _compute_policies(profile),
+                enabled=throttling.enabled,
+                epoch=clock.utc(0.0),
+                headers=headers,
             ),
             graph_quota=GraphQuota(
                 throttling.resource_graph.queries,
@@ -108,6 +129,11 @@ class World:
             page_size=page_size,
             exec_runner=exec_runner,
         )
+        world.background = BackgroundLoad(world.arm_throttle, world.compute_throttle)
+        first_sub = profile.subscriptions[0].id
+        for load in profile.background.build(first_sub, principals[0].name):
+            world.background.add(load)
+        return world
 
 
 def _arm_limits(profile: Profile) -> ArmLimits:
