@@ -15,7 +15,11 @@ Conventions where Azure is silent:
   the *operation* fails with ``VMAgentStatusCommunicationError`` ``agent_fail_after_s`` after the
   request, whatever the script timeout (see :func:`provisioning`). No capture shows a run
   command's instance view after that failure; nothing newer than Pending ever reached Azure.
-- ``timeout_s`` None: no handler timeout (``timeoutInSeconds: 0``); a wedged script runs forever.
+- ``timeout_s`` None: no handler timeout (``timeoutInSeconds: 0``): a script that never ends
+  runs forever.
+- ``wedged``: the handler itself hung and never reports again, so the view stays Running whatever
+  the timeout (azure-sdk-for-net#13879: a run command stuck in progress for good after the agent
+  restarted mid-run, the 90-minute limit never kicking in).
 """
 
 from __future__ import annotations
