@@ -6,10 +6,12 @@ Each is recognised by a line of its script, so the job file, a copy of the scrip
 
 - ``health-check.sh`` / ``.ps1`` (``== health check:``): the profile's ``script.outcomes``, which
   are health-check outputs in every shipped profile.
-- ``patch.sh`` (``REBOOT REQUIRED``): apt output; healthy VMs exit 0, or 100 ("patched, reboot
-  required") on 30% of them (drawn once per VM). On a full disk ``apt-get`` fails, and because
-  the script runs under ``set -e`` it exits with apt's own error status, which is also 100: the
-  error stream, not the exit code, tells the two apart (a trap of the script, modelled as is).
+- ``patch.sh`` (``REBOOT REQUIRED``): the package manager's output for the VM's distribution
+  (apt, or dnf on Red Hat; see :func:`package_facts`); healthy VMs exit 0, or 100 ("patched,
+  reboot required") on 30% of them (drawn once per VM). On a full disk the update fails, and
+  because the script runs under ``set -e`` it exits with apt-get's own error status, which is
+  also 100: the error stream, not the exit code, tells the two apart (a trap of the script,
+  modelled as is; dnf would exit 1 there, a difference we do not model).
 - ``rotate-api-token.sh`` (``token rotated in``): the token is rotated and nginx restarted; where
   nginx is down its restart fails (``set -e``: exit 1 with systemctl's message); on a full disk
   ``mktemp`` fails first.
@@ -21,42 +23,8 @@ from __future__ import annotations
 
 from fleet.sim.profile_sections import Behaviour, Outcome, ScriptMatch
 
-_APT_HEAD = """\
-Hit:1 http://azure.archive.ubuntu.com/ubuntu jammy InRelease
-Get:2 http://azure.archive.ubuntu.com/ubuntu jammy-updates InRelease [128 kB]
-Get:3 http://azure.archive.ubuntu.com/ubuntu jammy-security InRelease [129 kB]
-Fetched 257 kB in 1s (312 kB/s)
-Reading package lists...
-Reading package lists...
-Building dependency tree...
-Reading state information...
-Calculating upgrade...
-"""
-_PATCHED = (
-    _APT_HEAD
-    + """\
-The following packages will be upgraded:
-  libssl3 openssl python3-urllib3
-3 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.
-Setting up libssl3:amd64 (3.0.2-0ubuntu1.18) ...
-Setting up openssl (3.0.2-0ubuntu1.18) ...
-Setting up python3-urllib3 (1.26.5-1~exp1ubuntu0.2) ...
-{hostname}: patched; no reboot required
-"""
-)
-_REBOOT = (
-    _APT_HEAD
-    + """\
-The following packages will be upgraded:
-  libssl3 linux-azure linux-image-azure openssl
-4 upgraded, 2 newly installed, 0 to remove and 0 not upgraded.
-Setting up linux-image-{kernel} ...
-Setting up libssl3:amd64 (3.0.2-0ubuntu1.18) ...
-Processing triggers for linux-image-{kernel} ...
-/etc/kernel/postinst.d/update-notifier: *** System restart required ***
-{hostname}: patched; REBOOT REQUIRED
-"""
-)
+_PATCHED = "{pkg_update_log}{hostname}: patched; no reboot required\n"
+_REBOOT = "{pkg_kernel_log}{hostname}: patched; REBOOT REQUIRED\n"
 _DENIED = "bash: {script_first_line}: Permission denied\n"
 
 PATCH = Behaviour(
@@ -65,12 +33,7 @@ PATCH = Behaviour(
     outcomes=[
         Outcome(name="patched", vm_class="ok", weight=0.7, output=_PATCHED),
         Outcome(name="reboot-required", vm_class="ok", weight=0.3, exit_code=100, output=_REBOOT),
-        Outcome(
-            name="disk-full",
-            exit_code=100,
-            output=_APT_HEAD,
-            error="E: You don't have enough free space in /var/cache/apt/archives/.\n",
-        ),
+        Outcome(name="disk-full", exit_code=100, output="{pkg_refresh}", error="{pkg_no_space}"),
         Outcome(name="patched-service-down", vm_class="service-down", output=_PATCHED),
         Outcome(name="permission-denied", exit_code=126, error=_DENIED),
     ],
@@ -108,3 +71,80 @@ REMEDIATION = Behaviour(
 HEALTH_CHECK = Behaviour(name="health-check", match=ScriptMatch(contains=["== health check:"]))
 
 SHIPPED: tuple[Behaviour, ...] = (HEALTH_CHECK, PATCH, REMEDIATION)
+
+
+_UBUNTU = {"20.04": "focal", "22.04": "jammy", "24.04": "noble"}
+
+
+def package_facts(os_name: str, kernel: str) -> dict[str, str]:
+    """What a package update prints on a VM with this distribution (template placeholders
+    ``pkg_refresh``, ``pkg_update_log``, ``pkg_kernel_log``, ``pkg_no_space``)."""
+    if os_name.startswith("Windows"):
+        return dict.fromkeys(
+            ("pkg_refresh", "pkg_update_log", "pkg_kernel_log", "pkg_no_space"), ""
+        )
+    if os_name.startswith("Red Hat"):
+        return _dnf(kernel)
+    return _apt(os_name, kernel)
+
+
+def _apt(os_name: str, kernel: str) -> dict[str, str]:
+    if os_name.startswith("Debian"):
+        base, security, code = "deb.debian.org/debian", "deb.debian.org/debian-security", "bookworm"
+    else:
+        code = next((c for v, c in _UBUNTU.items() if v in os_name), "jammy")
+        base = security = "azure.archive.ubuntu.com/ubuntu"
+    refresh = (
+        f"Hit:1 http://{base} {code} InRelease\n"
+        f"Get:2 http://{base} {code}-updates InRelease [128 kB]\n"
+        f"Get:3 http://{security} {code}-security InRelease [129 kB]\n"
+        "Fetched 257 kB in 1s (312 kB/s)\nReading package lists...\n"
+    )
+    plan = "Reading package lists...\nBuilding dependency tree...\nReading state information...\n"
+    plan += "Calculating upgrade...\nThe following packages will be upgraded:\n"
+    update = plan + (
+        "  libssl3 openssl python3-urllib3\n"
+        "3 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
+        "Setting up libssl3:amd64 (3.0.2-0ubuntu1.18) ...\n"
+        "Setting up openssl (3.0.2-0ubuntu1.18) ...\n"
+    )
+    with_kernel = plan + (
+        f"  libssl3 linux-image-{kernel} openssl\n"
+        "3 upgraded, 1 newly installed, 0 to remove and 0 not upgraded.\n"
+        f"Setting up linux-image-{kernel} ...\n"
+        "/etc/kernel/postinst.d/update-notifier: *** System restart required ***\n"
+    )
+    return {
+        "pkg_refresh": refresh,
+        "pkg_update_log": refresh + update,
+        "pkg_kernel_log": refresh + with_kernel,
+        "pkg_no_space": "E: You don't have enough free space in /var/cache/apt/archives/.\n",
+    }
+
+
+def _dnf(kernel: str) -> dict[str, str]:
+    refresh = (
+        "Updating Subscription Management repositories.\n"
+        "Red Hat Enterprise Linux 9 for x86_64 - BaseOS (RPMs)   31 MB/s |  52 MB     00:01\n"
+        "Dependencies resolved.\n"
+    )
+    table = (
+        "Upgrading:\n openssl-libs   x86_64   1:3.0.7-27.el9   rhel-9-baseos-rhui-rpms   2.1 M\n"
+    )
+    update = refresh + table + "\nTransaction Summary\nUpgrade  1 Package\n\nComplete!\n"
+    version = kernel.removesuffix(".x86_64")
+    with_kernel = refresh + (
+        f"Installing:\n kernel         x86_64   {version}   rhel-9-baseos-rhui-rpms   5.0 M\n"
+        + table
+        + "\nTransaction Summary\nInstall  1 Package\nUpgrade  1 Package\n\nComplete!\n"
+    )
+    no_space = (
+        "Error: Transaction test error:\n"
+        f"  installing package kernel-core-{kernel} needs 212MB more space on the / filesystem\n"
+    )
+    return {
+        "pkg_refresh": refresh,
+        "pkg_update_log": update,
+        "pkg_kernel_log": with_kernel,
+        "pkg_no_space": no_space,
+    }

@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass
 
 from fleet.sim.inventory import name_matches, seeded_rng
-from fleet.sim.job_outputs import SHIPPED
+from fleet.sim.job_outputs import SHIPPED, package_facts
 from fleet.sim.model import SimVm
 from fleet.sim.profile import Profile
 from fleet.sim.profile_sections import Behaviour, Distribution, Outcome
@@ -132,7 +132,12 @@ class OutcomeModel:
         if isinstance(behaviour, Behaviour) and not behaviour.outcomes:
             return base, f"{behaviour.name}/{vm_class}"
         if behaviour == GENERIC:
-            generic = base.model_copy(update={"output": _GENERIC_OUTPUT, "windows_output": None})
+            update: dict[str, object] = {"output": _GENERIC_OUTPUT, "windows_output": None}
+            if base.exit_code != 0:  # say what failed, then the class's own error text
+                note = f"[simulated] the script fails on this VM (class '{vm_class}'):\n"
+                update["error"] = note + base.error
+                update["windows_error"] = note + (base.windows_error or base.error)
+            generic = base.model_copy(update=update)
             return generic, f"{GENERIC}/{vm_class}"
         assert isinstance(behaviour, Behaviour)
         mine = [o for o in behaviour.outcomes if behaviour.class_of(o) == vm_class]
@@ -202,6 +207,7 @@ def vm_facts(rng: random.Random, vm: SimVm) -> dict[str, str]:
     disk_pct = rng.randint(8, 88)
     used = round(size * disk_pct / 100)
     load = sorted((round(rng.uniform(0.0, 1.8), 2) for _ in range(3)), reverse=True)
+    release = kernel(rng)
     return {
         "hostname": vm.computer_name,
         "vm_name": vm.name,
@@ -210,7 +216,7 @@ def vm_facts(rng: random.Random, vm: SimVm) -> dict[str, str]:
         "zone": vm.zone or "-",
         "vm_size": vm.vm_size,
         "os": os_name,
-        "kernel": kernel(rng),
+        "kernel": release,
         "uptime": _uptime(rng),
         "load": ", ".join(f"{x:.2f}" for x in load),
         "cpu_pct": str(rng.randint(1, 85)),
@@ -220,6 +226,7 @@ def vm_facts(rng: random.Random, vm: SimVm) -> dict[str, str]:
         "disk_used_gb": str(used),
         "disk_free_gb": str(size - used),
         "ip": f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(4, 254)}",
+        **package_facts(os_name, release),
     }
 
 

@@ -54,7 +54,9 @@ def test_patch_prints_package_updates_and_exits_100_on_a_share_of_vms(demo):
     reboot = [n for n, r in healthy.items() if r.exit_code == 100]
     assert 0.2 < len(reboot) / len(healthy) < 0.4  # 30% of the healthy VMs, drawn per VM
     for name, run in healthy.items():
-        assert "Calculating upgrade..." in run.output and run.error == ""
+        rhel = "Red Hat" in model.facts(vms[name])["os"]
+        updated = "Complete!" if rhel else "Calculating upgrade..."  # dnf or apt output
+        assert updated in run.output and run.error == ""
         if name in reboot:
             assert run.output.endswith(f"{name}: patched; REBOOT REQUIRED\n")
             assert run.outcome == "patch/reboot-required"
@@ -64,7 +66,12 @@ def test_patch_prints_package_updates_and_exits_100_on_a_share_of_vms(demo):
     assert [n for n, code in again.items() if code == 100] == reboot  # stable per VM
     # A full disk: apt-get fails with its own status 100 under `set -e`; only stderr differs.
     full = runs["web-005"]
-    assert full.exit_code == 100 and "enough free space" in full.error
+    no_space = (
+        "needs 212MB more space"
+        if "Red Hat" in model.facts(vms["web-005"])["os"]
+        else ("enough free space")
+    )
+    assert full.exit_code == 100 and no_space in full.error
 
 
 def test_remediation_shows_its_fix(demo):
@@ -98,6 +105,7 @@ def test_unknown_script_gets_a_generic_simulated_echo_without_secrets(demo):
     assert (run.exit_code, run.error, run.outcome) == (0, "", "generic/ok")
     failing = model.plan(vms["web-005"], script, 1, name="fleet-restart-cron")
     assert failing.exit_code == 1 and "No space left on device" in failing.error
+    assert failing.error.startswith("[simulated] the script fails on this VM (class 'disk-full')")
     assert failing.output.startswith("[simulated] web-005:")
 
 
