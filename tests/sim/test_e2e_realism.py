@@ -281,3 +281,30 @@ async def test_shipped_job_scripts_get_fitting_outputs() -> None:
             assert v.output.endswith("patched; REBOOT REQUIRED\n")
     assert echo.output.startswith("[simulated] app-01: run command 'fleet-echo'")
     assert "script: uptime" in echo.output
+
+
+async def test_timeouts_on_windows_and_no_timeout_at_all() -> None:
+    """Windows reports a killed script as TimedOut (real-behaviour.md); timeoutInSeconds 0 sets
+    no handler timeout, so a long script keeps running past any limit (Linux exec.go)."""
+    windows = simkit.profile(
+        "small",
+        defaults={"os": "windows"},
+        script={"pending": _fixed(1.0), "duration": _fixed(100_000.0)},
+        throttling={"enabled": False},
+    )
+    async with Emulator(windows, time_scale=50) as emu, simkit.clients(emu) as arm:
+        ops = _ops(arm, emu)
+        for name, timeout in (("limited", 30), ("unlimited", 0)):
+            body = _body("Get-Date", timeoutInSeconds=timeout)
+            await ops.begin_create_or_update(RG, "app-01", name, body, polling=False)
+
+        async def view(name: str) -> Any:
+            rc = await ops.get_by_virtual_machine(RG, "app-01", name, expand="instanceView")
+            return rc.instance_view
+
+        limited = await _until(
+            lambda: view("limited"), lambda v: v.execution_state not in ("Pending", "Running")
+        )
+        unlimited = await view("unlimited")
+    assert (limited.execution_state, limited.exit_code) == ("TimedOut", -1)
+    assert (unlimited.execution_state, unlimited.exit_code) == ("Running", None)  # no exit code
