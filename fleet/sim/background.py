@@ -10,7 +10,9 @@ principal):
   tokens of the (subscription, principal, kind) bucket, then it spends one every
   ``1 / rate_per_s`` Azure-seconds. Each token also comes out of the subscription-wide bucket.
 - :class:`ComputeLoad` — another principal spending a Compute policy's (subscription, region)
-  bucket (e.g. Update VM) at ``rate_per_min``, after an initial ``spent``.
+  bucket (e.g. Update VM) at ``rate_per_min``, after an initial ``spent``. Its ARM requests
+  spend that principal's own ARM bucket, which nobody else shares, and the subscription-wide one
+  (15 times larger), which we do not charge for it.
 
 Both stop at ``end`` (``start + duration``, or when stopped through ``/_sim/background``). A load
 behaves like a polite client: when a bucket is empty its attempt is counted as ``refused`` (a

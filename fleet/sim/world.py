@@ -71,35 +71,14 @@ class World:
         """``header_dialect`` overrides the profile's ``throttling.headers``."""
         seed = profile.seed if seed is None else seed
         inventory = build_inventory(profile, seed=seed)
-        rng = random.Random(seed)
         tenant_id = tenant_id_for(profile, seed)
-        principals = [
-            Principal(
-                name=p.name,
-                token=p.token,
-                object_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                roles=tuple((r.scope, r.role) for r in p.roles),
-                denies=tuple(
-                    (d.scope, frozenset(Permission(a) for a in d.actions)) for d in p.deny
-                ),
-            )
-            for p in profile.principals
-        ]
+        principals = _principals(profile, seed)
         exec_runner = None
         if profile.script.exec.enabled:
             exec_runner = ExecRunner(
                 base_dir=exec_dir, max_processes=profile.script.exec.max_processes
             )
-        outcomes = OutcomeModel(profile, seed)
-        rules = profile.run_commands.rules()
-        store = RunCommandStore(clock, outcomes.plan, exec_runner=exec_runner, rules=rules)
-        seed_existing(
-            store,
-            inventory.all_targets(),
-            profile.run_commands.existing,
-            seed=seed,
-            fleet_principal=principals[0].name,
-        )
+        store = _run_commands(profile, clock, seed, inventory, exec_runner, principals[0].name)
         throttling = profile.throttling
         headers = HeaderStyle(
             HeaderDialect(header_dialect or throttling.headers), throttling.headers_missing, seed
@@ -134,6 +113,38 @@ class World:
         for load in profile.background.build(first_sub, principals[0].name):
             world.background.add(load)
         return world
+
+
+def _principals(profile: Profile, seed: int) -> list[Principal]:
+    rng = random.Random(seed)
+    return [
+        Principal(
+            name=p.name,
+            token=p.token,
+            object_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            roles=tuple((r.scope, r.role) for r in p.roles),
+            denies=tuple((d.scope, frozenset(Permission(a) for a in d.actions)) for d in p.deny),
+        )
+        for p in profile.principals
+    ]
+
+
+def _run_commands(
+    profile: Profile,
+    clock: SimClock,
+    seed: int,
+    inventory: Inventory,
+    exec_runner: ExecRunner | None,
+    fleet_principal: str,
+) -> RunCommandStore:
+    """The store with the profile's rules and the run commands already on the VMs."""
+    outcomes = OutcomeModel(profile, seed)
+    rules = profile.run_commands.rules()
+    store = RunCommandStore(clock, outcomes.plan, exec_runner=exec_runner, rules=rules)
+    existing = profile.run_commands.existing
+    targets = inventory.all_targets()
+    seed_existing(store, targets, existing, seed=seed, fleet_principal=fleet_principal)
+    return store
 
 
 def _arm_limits(profile: Profile) -> ArmLimits:
