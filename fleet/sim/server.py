@@ -24,7 +24,7 @@ from fleet.sim import routes_compute, routes_graph, routes_resources, routes_run
 from fleet.sim.auth import Principal, authorize
 from fleet.sim.errors import ArmError
 from fleet.sim.faults import FaultDecision, FaultKind
-from fleet.sim.http import Ctx, Route, json_response, throttled_error
+from fleet.sim.http import Ctx, Route, json_response, set_headers, throttled_error
 from fleet.sim.world import World
 
 log = logging.getLogger("fleet.sim")
@@ -221,6 +221,5 @@ class Server:
         except ArmError as exc:
             exc.headers = {**ctx.headers, **exc.headers}
             raise
-        for name, value in ctx.headers.items():
-            response.headers[name] = value
+        set_headers(response, ctx.headers)
         return response

@@ -15,7 +15,10 @@ dialect (``throttle``); only what the responses say about them changes.
   429 ``target`` is a windowed name like ``HighCostGet30Min``). Our conventions: the 3-minute
   counter is the bucket's remaining tokens; the 30-minute one adds 27 minutes of refill, capped
   at ten buckets; a run-command write (our ``UpdateVM``) is counted as ``PutVM``, as VM updates
-  were in the captures; policies without a captured name keep theirs.
+  were in the captures; policies without a captured name keep theirs. When both scopes apply,
+  half of the responses (seeded) send them as two lines of the same header, as the
+  troubleshooting docs show, and the others in one comma-joined value, as the recordings do
+  (a client that reads only the first line sees only the resource's counters).
 - ``none``: no Compute header at all.
 
 In every dialect a ``missing`` share of Compute responses carries no Compute header (real
@@ -29,6 +32,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 HEADER = "x-ms-ratelimit-remaining-resource"
+#: Separates the lines of a header sent several times (a value can never contain a newline);
+#: ``http.set_headers`` turns it into repeated header lines.
+REPEAT = "\n"
 
 _WINDOWED_NAMES = {
     "UpdateVM": "PutVM",
@@ -76,7 +82,10 @@ class HeaderStyle:
             return {}
         if self.dialect is HeaderDialect.WINDOWED:
             name = windowed_name(policy)
-            parts = [part for c in counters for part in _windows(name, c)]
+            scopes = [",".join(_windows(name, c)) for c in counters]
+            # both forms are documented: repeated header lines (D-CTE) or one joined value
+            joint = REPEAT if len(scopes) > 1 and self._rng.random() < 0.5 else ","
+            return {HEADER: joint.join(scopes)}
         else:
             parts = [f"Microsoft.Compute/{policy}.{c.scope};{c.remaining}" for c in counters]
         return {HEADER: ",".join(parts)}
