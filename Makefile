@@ -45,9 +45,13 @@ chromium:
 test: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
+# ruff, the import contracts (the layers: pyproject.toml [tool.importlinter]) and mypy
+# (strict on the core packages: pyproject.toml [tool.mypy]).
 lint: install
 	$(BIN)/ruff check fleet tests
 	$(BIN)/ruff format --check fleet tests
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # Build the wheel, install it non-editably into a fresh venv and use it from another directory
 # (.ci/wheel-check says what is checked). build/wheel-check/ holds the wheel and the venv.

@@ -5,11 +5,13 @@ is data in the report, never an exception.
     ├── SpecError          bad job spec / flags / profile: exit code 2, nothing sent to Azure
     ├── ConnectionSetupError  no credentials, bad endpoint or CA file: exit code 2
     ├── SelectionError     Azure refused the target selection (e.g. bad KQL): exit code 2
-    ├── RunAborted         the run stopped before finishing (deadline, cancel): exit code 3
     └── JournalError       the run journal cannot be read or written (corrupt or foreign file,
         │                  read-only directory, disk full, newer schema): exit code 3
         ├── JournalLocked  another live process is writing this run: exit code 3
         └── UnknownRun     no run with that id in the journal: exit code 2
+
+A run that stops early (error budget, gate, deadline, Ctrl-C) is not an error either: the report
+says how it ended (``RunReport.ended``) and the exit code is 3 (``exit_code_for``).
 
 Build the message in a variable, then raise; messages never contain secret values.
 """
@@ -39,12 +41,6 @@ class SelectionError(FleetError):
     """Azure rejected the target selection (for example an unsupported Resource Graph query)."""
 
     exit_code = 2
-
-
-class RunAborted(FleetError):
-    """The run stopped before every target reached a final state."""
-
-    exit_code = 3
 
 
 class JournalError(FleetError):

@@ -1,53 +1,29 @@
 """The one ``structlog.configure()``: pretty on a terminal, JSON otherwise (or on request), to
 stderr, with secrets redacted from every event.
 
-Redaction is two-fold: values of keys that name a secret (password, token, secret, sas,
-protected...) are masked, and every registered secret value (``register_secrets``) is replaced
-wherever it appears in an event's text.
+Redaction is two-fold (``fleet.secrets``): values of keys that name a secret (password, token,
+secret, sas, protected...) are masked, and the secret values of the run the logging task
+belongs to (``fleet.secrets.current()``, made current by ``fleet.secrets.using`` for the
+duration of a run) are replaced wherever they appear — plus any SAS signature.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-_SECRET_KEY = re.compile(r"pass(word)?|secret|token|sas|signature|protected|credential", re.I)
-_SAS_SIG = re.compile(r"([?&]sig=)[^&\s\"']+", re.I)
-_secrets: set[str] = set()
-
-
-def register_secrets(values: Iterable[str]) -> None:
-    """Values that must never appear in a log line (protected parameters, passwords)."""
-    _secrets.update(v for v in values if v and len(v) >= 3)
-
-
-def scrub(text: str) -> str:
-    for value in _secrets:
-        text = text.replace(value, "***")
-    return _SAS_SIG.sub(r"\1***", text)
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, dict):
-        return {k: "***" if _SECRET_KEY.search(str(k)) else _redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_redact(v) for v in value)
-    return value
+from fleet import secrets
 
 
 def redact_processor(
     _logger: Any, _name: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    for key in list(event):
-        event[key] = "***" if _SECRET_KEY.search(key) else _redact(event[key])
-    return event
+    scrubbed: MutableMapping[str, Any] = secrets.current().scrub(dict(event), mask_keys=True)
+    return scrubbed
 
 
 def _stderr_logger(*_args: Any) -> structlog.PrintLogger:

@@ -1,13 +1,36 @@
-"""The small interfaces the engine depends on. ``fleet.azure`` implements them with the real SDK;
-tests implement them in memory to unit-test engine logic without HTTP.
+"""The small interfaces between fleet's engine and the world, and the one way to watch a run.
+
+    TargetSource, RunCommands  what the engine asks of Azure; ``fleet.azure`` implements them
+                               with the real SDK, tests in memory (no HTTP)
+    Backend                    those two plus the connection's ARM request counters
+    Clock                      time, injectable so engine tests never sleep
+    Recorder                   where per-target transitions go (the journal)
+    RunObserver                run events for whoever shows or follows a run (the CLI's
+                               progress display, a dashboard, a workflow engine)
+
+Imports only ``fleet.model``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from fleet.model import CallError, Invocation, RunView, Selector, Target, TargetResult
+from fleet.model import (
+    ArmCounters,
+    Batch,
+    CallError,
+    GateRecord,
+    Invocation,
+    Progress,
+    RunPlan,
+    RunReport,
+    RunView,
+    Selector,
+    Target,
+    TargetResult,
+)
 
 
 class TargetSource(Protocol):
@@ -24,6 +47,17 @@ class RunCommands(Protocol):
     async def get(self, target: Target, run_command: str) -> RunView | CallError: ...
 
     async def delete(self, target: Target, run_command: str) -> CallError | None: ...
+
+
+@dataclass
+class Backend:
+    """The ports a run needs, plus the ARM request counters of the connection. Use
+    ``fleet.azure.backend.azure_backend(...)`` for Azure (or the emulator)."""
+
+    targets: TargetSource
+    run_commands: RunCommands
+    arm_counters: Callable[[], ArmCounters] = ArmCounters
+    time_scale: float = 1.0  # >1 only for an emulator running faster than Azure
 
 
 class Clock(Protocol):
@@ -59,3 +93,35 @@ class NullRecorder:
 
     def final(self, result: TargetResult) -> None:
         return None
+
+
+class RunObserver:
+    """A run's events, for handlers in the style of pyinfra's: subclass and override what you
+    need — every method here does nothing. Methods are called on the run's event loop, in
+    order, and must return quickly (no I/O that blocks; hand heavy work to a queue).
+
+    ``run_started`` comes once the run is recorded (it can be resumed from then on) and
+    before anything is launched; ``progress`` about four times a second while it runs (only
+    for an observer passed to the run); ``run_finished`` with the report, after it is
+    journaled. A resumed run starts again with ``run_started``."""
+
+    def run_started(self, plan: RunPlan) -> None:
+        """The run is recorded and about to launch ``plan``."""
+
+    def progress(self, progress: Progress) -> None:
+        """A snapshot of the counts while the run is in flight."""
+
+    def batch_started(self, batch: Batch) -> None:
+        """The rollout starts launching ``batch``."""
+
+    def batch_finished(self, batch: Batch) -> None:
+        """Every target of ``batch`` reached a final state."""
+
+    def gate_finished(self, record: GateRecord) -> None:
+        """A health gate ran after a batch: passed or not, and why."""
+
+    def target_finished(self, result: TargetResult) -> None:
+        """A target reached its final state (skipped and not-started ones too)."""
+
+    def run_finished(self, report: RunReport) -> None:
+        """The run ended; ``report`` says how."""

@@ -1,4 +1,4 @@
-"""Wires a :class:`fleet.api.Backend` for one ARM connection: credential, pooled clients with the
+"""Wires a :class:`fleet.ports.Backend` for one ARM connection: credential, pooled clients with the
 throttle policy installed, target selection and run commands.
 
 Connections: Azure with ``DefaultAzureCredential`` (public, US Government or China cloud), or a
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleet.api import Backend
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
 from fleet.azure.limiter import BucketSet, ThrottleLimits
 from fleet.azure.run_commands import AzureRunCommands
@@ -22,6 +21,7 @@ from fleet.azure.targets import AzureTargets
 from fleet.azure.throttle_state import ThrottleState
 from fleet.errors import ConnectionSetupError
 from fleet.model import Secret
+from fleet.ports import Backend
 
 # Two retry loops, one per kind of failure. azure-core's pipeline order is per-call policies ->
 # RetryPolicy -> per-retry policies (fleet's ThrottlePolicy) -> auth -> transport

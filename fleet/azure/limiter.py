@@ -10,7 +10,7 @@ and the buckets themselves, keyed like Azure keys its own:
 
 Buckets are :class:`aiolimiter.AsyncLimiter` (a leaky bucket: ``_level`` is the used capacity,
 draining at ``max_rate / time_period`` per second). We rely on a few of its internals, pinned by
-``aiolimiter>=1.3,<2`` and covered by tests/engine/test_limiter.py: ``_level`` (raised by
+``aiolimiter>=1.3,<2`` and covered by tests/azure/test_limiter.py: ``_level`` (raised by
 :meth:`Bucket.sync` when the server says fewer tokens are left than we think, lowered by a
 refund), ``_leak()`` (overridden to freeze the drain), ``_last_check``, ``_loop`` and
 ``_wake_next()`` (re-arm the waiters' timer after a change). aiolimiter keeps time with the
@@ -246,60 +246,70 @@ class BucketSet:
             self._buckets[key] = bucket
         return bucket
 
-    def arm_bucket(self, rc: RequestClass) -> Bucket | None:
-        limits = self.limits.arm.get(rc.arm_kind or "")
-        return self._get(("arm", rc.subscription, rc.arm_kind), limits) if limits else None
+    def arm_bucket(self, request_class: RequestClass) -> Bucket | None:
+        limits = self.limits.arm.get(request_class.arm_kind or "")
+        return (
+            self._get(("arm", request_class.subscription, request_class.arm_kind), limits)
+            if limits
+            else None
+        )
 
-    def _compute_sub(self, rc: RequestClass, region: str | None) -> Bucket | None:
-        limits = self.limits.compute_subscription.get(rc.compute_policy or "")
+    def _compute_sub(self, request_class: RequestClass, region: str | None) -> Bucket | None:
+        limits = self.limits.compute_subscription.get(request_class.compute_policy or "")
         if limits is None:
             return None
         # region unknown: one bucket across regions, stricter than Azure's per-region buckets
-        return self._get(("compute", rc.subscription, _region(region), rc.compute_policy), limits)
+        return self._get(
+            ("compute", request_class.subscription, _region(region), request_class.compute_policy),
+            limits,
+        )
 
-    def _compute_resource(self, rc: RequestClass) -> Bucket | None:
-        limits = self.limits.compute_resource.get(rc.compute_policy or "")
-        if limits is None or not rc.resource:
+    def _compute_resource(self, request_class: RequestClass) -> Bucket | None:
+        limits = self.limits.compute_resource.get(request_class.compute_policy or "")
+        if limits is None or not request_class.resource:
             return None
-        return self._get(("resource", rc.resource, rc.compute_policy), limits)
+        return self._get(("resource", request_class.resource, request_class.compute_policy), limits)
 
-    def graph_bucket(self, rc: RequestClass) -> Bucket | None:
-        if not rc.graph or self.limits.graph is None:
+    def graph_bucket(self, request_class: RequestClass) -> Bucket | None:
+        if not request_class.graph or self.limits.graph is None:
             return None
         return self._get(("graph",), self.limits.graph)
 
-    def buckets_for(self, rc: RequestClass, region: str | None) -> list[Bucket]:
+    def buckets_for(self, request_class: RequestClass, region: str | None) -> list[Bucket]:
         """Most specific first, so a token of the shared ARM bucket is taken just before sending."""
-        region = region or rc.region
+        region = region or request_class.region
         found = (
-            self._compute_resource(rc),
-            self._compute_sub(rc, region),
-            self.arm_bucket(rc),
-            self.graph_bucket(rc),
+            self._compute_resource(request_class),
+            self._compute_sub(request_class, region),
+            self.arm_bucket(request_class),
+            self.graph_bucket(request_class),
         )
         return [b for b in found if b is not None]
 
-    def sync(self, rc: RequestClass, region: str | None, info: RateLimitInfo) -> None:
-        """Lower each bucket of ``rc`` to what the response's headers say is left."""
-        region = region or rc.region
-        arm = self.arm_bucket(rc)
-        if arm is not None and rc.arm_kind:
-            counts = [info.arm.get(k) for k in (rc.arm_kind, f"global-{rc.arm_kind}")]
+    def sync(self, request_class: RequestClass, region: str | None, info: RateLimitInfo) -> None:
+        """Lower each bucket of ``request_class`` to what the response's headers say is left."""
+        region = region or request_class.region
+        arm = self.arm_bucket(request_class)
+        if arm is not None and request_class.arm_kind:
+            counts = [
+                info.arm.get(k)
+                for k in (request_class.arm_kind, f"global-{request_class.arm_kind}")
+            ]
             known = [c for c in counts if c is not None]
             if known:
                 arm.sync(min(known))
         for token, remaining in info.compute.items():
-            bucket = self.compute_bucket_named(rc, region, token)
+            bucket = self.compute_bucket_named(request_class, region, token)
             if bucket is not None:
                 bucket.sync(remaining)
-        graph = self.graph_bucket(rc)
+        graph = self.graph_bucket(request_class)
         if graph is not None and info.graph_remaining is not None:
             graph.sync(info.graph_remaining)
             if info.graph_remaining == 0 and info.graph_resets_after_s:
                 graph.pause(info.graph_resets_after_s)
 
     def compute_bucket_named(
-        self, rc: RequestClass, region: str | None, token: str
+        self, request_class: RequestClass, region: str | None, token: str
     ) -> Bucket | None:
         """The bucket a Compute policy token (header part or 429 target) refers to, if ours.
 
@@ -307,14 +317,14 @@ class BucketSet:
         ``.Subscription`` (the emulator) or a window like ``3Min`` (older Azure, read as the
         subscription bucket). Anything else belongs to a policy we do not model: ignored.
         """
-        policy = rc.compute_policy
+        policy = request_class.compute_policy
         if not policy or not token.lower().startswith(policy.lower()):
             return None
         rest = token[len(policy) :].lower()
         if rest == ".resource":
-            return self._compute_resource(rc)
+            return self._compute_resource(request_class)
         if rest in ("", ".subscription") or rest[0].isdigit():
-            return self._compute_sub(rc, region or rc.region)
+            return self._compute_sub(request_class, region or request_class.region)
         return None
 
 

@@ -19,8 +19,7 @@ from azure.core.exceptions import (
 
 from fleet.azure.body import run_command_body
 from fleet.azure.clients import ArmClients
-from fleet.engine.invocation import RUN_ID_PARAMETER
-from fleet.model import CallError, Invocation, RunView, Target, TargetKind
+from fleet.model import RUN_ID_PARAMETER, CallError, Invocation, RunView, Target, TargetKind
 
 
 def call_error(exc: AzureError) -> CallError:
@@ -72,10 +71,10 @@ class AzureRunCommands:
         """(operations group, leading path arguments, name of the GET method) for ``target``."""
         compute = self.clients.compute(target.subscription)
         if target.kind is TargetKind.VMSS_UNIFORM:
-            ops = compute.virtual_machine_scale_set_vm_run_commands
-            return ops, (target.resource_group, target.scale_set, target.instance_id), "get"
-        ops = compute.virtual_machine_run_commands
-        return ops, (target.resource_group, target.name), "get_by_virtual_machine"
+            instance = (target.resource_group, target.scale_set or "", target.instance_id or "")
+            return compute.virtual_machine_scale_set_vm_run_commands, instance, "get"
+        vm = (target.resource_group, target.name)
+        return compute.virtual_machine_run_commands, vm, "get_by_virtual_machine"
 
     async def put(self, target: Target, invocation: Invocation) -> CallError | None:
         ops, path, _ = self._address(target)

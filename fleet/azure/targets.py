@@ -22,10 +22,10 @@ from azure.core.exceptions import AzureError, HttpResponseError
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from fleet.azure.clients import ArmClients
+from fleet.azure.graph_query import VM_TYPE, VMSS_TYPE, graph_query
 from fleet.azure.run_commands import call_error, enum_text
 from fleet.errors import SelectionError, SpecError
 from fleet.model import Selector, Target, TargetKind
-from fleet.selection import VM_TYPE, VMSS_TYPE, graph_query, matches
 
 
 def _rg_of(arm_id: str) -> str:
@@ -36,7 +36,7 @@ def _rg_of(arm_id: str) -> str:
 def _power(statuses: Sequence[Any] | None) -> str | None:
     for status in statuses or ():
         code = status.get("code") if isinstance(status, dict) else getattr(status, "code", None)
-        if code and code.startswith("PowerState/"):
+        if isinstance(code, str) and code.startswith("PowerState/"):
             return code.split("/", 1)[1]
     return None
 
@@ -92,7 +92,7 @@ class AzureTargets:
             ) from exc
         except AzureError as exc:
             raise SelectionError(f"Could not list targets: {call_error(exc).message}") from exc
-        selected = [t for t in (*vms, *instances) if matches(t, selector)]
+        selected = [t for t in (*vms, *instances) if selector.matches(t)]
         if not selector.include_scale_sets:
             selected = [t for t in selected if t.kind is TargetKind.VM]
         return sorted(selected, key=lambda t: t.id.lower())
@@ -105,7 +105,8 @@ class AzureTargets:
             page = await self.clients.graph.resources(
                 QueryRequest(subscriptions=list(subs), query=query, options=options)
             )
-            rows.extend(page.data or [])
+            data = page.data
+            rows.extend(data if isinstance(data, list) else [])  # objectArray: a list of rows
             token = page.skip_token
             if not token:
                 return rows
@@ -155,9 +156,13 @@ class AzureTargets:
         compute = self.clients.compute(sub)
         power: dict[str, str | None] = {}
         async for vm in compute.virtual_machines.list_all(status_only="true"):
-            power[vm.id.lower()] = _power(vm.instance_view.statuses if vm.instance_view else None)
+            if vm.id is not None:
+                statuses = vm.instance_view.statuses if vm.instance_view else None
+                power[vm.id.lower()] = _power(statuses)
         vms = []
         async for vm in compute.virtual_machines.list_all():
+            if vm.id is None or vm.name is None:  # ARM lists always carry both
+                continue
             ss = vm.virtual_machine_scale_set.id if vm.virtual_machine_scale_set else None
             os_disk = vm.storage_profile.os_disk if vm.storage_profile else None
             vms.append(

@@ -34,6 +34,7 @@ import structlog
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
+from azure.core.rest import AsyncHttpResponse, HttpRequest
 
 from fleet.azure.headers import RateLimitInfo, parse_rate_limit_headers, parse_throttle_error
 from fleet.azure.limiter import Bucket
@@ -41,6 +42,9 @@ from fleet.azure.request_class import RequestClass, classify
 from fleet.azure.throttle_state import ThrottleState
 
 log = structlog.get_logger("fleet.azure")
+
+Request = PipelineRequest[HttpRequest]
+Response = PipelineResponse[HttpRequest, AsyncHttpResponse]
 
 MAX_BACKOFF_S = 60.0
 _CALL_KEY = "fleet_call"  # request.context key of the call's CallOptions
@@ -51,8 +55,12 @@ class ThrottleDeadlineExceeded(HttpResponseError):
     empty). Raised instead of a response; ``status_code`` is 429, like the 429 returned when the
     deadline cuts retries short, so callers can treat both as "throttled out"."""
 
-    def __init__(self, rc: RequestClass) -> None:
-        what = rc.compute_policy or rc.arm_kind or ("graph" if rc.graph else "request")
+    def __init__(self, request_class: RequestClass) -> None:
+        what = (
+            request_class.compute_policy
+            or request_class.arm_kind
+            or ("graph" if request_class.graph else "request")
+        )
         message = f"Throttled out: the deadline passed while waiting for Azure's {what} limits."
         super().__init__(message=message)
         self.status_code = 429
@@ -67,7 +75,7 @@ class CallOptions:
     deadline: float | None = None
 
 
-def call_options(request: PipelineRequest) -> CallOptions:  # type: ignore[type-arg]
+def call_options(request: Request) -> CallOptions:
     """The call's options: popped from the transport options at its first attempt, then kept."""
     context = request.context
     known = context.get(_CALL_KEY)
@@ -79,31 +87,31 @@ def call_options(request: PipelineRequest) -> CallOptions:  # type: ignore[type-
     return known
 
 
-class ThrottlePolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
+class ThrottlePolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
     """Per-retry policy for one pipeline; all pipelines of a connection share ``state``."""
 
     def __init__(self, state: ThrottleState) -> None:
         super().__init__()
         self.state = state
 
-    async def send(self, request: PipelineRequest) -> PipelineResponse:  # type: ignore[type-arg]
+    async def send(self, request: Request) -> Response:
         http = request.http_request
-        rc = classify(http.method, http.url)
+        request_class = classify(http.method, http.url)
         options = call_options(request)
         deadline = self.state.deadline if options.deadline is None else options.deadline
-        buckets = self.state.buckets.buckets_for(rc, options.region)
+        buckets = self.state.buckets.buckets_for(request_class, options.region)
         throttles = 0
         if not await self.state.acquire(buckets, deadline):
-            raise ThrottleDeadlineExceeded(rc)
+            raise ThrottleDeadlineExceeded(request_class)
         while True:
-            response, info = await self._send_once(request, rc, options.region, buckets)
+            response, info = await self._send_once(request, request_class, options.region, buckets)
             if response.http_response.status_code != 429:
                 return response
             wait = info.retry_after_s
             if wait is None:
                 wait = min(MAX_BACKOFF_S, 2.0**throttles)
             throttles += 1
-            paused = await self._throttled(response, rc, options.region, buckets, wait)
+            paused = await self._throttled(response, request_class, options.region, buckets, wait)
             if deadline is not None and self.state.clock() + wait > deadline:
                 return response
             if not paused:  # nothing to pause (unclassified request, or not a throttle)
@@ -114,11 +122,11 @@ class ThrottlePolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
 
     async def _send_once(
         self,
-        request: PipelineRequest,  # type: ignore[type-arg]
-        rc: RequestClass,
+        request: Request,
+        request_class: RequestClass,
         region: str | None,
         buckets: list[Bucket],
-    ) -> tuple[PipelineResponse, RateLimitInfo]:  # type: ignore[type-arg]
+    ) -> tuple[Response, RateLimitInfo]:
         """One attempt with its tokens already taken: send, release, count, re-sync."""
         try:
             response = await self.next.send(request)
@@ -126,46 +134,49 @@ class ThrottlePolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
             for bucket in buckets:
                 bucket.release()
         status = response.http_response.status_code
-        self.state.count_response(rc, throttled=status == 429)
+        self.state.count_response(request_class, throttled=status == 429)
         info = parse_rate_limit_headers(_headers(response))
-        self.state.buckets.sync(rc, region, info)
+        self.state.buckets.sync(request_class, region, info)
         return response, info
 
     async def _throttled(
         self,
-        response: PipelineResponse,  # type: ignore[type-arg]
-        rc: RequestClass,
+        response: Response,
+        request_class: RequestClass,
         region: str | None,
         buckets: list[Bucket],
         wait: float,
     ) -> bool:
         """A 429: pause the bucket it names, log it, tell the hook; whether a bucket paused."""
         error = parse_throttle_error(await _body(response))
-        paused = self.state.pause(rc, region, error, buckets, wait)
+        paused = self.state.pause(request_class, region, error, buckets, wait)
         log.info(  # info: the progress display and the report count them
             "arm.throttled",
             code=error.code,
             policy=error.target,
-            kind=rc.arm_kind,
-            subscription=rc.subscription,
+            kind=request_class.arm_kind,
+            subscription=request_class.subscription,
             retry_after_s=round(wait, 3),
         )
-        self.state.throttled(rc, wait)
+        self.state.throttled(request_class, wait)
         return paused
 
 
-def _headers(response: PipelineResponse) -> Any:  # type: ignore[type-arg]
+def _headers(response: Response) -> Any:
     try:
         return response.http_response.headers
     except Exception:  # a transport without headers: nothing to sync from
         return {}
 
 
-async def _body(response: PipelineResponse) -> bytes | None:  # type: ignore[type-arg]
+async def _body(response: Response) -> bytes | None:
     """The 429's body, read if the call was streamed; None if it cannot be had."""
-    http = response.http_response
+    # The transport's response: a legacy one (body(), load_body()) or an azure.core.rest one
+    # (read()); which one depends on the SDK client, so it is handled dynamically.
+    http: Any = response.http_response
     try:
-        return http.body()
+        body = http.body()
+        return body if isinstance(body, bytes) else None
     except Exception:  # not read yet (stream=True) or a legacy response
         pass
     try:
@@ -175,6 +186,7 @@ async def _body(response: PipelineResponse) -> bytes | None:  # type: ignore[typ
         result = reader()
         if inspect.isawaitable(result):
             result = await result
-        return result if isinstance(result, bytes) else http.body()
+        body = result if isinstance(result, bytes) else http.body()
+        return body if isinstance(body, bytes) else None
     except Exception:  # a reset while reading a 429 body: the code is simply unknown
         return None

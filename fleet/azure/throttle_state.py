@@ -66,16 +66,16 @@ class ThrottleState:
             retries=self._retries,
         )
 
-    def count_response(self, rc: RequestClass, *, throttled: bool) -> None:
-        self._requests[_kind(rc)] += 1
+    def count_response(self, request_class: RequestClass, *, throttled: bool) -> None:
+        self._requests[_kind(request_class)] += 1
         self._throttled += throttled
 
     def count_retry(self) -> None:
         self._retries += 1
 
-    def throttled(self, rc: RequestClass, wait: float) -> None:
+    def throttled(self, request_class: RequestClass, wait: float) -> None:
         if self.on_throttle is not None:
-            self.on_throttle(rc, wait)
+            self.on_throttle(request_class, wait)
 
     async def acquire(self, buckets: list[Bucket], deadline: float | None) -> bool:
         """Take a token from every bucket; False (nothing taken) if ``deadline`` came first."""
@@ -106,7 +106,7 @@ class ThrottleState:
 
     def pause(
         self,
-        rc: RequestClass,
+        request_class: RequestClass,
         region: str | None,
         error: ThrottleError,
         buckets: list[Bucket],
@@ -121,11 +121,11 @@ class ThrottleState:
             return False
         named: Bucket | None = None
         if code == "subscriptionrequeststhrottled":
-            named = self.buckets.arm_bucket(rc)
+            named = self.buckets.arm_bucket(request_class)
         elif error.target:
-            named = self.buckets.compute_bucket_named(rc, region, error.target)
-        elif rc.graph:
-            named = self.buckets.graph_bucket(rc)
+            named = self.buckets.compute_bucket_named(request_class, region, error.target)
+        elif request_class.graph:
+            named = self.buckets.graph_bucket(request_class)
         culprits = [named] if named is not None else buckets
         for bucket in culprits:
             bucket.pause(wait)
@@ -145,7 +145,7 @@ class ThrottleState:
                 self._wait_s += max(0.0, self.clock() - self._wait_since)
 
 
-def _kind(rc: RequestClass) -> str:
-    if rc.graph:
+def _kind(request_class: RequestClass) -> str:
+    if request_class.graph:
         return "graph"
-    return rc.arm_kind or "other"
+    return request_class.arm_kind or "other"

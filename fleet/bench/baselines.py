@@ -23,7 +23,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError
-from azure.mgmt.compute.models import VirtualMachineRunCommand, VirtualMachineRunCommandScriptSource
+from azure.mgmt.compute.models import (
+    VirtualMachineRunCommand,
+    VirtualMachineRunCommandProperties,
+    VirtualMachineRunCommandScriptSource,
+)
 
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
 
@@ -49,12 +53,12 @@ def _instance_path(arm_id: str) -> tuple[str, str]:
 
 
 def run_command_model(location: str, script: str, timeout_s: int) -> VirtualMachineRunCommand:
-    return VirtualMachineRunCommand(
-        location=location,
+    properties = VirtualMachineRunCommandProperties(
         source=VirtualMachineRunCommandScriptSource(script=script),
         async_execution=False,
         timeout_in_seconds=timeout_s,
     )
+    return VirtualMachineRunCommand(location=location, properties=properties)
 
 
 async def one_target(
@@ -67,27 +71,27 @@ async def one_target(
     try:
         if target["kind"] == "vmss-uniform":
             vmss, instance = _instance_path(target["id"])
-            ops = compute.virtual_machine_scale_set_vm_run_commands
-            poller = await ops.begin_create_or_update(
+            instances = compute.virtual_machine_scale_set_vm_run_commands
+            poller = await instances.begin_create_or_update(
                 rg, vmss, instance, name, body, polling_interval=interval
             )
             phase = "poll"
             await poller.result()
             phase = "get"
-            rc = await ops.get(rg, vmss, instance, name, expand="instanceView")
+            command = await instances.get(rg, vmss, instance, name, expand="instanceView")
         else:
-            ops = compute.virtual_machine_run_commands
+            vms = compute.virtual_machine_run_commands
             vm = target["id"].rsplit("/", 1)[1]
-            poller = await ops.begin_create_or_update(rg, vm, name, body, polling_interval=interval)
+            poller = await vms.begin_create_or_update(rg, vm, name, body, polling_interval=interval)
             phase = "poll"
             await poller.result()
             phase = "get"
-            rc = await ops.get_by_virtual_machine(rg, vm, name, expand="instanceView")
+            command = await vms.get_by_virtual_machine(rg, vm, name, expand="instanceView")
     except HttpResponseError as exc:
         return _classify_error(phase, exc)
     except AzureError as exc:
         return "lost", f"{phase}: {type(exc).__name__}"
-    raw = getattr(rc.instance_view, "execution_state", None) or "Unknown"
+    raw = getattr(command.instance_view, "execution_state", None) or "Unknown"
     state = str(getattr(raw, "value", raw))  # an enum member in azure-mgmt-compute 39
     return FINAL_STATES.get(state, "lost"), f"execution state {state}"
 

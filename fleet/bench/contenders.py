@@ -65,15 +65,17 @@ async def run_fleet(cfg: dict[str, Any], record: Record, progress: dict[str, Any
         time_scale=cfg["time_scale"],
     )
 
-    def on_progress(p: Any) -> None:
-        progress["done"] = p.done
+    class Done(api.RunObserver):
+        def progress(self, p: Any) -> None:
+            progress["done"] = p.done
 
     async with azure_backend(settings) as backend:
         # Same as run_async(spec, backend) alone; selecting first only times the selection.
         started = time.monotonic()
         selected = await api.select(spec, backend)
         progress["selection_wall_s"] = time.monotonic() - started
-        report = await api.run_async(spec, backend, on_progress=on_progress, targets=selected)
+        plan = await api.prepare(spec, backend, targets=selected)
+        report = await api.run_async(plan, backend, observer=Done())
     for r in report.results:
         record(r.target.id, FLEET_CATEGORY.get(str(r.status), "lost"), str(r.status))
 

@@ -28,7 +28,7 @@ import math
 import random
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fleet.sim.inventory import build_inventory
@@ -38,7 +38,7 @@ from fleet.sim.profile import Profile
 from fleet.sim.throttle import ArmLimits, PolicyLimits
 
 # The emulator's own mapping of a profile to limits: the bound uses exactly what it enforces.
-from fleet.sim.world import _arm_limits, _compute_policies
+from fleet.sim.world import arm_limits, compute_policies
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class LowerBound:
         }
 
 
-def oblivious(groups: dict[Bucket, Sequence[float]], rounds: int = 31) -> float:
+def oblivious(groups: Mapping[Bucket, Sequence[float]], rounds: int = 31) -> float:
     """A reference, not a bound: the median makespan of a launcher that uses 100% of every
     bucket but cannot know durations in advance (launch order random: ``rounds`` seeded
     shuffles). The gap between this and the bound is the price of not being clairvoyant."""
@@ -107,7 +107,7 @@ def oblivious(groups: dict[Bucket, Sequence[float]], rounds: int = 31) -> float:
     return statistics.median(spans) if spans else 0.0
 
 
-def combine(groups: dict[Bucket, Sequence[float]], targets: int, puts: int) -> LowerBound:
+def combine(groups: Mapping[Bucket, Sequence[float]], targets: int, puts: int) -> LowerBound:
     """The bound over buckets, each with the planned durations of the PUTs it must admit."""
     best, binding, admit = 0.0, "-", 0.0
     for bucket, durations in groups.items():
@@ -147,8 +147,8 @@ def lower_bound(profile: Profile, seed: int, timeout_s: float, script: str = "")
     """The bound for running one script on every target of ``profile`` with ``seed``."""
     inventory = build_inventory(profile, seed=seed)
     outcomes = OutcomeModel(profile, seed)
-    arm = _arm_limits(profile)
-    policies = _compute_policies(profile)
+    arm = arm_limits(profile)
+    policies = compute_policies(profile)
     groups: dict[Bucket, list[float]] = defaultdict(list)
     targets = puts = 0
     for vm in inventory.all_targets():

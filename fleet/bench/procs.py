@@ -99,10 +99,13 @@ class EmulatorProcess:
         """``GET /_sim/{what}`` (stats, executions, inventory): the emulator's ground truth."""
         url = f"{self.info['endpoint']}/_sim/{what}"
         with urllib.request.urlopen(url, context=self._ssl, timeout=120) as resp:
-            return json.loads(resp.read())
+            truth: dict[str, Any] = json.loads(resp.read())
+            return truth
 
 
-def run_contender(config: dict[str, Any], workdir: Path, deadline_s: float) -> tuple[dict, Usage]:
+def run_contender(
+    config: dict[str, Any], workdir: Path, deadline_s: float
+) -> tuple[dict[str, Any], Usage]:
     """Run ``python -m fleet.bench.contenders`` on ``config``; (its output, its resource use)."""
     name = config["contender"]
     cfg_path, out_path = workdir / f"{name}.config.json", workdir / f"{name}.out.json"

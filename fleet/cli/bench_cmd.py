@@ -52,29 +52,30 @@ def _load(scenarios: list[str]) -> list[Any]:
         raise _fail(str(exc)) from exc
 
 
+ScenariosArg = Annotated[
+    list[str],
+    typer.Argument(
+        help="Scenarios: built-in names (quick, vms-2k, mixed-10k) or scenario YAML files.",
+        show_default=False,
+    ),
+]
+ContenderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--contender", "-c", help="Run only these contenders (fleet, documented, unbounded)."
+    ),
+]
+ResultsDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Where <scenario>.json goes (default: bench/results of the source checkout; "
+        "required when fleet is installed from a wheel)."
+    ),
+]
+
+
 def bench(
-    scenarios: Annotated[
-        list[str],
-        typer.Argument(
-            help="Scenarios: built-in names (quick, vms-2k, mixed-10k) or scenario YAML files.",
-            show_default=False,
-        ),
-    ],
-    contender: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--contender",
-            "-c",
-            help="Run only these contenders (fleet, documented, unbounded).",
-        ),
-    ] = None,
-    results_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Where <scenario>.json goes (default: bench/results of the source checkout; "
-            "required when fleet is installed from a wheel)."
-        ),
-    ] = None,
+    scenarios: ScenariosArg, contender: ContenderOpt = None, results_dir: ResultsDirOpt = None
 ) -> None:
     """Benchmark fleet against SDK fan-outs and the throttle lower bound.
 
@@ -94,7 +95,3 @@ def bench(
         )
         console.print(render.table(document))
         console.print(f"results: {document['path']}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(bench)

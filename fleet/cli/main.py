@@ -21,9 +21,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(sim_cmd.app, name="sim")
-run_cmd.register(app)
-history_cmd.register(app)
-bench_cmd.register(app)
+app.command("run", help=run_cmd.RUN_HELP)(run_cmd.run)
+app.command("targets")(run_cmd.targets)
+app.command("plan")(run_cmd.plan)
+app.command("runs")(history_cmd.runs)
+app.command("show")(history_cmd.show)
+app.command("resume")(history_cmd.resume)
+app.command("rerun")(history_cmd.rerun)
+app.command("bench")(bench_cmd.bench)
 
 
 @app.command()

@@ -11,82 +11,93 @@ import typer
 ROL = "Rollout (also override a job file's rollout: section)"
 
 
+BatchesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--batches",
+        help="Batch sizes, e.g. '1,5,10%,50%,100%' (the last repeats; % rounds "
+        "up, min 1). Each batch finishes before the next starts.",
+        rich_help_panel=ROL,
+    ),
+]
+OrderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--order",
+        help="as-selected, name, random, zone-by-zone or fault-domain.",
+        rich_help_panel=ROL,
+    ),
+]
+SeedOpt = Annotated[
+    str | None,
+    typer.Option("--seed", help="Seed for --order random (default 0).", rich_help_panel=ROL),
+]
+MaxErrorsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-errors",
+        help="Error budget: N or N% (rounds down). Exceeded = no new launches.",
+        rich_help_panel=ROL,
+    ),
+]
+CountPlatformFailuresOpt = Annotated[
+    bool,
+    typer.Option(
+        "--count-platform-failures",
+        help="Let not-running / access-denied / agent-not-ready targets spend the error budget.",
+        rich_help_panel=ROL,
+    ),
+]
+PauseOpt = Annotated[
+    str | None,
+    typer.Option("--pause", help="Soak time between batches, e.g. 5m.", rich_help_panel=ROL),
+]
+DeadlineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--deadline",
+        help="Deadline for the whole run, e.g. 2h: no launches after it.",
+        rich_help_panel=ROL,
+    ),
+]
+CancelGraceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cancel-grace",
+        help="After a stop, how long running targets may finish (default "
+        "5m); then they are left running and reported.",
+        rich_help_panel=ROL,
+    ),
+]
+CancelRunningOpt = Annotated[
+    bool,
+    typer.Option(
+        "--cancel-running",
+        help="On a stop (Ctrl-C, SIGTERM, deadline) delete the in-flight "
+        "run commands at once and report them Canceled.",
+        rich_help_panel=ROL,
+    ),
+]
+ConfirmOverOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--confirm-over",
+        help="Ask for confirmation above this many targets (default 10).",
+        rich_help_panel=ROL,
+    ),
+]
+
+
 def rollout_options(
-    batches: Annotated[
-        str | None,
-        typer.Option(
-            "--batches",
-            help="Batch sizes, e.g. '1,5,10%,50%,100%' (the last repeats; % rounds "
-            "up, min 1). Each batch finishes before the next starts.",
-            rich_help_panel=ROL,
-        ),
-    ] = None,
-    order: Annotated[
-        str | None,
-        typer.Option(
-            "--order",
-            help="as-selected, name, random, zone-by-zone or fault-domain.",
-            rich_help_panel=ROL,
-        ),
-    ] = None,
-    seed: Annotated[
-        str | None,
-        typer.Option("--seed", help="Seed for --order random (default 0).", rich_help_panel=ROL),
-    ] = None,
-    max_errors: Annotated[
-        str | None,
-        typer.Option(
-            "--max-errors",
-            help="Error budget: N or N% (rounds down). Exceeded = no new launches.",
-            rich_help_panel=ROL,
-        ),
-    ] = None,
-    count_platform_failures: Annotated[
-        bool,
-        typer.Option(
-            "--count-platform-failures",
-            help="Let not-running / access-denied / agent-not-ready "
-            "targets spend the error budget.",
-            rich_help_panel=ROL,
-        ),
-    ] = False,
-    pause: Annotated[
-        str | None,
-        typer.Option("--pause", help="Soak time between batches, e.g. 5m.", rich_help_panel=ROL),
-    ] = None,
-    deadline: Annotated[
-        str | None,
-        typer.Option(
-            "--deadline",
-            help="Deadline for the whole run, e.g. 2h: no launches after it.",
-            rich_help_panel=ROL,
-        ),
-    ] = None,
-    cancel_grace: Annotated[
-        str | None,
-        typer.Option(
-            "--cancel-grace",
-            help="After a stop, how long running targets may finish (default "
-            "5m); then they are left running and reported.",
-            rich_help_panel=ROL,
-        ),
-    ] = None,
-    cancel_running: Annotated[
-        bool,
-        typer.Option(
-            "--cancel-running",
-            help="On a stop (Ctrl-C, SIGTERM, deadline) delete the in-flight "
-            "run commands at once and report them Canceled.",
-            rich_help_panel=ROL,
-        ),
-    ] = False,
-    confirm_over: Annotated[
-        str | None,
-        typer.Option(
-            "--confirm-over",
-            help="Ask for confirmation above this many targets (default 10).",
-            rich_help_panel=ROL,
-        ),
-    ] = None,
+    batches: BatchesOpt = None,
+    order: OrderOpt = None,
+    seed: SeedOpt = None,
+    max_errors: MaxErrorsOpt = None,
+    count_platform_failures: CountPlatformFailuresOpt = False,
+    pause: PauseOpt = None,
+    deadline: DeadlineOpt = None,
+    cancel_grace: CancelGraceOpt = None,
+    cancel_running: CancelRunningOpt = False,
+    confirm_over: ConfirmOverOpt = None,
 ) -> None:
     """(parameters only)"""

@@ -1,7 +1,7 @@
 """Showing a rollout plan (``fleet plan``, the confirmation prompt) and asking to go ahead.
 
-Rendering and the prompt only: the plan comes from ``fleet.api.plan``, the ETAs from
-``fleet.plan.batch_estimates``.
+Rendering and the prompt only: the plan comes from ``fleet.api.prepare``, the ETAs from
+``fleet.api.estimate.batch_estimates``.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
+from fleet.api.estimate import batch_estimates
 from fleet.errors import SpecError
-from fleet.model import JobSpec, RunReport, Target, TargetResult
-from fleet.plan import batch_estimates
-from fleet.rollout.batches import RolloutPlan
+from fleet.model import RunPlan, RunReport, Target
 
 
 def _where(t: Target) -> str:
@@ -30,9 +29,10 @@ def _names(targets: tuple[Target, ...], limit: int | None) -> str:
     return ", ".join(shown) + (f", … and {rest} more" if rest else "")
 
 
-def plan_table(spec: JobSpec, plan: RolloutPlan, *, names_per_batch: int | None = None) -> Table:
+def plan_table(run: RunPlan, *, names_per_batch: int | None = None) -> Table:
     """Batches in order: group (zone / fault domain), size, targets with zone and fault
     domain, and the per-batch ETA (launch time, worst-case done-by) from the throttle model."""
+    spec, plan = run.spec, run.rollout
     policy = spec.rollout
     title = f"{len(plan.targets)} targets in {len(plan.batches)} batches, order {plan.order.value}"
     table = Table(title=title, show_lines=True)
@@ -60,9 +60,7 @@ def plan_table(spec: JobSpec, plan: RolloutPlan, *, names_per_batch: int | None 
 
 def confirm_run(
     console: Console,
-    spec: JobSpec,
-    plan: RolloutPlan,
-    skipped: list[TargetResult],
+    plan: RunPlan,
     *,
     yes: bool,
     interactive: bool,
@@ -70,7 +68,7 @@ def confirm_run(
 ) -> None:
     """Ask before running on more than ``rollout.confirm_over`` targets; raise ``SpecError``
     (exit 2, nothing sent) when the answer is no or nobody can answer (not a terminal)."""
-    count = len(plan.targets)
+    spec, count = plan.spec, len(plan.targets)
     if yes or count <= spec.rollout.confirm_over:
         return
     if not interactive:
@@ -80,9 +78,9 @@ def confirm_run(
             "or raise --confirm-over / rollout.confirm_over"
         )
         raise SpecError(message)
-    console.print(plan_table(spec, plan, names_per_batch=6))
-    if skipped:
-        console.print(f"{len(skipped)} selected targets are skipped (not running).")
+    console.print(plan_table(plan, names_per_batch=6))
+    if plan.skipped:
+        console.print(f"{len(plan.skipped)} selected targets are skipped (not running).")
     answer = ask(f"Run {spec.name!r} on {count} targets? \\[y/N] ")  # \\[: not rich markup
     if answer.strip().lower() not in ("y", "yes"):
         raise SpecError("not confirmed; nothing was run")

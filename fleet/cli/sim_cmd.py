@@ -6,12 +6,16 @@ import json
 import math
 import sys
 from collections import Counter
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from fleet.sim.model import Inventory, SimVm
+    from fleet.sim.profile import Profile
 
 DEFAULT_PROFILE = "demo"
 
@@ -40,7 +44,7 @@ SeedOpt = Annotated[
 ]
 
 
-def _load(profile: str, err: Console):  # type: ignore[no-untyped-def]
+def _load(profile: str, err: Console) -> Profile:
     from fleet.sim import catalog
     from fleet.sim.profile import ProfileError
 
@@ -171,13 +175,13 @@ def inventory(
     _render_summary(loaded.name, targets, inv)
 
 
-def _kind(t) -> str:  # type: ignore[no-untyped-def]
+def _kind(t: SimVm) -> str:
     if t.scale_set is None:
         return "vm"
     return "vmss-uniform" if t.is_uniform_instance else "vmss-flexible"
 
 
-def _render_summary(name: str, targets: list, inv) -> None:  # type: ignore[no-untyped-def]
+def _render_summary(name: str, targets: list[SimVm], inv: Inventory) -> None:
     console = Console()
     table = Table(title=f"Simulated fleet '{name}': {len(targets)} targets")
     for col in (

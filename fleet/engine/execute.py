@@ -22,13 +22,13 @@ from enum import StrEnum
 import anyio
 import structlog
 
-from fleet import failpoints
-from fleet.engine.invocation import invocation_for, redact, secret_values
+from fleet.engine.invocation import invocation_for
 from fleet.engine.outcome import status_for_put_error, status_for_view
 from fleet.engine.polling import PollPlanner
-from fleet.engine.settings import EngineSettings
+from fleet.engine.settings import RunContext
 from fleet.model import CallError, Invocation, JobSpec, RunView, Status, Target, TargetResult
-from fleet.ports import Clock, NullRecorder, Recorder, RunCommands
+from fleet.ports import NullRecorder, Recorder, RunCommands
+from fleet.util import failpoints
 
 log = structlog.get_logger("fleet.engine")
 _EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)
@@ -62,23 +62,20 @@ class Executor:
         self,
         spec: JobSpec,
         run_commands: RunCommands,
+        context: RunContext,
         *,
-        run_id: str,
-        settings: EngineSettings,
-        clock: Clock,
         transition: Transition = _no_transition,
-        extra_secrets: tuple[str, ...] = (),
         recorder: Recorder | None = None,
         may_launch: Callable[[], str | None] | None = None,
     ) -> None:
-        self.spec, self.rc, self.run_id = spec, run_commands, run_id
+        self.spec, self.run_commands, self.run_id = spec, run_commands, context.run_id
+        settings, self.secrets = context.settings, context.secrets
         self.recorder: Recorder = recorder or NullRecorder()
         # None = go; a reason = the run stopped launching (checked once a PUT slot is free)
         self.may_launch = may_launch or (lambda: None)
         self._put_slots: anyio.CapacityLimiter | None = None
-        self.settings, self.clock, self.transition = settings, clock, transition
+        self.settings, self.clock, self.transition = settings, context.clock, transition
         self.planner = PollPlanner(settings.poll.scaled(settings.time_scale))
-        self._secrets = tuple(sorted({*secret_values(spec), *extra_secrets}, key=len, reverse=True))
         self._watching: dict[str, anyio.CancelScope] = {}
         self.interrupted: Interrupt | None = None
 
@@ -159,7 +156,7 @@ class Executor:
         limit = self.settings.engine_s(self.settings.interrupt_call_s)
         last: RunView | CallError = CallError(0, "Timeout", "no answer in time")
         with anyio.move_on_after(limit):
-            last = await self.rc.get(target, inv.run_command)
+            last = await self.run_commands.get(target, inv.run_command)
         if isinstance(last, RunView) and last.terminal:
             return self._from_view(target, last, 1)
         state = last.execution_state if isinstance(last, RunView) else "unreadable"
@@ -167,7 +164,7 @@ class Executor:
             self.transition(target, TargetState.CANCELING, None)
             err: CallError | None = CallError(0, "Timeout", "no answer in time")
             with anyio.move_on_after(limit):
-                err = await self.rc.delete(target, inv.run_command)
+                err = await self.run_commands.delete(target, inv.run_command)
             if err is None or err.status == 404:
                 reason = f"canceled by fleet: the run command was deleted while {state}"
                 log.info("target.canceled", target=target.id, state=state)
@@ -194,7 +191,7 @@ class Executor:
             attempts += 1
             await self.recorder.intent(target, inv)  # durable before the PUT leaves
             failpoints.hit("after-intent")
-            err = await self.rc.put(target, inv)
+            err = await self.run_commands.put(target, inv)
             failpoints.hit("after-put")
             if err is None:
                 self.recorder.accepted(target)
@@ -221,7 +218,7 @@ class Executor:
         for attempt in range(self.settings.put_unknown_retries + 1):
             if attempt:
                 await self.clock.sleep(self.planner.settings.min_gap_s * 2**attempt)
-            view = await self.rc.get(target, inv.run_command)
+            view = await self.run_commands.get(target, inv.run_command)
             if isinstance(view, RunView):
                 return view.run_id == inv.run_id  # another id: an earlier run's resource
             if view.status == 404:
@@ -239,7 +236,7 @@ class Executor:
         try:
             while True:
                 await self._wait_for_poll(key, launched_at, seen_running, last_read, deadline)
-                last = await self.rc.get(target, inv.run_command)
+                last = await self.run_commands.get(target, inv.run_command)
                 polls += 1
                 last_read = self.clock.now() - launched_at
                 if isinstance(last, RunView) and last.run_id not in (None, inv.run_id):
@@ -311,8 +308,4 @@ class Executor:
         )
 
     def _redact(self, text: str) -> str:
-        return redact(text, self._secrets)
-
-    def redact_text(self, text: str) -> str:
-        """``text`` with every secret this executor knows replaced by ``***``."""
-        return self._redact(text)
+        return self.secrets.redact(text)

@@ -8,18 +8,17 @@ the run's plus the batch number, so a sentinel checked after every batch really 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import anyio
 import structlog
 
 from fleet.engine.execute import Executor, Interrupt
-from fleet.engine.invocation import secret_values
-from fleet.engine.settings import EngineSettings
-from fleet.model import JobSpec, Status, Target, TargetResult
-from fleet.ports import Clock, RunCommands
+from fleet.engine.settings import RunContext
+from fleet.model import GateRecord, HealthGate, JobSpec, Status, Target, TargetResult
+from fleet.ports import RunCommands
 from fleet.rollout.gates import evaluate, gate_targets
-from fleet.rollout.policy import GateRecord, HealthGate
 
 log = structlog.get_logger("fleet.engine")
 
@@ -29,14 +28,12 @@ class GateRuns:
         self,
         spec: JobSpec,
         run_commands: RunCommands,
+        context: RunContext,
         *,
-        run_id: str,
-        settings: EngineSettings,
-        clock: Clock,
         sentinels: Sequence[Target] = (),
     ) -> None:
-        self.spec, self.rc, self.run_id = spec, run_commands, run_id
-        self.settings, self.clock = settings, clock
+        self.spec, self.run_commands, self.context = spec, run_commands, context
+        self.secrets = context.secrets
         self.sentinels = tuple(sentinels)
         self._executors: dict[str, Executor] = {}
         self._interrupt: Interrupt | None = None
@@ -50,8 +47,8 @@ class GateRuns:
         name = f"{self.spec.name}-gate-{gate.name}"
         gate_spec = JobSpec(name, self.spec.selector, gate.script, self.spec.concurrency)
         executor = Executor(
-            gate_spec, self.rc, run_id=f"{self.run_id}-b{batch}", settings=self.settings,
-            clock=self.clock, extra_secrets=secret_values(self.spec),
+            gate_spec, self.run_commands,
+            dataclasses.replace(self.context, run_id=f"{self.context.run_id}-b{batch}"),
         )  # fmt: skip
         old = self._executors.get(gate.name)
         if old is not None:
@@ -75,7 +72,7 @@ class GateRuns:
                 try:
                     results.append(await executor.execute(target))
                 except Exception as exc:  # a bug or unexpected SDK error fails the gate
-                    reason = executor.redact_text(f"{type(exc).__name__}: {exc}")
+                    reason = self.secrets.redact(f"{type(exc).__name__}: {exc}")
                     results.append(TargetResult(target, Status.ERROR, reason=reason))
 
         log.info("gate.started", gate=gate.name, batch=batch, targets=len(targets))

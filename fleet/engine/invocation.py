@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import re
 
-from fleet.model import Invocation, JobSpec, Parameter, Secret, SourceKind, Target
-
-RUN_ID_PARAMETER = "FLEET_RUN_ID"
+from fleet.model import (
+    RUN_ID_PARAMETER,
+    Invocation,
+    JobSpec,
+    Parameter,
+    Target,
+)
 
 
 def run_command_name(job_name: str) -> str:
@@ -34,26 +38,3 @@ def invocation_for(spec: JobSpec, target: Target, run_id: str) -> Invocation | N
         run_as_password=spec.script.run_as_password,
         timeout_s=spec.script.timeout_s,
     )
-
-
-def secret_values(spec: JobSpec) -> tuple[str, ...]:
-    """Every secret the spec carries, for redacting script output that echoes one: protected
-    parameter values, the run-as password and the query string (SAS token) of script URIs."""
-    script = spec.script
-    values = [
-        p.value.reveal() if isinstance(p.value, Secret) else p.value
-        for p in script.protected_parameters
-    ]
-    if script.run_as_password is not None:
-        values.append(script.run_as_password.reveal())
-    for source in (script.default, script.linux, script.windows):
-        if source is not None and source.kind is SourceKind.URI and "?" in source.value:
-            values.append(source.value.split("?", 1)[1])
-    # Longest first, so a secret that contains another is not left half-redacted.
-    return tuple(sorted({v for v in values if len(v) >= 3}, key=len, reverse=True))
-
-
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    for value in secrets:
-        text = text.replace(value, "***")
-    return text

@@ -1,4 +1,4 @@
-"""The scheduler: runs a rollout plan batch by batch — one task per target under a concurrency
+"""The scheduler: runs a ``RunPlan`` batch by batch — one task per target under a concurrency
 limit, each batch finishing before the next starts — with the error budget, soak pauses,
 health gates, the run's deadline and stop/cancel (``fleet.rollout.control``) applied between
 and during batches. Structured concurrency only (anyio task groups).
@@ -9,104 +9,88 @@ before the intent is journaled and the PUT is sent: once the run stops or the er
 exhausted, only the PUTs already waiting for a write token can still go out. Targets the
 rollout never launched are reported ``NotStarted`` with why.
 
-Journal seam: every per-target state change goes through :meth:`Runner._transition`
-(LAUNCHING, LAUNCHED, CANCELING from the executor; FINAL, with the result, from ``_finish``).
+Every per-target state change goes through the run's ``Tally`` (``fleet.engine.tally``):
+LAUNCHING, LAUNCHED, CANCELING from the executor, FINAL from here — which journals it and
+tells the ``RunObserver``; batch and gate events go to the observer from here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import anyio
 import structlog
 
-from fleet import failpoints
-from fleet.engine.execute import Executor, Interrupt, TargetState
+from fleet.engine.execute import Executor, Interrupt
 from fleet.engine.gate_runs import GateRuns
-from fleet.engine.invocation import redact, secret_values
-from fleet.engine.settings import AnyioClock, EngineSettings
-from fleet.model import ArmCounters, JobSpec, Progress, Status, Target, TargetResult
-from fleet.ports import Clock, NullRecorder, Recorder, RunCommands
-from fleet.rollout.batches import Batch, RolloutPlan, plan_rollout
+from fleet.engine.settings import AnyioClock, EngineSettings, RunContext
+from fleet.engine.tally import Tally
+from fleet.model import (
+    ArmCounters,
+    Batch,
+    GateRecord,
+    RolloutRecord,
+    RunPlan,
+    Status,
+    Target,
+    TargetResult,
+)
+from fleet.ports import Clock, NullRecorder, Recorder, RunCommands, RunObserver
 from fleet.rollout.budget import ErrorBudget
 from fleet.rollout.control import Ended, RunControl, Stage
-from fleet.rollout.policy import GateRecord, RolloutRecord
+from fleet.secrets import Secrets
 
 __all__ = ["AnyioClock", "EngineSettings", "Runner"]
 
 log = structlog.get_logger("fleet.engine")
 
 
-@dataclass
-class _Counts:
-    skipped: int = 0
-    launched: int = 0
-    running: int = 0
-    succeeded: int = 0
-    failed: int = 0
-
-
 class Runner:
     def __init__(
         self,
-        spec: JobSpec,
+        plan: RunPlan,
         run_commands: RunCommands,
         *,
-        run_id: str,
         settings: EngineSettings | None = None,
         clock: Clock | None = None,
-        on_progress: Callable[[Progress], None] | None = None,
+        observer: RunObserver | None = None,
         arm_counters: Callable[[], ArmCounters] | None = None,
         control: RunControl | None = None,
-        sentinels: Sequence[Target] = (),
         recorder: Recorder | None = None,
     ) -> None:
-        self.spec, self.run_id = spec, run_id
+        """``observer``: the run's events; with one, ``progress`` snapshots too."""
+        self.plan, self.spec = plan, plan.spec
         self.settings = settings or EngineSettings()
         self.clock = clock or AnyioClock()
-        self.on_progress = on_progress
-        self.arm_counters = arm_counters or ArmCounters
-        policy = spec.rollout
+        self.observer = observer or RunObserver()
+        self._wants_progress = observer is not None
+        policy = plan.spec.rollout
         self.control = control or RunControl(cancel_running=policy.cancel_running)
         self.control.subscribe(self._on_control)
-        common = {"run_id": run_id, "settings": self.settings, "clock": self.clock}
-        self.recorder: Recorder = recorder or NullRecorder()
+        self.secrets = Secrets.from_spec(plan.spec)
+        context = RunContext(plan.run_id, self.settings, self.clock, self.secrets)
+        self.tally = Tally(
+            total=len(plan.targets) + len(plan.skipped), recorder=recorder or NullRecorder(),
+            observer=self.observer, arm_counters=arm_counters or ArmCounters, clock=self.clock,
+        )  # fmt: skip
         self.executor = Executor(
-            spec,
-            run_commands,
-            transition=self._transition,
-            recorder=self.recorder,
-            may_launch=self._may_launch,
-            **common,
-        )
-        self.gates = GateRuns(spec, run_commands, sentinels=sentinels, **common)
-        self.budget = ErrorBudget(None, policy.count_platform_failures)
-        self.plan: RolloutPlan | None = None
+            plan.spec, run_commands, context, transition=self.tally.transition,
+            recorder=recorder, may_launch=self._may_launch,
+        )  # fmt: skip
+        self.gates = GateRuns(plan.spec, run_commands, context, sentinels=plan.sentinels)
+        self.budget = ErrorBudget.of(policy, len(plan.targets))
         self.gate_records: list[GateRecord] = []
-        self._secrets = secret_values(spec)
-        self._counts = _Counts()
-        self._results: dict[str, TargetResult] = {}
-        self._launched: set[str] = set()
         self._done: dict[str, TargetResult] = {}  # resume: final before this process started
         self._reattach: Mapping[str, bool] = {}  # resume: launched before; value = ambiguous
         self._started_batches: set[int] = set()
         self._stopped: anyio.Event | None = None  # set when launching stops: ends a soak pause
         self._grace: anyio.Event | None = None  # set when a stop starts the grace period
-        self._total = 0
-        self._t0 = 0.0
 
     async def run(
-        self,
-        targets: Sequence[Target],
-        skipped: Sequence[TargetResult] = (),
-        plan: RolloutPlan | None = None,
-        *,
-        done: Sequence[TargetResult] = (),
-        reattach: Mapping[str, bool] | None = None,
+        self, *, done: Sequence[TargetResult] = (), reattach: Mapping[str, bool] | None = None
     ) -> list[TargetResult]:
-        """Run the job on ``targets`` (in ``plan``'s batches, planned from the job's rollout
-        policy when not given); ``skipped`` are already-final results (e.g. not running).
+        """Run the plan: its skipped targets are final at once, its batches launch in turn.
+        Results come back skipped first, then in batch order.
 
         Resuming a crashed run: ``done`` are targets of the plan that finished before the
         crash (they spend the error budget again, are not re-recorded); ``reattach`` maps the
@@ -114,57 +98,55 @@ class Runner:
         is ambiguous (see ``Executor.resume``)."""
         self._done = {r.target.id.lower(): r for r in done}
         self._reattach = reattach or {}
-        self._t0 = self.clock.now()
-        self._total = len(targets) + len(skipped)
+        self.tally.start()
         self._stopped, self._grace = anyio.Event(), anyio.Event()
         if self.control.stage is not Stage.RUNNING:  # stopped before it started
             self._on_control(self.control)
-        self.plan = plan or plan_rollout(targets, self.spec.rollout)
-        max_errors = self.spec.rollout.max_errors
-        self.budget.limit = None if max_errors is None else max_errors.rounded_down(len(targets))
-        for result in skipped:
-            self._finish(result, record=result.target.id.lower() not in self._done)
-        limit = anyio.CapacityLimiter(self.spec.concurrency.resolve(len(targets) or 1))
+        for result in self.plan.skipped:
+            self.tally.finish(result, record=result.target.id.lower() not in self._done)
+        limit = anyio.CapacityLimiter(self.spec.concurrency.resolve(len(self.plan.targets) or 1))
         async with anyio.create_task_group() as tg:
-            if self.on_progress is not None:
+            if self._wants_progress:
                 tg.start_soon(self._progress_loop)
             if self.spec.rollout.deadline_s is not None:
                 tg.start_soon(self._deadline_timer, self.spec.rollout.deadline_s)
             tg.start_soon(self._grace_timer)
-            await self._batches(self.plan, limit)
+            await self._batches(limit)
             tg.cancel_scope.cancel()
-        for target in targets:  # a target the plan did not contain is never silently dropped
-            if target.id.lower() not in self._results:
-                self._finish(TargetResult(target, Status.NOT_STARTED, reason="not in the plan"))
-        self._emit_progress()
-        return [self._results[t.id.lower()] for t in (*(r.target for r in skipped), *targets)]
+        if self._wants_progress:
+            self.observer.progress(self.tally.snapshot())
+        everything = (*(r.target for r in self.plan.skipped), *self.plan.targets)
+        return [self.tally.result(t) for t in everything]
 
-    async def _batches(self, plan: RolloutPlan, limit: anyio.CapacityLimiter) -> None:
-        for batch in plan.batches:
+    async def _batches(self, limit: anyio.CapacityLimiter) -> None:
+        batches = self.plan.rollout.batches
+        for batch in batches:
             if not self.control.launching_allowed:
                 break
             self._started_batches.add(batch.index)
             log.info(
                 "batch.started", batch=batch.index, group=batch.group, targets=len(batch.targets)
             )
+            self.observer.batch_started(batch)
             async with anyio.create_task_group() as tg:
                 for target in batch.targets:
                     tg.start_soon(self._guarded, target, limit)
             log.info("batch.finished", batch=batch.index)
+            self.observer.batch_finished(batch)
             finished_before = all(t.id.lower() in self._done for t in batch.targets)
-            if batch is not plan.batches[-1] and not finished_before:  # resume: done already
+            if batch is not batches[-1] and not finished_before:  # resume: done already
                 await self._soak()
                 await self._check_gates(batch)
         reason = self.control.not_started_reason
-        for target in plan.targets:
-            if target.id.lower() not in self._results:
-                self._finish(TargetResult(target, Status.NOT_STARTED, reason=reason))
+        for target in self.plan.targets:
+            if not self.tally.has(target):
+                self.tally.finish(TargetResult(target, Status.NOT_STARTED, reason=reason))
 
     async def _guarded(self, target: Target, limit: anyio.CapacityLimiter) -> None:
         key = target.id.lower()
         if key in self._done:
             self.budget.record(self._done[key])
-            self._finish(self._done[key], record=False)
+            self.tally.finish(self._done[key], record=False)
             return
         async with limit:
             if key in self._reattach:  # in flight before the crash: follow it, whatever stage
@@ -173,12 +155,12 @@ class Runner:
                 )
             elif not self.control.launching_allowed:
                 reason = self.control.not_started_reason
-                self._finish(TargetResult(target, Status.NOT_STARTED, reason=reason))
+                self.tally.finish(TargetResult(target, Status.NOT_STARTED, reason=reason))
                 return
             else:
                 result = await self._attempt(target, self.executor.execute(target))
         self.budget.record(result)
-        self._finish(result)
+        self.tally.finish(result)
         if self.budget.exhausted and self.control.launching_allowed:
             log.warning("run.halted", reason="error budget", detail=self.budget.describe())
             self.control.halt(Ended.ERROR_BUDGET, self.budget.describe())
@@ -191,7 +173,7 @@ class Runner:
         try:
             return await work
         except Exception as exc:  # a bug or an unexpected SDK error: data, not a crash
-            reason = redact(f"{type(exc).__name__}: {exc}", self._secrets)
+            reason = self.secrets.redact(f"{type(exc).__name__}: {exc}")
             log.error("target.error", target=target.id, reason=reason)
             return TargetResult(target, Status.ERROR, reason=reason)
 
@@ -203,12 +185,13 @@ class Runner:
                 await self._stopped.wait()
 
     async def _check_gates(self, batch: Batch) -> None:
-        batch_results = [self._results[t.id.lower()] for t in batch.targets]
+        batch_results = [self.tally.result(t) for t in batch.targets]
         for gate in self.spec.rollout.gates:
             if not self.control.launching_allowed:
                 return
             record = await self.gates.check(gate, batch.index, batch_results)
             self.gate_records.append(record)
+            self.observer.gate_finished(record)
             if not record.passed and self.control.launching_allowed:
                 detail = f"gate {gate.name!r} failed after batch {batch.index}: {record.reason}"
                 log.warning("run.halted", reason="gate", detail=detail)
@@ -224,7 +207,7 @@ class Runner:
         await self._grace.wait()
         await self.clock.sleep(self.settings.engine_s(self.spec.rollout.cancel_grace_s))
         if self.control.stage is Stage.DRAINING:
-            log.warning("run.grace_expired", running=self._counts.running)
+            log.warning("run.grace_expired", running=self.tally.running)
             self.executor.interrupt(Interrupt.ABANDON)
             self.gates.interrupt(Interrupt.ABANDON)
 
@@ -239,48 +222,13 @@ class Runner:
             self.executor.interrupt(Interrupt.DELETE)
             self.gates.interrupt(Interrupt.DELETE)
 
-    def _transition(
-        self, target: Target, state: TargetState, result: TargetResult | None = None
-    ) -> None:
-        """The one place a target changes state (progress counts here; a journal hooks in)."""
-        key = target.id.lower()
-        if state is TargetState.LAUNCHED:
-            self._launched.add(key)
-            self._counts.launched += 1
-            self._counts.running += 1
-        elif state is TargetState.FINAL and result is not None:
-            self._results[key] = result
-            if key in self._launched:
-                self._counts.running -= 1
-            if result.status is Status.SUCCEEDED:
-                self._counts.succeeded += 1
-            elif result.status is Status.SKIPPED:
-                self._counts.skipped += 1
-            else:
-                self._counts.failed += 1
-
-    def _finish(self, result: TargetResult, *, record: bool = True) -> None:
-        self._transition(result.target, TargetState.FINAL, result)
-        if record:
-            self.recorder.final(result)
-            failpoints.hit("after-final")
-        log.info(
-            "target.finished",
-            target=result.target.name,
-            status=result.status.value,
-            exit_code=result.exit_code,
-            reason=result.reason,
-            polls=result.polls,
-        )
-
     def record(self) -> RolloutRecord:
         """How the rollout went, for the report."""
         batches = tuple(
-            b.record(started=b.index in self._started_batches)
-            for b in (self.plan.batches if self.plan else ())
+            b.record(started=b.index in self._started_batches) for b in self.plan.rollout.batches
         )
         return RolloutRecord(
-            order=self.spec.rollout.order.value,
+            order=self.plan.rollout.order.value,
             batches=batches,
             gates=tuple(self.gate_records),
             max_errors=self.budget.limit,
@@ -289,26 +237,7 @@ class Runner:
             count_platform_failures=self.budget.count_platform,
         )
 
-    def snapshot(self) -> Progress:
-        arm = self.arm_counters()
-        c = self._counts
-        return Progress(
-            total=self._total,
-            skipped=c.skipped,
-            launched=c.launched,
-            running=c.running,
-            succeeded=c.succeeded,
-            failed=c.failed,
-            throttled=arm.throttled,
-            throttle_wait_s=arm.throttle_wait_s,
-            elapsed_s=self.clock.now() - self._t0,
-        )
-
-    def _emit_progress(self) -> None:
-        if self.on_progress is not None:
-            self.on_progress(self.snapshot())
-
     async def _progress_loop(self) -> None:
         while True:
-            self._emit_progress()
+            self.observer.progress(self.tally.snapshot())
             await anyio.sleep(self.settings.progress_interval_s)

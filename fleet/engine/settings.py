@@ -1,4 +1,5 @@
-"""Engine tunables (``EngineSettings``) and the default clock (the event loop's)."""
+"""Engine tunables (``EngineSettings``), what one run's engine parts share (``RunContext``) and
+the default clock (the event loop's)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field
 import anyio
 
 from fleet.engine.polling import PollSettings
+from fleet.ports import Clock
+from fleet.secrets import Secrets
 
 
 @dataclass(frozen=True)
@@ -32,3 +35,14 @@ class AnyioClock:
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every engine part of one run shares: the run id (each PUT's ``FLEET_RUN_ID``), the
+    settings, the clock and the run's secrets (to redact whatever Azure hands back)."""
+
+    run_id: str
+    settings: EngineSettings
+    clock: Clock
+    secrets: Secrets

@@ -4,15 +4,15 @@ twice on any target, and ``fleet runs`` / ``fleet show`` can read the history.
 
     paths      state directory: --state-dir > FLEET_STATE_DIR > platformdirs user data dir
     records    frozen records (runs, targets, transitions) and ``classify`` (resume phases)
-    redaction  the secret-free spec, spec/script hashes, scrubbing of secret values
+    spec_record  the secret-free spec and its spec/script hashes
     schema     tables, schema version, application id, migrations, foreign-file detection
     db         connections, transactions (durable = fsynced), sqlite3 error → JournalError
     lock       one writer per run: fcntl.flock + a ``writers`` row naming the holder
     writer     RunWriter: appends transitions (intents durable before the PUT), ends the run
     store      Journal: opens the file, begins/resumes runs, answers readers
 
-Imports only ``fleet.model`` and ``fleet.errors`` from fleet: the engine calls the journal, never
-the other way round.
+Imports only ``fleet.model``, ``fleet.secrets`` and ``fleet.errors`` from fleet: the engine
+calls the journal (through the ``Recorder`` port), never the other way round.
 """
 
 from fleet.journal.paths import resolve_state_dir
@@ -28,7 +28,7 @@ from fleet.journal.records import (
     Transition,
     classify,
 )
-from fleet.journal.redaction import script_hash, spec_hash, spec_to_dict
+from fleet.journal.spec_record import script_hash, spec_hash, spec_to_dict
 from fleet.journal.store import Journal
 from fleet.journal.writer import RunWriter
 

@@ -35,7 +35,7 @@ from fleet.journal.paths import lock_path
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no flock here: the writers row alone guards
 
 log = structlog.get_logger("fleet.journal")
 

@@ -248,6 +248,6 @@ def open_db(path: Path, *, writable: bool) -> sqlite3.Connection:
     try:
         return _connect_prepared(path, "ro")
     except JournalError as exc:
-        if not is_read_only_error(exc.__cause__):
+        if exc.__cause__ is None or not is_read_only_error(exc.__cause__):
             raise
     return _connect_prepared(path, "immutable")  # a directory we may read but not write

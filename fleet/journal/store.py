@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from fleet.errors import JournalError, UnknownRun
-from fleet.journal import codec, redaction
+from fleet.journal import codec, spec_record
 from fleet.journal.db import guard, snapshot, transaction
 from fleet.journal.lock import WriterLock, default_who, read_holder, writer_alive
 from fleet.journal.paths import check_run_id, db_path
@@ -41,6 +41,7 @@ from fleet.journal.records import (
 from fleet.journal.schema import open_db
 from fleet.journal.writer import RunWriter, record_new_run
 from fleet.model import JobSpec, Target, TargetResult
+from fleet.secrets import Secrets
 
 
 def _utcnow() -> datetime:
@@ -145,7 +146,7 @@ class Journal:
         (secret values may differ: they are not part of the hash). ``force`` takes over a lock
         held by another host that cannot be proven dead from here."""
         record = self.run(run_id)
-        if redaction.spec_hash(spec) != record.spec_hash:
+        if spec_record.spec_hash(spec) != record.spec_hash:
             message = (
                 f"the job spec differs from the one run {run_id} started with (spec hash "
                 f"{record.spec_hash[:12]}…); resume needs the same spec — only secret values "
@@ -188,7 +189,7 @@ class Journal:
     def _writer(
         self, conn: sqlite3.Connection, lock: WriterLock, run_id: str, spec: JobSpec, next_seq: int
     ) -> RunWriter:
-        secrets = redaction.secret_values(spec)
+        secrets = Secrets.from_spec(spec)
         return RunWriter(
             conn, self.path, lock, run_id, next_seq=next_seq, secrets=secrets, now=self._now
         )
@@ -267,4 +268,5 @@ class Journal:
             row = conn.execute(
                 "SELECT report_json FROM runs WHERE run_id = ?", (run_id,)
             ).fetchone()
-        return codec.loads(row[0])
+        stored: dict[str, Any] | None = codec.loads(row[0])
+        return stored

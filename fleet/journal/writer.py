@@ -18,7 +18,7 @@ Each method is one transaction and returns the transition's ``seq`` once it is c
 
 Thread-safe: calls are serialised by a lock, so an async runner can call it through
 ``anyio.to_thread.run_sync`` (fsync must not block the event loop). Every string written passes
-through ``scrub`` with the spec's secret values. A failed write raises JournalError and leaves
+through ``Secrets.scrub`` with the spec's secrets. A failed write raises JournalError and leaves
 nothing behind (the transaction is rolled back and ``seq`` is not consumed).
 """
 
@@ -34,13 +34,13 @@ from types import TracebackType
 from typing import Any
 
 from fleet.errors import JournalError
-from fleet.journal import redaction
+from fleet.journal import spec_record
 from fleet.journal.codec import TARGET_COLUMNS, dumps, final_detail, iso, target_row
 from fleet.journal.db import transaction
 from fleet.journal.lock import WriterLock
 from fleet.journal.records import CRASHED, RUNNING, PlannedTarget, State
-from fleet.journal.redaction import scrub
 from fleet.model import CallError, JobSpec, TargetResult
+from fleet.secrets import Secrets
 
 Intent = tuple[str, str, str]  # (target_id, run_command, run_id_param)
 
@@ -54,7 +54,7 @@ class RunWriter:
         run_id: str,
         *,
         next_seq: int,
-        secrets: tuple[str, ...],
+        secrets: Secrets,
         now: Callable[[], datetime],
     ) -> None:
         self._conn = conn
@@ -77,8 +77,8 @@ class RunWriter:
     def intent_puts(self, intents: Sequence[Intent]) -> list[int]:
         """Group commit: every intent durable with one fsync; their seqs in order."""
         rows = [
-            (t, State.INTENT_PUT, {"run_command": rc, "run_id_param": rid})
-            for t, rc, rid in intents
+            (t, State.INTENT_PUT, {"run_command": command, "run_id_param": rid})
+            for t, command, rid in intents
         ]
         return self._append(rows, durable=True, action="recording the intent to PUT")
 
@@ -127,8 +127,8 @@ class RunWriter:
         values = (
             iso(self._now()),
             ended,
-            dumps(scrub(dict(summary), self._secrets)),
-            None if report is None else dumps(scrub(dict(report), self._secrets)),
+            dumps(self._secrets.scrub(dict(summary))),
+            None if report is None else dumps(self._secrets.scrub(dict(report))),
             self.run_id,
         )
         with self._mutex:
@@ -185,13 +185,39 @@ class RunWriter:
             self._check_open()
             first = self._next_seq
             values = [
-                (self.run_id, first + i, tid, at, state.value, dumps(scrub(d, self._secrets)))
+                (self.run_id, first + i, tid, at, state.value, dumps(self._secrets.scrub(d)))
                 for i, (tid, state, d) in enumerate(rows)
             ]
             with transaction(self._conn, self._db, action, durable=durable):
                 self._conn.executemany("INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?)", values)
             self._next_seq = first + len(values)  # consumed only once committed
             return [v[1] for v in values]
+
+
+def _run_row(
+    run_id: str,
+    spec: JobSpec,
+    targets: int,
+    *,
+    who: str,
+    stamp: str,
+    recipe: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``runs`` row of a new run: the secret-free spec, its hashes, the scrubbed recipe."""
+    stored = None if recipe is None else dumps(Secrets.from_spec(spec).scrub(dict(recipe)))
+    return {
+        "run_id": run_id,
+        "job": spec.name,
+        "source": spec.source,
+        "spec_json": dumps(spec_record.spec_to_dict(spec)),
+        "spec_hash": spec_record.spec_hash(spec),
+        "script_hash": spec_record.script_hash(spec),
+        "who": who,
+        "started_at": stamp,
+        "ended": RUNNING,
+        "target_count": targets,
+        "recipe_json": stored,
+    }
 
 
 def record_new_run(
@@ -208,21 +234,7 @@ def record_new_run(
     """One durable transaction: the run row (secret-free spec), its targets in plan order and a
     SELECTED transition per target (seq 1..N). All of it is recorded, or none."""
     stamp = iso(at)
-    run_row = {
-        "run_id": run_id,
-        "job": spec.name,
-        "source": spec.source,
-        "spec_json": dumps(redaction.spec_to_dict(spec)),
-        "spec_hash": redaction.spec_hash(spec),
-        "script_hash": redaction.script_hash(spec),
-        "who": who,
-        "started_at": stamp,
-        "ended": RUNNING,
-        "target_count": len(planned),
-        "recipe_json": None
-        if recipe is None
-        else dumps(redaction.scrub(dict(recipe), redaction.secret_values(spec))),
-    }
+    run_row = _run_row(run_id, spec, len(planned), who=who, stamp=stamp, recipe=recipe)
     targets = [target_row(run_id, i, p.batch, p.target) for i, p in enumerate(planned)]
     selected = [
         (run_id, i + 1, p.target.id, stamp, State.SELECTED.value, "{}")

@@ -4,7 +4,7 @@ Renders ``fleet.model`` objects only; never talks to Azure or drives the engine.
 """
 
 from fleet.report.groups import OutputGroup, group_results, normalize, summarize
-from fleet.report.json_report import exit_code_for, redact, report_to_dict, write_report
+from fleet.report.json_report import exit_code_for, report_to_dict, write_report
 from fleet.report.progress import ProgressDisplay
 from fleet.report.render import render_summary
 
@@ -14,7 +14,6 @@ __all__ = [
     "exit_code_for",
     "group_results",
     "normalize",
-    "redact",
     "render_summary",
     "report_to_dict",
     "summarize",

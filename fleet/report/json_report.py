@@ -1,7 +1,8 @@
 """The ``--report PATH`` JSON document, its atomic write, and the run's process exit code.
 
-Owns the report's schema (``report_to_dict``), secret redaction of everything the scripts said
-(``redact``), and ``exit_code_for``. Reads only ``fleet.model`` objects; no Azure, no engine.
+Owns the report's schema (``report_to_dict``) and ``exit_code_for``; everything the scripts
+said is redacted with the run's ``fleet.secrets.Secrets`` when given. Reads only ``fleet.model``
+objects; no Azure, no engine.
 """
 
 from __future__ import annotations
@@ -11,17 +12,16 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fleet.errors import FleetError
-from fleet.model import RunReport, Secret, Status, Target, TargetResult
+from fleet.model import RunReport, Status, Target, TargetResult
 from fleet.report.groups import OutputGroup, group_results
+from fleet.secrets import NO_SECRETS, Secrets
 
-REDACTED = "***"
 #: Statuses that prove Azure accepted the run command (the target was launched).
 _LAUNCHED = frozenset(
     {Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELED, Status.WEDGED}
@@ -34,34 +34,6 @@ def iso(moment: datetime | None) -> str | None:
         return None
     aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return aware.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _scrub(text: str | None, values: list[str]) -> str | None:
-    if not text:
-        return text
-    for value in values:
-        text = text.replace(value, REDACTED)
-    return text
-
-
-def redact(report: RunReport, secrets: Iterable[Secret] = ()) -> RunReport:
-    """``report`` with every secret value replaced by ``***`` in outputs, errors and reasons.
-
-    A script can echo a protected parameter; Azure then hands the value back in its output.
-    """
-    values = sorted({s.reveal() for s in secrets if s.reveal()}, key=len, reverse=True)
-    if not values:
-        return report
-    results = tuple(
-        replace(
-            r,
-            output=_scrub(r.output, values) or "",
-            error=_scrub(r.error, values) or "",
-            reason=_scrub(r.reason, values),
-        )
-        for r in report.results
-    )
-    return replace(report, results=results)
 
 
 def was_launched(result: TargetResult) -> bool:
@@ -139,13 +111,12 @@ def _summary_dict(results: tuple[TargetResult, ...]) -> dict[str, int]:
 def report_to_dict(
     report: RunReport,
     *,
-    secrets: Iterable[Secret] = (),
+    secrets: Secrets = NO_SECRETS,
     groups: Sequence[OutputGroup] | None = None,
 ) -> dict[str, Any]:
     """The JSON-ready report. ``secrets``: values to redact wherever a script echoed them;
     ``groups``: the report's output groups if the caller has them already."""
-    secrets = tuple(secrets)
-    report = redact(report, secrets)
+    report = secrets.redact_report(report)
     if groups is None or secrets:
         groups = group_results(report.results)
     return {
@@ -202,7 +173,7 @@ def write_report(
     path: Path,
     report: RunReport,
     *,
-    secrets: Iterable[Secret] = (),
+    secrets: Secrets = NO_SECRETS,
     groups: Sequence[OutputGroup] | None = None,
 ) -> None:
     """Write the JSON report to ``path`` atomically: readers see the old file or the new one."""

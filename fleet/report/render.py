@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fleet.model import RunReport, Secret, Status
+from fleet.model import RunReport, Status
 from fleet.report.groups import OutputGroup, group_results
-from fleet.report.json_report import redact
+from fleet.secrets import NO_SECRETS, Secrets
 
 STATUS_STYLES: dict[Status, str] = {
     Status.SUCCEEDED: "green",
@@ -146,13 +146,13 @@ def render_summary(
     console: Console,
     report: RunReport,
     *,
-    secrets: Iterable[Secret] = (),
+    secrets: Secrets = NO_SECRETS,
     max_names: int = 10,
     groups: Sequence[OutputGroup] | None = None,
 ) -> None:
     """Print the status table, the output groups and one line of ARM cost. ``groups``: the
     report's output groups if the caller has them already (grouping 10,000 outputs costs)."""
-    report = redact(report, secrets)
+    report = secrets.redact_report(report)
     console.print(status_table(report))
     console.print()
     if groups is None or secrets:

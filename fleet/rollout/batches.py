@@ -18,30 +18,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
-from fleet.model import Target
-from fleet.rollout.policy import Amount, BatchRecord, Order, RolloutPolicy
-
-
-@dataclass(frozen=True)
-class Batch:
-    index: int  # 1-based; batch 1 is the canary
-    group: str | None  # "zone 2", "fault domain 0", ... (None when the order has no groups)
-    targets: tuple[Target, ...]
-
-    def record(self, *, started: bool = False) -> BatchRecord:
-        return BatchRecord(self.index, self.group, tuple(t.id for t in self.targets), started)
-
-
-@dataclass(frozen=True)
-class RolloutPlan:
-    order: Order
-    batches: tuple[Batch, ...]
-
-    @property
-    def targets(self) -> list[Target]:
-        return [t for batch in self.batches for t in batch.targets]
+from fleet.model import Amount, Batch, Order, RolloutPlan, RolloutPolicy, Target
 
 
 def _by_name(target: Target) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fleet.model import Status, TargetResult
+from fleet.model import RolloutPolicy, Status, TargetResult
 
 
 class FailureKind(StrEnum):
@@ -48,6 +48,12 @@ class ErrorBudget:
     count_platform: bool = False
     failures: int = 0
     platform: int = 0
+
+    @classmethod
+    def of(cls, policy: RolloutPolicy, targets: int) -> ErrorBudget:
+        """The budget ``policy`` gives a rollout launching ``targets`` targets."""
+        limit = None if policy.max_errors is None else policy.max_errors.rounded_down(targets)
+        return cls(limit, policy.count_platform_failures)
 
     def record(self, result: TargetResult) -> FailureKind:
         kind = classify(result)

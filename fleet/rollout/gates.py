@@ -9,19 +9,16 @@ the target's output. A gate with nothing to check passes (the error budget alrea
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Sequence
 
-from fleet.model import Status, Target, TargetResult
-from fleet.rollout.policy import HealthGate
+from fleet.model import HealthGate, Status, Target, TargetResult, name_matches
 
 _SHOWN = 3  # failing targets named in a gate's reason
 
 
 def matches_sentinels(target: Target, globs: Sequence[str]) -> bool:
-    name = target.name.lower()
-    return any(fnmatch.fnmatchcase(name, g.lower()) for g in globs)
+    return name_matches(target.name, globs)
 
 
 def gate_targets(

@@ -4,34 +4,24 @@ The emulator's fleet profiles (``fleet/sim/profiles/*.yaml``) are package data, 
 :mod:`importlib.resources`, so ``fleet run --sim`` works from any directory and from a
 non-editable install. ``fleet.bench`` uses the same :class:`BuiltIns` for its scenarios.
 
-The rule for an option such as ``--profile VALUE``: a bare name (letters, digits, ``-`` and
-``_``; no ``/``, no ``.``) is a built-in; anything else is a path (relative to the current
-directory). So ``demo`` is the built-in profile and ``./demo.yaml`` or ``profiles/demo`` a file.
+The rule for an option such as ``--profile VALUE`` (``fleet.util.refs``): a bare name is a
+built-in; anything else is a path. So ``demo`` is the built-in profile and ``./demo.yaml`` or
+``profiles/demo`` a file.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
-from pathlib import Path
 
 from fleet.sim.profile import Problem, Profile, ProfileError, load_profile, parse_profile_text
+from fleet.util.refs import absolute_ref, is_name
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+__all__ = ["PROFILES", "BuiltIns", "UnknownName", "absolute_ref", "is_name", "load"]
+
 SUFFIX = ".yaml"
-
-
-def is_name(ref: str | os.PathLike[str]) -> bool:
-    """Whether ``ref`` names a built-in (a bare name) rather than a path."""
-    return isinstance(ref, str) and _NAME.fullmatch(ref) is not None
-
-
-def absolute_ref(ref: str | os.PathLike[str]) -> str:
-    """``ref`` as it should be recorded to mean the same thing from any directory."""
-    return ref if isinstance(ref, str) and is_name(ref) else str(Path(ref).resolve())
 
 
 class UnknownName(LookupError):

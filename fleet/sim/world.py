@@ -102,9 +102,9 @@ class World:
             inventory=inventory,
             tenant_id=tenant_id,
             runcommands=store,
-            arm_throttle=ArmThrottle(_arm_limits(profile), enabled=throttling.enabled),
+            arm_throttle=ArmThrottle(arm_limits(profile), enabled=throttling.enabled),
             compute_throttle=ComputeThrottle(
-                _compute_policies(profile),
+                compute_policies(profile),
                 enabled=throttling.enabled,
                 epoch=clock.utc(0.0),
                 headers=headers,
@@ -173,7 +173,8 @@ def _on_restart(
     return restarted
 
 
-def _arm_limits(profile: Profile) -> ArmLimits:
+def arm_limits(profile: Profile) -> ArmLimits:
+    """The ARM token buckets ``profile`` sets (also read by the benchmark's lower bound)."""
     arm = profile.throttling.arm
     return ArmLimits(
         reads=(arm.reads.capacity, arm.reads.refill_per_s),
@@ -183,7 +184,8 @@ def _arm_limits(profile: Profile) -> ArmLimits:
     )
 
 
-def _compute_policies(profile: Profile) -> dict[str, PolicyLimits]:
+def compute_policies(profile: Profile) -> dict[str, PolicyLimits]:
+    """Compute's throttling policies with ``profile``'s overrides."""
     policies = dict(COMPUTE_POLICIES)
     for name, override in profile.throttling.compute.items():
         base = policies[name]

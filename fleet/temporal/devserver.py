@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import importlib.metadata
 from dataclasses import dataclass
 from datetime import timedelta
@@ -101,7 +102,7 @@ class TemporalDevServer(OwnedService[TemporalInfo]):
             )  # fmt: skip
             try:
                 wait_ready(
-                    self._proc, lambda t=target: _answers(t, self.namespace),
+                    self._proc, functools.partial(_answers, target, self.namespace),
                     name="Temporal dev server", log_path=self.log_path,
                     timeout=self.start_timeout,
                 )  # fmt: skip

@@ -69,9 +69,11 @@ def fleet_env(state_dir: Path, failpoint: str | None = None) -> dict[str, str]:
     return env
 
 
-def start_run(emu: Served, spec: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+def start_run(emu: Served, spec: Path | list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """``fleet run`` of a job file, or of the job flags ``spec``, against ``emu``."""
+    job = [str(spec)] if isinstance(spec, Path) else spec
     args = [
-        "run", str(spec), "--arm-endpoint", emu.endpoint, "--ca-cert", emu.ca_cert,
+        "run", *job, "--arm-endpoint", emu.endpoint, "--ca-cert", emu.ca_cert,
         "--subscription", emu.subscription, "--yes",
     ]  # fmt: skip
     return subprocess.Popen(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.cli.durable import recipe_for
+from fleet.spec import Connection
 from tests.simkit import PROFILES
 
 pytestmark = pytest.mark.e2e
@@ -62,6 +62,6 @@ def test_the_recipe_keeps_a_name_and_makes_a_path_absolute(
 ) -> None:
     """``fleet resume`` replays the recipe from wherever it is started."""
     monkeypatch.chdir(tmp_path)
-    assert recipe_for({"sim": True, "profile": "demo"})["flags"]["profile"] == "demo"
-    recorded = recipe_for({"sim": True, "profile": "fleets/mine.yaml"})["flags"]["profile"]
+    assert Connection.from_flags({"sim": True, "profile": "demo"}).profile == "demo"
+    recorded = Connection.from_flags({"sim": True, "profile": "fleets/mine.yaml"}).profile
     assert recorded == str(tmp_path.resolve() / "fleets" / "mine.yaml")

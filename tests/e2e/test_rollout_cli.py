@@ -15,11 +15,18 @@ from rich.console import Console
 
 from fleet.cli.rollout_view import confirm_run
 from fleet.errors import SpecError
-from fleet.model import JobSpec, ScriptSource, ScriptSpec, Selector, SourceKind
+from fleet.model import (
+    JobSpec,
+    RolloutPolicy,
+    RunPlan,
+    ScriptSource,
+    ScriptSpec,
+    Selector,
+    SourceKind,
+)
 from fleet.rollout.batches import plan_rollout
-from fleet.rollout.policy import RolloutPolicy
 from tests.e2e.test_cli_run import FLEET, fleet
-from tests.engine.fakes import make_target
+from tests.fakes import make_target
 from tests.simkit import ROOT
 
 
@@ -45,14 +52,31 @@ def test_non_interactive_run_over_the_threshold_without_yes_exits_2() -> None:
     assert small.returncode == 1, small.stderr  # 9 targets: no prompt needed (app-03 fails)
 
 
+def test_a_sentinel_error_comes_before_the_confirmation(tmp_path: Path) -> None:
+    job = tmp_path / "probe.yaml"
+    job.write_text(
+        "name: probe\ntargets: {names: ['web-*']}\nscript: {inline: uptime}\n"
+        "rollout:\n  health_gate: {name: probe, script: {inline: 'true'}, sentinels: [nope-*]}\n"
+    )
+    proc = fleet("run", str(job), "--sim", "--time-scale", "40")  # 40 targets, no --yes
+    assert proc.returncode == 2, proc.stderr
+    assert "sentinels nope-* match no VM" in proc.stderr
+    assert "without confirmation" not in proc.stderr and "run id:" not in proc.stderr
+
+
 def _spec(confirm_over: int = 10) -> JobSpec:
     script = ScriptSpec(ScriptSource(SourceKind.INLINE, "x"))
     return JobSpec("job", Selector(), script, rollout=RolloutPolicy(confirm_over=confirm_over))
 
 
+def _plan(spec: JobSpec, count: int) -> RunPlan:
+    targets = [make_target(f"vm-{i:02}") for i in range(count)]
+    return RunPlan("run-1", spec, tuple(targets), (), plan_rollout(targets, spec.rollout))
+
+
 def test_prompt_shows_the_plan_and_needs_a_yes() -> None:
     spec = _spec()
-    plan = plan_rollout([make_target(f"vm-{i:02}") for i in range(11)], spec.rollout)
+    plan = _plan(spec, 11)
     console = Console(record=True, width=120)
     asked: list[str] = []
 
@@ -63,15 +87,15 @@ def test_prompt_shows_the_plan_and_needs_a_yes() -> None:
 
         return ask
 
-    confirm_run(console, spec, plan, [], yes=False, interactive=True, ask=answer("y"))
+    confirm_run(console, plan, yes=False, interactive=True, ask=answer("y"))
     shown = console.export_text()
     assert "Run 'job' on 11 targets? [y/N]" in shown  # not eaten as rich markup
     assert "11 targets in 1 batches" in shown
     with pytest.raises(SpecError, match="not confirmed"):
-        confirm_run(console, spec, plan, [], yes=False, interactive=True, ask=answer(""))
-    confirm_run(console, spec, plan, [], yes=True, interactive=False, ask=answer("n"))
-    small = plan_rollout([make_target("a")], spec.rollout)
-    confirm_run(console, spec, small, [], yes=False, interactive=False, ask=answer("n"))
+        confirm_run(console, plan, yes=False, interactive=True, ask=answer(""))
+    confirm_run(console, plan, yes=True, interactive=False, ask=answer("n"))
+    small = _plan(spec, 1)
+    confirm_run(console, small, yes=False, interactive=False, ask=answer("n"))
     assert len(asked) == 2  # --yes and small runs never ask
 
 

@@ -13,9 +13,20 @@ import anyio
 import pytest
 
 from fleet import api
-from fleet.model import JobSpec, Progress, RunReport, ScriptSource, ScriptSpec, SourceKind, Status
+from fleet.model import (
+    Amount,
+    HealthGate,
+    JobSpec,
+    Order,
+    Progress,
+    RolloutPolicy,
+    RunReport,
+    ScriptSource,
+    ScriptSpec,
+    SourceKind,
+    Status,
+)
 from fleet.rollout.control import RunControl
-from fleet.rollout.policy import Amount, HealthGate, Order, RolloutPolicy
 from fleet.spec import RolloutOptions, load_job_spec
 from tests import simkit
 from tests.e2e.harness import job, sim_backend
@@ -139,9 +150,10 @@ async def test_second_interrupt_deletes_in_flight_commands_which_never_finish() 
     control = RunControl()
     running = anyio.Event()
 
-    def progress(p: Progress) -> None:
-        if p.running >= 4:
-            running.set()
+    class WhenFourRun(api.RunObserver):
+        def progress(self, progress: Progress) -> None:
+            if progress.running >= 4:
+                running.set()
 
     async def interrupt_twice() -> None:
         await running.wait()
@@ -152,7 +164,7 @@ async def test_second_interrupt_deletes_in_flight_commands_which_never_finish() 
     async with sim_backend(profile, SCALE) as (emu, backend):
         async with anyio.create_task_group() as tg:
             tg.start_soon(interrupt_twice)
-            report = await api.run_async(spec, backend, control=control, on_progress=progress)
+            report = await api.run_async(spec, backend, control=control, observer=WhenFourRun())
         first = executions(await simkit.ground_truth(emu, "executions"), "fleet-cancel")
         await anyio.sleep(250 / SCALE)  # past every script's planned end
         later = executions(await simkit.ground_truth(emu, "executions"), "fleet-cancel")

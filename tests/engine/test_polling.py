@@ -18,7 +18,7 @@ from fleet.engine.durations import DurationModel
 from fleet.engine.polling import PollPlanner, PollSettings
 from fleet.engine.runner import EngineSettings
 from fleet.model import JobSpec, ScriptSource, ScriptSpec, Selector, SourceKind, Status
-from tests.engine.fakes import VIRTUAL_TIME, Behaviour, FakeArm, make_target
+from tests.fakes import VIRTUAL_TIME, Behaviour, FakeArm, make_target
 
 STD = NormalDist()
 

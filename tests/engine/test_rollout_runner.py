@@ -10,12 +10,16 @@ from collections import defaultdict
 import anyio
 import pytest
 
-from fleet.api import Backend, run_async
+from fleet.api import Backend, prepare, run_async
 from fleet.engine.runner import EngineSettings
 from fleet.model import (
+    Amount,
     Concurrency,
+    HealthGate,
     Invocation,
     JobSpec,
+    Order,
+    RolloutPolicy,
     RunReport,
     ScriptSource,
     ScriptSpec,
@@ -25,8 +29,7 @@ from fleet.model import (
     Target,
 )
 from fleet.rollout.control import RunControl
-from fleet.rollout.policy import Amount, HealthGate, Order, RolloutPolicy
-from tests.engine.fakes import (
+from tests.fakes import (
     FORBIDDEN,
     NOT_RUNNING,
     VIRTUAL_TIME,
@@ -69,19 +72,23 @@ def script(text: str = "patch", timeout: int = TIMEOUT_S) -> ScriptSpec:
 
 
 def job(concurrency: int | None = None, **rollout: object) -> JobSpec:
-    policy = RolloutPolicy(**rollout)  # type: ignore[arg-type]
+    policy = RolloutPolicy(**rollout)
     return JobSpec("patch", Selector(), script(), Concurrency(count=concurrency), rollout=policy)
 
 
 def fleet(count: int, **behaviour: object) -> RecordingArm:
     arm = RecordingArm()
     for i in range(count):
-        arm.add(make_target(f"vm-{i:02}"), Behaviour(**behaviour))  # type: ignore[arg-type]
+        arm.add(make_target(f"vm-{i:02}"), Behaviour(**behaviour))
     return arm
 
 
-async def run(arm: FakeArm, spec: JobSpec, **kw: object) -> RunReport:
-    return await run_async(spec, Backend(arm, arm), run_id="run-1", settings=EngineSettings(), **kw)
+async def run(
+    arm: FakeArm, spec: JobSpec, *, targets: list[Target] | None = None, **kw: object
+) -> RunReport:
+    backend = Backend(arm, arm)
+    plan = await prepare(spec, backend, run_id="run-1", targets=targets)
+    return await run_async(plan, backend, settings=EngineSettings(), **kw)
 
 
 def statuses(report: RunReport) -> dict[str, Status]:

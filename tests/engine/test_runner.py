@@ -6,15 +6,17 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from fleet.api import Backend, run_async
-from fleet.engine.invocation import RUN_ID_PARAMETER
+from fleet.api import Backend, prepare, run_async
 from fleet.engine.runner import EngineSettings, Runner
 from fleet.model import (
+    RUN_ID_PARAMETER,
     CallError,
     Concurrency,
     JobSpec,
+    Order,
     Parameter,
-    Progress,
+    RolloutPlan,
+    RunPlan,
     RunReport,
     ScriptSource,
     ScriptSpec,
@@ -23,12 +25,13 @@ from fleet.model import (
     SourceKind,
     Status,
 )
-from tests.engine.fakes import (
+from tests.fakes import (
     FORBIDDEN,
     NOT_RUNNING,
     VIRTUAL_TIME,
     Behaviour,
     FakeArm,
+    RecordingObserver,
     make_target,
 )
 
@@ -51,7 +54,8 @@ def spec(script: ScriptSpec | None = None, *, concurrency: int | None = None) ->
 async def run(arm: FakeArm, job: JobSpec | None = None, **kwargs: object) -> RunReport:
     backend = Backend(targets=arm, run_commands=arm)
     settings = EngineSettings(wedge_grace_s=GRACE_S)
-    return await run_async(job or spec(), backend, run_id="run-1", settings=settings, **kwargs)
+    plan = await prepare(job or spec(), backend, run_id="run-1")
+    return await run_async(plan, backend, settings=settings, **kwargs)
 
 
 def by_name(report: RunReport) -> dict[str, object]:
@@ -149,9 +153,9 @@ async def test_put_of_an_earlier_run_does_not_count_as_arrived() -> None:
     await run(arm)  # run-1 leaves its run command on the VM
     arm.behaviour["vm"].put_faults = ["before"]
     job = spec()
-    report = await run_async(
-        job, Backend(arm, arm), run_id="run-2", settings=EngineSettings(), targets=[target]
-    )
+    backend = Backend(arm, arm)
+    plan = await prepare(job, backend, run_id="run-2", targets=[target])
+    report = await run_async(plan, backend, settings=EngineSettings())
     assert report.results[0].status is Status.SUCCEEDED
     assert [inv.run_id for inv in arm.puts["vm"]] == ["run-1", "run-2", "run-2"]
     assert arm.executions["vm"] == 2  # once per run
@@ -180,8 +184,9 @@ async def test_progress_snapshots_add_up() -> None:
         arm.add(make_target(f"vm-{i:02}"), Behaviour(duration=2 + i, exit_code=i % 3))
     arm.add(make_target("off", power_state="stopped"))
     arm.add(make_target("stopped"), Behaviour(put_error=NOT_RUNNING))
-    seen: list[Progress] = []
-    await run(arm, on_progress=seen.append)
+    observer = RecordingObserver()
+    await run(arm, observer=observer)
+    seen = observer.progress_seen
     assert len(seen) > 3
     for p in seen:
         assert p.total == 14 and p.done <= p.total
@@ -243,4 +248,5 @@ async def test_results_keep_selection_order_and_runner_accepts_empty_fleet() -> 
         arm.add(make_target(name, power_state="deallocated" if name == "a" else "running"))
     report = await run(arm)
     assert [r.target.name for r in report.results] == ["c", "a", "b"]
-    assert await Runner(spec(), arm, run_id="r").run([]) == []
+    empty = RunPlan("r", spec(), (), (), RolloutPlan(Order.AS_SELECTED, ()))
+    assert await Runner(empty, arm).run() == []

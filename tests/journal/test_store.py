@@ -15,7 +15,7 @@ import pytest
 
 from fleet.errors import JournalError, UnknownRun
 from fleet.journal import CRASHED, Journal, Phase, PlannedTarget, State
-from fleet.journal.redaction import script_hash, spec_hash
+from fleet.journal.spec_record import script_hash, spec_hash
 from fleet.model import CallError, Secret, Status, TargetKind, TargetResult
 from tests.journal import EPOCH, FakeClock, make_spec, make_target, make_targets
 

@@ -1,0 +1,119 @@
+"""A run's life around the engine, shared by a new run and a resumed one: the observer hears
+it start, the engine runs the plan, the report is put together from what happened, the end is
+journaled (with the report ``fleet show`` gives back) and the observer hears it end. The
+journal writer is closed on every way out; a run that did not reach its end stays resumable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import structlog
+
+from fleet.engine.runner import EngineSettings, Runner
+from fleet.journal.recorder import JournalRecorder
+from fleet.journal.records import PlannedTarget
+from fleet.journal.store import Journal
+from fleet.journal.writer import RunWriter
+from fleet.model import RunPlan, RunReport, Status, TargetResult
+from fleet.ports import Backend, RunObserver
+from fleet.report.json_report import report_to_dict
+from fleet.rollout.control import RunControl
+
+log = structlog.get_logger("fleet")
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a resumed run already has: results final before the crash (``done``) and the
+    targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous)."""
+
+    done: Sequence[TargetResult] = ()
+    reattach: Mapping[str, bool] = field(default_factory=dict)
+
+
+async def begin(journal: Journal, plan: RunPlan, recipe: Mapping[str, Any] | None) -> RunWriter:
+    """Record the run and its planned targets (batch 0: skipped before launch), durably."""
+    planned = [PlannedTarget(r.target, 0) for r in plan.skipped]
+    planned += [PlannedTarget(t, b.index) for b in plan.rollout.batches for t in b.targets]
+    start = functools.partial(journal.begin_run, plan.run_id, plan.spec, planned, recipe=recipe)
+    return await anyio.to_thread.run_sync(start)
+
+
+@contextlib.contextmanager
+def closing(writer: RunWriter | None) -> Iterator[None]:
+    """Close the writer on the way out; a run that did not reach ``end()`` stays resumable."""
+    try:
+        yield
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def drive(
+    plan: RunPlan,
+    backend: Backend,
+    *,
+    started: datetime,
+    writer: RunWriter | None,
+    settings: EngineSettings | None,
+    observer: RunObserver | None,
+    control: RunControl | None,
+    resumed: Resumed | None = None,
+) -> RunReport:
+    """Run ``plan`` on the engine, from ``run_started`` to ``run_finished``."""
+    (observer or RunObserver()).run_started(plan)
+    runner = Runner(
+        plan, backend.run_commands, observer=observer, arm_counters=backend.arm_counters,
+        settings=settings or EngineSettings(time_scale=backend.time_scale), control=control,
+        recorder=JournalRecorder(writer) if writer is not None else None,
+    )  # fmt: skip
+    resumed = resumed or Resumed()
+    results = await runner.run(done=resumed.done, reattach=resumed.reattach)
+    report = finish_report(plan, started, results, runner, backend)
+    if writer is not None:
+        end(writer, report)
+    (observer or RunObserver()).run_finished(report)
+    return report
+
+
+def finish_report(
+    plan: RunPlan,
+    started: datetime,
+    results: list[TargetResult],
+    runner: Runner,
+    backend: Backend,
+) -> RunReport:
+    order = {t.id.lower(): i for i, t in enumerate(plan.selected)}
+    results.sort(key=lambda r: order.get(r.target.id.lower(), len(order)))  # selection order
+    report = RunReport(
+        run_id=plan.run_id,
+        job=plan.spec.name,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        results=tuple(results),
+        arm=backend.arm_counters(),
+        ended=runner.control.ended.value,
+        ended_detail=runner.control.detail,
+        rollout=runner.record(),
+    )
+    log.info(
+        "run.finished",
+        ended=report.ended,
+        run_id=plan.run_id,
+        targets=len(results),
+        succeeded=sum(r.status is Status.SUCCEEDED for r in results),
+    )
+    return report
+
+
+def end(writer: RunWriter, report: RunReport) -> None:
+    """The run's end in the journal, with the report ``fleet show`` gives back."""
+    document = report_to_dict(report)
+    writer.end(report.ended, document["summary"], document)

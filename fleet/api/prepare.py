@@ -1,0 +1,95 @@
+"""Preparing a run: select the targets, skip the ones that cannot run (no write needed),
+select the health gates' sentinels, cut the rollout's batches, name the run — the ``RunPlan``
+that is shown, confirmed and run. Bulk reads only; nothing is written to Azure.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+
+import structlog
+
+from fleet.errors import SpecError
+from fleet.model import JobSpec, RunPlan, Selector, Status, Target, TargetResult
+from fleet.ports import Backend
+from fleet.rollout.batches import plan_rollout
+from fleet.rollout.gates import matches_sentinels
+
+log = structlog.get_logger("fleet")
+
+
+def new_run_id() -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def needs_os(spec: JobSpec) -> bool:
+    return spec.script.linux is not None or spec.script.windows is not None
+
+
+def preflight(targets: Sequence[Target]) -> tuple[list[Target], list[TargetResult]]:
+    """Split targets into runnable ones and ``Skipped (not running)`` — decided without a write."""
+    runnable, skipped = [], []
+    for target in targets:
+        if (target.power_state or "running").lower() != "running":
+            reason = f"not running (power state: {target.power_state})"
+            skipped.append(TargetResult(target, Status.SKIPPED, reason=reason))
+        else:
+            runnable.append(target)
+    return runnable, skipped
+
+
+async def select(spec: JobSpec, backend: Backend) -> list[Target]:
+    """The targets ``spec`` selects (bulk reads only, nothing written)."""
+    return list(await backend.targets.select(spec.selector, need_os=needs_os(spec)))
+
+
+async def select_sentinels(spec: JobSpec, backend: Backend) -> list[Target]:
+    """The sentinel targets the job's health gates name (bulk reads only); every gate's
+    sentinels must match at least one VM, or the spec is refused before anything runs."""
+    globs = tuple(g for gate in spec.rollout.gates for g in gate.sentinels)
+    if not globs:
+        return []
+    selector = Selector(subscriptions=spec.selector.subscriptions, names=globs)
+    found = list(await backend.targets.select(selector, need_os=True))
+    for gate in spec.rollout.gates:
+        if gate.sentinels and not any(matches_sentinels(t, gate.sentinels) for t in found):
+            names = ", ".join(gate.sentinels)
+            message = (
+                f"{spec.source}: rollout.health_gate {gate.name!r}: sentinels {names} "
+                "match no VM — fix the names or check the gate on the batch instead"
+            )
+            raise SpecError(message)
+    return found
+
+
+async def prepare(
+    spec: JobSpec,
+    backend: Backend,
+    *,
+    targets: Sequence[Target] | None = None,
+    only: Collection[str] | None = None,
+    run_id: str | None = None,
+) -> RunPlan:
+    """The plan of a run of ``spec``: its targets (selected now, or ``targets``; ``only``:
+    lower-cased ids to keep of them), the preflight skips, the sentinels and the batches."""
+    selected = list(targets) if targets is not None else await select(spec, backend)
+    if only is not None:
+        selected = [t for t in selected if t.id.lower() in only]
+    sentinels = await select_sentinels(spec, backend)
+    runnable, skipped = preflight(selected)
+    plan = RunPlan(
+        run_id=run_id or new_run_id(),
+        spec=spec,
+        selected=tuple(selected),
+        skipped=tuple(skipped),
+        rollout=plan_rollout(runnable, spec.rollout),
+        sentinels=tuple(sentinels),
+    )
+    log.info(
+        "run.planned", run_id=plan.run_id, job=spec.name, targets=len(selected),
+        skipped=len(skipped), batches=len(plan.rollout.batches),
+    )  # fmt: skip
+    return plan

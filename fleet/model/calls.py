@@ -1,0 +1,61 @@
+"""One ARM call's vocabulary: what a run-command PUT carries (``Invocation``), what a read
+returns (``RunView``) and how a call fails (``CallError``), plus ``RUN_ID_PARAMETER``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fleet.model.script import Parameter, ScriptSource
+from fleet.model.secret import Secret
+
+#: The parameter every PUT carries with the run id: Azure does not re-run a PUT whose body is
+#: identical to the current one, and a read tells this run's command from an earlier run's.
+RUN_ID_PARAMETER = "FLEET_RUN_ID"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What one managed run command PUT carries for one target (built per target OS)."""
+
+    run_command: str  # resource name, stable per job so reruns update instead of piling up
+    run_id: str  # passed as parameter FLEET_RUN_ID so a rerun really re-executes
+    source: ScriptSource
+    parameters: tuple[Parameter, ...] = ()
+    protected_parameters: tuple[Parameter, ...] = ()
+    run_as_user: str | None = None
+    run_as_password: Secret | None = None
+    timeout_s: int = 600
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run command's state as Azure reports it (instance view)."""
+
+    execution_state: str  # Unknown | Pending | Running | Failed | Succeeded | TimedOut | Canceled
+    provisioning_state: str | None = None
+    exit_code: int | None = None
+    output: str = ""
+    error: str = ""
+    message: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    run_id: str | None = None  # the FLEET_RUN_ID parameter found on the resource
+
+    @property
+    def terminal(self) -> bool:
+        return self.execution_state in ("Succeeded", "Failed", "TimedOut", "Canceled")
+
+
+@dataclass(frozen=True)
+class CallError:
+    """An ARM call that did not succeed: HTTP status (0 = no response) and ARM error code."""
+
+    status: int
+    code: str
+    message: str
+
+    @property
+    def transient(self) -> bool:
+        return self.status in (0, 408, 500, 502, 503, 504)

@@ -1,0 +1,35 @@
+"""The parsed job: ``JobSpec`` (what to select, what to run, how fast, how to roll out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fleet.model.rollout import RolloutPolicy
+from fleet.model.script import ScriptSpec
+from fleet.model.targets import Selector
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """A fixed number or a percentage of the selected targets; None = as many as Azure allows."""
+
+    count: int | None = None
+    percent: float | None = None
+
+    def resolve(self, total: int) -> int:
+        if self.count is not None:
+            return max(1, self.count)
+        if self.percent is not None:
+            return max(1, int(total * self.percent / 100))
+        return max(1, total)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    selector: Selector
+    script: ScriptSpec
+    concurrency: Concurrency = Concurrency()
+    source: str = "<flags>"  # the file the spec came from, for messages
+    # batches, error budget, gates, deadline, cancel
+    rollout: RolloutPolicy = field(default_factory=RolloutPolicy)

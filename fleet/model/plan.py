@@ -1,0 +1,29 @@
+"""``RunPlan``: what a run will do, decided before anything is written to Azure — the run id,
+the targets selected, the ones skipped without a write, the rollout's batches and the health
+gates' sentinels. ``fleet.api.prepare`` makes it; the CLI shows it and asks; the confirmed
+object is exactly what ``fleet.api.run_async`` executes (one plan per run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fleet.model.job import JobSpec
+from fleet.model.results import TargetResult
+from fleet.model.rollout import RolloutPlan
+from fleet.model.targets import Target
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_id: str
+    spec: JobSpec
+    selected: tuple[Target, ...]  # every target the selector found, in selection order
+    skipped: tuple[TargetResult, ...]  # decided without a write (e.g. not running)
+    rollout: RolloutPlan  # the targets that will be launched, in batches
+    sentinels: tuple[Target, ...] = ()  # the targets health gates check instead of a batch
+
+    @property
+    def targets(self) -> list[Target]:
+        """The targets the run launches, in batch order."""
+        return self.rollout.targets

@@ -1,0 +1,87 @@
+"""What happened: per-target outcomes (``Status``, ``TargetResult``), the run's ``RunReport``
+with its ARM cost (``ArmCounters``), and ``Progress`` snapshots of a run in flight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from fleet.model.rollout import RolloutRecord
+from fleet.model.targets import Target
+
+
+class Status(StrEnum):
+    """Final per-target outcome: Azure's execution states plus fleet's own."""
+
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"  # the script ran and exited non-zero
+    TIMED_OUT = "TimedOut"  # Azure stopped it at timeoutInSeconds (or the agent never picked it up)
+    CANCELED = "Canceled"
+    SKIPPED = "Skipped"  # not attempted (e.g. VM not running); reason says why
+    ACCESS_DENIED = "AccessDenied"
+    NOT_FOUND = "NotFound"
+    CONFLICT = "Conflict"
+    THROTTLED_OUT = "ThrottledOut"  # still throttled when the run's deadline came
+    WEDGED = "Wedged"  # still Running past its timeout plus grace
+    ERROR = "Error"  # platform or fleet error; reason says which
+    NOT_STARTED = "NotStarted"
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    target: Target
+    status: Status
+    reason: str | None = None
+    exit_code: int | None = None
+    output: str = ""
+    error: str = ""
+    execution_state: str | None = None  # Azure's executionState, verbatim
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    attempts: int = 0  # PUTs sent for this target (including retries)
+    polls: int = 0  # GETs sent for this target
+
+
+@dataclass(frozen=True)
+class ArmCounters:
+    """What the run cost in ARM requests."""
+
+    requests: dict[str, int] = field(default_factory=dict)  # kind ("reads"/"writes"/...) -> count
+    throttled: int = 0  # 429s received
+    throttle_wait_s: float = 0.0  # time requests spent waiting on local buckets or Retry-After
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run_id: str
+    job: str
+    started_at: datetime
+    finished_at: datetime
+    results: tuple[TargetResult, ...]
+    arm: ArmCounters
+    # completed | halted-by-error-budget | halted-by-gate | deadline | canceled
+    ended: str = "completed"
+    ended_detail: str | None = None  # e.g. which gate tripped, after which batch
+    rollout: RolloutRecord | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a run in flight, for progress displays (emitted by the engine)."""
+
+    total: int  # selected targets
+    skipped: int = 0  # decided without a write (not running, excluded by preflight)
+    launched: int = 0  # run command accepted by Azure
+    running: int = 0  # launched and not yet final
+    succeeded: int = 0
+    failed: int = 0  # every final status other than Succeeded and Skipped
+    throttled: int = 0  # 429s received so far
+    throttle_wait_s: float = 0.0
+    elapsed_s: float = 0.0
+
+    @property
+    def done(self) -> int:
+        return self.skipped + self.succeeded + self.failed

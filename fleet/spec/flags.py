@@ -1,0 +1,384 @@
+"""Ad-hoc CLI flags (``JobOptions``, ``RolloutOptions``) → the same plain data a job file holds.
+
+The CLI's flags become :class:`JobOptions` (``JobOptions.from_flags``); ``options_to_data``
+translates them into the job-file shape so both paths go through one schema
+(``fleet.spec.build``) and produce equal ``JobSpec`` objects — and the document a run records
+is that data, not the flags.
+``FLAGS`` names the flag for each field so errors can say ``--timeout: ...``; the CLI should
+use these names. Secrets never come as literal flag values (shell history, ``ps`` output):
+``--protected-param NAME=env:VAR`` and ``--run-as-password-env VAR`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from fleet.errors import SpecError
+from fleet.model import JobSpec
+from fleet.spec.build import build
+from fleet.spec.document import FLAGS_SOURCE, JobDocument, ParsedJob
+from fleet.spec.problems import Loc, Origin, Problem, problem_of
+from fleet.spec.schema import Rollout
+from fleet.util.yamlpos import format_loc
+
+#: Field path → CLI flag, longest prefix wins (``targets.tags.env`` → ``--tag env``).
+FLAGS: dict[Loc, str] = {
+    ("name",): "--job-name",
+    ("targets",): "targets",
+    ("targets", "all"): "--all",
+    ("targets", "subscriptions"): "--subscription",
+    ("targets", "tags"): "--tag",
+    ("targets", "resource_groups"): "--resource-group",
+    ("targets", "names"): "--target-name",
+    ("targets", "query"): "--query",
+    ("targets", "include_scale_sets"): "--no-scale-sets",
+    ("targets", "exclude", "names"): "--exclude-name",
+    ("targets", "exclude", "tags"): "--exclude-tag",
+    ("script",): "--script/--script-file/--script-uri/--command-id",
+    ("script", "inline"): "--script",
+    ("script", "file"): "--script-file",
+    ("script", "uri"): "--script-uri",
+    ("script", "command_id"): "--command-id",
+    ("script", "parameters"): "--param",
+    ("script", "protected_parameters"): "--protected-param",
+    ("script", "run_as"): "--run-as-user",
+    ("script", "run_as", "password"): "--run-as-password-env",
+    ("script", "timeout"): "--timeout",
+    ("max_concurrency",): "--max-concurrency",
+    ("rollout",): "rollout flags",
+    ("rollout", "max_concurrency"): "--max-concurrency",
+    ("rollout", "batches"): "--batches",
+    ("rollout", "order"): "--order",
+    ("rollout", "seed"): "--seed",
+    ("rollout", "max_errors"): "--max-errors",
+    ("rollout", "count_platform_failures"): "--count-platform-failures",
+    ("rollout", "pause_between_batches"): "--pause",
+    ("rollout", "deadline"): "--deadline",
+    ("rollout", "cancel_grace"): "--cancel-grace",
+    ("rollout", "cancel_running"): "--cancel-running",
+    ("rollout", "confirm_over"): "--confirm-over",
+}
+
+
+@dataclass(frozen=True)
+class RolloutOptions:
+    """Rollout flags. Unlike the job flags they may also override a job file's ``rollout:``.
+
+    ``batches``: ``"1,5,10%,100%"``; ``max_errors``: ``"2"`` or ``"5%"``; ``pause``,
+    ``deadline``, ``cancel_grace``: durations; ``seed``/``confirm_over``: whole numbers.
+    Booleans are only ever switched on by a flag (None/False = leave as the file says).
+    """
+
+    batches: str | None = None
+    order: str | None = None
+    seed: str | None = None
+    max_errors: str | None = None
+    count_platform_failures: bool = False
+    pause: str | None = None
+    deadline: str | None = None
+    cancel_grace: str | None = None
+    cancel_running: bool = False
+    confirm_over: str | None = None
+
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, Any]) -> RolloutOptions:
+        """The rollout options among the CLI's parameters (named as ``fleet run``'s)."""
+        return cls(
+            batches=flags.get("batches"),
+            order=flags.get("order"),
+            seed=flags.get("seed"),
+            max_errors=flags.get("max_errors"),
+            count_platform_failures=bool(flags.get("count_platform_failures")),
+            pause=flags.get("pause"),
+            deadline=flags.get("deadline"),
+            cancel_grace=flags.get("cancel_grace"),
+            cancel_running=bool(flags.get("cancel_running")),
+            confirm_over=flags.get("confirm_over"),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        """The given flags as a job file's ``rollout:`` mapping (absent flags left out)."""
+        data: dict[str, Any] = {}
+        if self.batches is not None:
+            data["batches"] = [item.strip() for item in self.batches.split(",")]
+        for key, value in (
+            ("order", self.order),
+            ("max_errors", self.max_errors),
+            ("pause_between_batches", self.pause),
+            ("deadline", self.deadline),
+            ("cancel_grace", self.cancel_grace),
+            ("seed", _whole(self.seed)),
+            ("confirm_over", _whole(self.confirm_over)),
+        ):
+            if value is not None:
+                data[key] = value
+        if self.count_platform_failures:
+            data["count_platform_failures"] = True
+        if self.cancel_running:
+            data["cancel_running"] = True
+        return data
+
+
+def _whole(text: str | None) -> int | str | None:
+    """A flag's text as an int when it is one (the schema then says what is wrong if not)."""
+    if text is None:
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        return text
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What the CLI collects for an ad-hoc job (no YAML). Repeated flags become tuples.
+
+    ``tags``/``exclude_tags``: ``"k=v"``, ``"k=v1,v2"`` (OR) or ``"k"`` (key present); keys
+    AND together. ``parameters``: ``"NAME=value"``. ``protected_parameters``: ``"NAME=env:VAR"``
+    or ``"NAME=@env:VAR"``. ``timeout``: ``"90s"``, ``"10m"``, ``"1h"`` or seconds.
+    ``max_concurrency``: ``"50"`` or ``"10%"``. ``script_file`` is relative to the cwd.
+    """
+
+    name: str = "adhoc"
+    all_targets: bool = False
+    subscriptions: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    resource_groups: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    query: str | None = None
+    include_scale_sets: bool = True
+    exclude_names: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
+    script: str | None = None
+    script_file: str | None = None
+    script_uri: str | None = None
+    command_id: str | None = None
+    parameters: tuple[str, ...] = ()
+    protected_parameters: tuple[str, ...] = ()
+    run_as_user: str | None = None
+    run_as_password_env: str | None = None
+    timeout: str | None = None
+    max_concurrency: str | None = None
+    rollout: RolloutOptions = RolloutOptions()
+
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, Any]) -> JobOptions:
+        """The job options among the CLI's parameters (named as ``fleet run``'s)."""
+
+        def many(name: str) -> tuple[str, ...]:
+            return tuple(flags.get(name) or ())
+
+        script_file = flags.get("script_file")
+        return cls(
+            name=flags.get("job_name") or "adhoc",
+            all_targets=bool(flags.get("all_targets")),
+            subscriptions=many("subscription"),
+            tags=many("tag"),
+            resource_groups=many("resource_group"),
+            names=many("target_name"),
+            query=flags.get("query"),
+            include_scale_sets=not flags.get("no_scale_sets", False),
+            exclude_names=many("exclude_name"),
+            exclude_tags=many("exclude_tag"),
+            script=flags.get("script"),
+            script_file=None if script_file is None else str(script_file),
+            script_uri=flags.get("script_uri"),
+            command_id=flags.get("command_id"),
+            parameters=many("param"),
+            protected_parameters=many("protected_param"),
+            run_as_user=flags.get("run_as_user"),
+            run_as_password_env=flags.get("run_as_password_env"),
+            timeout=flags.get("timeout"),
+            max_concurrency=flags.get("max_concurrency"),
+            rollout=RolloutOptions.from_flags(flags),
+        )
+
+
+#: The CLI parameters that describe a job (instead of a job file).
+JOB_FLAGS = (
+    "tag", "resource_group", "target_name", "query", "script", "script_file", "script_uri",
+    "command_id", "param", "protected_param", "exclude_name", "exclude_tag", "run_as_user",
+    "run_as_password_env", "timeout", "max_concurrency", "job_name", "all_targets",
+)  # fmt: skip
+
+
+def job_flags_given(flags: Mapping[str, Any]) -> list[str]:
+    """The job-describing flags set in ``flags``, as ``--flag`` names."""
+    return ["--" + name.replace("_", "-") for name in JOB_FLAGS if flags.get(name)]
+
+
+def flag_for(loc: Loc) -> str:
+    """``("script", "parameters", "A")`` → ``--parameter A``."""
+    for size in range(len(loc), 0, -1):
+        flag = FLAGS.get(loc[:size])
+        if flag is not None:
+            # An index into a repeated flag means nothing to the user; keys (tag, NAME) do.
+            rest = format_loc([item for item in loc[size:] if not isinstance(item, int)])
+            return f"{flag} {rest}" if rest else flag
+    return format_loc(loc) or "flags"
+
+
+def reword_for_flags(loc: Loc, message: str) -> str:
+    """Say the flag, not the job-file key, where the schema's message names keys."""
+    if loc == ("targets",) and message.startswith("this would select every VM"):
+        return (
+            "this would select every VM you can see — add --tag, --target-name, --resource-group "
+            "or --query, or pass --all"
+        )
+    return message
+
+
+def flags_origin(base_dir: Path | None = None) -> Origin:
+    """Errors name the flag (``--timeout: ...``); ``file:`` scripts start at ``base_dir``."""
+    return Origin(FLAGS_SOURCE, None, base_dir or Path.cwd(), flag_for, reword_for_flags)
+
+
+def job_from_options(opts: JobOptions, *, env: Mapping[str, str] | None = None) -> ParsedJob:
+    """Validate ad-hoc CLI flags; errors name the flag (``--timeout: ...``)."""
+    data, problems = options_to_data(opts)
+    base_dir = Path.cwd()
+    spec = build(data, flags_origin(base_dir), env, problems)
+    return ParsedJob(spec, JobDocument(FLAGS_SOURCE, str(base_dir), data=data))
+
+
+def job_spec_from_options(opts: JobOptions, *, env: Mapping[str, str] | None = None) -> JobSpec:
+    """:func:`job_from_options`, the spec only."""
+    return job_from_options(opts, env=env).spec
+
+
+def flags_job_spec(document: JobDocument, env: Mapping[str, str] | None = None) -> JobSpec:
+    """The spec again from the data recorded for a flags job (``fleet resume``)."""
+    origin = flags_origin(Path(document.base_dir))
+    return build(dict(document.data or {}), origin, env, [])
+
+
+def rollout_overrides(rollout: RolloutOptions | None) -> dict[str, Any]:
+    """The rollout flags as data, checked on their own first so errors name the flag."""
+    data = rollout.to_data() if rollout is not None else {}
+    if data:
+        try:
+            Rollout.model_validate(data)
+        except ValidationError as exc:
+            wrapped = {"rollout": data}
+            problems = [
+                problem_of({**e, "loc": ("rollout", *e["loc"])}, wrapped) for e in exc.errors()
+            ]
+            raise SpecError(flags_origin().render(problems)) from None
+    return data
+
+
+def options_to_data(opts: JobOptions) -> tuple[dict[str, Any], list[Problem]]:
+    """Job-file-shaped data plus the problems found while splitting flag values."""
+    problems: list[Problem] = []
+    targets: dict[str, Any] = {
+        "subscriptions": list(opts.subscriptions),
+        "tags": _tags(opts.tags, ("targets", "tags"), problems),
+        "resource_groups": list(opts.resource_groups),
+        "names": list(opts.names),
+        "include_scale_sets": opts.include_scale_sets,
+        "exclude": {
+            "names": list(opts.exclude_names),
+            "tags": _tags(opts.exclude_tags, ("targets", "exclude", "tags"), problems),
+        },
+    }
+    if opts.all_targets:
+        targets["all"] = True
+    if opts.query is not None:
+        targets["query"] = opts.query
+    data: dict[str, Any] = {
+        "name": opts.name,
+        "targets": targets,
+        "script": _script(opts, problems),
+    }
+    if opts.max_concurrency is not None:
+        data["max_concurrency"] = opts.max_concurrency
+    rollout = opts.rollout.to_data()
+    if rollout:
+        data["rollout"] = rollout
+    return data, problems
+
+
+def _tags(raw: tuple[str, ...], loc: Loc, problems: list[Problem]) -> dict[str, Any]:
+    tags: dict[str, list[str] | None] = {}
+    for item in raw:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        if not key:
+            problems.append(
+                (loc, f"{item!r} is not a tag filter — use key=value, key=v1,v2 or key")
+            )
+            continue
+        new = [v.strip() for v in values.split(",")] if sep else None
+        old = tags.get(key, [])
+        # "key" alone (any value) is wider than any list of values for the same key.
+        tags[key] = None if old is None or new is None else [*old, *new]
+    return tags
+
+
+def _script(opts: JobOptions, problems: list[Problem]) -> dict[str, Any]:
+    script: dict[str, Any] = {}
+    for key, value in (
+        ("inline", opts.script),
+        ("file", opts.script_file),
+        ("uri", opts.script_uri),
+        ("command_id", opts.command_id),
+        ("timeout", opts.timeout),
+    ):
+        if value is not None:
+            script[key] = value
+    script["parameters"] = _parameters(opts.parameters, problems)
+    script["protected_parameters"] = _protected(opts.protected_parameters, problems)
+    if opts.run_as_user is not None:
+        script["run_as"] = {"user": opts.run_as_user}
+        if opts.run_as_password_env is not None:
+            script["run_as"]["password"] = {"env": opts.run_as_password_env}
+    elif opts.run_as_password_env is not None:
+        problems.append((("script", "run_as", "password"), "needs --run-as-user as well"))
+    return script
+
+
+def _parameters(raw: tuple[str, ...], problems: list[Problem]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in raw:
+        name, sep, value = item.partition("=")
+        loc: Loc = ("script", "parameters")
+        if not sep:
+            problems.append((loc, f"{item!r} is not NAME=value"))
+        elif name in out:
+            problems.append(((*loc, name), f"parameter {name} is given twice"))
+        else:
+            out[name] = value
+    return out
+
+
+def _protected(raw: tuple[str, ...], problems: list[Problem]) -> dict[str, Any]:
+    # Never echo ``item`` or its value: whatever follows "=" may be the secret itself.
+    out: dict[str, Any] = {}
+    how = "pass NAME=env:VAR and export VAR (the value is read from the environment)"
+    for item in raw:
+        name, sep, value = item.partition("=")
+        loc: Loc = ("script", "protected_parameters")
+        if not sep or not name:
+            problems.append((loc, f"expected NAME=env:VAR — {how}"))
+            continue
+        var = (
+            value.removeprefix("@").removeprefix("env:")
+            if value.startswith(("env:", "@env:"))
+            else None
+        )
+        if not var:
+            message = (
+                f"{name}: a literal secret on the command line ends up in shell history and "
+                f"process listings — {how}"
+            )
+            problems.append(((*loc, name), message))
+        elif name in out:
+            problems.append(((*loc, name), f"protected parameter {name} is given twice"))
+        else:
+            out[name] = {"env": var}
+    return out

@@ -1,0 +1,1 @@
+"""Tests of fleet.api, the library: prepare, run, resume, history, estimate."""

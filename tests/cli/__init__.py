@@ -1,0 +1,1 @@
+"""Tests of the command line (fleet.cli): thin wiring over fleet.api, checked in-process."""

@@ -1,0 +1,280 @@
+"""In-memory fakes for engine tests (DESIGN.md testing layer 3): ``FakeArm`` implements both
+``TargetSource`` and ``RunCommands`` over a dict of targets with scripted per-target behaviour,
+and ``VirtualTimeLoop`` is an asyncio event loop whose clock jumps to the next timer whenever
+every task waits, so a run that takes hours of fake seconds finishes in milliseconds, the same
+way on an idle laptop and a loaded CI machine.
+
+Use the loop through anyio's pytest plugin::
+
+    @pytest.fixture
+    def anyio_backend():
+        return VIRTUAL_TIME
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+
+from fleet.model import (
+    Batch,
+    CallError,
+    GateRecord,
+    Invocation,
+    Progress,
+    RunPlan,
+    RunReport,
+    RunView,
+    Selector,
+    Target,
+    TargetKind,
+    TargetResult,
+)
+from fleet.ports import RunObserver
+
+SUB = "00000000-0000-0000-0000-0000000000aa"
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class _VirtualSelector:
+    """Wraps the loop's selector: a wait with a timeout returns at once and advances the clock."""
+
+    def __init__(self, inner: selectors.BaseSelector, loop: VirtualTimeLoop) -> None:
+        self._inner, self._loop = inner, loop
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        if timeout is None:  # nothing scheduled: only another thread can wake us; really wait
+            return self._inner.select(None)
+        events = self._inner.select(0)
+        if not events and timeout > 0:
+            self._loop.virtual_now += timeout
+        return events
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """``time()`` is virtual: sleeping costs no wall time, and the order of wake-ups is exact."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.virtual_now = 0.0
+        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type]
+
+    def time(self) -> float:
+        return self.virtual_now
+
+
+VIRTUAL_TIME = ("asyncio", {"loop_factory": VirtualTimeLoop})
+
+
+def make_target(
+    name: str,
+    *,
+    os: str | None = "linux",
+    power_state: str | None = "running",
+    rg: str = "rg-app",
+    tags: dict[str, str] | None = None,
+) -> Target:
+    return Target(
+        id=f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Compute/"
+        f"virtualMachines/{name}",
+        name=name,
+        kind=TargetKind.VM,
+        subscription=SUB,
+        resource_group=rg,
+        location="westeurope",
+        os=os,
+        power_state=power_state,
+        tags=tuple(sorted((tags or {}).items())),
+    )
+
+
+@dataclass
+class Behaviour:
+    """How one fake target reacts. Times are fake (engine) seconds."""
+
+    duration: float = 10.0  # Running -> terminal
+    pickup: float = 1.0  # Pending -> Running (the agent picking the command up)
+    exit_code: int = 0
+    output: str = ""
+    error: str = ""
+    put_error: CallError | None = None  # every PUT is refused with this
+    agent_not_ready: bool = False  # Pending until the timeout, then TimedOut without start time
+    wedged: bool = False  # Running forever
+    # One entry per PUT attempt: "before" = lost before Azure saw it (nothing created),
+    # "after" = Azure created it but the response was lost. Later attempts succeed.
+    put_faults: list[str] = field(default_factory=list)
+    get_faults: int = 0  # this many GETs fail with a transient 503 first
+
+
+NOT_RUNNING = CallError(
+    409,
+    "OperationNotAllowed",
+    "Cannot modify extensions in the VM when the VM is not running.",
+)
+FORBIDDEN = CallError(
+    403, "AuthorizationFailed", "The client does not have authorization to perform action."
+)
+
+
+@dataclass
+class _RunCommand:
+    invocation: Invocation
+    created: float
+    behaviour: Behaviour
+
+
+class FakeArm:
+    """``TargetSource`` + ``RunCommands`` in memory; records every call per target name."""
+
+    def __init__(self, *, put_rate: float | None = None) -> None:
+        self.targets: dict[str, Target] = {}
+        self.behaviour: dict[str, Behaviour] = {}
+        self.puts: dict[str, list[Invocation]] = defaultdict(list)
+        self.gets: Counter[str] = Counter()
+        self.get_times: dict[str, list[float]] = defaultdict(list)
+        self.executions: Counter[str] = Counter()  # how often a script really started
+        self.in_flight: set[str] = set()
+        self.max_in_flight = 0
+        self.put_rate = put_rate  # PUTs per second Azure accepts (None = unlimited)
+        self._next_put_slot = 0.0
+        self._commands: dict[tuple[str, str], _RunCommand] = {}
+
+    def add(self, target: Target, behaviour: Behaviour | None = None) -> Target:
+        self.targets[target.name] = target
+        self.behaviour[target.name] = behaviour or Behaviour()
+        return target
+
+    # TargetSource
+    async def select(self, selector: Selector, *, need_os: bool) -> Sequence[Target]:
+        await anyio.lowlevel.checkpoint()
+        return [t for t in self.targets.values() if selector.matches(t)]
+
+    # RunCommands
+    async def put(self, target: Target, invocation: Invocation) -> CallError | None:
+        name = target.name
+        self.in_flight.add(name)
+        self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
+        await self._wait_for_put_slot()
+        self.puts[name].append(invocation)
+        b = self.behaviour[name]
+        if b.put_error is not None:
+            self.in_flight.discard(name)
+            return b.put_error
+        fault = b.put_faults.pop(0) if b.put_faults else None
+        if fault != "before":
+            self._create(name, invocation, b)
+        if fault is not None:
+            return CallError(0, "ServiceResponseError", "Connection reset by peer")
+        return None
+
+    async def _wait_for_put_slot(self) -> None:
+        if self.put_rate is None:
+            await anyio.lowlevel.checkpoint()
+            return
+        now = anyio.current_time()
+        slot = max(now, self._next_put_slot)
+        self._next_put_slot = slot + 1 / self.put_rate
+        await anyio.sleep(slot - now)
+
+    def _create(self, name: str, invocation: Invocation, b: Behaviour) -> None:
+        key = (name, invocation.run_command)
+        current = self._commands.get(key)
+        if current is not None and current.invocation == invocation:
+            return  # an identical body is a no-op in Azure: nothing re-executes
+        self._commands[key] = _RunCommand(invocation, anyio.current_time(), b)
+        self.executions[name] += 1
+
+    async def get(self, target: Target, run_command: str) -> RunView | CallError:
+        await anyio.lowlevel.checkpoint()
+        name = target.name
+        self.gets[name] += 1
+        self.get_times[name].append(anyio.current_time())
+        b = self.behaviour[name]
+        if b.get_faults:
+            b.get_faults -= 1
+            return CallError(503, "ServiceUnavailable", "Try again later.")
+        command = self._commands.get((name, run_command))
+        if command is None:
+            return CallError(404, "NotFound", f"Run command {run_command} not found.")
+        view = _view(command, anyio.current_time() - command.created)
+        if view.terminal:
+            self.in_flight.discard(name)
+        return view
+
+    async def delete(self, target: Target, run_command: str) -> CallError | None:
+        await anyio.lowlevel.checkpoint()
+        self._commands.pop((target.name, run_command), None)
+        return None
+
+
+def _at(created: float, offset: float) -> datetime:
+    return EPOCH + timedelta(seconds=created + offset)
+
+
+def _view(command: _RunCommand, age: float) -> RunView:
+    b, inv, t0 = command.behaviour, command.invocation, command.created
+    timeout = inv.timeout_s
+    base = {"run_id": inv.run_id, "provisioning_state": "Succeeded"}
+    if b.agent_not_ready:
+        if age < timeout:
+            return RunView("Pending", **base)
+        return RunView("TimedOut", end_time=_at(t0, timeout), **base)
+    if age < b.pickup:
+        return RunView("Pending", **base)
+    started = _at(t0, b.pickup)
+    if b.wedged or age < b.pickup + min(b.duration, timeout):
+        return RunView("Running", start_time=started, output=b.output[:10], **base)
+    if b.duration > timeout:
+        return RunView("TimedOut", start_time=started, end_time=_at(t0, b.pickup + timeout), **base)
+    state = "Succeeded" if b.exit_code == 0 else "Failed"
+    return RunView(
+        state,
+        exit_code=b.exit_code,
+        output=b.output,
+        error=b.error,
+        start_time=started,
+        end_time=_at(t0, b.pickup + b.duration),
+        **base,
+    )
+
+
+class RecordingObserver(RunObserver):
+    """Keeps every run event in order (``events``: (name, payload)) and the progress seen."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+        self.progress_seen: list[Progress] = []
+
+    def run_started(self, plan: RunPlan) -> None:
+        self.events.append(("run_started", plan))
+
+    def progress(self, progress: Progress) -> None:
+        self.progress_seen.append(progress)
+
+    def batch_started(self, batch: Batch) -> None:
+        self.events.append(("batch_started", batch))
+
+    def batch_finished(self, batch: Batch) -> None:
+        self.events.append(("batch_finished", batch))
+
+    def gate_finished(self, record: GateRecord) -> None:
+        self.events.append(("gate_finished", record))
+
+    def target_finished(self, result: TargetResult) -> None:
+        self.events.append(("target_finished", result))
+
+    def run_finished(self, report: RunReport) -> None:
+        self.events.append(("run_finished", report))
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.events]

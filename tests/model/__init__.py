@@ -1,0 +1,1 @@
+"""Tests of fleet.model: what the vocabulary itself means (a selector's matching rules)."""

@@ -1,0 +1,1 @@
+"""Tests of fleet.report: output groups, the JSON report, the terminal summary and progress."""

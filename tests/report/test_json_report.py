@@ -1,0 +1,231 @@
+"""The JSON report: schema and types, secret redaction, atomic writes, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleet.errors import FleetError
+from fleet.model import (
+    ArmCounters,
+    Parameter,
+    RunReport,
+    ScriptSource,
+    ScriptSpec,
+    Secret,
+    SourceKind,
+    Status,
+    TargetResult,
+)
+from fleet.report.json_report import exit_code_for, report_to_dict, write_report
+from fleet.secrets import Secrets
+from tests.report.test_groups import fleet_results, make_target
+
+T0 = datetime(2025, 3, 1, 10, 0, 0, tzinfo=UTC)
+TARGET_FIELDS = {
+    "id": str,
+    "name": str,
+    "kind": str,
+    "subscription": str,
+    "resource_group": str,
+    "location": str,
+    "zone": (str, type(None)),
+    "status": str,
+    "exit_code": (int, type(None)),
+    "output": str,
+    "error": str,
+    "started_at": (str, type(None)),
+    "ended_at": (str, type(None)),
+    "attempts": int,
+    "reason": (str, type(None)),
+    "execution_state": (str, type(None)),
+    "polls": int,
+}
+
+
+def make_report(results: list[TargetResult], *, ended: str = "completed") -> RunReport:
+    timed = [
+        TargetResult(
+            **{
+                **r.__dict__,
+                "started_at": T0 + timedelta(seconds=i),
+                "ended_at": T0 + timedelta(seconds=60),
+            }
+        )
+        if r.status is not Status.SKIPPED
+        else r
+        for i, r in enumerate(results)
+    ]
+    arm = ArmCounters(
+        requests={"reads": 300, "writes": 200}, throttled=4, throttle_wait_s=12.34567, retries=5
+    )
+    return RunReport(
+        run_id="r-1",
+        job="health",
+        started_at=T0,
+        finished_at=T0 + timedelta(minutes=2),
+        results=tuple(reversed(timed)),
+        arm=arm,
+        ended=ended,
+    )
+
+
+def skipped(name: str) -> TargetResult:
+    return TargetResult(make_target(name), Status.SKIPPED, reason="VM is deallocated")
+
+
+def test_all_fields_with_types() -> None:
+    results = [*fleet_results(n_ok=196), skipped("off-1")]
+    doc = report_to_dict(make_report(results))
+    assert list(doc) == [
+        "run_id", "job", "started_at", "finished_at", "ended", "ended_detail", "summary",
+        "targets", "groups", "arm", "rollout",
+    ]  # fmt: skip
+    assert (doc["run_id"], doc["job"], doc["ended"]) == ("r-1", "health", "completed")
+    assert doc["summary"] == {"Succeeded": 196, "Failed": 4, "Skipped": 1, "total": 201}
+    assert len(doc["targets"]) == doc["summary"]["total"]
+    assert [t["id"] for t in doc["targets"]] == sorted(t["id"] for t in doc["targets"])
+    for entry in doc["targets"]:
+        assert set(entry) == set(TARGET_FIELDS)
+        for field, kind in TARGET_FIELDS.items():
+            assert isinstance(entry[field], kind), field
+    assert {t["kind"] for t in doc["targets"]} == {"vm"}
+    assert sum(g["count"] for g in doc["groups"]) == 201
+    first = doc["groups"][0]
+    assert set(first) >= {"count", "status", "exit_code", "summary", "targets", "sample_output"}
+    assert first["status"] == "Succeeded" and isinstance(first["targets"], list)
+    json.dumps(doc)  # plain JSON types only
+
+
+def test_timestamps_are_iso_utc() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    report = make_report(fleet_results(n_ok=2))
+    report = RunReport(
+        **{**report.__dict__, "started_at": datetime(2025, 3, 1, 12, tzinfo=plus_two)}
+    )
+    doc = report_to_dict(report)
+    assert doc["started_at"] == "2025-03-01T10:00:00.000Z"
+    assert doc["finished_at"] == "2025-03-01T10:02:00.000Z"
+    for entry in doc["targets"]:
+        assert datetime.fromisoformat(entry["started_at"]).tzinfo is not None
+        assert entry["ended_at"].endswith("Z")
+
+
+def test_arm_section_and_per_target_costs() -> None:
+    results = [*fleet_results(n_ok=146), skipped("off-1"), skipped("off-2")]
+    arm = report_to_dict(make_report(results))["arm"]
+    assert arm["requests"] == {"reads": 300, "writes": 200}
+    assert (arm["throttled"], arm["retries"]) == (4, 5)
+    assert arm["throttle_wait_s"] == pytest.approx(12.346)
+    # 150 launched targets; skipped ones cost nothing and do not dilute the average.
+    assert arm["launched_targets"] == 150
+    assert arm["reads_per_target"] == pytest.approx(2.0)
+    assert arm["writes_per_target"] == pytest.approx(1.333, abs=1e-3)
+
+
+def test_per_target_costs_are_null_when_nothing_launched() -> None:
+    arm = report_to_dict(make_report([skipped("off-1")]))["arm"]
+    assert arm["reads_per_target"] is None and arm["launched_targets"] == 0
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    assert not isinstance(value, Secret)
+    return [value] if isinstance(value, str) else []
+
+
+def test_secret_parameters_never_reach_the_report(tmp_path: Path) -> None:
+    token = Secret("s3cr3t-T0ken-value")
+    spec = ScriptSpec(
+        default=ScriptSource(SourceKind.INLINE, "echo $TOKEN"),
+        protected_parameters=(Parameter("TOKEN", token),),
+    )
+    secrets = Secrets.of(p.value for p in spec.protected_parameters)
+    # A careless script echoes the protected value; Azure hands it back in the output.
+    leaky = TargetResult(
+        make_target("web-1"),
+        Status.FAILED,
+        exit_code=1,
+        output="token=s3cr3t-T0ken-value\n",
+        error="curl: 401 for s3cr3t-T0ken-value\n",
+        reason="script said s3cr3t-T0ken-value",
+    )
+    report = make_report([leaky, *fleet_results(n_ok=2)])
+    doc = report_to_dict(report, secrets=secrets)
+    assert not any(token.reveal() in s for s in _strings(doc))
+    assert "token=***" in json.dumps(doc)
+    path = tmp_path / "report.json"
+    write_report(path, report, secrets=secrets)
+    assert token.reveal() not in path.read_text()
+
+
+def test_write_report_is_atomic_and_replaces(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    path.write_text("old")
+    write_report(path, make_report(fleet_results(n_ok=3)))
+    assert json.loads(path.read_text())["summary"]["total"] == 7
+    assert os.listdir(tmp_path) == ["report.json"]  # no temporary file left
+
+
+def test_write_report_into_a_missing_directory_raises_and_leaves_nothing(tmp_path: Path) -> None:
+    # works as root too (permission bits do not stop root; a path through a file does)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(FleetError, match=r"not-a-dir/report\.json"):
+        write_report(blocker / "report.json", make_report(fleet_results(n_ok=1)))
+    assert sorted(os.listdir(tmp_path)) == ["not-a-dir"]
+
+
+def test_write_report_failure_mid_replace_cleans_up(tmp_path: Path) -> None:
+    target = tmp_path / "is-a-dir"
+    (target / "child").mkdir(parents=True)  # os.replace onto a non-empty directory fails
+    with pytest.raises(FleetError, match="is-a-dir"):
+        write_report(target, make_report(fleet_results(n_ok=1)))
+    assert sorted(os.listdir(tmp_path)) == ["is-a-dir"]
+
+
+def test_write_report_failure_while_writing_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "report.json"
+    path.write_text("old")
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(FleetError, match=r"report\.json: No space left on device"):
+        write_report(path, make_report(fleet_results(n_ok=1)))
+    assert os.listdir(tmp_path) == ["report.json"]
+    assert path.read_text() == "old"  # the previous report is untouched
+
+
+def test_write_report_missing_dir(tmp_path: Path) -> None:
+    with pytest.raises(FleetError, match="No such file"):
+        write_report(tmp_path / "nope" / "r.json", make_report([]))
+
+
+@pytest.mark.parametrize(
+    ("statuses", "ended", "strict", "code"),
+    [
+        ([Status.SUCCEEDED, Status.SUCCEEDED], "completed", False, 0),
+        ([Status.SUCCEEDED, Status.SKIPPED], "completed", False, 0),
+        ([Status.SUCCEEDED, Status.SKIPPED], "completed", True, 1),
+        ([Status.SUCCEEDED, Status.FAILED], "completed", False, 1),
+        ([Status.SUCCEEDED, Status.ACCESS_DENIED], "completed", False, 1),
+        ([Status.SUCCEEDED, Status.SUCCEEDED], "deadline", False, 3),
+        ([Status.SUCCEEDED, Status.FAILED], "canceled", False, 3),
+        ([], "completed", False, 0),
+    ],
+)
+def test_exit_codes(statuses: list[Status], ended: str, strict: bool, code: int) -> None:
+    results = [TargetResult(make_target(f"vm{i}"), s) for i, s in enumerate(statuses)]
+    assert exit_code_for(make_report(results, ended=ended), strict=strict) == code

@@ -1,0 +1,138 @@
+"""Terminal rendering: the summary table, clush-style groups and the progress display."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from fleet.model import Progress, Status, TargetResult
+from fleet.report.groups import group_results
+from fleet.report.progress import ProgressDisplay, plain_line
+from fleet.report.render import render_groups, render_summary
+from fleet.secrets import Secrets
+from tests.report.test_groups import fleet_results, health_result, make_target
+from tests.report.test_json_report import make_report, skipped
+
+
+def record() -> Console:
+    return Console(record=True, width=100, file=io.StringIO(), color_system=None)
+
+
+def test_summary_table_groups_and_samples() -> None:
+    console = record()
+    results = [*fleet_results(n_ok=196), skipped("off-1")]
+    render_summary(console, make_report(results))
+    text = console.export_text()
+    lines = text.splitlines()
+    assert any("Succeeded" in line and "196" in line for line in lines)
+    assert any("Failed" in line and "4" in line for line in lines)
+    assert any("total" in line and "201" in line for line in lines)
+    # Healthy Linux and Windows VMs end in the same verdict: one line, no names listed.
+    ok = [line for line in lines if line.startswith("196 targets: ")]
+    assert len(ok) == 1 and ok[0].startswith("196 targets: status: OK (")
+    assert "output variants" in ok[0]
+    assert (
+        "3 targets (app-906, ci-runner-11, web-905): ERROR: / is 100% full (threshold 90%)" in text
+    )
+    assert "1 target (db-900): ERROR: 1 required service is not running" in text
+    assert "1 target (off-1): VM is deallocated" in text
+    # Failure groups show their sample output, indented.
+    assert "    df: write failed: /var/log/health.log: No space left on device" in lines
+    assert "    nginx.service: inactive (dead)" in lines
+    assert "429" in text and "12.3s waiting" in text
+
+
+def test_group_order_in_output() -> None:
+    console = record()
+    render_summary(console, make_report(fleet_results(n_ok=20)))
+    text = console.export_text()
+    assert text.index("20 targets:") < text.index("3 targets (") < text.index("1 target (db-900)")
+
+
+def test_long_name_lists_are_truncated() -> None:
+    results = [
+        TargetResult(make_target(f"vm-{i:02d}"), Status.ACCESS_DENIED, reason="no permission")
+        for i in range(25)
+    ]
+    console = record()
+    render_groups(console, group_results(results), max_names=10)
+    text = console.export_text()
+    assert "25 targets (vm-00, vm-01," in text
+    assert "vm-09, +15 more): no permission" in text
+    assert "vm-10" not in text
+
+
+def test_small_success_groups_list_names() -> None:
+    console = record()
+    render_groups(console, group_results([health_result("lonely-1", seed=3)]))
+    assert "1 target (lonely-1): status: OK" in console.export_text()
+
+
+def test_script_output_is_not_treated_as_markup() -> None:
+    result = TargetResult(make_target("x"), Status.FAILED, exit_code=1, error="[red]oops[/red]\n")
+    console = record()
+    render_groups(console, group_results([result]))
+    assert "[red]oops[/red]" in console.export_text()
+
+
+def test_secrets_are_redacted_in_the_terminal() -> None:
+    result = TargetResult(make_target("x"), Status.FAILED, exit_code=1, error="pw=hunter2\n")
+    console = record()
+    render_summary(console, make_report([result]), secrets=Secrets.of(["hunter2"]))
+    text = console.export_text()
+    assert "hunter2" not in text and "pw=***" in text
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_plain_mode_prints_throttled_lines() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200, force_terminal=False)
+    assert not console.is_terminal
+    clock = FakeClock()
+    with ProgressDisplay(console, plain_interval_s=5.0, clock=clock) as display:
+        for second in range(12):
+            clock.now = float(second)
+            display.update(Progress(total=100, launched=second * 5, succeeded=second * 4))
+    lines = out.getvalue().splitlines()
+    # t=0, t=5, t=10, and the final state at t=11.
+    assert len(lines) == 4
+    assert lines[0].startswith("[00:00] 0/100 done (0%): launched 0, running 0")
+    assert lines[-1] == plain_line(Progress(total=100, launched=55, succeeded=44))
+    assert "\x1b[" not in out.getvalue()
+
+
+def test_plain_line_content() -> None:
+    p = Progress(
+        total=5000,
+        skipped=3,
+        launched=4000,
+        running=1000,
+        succeeded=2990,
+        failed=7,
+        throttled=12,
+        throttle_wait_s=34.56,
+        elapsed_s=3725.0,
+    )
+    assert plain_line(p) == (
+        "[1:02:05] 3,000/5,000 done (60%): launched 4,000, running 1,000, succeeded 2,990, "
+        "failed 7, skipped 3; throttled 12 (34.6s waited)"
+    )
+
+
+def test_progress_live_mode_on_a_terminal() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=160, force_terminal=True, color_system=None)
+    with ProgressDisplay(console, title="health") as display:
+        display.update(Progress(total=10, launched=4, running=2, succeeded=1, failed=1))
+        display.update(Progress(total=10, launched=10, succeeded=9, failed=1, throttled=3))
+    text = out.getvalue()
+    assert "health" in text and "done 10/10" in text and "failed 1" in text
+    assert "429s 3" in text

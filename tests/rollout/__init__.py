@@ -1,0 +1,1 @@
+"""Tests of fleet.rollout (pure): batches, error budget, gates, the stop/cancel machine."""
