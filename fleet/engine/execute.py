@@ -217,6 +217,7 @@ class Executor:
                 return CallError(err.status, err.code, f"{reason}: {err.message}"), attempts
             if arrived:
                 self.recorder.accepted(target)
+                failpoints.hit("after-accepted")
                 return None, attempts  # it did arrive: never PUT it twice
             self.recorder.put_failed(target, err, arrived=False)  # proven lost: a new intent
         return err, attempts
