@@ -4,8 +4,9 @@
     python -m tests.mutants NAME...    # apply each in turn, run its tests, expect a failure
     python -m tests.mutants all
 
-A mutant is a text replacement in one source file. It is applied in place, the named tests run
-(``pytest -x``), and the file is restored from memory whatever happens — so run it on a clean
+A mutant is a text replacement in one source file. It is applied in place, all the tests named
+for it run — it is caught when at least one fails — and the file is restored from memory
+whatever happens — so run it on a clean
 checkout, never while another process reads the sources. Exit code 0 when every mutant applied
 made its tests fail, 1 when one survived, 2 on a bad name or a replacement that no longer
 matches the source (the mutant must then be updated with the code).
@@ -126,7 +127,7 @@ def survives(name: str, mutant: Mutant) -> bool:
         raise SystemExit(message)
     try:
         path.write_text(original.replace(mutant.old, mutant.new))
-        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         done = subprocess.run([*command, *mutant.tests], cwd=ROOT, check=False)
     finally:
         path.write_text(original)
