@@ -23,6 +23,7 @@ from fleet.model import (
     CallError,
     GateRecord,
     Invocation,
+    ListedRunCommand,
     Progress,
     RunPlan,
     RunReport,
@@ -47,6 +48,10 @@ class RunCommands(Protocol):
     async def get(self, target: Target, run_command: str) -> RunView | CallError: ...
 
     async def delete(self, target: Target, run_command: str) -> CallError | None: ...
+
+    async def list_commands(self, target: Target) -> Sequence[ListedRunCommand] | CallError:
+        """Every run command on ``target`` (whoever created it), with its instance view."""
+        ...
 
 
 @dataclass
