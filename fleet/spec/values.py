@@ -69,6 +69,14 @@ def parse_duration(value: str | int) -> int:
         raise SpecError(str(exc)) from None
 
 
+def parse_age(value: str | int, flag: str) -> int:
+    """An age in seconds (``"7d"``, ``"12h"``, ``3600``) for ``flag``; ``SpecError`` if not."""
+    try:
+        return parse_span(value, minimum=0, maximum=3650 * 86400, what=f"{flag}")
+    except ValueError as exc:
+        raise SpecError(f"{flag}: {exc}") from None
+
+
 def _timeout(value: Any) -> int:
     """Seconds from ``600``, ``"600"``, ``"90s"``, ``"10m"``, ``"1h"`` or ``"1h30m"``; 0..86400.
     0 sends ``timeoutInSeconds: 0``: Azure's handler sets no timeout (fleet still reports the
