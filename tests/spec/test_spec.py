@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from fleet.errors import SpecError
 from fleet.model import (
+    Cleanup,
     Concurrency,
     JobSpec,
     Parameter,
@@ -29,6 +30,7 @@ from fleet.model import (
 from fleet.sim import profile_yaml
 from fleet.spec import (
     JobOptions,
+    RolloutOptions,
     format_duration,
     job_spec_from_options,
     load_job_spec,
@@ -176,6 +178,23 @@ def test_defaults(tmp_path: Path) -> None:
     assert spec.selector == Selector(tags=(TagMatch("env", ("prod",)),))
     assert spec.script == ScriptSpec(default=ScriptSource(SourceKind.INLINE, "echo hi"))
     assert spec.concurrency == Concurrency()
+
+
+def test_cleanup_and_pending_timeout_from_the_file_and_overridden_by_flags(tmp_path: Path) -> None:
+    spec = load_job_spec(write(tmp_path, MINIMAL), env={})
+    assert (spec.rollout.cleanup, spec.rollout.pending_timeout_s) == (Cleanup.KEEP_LAST, 1560)
+    path = write(tmp_path, MINIMAL + "rollout: {cleanup: Always, pending_timeout: 10m}\n")
+    spec = load_job_spec(path, env={})
+    assert (spec.rollout.cleanup, spec.rollout.pending_timeout_s) == (Cleanup.ALWAYS, 600)
+    flags = RolloutOptions(cleanup="delete-on-success", pending_timeout="90s")
+    spec = load_job_spec(path, env={}, rollout=flags)
+    assert (spec.rollout.cleanup, spec.rollout.pending_timeout_s) == (Cleanup.DELETE_ON_SUCCESS, 90)
+    opts = JobOptions(all_targets=True, script="x", rollout=flags)
+    assert job_spec_from_options(opts, env={}).rollout == spec.rollout
+    with pytest.raises(SpecError) as info:
+        job_spec_from_options(JobOptions(all_targets=True, script="x", rollout=RolloutOptions(
+            cleanup="never")), env={})  # fmt: skip
+    assert "--cleanup" in str(info.value) and "keep-last" in str(info.value)
 
 
 def test_all_true_selects_everything(tmp_path: Path) -> None:
