@@ -39,7 +39,7 @@ class Housekeeper:
         if isinstance(listed, CallError):
             return (), limit_reason(limit, None, f"{listed.code}: {listed.message}")
         plan = plan_slots(listed, limit.maximum, launching)
-        if not plan.delete:
+        if plan.blocked:
             return (), limit_reason(limit, plan)
         deleted: list[Deleted] = []
         for item in plan.delete:

@@ -62,6 +62,12 @@ class SlotPlan:
     others: int  # run commands that are not fleet's
     busy: int  # fleet's, still Pending or Running
     total: int
+    needed: int = 1  # slots to free; 0: someone freed one since the refusal
+
+    @property
+    def blocked(self) -> bool:
+        """No slot is free and fleet has none it may free."""
+        return self.needed > 0 and not self.delete
 
 
 def plan_slots(listed: Sequence[ListedRunCommand], maximum: int, launching: str) -> SlotPlan:
@@ -69,12 +75,13 @@ def plan_slots(listed: Sequence[ListedRunCommand], maximum: int, launching: str)
     never ``launching`` (the name about to be PUT), another's, or one in flight."""
     mine = [c for c in listed if c.fleets and c.name.lower() != launching.lower()]
     finished = sorted((c for c in mine if c.finished), key=_oldest_first)
-    needed = max(1, len(listed) - maximum + 1)
+    needed = max(0, len(listed) - maximum + 1)
     return SlotPlan(
         delete=tuple(finished[:needed]) if len(finished) >= needed else (),
         others=sum(1 for c in listed if not c.fleets),
         busy=sum(1 for c in mine if not c.finished),
         total=len(listed),
+        needed=needed,
     )
 
 

@@ -75,12 +75,18 @@ def test_more_slots_when_the_vm_holds_more_than_the_limit_and_never_the_one_laun
     assert [c.name for c in plan.delete] == ["fleet-j5", "fleet-j4", "fleet-j3"]  # 27 - 25 + 1
 
 
+def test_nothing_is_deleted_when_a_slot_came_free_since_the_refusal() -> None:
+    on_vm = [listed(f"ops-{i}") for i in range(23)] + [listed("fleet-a", fleets=True)]
+    plan = plan_slots(on_vm, 25, launching="fleet-new")
+    assert plan.delete == () and plan.needed == 0 and not plan.blocked
+
+
 def test_nothing_to_free_when_every_slot_is_others_or_in_flight() -> None:
     on_vm = vm_at_limit(
         *(listed(f"fleet-busy-{i}", fleets=True, state="Pending") for i in range(5))
     )
     plan = plan_slots(on_vm, 25, launching="fleet-new")
-    assert plan.delete == () and (plan.others, plan.busy) == (20, 5)
+    assert plan.delete == () and plan.blocked and (plan.others, plan.busy) == (20, 5)
     reason = limit_reason(Limit(25, 25), plan)
     assert "maximum of 25 managed run commands" in reason
     assert "20 belong to other tools or people" in reason and "5 of fleet's" in reason

@@ -71,6 +71,19 @@ async def test_at_the_limit_fleet_frees_its_oldest_finished_run_command_and_runs
     assert arm.executions["vm"] == 1 and arm.held("vm") == 25
 
 
+async def test_a_slot_freed_by_someone_else_meanwhile_is_used_without_deleting() -> None:
+    class OthersClean(FakeArm):
+        async def list_commands(self, target):  # type: ignore[no-untyped-def]
+            self.existing["vm"].pop("ops-0", None)  # another tool tidied up after the refusal
+            return await super().list_commands(target)
+
+    arm = crowded(20, "fleet-a", "fleet-b", "fleet-c", "fleet-d", "fleet-e")
+    arm.__class__ = OthersClean
+    (result,) = (await run(arm, job())).results
+    assert result.status is Status.SUCCEEDED and result.attempts == 2
+    assert result.deleted == () and arm.deletions == []
+
+
 async def test_a_vm_full_of_others_run_commands_is_a_clear_error_and_nothing_is_deleted() -> None:
     arm = crowded(25)
     (result,) = (await run(arm, job())).results
