@@ -150,6 +150,15 @@ async def test_timeouts_in_flight_views_and_the_cleanup_policy() -> None:
     assert all(r.deleted and r.deleted[0].error is None for r in report.results)
 
 
+async def test_timeout_zero_sets_no_handler_timeout() -> None:
+    """``timeout: 0`` is sent as ``timeoutInSeconds: 0``: the 300 s script is not killed at any
+    default the way the 120 s one above is."""
+    async with sim_backend(estate(), SCALE) as (_emu, backend):
+        report = await api.run_async(job("unlimited", names=("lin-02",), timeout_s=0), backend)
+    (result,) = report.results
+    assert result.status is Status.SUCCEEDED and result.output == "working\n"
+
+
 async def test_a_dead_agent_is_agent_not_ready_when_azure_gives_up_within_pending_timeout() -> None:
     scale = 300.0  # Azure gives up ~25 minutes after the request: 5 s here
     async with sim_backend(estate(), scale) as (emu, backend):

@@ -9,13 +9,15 @@ import dataclasses
 import pytest
 
 from fleet.api import Backend, prepare, run_async
-from fleet.engine.runner import EngineSettings
+from fleet.engine.runner import EngineSettings, Runner
 from fleet.model import (
     Amount,
+    CallError,
     Cleanup,
     Deleted,
     DeleteReason,
     HealthGate,
+    Invocation,
     JobSpec,
     RolloutPolicy,
     RunReport,
@@ -24,7 +26,9 @@ from fleet.model import (
     Selector,
     SourceKind,
     Status,
+    Target,
 )
+from fleet.ports import NullRecorder
 from fleet.rollout.budget import FailureKind, classify
 from tests.fakes import VIRTUAL_TIME, Behaviour, FakeArm, listed, make_target
 
@@ -82,6 +86,35 @@ async def test_a_slot_freed_by_someone_else_meanwhile_is_used_without_deleting()
     (result,) = (await run(arm, job())).results
     assert result.status is Status.SUCCEEDED and result.attempts == 2
     assert result.deleted == () and arm.deletions == []
+
+
+async def test_the_refused_put_and_the_retry_are_journaled_like_any_refused_put() -> None:
+    """Exactly once still holds: the refused PUT never ran (journaled as not arrived), and the
+    retry has its own durable intent before it leaves."""
+
+    class Journal(NullRecorder):
+        def __init__(self) -> None:
+            self.events: list[tuple[str, object]] = []
+
+        async def intent(self, target: Target, invocation: Invocation) -> None:
+            self.events.append(("intent", invocation.run_id))
+
+        def accepted(self, target: Target) -> None:
+            self.events.append(("accepted", None))
+
+        def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None:
+            self.events.append(("put_failed", arrived))
+
+    arm = crowded(24, "fleet-old")
+    journal = Journal()
+    backend = Backend(targets=arm, run_commands=arm)
+    plan = await prepare(job(), backend, run_id="run-1")
+    runner = Runner(plan, arm, recorder=journal)
+    (result,) = await runner.run()
+    assert result.status is Status.SUCCEEDED and arm.executions["vm"] == 1
+    assert journal.events == [
+        ("intent", "run-1"), ("put_failed", False), ("intent", "run-1"), ("accepted", None),
+    ]  # fmt: skip
 
 
 async def test_a_vm_full_of_others_run_commands_is_a_clear_error_and_nothing_is_deleted() -> None:
@@ -167,8 +200,6 @@ async def test_gates_follow_the_jobs_cleanup_policy() -> None:
 async def test_a_refused_cleanup_delete_is_reported_not_a_failure() -> None:
     class Refusing(FakeArm):
         async def delete(self, target, run_command):  # type: ignore[no-untyped-def]
-            from fleet.model import CallError
-
             return CallError(409, "Conflict", "another operation is in progress")
 
     arm = Refusing()
