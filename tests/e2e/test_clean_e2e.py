@@ -39,6 +39,7 @@ EXISTING: list[dict[str, Any]] = [
     {"names": ["app-02"], "owner": "fleet", "name": "fleet-old-1", "age_s": 10 * DAY,
      "state": "Failed"},
     {"names": ["app-12"], "owner": "fleet", "name": "fleet-old-1", "age_s": 10 * DAY},
+    {"names": ["vmss-small_0"], "owner": "fleet", "name": "fleet-old-1", "age_s": 10 * DAY},
 ]  # fmt: skip
 SLOW = {"median": 900, "sigma": 0.0, "min": 900, "max": 900}
 
@@ -78,14 +79,14 @@ async def test_clean_deletes_only_fleets_finished_run_commands() -> None:
     estate = parse_profile(profile_data(), source="clean-estate")
     slow = job("slow", names=("app-03",), timeout_s=3600)
     async with sim_backend(estate, 50.0) as (emu, backend), in_flight(slow, backend):
-        targets = await select(job("any", names=("app-0[1-3]", "app-12")), backend)
+        targets = await select(job("any", names=("app-0[1-3]", "app-12", "vmss-small_0")), backend)
         plan = await survey(backend, targets, CleanFilter())
         chosen = sorted((r.target.name, r.item.name) for r in plan.chosen)
         done = await clean(backend, plan)
         truth = await simkit.ground_truth(emu, "runcommands")
     assert chosen == [
         ("app-01", "fleet-old-1"), ("app-01", "fleet-old-2"), ("app-01", "fleet-recent"),
-        ("app-02", "fleet-old-1"),
+        ("app-02", "fleet-old-1"), ("vmss-small_0", "fleet-old-1"),  # a Uniform instance
     ]  # fmt: skip
     why = {(r.target.name, r.item.name): r.why for r in plan.rows if r.item}
     assert why[("app-01", "fleet-x")] == "not fleet's: left alone"
@@ -94,7 +95,7 @@ async def test_clean_deletes_only_fleets_finished_run_commands() -> None:
     assert "VM deallocated" in why[("app-12", "fleet-old-1")]
     assert sorted((r.target.name, r.item.name) for r in done.rows if r.deleted) == chosen
     deleted = truth["deleted"]
-    assert len(deleted) == 4 and all(d["fleet_marked"] for d in deleted)
+    assert len(deleted) == 5 and all(d["fleet_marked"] for d in deleted)
     assert not any(d["created_by"] in ("backup-tool", "cmdb-sync") for d in deleted)
     left = {(r["target"].rsplit("/", 1)[1], r["name"]) for r in truth["run_commands"]}
     assert ("app-01", "fleet-x") in left and ("app-03", "fleet-slow") in left
