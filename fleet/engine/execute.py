@@ -178,11 +178,13 @@ class Executor:
             if why is not None:
                 return replace(launch, deleted=deleted, refusal=why)
             launch = await self._launch_when_allowed(target, inv, launch.attempts)
+        limit = None if launch.err is None else limit_of(launch.err)
         refusal = None
-        if launch.err is not None and limit_of(launch.err) is not None:
+        if limit is not None:
             refusal = (
-                f"Azure's per-VM limit of run commands: another run command took the slot "
-                f"fleet freed, {self.settings.reclaim_rounds} times"
+                f"the VM holds Azure's maximum of {limit.maximum} managed run commands: each of "
+                f"the {self.settings.reclaim_rounds} slots fleet freed was taken by another run "
+                "command before fleet's PUT"
             )
         return replace(launch, deleted=deleted, refusal=refusal)
 

@@ -117,6 +117,25 @@ async def test_the_refused_put_and_the_retry_are_journaled_like_any_refused_put(
     ]  # fmt: skip
 
 
+async def test_slots_taken_by_others_every_round_end_in_limit_reached() -> None:
+    class Crowding(FakeArm):
+        """Another tool creates a run command the moment fleet's deletion is done."""
+
+        async def delete(self, target, run_command):  # type: ignore[no-untyped-def]
+            err = await super().delete(target, run_command)
+            late = f"late-{len(self.deletions)}"
+            self.existing["vm"][late] = listed(late)
+            return err
+
+    arm = crowded(20, *(f"fleet-old-{i}" for i in range(5)))
+    arm.__class__ = Crowding
+    (result,) = (await run(arm, job())).results
+    assert result.status is Status.LIMIT_REACHED and result.attempts == 4  # 1 + 3 rounds
+    assert "each of the 3 slots fleet freed was taken" in result.reason
+    assert [d.run_command for d in result.deleted] == ["fleet-old-0", "fleet-old-1", "fleet-old-2"]
+    assert all(fleets for _vm, _rc, fleets in arm.deletions)
+
+
 async def test_a_vm_full_of_others_run_commands_is_a_clear_error_and_nothing_is_deleted() -> None:
     arm = crowded(25)
     (result,) = (await run(arm, job())).results
