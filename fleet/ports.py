@@ -41,7 +41,8 @@ class TargetSource(Protocol):
 
 
 class RunCommands(Protocol):
-    """Managed run commands on one target. Errors are returned, not raised."""
+    """Managed run commands on one target: create (PUT), read, delete, and list every one on
+    the target, whoever created it. Errors are returned, not raised."""
 
     async def put(self, target: Target, invocation: Invocation) -> CallError | None: ...
 
