@@ -109,6 +109,8 @@ async def test_thirty_jobs_on_a_vm_with_others_run_commands_all_run_within_fleet
     assert [d["name"] for d in deleted] == [f"fleet-job-{i:02}" for i in range(30 - share)]
     reclaimed = [d for r in results for d in r.deleted]
     assert [d.reason for d in reclaimed] == [DeleteReason.RECLAIMED] * (30 - share)
+    # each DELETE went through the throttled pipeline (the connection's counters add up)
+    assert reports[-1].arm.requests.get("deletes") == 30 - share
     held = on_vm(truth, "busy-01")
     assert all(r["tags"]["fleet-job"].startswith("job-") for r in held if r["fleet_marked"])
 
