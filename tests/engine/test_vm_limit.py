@@ -30,6 +30,7 @@ from fleet.model import (
 )
 from fleet.ports import NullRecorder
 from fleet.rollout.budget import FailureKind, classify
+from fleet.rollout.control import Ended, RunControl
 from tests.fakes import VIRTUAL_TIME, Behaviour, FakeArm, listed, make_target
 
 pytestmark = pytest.mark.anyio
@@ -134,6 +135,25 @@ async def test_slots_taken_by_others_every_round_end_in_limit_reached() -> None:
     assert "each of the 3 slots fleet freed was taken" in result.reason
     assert [d.run_command for d in result.deleted] == ["fleet-old-0", "fleet-old-1", "fleet-old-2"]
     assert all(fleets for _vm, _rc, fleets in arm.deletions)
+
+
+async def test_a_run_that_stops_while_a_slot_is_freed_sends_no_second_put() -> None:
+    control = RunControl()
+
+    class StopDuringDelete(FakeArm):
+        async def delete(self, target, run_command):  # type: ignore[no-untyped-def]
+            control.stop(Ended.DEADLINE, "the run's deadline passed")
+            return await super().delete(target, run_command)
+
+    arm = crowded(24, "fleet-old")
+    arm.__class__ = StopDuringDelete
+    backend = Backend(targets=arm, run_commands=arm)
+    plan = await prepare(job(), backend, run_id="run-1")
+    report = await run_async(plan, backend, control=control)
+    (result,) = report.results
+    assert result.status is Status.NOT_STARTED and result.attempts == 1
+    assert result.deleted == (Deleted("fleet-old", DeleteReason.RECLAIMED),)
+    assert len(arm.puts["vm"]) == 1 and arm.executions["vm"] == 0 and report.ended == "deadline"
 
 
 async def test_a_vm_full_of_others_run_commands_is_a_clear_error_and_nothing_is_deleted() -> None:
