@@ -18,6 +18,7 @@ from fleet.api.history import open_journal
 from fleet.api.prepare import preflight, prepare, select
 from fleet.cli.launch import launch
 from fleet.cli.options import (
+    ReportFormatOpt,
     connection_options,
     journal_options,
     script_options,
@@ -122,13 +123,14 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
 )
 def run(
     report: ReportOpt = None,
+    report_format: ReportFormatOpt = None,
     strict: StrictOpt = False,
     yes: YesOpt = False,
     no_journal: NoJournalOpt = False,
     **kw: Any,
 ) -> None:
     try:
-        check_report_path(report)
+        fmt = check_report_path(report, report_format)
         configure_logs(kw)
         job = job_from_flags(kw)  # the job file is read here, once
         connection = Connection.from_flags(kw)
@@ -137,7 +139,7 @@ def run(
         result = run_sync(_run, job, connection, journal, yes, secrets=secrets)
     except FleetError as exc:
         raise fail(exc) from exc
-    finish_run(result, report, strict, secrets)
+    finish_run(result, report, strict, secrets, fmt)
 
 
 async def _run(

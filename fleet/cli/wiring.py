@@ -21,6 +21,7 @@ from fleet import logs
 from fleet.errors import FleetError, SpecError
 from fleet.model import RunReport, Secret
 from fleet.ports import Backend
+from fleet.report.formats import ReportFormat, parse_format
 from fleet.secrets import NO_SECRETS, Secrets, using
 from fleet.spec import Connection
 
@@ -123,13 +124,18 @@ async def _emulated(connection: Connection) -> AsyncIterator[ConnectionSettings]
 
 
 def finish_run(
-    result: RunReport, report: Path | None, strict: bool, secrets: Secrets = NO_SECRETS
+    result: RunReport,
+    report: Path | None,
+    strict: bool,
+    secrets: Secrets = NO_SECRETS,
+    report_format: ReportFormat = ReportFormat.JSON,
 ) -> None:
-    """Write the JSON report, render the summary and exit with the run's exit code. Whatever
-    a script echoed of the run's ``secrets`` is redacted in both."""
+    """Write the report file (``report_format``), render the summary and exit with the run's
+    exit code. Whatever a script echoed of the run's ``secrets`` is redacted in both."""
     from fleet.cli.rollout_view import render_ending
+    from fleet.report.formats import write_document
     from fleet.report.groups import group_results
-    from fleet.report.json_report import exit_code_for, write_report
+    from fleet.report.json_report import exit_code_for, report_to_dict
     from fleet.report.render import render_summary
 
     result = secrets.redact_report(result)
@@ -138,23 +144,29 @@ def finish_run(
     render_ending(Console(), result)
     if report is not None:
         try:
-            write_report(report, result, groups=groups)
-            err_console.print(f"report written to {report}")
+            write_document(report, report_to_dict(result, groups=groups), report_format)
+            err_console.print(f"{report_format} report written to {report}", highlight=False)
         except FleetError as exc:  # the run happened: keep its outcome, say how to get the JSON
             err_console.print(
                 f"[bold red]error:[/] {exc} — the run is in the journal: "
-                f"fleet show {result.run_id} --format json",
+                f"fleet show {result.run_id} --report {report} --report-format {report_format}",
                 highlight=False,
             )
     raise typer.Exit(exit_code_for(result, strict=strict))
 
 
-def check_report_path(report: Path | None) -> None:
-    """Refuse a report path that cannot be written before anything runs (exit 2)."""
+def check_report_path(report: Path | None, report_format: str | None = None) -> ReportFormat:
+    """The report's format, and refuse a report path that cannot be written, before anything
+    runs (exit 2)."""
+    fmt = parse_format(report_format or "json")
     if report is None:
-        return
+        if report_format is not None:
+            message = f"--report-format {fmt} says how to write a report file: add --report PATH."
+            raise SpecError(message)
+        return fmt
     parent = report.resolve().parent
     if report.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
         why = "it is a directory" if report.is_dir() else f"{parent} is not a writable directory"
         message = f"--report {report}: cannot write there ({why}). Give a writable file path."
         raise SpecError(message)
+    return fmt

@@ -7,18 +7,15 @@ objects; no Azure, no engine.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fleet.errors import FleetError
 from fleet.model import RunReport, Status, Target, TargetResult
+from fleet.report.files import write_atomic
 from fleet.report.groups import OutputGroup, group_results
 from fleet.secrets import NO_SECRETS, Secrets
 
@@ -169,6 +166,11 @@ def _rollout_dict(report: RunReport) -> dict[str, Any] | None:
     }
 
 
+def json_text(document: Mapping[str, Any]) -> str:
+    """The report document as ``--report`` writes it: indented, UTF-8 text, a final newline."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 def write_report(
     path: Path,
     report: RunReport,
@@ -179,22 +181,7 @@ def write_report(
     """Write the JSON report to ``path`` atomically: readers see the old file or the new one."""
     # Serialise first: a bug in the data must not leave a temporary file behind either.
     document = report_to_dict(report, secrets=secrets, groups=groups)
-    text = json.dumps(document, indent=2, ensure_ascii=False)
-    path = Path(path)
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        message = f"cannot write the report to {path}: {exc.strerror or exc}"
-        raise FleetError(message) from exc
+    write_atomic(Path(path), json_text(document).encode("utf-8"))
 
 
 def exit_code_for(report: RunReport, *, strict: bool = False) -> int:
