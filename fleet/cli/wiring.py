@@ -1,4 +1,4 @@
-"""CLI wiring: opens the backend of a ``Connection`` (the embedded emulator for ``--sim``),
+"""CLI wiring: opens the backend of a ``Connection`` (``fleet.connect``; a banner for ``--sim``),
 configures the logs, runs the async part with the run's secrets current, maps FleetError to
 exit codes with a clear message, and finishes a run (summary, report file, exit code).
 No engine logic here.
@@ -10,7 +10,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import typer
@@ -19,14 +19,11 @@ from rich.panel import Panel
 
 from fleet import logs
 from fleet.errors import FleetError, SpecError
-from fleet.model import RunReport, Secret
+from fleet.model import RunReport
 from fleet.ports import Backend
 from fleet.report.formats import ReportFormat, parse_format
 from fleet.secrets import NO_SECRETS, Secrets, using
 from fleet.spec import Connection
-
-if TYPE_CHECKING:
-    from fleet.azure.backend import ConnectionSettings
 
 err_console = Console(stderr=True)
 T = TypeVar("T")
@@ -78,49 +75,11 @@ def _banner(profile: str, time_scale: float) -> None:
 
 @asynccontextmanager
 async def open_backend(connection: Connection) -> AsyncIterator[Backend]:
-    """The backend of ``connection``: the embedded emulator (``sim``), or ARM with the token
-    from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``."""
-    from fleet.azure.backend import ConnectionSettings, azure_backend
+    """The backend of ``connection`` (``fleet.connect``), with the SIMULATED FLEET banner."""
+    from fleet.connect import open_backend as connect
 
-    if connection.sim:
-        async with _emulated(connection) as settings, azure_backend(settings) as backend:
-            yield backend
-        return
-    token = os.environ.get("FLEET_ACCESS_TOKEN")
-    settings = ConnectionSettings(
-        cloud=connection.cloud,
-        arm_endpoint=connection.arm_endpoint,
-        ca_cert=connection.ca_cert,
-        token=Secret(token) if token else None,
-        subscriptions=connection.subscriptions,
-    )
-    async with azure_backend(settings) as backend:
+    async with connect(connection, on_sim=_banner) as backend:
         yield backend
-
-
-@asynccontextmanager
-async def _emulated(connection: Connection) -> AsyncIterator[ConnectionSettings]:
-    """The emulator ``--sim`` starts in-process, and the settings to reach it."""
-    from fleet.azure.backend import ConnectionSettings
-    from fleet.sim import catalog
-    from fleet.sim.emulator import Emulator
-    from fleet.sim.profile import ProfileError
-
-    ref = connection.profile or "demo"
-    try:
-        profile = catalog.load(ref)
-    except ProfileError as exc:
-        raise SpecError(str(exc)) from exc
-    scale = connection.time_scale
-    _banner(ref, scale)
-    async with Emulator(profile, time_scale=scale) as emu:
-        yield ConnectionSettings(
-            arm_endpoint=emu.info.endpoint,
-            ca_cert=emu.info.ca_cert,
-            token=Secret(emu.token),
-            subscriptions=connection.subscriptions or tuple(emu.info.subscriptions),
-            time_scale=scale,
-        )
 
 
 def finish_run(

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fleet.model import RunReport, Status, Target, TargetResult
+from fleet.model import Judgement, RunReport, Status, Target, TargetResult, Verdict
 from fleet.report.files import write_atomic
 from fleet.report.groups import OutputGroup, group_results
 from fleet.secrets import NO_SECRETS, Secrets
@@ -51,7 +51,16 @@ def target_fields(t: Target) -> dict[str, Any]:
     }
 
 
-def _target_dict(r: TargetResult) -> dict[str, Any]:
+def verdict_dict(judgement: Judgement) -> dict[str, Any]:
+    """A target's verdict as the report shows it: pass/fail/skip, why, and the values read."""
+    return {
+        "verdict": judgement.verdict.value,
+        "reason": judgement.reason or None,
+        "values": dict(judgement.values),
+    }
+
+
+def _target_dict(r: TargetResult, judgement: Judgement) -> dict[str, Any]:
     return {
         **target_fields(r.target),
         "status": r.status.value,
@@ -64,6 +73,7 @@ def _target_dict(r: TargetResult) -> dict[str, Any]:
         "ended_at": iso(r.ended_at),
         "attempts": r.attempts,
         "polls": r.polls,
+        "verdict": verdict_dict(judgement),
     }
 
 
@@ -116,6 +126,7 @@ def report_to_dict(
     report = secrets.redact_report(report)
     if groups is None or secrets:
         groups = group_results(report.results)
+    judged = sorted(zip(report.results, report.judgements(), strict=True), key=_by_target_id)
     return {
         "run_id": report.run_id,
         "job": report.job,
@@ -124,11 +135,21 @@ def report_to_dict(
         "ended": report.ended,
         "ended_detail": report.ended_detail,
         "summary": _summary_dict(report.results),
-        "targets": [_target_dict(r) for r in sorted(report.results, key=lambda r: r.target.id)],
+        "verdicts": _verdict_counts(j for _, j in judged),
+        "targets": [_target_dict(r, j) for r, j in judged],
         "groups": [_group_dict(g) for g in groups],
         "arm": _arm_dict(report),
         "rollout": _rollout_dict(report),
     }
+
+
+def _by_target_id(pair: tuple[TargetResult, Judgement]) -> str:
+    return pair[0].target.id
+
+
+def _verdict_counts(judgements: Iterable[Judgement]) -> dict[str, int]:
+    counts = Counter(j.verdict for j in judgements)
+    return {v.value: counts[v] for v in Verdict}
 
 
 def _rollout_dict(report: RunReport) -> dict[str, Any] | None:
@@ -185,9 +206,10 @@ def write_report(
 
 
 def exit_code_for(report: RunReport, *, strict: bool = False) -> int:
-    """0 every target succeeded (or was skipped, unless ``strict``), 1 some failed,
-    3 the run did not complete."""
+    """0 every target passed (or was skipped, unless ``strict``), 1 some failed, 3 the run did
+    not complete. Pass and fail are the job's verdicts (``expect:``); without expectations a
+    target passes when it Succeeded."""
     if report.ended != "completed":
         return 3
-    ok = {Status.SUCCEEDED} if strict else {Status.SUCCEEDED, Status.SKIPPED}
-    return 0 if all(r.status in ok for r in report.results) else 1
+    ok = {Verdict.PASS} if strict else {Verdict.PASS, Verdict.SKIP}
+    return 0 if all(j.verdict in ok for j in report.judgements()) else 1
