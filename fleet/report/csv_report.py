@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Mapping
 from typing import Any
 
-#: The columns, in order. ``group`` is the output group's key (the JSON report's ``groups``).
+from fleet.report.outcome import verdict_of
+
+#: The columns, in order. ``group`` is the output group's key (the JSON report's ``groups``);
+#: ``verdict`` (pass, fail, skip) and ``verdict_reason`` are the job's verdict (``expect:``),
+#: ``values`` the numbers it read from the output, as a JSON object.
 COLUMNS: tuple[str, ...] = (
     "run_id",
     "job",
@@ -40,10 +45,15 @@ COLUMNS: tuple[str, ...] = (
     "group",
     "output",
     "error",
+    "verdict",
+    "verdict_reason",
+    "values",
 )
 INT_COLUMNS = frozenset({"exit_code", "attempts", "polls"})
 #: Free text that may come from a VM, a script or a tag: protected against formula injection.
-TEXT_COLUMNS = frozenset({"name", "reason", "output", "error", "zone", "execution_state"})
+TEXT_COLUMNS = frozenset(
+    {"name", "reason", "output", "error", "zone", "execution_state", "verdict_reason"}
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 Row = dict[str, str | int | None]
@@ -74,6 +84,11 @@ def csv_rows(document: Mapping[str, Any]) -> list[Row]:
         row["group"] = groups.get((t["name"], t["status"]))
         row["output"] = _blank_is_none(t.get("output"))
         row["error"] = _blank_is_none(t.get("error"))
+        verdict = verdict_of(t)
+        row["verdict"] = verdict.get("verdict")
+        row["verdict_reason"] = _blank_is_none(verdict.get("reason"))
+        values = verdict.get("values")
+        row["values"] = json.dumps(values, sort_keys=True) if values else None
         rows.append(row)
     return rows
 

@@ -12,10 +12,12 @@ Apache Ant schema, which is the stricter, and the one Jenkins' xUnit plugin vali
   ``<system-err>``, in the order Ant's schema requires.
 - a test case per target: ``classname`` = the job, ``name`` = the target (with its resource
   group when two targets share a name), ``time`` = its run time. At most one child (Ant allows
-  one): ``<failure>`` when the script ran and did not succeed (Failed, TimedOut, Wedged),
-  ``<error>`` when the platform stopped it (AccessDenied, NotFound, Conflict, ThrottledOut,
-  Error, Canceled), ``<skipped>`` for Skipped and NotStarted; the message is the reason and the
-  text the exit code and the tail of stdout and stderr.
+  one), by ``fleet.report.outcome``: ``<failure>`` when the check failed (the job's verdict,
+  else the script did not succeed: Failed, TimedOut, Wedged), ``<error>`` when the platform
+  kept it from being checked (AccessDenied, NotFound, Conflict, ThrottledOut, Error),
+  ``<skipped>`` when it was not checked (Skipped, NotStarted); the message is the verdict's or
+  the run's reason, the text the status, exit code, values read and the tail of stdout and
+  stderr.
 
 Characters XML 1.0 cannot carry (NUL and most control characters a script may print) are
 replaced with U+FFFD, so the document always parses.
@@ -30,40 +32,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from fleet.model import Status
+from fleet.report.outcome import outcome, tail, verdict_of
 
-#: The script ran and did not succeed: a failed check.
-FAILURE = frozenset({Status.FAILED.value, Status.TIMED_OUT.value, Status.WEDGED.value})
-#: Not attempted: nothing is known about the target's health.
-SKIPPED = frozenset({Status.SKIPPED.value, Status.NOT_STARTED.value})
-TAIL_LINES = 40
-TAIL_CHARS = 4000
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_safe(text: str) -> str:
     """``text`` with the characters XML 1.0 forbids replaced by U+FFFD."""
     return _NOT_XML.sub("\ufffd", text)
-
-
-def tail(text: str, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str:
-    """The last ``lines`` lines of ``text``, at most ``chars`` characters; "…" marks a cut."""
-    every = text.splitlines()
-    out = "\n".join(every[-lines:])
-    cut = len(every) > lines or len(out) > chars
-    out = out[-chars:]
-    return f"…\n{out}" if cut else out
-
-
-def kind_of(status: str) -> str:
-    """``failure``, ``error``, ``skipped`` or ``passed``: what a status is to a test runner."""
-    if status == Status.SUCCEEDED.value:
-        return "passed"
-    if status in FAILURE:
-        return "failure"
-    if status in SKIPPED:
-        return "skipped"
-    return "error"
 
 
 def _seconds(start: str | None, end: str | None) -> float:
@@ -81,6 +57,11 @@ def _detail(target: Mapping[str, Any]) -> str:
     parts = [f"status: {target['status']}"]
     if target.get("exit_code") is not None:
         parts.append(f"exit code: {target['exit_code']}")
+    verdict = verdict_of(target)
+    if verdict.get("reason"):
+        parts.append(f"verdict: {verdict.get('verdict')}: {verdict['reason']}")
+    for name, value in (verdict.get("values") or {}).items():
+        parts.append(f"value {name}: {'not found' if value is None else f'{value:g}'}")
     if target.get("reason"):
         parts.append(f"reason: {target['reason']}")
     for key, label in (("output", "stdout"), ("error", "stderr")):
@@ -95,14 +76,17 @@ def _last_line(text: str) -> str:
 
 
 def _message(target: Mapping[str, Any]) -> str:
-    """The reason, else the script's last words (stderr first), else the status."""
-    if target.get("reason"):
-        return " ".join(str(target["reason"]).split())[:300]
-    for text in (target.get("error"), target.get("output")):
-        line = _last_line(text or "")
-        if line:
-            return line[:300]
-    return str(target["status"])
+    """The verdict's reason, then the run's reason or else (when the script did not succeed)
+    its last words, stderr first; the status if there is nothing else."""
+    said = target.get("reason")
+    if not said and target["status"] != "Succeeded":
+        said = _last_line(target.get("error") or "") or _last_line(target.get("output") or "")
+    parts: list[str] = []
+    for part in (verdict_of(target).get("reason"), said):
+        text = " ".join(str(part or "").split())
+        if text and not any(text in seen for seen in parts):
+            parts.append(text)
+    return " — ".join(parts)[:300] or str(target["status"])
 
 
 def _case_names(targets: list[Mapping[str, Any]]) -> list[str]:
@@ -114,7 +98,7 @@ def _case_names(targets: list[Mapping[str, Any]]) -> list[str]:
 
 
 def _testcase(parent: ET.Element, job: str, name: str, target: Mapping[str, Any]) -> str:
-    kind = kind_of(target["status"])
+    kind = outcome(target)
     time = _seconds(target.get("started_at"), target.get("ended_at"))
     case = ET.SubElement(
         parent, "testcase", {"name": xml_safe(name), "classname": job, "time": f"{time:.3f}"}

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleet.report.charts import batch_bars, colour, status_bar
-from fleet.report.junit import kind_of, tail
+from fleet.report.outcome import BAD, outcome, tail, verdict_of
 
 GROUP_NAMES = 60  # target names listed per output group
 FAILING_SHOWN = 100  # failing targets whose outputs are shown
@@ -60,18 +60,18 @@ def _counts(summary: Mapping[str, int]) -> list[dict[str, Any]]:
 def _verdict(document: Mapping[str, Any]) -> dict[str, str]:
     """One line and a tone (ok, warn, bad) for the top of the page."""
     targets = document.get("targets") or []
-    kinds = Counter(kind_of(t["status"]) for t in targets)
+    kinds = Counter(outcome(t) for t in targets)
     bad = kinds["failure"] + kinds["error"]
     ended = document.get("ended") or "completed"
     if ended != "completed":
         detail = f": {document['ended_detail']}" if document.get("ended_detail") else ""
         return {"tone": "bad", "text": f"Run {ended}{detail}"}
     if bad:
-        return {"tone": "bad", "text": f"{bad} of {len(targets)} targets did not succeed"}
+        return {"tone": "bad", "text": f"{bad} of {len(targets)} targets failed"}
     if kinds["skipped"]:
         n = kinds["skipped"]
-        return {"tone": "warn", "text": f"all ran targets succeeded; {n} skipped"}
-    return {"tone": "ok", "text": f"all {len(targets)} targets succeeded"}
+        return {"tone": "warn", "text": f"every checked target passed; {n} not checked"}
+    return {"tone": "ok", "text": f"all {len(targets)} targets passed"}
 
 
 def _batches(document: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -104,7 +104,6 @@ def _groups(document: Mapping[str, Any]) -> list[dict[str, Any]]:
             {
                 **g,
                 "colour": colour(g["status"]),
-                "kind": kind_of(g["status"]),
                 "names": names[:GROUP_NAMES],
                 "more": max(len(names) - GROUP_NAMES, 0),
                 "output_tail": tail(g.get("sample_output") or "", SAMPLE_LINES),
@@ -115,12 +114,13 @@ def _groups(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _failing(document: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    bad = [t for t in document.get("targets") or [] if kind_of(t["status"]) in ("failure", "error")]
+    bad = [t for t in document.get("targets") or [] if outcome(t) in BAD]
     bad.sort(key=lambda t: (t["status"], t["name"].lower(), t["id"]))
     shown = [
         {
             **t,
             "colour": colour(t["status"]),
+            "verdict_reason": verdict_of(t).get("reason"),
             "output_tail": tail(t.get("output") or ""),
             "error_tail": tail(t.get("error") or ""),
         }
@@ -147,6 +147,7 @@ def run_view(document: Mapping[str, Any]) -> dict[str, Any]:
         "verdict": _verdict(document),
         "total": summary.get("total", len(document.get("targets") or [])),
         "counts": _counts(summary),
+        "verdicts": dict(document.get("verdicts") or {}),
         "chart": status_bar(summary),
         "arm": arm,
         "batches": _batches(document),

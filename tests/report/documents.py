@@ -10,11 +10,13 @@ from typing import Any
 from fleet.model import (
     ArmCounters,
     BatchRecord,
+    Expectations,
     GateRecord,
     RolloutRecord,
     RunReport,
     Status,
     TargetResult,
+    ValueCheck,
 )
 from fleet.report.json_report import report_to_dict
 from fleet.secrets import NO_SECRETS, Secrets
@@ -94,7 +96,13 @@ def sample_rollout(results: list[TargetResult]) -> RolloutRecord:
     )
 
 
-def sample_report(n_ok: int = 36, *, ended: str = "halted-by-gate") -> RunReport:
+#: The job's expect: the disk at most 50% used (the templates print "... used (46%) ...").
+DISK_EXPECT = Expectations(values=(ValueCheck("disk_used_pct", r"used \((\d+)%\)", max=50),))
+
+
+def sample_report(
+    n_ok: int = 36, *, ended: str = "halted-by-gate", expect: Expectations | None = None
+) -> RunReport:
     results = sample_results(n_ok)
     return RunReport(
         run_id="r-20250301-abc",
@@ -106,8 +114,11 @@ def sample_report(n_ok: int = 36, *, ended: str = "halted-by-gate") -> RunReport
         ended=ended,
         ended_detail="gate health failed after batch 3" if ended != "completed" else None,
         rollout=sample_rollout(results),
+        expect=expect or Expectations(),
     )
 
 
-def sample_document(n_ok: int = 36, *, secrets: Secrets = NO_SECRETS) -> dict[str, Any]:
-    return report_to_dict(sample_report(n_ok), secrets=secrets)
+def sample_document(
+    n_ok: int = 36, *, secrets: Secrets = NO_SECRETS, expect: Expectations | None = None
+) -> dict[str, Any]:
+    return report_to_dict(sample_report(n_ok, expect=expect), secrets=secrets)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from fleet.report.csv_report import COLUMNS, csv_rows, csv_text, read_csv
 from fleet.report.formats import ReportFormat, write_document
-from tests.report.documents import HOSTILE_OUTPUT, sample_document
+from tests.report.documents import DISK_EXPECT, HOSTILE_OUTPUT, sample_document
 
 
 def test_columns_are_stable() -> None:
@@ -21,6 +21,7 @@ def test_columns_are_stable() -> None:
         "run_id", "job", "target_id", "name", "kind", "subscription", "resource_group",
         "location", "zone", "os", "status", "reason", "exit_code", "execution_state",
         "started_at", "ended_at", "attempts", "polls", "group", "output", "error",
+        "verdict", "verdict_reason", "values",
     )  # fmt: skip
     text = csv_text(sample_document())
     assert text.splitlines()[0] == ",".join(COLUMNS)
@@ -41,6 +42,22 @@ def test_one_row_per_target_and_round_trip(tmp_path: Path) -> None:
     evil = next(r for r in rows if r["name"] == "evil-1")
     assert evil["output"] == HOSTILE_OUTPUT and evil["error"] is not None
     assert evil["group"] in {g["key"] for g in doc["groups"]}
+    assert (evil["verdict"], evil["verdict_reason"]) == ("fail", "exit code 3")
+
+
+def test_verdicts_and_values_from_the_jobs_expectations() -> None:
+    rows = {r["name"]: r for r in csv_rows(sample_document(expect=DISK_EXPECT))}
+    assert rows["web-905"]["verdict"] == "fail"
+    assert rows["web-905"]["values"] == '{"disk_used_pct": null}'  # "disk /: 30G of 30G used"
+    assert rows["web-905"]["verdict_reason"] == (
+        r"exit code 1; disk_used_pct: not found in the output (/used \((\d+)%\)/)"
+    )
+    assert (rows["web-010"]["verdict"], rows["web-010"]["verdict_reason"]) == ("pass", None)
+    assert rows["web-005"]["values"] == '{"disk_used_pct": 75.0}'  # Succeeded, yet:
+    assert (rows["web-005"]["verdict"], rows["web-005"]["verdict_reason"]) == (
+        "fail", "disk_used_pct = 75 > max 50",
+    )  # fmt: skip
+    assert rows["off-1"]["verdict"] == "skip"
 
 
 def test_formulas_are_defused_for_spreadsheets() -> None:

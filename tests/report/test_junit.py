@@ -11,9 +11,10 @@ import pytest
 import xmlschema
 
 from fleet.model import Secret
-from fleet.report.junit import junit_xml, kind_of, tail, xml_safe
+from fleet.report.junit import junit_xml, xml_safe
+from fleet.report.outcome import kind_of, outcome, tail
 from fleet.secrets import Secrets
-from tests.report.documents import XSS, sample_document
+from tests.report.documents import DISK_EXPECT, XSS, sample_document
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "fixtures" / "junit"
 
@@ -72,13 +73,13 @@ def test_failures_carry_the_reason_and_the_output_tail() -> None:
     cases = _cases(junit_xml(sample_document()))
     disk = cases["web-905"].find("failure")
     assert disk is not None
-    assert disk.get("message") == "ERROR: / is 100% full (threshold 90%)"  # the script's words
+    assert disk.get("message") == "exit code 1 — ERROR: / is 100% full (threshold 90%)"
     assert disk.get("type") == "Failed"
     assert "exit code: 1" in (disk.text or "")
     assert "No space left on device" in (disk.text or "")
     timeout = cases["wedged-1"].find("failure")
     assert timeout is not None and timeout.get("type") == "TimedOut"
-    assert timeout.get("message") == "Azure stopped the script at its timeout (300 s)"
+    assert timeout.get("message") == "TimedOut: Azure stopped the script at its timeout (300 s)"
     assert (timeout.text or "").endswith("step 1\nstep 2")
     denied = cases["locked-1"].find("error")
     assert denied is not None and denied.get("type") == "AccessDenied"
@@ -88,7 +89,10 @@ def test_failures_carry_the_reason_and_the_output_tail() -> None:
 
 def test_skipped_and_not_started_are_skipped_with_the_reason() -> None:
     cases = _cases(junit_xml(sample_document()))
-    for name, reason in (("off-1", "VM is deallocated"), ("later-1", "halted by a health gate")):
+    for name, reason in (
+        ("off-1", "Skipped: VM is deallocated"),
+        ("later-1", "NotStarted: halted by a health gate"),
+    ):
         children = list(cases[name])
         assert [c.tag for c in children] == ["skipped"]
         assert children[0].get("message") == reason
@@ -103,6 +107,21 @@ def test_hostile_output_stays_text_and_parses() -> None:
     assert b"<script>" not in xml
     assert "\ufffd" in (case.text or "") and "\x00" not in (case.text or "")
     assert "naïve ✓ 日本" in (case.text or "")
+
+
+def test_the_jobs_verdict_decides_over_the_status() -> None:
+    """expect: a disk check fails healthy-exiting targets; the reason and values say why."""
+    doc = sample_document(expect=DISK_EXPECT)
+    cases = _cases(junit_xml(doc))
+    failure = cases["web-005"].find("failure")  # Succeeded, disk 75% used
+    assert failure is not None and failure.get("type") == "Succeeded"
+    assert failure.get("message") == "disk_used_pct = 75 > max 50"
+    assert "value disk_used_pct: 75" in (failure.text or "")
+    assert cases["web-010"].find("*") is None  # 46%: passes
+    assert cases["off-1"].find("skipped") is not None
+    assert cases["locked-1"].find("error") is not None
+    allowed = dict(doc["targets"][0], status="Failed", verdict={"verdict": "pass"})
+    assert outcome(allowed) == "passed"  # expect: exit_codes [0, 100] passes a Failed 100
 
 
 def test_xml_safe_and_tail() -> None:
