@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from fleet.serve.auth import SecurityHeaders, TokenAuth
 from fleet.serve.view import ServiceView
 
 
@@ -36,11 +37,25 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 def routes() -> list[BaseRoute]:
-    """Every route of the service's web app."""
-    return [Route("/healthz", healthz, methods=["GET"])]
+    """Every route of the service's web app: health, the dashboard and its API, metrics."""
+    from fleet.serve.dashboard import dashboard_routes  # they read the service via service_of
+    from fleet.serve.metrics import metrics_route
+
+    return [Route("/healthz", healthz, methods=["GET"]), *dashboard_routes(), metrics_route()]
 
 
-def create_app(service: ServiceView, *, extra: Sequence[BaseRoute] = ()) -> Starlette:
+def create_app(
+    service: ServiceView, *, extra: Sequence[BaseRoute] = (), token: str | None = None
+) -> Starlette:
+    """The web app over ``service``. ``token``: the bearer token every request must present
+    (``fleet.serve.auth.listen_policy`` says whether one is required); every response carries
+    the security headers (no script, no framing)."""
+    from fleet.serve.metrics import metrics_registry
+
     app = Starlette(routes=[*routes(), *extra])
     app.state.service = service
+    app.state.metrics_registry = metrics_registry(service)
+    if token:
+        app.add_middleware(TokenAuth, token=token)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals carry the headers too
     return app
