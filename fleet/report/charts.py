@@ -58,7 +58,8 @@ def status_bar(counts: Mapping[str, int], *, width: int = 600, height: int = 22)
     described = ", ".join(f"{n} {name}" for name, n in parts) or "no targets"
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart status-bar" role="img" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'preserveAspectRatio="none">',
         f"<title>{escape(described)}</title>",
     ]
     if not total:
@@ -157,3 +158,31 @@ def sparkline(
         out.append(f'<circle cx="{_fmt(cx)}" cy="{_fmt(y(last))}" r="2.5" fill="{fill}"/>')
     out.append("</svg>")
     return Markup("".join(out))
+
+
+VERDICT_COLOURS = {"pass": STATUS_COLOURS["Succeeded"], "fail": STATUS_COLOURS["Failed"]}
+
+
+def verdict_strip(
+    cells: Sequence[tuple[str, str | None]], *, size: int = 18, gap: int = 3
+) -> Markup:
+    """One square per run, oldest first: green pass, red fail, grey not checked, white while
+    running (``verdict`` None). ``cells``: (label, verdict) pairs; the label is the tooltip."""
+    width = max(len(cells) * (size + gap) - gap, size)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart verdict-strip" role="img" '
+        f'width="{width}" height="{size}" viewBox="0 0 {width} {size}">',
+        f"<title>{escape(', '.join(_cell_text(label, v) for label, v in cells[-10:]))}</title>",
+    ]
+    for i, (label, verdict) in enumerate(cells):
+        fill = VERDICT_COLOURS.get(verdict or "", "#fff" if verdict is None else "#b0bec5")
+        out.append(
+            f'<rect x="{i * (size + gap)}" width="{size}" height="{size}" rx="3" fill="{fill}" '
+            f'stroke="#90a4ae"><title>{escape(_cell_text(label, verdict))}</title></rect>'
+        )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _cell_text(label: str, verdict: str | None) -> str:
+    return f"{label}: {verdict or 'running'}"

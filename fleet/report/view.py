@@ -97,12 +97,16 @@ def _batches(document: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _groups(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The output groups, each with the names (cut) and which of them fail the job's checks:
+    targets that said the same thing can still be judged apart (a value over its maximum)."""
+    bad = {t["name"] for t in document.get("targets") or [] if outcome(t) in BAD}
     out = []
     for g in document.get("groups") or []:
         names = list(g.get("targets") or [])
         out.append(
             {
                 **g,
+                "failing": sorted(bad.intersection(names)),
                 "colour": colour(g["status"]),
                 "names": names[:GROUP_NAMES],
                 "more": max(len(names) - GROUP_NAMES, 0),

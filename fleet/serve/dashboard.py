@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from fleet.errors import FleetError
-from fleet.report.charts import colour, sparkline, status_bar
+from fleet.report.charts import colour, sparkline, status_bar, verdict_strip
 from fleet.report.formats import MEDIA_TYPE, SUFFIX, ReportFormat, parse_format, render
 from fleet.report.html_report import TEMPLATES, environment
 from fleet.report.view import duration_text, run_view, when_text
@@ -55,7 +55,7 @@ def _environment() -> jinja2.Environment:
     )
     env.globals.update(
         job_url=job_url, run_url=run_url, target_url=target_url,
-        sparkline=sparkline, status_bar=status_bar, colour=colour,
+        sparkline=sparkline, status_bar=status_bar, colour=colour, verdict_strip=verdict_strip,
     )  # fmt: skip
     env.filters.update(when=when_text, duration=duration_text)
     return env

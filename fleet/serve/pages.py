@@ -124,8 +124,8 @@ def _job_card(service: ServiceView, name: str, info: JobInfo | None) -> dict[str
         "last_run": run_row(last) if last else None,
         "last_counts": None,
         "regressions": 0,
-        "trend": _trend(history.trend(name, limit=TREND_RUNS)),
-        "running": [r.run_id for r in runs if not r.finished and r.ended == "running"],
+        "trend": _trend([p for p in history.trend(name, limit=TREND_RUNS) if p.ended != "running"]),
+        "running": [r.run_id for r in runs if r.ended == "running"],
     }
     if last is not None:
         counts = history.verdicts(last.run_id).counts
@@ -390,6 +390,7 @@ def target_page(service: ServiceView, job: str, target: str) -> dict[str, Any]:
             "os": t.os,
         },
         "runs": rows,
+        "strip": [(r["run_id"], r["verdict"] if r["change"] is not None else None) for r in rows],
         "latest": done[-1] if done else rows[-1],
         "regression": _regression(rows),
     }
