@@ -20,7 +20,7 @@ module stays small; ``fleet.spec.build`` calls ``build_checks``. Shape::
         disk_used_pct: {regex: 'used=(\\d+)%', max: 90}
     alerts:
       webhooks:
-        - {url: {env: SLACK_WEBHOOK_URL}, format: slack}   # or generic (the default)
+        - {url: {env: SLACK_WEBHOOK_URL}, format: slack}   # or teams, or generic (default)
       on: [regression, recovery, run-failure]              # default: all three
 
 Webhook URLs are secrets (Slack and Teams keep the credential in the path): only ``{env:
@@ -184,7 +184,7 @@ class ExpectSection(StrictModel):
 
 class WebhookEntry(StrictModel):
     url: EnvRef
-    format: Literal["generic", "slack"] = "generic"
+    format: Literal["generic", "slack", "teams"] = "generic"
 
 
 class AlertsSection(StrictModel):

@@ -165,7 +165,7 @@ def test_defaults_and_every(tmp_path: Path) -> None:
             "alerts: {webhooks: [{url: {env: NOPE}}]}\n",
             "alerts.webhooks[0].url.env: environment variable NOPE is not set",
         ),
-        ("alerts: {webhooks: [{url: {env: H}, format: teams}]}\n", "alerts.webhooks[0].format: "),
+        ("alerts: {webhooks: [{url: {env: H}, format: discord}]}\n", "alerts.webhooks[0].format: "),
         ("alerts: {webhooks: [{url: {env: H}}], on: [regresion]}\n", "alerts.on[0]: "),
     ],
 )
