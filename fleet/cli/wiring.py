@@ -61,7 +61,7 @@ def fail(exc: FleetError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
-def _banner(profile: str, time_scale: float) -> None:
+def sim_banner(profile: str, time_scale: float) -> None:
     from fleet.sim.catalog import is_name
 
     shown = profile if is_name(profile) else os.path.relpath(profile)  # as the operator wrote it
@@ -78,7 +78,7 @@ async def open_backend(connection: Connection) -> AsyncIterator[Backend]:
     """The backend of ``connection`` (``fleet.connect``), with the SIMULATED FLEET banner."""
     from fleet.connect import open_backend as connect
 
-    async with connect(connection, on_sim=_banner) as backend:
+    async with connect(connection, on_sim=sim_banner) as backend:
         yield backend
 
 

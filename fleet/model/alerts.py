@@ -23,7 +23,8 @@ class AlertKind(StrEnum):
 
 class BodyFormat(StrEnum):
     GENERIC = "generic"  # the whole alert as JSON, for your own receiver
-    SLACK = "slack"  # {"text": ...}: Slack and Teams incoming webhooks
+    SLACK = "slack"  # {"text": ...}: Slack, and Teams' (retiring) Office 365 connectors
+    TEAMS = "teams"  # a message with an Adaptive Card: Teams Workflows webhooks
 
 
 @dataclass(frozen=True)

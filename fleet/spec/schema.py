@@ -32,6 +32,9 @@ query of a SAS URI). Shape of a job file::
       health_gate: {name: ok, script: {inline: "..."}, expect_output: "OK"}
                                       # pause_between_batches, deadline, cancel_grace,
                                       # cancel_running, confirm_over ("Rolling out")
+    schedule: {every: 15m}            # scheduled checks (fleet serve): schedule, expect and
+    expect: {output: "OK"}            # alerts — see fleet.spec.checks
+    alerts: {webhooks: [{url: {env: HOOK_URL}}]}
 """
 
 from __future__ import annotations
@@ -40,8 +43,6 @@ import difflib
 from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     StrictBool,
@@ -51,9 +52,10 @@ from pydantic import (
     model_validator,
 )
 
+from fleet.spec.checks import AlertsSection, ExpectSection, ScheduleSection
+from fleet.spec.fields import EnvRef, StrictModel
 from fleet.spec.values import (
     BUILTIN_COMMANDS,
-    ENV_NAME,
     BatchSize,
     ConcurrencyValue,
     Deadline,
@@ -72,31 +74,6 @@ from fleet.spec.values import (
     SubscriptionId,
     TagFilter,
 )
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EnvRef(StrictModel):
-    """``{env: VAR}``: the value is read from environment variable ``VAR`` when the spec loads."""
-
-    env: str
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shape(cls, data: Any) -> Any:
-        # Never echo ``data``: it is whatever the author wrote where a secret belongs.
-        if not isinstance(data, dict):
-            message = (
-                "a secret is never written in a job file — write {env: VAR_NAME} and set "
-                "VAR_NAME in the environment"
-            )
-            raise ValueError(message)
-        env = data.get("env")
-        if isinstance(env, str) and not ENV_NAME.match(env):
-            raise ValueError(f"{env!r} is not an environment variable name")
-        return data
 
 
 class Exclude(StrictModel):
@@ -270,7 +247,8 @@ class Rollout(StrictModel):
 
 class Job(StrictModel):
     """A job file: ``name``, ``description``, ``targets``, ``script``, ``max_concurrency``,
-    ``rollout``."""
+    ``rollout`` and, for scheduled checks, ``schedule``, ``expect`` and ``alerts``
+    (``fleet.spec.checks``)."""
 
     name: JobName
     description: str = ""
@@ -278,6 +256,9 @@ class Job(StrictModel):
     script: Script
     max_concurrency: ConcurrencyValue | None = None
     rollout: Rollout = Rollout()
+    schedule: ScheduleSection | None = None
+    expect: ExpectSection | None = None
+    alerts: AlertsSection | None = None
 
     @model_validator(mode="after")
     def _one_concurrency(self) -> Job:

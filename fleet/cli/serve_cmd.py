@@ -1,0 +1,110 @@
+"""``fleet serve``: parse, check, wire, hand over to ``fleet.serve.service``. Everything that
+can be wrong with the jobs, the listen address or the state directory is reported before the
+service starts (exit code 2)."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fleet.cli.options import connection_options, journal_options, with_options
+from fleet.cli.wiring import configure_logs, err_console, fail, run_sync, sim_banner
+from fleet.errors import FleetError, SpecError
+from fleet.journal import resolve_state_dir
+from fleet.serve.jobs import load_jobs
+from fleet.serve.service import ServeOptions, bind, serve
+from fleet.spec import Connection, parse_duration
+
+SERVE_HELP = """Run scheduled health checks: every job of --jobs DIR on its schedule.
+
+Each job file needs a schedule: section (cron with a time zone, or
+every: 15m) and may have expect: (what each target must show to pass)
+and alerts: (webhooks told about regressions, recoveries, failed runs).
+Every fire is an ordinary journaled run (see fleet runs --job, fleet
+diff); a fire while the job's run is still in flight is skipped and
+recorded. One service per --state-dir.
+
+It prints one JSON line when ready ({"listen": ..., "jobs": [...]}) and
+serves a read-only web app on --listen (GET /healthz). SIGTERM or
+Ctrl-C: no new runs; runs in flight get --drain to finish, then stop
+and stay resumable: the next start resumes them.
+
+Example (the simulated fleet):
+
+  fleet serve --jobs configs/scheduled --sim --state-dir /tmp/serve
+"""
+
+JobsOpt = Annotated[
+    Path,
+    typer.Option("--jobs", help="Directory of job files (*.yaml), each with a schedule: section."),
+]
+ListenOpt = Annotated[
+    str, typer.Option("--listen", help="HOST:PORT of the web app (loopback only; port 0: any).")
+]
+DrainOpt = Annotated[
+    str,
+    typer.Option(
+        "--drain",
+        help="How long runs in flight may finish after SIGTERM (then they stop, resumable).",
+    ),
+]
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``127.0.0.1:8080`` or ``[::1]:8080`` → (host, port); loopback addresses only."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    try:
+        if not sep or not port.isdigit() or int(port) > 65535:
+            raise ValueError(text)
+        address = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
+    except ValueError:
+        message = f"--listen {text!r}: give HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080"
+        raise SpecError(message) from None
+    if not address.is_loopback:
+        message = (
+            f"--listen {text!r}: fleet serve listens on loopback only (127.0.0.1, ::1); put a "
+            "reverse proxy with authentication in front of it to reach it from elsewhere."
+        )
+        raise SpecError(message)
+    return str(address), int(port)
+
+
+@with_options(connection_options, journal_options)
+def serve_cmd(
+    jobs: JobsOpt,
+    listen: ListenOpt = "127.0.0.1:8080",
+    drain: DrainOpt = "30s",
+    **kw: Any,
+) -> None:
+    try:
+        configure_logs(kw)
+        host, port = parse_listen(listen)
+        drain_s = parse_duration(drain) if drain not in ("0", "0s") else 0
+        served = load_jobs(jobs)
+        options = ServeOptions(
+            jobs=served,
+            jobs_dir=jobs.resolve(),
+            state_dir=resolve_state_dir(kw.get("state_dir")),
+            host=host,
+            port=port,
+            connection=Connection.from_flags(kw),
+            drain_s=float(drain_s),
+        )
+        try:
+            sock = bind(host, port)
+        except OSError as exc:
+            message = f"--listen {listen}: cannot listen there ({exc.strerror or exc})"
+            raise SpecError(message) from None
+        with sock:
+            run_sync(_serve, options, sock)
+    except FleetError as exc:
+        raise fail(exc) from exc
+
+
+async def _serve(options: ServeOptions, sock: Any) -> None:
+    await serve(options, sock, on_sim=sim_banner)
+    err_console.print("fleet serve stopped.")
