@@ -5,6 +5,7 @@ service starts (exit code 2)."""
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from fleet.cli.options import connection_options, journal_options, with_options
 from fleet.cli.wiring import configure_logs, err_console, fail, run_sync, sim_banner
 from fleet.errors import FleetError, SpecError
 from fleet.journal import resolve_state_dir
+from fleet.serve.auth import TOKEN_ENV, listen_policy
 from fleet.serve.jobs import load_jobs
 from fleet.serve.service import ServeOptions, bind, serve
 from fleet.spec import Connection, parse_duration
@@ -28,9 +30,13 @@ diff); a fire while the job's run is still in flight is skipped and
 recorded. One service per --state-dir.
 
 It prints one JSON line when ready ({"listen": ..., "jobs": [...]}) and
-serves a read-only web app on --listen (GET /healthz). SIGTERM or
-Ctrl-C: no new runs; runs in flight get --drain to finish, then stop
-and stay resumable: the next start resumes them.
+serves a read-only web app on --listen: the dashboard (/), its JSON API
+(/api/...), /metrics for Prometheus and /healthz. Loopback by default; any
+other address needs FLEET_SERVE_TOKEN (16+ characters), which every
+request must then send (Authorization: Bearer, or as a browser's password).
+
+SIGTERM or Ctrl-C: no new runs; runs in flight get --drain to finish,
+then stop and stay resumable: the next start resumes them.
 
 Example (the simulated fleet):
 
@@ -42,7 +48,12 @@ JobsOpt = Annotated[
     typer.Option("--jobs", help="Directory of job files (*.yaml), each with a schedule: section."),
 ]
 ListenOpt = Annotated[
-    str, typer.Option("--listen", help="HOST:PORT of the web app (loopback only; port 0: any).")
+    str,
+    typer.Option(
+        "--listen",
+        help=f"HOST:PORT of the web app (port 0: any). Off loopback, ${TOKEN_ENV} must hold "
+        "the bearer token every request then needs.",
+    ),
 ]
 DrainOpt = Annotated[
     str,
@@ -54,7 +65,8 @@ DrainOpt = Annotated[
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """``127.0.0.1:8080`` or ``[::1]:8080`` → (host, port); loopback addresses only."""
+    """``127.0.0.1:8080``, ``[::1]:8080`` or ``0.0.0.0:8080`` → (host, port). Who may listen
+    where is ``fleet.serve.auth.listen_policy``'s call (a token off loopback)."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
     try:
@@ -64,12 +76,6 @@ def parse_listen(text: str) -> tuple[str, int]:
     except ValueError:
         message = f"--listen {text!r}: give HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080"
         raise SpecError(message) from None
-    if not address.is_loopback:
-        message = (
-            f"--listen {text!r}: fleet serve listens on loopback only (127.0.0.1, ::1); put a "
-            "reverse proxy with authentication in front of it to reach it from elsewhere."
-        )
-        raise SpecError(message)
     return str(address), int(port)
 
 
@@ -83,6 +89,7 @@ def serve_cmd(
     try:
         configure_logs(kw)
         host, port = parse_listen(listen)
+        token = listen_policy(listen, os.environ)  # exit 2 off loopback without a token
         drain_s = parse_duration(drain) if drain not in ("0", "0s") else 0
         served = load_jobs(jobs)
         options = ServeOptions(
@@ -93,6 +100,7 @@ def serve_cmd(
             port=port,
             connection=Connection.from_flags(kw),
             drain_s=float(drain_s),
+            token=token,
         )
         try:
             sock = bind(host, port)

@@ -9,6 +9,7 @@ the report's status names, and every chart carries a ``<title>`` for screen read
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
@@ -119,13 +120,18 @@ def sparkline(
     *,
     width: int = 120,
     height: int = 24,
-    low: float = 0.0,
+    low: float | None = 0.0,
     high: float = 1.0,
     label: str = "trend",
 ) -> Markup:
     """A small line of ``values`` (oldest first) between ``low`` and ``high``; ``None`` is a
-    gap (a run with nothing to measure). The last point is marked, red when below ``high``."""
+    gap (a run with nothing to measure). The last point is marked, red when below ``high``.
+    ``low=None``: just under the smallest value (a tenth, rounded down), so a drop from 98% to
+    93% shows."""
     pad = 2.0
+    if low is None:
+        seen = [v for v in values if v is not None]
+        low = max(0.0, math.floor((min(seen, default=high) - 0.05) * 10) / 10)
     span = (high - low) or 1.0
     step = (width - 2 * pad) / max(len(values) - 1, 1)
 

@@ -63,6 +63,9 @@ def _verdict(document: Mapping[str, Any]) -> dict[str, str]:
     kinds = Counter(outcome(t) for t in targets)
     bad = kinds["failure"] + kinds["error"]
     ended = document.get("ended") or "completed"
+    if ended == "running":
+        done = sum(1 for t in targets if t["status"] != "NotStarted")
+        return {"tone": "warn", "text": f"Running: {done} of {len(targets)} targets done"}
     if ended != "completed":
         detail = f": {document['ended_detail']}" if document.get("ended_detail") else ""
         return {"tone": "bad", "text": f"Run {ended}{detail}"}
@@ -144,7 +147,9 @@ def run_view(document: Mapping[str, Any]) -> dict[str, Any]:
         "started_at": when_text(document.get("started_at")),
         "finished_at": when_text(document.get("finished_at")),
         "duration": duration_text(
-            _seconds(document.get("started_at"), document.get("finished_at"))
+            None
+            if document.get("ended") == "running"
+            else _seconds(document.get("started_at"), document.get("finished_at"))
         ),
         "ended": document.get("ended"),
         "ended_detail": document.get("ended_detail"),

@@ -292,6 +292,12 @@ def _target_rows(
     return rows
 
 
+def _worst_first(row: Mapping[str, Any]) -> tuple[int, str, str]:
+    """Newly failing first, then failing, then the rest; by name within each."""
+    rank = 0 if row["change"] == "newly-failing" else 1 if row["verdict"] == "fail" else 2
+    return (rank, row["name"].lower(), row["id"])
+
+
 def run_page(service: ServiceView, run_id: str, filters: Filters = Filters()) -> dict[str, Any]:
     """One run: its report, the changes since the job's previous run, the per-target table
     (filtered, at most ``RUN_ROWS`` rows) and, while it runs, its live progress."""
@@ -299,7 +305,7 @@ def run_page(service: ServiceView, run_id: str, filters: Filters = Filters()) ->
     summary = service.history.run(run_id)
     comparison = service.history.changes(run_id)
     rows = _target_rows(document, comparison.changes)
-    kept = [r for r in rows if filters.keep(r)]
+    kept = sorted((r for r in rows if filters.keep(r)), key=_worst_first)
     live = next((live_row(r) for r in service.live() if r.run_id == run_id), None)
     return {
         "run": run_row(summary),

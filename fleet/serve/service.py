@@ -56,6 +56,7 @@ class ServeOptions:
     connection: Connection
     drain_s: float = 30.0
     retry: Retry = field(default_factory=Retry)
+    token: str | None = None  # the web app's bearer token (required off loopback)
 
 
 class Service:
@@ -168,7 +169,10 @@ async def _run(
         )  # fmt: skip
         service = Service(info, options.jobs, runs, scheduler, store, backend)
         config = uvicorn.Config(
-            create_app(service), log_config=None, access_log=False, lifespan="off"
+            create_app(service, token=options.token),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
         )
         server = _Server(config)
         web_done = anyio.Event()
