@@ -115,6 +115,12 @@ def _text(x: float, y: float, text: str) -> str:
     return f'<text x="{_fmt(x)}" y="{_fmt(y)}" font-size="11">{escape(text)}</text>'
 
 
+def _auto_low(values: Sequence[float | None], high: float) -> float:
+    """Just under the smallest value: a tenth below it, rounded down to a tenth, at least 0."""
+    smallest = min((v for v in values if v is not None), default=high)
+    return max(0.0, math.floor((smallest - 0.05) * 10) / 10)
+
+
 def sparkline(
     values: Sequence[float | None],
     *,
@@ -129,41 +135,43 @@ def sparkline(
     ``low=None``: just under the smallest value (a tenth, rounded down), so a drop from 98% to
     93% shows."""
     pad = 2.0
-    if low is None:
-        seen = [v for v in values if v is not None]
-        low = max(0.0, math.floor((min(seen, default=high) - 0.05) * 10) / 10)
-    span = (high - low) or 1.0
+    bottom = _auto_low(values, high) if low is None else low
+    span = (high - bottom) or 1.0
     step = (width - 2 * pad) / max(len(values) - 1, 1)
 
-    def y(v: float) -> float:
-        clamped = min(max(v, low), high)
-        return pad + (height - 2 * pad) * (1 - (clamped - low) / span)
+    def point(i: int, v: float) -> tuple[float, float]:
+        clamped = min(max(v, bottom), high)
+        return pad + i * step, pad + (height - 2 * pad) * (1 - (clamped - bottom) / span)
 
-    segments: list[list[str]] = [[]]
-    for i, v in enumerate(values):
-        if v is None:
-            segments.append([])
-            continue
-        segments[-1].append(f"{_fmt(pad + i * step)},{_fmt(y(v))}")
+    points = [None if v is None else point(i, v) for i, v in enumerate(values)]
     shown = ", ".join("-" if v is None else _fmt(v) for v in values[-10:])
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart sparkline" role="img" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
         f"<title>{escape(f'{label}: {shown}' if values else f'{label}: no runs')}</title>",
+        *_polylines(points),
     ]
-    for points in segments:
-        if len(points) > 1:
-            out.append(
-                f'<polyline fill="none" stroke="#1565c0" stroke-width="1.5" '
-                f'points="{" ".join(points)}"/>'
-            )
-    last = values[-1] if values else None
+    last = points[-1] if points else None
     if last is not None:
-        fill = colour("Succeeded") if last >= high else colour("Failed")
-        cx = pad + (len(values) - 1) * step
-        out.append(f'<circle cx="{_fmt(cx)}" cy="{_fmt(y(last))}" r="2.5" fill="{fill}"/>')
+        fill = colour("Succeeded") if (values[-1] or 0) >= high else colour("Failed")
+        out.append(f'<circle cx="{_fmt(last[0])}" cy="{_fmt(last[1])}" r="2.5" fill="{fill}"/>')
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def _polylines(points: Sequence[tuple[float, float] | None]) -> list[str]:
+    """One polyline per run of consecutive points (``None`` breaks the line)."""
+    runs: list[list[str]] = [[]]
+    for p in points:
+        if p is None:
+            runs.append([])
+        else:
+            runs[-1].append(f"{_fmt(p[0])},{_fmt(p[1])}")
+    return [
+        f'<polyline fill="none" stroke="#1565c0" stroke-width="1.5" points="{" ".join(r)}"/>'
+        for r in runs
+        if len(r) > 1
+    ]
 
 
 VERDICT_COLOURS = {"pass": STATUS_COLOURS["Succeeded"], "fail": STATUS_COLOURS["Failed"]}

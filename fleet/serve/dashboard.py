@@ -30,7 +30,7 @@ from fleet.report.charts import colour, sparkline, status_bar, verdict_strip
 from fleet.report.formats import MEDIA_TYPE, SUFFIX, ReportFormat, parse_format, render
 from fleet.report.html_report import TEMPLATES, environment
 from fleet.report.view import duration_text, run_view, when_text
-from fleet.serve import pages
+from fleet.serve import pages, run_pages
 from fleet.serve.app import service_of
 
 LIVE_REFRESH_S = 3
@@ -116,8 +116,8 @@ def job(request: Request) -> Response:
 
 
 def run(request: Request) -> Response:
-    filters = pages.Filters.of(request.query_params)
-    data = pages.run_page(service_of(request), request.path_params["run_id"], filters)
+    filters = run_pages.Filters.of(request.query_params)
+    data = run_pages.run_page(service_of(request), request.path_params["run_id"], filters)
     if wants_json(request):
         return JSONResponse(data)
     refresh = LIVE_REFRESH_S if data["run"]["ended"] == "running" else None
@@ -138,7 +138,7 @@ def run_report(request: Request) -> Response:
     except FleetError as exc:
         raise pages.NotFound(str(exc)) from exc
     run_id = request.path_params["run_id"]
-    body = render(pages.run_document(service_of(request), run_id), fmt)
+    body = render(run_pages.run_document(service_of(request), run_id), fmt)
     disposition = "inline" if fmt is ReportFormat.HTML else "attachment"
     filename = f"fleet-{run_id}{SUFFIX[fmt]}".replace('"', "")
     headers = {"Content-Disposition": f'{disposition}; filename="{filename}"'}
@@ -147,7 +147,7 @@ def run_report(request: Request) -> Response:
 
 def target(request: Request) -> Response:
     params = request.path_params
-    data = pages.target_page(service_of(request), params["job"], params["target"])
+    data = run_pages.target_page(service_of(request), params["job"], params["target"])
     return _page(request, "target.html.j2", data)
 
 
