@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,9 +14,10 @@ from fleet.cli.options import connection_options, journal_options, with_options
 from fleet.cli.wiring import configure_logs, err_console, fail, run_sync, sim_banner
 from fleet.errors import FleetError, SpecError
 from fleet.journal import resolve_state_dir
-from fleet.serve.jobs import load_jobs
-from fleet.serve.service import ServeOptions, bind, serve
 from fleet.spec import Connection, parse_duration
+
+if TYPE_CHECKING:
+    from fleet.serve.service import ServeOptions
 
 SERVE_HELP = """Run scheduled health checks: every job of --jobs DIR on its schedule.
 
@@ -80,6 +81,9 @@ def serve_cmd(
     drain: DrainOpt = "30s",
     **kw: Any,
 ) -> None:
+    from fleet.serve.jobs import load_jobs  # the service's modules load only for fleet serve
+    from fleet.serve.service import ServeOptions, bind
+
     try:
         configure_logs(kw)
         host, port = parse_listen(listen)
@@ -106,5 +110,7 @@ def serve_cmd(
 
 
 async def _serve(options: ServeOptions, sock: Any) -> None:
+    from fleet.serve.service import serve
+
     await serve(options, sock, on_sim=sim_banner)
     err_console.print("fleet serve stopped.")
