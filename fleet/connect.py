@@ -23,11 +23,13 @@ if TYPE_CHECKING:
 
 #: Told the profile and time scale when the emulator starts (the CLI shows a banner).
 OnSim = Callable[[str, float], None]
+#: Told the emulator's endpoint and CA certificate once it listens (its ``/_sim`` API).
+OnEmulator = Callable[[str, str], None]
 
 
 @asynccontextmanager
 async def open_backend(
-    connection: Connection, on_sim: OnSim | None = None
+    connection: Connection, on_sim: OnSim | None = None, on_emulator: OnEmulator | None = None
 ) -> AsyncIterator[Backend]:
     """The backend of ``connection``: the embedded emulator (``sim``), or ARM with the token
     from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``."""
@@ -35,6 +37,8 @@ async def open_backend(
 
     if connection.sim:
         async with emulated(connection, on_sim) as settings, azure_backend(settings) as backend:
+            if on_emulator is not None:
+                on_emulator(settings.arm_endpoint or "", settings.ca_cert or "")
             yield backend
         return
     token = os.environ.get("FLEET_ACCESS_TOKEN")

@@ -16,6 +16,7 @@ from rich.table import Table
 from fleet.api.history import open_journal, recipe_of, report_from_journal, unfinished
 from fleet.api.prepare import prepare
 from fleet.api.resume import resume_async, take_over
+from fleet.cli.checks_cmd import job_runs
 from fleet.cli.launch import launch
 from fleet.cli.options import ReportFormatOpt, journal_options, with_options
 from fleet.cli.rollout_view import render_ending
@@ -105,13 +106,31 @@ def run_row(record: RunRecord) -> dict[str, Any]:
     }
 
 
+JobOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--job",
+        help="Only this job's runs, with their verdicts (pass/fail/skip) and what changed "
+        "from the run before (newly failing, recovered).",
+    ),
+]
+
+
 @with_options(journal_options)
 def runs(
     output_format: FormatOpt = "table",
     limit: Annotated[int, typer.Option(help="Show at most this many runs.", min=1)] = 50,
+    job: JobOpt = None,
     **kw: Any,
 ) -> None:
     """The run history, newest first: id, job, start, duration, how it ended, outcomes."""
+    if job is not None:
+        try:
+            _check_format(output_format)
+        except FleetError as exc:
+            raise fail(exc) from exc
+        job_runs(job, output_format, limit, kw)
+        return
     try:
         _check_format(output_format)
         if not db_path(resolve_state_dir(kw.get("state_dir"))).exists():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,10 +15,10 @@ from fleet.cli.options import connection_options, journal_options, with_options
 from fleet.cli.wiring import configure_logs, err_console, fail, run_sync, sim_banner
 from fleet.errors import FleetError, SpecError
 from fleet.journal import resolve_state_dir
-from fleet.serve.auth import TOKEN_ENV, listen_policy
-from fleet.serve.jobs import load_jobs
-from fleet.serve.service import ServeOptions, bind, serve
 from fleet.spec import Connection, parse_duration
+
+if TYPE_CHECKING:
+    from fleet.serve.service import ServeOptions
 
 SERVE_HELP = """Run scheduled health checks: every job of --jobs DIR on its schedule.
 
@@ -51,7 +51,7 @@ ListenOpt = Annotated[
     str,
     typer.Option(
         "--listen",
-        help=f"HOST:PORT of the web app (port 0: any). Off loopback, ${TOKEN_ENV} must hold "
+        help="HOST:PORT of the web app (port 0: any). Off loopback, $FLEET_SERVE_TOKEN must hold "
         "the bearer token every request then needs.",
     ),
 ]
@@ -86,6 +86,10 @@ def serve_cmd(
     drain: DrainOpt = "30s",
     **kw: Any,
 ) -> None:
+    from fleet.serve.auth import listen_policy  # the service's modules load only for serve
+    from fleet.serve.jobs import load_jobs
+    from fleet.serve.service import ServeOptions, bind
+
     try:
         configure_logs(kw)
         host, port = parse_listen(listen)
@@ -114,5 +118,7 @@ def serve_cmd(
 
 
 async def _serve(options: ServeOptions, sock: Any) -> None:
+    from fleet.serve.service import serve
+
     await serve(options, sock, on_sim=sim_banner)
     err_console.print("fleet serve stopped.")

@@ -141,9 +141,14 @@ async def serve(options: ServeOptions, sock: socket.socket, on_sim: OnSim | None
     with service_lock(options.state_dir, listen):
         store = ServeStore(options.state_dir)
         journal = open_journal(options.state_dir)
+        emulator: dict[str, str] = {}
+
+        def found(endpoint: str, ca_cert: str) -> None:
+            emulator.update(endpoint=endpoint, ca_cert=ca_cert)
+
         try:
-            async with open_backend(options.connection, on_sim) as backend:
-                await _run(options, sock, listen, store, journal, backend)
+            async with open_backend(options.connection, on_sim, found) as backend:
+                await _run(options, sock, listen, store, journal, backend, emulator)
         finally:
             journal.close()
             store.close()
@@ -151,7 +156,7 @@ async def serve(options: ServeOptions, sock: socket.socket, on_sim: OnSim | None
 
 async def _run(
     options: ServeOptions, sock: socket.socket, listen: str, store: ServeStore,
-    journal: Any, backend: Backend,
+    journal: Any, backend: Backend, emulator: dict[str, str],
 ) -> None:  # fmt: skip
     jobs = {j.name: j for j in options.jobs}
     hooks = Hooks(
@@ -182,7 +187,7 @@ async def _run(
         await runs.evaluate_left()
         scheduling = anyio.CancelScope()
         tg.start_soon(_scheduling, scheduler, options.jobs, runs, scheduling)
-        _ready(listen, options)
+        _ready(listen, options, emulator)
         await _until_stopped(runs, scheduling, options.drain_s)
         server.should_exit = True
         with anyio.move_on_after(5):
@@ -211,14 +216,17 @@ async def _scheduling(
         await scheduler.run([j.scheduled() for j in jobs], runs)
 
 
-def _ready(listen: str, options: ServeOptions) -> None:
-    """One JSON line on stdout when the service listens and schedules (for scripts and tests)."""
-    line = {
+def _ready(listen: str, options: ServeOptions, emulator: dict[str, str]) -> None:
+    """One JSON line on stdout when the service listens and schedules (for scripts and tests);
+    with ``--sim``, ``emulator`` says where the embedded emulator's ``/_sim`` API is."""
+    line: dict[str, Any] = {
         "listen": listen,
         "state_dir": str(options.state_dir),
         "jobs": [j.name for j in options.jobs],
         "simulated": options.connection.sim,
     }
+    if emulator:
+        line["emulator"] = emulator
     print(json.dumps(line), flush=True)
     log.info("serve.started", **line)
 
