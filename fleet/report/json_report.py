@@ -48,6 +48,7 @@ def target_fields(t: Target) -> dict[str, Any]:
         "resource_group": t.resource_group,
         "location": t.location,
         "zone": t.zone,
+        "os": t.os,
     }
 
 

@@ -39,6 +39,7 @@ def test_run_and_show_write_every_format(tmp_path: Path) -> None:
     assert len(rows) == 9 and {r["run_id"] for r in rows} == {run_id}
     failed = [r["name"] for r in rows if r["status"] == "Failed"]
     assert failed == ["app-03"]
+    assert {r["os"] for r in rows} <= {"linux", "windows"}  # every target's OS, from the JSON
 
     html = tmp_path / "show.html"
     assert fleet(state, "show", run_id, "-r", str(html), "--report-format", "html").returncode == 0

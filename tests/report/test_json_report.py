@@ -35,6 +35,7 @@ TARGET_FIELDS = {
     "resource_group": str,
     "location": str,
     "zone": (str, type(None)),
+    "os": (str, type(None)),
     "status": str,
     "exit_code": (int, type(None)),
     "output": str,
