@@ -61,7 +61,7 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-_ENV = _environment()
+PAGES = _environment()  # the dashboard's Jinja2 environment (templates: package data)
 
 
 def wants_json(request: Request) -> bool:
@@ -76,7 +76,7 @@ def _page(request: Request, template: str, data: dict[str, Any], **extra: Any) -
     if wants_json(request):
         return JSONResponse(data)
     extra.setdefault("refresh", None)
-    html = _ENV.get_template(template).render(d=data, **extra)
+    html = PAGES.get_template(template).render(d=data, **extra)
     return HTMLResponse(html)
 
 
@@ -98,7 +98,7 @@ def _guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Resp
 def _problem(request: Request, status: int, message: str) -> Response:
     if wants_json(request):
         return JSONResponse({"error": message}, status_code=status)
-    page = _ENV.get_template("problem.html.j2")
+    page = PAGES.get_template("problem.html.j2")
     html = page.render(status=status, message=message, refresh=None)
     return HTMLResponse(html, status_code=status)
 
