@@ -15,7 +15,8 @@ from fleet.cli.options import connection_options, journal_options, with_options
 from fleet.cli.wiring import configure_logs, err_console, fail, run_sync, sim_banner
 from fleet.errors import FleetError, SpecError
 from fleet.journal import resolve_state_dir
-from fleet.spec import Connection, parse_duration
+from fleet.spec import Connection
+from fleet.spec.values import parse_span
 
 if TYPE_CHECKING:
     from fleet.serve.service import ServeOptions
@@ -79,6 +80,13 @@ def parse_listen(text: str) -> tuple[str, int]:
     return str(address), int(port)
 
 
+def _drain(text: str) -> int:
+    try:
+        return parse_span(text, minimum=0, maximum=86_400, what="--drain")
+    except ValueError as exc:
+        raise SpecError(f"--drain: {exc}") from None
+
+
 @with_options(connection_options, journal_options)
 def serve_cmd(
     jobs: JobsOpt,
@@ -94,7 +102,7 @@ def serve_cmd(
         configure_logs(kw)
         host, port = parse_listen(listen)
         token = listen_policy(listen, os.environ)  # exit 2 off loopback without a token
-        drain_s = parse_duration(drain) if drain not in ("0", "0s") else 0
+        drain_s = _drain(drain)
         served = load_jobs(jobs)
         options = ServeOptions(
             jobs=served,

@@ -83,10 +83,14 @@ class Deliverer:
             while True:
                 queue = [p for p in self.store.pending() if (p.job, p.webhook) == key]
                 if not queue:
-                    return
+                    break
                 await self._deliver(session, queue[0])
-        finally:
+        except Exception:  # e.g. the store: the alert stays pending, retried at the next start
+            log.exception("alert.delivery_error", job=key[0], webhook=f"${key[1]}")
             self._active.discard(key)
+            return
+        self._active.discard(key)
+        self.wake()  # an alert recorded while this drain was ending is not left behind
 
     async def _deliver(self, session: aiohttp.ClientSession, item: PendingDelivery) -> None:
         hook = self.hooks.webhooks.get(item.job, {}).get(item.webhook)

@@ -152,6 +152,8 @@ class RunManager:
             await self.evaluate(job.name, run_id)
         except FleetError as exc:  # e.g. the journal: the run stays resumable
             log.error("run.failed", job=job.name, run_id=run_id, error=str(exc))
+        except Exception:  # a bug in one run must not stop the other jobs' schedules
+            log.exception("run.crashed", job=job.name, run_id=run_id)
         finally:
             self._done(job.name, run_id)
 
@@ -198,6 +200,8 @@ class RunManager:
             await self.evaluate(launch.job, launch.run_id)
         except FleetError as exc:
             log.error("run.resume_failed", run_id=launch.run_id, error=str(exc))
+        except Exception:  # as in _run: the service goes on
+            log.exception("run.crashed", job=launch.job, run_id=launch.run_id)
         finally:
             self._done(launch.job, launch.run_id)
 

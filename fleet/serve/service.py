@@ -26,6 +26,7 @@ from typing import Any
 import anyio
 import structlog
 import uvicorn
+import yaml
 
 from fleet import __version__
 from fleet.api.history import open_journal
@@ -110,11 +111,13 @@ def _job_info(job: ServedJob) -> JobInfo:
 
 
 def _description(job: ServedJob) -> str:
-    text = job.parsed.document.text or ""
-    for line in text.splitlines():
-        if line.startswith("description:"):
-            return line.partition(":")[2].strip().strip("\"'")
-    return ""
+    """The job file's ``description:`` (the spec keeps no description)."""
+    try:
+        data = yaml.safe_load(job.parsed.document.text or "")
+    except yaml.YAMLError:  # it parsed once already; be safe anyway
+        return ""
+    value = data.get("description") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def bind(host: str, port: int) -> socket.socket:

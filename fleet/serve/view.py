@@ -80,7 +80,11 @@ class ServiceInfo:
 
 
 class ServiceView(Protocol):
-    """Read access to a running ``fleet serve`` (all methods are cheap and thread-safe)."""
+    """Read access to a running ``fleet serve``. Every method is thread-safe; all but
+    ``history``'s are cheap (in memory, or one small SQLite query). ``history`` reads the
+    journal (SQLite, a run's every target): from an async route, call it in a worker thread
+    (``anyio.to_thread.run_sync``) so the service's event loop — which runs the checks — never
+    waits on it."""
 
     @property
     def history(self) -> History: ...

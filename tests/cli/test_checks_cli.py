@@ -113,6 +113,8 @@ def test_serve_refuses_bad_input_before_starting(tmp_path: Path) -> None:
     assert code == 2 and "not a loopback address" in out and "FLEET_SERVE_TOKEN" in out
     code, out = invoke(*base, "--listen", "nowhere")
     assert code == 2 and "give HOST:PORT" in out
+    code, out = invoke(*base, "--drain", "soon")
+    assert code == 2 and "--drain: 'soon' is not a duration" in out
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)

@@ -1,7 +1,8 @@
 """``fleet serve`` killed outright (SIGKILL, at an exact step of a run: after the third PUT was
-accepted) then started again: the run it left is resumed and completed, later fires go on, and
-no script ran twice on any target (the emulator's ground truth, the emulator being its own
-process so it outlives the service). A second service on the same state directory is refused."""
+accepted) then started again: the run it left is resumed and completed, later fires go on, a
+run in flight at SIGTERM is drained to its end, and no script ran twice on any target (the
+emulator's ground truth, the emulator being its own process so it outlives the service). A
+second service on the same state directory is refused."""
 
 from __future__ import annotations
 
@@ -59,9 +60,15 @@ def test_sigkill_mid_run_then_restart_resumes_it_exactly_once(tmp_path: Path) ->
                     and len([r for r in again.history().runs("sweep") if r.finished]) >= 2
                 ),
             )
+            in_flight = servekit.wait_for(  # SIGTERM with a run in flight: it is drained
+                "a run in flight",
+                lambda: [r.run_id for r in again.history().runs("sweep") if not r.finished],
+                timeout=60,
+            )
         finally:
             log = again.stop()
         assert again.proc.returncode == 0, log
+        assert "SIGTERM: fleet serve stops scheduling" in log
         executed = emu.truth("executions")["executed_per_target"]
 
     with Journal.open(state, writable=False) as journal:
@@ -69,7 +76,8 @@ def test_sigkill_mid_run_then_restart_resumes_it_exactly_once(tmp_path: Path) ->
         assert (resumed.ended, resumed.resumes) == ("completed", 1)
     history = again.history()
     runs = history.runs("sweep")
-    assert all(r.finished for r in runs) and len(runs) >= 2
+    assert all(r.finished for r in runs) and len(runs) >= 3
+    assert history.run(in_flight[0]).ended == "completed"  # drained, not cut off
     ran: dict[str, int] = {}
     for run in runs:
         for verdict in history.verdicts(run.run_id).targets:
