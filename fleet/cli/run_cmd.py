@@ -48,7 +48,7 @@ Give a job spec (see configs/jobs/) or describe the job with flags. Examples:
 
   fleet run configs/jobs/health-check.yaml --sim
 
-  fleet run --sim -t env=prod -t role=web --script 'uptime' --report out.json
+  fleet run --sim -t env=prod -t role=web --script 'uptime' --report out.xml --report-format junit
 
   FLEET_ACCESS_TOKEN=... fleet run job.yaml --arm-endpoint https://127.0.0.1:8443 --ca-cert ca.pem
 
@@ -96,7 +96,12 @@ def _targets_table(targets: list[Target], skipped: set[str]) -> Table:
 
 ReportOpt = Annotated[
     Path | None,
-    typer.Option("--report", "-r", help="Write the JSON report here.", rich_help_panel="Output"),
+    typer.Option(
+        "--report",
+        "-r",
+        help="Write the report here (see --report-format).",
+        rich_help_panel="Output",
+    ),
 ]
 StrictOpt = Annotated[
     bool,
