@@ -51,6 +51,7 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         arm=counters,
         ended=record.ended,
         expect=expect_from_dict(record.spec.get("expect")),
+        cleanup=str((stored.get("cleanup") or {}).get("policy") or "keep-last"),
     )
 
 

@@ -103,6 +103,7 @@ def finish_report(
         ended_detail=runner.control.detail,
         rollout=runner.record(),
         expect=plan.spec.expect,
+        cleanup=plan.spec.rollout.cleanup.value,
     )
     log.info(
         "run.finished",

@@ -9,6 +9,7 @@ outside this package; every layer may import it.
               RolloutRecord, BatchRecord, GateRecord
     job       JobSpec, Concurrency
     calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
+    hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
     status    Status — a target's final outcome
     results   TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
@@ -20,6 +21,14 @@ outside this package; every layer may import it.
 from fleet.model.alerts import AlertKind, AlertPolicy, BodyFormat, Webhook
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
 from fleet.model.expect import Expectations, Judgement, ValueCheck, Verdict
+from fleet.model.hygiene import (
+    Cleanup,
+    Deleted,
+    DeleteReason,
+    ListedRunCommand,
+    is_fleets,
+    marker_tags,
+)
 from fleet.model.job import Concurrency, JobSpec
 from fleet.model.plan import RunPlan
 from fleet.model.results import ArmCounters, Progress, RunReport, TargetResult
@@ -35,7 +44,7 @@ from fleet.model.rollout import (
     RolloutRecord,
 )
 from fleet.model.schedule import Blackout, Missed, Schedule
-from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind
+from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind, run_limit_s
 from fleet.model.secret import Secret
 from fleet.model.status import Status
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
@@ -51,13 +60,17 @@ __all__ = [
     "Blackout",
     "BodyFormat",
     "CallError",
+    "Cleanup",
     "Concurrency",
+    "DeleteReason",
+    "Deleted",
     "Expectations",
     "GateRecord",
     "HealthGate",
     "Invocation",
     "JobSpec",
     "Judgement",
+    "ListedRunCommand",
     "Missed",
     "Order",
     "Parameter",
@@ -82,6 +95,9 @@ __all__ = [
     "ValueCheck",
     "Verdict",
     "Webhook",
+    "is_fleets",
+    "marker_tags",
     "name_matches",
+    "run_limit_s",
     "tags_match",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from fleet.model.expect import Expectations, Judgement
+from fleet.model.hygiene import Deleted
 from fleet.model.rollout import RolloutRecord
 from fleet.model.status import Status
 from fleet.model.targets import Target
@@ -26,6 +27,7 @@ class TargetResult:
     ended_at: datetime | None = None
     attempts: int = 0  # PUTs sent for this target (including retries)
     polls: int = 0  # GETs sent for this target
+    deleted: tuple[Deleted, ...] = ()  # run commands fleet deleted on this target in this run
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class RunReport:
     def judgements(self) -> tuple[Judgement, ...]:
         """Each result's verdict under the job's expectations, in ``results`` order."""
         return tuple(self.expect.judge(r) for r in self.results)
+
+    cleanup: str = "keep-last"  # the cleanup policy (what fleet deleted: each target's deleted)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ class Status(StrEnum):
 
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"  # the script ran and exited non-zero
-    TIMED_OUT = "TimedOut"  # Azure stopped it at timeoutInSeconds (or the agent never picked it up)
+    TIMED_OUT = "TimedOut"  # stopped at timeoutInSeconds (Linux says Failed/-1: see outcome)
     CANCELED = "Canceled"
     SKIPPED = "Skipped"  # not attempted (e.g. VM not running); reason says why
     ACCESS_DENIED = "AccessDenied"
@@ -18,5 +18,7 @@ class Status(StrEnum):
     CONFLICT = "Conflict"
     THROTTLED_OUT = "ThrottledOut"  # still throttled when the run's deadline came
     WEDGED = "Wedged"  # still Running past its timeout plus grace
+    AGENT_NOT_READY = "AgentNotReady"  # Pending until Azure gave up, or past pending_timeout
+    LIMIT_REACHED = "LimitReached"  # the VM holds 25 run commands and none fleet could free
     ERROR = "Error"  # platform or fleet error; reason says which
     NOT_STARTED = "NotStarted"

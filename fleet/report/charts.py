@@ -29,6 +29,8 @@ STATUS_COLOURS: dict[str, str] = {
     Status.CONFLICT.value: "#f9a825",
     Status.THROTTLED_OUT.value: "#1565c0",
     Status.ERROR.value: "#d84315",
+    Status.AGENT_NOT_READY.value: "#00838f",
+    Status.LIMIT_REACHED.value: "#5d4037",
 }
 _OTHER = "#607d8b"
 _ORDER = {status.value: index for index, status in enumerate(Status)}

@@ -14,14 +14,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fleet.model import Judgement, RunReport, Status, Target, TargetResult, Verdict
+from fleet.model import (
+    Deleted,
+    DeleteReason,
+    Judgement,
+    RunReport,
+    Status,
+    Target,
+    TargetResult,
+    Verdict,
+)
 from fleet.report.files import write_atomic
 from fleet.report.groups import OutputGroup, group_results
 from fleet.secrets import NO_SECRETS, Secrets
 
 #: Statuses that prove Azure accepted the run command (the target was launched).
 _LAUNCHED = frozenset(
-    {Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELED, Status.WEDGED}
+    {
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.TIMED_OUT,
+        Status.CANCELED,
+        Status.WEDGED,
+        Status.AGENT_NOT_READY,
+    }
 )
 
 
@@ -75,6 +91,24 @@ def _target_dict(r: TargetResult, judgement: Judgement) -> dict[str, Any]:
         "attempts": r.attempts,
         "polls": r.polls,
         "verdict": verdict_dict(judgement),
+        "deleted": [deleted_dict(d) for d in r.deleted],
+    }
+
+
+def deleted_dict(d: Deleted) -> dict[str, Any]:
+    """One run command fleet deleted on a target (or failed to: ``error``)."""
+    return {"run_command": d.run_command, "reason": d.reason.value, "error": d.error}
+
+
+def _cleanup_dict(report: RunReport) -> dict[str, Any]:
+    """What fleet deleted on the VMs during the run: how many, and why (the per-target lists
+    are under each target's ``deleted``)."""
+    done = [d for r in report.results for d in r.deleted]
+    return {
+        "policy": report.cleanup,
+        "deleted": sum(1 for d in done if d.error is None),
+        "reclaimed": sum(1 for d in done if d.error is None and d.reason is DeleteReason.RECLAIMED),
+        "failed": sum(1 for d in done if d.error is not None),
     }
 
 
@@ -141,6 +175,7 @@ def report_to_dict(
         "groups": [_group_dict(g) for g in groups],
         "arm": _arm_dict(report),
         "rollout": _rollout_dict(report),
+        "cleanup": _cleanup_dict(report),
     }
 
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleet.report.charts import batch_bars, colour, sparkline, status_bar
+from fleet.model import Status
+from fleet.report.charts import STATUS_COLOURS, batch_bars, colour, sparkline, status_bar
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -66,3 +67,9 @@ def test_sparkline_gaps_and_last_point() -> None:
     assert _svg(sparkline([1.0])).find(f"{SVG}circle").get("fill") == colour("Succeeded")  # type: ignore[union-attr]
     empty = _svg(sparkline([], label="disk"))
     assert empty.findtext(f"{SVG}title") == "disk: no runs" and empty.find(f"{SVG}circle") is None
+
+
+def test_every_status_has_a_colour_of_its_own() -> None:
+    """A new status must be drawn apart, not in the fallback grey."""
+    assert set(STATUS_COLOURS) == {s.value for s in Status}
+    assert len(set(STATUS_COLOURS.values())) == len(STATUS_COLOURS)

@@ -121,7 +121,7 @@ def test_defaults_and_every(tmp_path: Path) -> None:
             "schedule: {every: 10s, jitter: 10s}\n",
             "schedule: jitter must be shorter than the interval",
         ),
-        ("schedule: {every: 8d}\n", "schedule.every: '8d' is not a duration"),
+        ("schedule: {every: 8d}\n", "schedule.every: '8d' is out of range — an interval is 1s"),
         ("schedule: {every: 0}\n", "schedule.every: 0 is out of range — an interval is 1s to"),
         (
             "schedule: {every: 1m, timezone: Mars/Olympus}\n",
