@@ -7,7 +7,9 @@ and say what each class does for them (a patch prints package updates and exits 
 required" on a share of the healthy VMs; a remediation prints its fix); a script none matches
 gets ``script.unknown``: the profile's outcome classes, or a generic, clearly simulated output
 echoing what was asked (never a protected parameter's value). Timings depend on (seed, VM,
-execution sequence number). Output comes from templates filled with facts that are stable per
+execution sequence number), and a distribution's ``per_vm`` share of their spread is the VM's own
+on every execution (seeded by (seed, VM) alone), so a second run of a job takes similar times
+per VM. Output comes from templates filled with facts that are stable per
 VM (hostname, kernel, uptime, disk use, ...). Pure: no I/O, no clock; the run-command layer
 turns a ``PlannedRun`` into states.
 """
@@ -108,8 +110,10 @@ class OutcomeModel:
         behaviour = self.behaviour_for(name, script)
         outcome, label = self._outcome(vm, behaviour)
         rng = seeded_rng(self._seed, "run", vm.key, execution_seq)
-        pending = draw(rng, self._script.pending)
-        duration = draw(rng, outcome.duration or self._script.duration)
+        pending = draw(rng, self._script.pending, self._vm_deviation(vm, "pending"))
+        duration = draw(
+            rng, outcome.duration or self._script.duration, self._vm_deviation(vm, "duration")
+        )
         shown = [*parameters, *(f"{p} (protected)" for p in protected)]
         facts = {
             **self.facts(vm),
@@ -127,6 +131,10 @@ class OutcomeModel:
             error=error.format_map(facts),
             outcome=label,
         )
+
+    def _vm_deviation(self, vm: SimVm, what: str) -> float:
+        """The VM's own standard-normal deviation for ``what`` (the same on every execution)."""
+        return seeded_rng(self._seed, "speed", what, vm.key).gauss(0.0, 1.0)
 
     def behaviour_for(self, name: str, script: str) -> Behaviour | str | None:
         """The first behaviour that recognises the script, else ``GENERIC`` or None (the
@@ -186,9 +194,13 @@ def _templates(outcome: Outcome, os: str) -> tuple[str, str]:
     return outcome.output, outcome.error
 
 
-def draw(rng: random.Random, dist: Distribution) -> float:
-    """A log-normal sample around ``median`` with log-sd ``sigma``, clamped to [min, max]."""
-    value = dist.median * math.exp(dist.sigma * rng.gauss(0.0, 1.0))
+def draw(rng: random.Random, dist: Distribution, vm_deviation: float = 0.0) -> float:
+    """A log-normal sample around ``median`` with log-sd ``sigma``, clamped to [min, max]:
+    the VM's own ``vm_deviation`` weighs ``per_vm`` of the log-variance, ``rng``'s draw the rest
+    (one draw from ``rng`` whatever ``per_vm`` is, so later draws do not shift)."""
+    fresh = rng.gauss(0.0, 1.0)
+    z = math.sqrt(dist.per_vm) * vm_deviation + math.sqrt(1.0 - dist.per_vm) * fresh
+    value = dist.median * math.exp(dist.sigma * z)
     return min(max(value, dist.min), dist.max)
 
 

@@ -112,12 +112,19 @@ Template = Annotated[str, AfterValidator(_check_template)]
 
 
 class Distribution(StrictModel):
-    """A log-normal delay in Azure-seconds: ``median`` and ``sigma`` (of the log), clamped."""
+    """A log-normal delay in Azure-seconds: ``median`` and ``sigma`` (of the log), clamped.
+
+    ``per_vm`` is the share of the log-variance that belongs to the VM and stays with it from
+    run to run (a slow disk is slow every time); the rest is drawn afresh for each execution.
+    0 (the default): every execution draws independently; 1: a VM takes the same time on every
+    run. The spread over the fleet is ``sigma`` either way.
+    """
 
     median: PositiveFloat
     sigma: NonNegativeFloat = 0.5
     min: NonNegativeFloat = 0.0
     max: PositiveFloat = 3600.0
+    per_vm: Fraction = 0.0
 
     @model_validator(mode="after")
     def _ordered(self) -> Distribution:
