@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
-from fleet.azure.limiter import BucketSet, ThrottleLimits
+from fleet.azure.bucket_set import BucketSet
+from fleet.azure.limits import ThrottleLimits
 from fleet.azure.run_commands import AzureRunCommands
 from fleet.azure.targets import AzureTargets
 from fleet.azure.throttle_state import ThrottleState
