@@ -7,8 +7,8 @@ No engine logic here.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,6 +26,8 @@ from fleet.spec import Connection
 
 if TYPE_CHECKING:
     from fleet.azure.backend import ConnectionSettings
+    from fleet.journal import Journal
+    from fleet.journal.buckets import BucketJournal
 
 err_console = Console(stderr=True)
 T = TypeVar("T")
@@ -76,9 +78,13 @@ def _banner(profile: str, time_scale: float) -> None:
 
 
 @asynccontextmanager
-async def open_backend(connection: Connection) -> AsyncIterator[Backend]:
+async def open_backend(
+    connection: Connection, journal: Journal | None = None
+) -> AsyncIterator[Backend]:
     """The backend of ``connection``: the embedded emulator (``sim``), or ARM with the token
-    from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``."""
+    from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``. With a
+    writable ``journal``, its state directory keeps the throttle buckets across processes
+    (shared with other fleet processes of the identity, remembered for a resume)."""
     from fleet.azure.backend import ConnectionSettings, azure_backend
 
     if connection.sim:
@@ -93,8 +99,20 @@ async def open_backend(connection: Connection) -> AsyncIterator[Backend]:
         token=Secret(token) if token else None,
         subscriptions=connection.subscriptions,
     )
-    async with azure_backend(settings) as backend:
-        yield backend
+    with _bucket_memory(journal) as memory:
+        async with azure_backend(settings, memory=memory) as backend:
+            yield backend
+
+
+@contextmanager
+def _bucket_memory(journal: Journal | None) -> Iterator[BucketJournal | None]:
+    if journal is None or not journal.writable:
+        yield None
+        return
+    from fleet.journal.buckets import BucketJournal
+
+    with BucketJournal(journal.state_dir) as memory:
+        yield memory
 
 
 @asynccontextmanager

@@ -11,8 +11,10 @@ outside this package; every layer may import it.
     calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
     results   Status, TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
+    buckets   BucketRecord — a process's last word on a throttling bucket (state directory)
 """
 
+from fleet.model.buckets import BucketRecord
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
 from fleet.model.job import Concurrency, JobSpec
 from fleet.model.plan import RunPlan
@@ -38,6 +40,7 @@ __all__ = [
     "ArmCounters",
     "Batch",
     "BatchRecord",
+    "BucketRecord",
     "CallError",
     "Concurrency",
     "GateRecord",
