@@ -1,7 +1,7 @@
 """One throttling bucket as fleet sees it (pure: every method takes ``now``, nothing sleeps).
 
 What fleet may spend now (``level``) refills at fleet's pace (``rate``) up to fleet's burst
-(``cap``). Four rules keep that below what the server admits (issue #17):
+(``cap``). Five rules keep that below what the server admits (issue #17):
 
 1. **Learn before bursting.** While the bucket's state is unknown — a new bucket, a new process,
    a resume, or no count for ``stale_s`` (the time the server needs to refill it completely) —
@@ -23,6 +23,12 @@ What fleet may spend now (``level``) refills at fleet's pace (``rate``) up to fl
    is below it anyway.
 4. **Share within fleet.** ``peers`` fleet processes of the same identity on this bucket
    (``fleet.azure.bucket_keeper``) each get ``1/peers`` of the burst and of the pace.
+5. **Whole steps.** A counted bucket the server refills once a minute (Compute) also keeps a
+   ``budget``: what the server surely holds for fleet — the last count less the reserve, what
+   is in flight and what fleet took since, plus fleet's share of each step that has *surely*
+   happened since (:mod:`fleet.azure.steps`). Nothing is sent beyond it, so when others drain
+   the bucket fleet waits for the next step instead of running ahead of it on the average rate.
+   Fleet alone never meets it (the burst and pace stay below the counts).
 
 Before the server first answers, nothing refills: its bucket may be created (full) only when
 our first request arrives, however long that takes (azure-reference README, "Throttling
@@ -37,6 +43,7 @@ import math
 from dataclasses import dataclass
 
 from fleet.azure.spending import Refill, Spending
+from fleet.azure.steps import Steps
 
 PROBE_WINDOW = 1  # requests in flight on a bucket whose state is unknown
 LOW_WATER = 0.05  # of the server's capacity: below it the pace slows (see rule 3)
@@ -103,6 +110,8 @@ class BucketModel:
         self.backoff = 1.0  # halved by a 429, recovers by 0.1 per second
         refill = limits.refill()
         self.spending = Spending(refill) if refill is not None else None
+        self.steps = _steps(limits)
+        self.budget = math.inf  # what the server surely holds for fleet (stepped: rule 5)
         self._stamp: float | None = None  # refill clock; None until the server first answers
 
     @property
@@ -117,6 +126,11 @@ class BucketModel:
         else:
             full = limits.capacity / limits.refill_per_s
         return max(MIN_STALE_S, full)
+
+    @property
+    def stepped(self) -> bool:
+        """A counted bucket the server refills in steps (rule 5)."""
+        return self.steps is not None and self.counted
 
     def rate(self) -> float:
         """fleet's pace on this bucket now, tokens per second (rule 3)."""
@@ -133,14 +147,28 @@ class BucketModel:
         pace *= self.backoff
         return max(pace, MIN_SHARE * own)
 
+    def _step_tokens(self) -> float:
+        """What one sure step gives fleet: its share of the step, less what others take."""
+        limits, steps = self.limits, self.steps
+        assert steps is not None
+        own = limits.refill_per_s * steps.period_s / self.peers
+        tokens = own
+        if self.spending is not None:
+            left = steps.amount - self.spending.rate * steps.period_s
+            tokens = min(own, limits.share * max(0.0, left))
+        return max(tokens * self.backoff, MIN_SHARE * own)
+
     def _refill(self, now: float) -> None:
         if self._stamp is None:
             return
         elapsed = now - self._stamp
-        if elapsed > 0:
-            self.level = min(self.cap, self.level + self.rate() * elapsed)
-            self.backoff = min(1.0, self.backoff + 0.1 * elapsed)
-            self._stamp = now
+        if elapsed <= 0:
+            return
+        if self.steps is not None and self.stepped:
+            self.budget += self.steps.due(now) * self._step_tokens()
+        self.level = min(self.cap, self.level + self.rate() * elapsed)
+        self.backoff = min(1.0, self.backoff + 0.1 * elapsed)
+        self._stamp = now
 
     def _expire(self, now: float) -> None:
         if self.known and self.counted and now - self.count_at > self.stale_s:
@@ -156,6 +184,8 @@ class BucketModel:
         if not self.known and self.in_flight >= self.window:
             return math.inf
         self._refill(now)
+        if self.budget < 1 - _EPS and self.steps is not None and self.steps.next_at is not None:
+            return max(_EPS, self.steps.next_at - now)  # nothing surely left before a step
         if self.level >= 1 - _EPS:
             return 0.0
         if self._stamp is None:
@@ -165,6 +195,7 @@ class BucketModel:
     def take(self, now: float) -> None:
         self._refill(now)
         self.level -= 1
+        self.budget -= 1
         self.in_flight += 1
 
     def untake(self, now: float) -> None:
@@ -172,6 +203,7 @@ class BucketModel:
         self._refill(now)
         self.in_flight = max(0, self.in_flight - 1)
         self.level = min(self.cap, self.level + 1)
+        self.budget += 1
 
     def answered(self, now: float, count: int | None, *, charged: bool) -> None:
         """A request that held a token was answered (``charged``: not a 429), with the server's
@@ -190,9 +222,12 @@ class BucketModel:
 
     def _observe(self, now: float, count: int) -> None:
         target = count - self.limits.sync_reserve - self.in_flight
+        if self.steps is not None:
+            self.steps.observe(now, self.count, count, self.in_flight)
+            self.budget = target  # what the server holds now, up or down: the count is the news
         if self.known:
             self.level = min(self.level, max(0.0, target))
-        else:
+        else:  # learning: open up to what the count allows
             self.level = min(self.cap, max(0.0, target))
             self.known = True
         self.counted = True
@@ -229,3 +264,10 @@ class BucketModel:
         return BucketReading(
             self.level, self.rate(), self.in_flight, self.known, self.count, others
         )
+
+
+def _steps(limits: BucketLimits) -> Steps | None:
+    if limits.refill_period_s <= 0 or limits.server_capacity <= 0:
+        return None
+    amount = limits.server_refill_per_s * limits.refill_period_s
+    return Steps(limits.refill_period_s, amount, limits.server_capacity)

@@ -7,12 +7,12 @@ refills once a minute. Resource Graph: a fixed window of queries per user.
 fleet takes ``safety`` (its configured share, 0.9 by default: room for other clients) of each
 bucket's burst and refill. A Compute bucket refills *once a minute* at a phase fleet cannot see,
 while fleet's model refills continuously, which can run ahead of a discrete bucket by one refill;
-so its burst is ``cap - refill_per_min`` and a count read from a header keeps one minute's refill
-back (``sync_reserve``): by ``t`` seconds after its creation the server has admitted ``cap +
-refill * floor(t/60) >= cap - refill + refill * t/60``, which a continuous bucket of that
-capacity and rate never exceeds. An ARM count keeps ``LOW_WATER`` of the capacity back (10
-writes), a cushion for what others spend that the counts have not shown yet
-(``fleet.azure.bucket_model``, rule 3); fleet's own burst (180 of 200) is below it.
+so its burst is ``cap - refill_per_min``: by ``t`` seconds after its creation the server has
+admitted ``cap + refill * floor(t/60) >= cap - refill + refill * t/60``, which a continuous
+bucket of that capacity and rate never exceeds (with counts, the bucket model's budget covers
+the rest: ``fleet.azure.bucket_model``, rule 5). Every count is read with ``LOW_WATER`` of the
+capacity kept back (``sync_reserve``: 10 ARM writes, 75 Update VM calls), a cushion for what
+others spend that the counts have not shown yet (rule 3); fleet's own burst is below it.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _minute_bucket(
     return BucketLimits(
         capacity=max(1.0, (cap - refill_per_min) * safety),
         refill_per_s=refill_per_min / 60.0 * safety * scale,
-        sync_reserve=refill_per_min * safety,
+        sync_reserve=cap * LOW_WATER,
         server_capacity=cap,
         server_refill_per_s=refill_per_min / 60.0 * scale,
         refill_period_s=60.0 / scale,

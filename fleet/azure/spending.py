@@ -17,8 +17,8 @@ never slow down below its pace because of a guess):
 * a bucket that may have been full during ``dt`` discarded refill nobody spent: such spans are
   not measured (the estimate decays instead, which is harmless: with a full bucket nobody waits);
 * Compute refills in whole steps once a minute at a phase fleet cannot see: the lower bound
-  (``floor(dt / period)`` steps) is used, so a span containing a step reads as zero others and a
-  span inside one minute reads exactly.
+  (``floor(dt / period)`` steps) is used, so a span inside one minute reads exactly, and a span
+  whose count rose (a step inside it) is not read at all.
 
 Spans are at least :data:`MIN_SPAN_S` wall seconds and ``SPAN_TOKENS`` tokens of refill long (so
 counts that are integers and answers that arrive out of order average out), at most twice that.
@@ -79,5 +79,8 @@ class Spending:
         if count_then + self.refill.at_most(dt) > self.refill.capacity + 1e-6:
             self.rate /= 2  # it may have been full: what others spent is not visible
             return
-        others = count_then + self.refill.at_least(dt) - (ours - ours_then) - count
-        self.rate = max(0.0, others / dt)
+        lost = count_then - (ours - ours_then) - count  # beyond our own spending
+        least = (lost + self.refill.at_least(dt)) / dt
+        if least < 0 <= (lost + self.refill.at_most(dt)) / dt and self.refill.period_s > 0:
+            return  # a step may lie inside the span: it says nothing about others
+        self.rate = max(0.0, least)

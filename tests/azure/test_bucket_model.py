@@ -11,6 +11,7 @@ import pytest
 
 from fleet.azure.bucket_model import MIN_SHARE, BucketLimits, BucketModel
 from fleet.azure.limits import ThrottleLimits
+from fleet.azure.steps import Steps
 
 WRITES = ThrottleLimits.published().arm["writes"]
 CUSHION = 10  # LOW_WATER x 200: WRITES.sync_reserve
@@ -192,11 +193,44 @@ def test_untake_gives_the_token_back() -> None:
     assert (model.in_flight, model.level) == (0, 180)
 
 
-def test_compute_counts_keep_a_minute_of_refill_back() -> None:
+def test_compute_never_runs_ahead_of_a_drained_bucket() -> None:
+    """Compute refills once a minute at an unseen phase. Once counted, fleet sends nothing
+    beyond what the server surely holds: the last count, then its share of each step that has
+    surely happened (a minute after the first count, and every minute after that)."""
     model = BucketModel(UPDATE_VM)
     model.take(0.0)
     model.answered(0.0, 1499, charged=True)
-    assert model.level == 900  # the burst
+    assert (model.level, model.budget) == (900, 1499 - 75)  # the burst; the budget is no limit
+    model.take(1.0)
+    model.answered(1.0, 100, charged=True)  # another principal spent most of it
+    assert model.level == model.budget == pytest.approx(100 - 75)
+    for _ in range(25):
+        model.take(1.0)
+    assert model.wait(30.0) == pytest.approx(30.0)  # the pace would allow more; the budget not
+    assert model.wait(60.0) == 0
+    assert model.budget == pytest.approx(450)  # 0.9 x 500 at the sure step
+    assert model.level == pytest.approx(7.5 * 59)  # still released at the pace
+    assert model.steps is not None and model.steps.next_at == pytest.approx(120.0)
+
+
+def test_a_count_that_jumps_shows_the_step_and_the_next_is_a_period_later() -> None:
+    model = BucketModel(UPDATE_VM)
     model.take(0.0)
-    model.answered(0.0, 700, charged=True)
-    assert model.level == pytest.approx(700 - 450)
+    model.answered(0.0, 200, charged=True)
+    for _ in range(125):
+        model.take(0.0)
+    model.answered(10.0, 80, charged=True)
+    assert model.wait(10.0) > 0  # spent down to the cushion
+    model.answered(20.0, 570, charged=True)  # +490: the step came at 20 s at the latest
+    assert model.budget == pytest.approx(570 - 75 - 123)  # what it gave, less what is in flight
+    assert model.steps is not None and model.steps.next_at == pytest.approx(80.0)
+
+
+def test_steps_ignore_counts_that_answers_overtaking_each_other_explain() -> None:
+    steps = Steps(60.0, 500.0, 1500.0)
+    assert not steps.observe(0.0, None, 1400, 0)
+    assert steps.next_at == 60.0
+    assert not steps.observe(1.0, 1000, 1030, in_flight=20)  # 30 up: 20 still in flight
+    assert steps.observe(2.0, 1000, 1490, in_flight=20)  # a step (it filled the bucket)
+    assert steps.next_at == 62.0
+    assert steps.due(61.0) == 0 and steps.due(130.0) == 2 and steps.next_at == 182.0

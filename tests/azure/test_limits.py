@@ -14,9 +14,11 @@ def test_published_limits_apply_the_safety_margin() -> None:
     assert (writes.server_capacity, writes.server_refill_per_s) == (200, 10.0)
     assert writes.share == pytest.approx(0.9)
     assert limits.arm["reads"].capacity == 225.0
-    # Compute: the burst leaves one minute's refill for the unknown refill phase (module doc)
+    # Compute: the burst leaves one minute's refill for the unknown refill phase (module doc);
+    # counts keep 5% of the capacity back, as ARM's do
     sub = limits.compute_subscription["UpdateVM"]
-    assert (sub.capacity, sub.refill_per_s, sub.sync_reserve) == pytest.approx((900, 7.5, 450))
+    assert (sub.capacity, sub.refill_per_s, sub.sync_reserve) == pytest.approx((900, 7.5, 75))
+    assert writes.sync_reserve == 10
     assert (sub.server_capacity, sub.refill_period_s) == (1500, 60.0)
     res = limits.compute_resource["UpdateVM"]
     assert (res.capacity, res.refill_per_s) == pytest.approx((7.2, 4 / 60 * 0.9))
