@@ -21,14 +21,20 @@ from typing import Any
 
 import yaml
 
+from fleet.api.run import run_async
+from fleet.azure.backend import ConnectionSettings, azure_backend
+from fleet.model import JobSpec, RunReport, ScriptSource, ScriptSpec, Secret, Selector, SourceKind
 from tests.e2e import killkit
 
 SUB = "55555555-5555-4555-8555-000000000017"
 
 
-def profile_file(directory: Path, vms: int, *, headers: str = "current") -> Path:
+def profile_file(
+    directory: Path, vms: int, *, headers: str = "current", missing: float = 0.0
+) -> Path:
     """``vms`` Linux VMs in one subscription and region, scripts of a few seconds, no faults,
-    Azure's published throttling in header dialect ``headers``."""
+    Azure's published throttling in header dialect ``headers`` (a ``missing`` share of
+    responses without a Compute header)."""
     profile = {
         "name": "learn-bucket",
         "description": f"{vms} VMs, short scripts, published throttling ({headers} headers)",
@@ -52,7 +58,7 @@ def profile_file(directory: Path, vms: int, *, headers: str = "current") -> Path
             "outcomes": [{"name": "ok", "weight": 1.0, "exit_code": 0, "output": "OK {hostname}"}],
         },
         "faults": {},
-        "throttling": {"enabled": True, "headers": headers},
+        "throttling": {"enabled": True, "headers": headers, "headers_missing": missing},
     }
     path = directory / f"learn-{vms}-{headers}.yaml"
     path.write_text(yaml.safe_dump(profile, sort_keys=False))
@@ -102,6 +108,22 @@ def kill_mid_launch(proc: subprocess.Popen[str], emu: killkit.Served, job: str, 
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "it must have been killed mid-launch"
     return head
+
+
+async def run_library(emu: killkit.Served, job: str, time_scale: float) -> RunReport:
+    """``job`` (an ``uptime`` on every VM) through the library on the Azure backend, told the
+    emulator's time scale, without a journal."""
+    spec = JobSpec(
+        name=job,
+        selector=Selector(),
+        script=ScriptSpec(default=ScriptSource(SourceKind.INLINE, "uptime"), timeout_s=300),
+    )
+    settings = ConnectionSettings(
+        arm_endpoint=emu.endpoint, ca_cert=emu.ca_cert, token=Secret("fleet-sim-token"),
+        subscriptions=(emu.subscription,), time_scale=time_scale,
+    )  # fmt: skip
+    async with azure_backend(settings) as backend:
+        return await run_async(spec, backend)
 
 
 def executions(emu: killkit.Served, job: str) -> dict[str, int]:
