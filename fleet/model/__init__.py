@@ -9,6 +9,7 @@ outside this package; every layer may import it.
               RolloutRecord, BatchRecord, GateRecord
     job       JobSpec, Concurrency
     calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
+    hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
     results   Status, TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
     buckets   BucketRecord — a process's last word on a throttling bucket (state directory)
@@ -16,6 +17,14 @@ outside this package; every layer may import it.
 
 from fleet.model.buckets import BucketRecord
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
+from fleet.model.hygiene import (
+    Cleanup,
+    Deleted,
+    DeleteReason,
+    ListedRunCommand,
+    is_fleets,
+    marker_tags,
+)
 from fleet.model.job import Concurrency, JobSpec
 from fleet.model.plan import RunPlan
 from fleet.model.results import ArmCounters, Progress, RunReport, Status, TargetResult
@@ -30,7 +39,7 @@ from fleet.model.rollout import (
     RolloutPolicy,
     RolloutRecord,
 )
-from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind
+from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind, run_limit_s
 from fleet.model.secret import Secret
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
 
@@ -42,11 +51,15 @@ __all__ = [
     "BatchRecord",
     "BucketRecord",
     "CallError",
+    "Cleanup",
     "Concurrency",
+    "DeleteReason",
+    "Deleted",
     "GateRecord",
     "HealthGate",
     "Invocation",
     "JobSpec",
+    "ListedRunCommand",
     "Order",
     "Parameter",
     "Progress",
@@ -66,6 +79,9 @@ __all__ = [
     "Target",
     "TargetKind",
     "TargetResult",
+    "is_fleets",
+    "marker_tags",
     "name_matches",
+    "run_limit_s",
     "tags_match",
 ]
