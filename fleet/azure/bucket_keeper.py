@@ -8,9 +8,11 @@
   and pace) and a presence row per subscription it works on (``presence:*`` when it was not
   given any), and reads the others'. A process whose records are fresher than :data:`PEER_S`
   (and, on this host, whose pid still runs) shares a bucket when it has a row for it or a
-  presence row for its subscription: each of ``n`` sharing processes takes ``1/n`` of the burst
-  and the pace. Presence rows are written before this process sends anything, so two runs
-  started together split their first bursts too.
+  presence row for its subscription: each of ``n`` sharing processes takes ``1/n`` of the
+  burst, the pace and what the counts say is left. Presence rows are written before this
+  process sends anything, so two runs started together split their first bursts too; a run
+  that starts while another is mid-burst sees it at once, the other sees the newcomer a tick
+  later (a few 429s can slip through in between).
 
 Only subscription-wide buckets are recorded (ARM kinds, Compute's (subscription, region,
 policy), Resource Graph); per-resource buckets are many and each is learnt from one answer. The

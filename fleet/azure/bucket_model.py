@@ -22,7 +22,9 @@ What fleet may spend now (``level``) refills at fleet's pace (``rate``) up to fl
    (``fleet.azure.limits``), a cushion for the same reason; on a fresh subscription fleet's burst
    is below it anyway.
 4. **Share within fleet.** ``peers`` fleet processes of the same identity on this bucket
-   (``fleet.azure.bucket_keeper``) each get ``1/peers`` of the burst and of the pace.
+   (``fleet.azure.bucket_keeper``) each get ``1/peers`` of the burst, of the pace and of what
+   a count says is left — also the moment a peer appears, so a process that burst alone stops
+   at its share when another joins.
 5. **Whole steps.** A counted bucket the server refills once a minute (Compute) also keeps a
    ``budget``: what the server surely holds for fleet — the last count less the reserve, what
    is in flight and what fleet took since, plus fleet's share of each step that has *surely*
@@ -220,8 +222,12 @@ class BucketModel:
             if self.window >= self.cap:
                 self.known = True  # slow start covered the burst: the model alone from here
 
+    def _share_of(self, count: int) -> float:
+        """This process's share of what a count says is left, less what it has in flight."""
+        return (count - self.limits.sync_reserve) / self.peers - self.in_flight
+
     def _observe(self, now: float, count: int) -> None:
-        target = count - self.limits.sync_reserve - self.in_flight
+        target = self._share_of(count)
         if self.steps is not None:
             self.steps.observe(now, self.count, count, self.in_flight)
             self.budget = target  # what the server holds now, up or down: the count is the news
@@ -253,9 +259,12 @@ class BucketModel:
         self._stamp = now
 
     def set_peers(self, now: float, peers: int) -> None:
+        """``peers`` processes share this bucket now: burst, pace and what is left are split."""
         self._refill(now)
         self.peers = max(1, peers)
         self.level = min(self.level, self.cap)
+        if self.known and self.count is not None:
+            self.level = min(self.level, max(0.0, self._share_of(self.count)))
 
     def reading(self, now: float) -> BucketReading:
         self._expire(now)

@@ -23,6 +23,10 @@ class Scenario:
     latency: float = 0.02  # each way is half of it
     concurrency: int = 32  # the engine's PUTs in flight
     peers: tuple[BucketModel, ...] = ()  # other fleet processes sharing the bucket
+    peers_start: float | None = None  # when the peers start sending (default: ``start``)
+    # when the first process learns of the later ones (a keeper tick); the later ones see it
+    # from their start (its presence row is older than they are)
+    share_at: float | None = None
 
 
 @dataclass
@@ -37,6 +41,9 @@ def simulate(s: Scenario, model: BucketModel, step: float = 0.002) -> Outcome:
     server, out = s.server, Outcome()
     server.take(0.0, min(s.spent, server.capacity))
     models = (model, *s.peers)
+    if s.share_at is not None:
+        for peer in s.peers:
+            peer.set_peers(0.0, len(models))
     in_flight = [0 for _ in models]
     events: list[tuple[float, int, int, str, tuple[int, bool, float]]] = []
     seq, t = 0, 0.0
@@ -60,8 +67,11 @@ def simulate(s: Scenario, model: BucketModel, step: float = 0.002) -> Outcome:
             models[who].answered(at, count, charged=ok)
             if not ok:
                 models[who].throttled(at, wait)
+        if s.share_at is not None and s.share_at <= t < s.share_at + step:
+            model.set_peers(t, len(models))
         for who, m in enumerate(models):
-            while t >= s.start and in_flight[who] < s.concurrency and m.wait(t) <= 0:
+            begin = s.start if who == 0 or s.peers_start is None else s.peers_start
+            while t >= begin and in_flight[who] < s.concurrency and m.wait(t) <= 0:
                 m.take(t)
                 in_flight[who] += 1
                 heapq.heappush(events, (t + s.latency / 2, seq, who, "arrive", (0, True, 0.0)))

@@ -62,6 +62,21 @@ def test_two_fleet_processes_split_the_bucket() -> None:
     assert 0.35 < out.admitted / (200 + 10 * 59.5) < 0.5
 
 
+def test_a_second_process_joining_mid_burst_stops_both_at_their_share() -> None:
+    """The second run starts while the first is bursting (it sees the first's presence row at
+    once); the first learns of it a keeper tick (0.25 s) later and stops at its half of what
+    the last count said was left. Splitting only the burst and the pace let 16 through."""
+    first, second = BucketModel(WRITES), BucketModel(WRITES)
+    scenario = Scenario(
+        WRITES, _arm_server(), peers=(second,), start=0.5, peers_start=0.7, share_at=0.95,
+        latency=0.2,
+    )  # fmt: skip
+    out = simulate(scenario, first)
+    assert out.refused == 0
+    assert (first.peers, second.peers) == (2, 2)
+    assert second.charged > 50  # the second run got its share too
+
+
 def test_compute_subscription_bucket_spent_by_another_principal() -> None:
     limits = LIMITS.compute_subscription["UpdateVM"]
     server = TokenBucket(1500, 500, 60.0, discrete=True, created=-17.0)  # an unseen phase
