@@ -9,8 +9,10 @@ Throttling: every backend of one identity (ARM endpoint and principal, ``fleet.a
 in this process draws from one set of buckets (``fleet.azure.registry``); given a
 ``BucketMemory`` (the journal's state directory), a keeper shares them with the identity's
 other fleet processes and remembers them across a crash (``fleet.azure.bucket_keeper``).
-``ConnectionSettings(limiter=False)`` turns the client-side limiter off (a control run: requests
-go out as they come, 429s are still waited out).
+``ConnectionSettings(limits=...)`` replaces the published limits with others (an endpoint with
+other limits) in buckets of this backend's own, neither shared in the process nor through the
+state directory; ``limits=ThrottleLimits.unlimited()`` turns the client-side limiter off (a
+control run: requests go out as they come, 429s are still waited out).
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ from fleet.ports import Backend, BucketMemory
 #   call). Only when a deadline is spent does a 429 (or ThrottleDeadlineExceeded, status 429)
 #   reach RetryPolicy, which counts it against its budget; its later attempts find the deadline
 #   past and fail without sending.
-# Whether a retried PUT may run a script twice is the engine's concern (issue #18), not theirs.
+# Neither loop ever re-sends a run-command PUT after a failure of unknown outcome: the PUT is
+# made with retry_total=0 (``fleet.azure.send_once.SEND_ONCE``), so RetryPolicy hands its
+# connection error or 5xx straight to the engine, which reads the run command before deciding
+# (issue #18). ThrottlePolicy's re-send after a 429 stays: Azure refused that request unread.
 RETRY_TOTAL = 6
 RETRY_BACKOFF_FACTOR = 0.5
 
@@ -67,7 +72,9 @@ class ConnectionSettings:
     subscriptions: tuple[str, ...] = ()
     safety: float = 0.9  # share of Azure's published limits fleet allows itself
     time_scale: float = 1.0  # an emulator running K times faster than Azure
-    limiter: bool = True  # False: no client-side limits (control runs); 429s still waited out
+    # The limits fleet keeps to; None: Azure's published ones times safety, time-scaled. Set
+    # them for an endpoint with other limits (an emulator profile, Azure Stack).
+    limits: ThrottleLimits | None = None
 
 
 def _credential(settings: ConnectionSettings) -> Any:
@@ -127,7 +134,7 @@ async def azure_backend(
                     "retry_total": RETRY_TOTAL, "retry_backoff_factor": RETRY_BACKOFF_FACTOR
                 },
             )  # fmt: skip
-            shared = memory if settings.limiter else None
+            shared = memory if settings.limits is None else None
             subs = settings.subscriptions
             async with (
                 ArmClients(conn) as clients,
@@ -147,9 +154,10 @@ async def azure_backend(
 
 @contextmanager
 def _buckets(settings: ConnectionSettings, identity: str) -> Iterator[tuple[BucketSet, bool]]:
-    """The identity's shared buckets, or private unlimited ones when the limiter is off."""
-    if not settings.limiter:
-        yield BucketSet(ThrottleLimits.unlimited()), True
+    """The identity's shared buckets under Azure's published limits, or private ones under the
+    limits the settings name (an endpoint with other limits; none at all for a control run)."""
+    if settings.limits is not None:
+        yield BucketSet(settings.limits), True
         return
     limits = ThrottleLimits.published(settings.safety, time_scale=settings.time_scale)
     with shared_buckets(identity, lambda: BucketSet(limits)) as found:

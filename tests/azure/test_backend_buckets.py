@@ -1,6 +1,7 @@
 """fleet.azure.backend: every backend of one identity in a process draws from one bucket set
-(the registry), another identity or endpoint from its own, and ``limiter=False`` from none.
-Nothing is sent: opening a backend makes no request."""
+(the registry), another identity or endpoint from its own, and one with limits of its own
+(``ThrottleLimits.unlimited()``: the limiter off) from private buckets. Nothing is sent: opening
+a backend makes no request."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from fleet.azure.backend import ConnectionSettings, azure_backend
 from fleet.azure.identity import identity_key
+from fleet.azure.limits import ThrottleLimits
 from fleet.azure.registry import holders
 from fleet.model import Secret
 from fleet.ports import Backend
@@ -38,7 +40,7 @@ async def test_backends_of_one_identity_share_their_buckets() -> None:
 
 
 async def test_the_limiter_switched_off_has_no_buckets_and_shares_nothing() -> None:
-    async with azure_backend(_settings(limiter=False)) as off:
+    async with azure_backend(_settings(limits=ThrottleLimits.unlimited())) as off:
         assert off.arm_counters().throttled == 0
         assert _buckets(off).limits.arm == {}
         assert holders(identity_key(ENDPOINT, "token-a")) == 0
