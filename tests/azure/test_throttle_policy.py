@@ -94,7 +94,7 @@ class Rig:
 
     def __init__(self, canned: Sequence[Canned], *, deadline: float | None = None, **kw: Any):
         self.time = FakeTime()
-        # fast refills: aiolimiter keeps real (loop) time, and these tests must never wait on it
+        # fast refills: the buckets share the fake clock, but fast ones keep waits out of the way
         limits = kw.get("limits") or ThrottleLimits.published(time_scale=10_000)
         self.buckets = BucketSet(limits, clock=self.time, sleep=self.time.sleep)
         self.events: list[tuple[RequestClass, float]] = []
