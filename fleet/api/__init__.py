@@ -1,6 +1,8 @@
 """The library: everything a caller needs to run fleet, the CLI being one such caller.
 
-    prepare    select, preflight, sentinels, batches → RunPlan (bulk reads only)
+    prepare    select, preflight, sentinels, batches → RunPlan (bulk reads only); with the
+               journal (``history=``), the job's forecast orders each batch longest-first
+    forecast   a job's expected run time per target, learned from the journal: forecast_for
     run        run_async / run: a RunPlan (or a JobSpec, prepared first) → RunReport
     resume     finish a crashed run from its journal (take_over, resume_async)
     lifecycle  a run's life around the engine: journal begin/end, report, observer
@@ -16,6 +18,7 @@ for Azure or the emulator, in-memory fakes in tests. Events reach a ``fleet.port
     report = await api.run_async(plan, backend, observer=MyObserver())
 """
 
+from fleet.api.forecast import forecast_for
 from fleet.api.history import open_journal, recipe_of, report_from_journal, unfinished
 from fleet.api.prepare import new_run_id, preflight, prepare, select, select_sentinels
 from fleet.api.resume import resume_async, take_over
@@ -27,6 +30,7 @@ __all__ = [
     "Backend",
     "RunObserver",
     "RunPlan",
+    "forecast_for",
     "new_run_id",
     "open_journal",
     "preflight",

@@ -1,6 +1,8 @@
 """Preparing a run: select the targets, skip the ones that cannot run (no write needed),
-select the health gates' sentinels, cut the rollout's batches, name the run — the ``RunPlan``
-that is shown, confirmed and run. Bulk reads only; nothing is written to Azure.
+select the health gates' sentinels, learn from the job's history how long each target's script
+takes (with a journal), cut the rollout's batches (longest-expected first inside each), name the
+run — the ``RunPlan`` that is shown, confirmed and run. Bulk reads only; nothing is written to
+Azure.
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
+import anyio
 import structlog
 
+from fleet.api.forecast import forecast_for
 from fleet.errors import SpecError
-from fleet.model import JobSpec, RunPlan, Selector, Status, Target, TargetResult
+from fleet.journal import Journal
+from fleet.model import Forecast, JobSpec, RunPlan, Selector, Status, Target, TargetResult
 from fleet.ports import Backend
 from fleet.rollout.batches import plan_rollout
 from fleet.rollout.gates import matches_sentinels
@@ -72,24 +77,32 @@ async def prepare(
     targets: Sequence[Target] | None = None,
     only: Collection[str] | None = None,
     run_id: str | None = None,
+    history: Journal | None = None,
+    forecast: Forecast | None = None,
 ) -> RunPlan:
     """The plan of a run of ``spec``: its targets (selected now, or ``targets``; ``only``:
-    lower-cased ids to keep of them), the preflight skips, the sentinels and the batches."""
+    lower-cased ids to keep of them), the preflight skips, the sentinels and the batches.
+    ``forecast`` (else one learned from ``history``, the journal of the job's earlier runs)
+    orders each batch longest-expected first and seeds the run's polling."""
     selected = list(targets) if targets is not None else await select(spec, backend)
     if only is not None:
         selected = [t for t in selected if t.id.lower() in only]
     sentinels = await select_sentinels(spec, backend)
     runnable, skipped = preflight(selected)
+    if forecast is None and history is not None:
+        forecast = await anyio.to_thread.run_sync(forecast_for, history, spec)
     plan = RunPlan(
         run_id=run_id or new_run_id(),
         spec=spec,
         selected=tuple(selected),
         skipped=tuple(skipped),
-        rollout=plan_rollout(runnable, spec.rollout),
+        rollout=plan_rollout(runnable, spec.rollout, forecast),
         sentinels=tuple(sentinels),
+        forecast=forecast,
     )
     log.info(
         "run.planned", run_id=plan.run_id, job=spec.name, targets=len(selected),
         skipped=len(skipped), batches=len(plan.rollout.batches),
+        history_runs=forecast.runs if forecast else 0,
     )  # fmt: skip
     return plan

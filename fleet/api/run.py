@@ -41,8 +41,9 @@ async def run_async(
 ) -> RunReport:
     """Run ``job`` batch by batch under its rollout policy: launch, poll, report.
     ``observer`` hears the run's events; ``control`` stops it from outside (call its
-    ``interrupt()``, ``stop()`` or ``cancel()`` from a signal handler or a UI)."""
-    plan = job if isinstance(job, RunPlan) else await prepare(job, backend)
+    ``interrupt()``, ``stop()`` or ``cancel()`` from a signal handler or a UI). A ``JobSpec``
+    run with a ``journal`` is planned with the job's history (see :func:`fleet.api.prepare`)."""
+    plan = job if isinstance(job, RunPlan) else await prepare(job, backend, history=journal)
     with using(Secrets.from_spec(plan.spec)):
         started = datetime.now(UTC)
         log.info("run.started", run_id=plan.run_id, job=plan.spec.name)

@@ -291,5 +291,5 @@ async def _rerun(
     spec: JobSpec, recipe: Recipe, journal: Journal, wanted: frozenset[str], yes: bool
 ) -> RunReport:
     async with open_backend(recipe.connection, journal) as backend:
-        plan = await prepare(spec, backend, only=wanted)
+        plan = await prepare(spec, backend, only=wanted, history=journal)
         return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)

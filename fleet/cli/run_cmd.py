@@ -36,7 +36,7 @@ from fleet.cli.wiring import (
     open_backend,
     run_sync,
 )
-from fleet.errors import FleetError, SpecError
+from fleet.errors import FleetError, JournalError, SpecError
 from fleet.journal import Journal
 from fleet.model import JobSpec, RunPlan, RunReport, Target
 from fleet.report.json_report import target_fields
@@ -158,7 +158,8 @@ async def _run(
 ) -> RunReport:
     recipe = Recipe(job.document, connection) if journal is not None else None
     async with open_backend(connection, journal) as backend:
-        plan = await prepare(job.spec, backend)  # sentinels too: their errors come first
+        # sentinels too: their errors come first; the job's history orders each batch
+        plan = await prepare(job.spec, backend, history=journal)
         return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)
 
 
@@ -181,17 +182,21 @@ def targets(output_format: FormatOpt = "table", **kw: Any) -> None:
     Console().print(_targets_table(found, {r.target.id.lower() for r in skipped}))
 
 
-@with_options(selection_options, job_name_option, rollout_options, connection_options)
+@with_options(
+    selection_options, job_name_option, rollout_options, connection_options, journal_options
+)
 def plan(**kw: Any) -> None:
     """Show what a run would do, without writing anything.
 
     Targets and skips, the rollout's batches in order (each target with its zone and fault
     domain, per-batch ETA), the launch ETA and the ARM request estimate from the throttle
-    model."""
+    model. When the journal has earlier runs of the job: each batch longest-expected first
+    and the expected ETA from their run times."""
     try:
         spec = selection_only_spec(kw)
         configure_logs(kw)
-        prepared = run_sync(_prepare, spec, Connection.from_flags(kw))
+        history = _history(kw.get("state_dir"))
+        prepared = run_sync(_prepare, spec, Connection.from_flags(kw), history)
     except FleetError as exc:
         raise fail(exc) from exc
     runnable, skipped = prepared.targets, prepared.skipped
@@ -231,6 +236,15 @@ async def _select(spec: JobSpec, connection: Connection) -> list[Target]:
         return await select(spec, backend)
 
 
-async def _prepare(spec: JobSpec, connection: Connection) -> RunPlan:
+def _history(state_dir: Path | None) -> Journal | None:
+    """The journal to learn the job's run times from, read-only; None when there is none yet
+    (a job that never ran is planned blind to durations, as its first run will be)."""
+    try:
+        return open_journal(state_dir, writable=False)
+    except JournalError:
+        return None
+
+
+async def _prepare(spec: JobSpec, connection: Connection, history: Journal | None) -> RunPlan:
     async with open_backend(connection) as backend:
-        return await prepare(spec, backend)
+        return await prepare(spec, backend, history=history)

@@ -10,6 +10,7 @@ twice on any target, and ``fleet runs`` / ``fleet show`` can read the history.
     lock       one writer per run: fcntl.flock + a ``writers`` row naming the holder
     writer     RunWriter: appends transitions (intents durable before the PUT), ends the run
     store      Journal: opens the file, begins/resumes runs, answers readers
+    timings    a job's script run times per target (the evidence of its forecast)
 
 Imports only ``fleet.model``, ``fleet.secrets`` and ``fleet.errors`` from fleet: the engine
 calls the journal (through the ``Recorder`` port), never the other way round.

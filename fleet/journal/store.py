@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from fleet.errors import JournalError, UnknownRun
-from fleet.journal import codec, spec_record
+from fleet.journal import codec, spec_record, timings
 from fleet.journal.db import guard, snapshot, transaction
 from fleet.journal.lock import WriterLock, default_who, read_holder, writer_alive
 from fleet.journal.paths import check_run_id, db_path
@@ -261,6 +261,20 @@ class Journal:
             for tid, s in states.items()
             if s.final is not None
         }
+
+    def script_times(
+        self,
+        job: str,
+        *,
+        runs: int = 10,
+        script_hash: str | None = None,
+        exclude: str | None = None,
+    ) -> list[tuple[int, str, float]]:
+        """How long ``job``'s script ran on each target in its latest ``runs`` runs (other
+        than ``exclude``; those with ``script_hash`` if any): (runs ago, target id, seconds)."""
+        with self._read("reading the job's script run times") as conn:
+            run_ids = timings.latest_runs(conn, job, runs, script_hash, exclude)
+            return timings.script_times(conn, run_ids)
 
     def report_json(self, run_id: str) -> dict[str, Any] | None:
         self.run(run_id)

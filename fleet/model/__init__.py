@@ -13,6 +13,7 @@ outside this package; every layer may import it.
     status    Status — a target's final outcome
     results   TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
+    forecast  Forecast — each target's expected run time, learned from the job's past runs
     expect    Expectations, ValueCheck, Verdict, Judgement — a target's pass/fail and why
     schedule  Schedule, Blackout, Missed — when ``fleet serve`` runs a job
     alerts    AlertPolicy, Webhook, AlertKind, BodyFormat — whom it tells about changes
@@ -23,6 +24,7 @@ from fleet.model.alerts import AlertKind, AlertPolicy, BodyFormat, Webhook
 from fleet.model.buckets import BucketRecord
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
 from fleet.model.expect import Expectations, Judgement, ValueCheck, Verdict
+from fleet.model.forecast import Forecast
 from fleet.model.hygiene import (
     Cleanup,
     Deleted,
@@ -68,6 +70,7 @@ __all__ = [
     "DeleteReason",
     "Deleted",
     "Expectations",
+    "Forecast",
     "GateRecord",
     "HealthGate",
     "Invocation",

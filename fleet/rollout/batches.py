@@ -12,6 +12,13 @@ Orders: ``as-selected`` keeps selection order; ``name`` sorts by name; ``random`
 (ties by zone name, then region; a region's targets without a zone form their own group), by
 name inside a zone; ``fault-domain``
 goes one platform fault domain at a time, 0 first, targets whose fault domain is unknown last.
+
+With a ``Forecast`` (the job's history), each batch launches its longest-expected scripts first:
+the batches are cut exactly as without one (same members, same sizes, same groups; the canary
+is the same canary) and only the order inside each batch changes. Launching the longest scripts
+first is what the throttle lower bound assumes (the write buckets admit the first PUTs earliest);
+a target without a history of its own counts as the job's typical time, and ties keep the
+policy's order, so a job's first run (no forecast) is planned exactly as before.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 
-from fleet.model import Amount, Batch, Order, RolloutPlan, RolloutPolicy, Target
+from fleet.model import Amount, Batch, Forecast, Order, RolloutPlan, RolloutPolicy, Target
 
 
 def _by_name(target: Target) -> tuple[str, str]:
@@ -82,8 +89,11 @@ def batch_sizes(sizes: Sequence[Amount], total: int) -> Iterator[int]:
         yield last
 
 
-def plan_rollout(targets: Sequence[Target], policy: RolloutPolicy) -> RolloutPlan:
-    """Cut ``targets`` (the ones the run will launch) into batches per ``policy``."""
+def plan_rollout(
+    targets: Sequence[Target], policy: RolloutPolicy, forecast: Forecast | None = None
+) -> RolloutPlan:
+    """Cut ``targets`` (the ones the run will launch) into batches per ``policy``; with a
+    ``forecast``, each batch in longest-expected-first order."""
     sizes = batch_sizes(policy.batches, len(targets))
     batches: list[Batch] = []
     for group, members in ordered_groups(targets, policy.order, policy.seed):
@@ -91,6 +101,8 @@ def plan_rollout(targets: Sequence[Target], policy: RolloutPolicy) -> RolloutPla
         while start < len(members):
             size = next(sizes)
             chunk = tuple(members[start : start + size])
+            if forecast is not None:
+                chunk = forecast.longest_first(chunk)
             batches.append(Batch(len(batches) + 1, group, chunk))
             start += size
     return RolloutPlan(policy.order, tuple(batches))

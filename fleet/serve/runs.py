@@ -136,7 +136,7 @@ class RunManager:
         try:
             backend = self._run_backend()
             try:
-                plan = await prepare(job.spec, backend, run_id=run_id)
+                plan = await prepare(job.spec, backend, run_id=run_id, history=self.journal)
             except FleetError as exc:
                 self.store.set_launch(run_id, st.NEVER_STARTED, str(exc))
                 log.warning("run.not_started", job=job.name, run_id=run_id, error=str(exc))

@@ -4,13 +4,14 @@ documented sizes and rounding; zone-by-zone and fault-domain batches never mix g
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet.model import Amount, Order, RolloutPolicy, Target
+from fleet.model import Amount, Forecast, Order, RolloutPolicy, Target
 from fleet.rollout.batches import batch_sizes, ordered_groups, plan_rollout
 from tests.fakes import make_target
 
@@ -186,3 +187,69 @@ def test_batch_etas_carry_write_budgets_across_batches() -> None:
     assert etas[2].launch_s == pytest.approx((1000 - 180) / 9, rel=0.01)
     assert etas[0].done_by_s == pytest.approx(600 + 60)
     assert etas[2].done_by_s > etas[1].done_by_s > etas[0].done_by_s
+
+
+def _forecast_of(targets: list[Target], seed: int, known_share: float = 0.8) -> Forecast:
+    """Random expected times for most of ``targets`` (the rest: no history of their own)."""
+    rng = random.Random(seed)
+    known = {t.id.lower(): rng.choice([5.0, 20.0, 30.0, 90.0]) for t in targets}
+    known = {k: v for k, v in known.items() if rng.random() < known_share}
+    return Forecast(per_target=known, typical_s=30.0, spread=0.2, runs=2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(fleets, st.lists(amounts, max_size=5), st.sampled_from(list(Order)), st.integers(0, 9))
+def test_history_orders_inside_batches_only(
+    fleet: list[tuple[str | None, int | None, str]],
+    sizes: list[Amount],
+    order: Order,
+    seed: int,
+) -> None:
+    """With a forecast, every batch has the same members, size and group as without one (the
+    canary is the same canary, zones and fault domains keep their meaning); only the order
+    inside a batch changes: longest expected first, ties in the policy's order."""
+    targets = [target(f"vm-{i:03}", zone, fd, loc) for i, (zone, fd, loc) in enumerate(fleet)]
+    random.Random(seed).shuffle(targets)
+    policy = RolloutPolicy(batches=tuple(sizes), order=order, seed=seed)
+    forecast = _forecast_of(targets, seed)
+    blind, informed = plan_rollout(targets, policy), plan_rollout(targets, policy, forecast)
+    assert [(b.index, b.group) for b in informed.batches] == [
+        (b.index, b.group) for b in blind.batches
+    ]
+    for before, after in zip(blind.batches, informed.batches, strict=True):
+        assert sorted(t.id for t in after.targets) == sorted(t.id for t in before.targets)
+        expected = [forecast.expected_s(t.id) for t in after.targets]
+        assert expected == sorted(expected, reverse=True)
+        position = {t.id: i for i, t in enumerate(before.targets)}
+        for a, b in itertools.pairwise(after.targets):
+            if forecast.expected_s(a.id) == forecast.expected_s(b.id):
+                assert position[a.id] < position[b.id]  # ties keep the policy's order
+
+
+def test_without_history_the_plan_is_exactly_as_before() -> None:
+    """A job's first run has no forecast: its plan is the policy's, target for target; a
+    forecast that knows none of the targets changes nothing either (all tie)."""
+    targets = [target(f"vm-{i:02}", zone=str(i % 3 + 1)) for i in range(30)]
+    random.Random(3).shuffle(targets)
+    for order in Order:
+        policy = RolloutPolicy(batches=(n(1), pct(25)), order=order, seed=4)
+        blind = plan_rollout(targets, policy)
+        assert plan_rollout(targets, policy, None) == blind
+        stranger = Forecast(per_target={"/some/other/vm": 99.0}, typical_s=30.0, runs=1)
+        assert plan_rollout(targets, policy, stranger) == blind
+
+
+def test_canary_and_zones_keep_their_meaning_with_history() -> None:
+    """zone-by-zone with a canary: the slowest VM of the fleet does not jump into the canary
+    or into another zone's batch; inside its own batch it goes first."""
+    targets = [target(f"vm-{i:02}", zone=str(i % 2 + 1)) for i in range(12)]
+    slow = targets[7]  # zone 2, not the canary
+    forecast = Forecast(per_target={slow.id.lower(): 300.0}, typical_s=30.0, runs=3)
+    policy = RolloutPolicy(batches=(n(1), n(3)), order=Order.ZONE_BY_ZONE)
+    blind = plan_rollout(targets, policy)
+    informed = plan_rollout(targets, policy, forecast)
+    assert informed.batches[0].targets == blind.batches[0].targets  # the canary
+    home = next(b for b in informed.batches if slow in b.targets)
+    assert home.targets[0] == slow
+    assert home.group == next(b.group for b in blind.batches if slow in b.targets)
+
