@@ -5,16 +5,23 @@ of a rollout launches and is done by.
 Launch time per subscription is bounded by the ARM write bucket (burst ``capacity``, then
 ``refill`` per second) and, per subscription and region, by Compute's Update VM policy
 (1,500 burst, 500 more each minute). The slowest bucket decides; subscriptions run in parallel.
+
+With the job's ``Forecast`` a batch also gets an *expected* end: each PUT admitted by the buckets
+in the batch's (longest-first) order and within ``max_concurrency``, then the agent's pickup and
+the target's expected run time; batches follow each other with the soak pauses (health gates'
+own time not counted).
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fleet.model import JobSpec, RolloutPlan, Target, run_limit_s
+from fleet.engine.polling import PollSettings
+from fleet.model import Batch, Forecast, JobSpec, RolloutPlan, Target, run_limit_s
 
 ARM_WRITES = (200.0, 10.0)  # capacity, refill per second
 COMPUTE_UPDATE_VM = (1500.0, 500.0 / 60.0)  # capacity, refill per second (per minute / 60)
@@ -76,6 +83,7 @@ class _Bucket:
     capacity: float
     refill: float
     tokens: float = -1.0
+    last: float = 0.0  # when it last admitted a request (``_admit``)
 
     def admit(self, n: int) -> float:
         """Seconds to admit ``n`` requests now; the bucket is drained accordingly."""
@@ -95,6 +103,7 @@ class BatchEstimate:
     index: int
     launch_s: float  # time to admit the batch's PUTs under the write limits
     done_by_s: float  # from the start of the run, at the latest: every script at its timeout
+    expected_s: float | None = None  # from the start of the run, with the job's forecast
 
     @property
     def launch_text(self) -> str:
@@ -104,11 +113,18 @@ class BatchEstimate:
     def done_by_text(self) -> str:
         return _duration(self.done_by_s)
 
+    @property
+    def expected_text(self) -> str:
+        return "-" if self.expected_s is None else _duration(self.expected_s)
 
-def batch_estimates(spec: JobSpec, plan: RolloutPlan, safety: float = 0.9) -> list[BatchEstimate]:
+
+def batch_estimates(
+    spec: JobSpec, plan: RolloutPlan, safety: float = 0.9, forecast: Forecast | None = None
+) -> list[BatchEstimate]:
     """Per batch: launch time from the throttle model (write buckets carried across batches,
     refilling while earlier batches run) and a worst-case finish — every script taking its full
-    timeout, in waves of ``max_concurrency`` — plus soak pauses and health gates."""
+    timeout, in waves of ``max_concurrency`` — plus soak pauses and health gates; with a
+    ``forecast``, the expected finish too (:func:`expected_ends`)."""
     arm: dict[str, _Bucket] = {}
     compute: dict[tuple[str, str], _Bucket] = {}
     rollout, timeout = spec.rollout, run_limit_s(spec.script.timeout_s)
@@ -134,4 +150,64 @@ def batch_estimates(spec: JobSpec, plan: RolloutPlan, safety: float = 0.9) -> li
         for bucket in (*arm.values(), *compute.values()):
             bucket.idle(spent - launch)
         out.append(BatchEstimate(batch.index, launch, elapsed))
-    return out
+    if forecast is None:
+        return out
+    ends = expected_ends(spec, plan, forecast, safety)
+    return [
+        BatchEstimate(b.index, b.launch_s, b.done_by_s, end)
+        for b, end in zip(out, ends, strict=True)
+    ]
+
+
+def expected_ends(
+    spec: JobSpec, plan: RolloutPlan, forecast: Forecast, safety: float = 0.9
+) -> list[float]:
+    """Per batch, when it is expected to be done (seconds from the start of the run)."""
+    arm: dict[str, _Bucket] = {}
+    compute: dict[tuple[str, str], _Bucket] = {}
+    slots = spec.concurrency.resolve(len(plan.targets) or 1)
+    now, ends = 0.0, []
+    for batch in plan.batches:
+        now = _expected_batch(batch, forecast, slots, now, arm, compute, safety)
+        ends.append(now)
+        if batch is not plan.batches[-1]:
+            now += spec.rollout.pause_s
+    return ends
+
+
+def _expected_batch(
+    batch: Batch,
+    forecast: Forecast,
+    slots: int,
+    start: float,
+    arm: dict[str, _Bucket],
+    compute: dict[tuple[str, str], _Bucket],
+    safety: float,
+) -> float:
+    pickup = PollSettings().pickup_s
+    free: list[float] = [start] * min(slots, len(batch.targets))  # when each slot frees up
+    end = start
+    for t in batch.targets:  # launch order
+        asked = heapq.heappop(free)
+        sub, region = t.subscription.lower(), (t.subscription.lower(), t.location.lower())
+        arm_bucket = arm.setdefault(sub, _Bucket(ARM_WRITES[0] * safety, ARM_WRITES[1] * safety))
+        cap, refill = COMPUTE_UPDATE_VM
+        cb = compute.setdefault(region, _Bucket(cap * safety, refill * safety))
+        launched = max(_admit(arm_bucket, asked), _admit(cb, asked))
+        done = launched + pickup + forecast.expected_s(t.id)
+        heapq.heappush(free, done)
+        end = max(end, done)
+    return end
+
+
+def _admit(bucket: _Bucket, asked: float) -> float:
+    """When one request asked for at ``asked`` is admitted, requests being admitted in order
+    (continuous refill: the per-minute Compute bucket at its average rate); charges it."""
+    at = max(asked, bucket.last)
+    bucket.idle(at - bucket.last)
+    if bucket.tokens < 0:
+        bucket.tokens = bucket.capacity
+    wait = max(0.0, (1.0 - bucket.tokens) / bucket.refill)
+    bucket.tokens += wait * bucket.refill - 1.0
+    bucket.last = at + wait
+    return bucket.last

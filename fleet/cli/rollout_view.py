@@ -31,21 +31,29 @@ def _names(targets: tuple[Target, ...], limit: int | None) -> str:
 
 def plan_table(run: RunPlan, *, names_per_batch: int | None = None) -> Table:
     """Batches in order: group (zone / fault domain), size, targets with zone and fault
-    domain, and the per-batch ETA (launch time, worst-case done-by) from the throttle model."""
-    spec, plan = run.spec, run.rollout
+    domain, and the per-batch ETA (launch time, worst-case done-by) from the throttle model;
+    with the job's history, the expected done-by too (each batch longest-expected first)."""
+    spec, plan, forecast = run.spec, run.rollout, run.forecast
     policy = spec.rollout
     title = f"{len(plan.targets)} targets in {len(plan.batches)} batches, order {plan.order.value}"
     table = Table(title=title, show_lines=True)
-    for column in ("batch", "group", "size", "targets (zone/fault domain)", "launch", "done by ≤"):
+    columns = ["batch", "group", "size", "targets (zone/fault domain)", "launch", "done by ≤"]
+    if forecast is not None:
+        columns.append("expected by")
+    for column in columns:
         table.add_column(column, overflow="fold")
-    for batch, eta in zip(plan.batches, batch_estimates(spec, plan), strict=True):
+    etas = batch_estimates(spec, plan, forecast=forecast)
+    for batch, eta in zip(plan.batches, etas, strict=True):
         label = f"{batch.index}" + (
             " (canary)" if batch.index == 1 and len(plan.batches) > 1 else ""
         )
-        table.add_row(
+        cells = [
             label, batch.group or "-", str(len(batch.targets)),
             _names(batch.targets, names_per_batch), eta.launch_text, eta.done_by_text,
-        )  # fmt: skip
+        ]  # fmt: skip
+        if forecast is not None:
+            cells.append(eta.expected_text)
+        table.add_row(*cells)
     budget = "none" if policy.max_errors is None else str(policy.max_errors)
     gates = ", ".join(g.name for g in policy.gates) or "none"
     table.caption = (
@@ -55,6 +63,12 @@ def plan_table(run: RunPlan, *, names_per_batch: int | None = None) -> Table:
         f"{' s' if policy.deadline_s is not None else ''}. 'done by' assumes every script "
         "runs to its timeout."
     )
+    if forecast is not None:
+        table.caption += (
+            f" 'expected by': run times from the job's last {forecast.runs} run(s) "
+            f"({len(forecast.per_target)} targets known, typical {forecast.typical_s:.0f} s), "
+            "longest first within each batch; health gates not counted."
+        )
     return table
 
 

@@ -11,15 +11,21 @@ Before ``learn_after`` completions only a few ``scouts`` probe (a short first de
 geometrically); every other target waits (re-asking every ``recheck_s``) until the scouts have
 taught the model enough, instead of spending reads on blind probes.
 
+With the job's history (``expect``), a target is first read when it should be done: its agent's
+``pickup_s`` plus the ``history_quantile`` of its expected run time (the job's ``Forecast``), so
+most targets are read once; one still running then is planned by the learned model as above.
+
 All times are engine seconds (``time_scale`` divides Azure-second constants, so an emulator
 running K times faster is polled K times faster; it is 1 against real Azure).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from fleet.engine.durations import DurationModel
+from fleet.model import Forecast, Target
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,11 @@ class PollSettings:
     keep: float = 0.35  # fraction of the targets alive at a read still running at the next
     scouts: int = 5  # targets that probe while nothing is learned; the rest wait for them
     recheck_s: float = 5.0  # how often a waiting target re-asks while nothing is learned
+    # With history: the first read comes this long (Azure-seconds: the VM agent picking the
+    # command up, which the history's run times do not include) plus the run time the target's
+    # runs stay under with this probability.
+    pickup_s: float = 3.0
+    history_quantile: float = 0.8
 
     def scaled(self, time_scale: float) -> PollSettings:
         k = max(time_scale, 1e-9)
@@ -41,7 +52,21 @@ class PollSettings:
             min_gap_s=self.min_gap_s / k,
             max_gap_s=self.max_gap_s / k,
             recheck_s=self.recheck_s / k,
+            pickup_s=self.pickup_s / k,
         )
+
+
+def first_reads(
+    forecast: Forecast, targets: list[Target], settings: PollSettings, time_scale: float
+) -> dict[str, float]:
+    """Engine-seconds after launch when each target with a history of its own is first read
+    (``settings`` already scaled; the forecast is in Azure-seconds)."""
+    k, q = max(time_scale, 1e-9), settings.history_quantile
+    return {
+        t.id.lower(): settings.pickup_s + forecast.quantile_s(t.id, q) / k
+        for t in targets
+        if forecast.known(t.id)
+    }
 
 
 @dataclass
@@ -49,6 +74,12 @@ class PollPlanner:
     settings: PollSettings = field(default_factory=PollSettings)
     model: DurationModel = field(default_factory=DurationModel)
     _scouts: set[str] = field(default_factory=set)
+    _first: Mapping[str, float] = field(default_factory=dict)  # see ``expect``
+
+    def expect(self, first: Mapping[str, float]) -> None:
+        """When (seconds after launch) to read each of these targets first: when its history
+        says it is done (see :func:`first_reads`)."""
+        self._first = first
 
     def observe_running(self, key: str, elapsed: float) -> None:
         """A poll ``elapsed`` seconds after launch saw target ``key`` still running."""
@@ -73,7 +104,9 @@ class PollPlanner:
         answer moves as the planner learns.
         """
         s, e = self.settings, last_seen_running
-        if self.model.completions >= s.learn_after:
+        if e == 0 and key in self._first:  # not seen running yet: when it should be done
+            due = self._first[key]
+        elif self.model.completions >= s.learn_after:
             self.model.refresh()
             due = self.model.quantile(1.0 - self.model.survival(e) * s.keep)
         elif self._is_scout(key):
@@ -82,10 +115,13 @@ class PollPlanner:
             due = e + s.max_gap_s  # wait for the scouts rather than probe blind
         return min(max(due, e + s.min_gap_s), e + s.max_gap_s)
 
-    def sleep_before_asking_again(self, wait: float) -> float:
-        """How much of a ``wait`` a target sleeps before re-asking: short while the scouts are
-        out (learning may start any moment), a quarter of it later (the model moves slowly)."""
+    def sleep_before_asking_again(self, key: str, last_seen_running: float, wait: float) -> float:
+        """How much of a ``wait`` a target sleeps before re-asking: all of it for a first read
+        its history decided (nothing will move it), short while the scouts are out (learning
+        may start any moment), a quarter of it later (the model moves slowly)."""
         s = self.settings
+        if last_seen_running == 0 and key in self._first:
+            return wait
         if self.model.completions < s.learn_after:
             return min(wait, s.recheck_s)
         return min(wait, max(s.recheck_s, wait / 4))

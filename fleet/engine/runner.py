@@ -23,6 +23,7 @@ import structlog
 
 from fleet.engine.execute import Executor, Interrupt
 from fleet.engine.gate_runs import GateRuns
+from fleet.engine.polling import first_reads
 from fleet.engine.settings import AnyioClock, EngineSettings, RunContext
 from fleet.engine.tally import Tally
 from fleet.model import (
@@ -77,6 +78,11 @@ class Runner:
             plan.spec, run_commands, context, transition=self.tally.transition,
             recorder=recorder, may_launch=self._may_launch,
         )  # fmt: skip
+        if plan.forecast is not None:  # the job's history: read each target when it is done
+            planner = self.executor.planner
+            planner.expect(
+                first_reads(plan.forecast, plan.targets, planner.settings, self.settings.time_scale)
+            )
         self.gates = GateRuns(plan.spec, run_commands, context, sentinels=plan.sentinels)
         self.budget = ErrorBudget.of(policy, len(plan.targets))
         self.gate_records: list[GateRecord] = []

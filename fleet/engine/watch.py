@@ -137,7 +137,9 @@ class Watcher:
             wait = due - (self.clock.now() - launched_at)
             if wait <= _EPSILON * poll.min_gap_s:  # float noise must not spin the loop
                 return
-            await self.clock.sleep(self.planner.sleep_before_asking_again(wait))
+            await self.clock.sleep(
+                self.planner.sleep_before_asking_again(key, seen.seen_running, wait)
+            )
 
     def _overdue(self, target: Target, seen: _Reads, due: Overdue) -> TargetResult:
         view, polls = seen.view, seen.polls

@@ -41,6 +41,7 @@ def test_runs_show_and_rerun_failed(tmp_path: Path) -> None:
     assert abs((listed_start - report_start).total_seconds()) < 1  # journaled as it began
     assert run["summary"] == reported["summary"]
     assert run["summary"]["total"] == 9 and run["summary"]["Failed"] == 1  # app-03: disk full
+    _plan_with_history(state)
     shown = fleet(state, "show", run["run_id"], "--format", "json")
     assert json.loads(shown.stdout) == reported
     table = fleet(state, "show", run["run_id"])
@@ -88,3 +89,16 @@ def test_damaged_or_foreign_state_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "not a fleet journal" in listed.stderr
     ran = fleet(state, "run", *SMALL, "-n", "app-01", "--script", "true")
     assert ran.returncode == 3 and "not a fleet journal" in ran.stderr
+
+
+def _plan_with_history(state: Path) -> None:
+    """``fleet plan`` of a job that ran: the expected ETA from its run times (issue #16); of a
+    job that never ran: the plan as before, no expected column."""
+    plans = {
+        job: fleet(state, "plan", "--sim", "--profile", "small", "-n", "app-0*", "--job-name", job)
+        for job in ("uptime", "never-ran")
+    }
+    assert all(p.returncode == 0 for p in plans.values()), plans
+    known, blind = (" ".join(plans[job].stdout.split()) for job in ("uptime", "never-ran"))
+    assert "expected by" in known and "last 1 run(s) (9 targets known" in known
+    assert "expected by" not in blind and "targets known" not in blind

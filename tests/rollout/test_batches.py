@@ -253,3 +253,28 @@ def test_canary_and_zones_keep_their_meaning_with_history() -> None:
     assert home.targets[0] == slow
     assert home.group == next(b.group for b in blind.batches if slow in b.targets)
 
+
+def test_expected_eta_from_history_fills_the_slots_longest_first() -> None:
+    """``fleet plan``'s 'expected by': each PUT admitted (full buckets: at once), its agent's
+    pickup, then the target's expected time, ``max_concurrency`` at a time; the soak pause
+    between batches. Without history there is no expected end."""
+    from fleet.api.estimate import batch_estimates
+    from fleet.engine.polling import PollSettings
+    from fleet.model import Concurrency, JobSpec, ScriptSource, ScriptSpec, Selector, SourceKind
+
+    times = {"vm-a": 100.0, "vm-b": 50.0, "vm-c": 20.0, "vm-d": 10.0}
+    targets = [target(name) for name in times]
+    forecast = Forecast({t.id.lower(): times[t.name] for t in targets}, typical_s=35.0, runs=2)
+    policy = RolloutPolicy(batches=(n(1), pct(100)), order=Order.NAME, pause_s=30)
+    script = ScriptSpec(ScriptSource(SourceKind.INLINE, "x"), timeout_s=600)
+    spec = JobSpec("j", Selector(), script, Concurrency(count=2), rollout=policy)
+    plan = plan_rollout(targets, policy, forecast)
+    assert [t.name for t in plan.batches[1].targets] == ["vm-b", "vm-c", "vm-d"]
+    pickup = PollSettings().pickup_s
+    first = pickup + 100.0  # the canary
+    # batch 2 after the pause: b and c at once, d in c's slot once c is done; b ends last
+    second = first + 30 + pickup + 50.0
+    etas = batch_estimates(spec, plan, forecast=forecast)
+    assert [e.expected_s for e in etas] == [pytest.approx(first), pytest.approx(second)]
+    assert etas[1].expected_text != "-"
+    assert all(e.expected_s is None for e in batch_estimates(spec, plan))
