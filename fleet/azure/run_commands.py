@@ -2,7 +2,9 @@
 members) and on Uniform scale-set instances.
 
 Creates with ``polling=False`` — the SDK's LRO poller waits 30 s between polls and its final
-GET has no instance view — and reads outcomes with ``expand="instanceView"``. SDK exceptions
+GET has no instance view — and reads outcomes with ``expand="instanceView"``, raw: the SDK's
+operation returns the unread response (``fleet.azure.raw``) and ``fleet.azure.wire`` picks the
+view out of the JSON, with no SDK model built (the hottest call of a run). SDK exceptions
 become ``CallError`` values; nothing here raises for an Azure-side failure.
 
 A PUT leaves at most once per call (``SEND_ONCE``: no SDK retry; the session does not re-send
@@ -17,6 +19,7 @@ from typing import Any
 
 from azure.core.exceptions import (
     AzureError,
+    DecodeError,
     HttpResponseError,
     ServiceRequestError,
     ServiceResponseError,
@@ -24,9 +27,10 @@ from azure.core.exceptions import (
 
 from fleet.azure.body import run_command_body
 from fleet.azure.clients import ArmClients
+from fleet.azure.raw import json_body, raw_response
 from fleet.azure.send_once import SEND_ONCE
+from fleet.azure.wire import view_of
 from fleet.model import (
-    RUN_ID_PARAMETER,
     CallError,
     Invocation,
     ListedRunCommand,
@@ -48,34 +52,9 @@ def call_error(exc: AzureError) -> CallError:
     return CallError(0, type(exc).__name__, str(exc))
 
 
-def enum_text(value: Any) -> str | None:
-    """SDK enums are ``str`` subclasses whose ``str()`` is ``Class.MEMBER``: use the wire value."""
-    if value is None:
-        return None
-    return str(getattr(value, "value", value))
-
-
-def _view(model: Any) -> RunView:
-    iv = model.instance_view
-    run_id = next((p.value for p in (model.parameters or []) if p.name == RUN_ID_PARAMETER), None)
-    if iv is None:
-        return RunView("Unknown", enum_text(model.provisioning_state), run_id=run_id)
-    return RunView(
-        execution_state=enum_text(iv.execution_state) or "Unknown",
-        provisioning_state=enum_text(model.provisioning_state),
-        exit_code=iv.exit_code,
-        output=iv.output or "",
-        error=iv.error or "",
-        message=iv.execution_message or "",
-        start_time=iv.start_time,
-        end_time=iv.end_time,
-        run_id=run_id,
-    )
-
-
 def _listed(model: Any) -> ListedRunCommand:
     tags = tuple(sorted((str(k), str(v)) for k, v in (model.tags or {}).items()))
-    return ListedRunCommand(name=str(model.name), tags=tags, view=_view(model))
+    return ListedRunCommand(name=str(model.name), tags=tags, view=view_of(model))
 
 
 class AzureRunCommands:
@@ -119,12 +98,18 @@ class AzureRunCommands:
     async def get(self, target: Target, run_command: str) -> RunView | CallError:
         ops, path, get_name = self._address(target)
         try:
-            model = await getattr(ops, get_name)(
-                *path, run_command, expand="instanceView", fleet_region=target.location
-            )
+            response = await getattr(ops, get_name)(
+                *path, run_command, expand="instanceView", fleet_region=target.location,
+                stream=True, cls=raw_response,
+            )  # fmt: skip
+            doc = await json_body(response)
+        except DecodeError as exc:  # a garbled answer: as if none came, read again later
+            return CallError(0, "DecodeError", str(exc.message or exc))
         except AzureError as exc:
             return call_error(exc)
-        return _view(model)
+        if not isinstance(doc, dict):
+            return CallError(0, "DecodeError", "the run command read is not a JSON object")
+        return view_of(doc)
 
     async def delete(self, target: Target, run_command: str) -> CallError | None:
         ops, path, _ = self._address(target)

@@ -5,11 +5,17 @@ Two paths, both paged list calls (never one GET per VM):
 - Resource Graph when the selector has a KQL ``query`` or tags across several subscriptions:
   one query returns VMs, Flexible members and scale sets with tags, OS and power state.
 - ARM lists otherwise: ``virtualMachines.list_all`` (OS, zone, tags, scale-set membership) plus
-  ``list_all(statusOnly=true)`` (power state), per subscription. ``resources.list`` is not used:
-  it carries neither OS nor power state, and drops ``tags`` under a tag ``$filter``, so it would
-  need a GET per VM afterwards.
+  ``list_all(statusOnly=true)`` (power state) and ``virtualMachineScaleSets.list_all``, per
+  subscription. ``resources.list`` is not used: it carries neither OS nor power state, and
+  drops ``tags`` under a tag ``$filter``, so it would need a GET per VM afterwards.
 Uniform instances are not in Resource Graph's ``Resources`` table: each selected Uniform scale
 set is expanded with ``virtualMachineScaleSetVMs.list(expand=instanceView)``.
+
+What can run at once does: every subscription, the three lists of one subscription, every
+scale set's expansion (pages of one list follow each other's ``nextLink``). The throttle policy
+in each client's pipeline keeps them all inside the read budget. The ARM lists are read raw
+(``fleet.azure.raw``, ``fleet.azure.wire``): building the SDK's VM models cost four fifths of
+selection's CPU.
 """
 
 from __future__ import annotations
@@ -19,30 +25,27 @@ from typing import Any
 
 import anyio
 from azure.core.exceptions import AzureError, HttpResponseError
+from azure.mgmt.compute.operations._operations import (
+    build_virtual_machine_scale_set_vms_list_request,
+    build_virtual_machine_scale_sets_list_all_request,
+    build_virtual_machines_list_all_request,
+)
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from fleet.azure.clients import ArmClients
 from fleet.azure.graph_query import VM_TYPE, VMSS_TYPE, graph_query
-from fleet.azure.run_commands import call_error, enum_text
+from fleet.azure.raw import pages
+from fleet.azure.run_commands import call_error
+from fleet.azure.wire import (
+    instance_target,
+    power_state,
+    resource_group,
+    scale_set_of,
+    tags_of,
+    vm_target,
+)
 from fleet.errors import SelectionError, SpecError
 from fleet.model import Selector, Target, TargetKind
-
-
-def _rg_of(arm_id: str) -> str:
-    parts = arm_id.split("/")
-    return parts[4] if len(parts) > 4 else ""
-
-
-def _power(statuses: Sequence[Any] | None) -> str | None:
-    for status in statuses or ():
-        code = status.get("code") if isinstance(status, dict) else getattr(status, "code", None)
-        if isinstance(code, str) and code.startswith("PowerState/"):
-            return code.split("/", 1)[1]
-    return None
-
-
-def _tags(tags: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((tags or {}).items()))
 
 
 def _graph_vm(row: dict[str, Any]) -> Target:
@@ -56,13 +59,13 @@ def _graph_vm(row: dict[str, Any]) -> Target:
         name=row["name"],
         kind=TargetKind.VMSS_FLEXIBLE if ss_id else TargetKind.VM,
         subscription=row["subscriptionId"],
-        resource_group=_rg_of(row["id"]),
+        resource_group=resource_group(row["id"]),
         location=row["location"],
         zone=zones[0] if zones else None,
         os=os_type.lower() if os_type else None,
-        power_state=_power([power]) if power else None,
+        power_state=power_state([power]) if power else None,
         scale_set=ss_id.rsplit("/", 1)[-1] if ss_id else None,
-        tags=_tags(row.get("tags")),
+        tags=tags_of(row.get("tags")),
     )
 
 
@@ -80,11 +83,12 @@ class AzureTargets:
             )
             raise SpecError(message)
         try:
+            expand = selector.include_scale_sets
             if selector.query or (selector.tags and len(subs) > 1):
                 vms, scale_sets = await self._via_graph(subs, selector)
+                found = [*vms, *(await self._uniform_instances(scale_sets) if expand else [])]
             else:
-                vms, scale_sets = await self._via_arm(subs)
-            instances = await self._uniform_instances(scale_sets, selector)
+                found = await self._via_arm(subs, expand)
         except HttpResponseError as exc:
             err = call_error(exc)
             raise SelectionError(
@@ -92,7 +96,7 @@ class AzureTargets:
             ) from exc
         except AzureError as exc:
             raise SelectionError(f"Could not list targets: {call_error(exc).message}") from exc
-        selected = [t for t in (*vms, *instances) if selector.matches(t)]
+        selected = [t for t in found if selector.matches(t)]
         if not selector.include_scale_sets:
             selected = [t for t in selected if t.kind is TargetKind.VM]
         return sorted(selected, key=lambda t: t.id.lower())
@@ -138,97 +142,67 @@ class AzureTargets:
         ]
         return vms, scale_sets
 
-    async def _via_arm(self, subs: Sequence[str]) -> tuple[list[Target], list[dict[str, Any]]]:
-        vms: list[Target] = []
-        scale_sets: list[dict[str, Any]] = []
-
-        async def one(sub: str) -> None:
-            got_vms, got_sets = await self._arm_subscription(sub)
-            vms.extend(got_vms)
-            scale_sets.extend(got_sets)
-
+    async def _via_arm(self, subs: Sequence[str], expand: bool) -> list[Target]:
+        """Every VM and (``expand``) Uniform instance of ``subs``: all lists at once."""
+        found: list[Target] = []
         async with anyio.create_task_group() as tg:
             for sub in subs:
-                tg.start_soon(one, sub)
-        return vms, scale_sets
+                tg.start_soon(self._arm_subscription, sub, found, expand)
+        return found
 
-    async def _arm_subscription(self, sub: str) -> tuple[list[Target], list[dict[str, Any]]]:
+    async def _arm_subscription(self, sub: str, found: list[Target], expand: bool) -> None:
+        """One subscription's lists at once: power states, VMs, and scale sets, whose Uniform
+        ones are expanded as soon as they are listed."""
         compute = self.clients.compute(sub)
         power: dict[str, str | None] = {}
-        async for vm in compute.virtual_machines.list_all(status_only="true"):
-            if vm.id is not None:
-                statuses = vm.instance_view.statuses if vm.instance_view else None
-                power[vm.id.lower()] = _power(statuses)
-        vms = []
-        async for vm in compute.virtual_machines.list_all():
-            if vm.id is None or vm.name is None:  # ARM lists always carry both
-                continue
-            ss = vm.virtual_machine_scale_set.id if vm.virtual_machine_scale_set else None
-            os_disk = vm.storage_profile.os_disk if vm.storage_profile else None
-            vms.append(
-                Target(
-                    id=vm.id,
-                    name=vm.name,
-                    kind=TargetKind.VMSS_FLEXIBLE if ss else TargetKind.VM,
-                    subscription=sub,
-                    resource_group=_rg_of(vm.id),
-                    location=vm.location,
-                    zone=vm.zones[0] if vm.zones else None,
-                    os=(enum_text(os_disk.os_type) or "").lower() or None if os_disk else None,
-                    power_state=power.get(vm.id.lower()),
-                    scale_set=ss.rsplit("/", 1)[-1] if ss else None,
-                    tags=_tags(vm.tags),
-                )
-            )
-        sets = [
-            {
-                "id": s.id,
-                "name": s.name,
-                "subscription": sub,
-                "mode": enum_text(s.orchestration_mode),
-                "tags": s.tags or {},
-            }
-            async for s in compute.virtual_machine_scale_sets.list_all()
-        ]
-        return vms, sets
+        docs: list[dict[str, Any]] = []
 
-    async def _uniform_instances(
-        self, scale_sets: list[dict[str, Any]], selector: Selector
-    ) -> list[Target]:
-        if not selector.include_scale_sets:
-            return []
+        async def statuses() -> None:
+            request = build_virtual_machines_list_all_request(sub, status_only="true")
+            async for page in pages(compute, request):
+                for doc in page:
+                    if isinstance(doc, dict) and isinstance(doc.get("id"), str):
+                        view = (doc.get("properties") or {}).get("instanceView") or {}
+                        power[doc["id"].lower()] = power_state(view.get("statuses"))
+
+        async def machines() -> None:
+            async for page in pages(compute, build_virtual_machines_list_all_request(sub)):
+                docs.extend(d for d in page if isinstance(d, dict))
+
+        async def sets() -> None:
+            request = build_virtual_machine_scale_sets_list_all_request(sub)
+            listed = [
+                ss
+                async for page in pages(compute, request)
+                for ss in (scale_set_of(d, sub) for d in page if isinstance(d, dict))
+                if ss is not None
+            ]
+            if expand:
+                found.extend(await self._uniform_instances(listed))
+
+        async with anyio.create_task_group() as tg:
+            for lister in (statuses, machines, sets):
+                tg.start_soon(lister)
+        for doc in docs:  # power states joined once both lists are complete
+            target = vm_target(doc, sub, power.get(str(doc.get("id", "")).lower()))
+            if target is not None:
+                found.append(target)
+
+    async def _uniform_instances(self, scale_sets: list[dict[str, Any]]) -> list[Target]:
         uniform = [s for s in scale_sets if str(s["mode"] or "Uniform") == "Uniform"]
         found: list[Target] = []
 
         async def one(ss: dict[str, Any]) -> None:
-            compute = self.clients.compute(ss["subscription"])
-            rg = _rg_of(ss["id"])
-            async for inst in compute.virtual_machine_scale_set_vms.list(
-                rg, ss["name"], expand="instanceView"
-            ):
-                found.append(self._instance(ss, rg, inst))
+            request = build_virtual_machine_scale_set_vms_list_request(
+                resource_group(ss["id"]), ss["name"], ss["subscription"], expand="instanceView"
+            )
+            async for page in pages(self.clients.compute(ss["subscription"]), request):
+                for doc in page:
+                    target = instance_target(doc, ss) if isinstance(doc, dict) else None
+                    if target is not None:
+                        found.append(target)
 
-        async with anyio.create_task_group() as tg:
+        async with anyio.create_task_group() as tg:  # every scale set in parallel
             for ss in uniform:
                 tg.start_soon(one, ss)
         return found
-
-    @staticmethod
-    def _instance(ss: dict[str, Any], rg: str, inst: Any) -> Target:
-        view = inst.instance_view
-        os_disk = inst.storage_profile.os_disk if inst.storage_profile else None
-        return Target(
-            id=inst.id,
-            name=inst.name,
-            kind=TargetKind.VMSS_UNIFORM,
-            subscription=ss["subscription"],
-            resource_group=rg,
-            location=inst.location,
-            zone=inst.zones[0] if inst.zones else None,
-            os=(enum_text(os_disk.os_type) or "").lower() or None if os_disk else None,
-            power_state=_power(view.statuses if view else None),
-            scale_set=ss["name"],
-            instance_id=inst.instance_id,
-            fault_domain=view.platform_fault_domain if view else None,
-            tags=_tags(inst.tags or ss["tags"]),
-        )
