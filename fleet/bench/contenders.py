@@ -3,7 +3,8 @@
 The harness starts this module once per contender so that CPU time and peak RSS are the
 contender's own (the parent reads them with ``os.wait4``). CONFIG names the contender, the
 emulator (endpoint, CA, subscriptions, token), the time scale, the job, the wall-clock budget and,
-for the SDK baselines, the target list. OUT receives::
+for the SDK baselines, the target list; for ``history`` (fleet with a journal: each of its runs
+is one process) the journal's ``state_dir``. OUT receives::
 
     {"contender", "elapsed_s" (wall), "finished" (false: stopped at the budget),
      "outcomes": {target id (lower case): [category, reason]}, "started_unix"}
@@ -44,9 +45,11 @@ Record = Callable[[str, str, str], None]
 
 
 async def run_fleet(cfg: dict[str, Any], record: Record, progress: dict[str, Any]) -> None:
-    """fleet with default settings, through the library API, on the Azure backend."""
+    """fleet with default settings, through the library API, on the Azure backend; with a
+    ``state_dir``, journaled there and planned with the job's history in that journal."""
     from fleet import api
     from fleet.azure.backend import ConnectionSettings, azure_backend
+    from fleet.journal import Journal
     from fleet.model import JobSpec, ScriptSource, ScriptSpec, Secret, Selector, SourceKind
 
     job = cfg["job"]
@@ -69,13 +72,17 @@ async def run_fleet(cfg: dict[str, Any], record: Record, progress: dict[str, Any
         def progress(self, p: Any) -> None:
             progress["done"] = p.done
 
+    journal = Journal.open(cfg["state_dir"]) if cfg.get("state_dir") else None
     async with azure_backend(settings) as backend:
         # Same as run_async(spec, backend) alone; selecting first only times the selection.
         started = time.monotonic()
         selected = await api.select(spec, backend)
         progress["selection_wall_s"] = time.monotonic() - started
-        plan = await api.prepare(spec, backend, targets=selected)
-        report = await api.run_async(plan, backend, observer=Done())
+        plan = await api.prepare(spec, backend, targets=selected, history=journal)
+        progress["history_runs"] = plan.forecast.runs if plan.forecast else 0
+        report = await api.run_async(plan, backend, observer=Done(), journal=journal)
+    if journal is not None:
+        journal.close()
     for r in report.results:
         record(r.target.id, FLEET_CATEGORY.get(str(r.status), "lost"), str(r.status))
 
@@ -101,7 +108,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
         outcomes[target_id.lower()] = [category, reason]
 
     name = cfg["contender"]
-    if name == "fleet":
+    if name in ("fleet", "history"):
         work = run_fleet(cfg, record, progress)
     elif name == "documented":
         work = run_baseline(cfg, record, baselines.POWERSHELL_THROTTLE_LIMIT)
@@ -125,6 +132,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
         "progress_done": progress.get("done"),
         "selection_wall_s": progress.get("selection_wall_s"),
         "started_unix": started_unix,  # when its makespan starts (the budget-left bound's t=0)
+        "history_runs": progress.get("history_runs"),
     }
 
 

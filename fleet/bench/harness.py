@@ -20,6 +20,7 @@ from typing import Any
 
 import fleet
 from fleet.bench.budget_left import left_bound
+from fleet.bench.history import run_history
 from fleet.bench.lower_bound import LowerBound, lower_bound
 from fleet.bench.metrics import bound_row, contender_row, machine, versions
 from fleet.bench.procs import SIM_TOKEN, EmulatorProcess, run_contender
@@ -132,15 +133,27 @@ def run_scenario(
     """Run ``scenario`` (all its contenders unless ``contenders`` is given); write its JSON."""
     started, t0 = datetime.now(UTC), time.monotonic()
     profile = catalog.load(scenario.profile)
-    bound = lower_bound(profile, scenario.seed, scenario.job.timeout, scenario.job.script)
+    job = scenario.job
+    bound = lower_bound(profile, scenario.seed, job.timeout, job.script)
+    second = lower_bound(profile, scenario.seed, job.timeout, job.script, execution=2)
     rows: list[dict[str, Any]] = []
+    names = contenders or scenario.contenders
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
-        for name in contenders or scenario.contenders:
-            rows.append(run_one(scenario, name, bound, Path(tmp)))
-            if on_row is not None:
-                on_row(rows[-1])
+        for name in names:
+            if name == "history":
+                got = run_history(scenario, profile, (bound, second), Path(tmp), contender_config)
+            else:
+                got = [run_one(scenario, name, bound, Path(tmp))]
+            for row in got:
+                rows.append(row)
+                if on_row is not None:
+                    on_row(row)
     rows.append(bound_row(bound))
+    if "history" in names:
+        rows.append(bound_row(second, "lower bound (2nd run)"))
     document = result_document(scenario, bound, rows, started, time.monotonic() - t0)
+    if "history" in names:
+        document["lower_bound_second_run"] = second.as_dict()
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{scenario.name}.json"
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -48,6 +48,8 @@ ROW_KEYS = (
     "writes_per_target",
     "cpu_s",
     "peak_rss_mb",
+    "cpu_ms_per_target",
+    "peak_rss_kb_per_target",
     "extrapolated",
     "measured_fraction",
     "wall_s",
@@ -172,6 +174,9 @@ def contender_row(
         **_request_figures(stats, done),
         "cpu_s": usage.cpu_s,
         "peak_rss_mb": usage.peak_rss_mb,
+        # over every target of the scenario (running or not): the client's cost per target
+        "cpu_ms_per_target": round(usage.cpu_s * 1000 / max(1, len(ids)), 3),
+        "peak_rss_kb_per_target": round(usage.peak_rss_mb * 1024 / max(1, len(ids)), 2),
         "extrapolated": extrapolated,
         "measured_fraction": round(fraction, 4),
         "wall_s": round(output["elapsed_s"], 1),
@@ -185,11 +190,11 @@ def _lost_reasons(outcomes: dict[str, list[str]]) -> dict[str, int]:
     return dict(Counter(r for c, r in outcomes.values() if c == "lost").most_common(5))
 
 
-def bound_row(bound: LowerBound) -> dict[str, Any]:
+def bound_row(bound: LowerBound, name: str = "lower bound") -> dict[str, Any]:
     """The lower bound as a pseudo-contender (figures that do not apply are null)."""
     row: dict[str, Any] = dict.fromkeys(ROW_KEYS)
     row.update(
-        name="lower bound",
+        name=name,
         makespan_s=round(bound.lower_bound_s, 1),
         lower_bound_s=round(bound.lower_bound_s, 1),
         ratio=1.0,

@@ -44,6 +44,12 @@ def table(document: dict[str, Any]) -> Table:
             f"durations at 100% of the limits gives ~{blind:,.0f} s (reference)"
         )
     caption += "".join(_left(r) for r in document["contenders"])
+    second = next((r for r in document["contenders"] if r.get("vs_first_run")), None)
+    if second is not None:
+        caption += (
+            f"; history (2nd run): the same job again, planned with the 1st run's times: "
+            f"{second['vs_first_run']:.2f}x the 1st run's makespan"
+        )
     t = Table(title=title, caption=caption)
     columns = ("contender", "makespan", *COLUMNS)
     for col in columns:

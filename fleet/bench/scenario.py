@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, V
 
 from fleet.sim.catalog import BuiltIns, UnknownName, is_name
 
-CONTENDERS = ("fleet", "documented", "unbounded")
+CONTENDERS = ("fleet", "history", "documented", "unbounded")
 SCENARIOS = BuiltIns("fleet.bench", "scenarios", "scenario")
 
 
@@ -34,9 +34,11 @@ class BenchJob(_Strict):
 
 
 class Budgets(_Strict):
-    """Wall-clock seconds per contender; past it the contender is stopped and extrapolated."""
+    """Wall-clock seconds per contender (``history``: per run); past it the contender is stopped
+    and extrapolated."""
 
     fleet: PositiveFloat = 300
+    history: PositiveFloat = 300
     documented: PositiveFloat = 90
     unbounded: PositiveFloat = 300
 

@@ -48,7 +48,7 @@ profile: tiny.yaml
 time_scale: 50
 seed: 5
 job: {{name: tiny, timeout: 120}}
-budgets: {{fleet: 60, documented: {documented_budget}, unbounded: 60}}
+budgets: {{fleet: 60, history: 60, documented: {documented_budget}, unbounded: 60}}
 """
     path = tmp_path / "scenario.yaml"
     path.write_text(scenario, encoding="utf-8")
@@ -61,21 +61,33 @@ def test_every_contender_runs_in_its_own_process_and_reports_truthfully(tmp_path
     saved = json.loads((tmp_path / "results" / "tiny.json").read_text())
     assert [r["name"] for r in saved["contenders"]] == [
         "fleet",
+        "history (1st run)",
+        "history (2nd run)",
         "documented",
         "unbounded",
         "lower bound",
+        "lower bound (2nd run)",
     ]
     assert saved["time_scale"] == 50 and saved["lower_bound"]["puts"] == 11
-    for row in doc["contenders"][:3]:
+    assert saved["lower_bound_second_run"]["puts"] == 11
+    for row in doc["contenders"][:5]:
         assert set(ROW_KEYS) <= set(row), row["name"]
         assert row["targets"] == 12 and not row["extrapolated"], row
         assert (row["succeeded"], row["failed"], row["skipped"]) == (10, 1, 1), row
         assert row["lost"] == row["not_run"] == row["untruthful"] == 0, row
         assert row["executions_over_once"] == 0 and row["executions"] == 11, row
         assert row["cpu_s"] > 0 and row["peak_rss_mb"] > 0, row
+        assert row["cpu_ms_per_target"] == pytest.approx(row["cpu_s"] * 1000 / 12, rel=0.01)
+        assert row["peak_rss_kb_per_target"] > 0, row
         assert row["makespan_s"] >= row["lower_bound_s"] * 0.5, row  # Azure-equivalent seconds
-    fleet, documented = doc["contenders"][0], doc["contenders"][1]
+    fleet, first, second, documented = doc["contenders"][:4]
     assert fleet["selection_s"] is not None
+    # the 2nd run of the job learned from the 1st (its own row: requests and executions since)
+    assert (first["history_runs"], second["history_runs"]) == (0, 1)
+    assert second["vs_first_run"] == pytest.approx(
+        second["makespan_s"] / first["makespan_s"], abs=0.01
+    )
+    assert second["writes_per_target"] == pytest.approx(first["writes_per_target"])
     assert documented["reads_per_target"] > fleet["reads_per_target"]  # the LRO poller's polls
 
 
