@@ -11,9 +11,13 @@ Before ``learn_after`` completions only a few ``scouts`` probe (a short first de
 geometrically); every other target waits (re-asking every ``recheck_s``) until the scouts have
 taught the model enough, instead of spending reads on blind probes.
 
-With the job's history (``expect``), a target is first read when it should be done: its agent's
-``pickup_s`` plus the ``history_quantile`` of its expected run time (the job's ``Forecast``), so
-most targets are read once; one still running then is planned by the learned model as above.
+With the job's history (``expect``), a target with a history of its own has its own time
+distribution: its agent's ``pickup_s`` plus a log-normal run time around its expectation (the
+job's ``Forecast``). It is first read when that says it is done with ``history_quantile``
+probability, so most targets are read once; one still running then is read by the same rule as
+the learned model's, on its own distribution (a short script seen running is read again
+seconds later, not when the fleet's typical script would be done); one running past the 99th
+percentile of its own distribution is planned by the learned model as above.
 
 All times are engine seconds (``time_scale`` divides Azure-second constants, so an emulator
 running K times faster is polled K times faster; it is 1 against real Azure).
@@ -21,11 +25,16 @@ running K times faster is polled K times faster; it is 1 against real Azure).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from statistics import NormalDist
 
 from fleet.engine.durations import DurationModel
 from fleet.model import Forecast, Target
+
+_STD = NormalDist()
+_OWN_UNTIL = 0.99  # past this quantile of its own distribution a target is the fleet's again
 
 
 @dataclass(frozen=True)
@@ -56,14 +65,35 @@ class PollSettings:
         )
 
 
-def first_reads(
+@dataclass(frozen=True)
+class Expectation:
+    """One target's launch-to-done time from its history: ``pickup_s`` plus a log-normal run
+    time with median ``median_s`` and log-sd ``spread`` (engine seconds)."""
+
+    pickup_s: float
+    median_s: float
+    spread: float
+
+    def quantile(self, p: float) -> float:
+        z = _STD.inv_cdf(min(max(p, 1e-6), 1 - 1e-6))
+        return self.pickup_s + self.median_s * math.exp(z * self.spread)
+
+    def survival(self, elapsed: float) -> float:
+        """The probability the target is still running ``elapsed`` seconds after launch."""
+        if elapsed <= self.pickup_s:
+            return 1.0
+        z = math.log((elapsed - self.pickup_s) / self.median_s) / max(self.spread, 1e-6)
+        return 1.0 - _STD.cdf(z)
+
+
+def expectations(
     forecast: Forecast, targets: list[Target], settings: PollSettings, time_scale: float
-) -> dict[str, float]:
-    """Engine-seconds after launch when each target with a history of its own is first read
+) -> dict[str, Expectation]:
+    """Each target with a history of its own: its ``Expectation`` in engine seconds
     (``settings`` already scaled; the forecast is in Azure-seconds)."""
-    k, q = max(time_scale, 1e-9), settings.history_quantile
+    k = max(time_scale, 1e-9)
     return {
-        t.id.lower(): settings.pickup_s + forecast.quantile_s(t.id, q) / k
+        t.id.lower(): Expectation(settings.pickup_s, forecast.expected_s(t.id) / k, forecast.spread)
         for t in targets
         if forecast.known(t.id)
     }
@@ -74,12 +104,12 @@ class PollPlanner:
     settings: PollSettings = field(default_factory=PollSettings)
     model: DurationModel = field(default_factory=DurationModel)
     _scouts: set[str] = field(default_factory=set)
-    _first: Mapping[str, float] = field(default_factory=dict)  # see ``expect``
+    _own: Mapping[str, Expectation] = field(default_factory=dict)  # see ``expect``
 
-    def expect(self, first: Mapping[str, float]) -> None:
-        """When (seconds after launch) to read each of these targets first: when its history
-        says it is done (see :func:`first_reads`)."""
-        self._first = first
+    def expect(self, own: Mapping[str, Expectation]) -> None:
+        """These targets' own time distributions, from their history (:func:`expectations`):
+        each is read when it says the target is done."""
+        self._own = own
 
     def observe_running(self, key: str, elapsed: float) -> None:
         """A poll ``elapsed`` seconds after launch saw target ``key`` still running."""
@@ -104,8 +134,10 @@ class PollPlanner:
         answer moves as the planner learns.
         """
         s, e = self.settings, last_seen_running
-        if e == 0 and key in self._first:  # not seen running yet: when it should be done
-            due = self._first[key]
+        own = self._own_while_expected(key, e)
+        if own is not None:  # when its own history says it is done
+            p = s.history_quantile if e == 0 else 1.0 - own.survival(e) * s.keep
+            due = own.quantile(p)
         elif self.model.completions >= s.learn_after:
             self.model.refresh()
             due = self.model.quantile(1.0 - self.model.survival(e) * s.keep)
@@ -116,15 +148,22 @@ class PollPlanner:
         return min(max(due, e + s.min_gap_s), e + s.max_gap_s)
 
     def sleep_before_asking_again(self, key: str, last_seen_running: float, wait: float) -> float:
-        """How much of a ``wait`` a target sleeps before re-asking: all of it for a first read
-        its history decided (nothing will move it), short while the scouts are out (learning
+        """How much of a ``wait`` a target sleeps before re-asking: all of it for a read its
+        own history decided (nothing will move it), short while the scouts are out (learning
         may start any moment), a quarter of it later (the model moves slowly)."""
         s = self.settings
-        if last_seen_running == 0 and key in self._first:
+        if self._own_while_expected(key, last_seen_running) is not None:
             return wait
         if self.model.completions < s.learn_after:
             return min(wait, s.recheck_s)
         return min(wait, max(s.recheck_s, wait / 4))
+
+    def _own_while_expected(self, key: str, elapsed: float) -> Expectation | None:
+        """``key``'s own distribution, unless it has run past the tail of it."""
+        own = self._own.get(key)
+        if own is None or (elapsed > 0 and elapsed > own.quantile(_OWN_UNTIL)):
+            return None
+        return own
 
     def _is_scout(self, key: str) -> bool:
         if key not in self._scouts and len(self._scouts) < self.settings.scouts:

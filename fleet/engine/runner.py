@@ -23,7 +23,7 @@ import structlog
 
 from fleet.engine.execute import Executor, Interrupt
 from fleet.engine.gate_runs import GateRuns
-from fleet.engine.polling import first_reads
+from fleet.engine.polling import expectations
 from fleet.engine.settings import AnyioClock, EngineSettings, RunContext
 from fleet.engine.tally import Tally
 from fleet.model import (
@@ -79,10 +79,8 @@ class Runner:
             recorder=recorder, may_launch=self._may_launch,
         )  # fmt: skip
         if plan.forecast is not None:  # the job's history: read each target when it is done
-            planner = self.executor.planner
-            planner.expect(
-                first_reads(plan.forecast, plan.targets, planner.settings, self.settings.time_scale)
-            )
+            planner, scale = self.executor.planner, self.settings.time_scale
+            planner.expect(expectations(plan.forecast, plan.targets, planner.settings, scale))
         self.gates = GateRuns(plan.spec, run_commands, context, sentinels=plan.sentinels)
         self.budget = ErrorBudget.of(policy, len(plan.targets))
         self.gate_records: list[GateRecord] = []

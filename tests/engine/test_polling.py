@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from fleet.api import Backend, prepare, run_async
 from fleet.engine.durations import DurationModel
-from fleet.engine.polling import PollPlanner, PollSettings, first_reads
+from fleet.engine.polling import PollPlanner, PollSettings, expectations
 from fleet.engine.runner import EngineSettings
 from fleet.model import (
     Forecast,
@@ -182,29 +182,40 @@ async def test_a_lognormal_fleet_costs_at_most_two_reads_per_target(
 
 
 def test_a_target_with_history_is_first_read_when_it_should_be_done() -> None:
-    """Its pickup plus the history quantile of its expected run time; then, seen still
-    running, the learned model as without history (here: not learned yet, a scout's probe)."""
+    """Its pickup plus the history quantile of its expected run time; seen still running, again
+    by its own distribution (soon: a short script is nearly done), and once past the tail of
+    its own distribution, by the learned model as without history (here: a scout's probe)."""
     s = PollSettings(pickup_s=3.0, history_quantile=0.8, scouts=1)
     forecast = Forecast(per_target={"/vm/a": 40.0}, typical_s=20.0, spread=0.2, runs=2)
     targets = [make_target("a"), make_target("b")]
     targets = [dataclasses.replace(targets[0], id="/vm/A"), targets[1]]
     planner = PollPlanner(s)
-    planner.expect(first_reads(forecast, targets, s, time_scale=1.0))
+    planner.expect(expectations(forecast, targets, s, time_scale=1.0))
     due = planner.next_poll_at("/vm/a", 0.0)
     assert due == pytest.approx(3.0 + 40.0 * math.exp(STD.inv_cdf(0.8) * 0.2))
     assert planner.sleep_before_asking_again("/vm/a", 0.0, due) == due  # nothing will move it
-    assert planner.next_poll_at("/vm/a", due) == pytest.approx(due * s.growth)  # a scout now
-    # b has no history of its own: planned as without history (it is the second scout-less one)
+    # still running at its 80% point: 35% of what is left may survive the next read
+    again = planner.next_poll_at("/vm/a", due)
+    assert again == pytest.approx(3.0 + 40.0 * math.exp(STD.inv_cdf(1 - 0.2 * 0.35) * 0.2))
+    assert due < again < due + 10.0  # seconds later, not a fleet-wide gap
+    tail = 3.0 + 40.0 * math.exp(STD.inv_cdf(0.99) * 0.2)
+    assert planner.next_poll_at("/vm/a", tail + 1.0) == pytest.approx((tail + 1.0) * s.growth)
+    # b has no history of its own: planned as without history (the scout slot is a's)
     assert planner.next_poll_at(targets[1].id.lower(), 0.0) == s.max_gap_s
 
 
-def test_history_first_reads_follow_the_time_scale() -> None:
+def test_history_reads_follow_the_time_scale() -> None:
     s = PollSettings().scaled(10.0)
     forecast = Forecast(per_target={"/vm/a": 40.0}, typical_s=20.0, spread=0.2, runs=2)
     target = dataclasses.replace(make_target("a"), id="/vm/a")
-    first = first_reads(forecast, [target], s, time_scale=10.0)
-    unscaled = first_reads(forecast, [target], PollSettings(), time_scale=1.0)
-    assert first["/vm/a"] == pytest.approx(unscaled["/vm/a"] / 10)
+    fast, slow = PollPlanner(s), PollPlanner(PollSettings())
+    fast.expect(expectations(forecast, [target], s, time_scale=10.0))
+    slow.expect(expectations(forecast, [target], PollSettings(), time_scale=1.0))
+    first = slow.next_poll_at("/vm/a", 0.0)
+    assert fast.next_poll_at("/vm/a", 0.0) == pytest.approx(first / 10)
+    assert fast.next_poll_at("/vm/a", first / 10) == pytest.approx(
+        slow.next_poll_at("/vm/a", first) / 10
+    )
 
 
 @pytest.mark.anyio
