@@ -8,6 +8,7 @@ custom ARM endpoint (an emulator, Azure Stack) with a CA file and a bearer token
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -73,6 +74,19 @@ def _credential(settings: ConnectionSettings) -> Any:
     return DefaultAzureCredential(authority=authority)
 
 
+def _check_ca(path: str) -> None:
+    """The CA file must be a readable PEM certificate (checked before any request)."""
+    if not Path(path).is_file():
+        message = f"--ca-cert {path!r}: no such file (give the PEM of the CA to trust)."
+        raise ConnectionSetupError(message)
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError) as exc:
+        why = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        message = f"--ca-cert {path!r} is not a usable PEM CA certificate ({why})."
+        raise ConnectionSetupError(message) from None
+
+
 def _endpoint(settings: ConnectionSettings) -> tuple[str, str]:
     if settings.cloud not in CLOUDS:
         message = f"Unknown cloud {settings.cloud!r}: use one of {', '.join(CLOUDS)}."
@@ -84,9 +98,8 @@ def _endpoint(settings: ConnectionSettings) -> tuple[str, str]:
             "authentication refuses plain HTTP)."
         )
         raise ConnectionSetupError(message)
-    if settings.ca_cert and not Path(settings.ca_cert).is_file():
-        message = f"--ca-cert {settings.ca_cert!r}: no such file (give the PEM of the CA to trust)."
-        raise ConnectionSetupError(message)
+    if settings.ca_cert:
+        _check_ca(settings.ca_cert)
     scope_host = CLOUDS[settings.cloud][0] if not settings.arm_endpoint else endpoint
     return endpoint, scope_host + "/.default"
 

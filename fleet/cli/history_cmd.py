@@ -16,6 +16,7 @@ from rich.table import Table
 from fleet.api.history import open_journal, recipe_of, report_from_journal, unfinished
 from fleet.api.prepare import prepare
 from fleet.api.resume import resume_async, take_over
+from fleet.cli.exits import err_console, fail
 from fleet.cli.launch import launch
 from fleet.cli.options import journal_options, with_options
 from fleet.cli.rollout_view import render_ending
@@ -23,8 +24,6 @@ from fleet.cli.signals import relay_signals
 from fleet.cli.terminal import TerminalObserver
 from fleet.cli.wiring import (
     configure_logs,
-    err_console,
-    fail,
     finish_run,
     open_backend,
     run_sync,

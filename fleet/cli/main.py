@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from fleet import __version__
 from fleet.cli import bench_cmd, history_cmd, run_cmd, sim_cmd
+from fleet.cli.exits import run_cli, set_debug
 
 app = typer.Typer(
     help=(
@@ -31,14 +34,38 @@ app.command("rerun")(history_cmd.rerun)
 app.command("bench")(bench_cmd.bench)
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fleet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show the traceback of a failure (for a bug report).", is_eager=True
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print fleet's version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    set_debug(debug)
+
+
 @app.command()
 def version() -> None:
     """Print fleet's version."""
-    typer.echo(__version__)
+    typer.echo(f"fleet {__version__}")
 
 
 def main() -> None:
-    app()
+    run_cli(app)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from rich.table import Table
 from fleet.api.estimate import estimate
 from fleet.api.history import open_journal
 from fleet.api.prepare import preflight, prepare, select
+from fleet.cli.exits import fail
 from fleet.cli.launch import launch
 from fleet.cli.options import (
     connection_options,
@@ -29,7 +30,6 @@ from fleet.cli.rollout_view import plan_table
 from fleet.cli.wiring import (
     check_report_path,
     configure_logs,
-    fail,
     finish_run,
     open_backend,
     run_sync,

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from fleet import logs
+from fleet.cli.exits import err_console, set_debug
 from fleet.errors import FleetError, SpecError
 from fleet.model import RunReport, Secret
 from fleet.ports import Backend
@@ -27,7 +28,6 @@ from fleet.spec import Connection
 if TYPE_CHECKING:
     from fleet.azure.backend import ConnectionSettings
 
-err_console = Console(stderr=True)
 T = TypeVar("T")
 
 
@@ -39,6 +39,7 @@ def configure_logs(kw: dict[str, Any]) -> None:
     if level.lower() not in ("debug", "info", "warning", "error"):
         raise SpecError(f"--log-level must be debug, info, warning or error, got {level!r}.")
     logs.configure(level, fmt)
+    set_debug(level.lower() == "debug")
 
 
 def run_sync(fn: Callable[..., Awaitable[T]], *args: Any, secrets: Secrets = NO_SECRETS) -> T:
@@ -56,11 +57,6 @@ def run_sync(fn: Callable[..., Awaitable[T]], *args: Any, secrets: Secrets = NO_
                 first = first.exceptions[0]
             raise first from group
         raise
-
-
-def fail(exc: FleetError) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(exc.exit_code)
 
 
 def _banner(profile: str, time_scale: float) -> None:

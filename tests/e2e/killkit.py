@@ -7,48 +7,17 @@ import json
 import os
 import re
 import signal
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.cli.clikit import Served as Served  # re-exported: the kill tests use killkit.*
+from tests.cli.clikit import served as served
 from tests.simkit import ROOT
 
 FLEET = [sys.executable, "-m", "fleet.cli.main"]
-
-
-@dataclass
-class Served:
-    endpoint: str
-    ca_cert: str
-    subscription: str
-
-    def truth(self, what: str) -> dict[str, Any]:
-        ctx = ssl.create_default_context(cafile=self.ca_cert)
-        url = f"{self.endpoint}/_sim/{what}"
-        with urllib.request.urlopen(url, context=ctx, timeout=20) as resp:
-            return json.loads(resp.read())
-
-
-@contextmanager
-def served(profile: str = "small", time_scale: float = 50) -> Iterator[Served]:
-    proc = subprocess.Popen(
-        [*FLEET, "sim", "serve", "--profile", profile, "--time-scale", str(time_scale)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
-        yield Served(info["endpoint"], info["ca_cert"], info["subscriptions"][0])
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def job_file(directory: Path, name: str) -> Path:
