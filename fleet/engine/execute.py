@@ -293,7 +293,7 @@ class Executor:
         reason: str | None = None,
     ) -> TargetResult:
         if status is None:
-            status, reason = status_for_view(view)
+            status, reason = status_for_view(view, self.spec.script.success_exit_codes)
         return TargetResult(
             target,
             status,

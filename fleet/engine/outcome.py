@@ -6,6 +6,8 @@ own statuses so operators can tell "the script is broken" from "the platform cou
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from fleet.model import CallError, RunView, Status
 
 
@@ -26,16 +28,24 @@ def status_for_put_error(err: CallError) -> tuple[Status, str]:
     return Status.ERROR, f"{code or 'HTTP ' + str(err.status)}: {message}"
 
 
-def status_for_view(view: RunView) -> tuple[Status, str | None]:
-    """Final status for a terminal instance view."""
-    state = view.execution_state
+def status_for_view(
+    view: RunView, success_exit_codes: Collection[int] = (0,)
+) -> tuple[Status, str | None]:
+    """Final status for a terminal instance view. A script that exits with one of the job's
+    ``success_exit_codes`` succeeded (Linux reports such a run ``Failed`` with the exit code;
+    the report keeps the code), e.g. 100 for a patch that says "reboot required"."""
+    state, code = view.execution_state, view.exit_code
+    if state in ("Succeeded", "Failed") and code is not None and code != 0:
+        if code in success_exit_codes:
+            return Status.SUCCEEDED, f"exit code {code} (a success exit code of this job)"
+        return Status.FAILED, f"exit code {code}"
     if state == "Succeeded":
-        if view.exit_code not in (None, 0):
-            return Status.FAILED, f"exit code {view.exit_code}"
+        if code is not None and 0 not in success_exit_codes:
+            return Status.FAILED, "exit code 0 (not a success exit code of this job)"
         return Status.SUCCEEDED, None
     if state == "Failed":
-        if view.exit_code is not None:
-            return Status.FAILED, f"exit code {view.exit_code}"
+        if code is not None:
+            return Status.FAILED, f"exit code {code}"
         return Status.FAILED, view.message or "the run command failed without an exit code"
     if state == "TimedOut":
         if view.start_time is None:

@@ -28,7 +28,7 @@ from fleet.model.rollout import (
     RolloutPolicy,
     RolloutRecord,
 )
-from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind
+from fleet.model.script import Parameter, ScriptIdentity, ScriptSource, ScriptSpec, SourceKind
 from fleet.model.secret import Secret
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
 
@@ -53,6 +53,7 @@ __all__ = [
     "RunPlan",
     "RunReport",
     "RunView",
+    "ScriptIdentity",
     "ScriptSource",
     "ScriptSpec",
     "Secret",

@@ -9,11 +9,12 @@ from datetime import datetime
 from enum import StrEnum
 
 from fleet.model.rollout import RolloutRecord
+from fleet.model.script import ScriptIdentity
 from fleet.model.targets import Target
 
 
 class Status(StrEnum):
-    """Final per-target outcome: Azure's execution states plus fleet's own."""
+    """Per-target outcome: Azure's execution states plus fleet's own. Final, except RUNNING."""
 
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"  # the script ran and exited non-zero
@@ -27,6 +28,9 @@ class Status(StrEnum):
     WEDGED = "Wedged"  # still Running past its timeout plus grace
     ERROR = "Error"  # platform or fleet error; reason says which
     NOT_STARTED = "NotStarted"
+    # Not final: only in a report read from the journal of a run still in flight or
+    # interrupted — the target was launched and its result is not known yet.
+    RUNNING = "Running"
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class RunReport:
     ended: str = "completed"
     ended_detail: str | None = None  # e.g. which gate tripped, after which batch
     rollout: RolloutRecord | None = None
+    simulated: bool = False  # run against fleet's Azure emulator (--sim), not Azure
+    script: tuple[ScriptIdentity, ...] = ()  # what was sent, per OS variant
 
 
 @dataclass(frozen=True)
@@ -77,11 +83,12 @@ class Progress:
     launched: int = 0  # run command accepted by Azure
     running: int = 0  # launched and not yet final
     succeeded: int = 0
-    failed: int = 0  # every final status other than Succeeded and Skipped
+    failed: int = 0  # every final status but Succeeded, Skipped and NotStarted
+    not_started: int = 0  # the rollout stopped before launching them (not failures)
     throttled: int = 0  # 429s received so far
     throttle_wait_s: float = 0.0
     elapsed_s: float = 0.0
 
     @property
     def done(self) -> int:
-        return self.skipped + self.succeeded + self.failed
+        return self.skipped + self.succeeded + self.failed + self.not_started

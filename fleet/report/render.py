@@ -24,6 +24,7 @@ STATUS_STYLES: dict[Status, str] = {
     Status.SKIPPED: "yellow",
     Status.CANCELED: "yellow",
     Status.NOT_STARTED: "dim",
+    Status.RUNNING: "cyan",
     Status.THROTTLED_OUT: "magenta",
 }
 _FAILURE_STYLE = "red"
