@@ -12,20 +12,37 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fleet.errors import FleetError
-from fleet.model import RunReport, Status, Target, TargetResult
+from fleet.errors import ReportWriteError
+from fleet.model import (
+    BatchRecord,
+    GateRecord,
+    RolloutRecord,
+    RunReport,
+    ScriptIdentity,
+    SourceKind,
+    Status,
+    Target,
+    TargetResult,
+)
 from fleet.report.groups import OutputGroup, group_results
 from fleet.secrets import NO_SECRETS, Secrets
 
+#: 2: ``schema_version``, ``simulated``, ``script`` (per OS variant: kind, SHA-256 of the
+#: text) and per-target ``os`` added; 1 (no ``schema_version``): the first reports.
+SCHEMA_VERSION = 2
+
 #: Statuses that prove Azure accepted the run command (the target was launched).
 _LAUNCHED = frozenset(
-    {Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELED, Status.WEDGED}
-)
+    {
+        Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELED, Status.WEDGED,
+        Status.RUNNING,
+    }
+)  # fmt: skip
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -51,6 +68,7 @@ def target_fields(t: Target) -> dict[str, Any]:
         "resource_group": t.resource_group,
         "location": t.location,
         "zone": t.zone,
+        "os": t.os,
     }
 
 
@@ -81,6 +99,21 @@ def _group_dict(g: OutputGroup) -> dict[str, Any]:
         "sample_output": g.sample_output,
         "sample_error": g.sample_error,
     }
+
+
+def _script_dict(script: ScriptIdentity) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": script.kind.value, "sha256": script.sha256}
+    if script.command_id is not None:
+        out["command_id"] = script.command_id
+    return out
+
+
+def script_from_dict(raw: Mapping[str, Any] | None) -> tuple[ScriptIdentity, ...]:
+    """The report's ``script`` section back as objects (``fleet show``)."""
+    return tuple(
+        ScriptIdentity(variant, SourceKind(v["kind"]), v.get("sha256"), v.get("command_id"))
+        for variant, v in (raw or {}).items()
+    )
 
 
 def _per_target(count: int, launched: int) -> float | None:
@@ -120,8 +153,11 @@ def report_to_dict(
     if groups is None or secrets:
         groups = group_results(report.results)
     return {
+        "schema_version": SCHEMA_VERSION,
         "run_id": report.run_id,
         "job": report.job,
+        "simulated": report.simulated,
+        "script": {s.variant: _script_dict(s) for s in report.script},
         "started_at": iso(report.started_at),
         "finished_at": iso(report.finished_at),
         "ended": report.ended,
@@ -169,6 +205,29 @@ def _rollout_dict(report: RunReport) -> dict[str, Any] | None:
     }
 
 
+def rollout_from_dict(raw: Mapping[str, Any] | None) -> RolloutRecord | None:
+    """The report's ``rollout`` section back as a record (``fleet show`` prints it as
+    ``fleet run`` did, and a continued run keeps the gate verdicts it had)."""
+    if not raw:
+        return None
+    budget = raw.get("error_budget") or {}
+    return RolloutRecord(
+        order=str(raw.get("order") or ""),
+        batches=tuple(
+            BatchRecord(b["index"], b.get("group"), tuple(b.get("targets") or ()), b["started"])
+            for b in raw.get("batches") or ()
+        ),
+        gates=tuple(
+            GateRecord(g["gate"], g["batch"], g["passed"], g["reason"], tuple(g["targets"]))
+            for g in raw.get("gates") or ()
+        ),
+        max_errors=budget.get("max_errors"),
+        script_failures=int(budget.get("failures") or 0),
+        platform_failures=int(budget.get("platform_failures") or 0),
+        count_platform_failures=bool(budget.get("count_platform_failures")),
+    )
+
+
 def write_report(
     path: Path,
     report: RunReport,
@@ -176,25 +235,43 @@ def write_report(
     secrets: Secrets = NO_SECRETS,
     groups: Sequence[OutputGroup] | None = None,
 ) -> None:
-    """Write the JSON report to ``path`` atomically: readers see the old file or the new one."""
+    """Write the JSON report to ``path`` (``ReportWriteError`` if it cannot be written)."""
     # Serialise first: a bug in the data must not leave a temporary file behind either.
     document = report_to_dict(report, secrets=secrets, groups=groups)
-    text = json.dumps(document, indent=2, ensure_ascii=False)
-    path = Path(path)
-    tmp: str | None = None
+    write_text(Path(path), json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """A regular file is written atomically (readers see the old file or the new one); a device
+    or a pipe (``/dev/stdout``, a FIFO) in place — a rename would replace the device node."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        if path.exists() and not path.is_file():
+            _in_place(path, text)
+        else:
+            _atomically(path, text)
+    except OSError as exc:
+        message = f"cannot write the report to {path}: {exc.strerror or exc}"
+        raise ReportWriteError(message) from exc
+
+
+def _in_place(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()  # a full device refuses here (ENOSPC), not at close
+
+
+def _atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        message = f"cannot write the report to {path}: {exc.strerror or exc}"
-        raise FleetError(message) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def exit_code_for(report: RunReport, *, strict: bool = False) -> int:
