@@ -57,6 +57,7 @@ class ConnectionSettings:
     subscriptions: tuple[str, ...] = ()
     safety: float = 0.9  # share of Azure's published limits fleet allows itself
     time_scale: float = 1.0  # an emulator running K times faster than Azure
+    simulated: bool = False  # fleet's embedded emulator (--sim), not Azure
 
 
 def _credential(settings: ConnectionSettings) -> Any:
@@ -127,6 +128,7 @@ async def azure_backend(settings: ConnectionSettings) -> AsyncIterator[Backend]:
                 run_commands=AzureRunCommands(clients),
                 arm_counters=throttle.counters,
                 time_scale=settings.time_scale,
+                simulated=settings.simulated,
             )
     finally:
         close = getattr(credential, "close", None)
