@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from fleet import __version__
-from fleet.cli import bench_cmd, history_cmd, run_cmd, sim_cmd
+from fleet.cli import bench_cmd, history_cmd, resume_cmd, run_cmd, sim_cmd
 from fleet.cli.exits import run_cli, set_debug
 
 app = typer.Typer(
@@ -29,8 +29,8 @@ app.command("targets")(run_cmd.targets)
 app.command("plan")(run_cmd.plan)
 app.command("runs")(history_cmd.runs)
 app.command("show")(history_cmd.show)
-app.command("resume")(history_cmd.resume)
-app.command("rerun")(history_cmd.rerun)
+app.command("resume")(resume_cmd.resume)
+app.command("rerun")(resume_cmd.rerun)
 app.command("bench")(bench_cmd.bench)
 
 

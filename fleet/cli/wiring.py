@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import typer
-from rich.console import Console
 from rich.panel import Panel
 
 from fleet import logs
-from fleet.cli.exits import err_console, set_debug
-from fleet.errors import FleetError, SpecError
+from fleet.cli.exits import err_console, say_error, set_debug
+from fleet.errors import FleetError, ReportWriteError, SpecError
 from fleet.model import RunReport, Secret
 from fleet.ports import Backend
 from fleet.secrets import NO_SECRETS, Secrets, using
@@ -115,39 +114,44 @@ async def _emulated(connection: Connection) -> AsyncIterator[ConnectionSettings]
             token=Secret(emu.token),
             subscriptions=connection.subscriptions or tuple(emu.info.subscriptions),
             time_scale=scale,
+            simulated=True,
         )
 
 
 def finish_run(
-    result: RunReport, report: Path | None, strict: bool, secrets: Secrets = NO_SECRETS
+    result: RunReport,
+    report: Path | None,
+    strict: bool,
+    secrets: Secrets = NO_SECRETS,
+    fmt: str = "table",
 ) -> None:
-    """Write the JSON report, render the summary and exit with the run's exit code. Whatever
-    a script echoed of the run's ``secrets`` is redacted in both."""
-    from fleet.cli.rollout_view import render_ending
+    """Show the run (``fmt``: table, json or tsv), write the JSON report and exit with the
+    run's exit code — or 5 when the report could not be written (the journal still has it).
+    Whatever a script echoed of the run's ``secrets`` is redacted in both."""
+    from fleet.cli.views import show_report
     from fleet.report.groups import group_results
     from fleet.report.json_report import exit_code_for, write_report
-    from fleet.report.render import render_summary
 
     result = secrets.redact_report(result)
     groups = group_results(result.results)  # once: grouping 10,000 outputs is not free
-    render_summary(Console(), result, groups=groups)
-    render_ending(Console(), result)
+    show_report(result, groups, fmt)
     if report is not None:
         try:
             write_report(report, result, groups=groups)
-            err_console.print(f"report written to {report}")
-        except FleetError as exc:  # the run happened: keep its outcome, say how to get the JSON
-            err_console.print(
-                f"[bold red]error:[/] {exc} — the run is in the journal: "
-                f"fleet show {result.run_id} --format json",
-                highlight=False,
-            )
+        except ReportWriteError as exc:  # the run happened: say so, and how to get the JSON
+            say_error(f"{exc} — the run is in the journal: fleet show {result.run_id} -o json")
+            raise typer.Exit(exc.exit_code) from exc
+        err_console.print(f"report written to {report}", highlight=False)
     raise typer.Exit(exit_code_for(result, strict=strict))
 
 
 def check_report_path(report: Path | None) -> None:
     """Refuse a report path that cannot be written before anything runs (exit 2)."""
     if report is None:
+        return
+    if report.exists() and not report.is_file() and not report.is_dir():
+        if not os.access(report, os.W_OK):  # a device or a pipe: written in place
+            raise SpecError(f"--report {report}: cannot write there (permission denied).")
         return
     parent = report.resolve().parent
     if report.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
