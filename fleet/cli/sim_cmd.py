@@ -73,6 +73,15 @@ def serve(
         ),
     ] = 1.0,
     seed: SeedOpt = None,
+    throttle_headers: Annotated[
+        str | None,
+        typer.Option(
+            "--throttle-headers",
+            help="Compute throttle header dialect, overriding the profile's throttling.headers: "
+            "current, windowed (older per-window counters such as PutVM3Min;239) or none. "
+            "The limits enforced stay the same; only what the headers say changes.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the emulator until SIGINT/SIGTERM.
 
@@ -80,7 +89,9 @@ def serve(
     {"endpoint": "https://127.0.0.1:PORT", "ca_cert": "/abs/ca.pem", "subscriptions": [...],
     "time_scale": K}. Point a client at the endpoint, trust ca_cert, and send a bearer token
     from the profile's principals (default token: fleet-sim-token). Ground truth for tests:
-    GET {endpoint}/_sim/stats, /_sim/executions, /_sim/inventory; PUT /_sim/faults.
+    GET {endpoint}/_sim/stats, /_sim/executions, /_sim/restarts, /_sim/inventory,
+    /_sim/runcommands, /_sim/background; PUT /_sim/faults, /_sim/settings; POST/DELETE
+    /_sim/background.
     """
     from fleet.sim.emulator import Emulator
     from fleet.sim.emulator import serve as run_serve
@@ -89,9 +100,19 @@ def serve(
     if not math.isfinite(time_scale):
         err.print(f"[bold red]error:[/] --time-scale must be a finite number, got {time_scale}")
         raise typer.Exit(2)
+    if throttle_headers not in (None, "current", "windowed", "none"):
+        err.print(
+            f"[bold red]error:[/] --throttle-headers must be current, windowed or none, "
+            f"got {throttle_headers!r}",
+            highlight=False,
+        )
+        raise typer.Exit(2)
     loaded = _load(profile, err)
+    emulator = Emulator(
+        loaded, time_scale=time_scale, seed=seed, port=port, throttle_headers=throttle_headers
+    )
     try:
-        code = run_serve(Emulator(loaded, time_scale=time_scale, seed=seed, port=port))
+        code = run_serve(emulator)
     except OSError as exc:
         err.print(
             f"[bold red]error:[/] cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. "

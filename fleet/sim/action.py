@@ -17,10 +17,13 @@ Rules (docs "run-command", Linux and Windows, "Restrictions", unless noted):
 - A script still running after ``action.max_duration`` (90 minutes) "times out": the operation
   fails with ``VMExtensionProvisioningTimeout``, which also frees the VM. No cancel: no API.
 - The agent must be ready: a restarting VM's run waits for the agent (Pending); on a dead agent
-  the operation fails after ``action.agent_timeout`` (``VMAgentStatusCommunicationError``).
+  the operation fails with ``VMAgentStatusCommunicationError`` after
+  ``run_commands.agent_fail_after_s``, the same delay as a managed run command's (the rules are
+  the run-command store's, shared, so ``/_sim/settings`` changes both).
 - A restart kills a running script (``interrupt``); a pending one waits for the agent.
 - What the script does and prints comes from the outcome model shared with managed run commands
-  (called with the script minus its exit-code marker lines); exec mode runs Linux scripts for
+  (called with the script minus its exit-code marker lines, the ``commandId`` as the name and
+  the parameter names, so the same script behaviours apply); exec mode runs Linux scripts for
   real with the shared runner (named parameters as environment variables, unnamed ones as
   arguments, as ``rc_body.split_parameters``).
 """
@@ -47,9 +50,9 @@ from fleet.sim.errors import ArmError, bad_request
 from fleet.sim.model import AgentState, SimVm
 from fleet.sim.profile_ops import ActionSettings
 from fleet.sim.rc_body import split_parameters
+from fleet.sim.rc_rules import RunCommandRules
 from fleet.sim.rc_state import Execution
-from fleet.sim.runcommands import ExecRunner
-from fleet.sim.runcommands import _check_running as check_running  # the extension rule, shared
+from fleet.sim.runcommands import ExecRunner, check_running  # the extension rule, shared
 
 CONFLICT_MESSAGE = (
     "Run command extension execution is in progress. Please wait for completion before "
@@ -146,12 +149,15 @@ class ActionStore:
         clock: SimClock,
         planner: Callable[..., Any],
         limits: ActionSettings,
+        rules: RunCommandRules | None = None,
         *,
         exec_runner: ExecRunner | None = None,
     ) -> None:
+        """``rules``: the run-command store's (``agent_fail_after_s`` is shared)."""
         self._clock = clock
         self._planner = planner
         self.limits = limits
+        self.rules = rules or RunCommandRules()
         self._runner = exec_runner
         self._runs: list[ActionRun] = []
         self._latest: dict[str, ActionRun] = {}  # VM key -> its most recent run
@@ -174,7 +180,14 @@ class ActionStore:
             raise ArmError(409, "Conflict", CONFLICT_MESSAGE)
         self._seq[vm.key] += 1
         run = ActionRun(
-            str(uuid.uuid4()), vm, request.command.id, self._seq[vm.key], now, None, None
+            str(uuid.uuid4()),
+            vm,
+            request.command.id,
+            self._seq[vm.key],
+            now,
+            None,
+            None,
+            agent_fail_after_s=self.rules.agent_fail_after_s,
         )
         if self._exec_eligible(vm):
             self._start_live(run, request)
@@ -191,7 +204,15 @@ class ActionStore:
     def _plan(self, run: ActionRun, request: ActionInput, now: float) -> None:
         vm = run.vm
         script, markers = split_markers(request.script)
-        planned = self._planner(vm, script, _SEQ_OFFSET + run.seq)
+        planned = self._planner(
+            vm,
+            script,
+            _SEQ_OFFSET + run.seq,
+            name=run.command_id,
+            parameters=tuple(name for name, _ in request.parameters if name),  # unnamed: args
+            protected=(),  # RunCommandInput has no protected parameters
+        )
+        run.outcome = planned.outcome
         if vm.agent is AgentState.NOT_READY:
             return  # never delivered (start_at None)
         run.start_at = now + max(0.0, float(planned.pending_s))

@@ -6,7 +6,9 @@ TimedOut, Interrupted by a restart, or NeverStarted on a dead agent) is ground t
 *operation* (InProgress, then Succeeded or Failed) is what ARM reports. They differ: a script
 that exits non-zero still makes the operation succeed; the operation never ends sooner than
 ``min_duration`` after the request; an interrupted script's operation ends when the agent is
-back. Limits and sources: ``fleet.sim.action``.
+back. Limits and sources: ``fleet.sim.action``. How long Compute waits for an agent that never
+answers is the run's ``agent_fail_after_s``, taken from the run-command rules when the run is
+created (``run_commands.agent_fail_after_s``: one setting for managed and action run commands).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 
 from fleet.sim.model import SimVm
 from fleet.sim.profile_ops import ActionSettings
-from fleet.sim.rc_state import Execution, tail_utf8
+from fleet.sim.rc_state import DEAD_AGENT_S, Execution, tail_utf8
 
+AGENT_ERROR_CODE = "VMAgentStatusCommunicationError"
 AGENT_MESSAGE = (
     "The VM has not reported status for the VM agent or extensions. Verify that the OS is up "
     "and healthy, the VM has a running VM agent, and outbound connectivity to Azure."
@@ -42,6 +45,8 @@ class ActionRun:
     execution: Execution | None = None  # exec mode: the runner's record (its ``live`` run)
     interrupted_at: float | None = None  # a restart killed the running script
     resume_at: float | None = None  # when that VM's agent was back (None = never)
+    agent_fail_after_s: float = DEAD_AGENT_S  # a dead agent fails the operation this much later
+    outcome: str = ""  # the outcome the model chose for the script (ground truth; model mode)
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ def evaluate(run: ActionRun, t: float, limits: ActionSettings) -> ActionView:
     """The run at ``t``: see the module docstring."""
     start, end, killed = _course(run)
     if start is None and run.execution is None:  # never delivered: a dead agent
-        deadline = run.created_at + limits.agent_timeout
+        deadline = run.created_at + run.agent_fail_after_s
         if t < deadline:
             return ActionView("InProgress", "Pending")
         return ActionView("Failed", "NeverStarted", ended_at=deadline, error=agent_error())
@@ -114,7 +119,7 @@ def _interrupted(
     run: ActionRun, t: float, limits: ActionSettings, start: float, cut: float
 ) -> ActionView:
     if run.resume_at is None:  # the agent never comes back to report
-        deadline = cut + limits.agent_timeout
+        deadline = cut + run.agent_fail_after_s
         if t < deadline:
             return ActionView("InProgress", "Interrupted", started_at=start)
         return ActionView("Failed", "Interrupted", start, deadline, error=agent_error())
@@ -125,7 +130,7 @@ def _interrupted(
 
 
 def agent_error() -> dict[str, str]:
-    return {"code": "VMAgentStatusCommunicationError", "message": AGENT_MESSAGE}
+    return {"code": AGENT_ERROR_CODE, "message": AGENT_MESSAGE}
 
 
 def timeout_error(vm: SimVm) -> dict[str, str]:
@@ -152,4 +157,6 @@ def ground_truth_row(run: ActionRun, seen: ActionView) -> dict[str, Any]:
         "exit_code": seen.exit_code,
         "operation_status": seen.status,
         "canceled": False,
+        "outcome": run.outcome,
+        "agent_failed": seen.error is not None and seen.error["code"] == AGENT_ERROR_CODE,
     }

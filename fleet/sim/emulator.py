@@ -56,9 +56,11 @@ class Emulator:
         workdir: Path | None = None,
         page_size: int = 1000,
         clock: SimClock | None = None,
+        throttle_headers: str | None = None,
     ) -> None:
         """``clock`` replaces the real scaled clock (tests pass a ``ManualClock`` to step time by
-        hand; ``time_scale`` is then ignored in favour of the clock's)."""
+        hand; ``time_scale`` is then ignored in favour of the clock's). ``throttle_headers``
+        (``current``, ``windowed``, ``none``) overrides the profile's header dialect."""
         self.profile = profile if isinstance(profile, Profile) else load_profile(Path(profile))
         self._owns_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="fleet-sim-"))
@@ -68,6 +70,7 @@ class Emulator:
             seed=seed,
             page_size=page_size,
             exec_dir=self.workdir / "exec",
+            header_dialect=throttle_headers,
         )
         self._port = port
         self._runner: web.AppRunner | None = None

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from fleet.sim.auth import Permission, Principal
 from fleet.sim.errors import ArmError, bad_request
+from fleet.sim.throttle_headers import REPEAT
 
 if TYPE_CHECKING:
     from fleet.sim.world import World
@@ -123,15 +124,25 @@ def throttled_error(world: World, decision: Any, headers: dict[str, str]) -> Arm
     )
 
 
+def set_headers(response: web.StreamResponse, headers: dict[str, str]) -> None:
+    """Set ``headers`` on ``response``; a value holding ``REPEAT`` becomes repeated lines."""
+    for name, value in headers.items():
+        lines = value.split(REPEAT)
+        response.headers[name] = lines[0]
+        for line in lines[1:]:
+            response.headers.add(name, line)
+
+
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    return web.Response(
+    response = web.Response(
         body=json.dumps(body, separators=(",", ":")).encode(),
         status=status,
         content_type="application/json",
-        headers=headers,
     )
+    set_headers(response, headers or {})
+    return response
 
 
 def encode_token(offset: int) -> str:

@@ -1,21 +1,38 @@
 """What a run command's script does on a simulated VM: when it starts, how long, what it prints.
 
-The outcome *class* (ok, disk-full, ...) depends only on (seed, VM), so the same odd VMs fail
-on every run; timings depend on (seed, VM, execution sequence number). Output comes from the
-profile's templates filled with facts that are stable per VM (hostname, kernel, uptime, disk
-use, ...). Pure: no I/O, no clock; the run-command layer turns a ``PlannedRun`` into states.
+The VM's outcome *class* (ok, disk-full, ...) depends only on (seed, VM), so the same odd VMs
+fail on every run, whatever the script. *Which* script runs decides what the class means: a
+profile's ``script.behaviours`` recognise scripts by run-command name, marker text or SHA-256
+and say what each class does for them (a patch prints package updates and exits 100 "reboot
+required" on a share of the healthy VMs; a remediation prints its fix); a script none matches
+gets ``script.unknown``: the profile's outcome classes, or a generic, clearly simulated output
+echoing what was asked (never a protected parameter's value). Timings depend on (seed, VM,
+execution sequence number). Output comes from templates filled with facts that are stable per
+VM (hostname, kernel, uptime, disk use, ...). Pure: no I/O, no clock; the run-command layer
+turns a ``PlannedRun`` into states.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import math
 import random
 from dataclasses import dataclass
 
 from fleet.sim.inventory import name_matches, seeded_rng
+from fleet.sim.job_outputs import SHIPPED, package_facts
 from fleet.sim.model import SimVm
 from fleet.sim.profile import Profile
-from fleet.sim.profile_sections import Distribution, Outcome
+from fleet.sim.profile_sections import Behaviour, Distribution, Outcome
+
+GENERIC = "generic"
+_GENERIC_OUTPUT = """\
+[simulated] {hostname}: run command '{run_command}' accepted by the fleet emulator
+[simulated] script: {script_first_line}
+[simulated] parameters: {parameters}
+[simulated] nothing was executed on a real machine; this output is generated
+"""
 
 
 @dataclass(frozen=True)
@@ -27,7 +44,7 @@ class PlannedRun:
     exit_code: int
     output: str  # full stdout (the run-command layer truncates to the last 4,096 bytes)
     error: str  # full stderr
-    outcome: str = "ok"  # the outcome class name, for logs and tests
+    outcome: str = "ok"  # "<behaviour>/<outcome>" (or the class name), for ground truth
 
 
 class OutcomeModel:
@@ -38,6 +55,8 @@ class OutcomeModel:
         self._seed = seed
         self._outcomes = {o.name: o for o in profile.script.outcomes}
         self._forced = [(o.names, o.outcome) for o in profile.overrides if o.outcome is not None]
+        given = profile.script.behaviours
+        self._behaviours = list(SHIPPED) if given is None else list(given)
         self._classes: dict[str, str] = {}
         self._facts: dict[str, dict[str, str]] = {}
 
@@ -58,15 +77,28 @@ class OutcomeModel:
         self._classes[vm.key] = chosen
         return chosen
 
-    def plan(self, vm: SimVm, script: str, execution_seq: int) -> PlannedRun:
-        outcome = self._outcomes[self.outcome_class(vm)]
+    def plan(
+        self,
+        vm: SimVm,
+        script: str,
+        execution_seq: int,
+        *,
+        name: str = "",
+        parameters: tuple[str, ...] = (),
+        protected: tuple[str, ...] = (),
+    ) -> PlannedRun:
+        behaviour = self.behaviour_for(name, script)
+        outcome, label = self._outcome(vm, behaviour)
         rng = seeded_rng(self._seed, "run", vm.key, execution_seq)
         pending = draw(rng, self._script.pending)
         duration = draw(rng, outcome.duration or self._script.duration)
+        shown = [*parameters, *(f"{p} (protected)" for p in protected)]
         facts = {
             **self.facts(vm),
             "script_first_line": first_line(script),
             "exit_code": str(outcome.exit_code),
+            "run_command": name,
+            "parameters": ", ".join(shown) or "(none)",
         }
         output, error = _templates(outcome, vm.os)
         return PlannedRun(
@@ -75,8 +107,49 @@ class OutcomeModel:
             exit_code=outcome.exit_code,
             output=output.format_map(facts),
             error=error.format_map(facts),
-            outcome=outcome.name,
+            outcome=label,
         )
+
+    def behaviour_for(self, name: str, script: str) -> Behaviour | str | None:
+        """The first behaviour that recognises the script, else ``GENERIC`` or None (the
+        profile's outcome classes), as ``script.unknown`` says."""
+        digest = hashlib.sha256(script.encode("utf-8")).hexdigest()
+        for behaviour in self._behaviours:
+            match = behaviour.match
+            if (
+                any(fnmatch.fnmatchcase(name.lower(), g.lower()) for g in match.run_commands)
+                or any(marker in script for marker in match.contains)
+                or digest in {h.lower() for h in match.sha256}
+            ):
+                return behaviour
+        return GENERIC if self._script.unknown == GENERIC else None
+
+    def _outcome(self, vm: SimVm, behaviour: Behaviour | str | None) -> tuple[Outcome, str]:
+        vm_class = self.outcome_class(vm)
+        base = self._outcomes[vm_class]
+        if behaviour is None:
+            return base, vm_class
+        if isinstance(behaviour, Behaviour) and not behaviour.outcomes:
+            return base, f"{behaviour.name}/{vm_class}"
+        if behaviour == GENERIC:
+            update: dict[str, object] = {"output": _GENERIC_OUTPUT, "windows_output": None}
+            if base.exit_code != 0:  # say what failed, then the class's own error text
+                note = f"[simulated] the script fails on this VM (class '{vm_class}'):\n"
+                update["error"] = note + base.error
+                update["windows_error"] = note + (base.windows_error or base.error)
+            generic = base.model_copy(update=update)
+            return generic, f"{GENERIC}/{vm_class}"
+        assert isinstance(behaviour, Behaviour)
+        mine = [o for o in behaviour.outcomes if behaviour.class_of(o) == vm_class]
+        if not mine:
+            first = behaviour.class_of(behaviour.outcomes[0])
+            mine = [o for o in behaviour.outcomes if behaviour.class_of(o) == first]
+        weights = [o.weight for o in mine]
+        chosen = mine[0]
+        if len(mine) > 1 and sum(weights) > 0:
+            rng = seeded_rng(self._seed, "behaviour", behaviour.name, vm.key)
+            chosen = rng.choices(mine, weights=weights)[0]
+        return chosen, f"{behaviour.name}/{chosen.name}"
 
     def facts(self, vm: SimVm) -> dict[str, str]:
         """Template values for a VM, stable across runs (see ``PLACEHOLDERS``)."""
@@ -134,6 +207,7 @@ def vm_facts(rng: random.Random, vm: SimVm) -> dict[str, str]:
     disk_pct = rng.randint(8, 88)
     used = round(size * disk_pct / 100)
     load = sorted((round(rng.uniform(0.0, 1.8), 2) for _ in range(3)), reverse=True)
+    release = kernel(rng)
     return {
         "hostname": vm.computer_name,
         "vm_name": vm.name,
@@ -142,7 +216,7 @@ def vm_facts(rng: random.Random, vm: SimVm) -> dict[str, str]:
         "zone": vm.zone or "-",
         "vm_size": vm.vm_size,
         "os": os_name,
-        "kernel": kernel(rng),
+        "kernel": release,
         "uptime": _uptime(rng),
         "load": ", ".join(f"{x:.2f}" for x in load),
         "cpu_pct": str(rng.randint(1, 85)),
@@ -152,6 +226,7 @@ def vm_facts(rng: random.Random, vm: SimVm) -> dict[str, str]:
         "disk_used_gb": str(used),
         "disk_free_gb": str(size - used),
         "ip": f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(4, 254)}",
+        **package_facts(os_name, release),
     }
 
 

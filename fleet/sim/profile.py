@@ -4,7 +4,10 @@ A profile says which subscriptions, resource groups, VMs and scale sets exist, w
 emulator (bearer tokens and RBAC), how run commands behave, and which faults and limits apply.
 ``load_profile`` reads YAML and reports every problem as ``file:line: field.path: message``
 in one ``ProfileError``. Semantic checks that span fields live in ``fleet.sim.profile_checks``;
-the script, fault and throttling sections in ``fleet.sim.profile_sections``.
+the script, fault and throttling sections in ``fleet.sim.profile_sections``; ``run_commands``
+(the run-command service's rules, run commands already on the VMs) in
+``fleet.sim.profile_runcommands``; ``background`` (other clients' load) in
+``fleet.sim.profile_background``.
 
 Example (see the built-in profiles in fleet/sim/profiles/, loaded by ``fleet.sim.catalog``)::
 
@@ -32,8 +35,10 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import Field, NonNegativeInt, PlainValidator, ValidationError, field_validator
 
 from fleet.sim import profile_yaml
+from fleet.sim.profile_background import BackgroundSection
 from fleet.sim.profile_checks import cross_check
 from fleet.sim.profile_ops import ActionSettings, RestartSettings
+from fleet.sim.profile_runcommands import RunCommandsSection
 from fleet.sim.profile_sections import (
     Faults,
     Fraction,
@@ -298,6 +303,8 @@ class Profile(StrictModel):
     throttling: Throttling = Throttling()
     restart: RestartSettings = RestartSettings()
     action: ActionSettings = ActionSettings()
+    run_commands: RunCommandsSection = RunCommandsSection()
+    background: BackgroundSection = BackgroundSection()
 
     def target_count(self) -> int:
         """How many run-command targets the profile describes (VMs + scale-set instances)."""

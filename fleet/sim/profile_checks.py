@@ -23,6 +23,8 @@ def cross_check(profile: Profile) -> list[Issue]:
     issues += _subscriptions(profile)
     issues += _principals(profile)
     issues += _outcomes(profile)
+    issues += _behaviours(profile)
+    issues += _background(profile)
     return issues
 
 
@@ -135,4 +137,40 @@ def _outcomes(profile: Profile) -> list[Issue]:
         ):
             message = "an override needs at least one of power_state, agent, script, outcome"
             issues.append((("overrides", i), message))
+    return issues
+
+
+def _behaviours(profile: Profile) -> list[Issue]:
+    """A behaviour's outcome for a class no VM has would never be chosen: say so."""
+    classes = {o.name for o in profile.script.outcomes}
+    behaviours = profile.script.behaviours or []  # None: the built-in ones, which fit any
+    issues: list[Issue] = []
+    for i, name in _duplicates(b.name for b in behaviours).items():
+        issues.append((("script", "behaviours", i, "name"), f"duplicate behaviour {name!r}"))
+    for i, behaviour in enumerate(behaviours):
+        for j, outcome in enumerate(behaviour.outcomes):
+            vm_class = behaviour.class_of(outcome)
+            if vm_class not in classes:
+                loc = ("script", "behaviours", i, "outcomes", j)
+                message = f"no VM has class {vm_class!r}; script.outcomes has: "
+                issues.append((loc, message + ", ".join(sorted(classes)) + " (set vm_class)"))
+    return issues
+
+
+def _background(profile: Profile) -> list[Issue]:
+    """Loads must name this profile's subscriptions and (ARM) principals, or they spend nothing
+    the caller shares."""
+    subs = {s.id.lower() for s in profile.subscriptions}
+    principals = {p.name.lower() for p in profile.principals}
+    issues: list[Issue] = []
+    section = profile.background
+    for kind, loads in (("arm", section.arm), ("compute", section.compute)):
+        for i, load in enumerate(loads):
+            if load.subscription is not None and load.subscription.lower() not in subs:
+                message = f"subscription {load.subscription} is not in this profile"
+                issues.append((("background", kind, i, "subscription"), message))
+    for i, arm in enumerate(section.arm):
+        if arm.principal is not None and arm.principal.lower() not in principals:
+            message = f"principal {arm.principal!r} is not in this profile's principals"
+            issues.append((("background", "arm", i, "principal"), message))
     return issues

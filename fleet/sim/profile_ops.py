@@ -12,9 +12,12 @@ Example (all keys optional; times in Azure-seconds)::
     action:
       min_duration: 20     # "the minimum time to run a script is about 20 seconds"
       max_duration: 5400   # "the maximum time a script can run is 90 minutes"
+    # a dead agent: run_commands.agent_fail_after_s, shared with managed run commands
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import NonNegativeFloat, PositiveFloat, model_validator
 
@@ -66,10 +69,20 @@ class RestartSettings(StrictModel):
 class ActionSettings(StrictModel):
     """The action run command's limits (docs "run-command", Linux and Windows):
     ``min_duration`` (the operation never ends sooner), ``max_duration`` (the script "times
-    out"; the operation fails with ``VMExtensionProvisioningTimeout``), ``agent_timeout``
-    (an agent that is not ready fails the operation with ``VMAgentStatusCommunicationError``,
-    about 25 minutes as for extensions: azure-xplat-cli#2794, azure-powershell#5741)."""
+    out"; the operation fails with ``VMExtensionProvisioningTimeout``). How long Compute waits
+    for a dead agent is one setting for managed and action run commands alike:
+    ``run_commands.agent_fail_after_s`` (``fleet.sim.profile_runcommands``)."""
 
     min_duration: NonNegativeFloat = 20.0
     max_duration: PositiveFloat = 5400.0
-    agent_timeout: PositiveFloat = 1500.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "agent_timeout" in data:
+            message = (
+                "agent_timeout is now run_commands.agent_fail_after_s (one dead-agent delay for "
+                "managed and action run commands)"
+            )
+            raise ValueError(message)
+        return data

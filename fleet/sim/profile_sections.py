@@ -83,8 +83,14 @@ PLACEHOLDERS: dict[str, str] = {
     "disk_used_gb": "used space on the OS disk in GB",
     "disk_free_gb": "free space on the OS disk in GB",
     "ip": "a private 10.x address",
+    "pkg_refresh": "the package manager's metadata refresh (apt, or dnf on Red Hat)",
+    "pkg_update_log": "what a package update prints on this VM's distribution",
+    "pkg_kernel_log": "the same, for an update that installs a new kernel",
+    "pkg_no_space": "the package manager's out-of-disk-space error",
     "script_first_line": "the script's first non-blank line (after any #! line)",
     "exit_code": "this outcome's exit code",
+    "run_command": "the run command's name",
+    "parameters": "the names of the parameters sent (protected ones marked, never their values)",
 }
 
 
@@ -125,10 +131,13 @@ class Outcome(StrictModel):
 
     ``output``/``error`` are templates for stdout/stderr; ``windows_output``/``windows_error``
     replace them on Windows VMs when given. ``duration`` replaces ``script.duration`` for this
-    class (e.g. a slow class that runs into the run command's timeout).
+    class (e.g. a slow class that runs into the run command's timeout). In a behaviour (see
+    :class:`Behaviour`), ``vm_class`` says which VM class the outcome is for (default: its
+    ``name``); several outcomes for one class share its VMs by ``weight``.
     """
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    vm_class: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] | None = None
     weight: Weight = 1.0
     exit_code: int = 0
     output: Template = ""
@@ -203,14 +212,54 @@ class ExecSettings(StrictModel):
     max_processes: PositiveInt = 4
 
 
+class ScriptMatch(StrictModel):
+    """Which scripts a behaviour is for; any one criterion matching is enough: ``run_commands``
+    (globs on the run-command name, case-insensitive, e.g. ``fleet-patch*``), ``contains``
+    (text in the script, e.g. a marker line) or ``sha256`` (hex digest of the script text)."""
+
+    run_commands: list[Annotated[str, Field(min_length=1)]] = []
+    contains: list[Annotated[str, Field(min_length=1)]] = []
+    sha256: list[Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]] = []
+
+    @model_validator(mode="after")
+    def _some(self) -> ScriptMatch:
+        if not (self.run_commands or self.contains or self.sha256):
+            raise ValueError("give at least one of run_commands, contains, sha256")
+        return self
+
+
+class Behaviour(StrictModel):
+    """What a recognised script does. Every VM keeps its class (``script.outcomes``, overrides),
+    so the same odd VMs fail whatever runs; ``outcomes`` says what this script does for each
+    class (``vm_class``; a class without one behaves like the first outcome's class). No
+    ``outcomes``: the profile's ``script.outcomes`` themselves."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    match: ScriptMatch
+    outcomes: list[Outcome] = []
+
+    def class_of(self, outcome: Outcome) -> str:
+        return outcome.vm_class or outcome.name
+
+
 class ScriptSettings(StrictModel):
-    """How run commands behave: agent pickup delay, run time, and what the script prints."""
+    """How run commands behave: agent pickup delay, run time, and what the script prints.
+
+    ``behaviours`` map recognised scripts (by run-command name, marker text or SHA-256) to what
+    they do; the first match wins. Unset, the shipped job scripts' built-in behaviours apply
+    (``fleet.sim.job_outputs``); ``[]`` turns them off. A script none matches does what
+    ``unknown`` says:
+    ``outcomes`` (the profile's outcome classes, e.g. a health check) or ``generic`` (a clearly
+    simulated output echoing the run command, the script's first line and the parameter names,
+    with the VM class's exit code and error)."""
 
     pending: Distribution = Distribution(median=3.0, sigma=0.4, min=1.0, max=30.0)
     duration: Distribution = Distribution(median=20.0, sigma=0.6, min=2.0, max=600.0)
     outcomes: Annotated[list[Outcome], Field(min_length=1)] = Field(
         default_factory=_default_outcomes
     )
+    behaviours: list[Behaviour] | None = None
+    unknown: Literal["outcomes", "generic"] = "outcomes"
     exec: ExecSettings = ExecSettings()
 
     @model_validator(mode="after")
@@ -232,10 +281,14 @@ class TransientFaults(StrictModel):
 
 class ConnectionResets(StrictModel):
     """A ``rate`` of requests see the connection dropped; ``after_processing`` of those resets
-    happen after the request took effect (so a retried PUT finds it already done)."""
+    happen after the request took effect (so a retried PUT finds it already done). ``methods``
+    (e.g. ``[PUT]``) and ``operations`` (operation ids or globs, e.g.
+    ``["*RunCommands_CreateOrUpdate"]``) restrict resets to those requests; empty = all."""
 
     rate: Fraction = 0.0
     after_processing: Fraction = 0.5
+    methods: list[Literal["GET", "PUT", "PATCH", "DELETE", "POST"]] = []
+    operations: list[Annotated[str, Field(min_length=1)]] = []
 
 
 class Conflicts(StrictModel):
@@ -335,9 +388,16 @@ class ResourceGraphThrottling(StrictModel):
 
 
 class Throttling(StrictModel):
-    """Azure's published limits; ``compute`` lists only the policies whose numbers change."""
+    """Azure's published limits; ``compute`` lists only the policies whose numbers change.
+
+    ``headers`` is the dialect of Compute's ``x-ms-ratelimit-remaining-resource`` header
+    (``current``, ``windowed`` or ``none``; see ``fleet.sim.throttle_headers``) and
+    ``headers_missing`` the share of Compute responses that carry none. Neither changes a limit.
+    """
 
     enabled: bool = True
     arm: ArmThrottling = ArmThrottling()
     compute: dict[ComputePolicyName, ComputePolicy] = {}
     resource_graph: ResourceGraphThrottling = ResourceGraphThrottling()
+    headers: Literal["current", "windowed", "none"] = "current"
+    headers_missing: Fraction = 0.0

@@ -176,11 +176,30 @@ def _location(body: dict[str, Any], existing: RunCommandSpec | None) -> str:
     return location
 
 
+# ARM's tag limits ("tag-resources" docs, limitations; terraform-provider-azurerm#4071): 50 per
+# resource, names up to 512 and values up to 256 characters, names without < > % & \ ? /.
+MAX_TAGS, MAX_TAG_NAME, MAX_TAG_VALUE = 50, 512, 256
+_TAG_NAME_FORBIDDEN = set("<>%&\\?/")
+
+
 def _tags(raw: Any) -> dict[str, str]:
+    """Tags are stored and returned exactly as sent (names keep their case)."""
     if not isinstance(raw, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
     ):
         raise bad_request("The property 'tags' must map strings to strings.", target="tags")
+    if len(raw) > MAX_TAGS:
+        raise bad_request(
+            f"A resource may have at most {MAX_TAGS} tags; got {len(raw)}.", target="tags"
+        )
+    for name, value in raw.items():
+        bad = not name or len(name) > MAX_TAG_NAME or _TAG_NAME_FORBIDDEN & set(name)
+        if bad or len(value) > MAX_TAG_VALUE:
+            message = (
+                f"The tag '{name[:40]}' is invalid: names are 1-{MAX_TAG_NAME} characters "
+                f"without < > % & \\ ? /, values at most {MAX_TAG_VALUE} characters."
+            )
+            raise bad_request(message, target="tags")
     return dict(raw)
 
 

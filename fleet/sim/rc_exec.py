@@ -9,12 +9,14 @@ Semantics follow the Linux run-command handler: named parameters become environm
 variables, unnamed ones positional arguments (each value one argument: the handler splices
 them into a shell command line, which splits values on spaces; we don't). The script gets a
 minimal environment (PATH, HOME = its VM directory, LANG) rather than the emulator's own, so
-nothing of the server's environment leaks into scripts. ``runAsUser`` is ignored.
+nothing of the server's environment leaks into scripts. ``runAsUser`` is not switched to (an
+unknown user still fails the run before anything starts, see ``rc_handler``).
 
 Time: the script itself runs on the wall clock, and everything it is measured with is scaled
 like the rest of the emulator: ``timeoutInSeconds`` (Azure seconds) is enforced after
-``timeout / K`` wall seconds, and ``startTime``/``endTime`` come from the store's clock (a 2 s
-script at K = 20 shows 40 Azure-seconds).
+``timeout / K`` wall seconds (never for ``timeoutInSeconds: 0``, as in the Linux handler), and
+``startTime``/``endTime`` come from the store's clock (a 2 s script at K = 20 shows 40
+Azure-seconds).
 
 The runner's lifetime is the server's, not a lexical scope, so it tracks its asyncio tasks
 itself and :meth:`aclose` cancels and joins them (instead of a task group).
@@ -77,7 +79,7 @@ class ExecRunner:
         script: str,
         env: dict[str, str],
         args: list[str],
-        timeout_s: float,
+        timeout_s: float | None,
     ) -> None:
         """Schedule the script (needs a running loop); the execution is Pending until it starts."""
         if self._closed:
@@ -86,7 +88,8 @@ class ExecRunner:
             raise RuntimeError("ExecRunner has no clock: pass one or call bind_clock()")
         if execution.live is None:
             execution.live = LiveRun()
-        wall_timeout = self._clock.to_wall(timeout_s)  # Azure seconds, like everything else
+        # Azure seconds, like everything else; None = the handler sets no timeout at all
+        wall_timeout = None if timeout_s is None else self._clock.to_wall(timeout_s)
         task = asyncio.get_running_loop().create_task(
             self._run(execution, script, env, args, wall_timeout)
         )
@@ -123,7 +126,12 @@ class ExecRunner:
     # -- one script -------------------------------------------------------------------------
 
     async def _run(
-        self, ex: Execution, script: str, env: dict[str, str], args: list[str], timeout_s: float
+        self,
+        ex: Execution,
+        script: str,
+        env: dict[str, str],
+        args: list[str],
+        timeout_s: float | None,
     ) -> None:
         async with self._slots:
             if ex.canceled_at is not None or self._closed:
@@ -140,7 +148,7 @@ class ExecRunner:
         workdir: Path,
         env: dict[str, str],
         args: list[str],
-        timeout_s: float,
+        timeout_s: float | None,
     ) -> None:
         live = ex.live
         assert live is not None
@@ -178,7 +186,7 @@ class ExecRunner:
                 await proc.wait()
 
     async def _wait(
-        self, proc: asyncio.subprocess.Process, live: LiveRun, timeout_s: float
+        self, proc: asyncio.subprocess.Process, live: LiveRun, timeout_s: float | None
     ) -> None:
         assert proc.stdout is not None and proc.stderr is not None
         pumps = [

@@ -4,9 +4,12 @@ handles its own restarts in ``fleet.sim.action``).
 * A running script dies with the VM, and the Linux handler never reports it again: after the
   reboot the agent re-invokes ``enable`` with the same sequence number, which the handler already
   recorded as processed (``mrseq``) and skips (Azure/run-command-handler-linux
-  internal/cmds/cmds.go ``enablePre`` / ``ErrAlreadyProcessed``). The instance view keeps its last
-  report, ``Running``, for good; the emulator marks the execution wedged (Running forever, no
-  further output; the real view would keep the last output tail it reported).
+  internal/cmds/cmds.go ``enablePre`` / ``ErrAlreadyProcessed``; the pre-check fails before
+  ``ProcessHandlerCommandWithDetails`` reports anything). The instance view keeps its last
+  report, ``Running`` with the output tail of the last status tick, for good: the emulator marks
+  the execution wedged with that tail as its whole output. ``timeoutInSeconds`` does not end it
+  either: the handler enforces it with ``exec.CommandContext`` (internal/exec/exec.go) in the
+  process the restart killed, so a Linux run killed this way never becomes ``Failed`` / -1.
 * A script that had not started yet waits for the agent to come back, then starts; if the agent
   never comes back it is an execution on a dead agent.
 * Exec mode: a running process is killed and the execution then behaves as above. One that is
@@ -35,12 +38,12 @@ def interrupt_managed(
         if seen.state.terminal:
             continue
         if seen.state is ExecState.RUNNING:
-            if ex.live is not None:
-                if runner is not None:
-                    runner.cancel(ex)
-                started = ex.live.started_at if ex.live.started_at is not None else now
-                ex.pending_s, ex.live = started - ex.created_at, None
-            ex.wedged = True
+            if ex.live is not None and runner is not None:
+                runner.cancel(ex)
+            started = now if seen.started_at is None else seen.started_at
+            # the last report stays on view for good (model and exec mode alike)
+            ex.pending_s, ex.live, ex.duration_s = started - ex.created_at, None, 0.0
+            ex.output, ex.error, ex.wedged = seen.output, seen.error, True
             killed += 1
         elif ex.live is not None:
             continue  # queued for an exec slot: it starts on its own

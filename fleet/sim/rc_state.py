@@ -4,23 +4,41 @@ Owns the lifecycle Pending -> Running -> Succeeded | Failed | TimedOut | Cancele
 provisioning state it implies. In model mode nothing ticks: an :class:`Execution` stores its
 creation time and planned timings, and :func:`view` derives the state for any ``now`` (so idle
 run commands cost nothing). In exec mode a :class:`LiveRun` filled by ``rc_exec.ExecRunner``
-replaces the plan. Pure: no clock, no I/O.
+replaces the plan. What the guest handler writes (messages, exit codes, the Linux/Windows
+differences, the 15-second output refresh) is in ``rc_handler``. Pure: no clock, no I/O (a live
+run's output snapshot is the one piece of state :func:`view` updates).
 
-Choices where the docs are silent (emulator conventions, mirroring the Linux handler, which
-kills a timed-out script and reports the signalled process's exit status, -1):
-- TimedOut and Canceled-after-start report ``exitCode`` -1; a script that never started
-  (agent not ready, canceled while pending) reports no ``exitCode``.
-- While Running, ``output``/``error`` show the part of the planned streams produced so far
-  (proportional to elapsed time), as the handler reports partial output periodically.
+Conventions where Azure is silent:
+- A script that never started (agent not ready, canceled while pending, deleted) has no
+  ``exitCode``; Canceled after the start reports -1, like a killed process.
+- Agent not ready: the instance view stays ``Pending`` for good (the handler never reports);
+  the *operation* fails with ``VMAgentStatusCommunicationError`` ``agent_fail_after_s`` after the
+  request, whatever the script timeout (see :func:`provisioning`). No capture shows a run
+  command's instance view after that failure; nothing newer than Pending ever reached Azure.
+  Only a dead agent (``AgentState.NOT_READY``: the profile's, or one a restart never brought
+  back) counts: an agent still coming back after a restart is ready-to-be, and its work waits
+  for it (``power.gate`` adds the wait to ``pending_s``), however long that takes.
+- ``timeout_s`` None: no handler timeout (``timeoutInSeconds: 0``): a script that never ends
+  runs forever.
+- ``wedged``: the handler itself hung and never reports again, so the view stays Running whatever
+  the timeout (azure-sdk-for-net#13879: a run command stuck in progress for good after the agent
+  restarted mid-run, the 90-minute limit never kicking in). A VM restart does that to a running
+  script (``rc_restart``): the timeout died with the handler's process, and the output stays the
+  tail of the handler's last report before the restart.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+from fleet.sim import rc_handler
+from fleet.sim.rc_handler import SIGNALLED_EXIT_CODE, StartFailure
+
 OUTPUT_LIMIT = 4096  # instanceView.output/error keep only the last 4 KB (D-RCL, D-RCW)
-KILLED_EXIT_CODE = -1
+KILLED_EXIT_CODE = SIGNALLED_EXIT_CODE
+DEAD_AGENT_S = 1522.0  # 25m22s: operation start to end in azure-powershell#5741 and #5838
 
 
 class ExecState(StrEnum):
@@ -63,6 +81,9 @@ class LiveRun:
     timed_out: bool = False
     stdout: bytearray = field(default_factory=bytearray)  # rolling tail, <= OUTPUT_LIMIT
     stderr: bytearray = field(default_factory=bytearray)
+    # The tail as of the handler's last status tick (index ``tick``); see ``_live_view``.
+    tick: int = 0
+    shown: tuple[str, str] = ("", "")
 
 
 @dataclass(eq=False)
@@ -73,7 +94,7 @@ class Execution:
     run_command: str
     seq: int  # 1, 2, ... per run-command name on this VM
     created_at: float
-    timeout_s: float
+    timeout_s: float | None  # None: no handler timeout (timeoutInSeconds 0)
     pending_s: float = 0.0
     duration_s: float = 0.0
     exit_code: int = 0
@@ -83,6 +104,12 @@ class Execution:
     wedged: bool = False
     canceled_at: float | None = None
     live: LiveRun | None = None
+    os: str = "linux"
+    vm_name: str = ""
+    refresh_s: float = rc_handler.REFRESH_S
+    agent_fail_after_s: float = DEAD_AGENT_S
+    start_failure: StartFailure | None = None  # the handler refused to run it (runAsUser)
+    outcome: str = ""  # the outcome class the model chose (ground truth)
 
 
 @dataclass(frozen=True)
@@ -99,7 +126,7 @@ class ExecView:
 
     @property
     def started(self) -> bool:
-        """Whether the script actually began running on the VM."""
+        """Whether the handler picked the command up (the view has a ``startTime``)."""
         return self.started_at is not None
 
 
@@ -125,48 +152,55 @@ def view(ex: Execution, now: float) -> ExecView:
 
 
 def _model_view(ex: Execution, t: float) -> ExecView:
-    if not ex.agent_ready:
-        deadline = ex.created_at + ex.timeout_s
-        if t < deadline:
-            return ExecView(ExecState.PENDING)
-        message = (
-            "The VM agent did not respond: the run command was not delivered to the VM "
-            f"within {ex.timeout_s:g} seconds and never ran."
-        )
-        return ExecView(ExecState.TIMED_OUT, ended_at=deadline, message=message)
     start = ex.created_at + ex.pending_s
-    if t < start:
+    if not ex.agent_ready or t < start:
         return ExecView(ExecState.PENDING)
-    if ex.wedged:
-        return ExecView(ExecState.RUNNING, started_at=start)
-    end = start + min(ex.duration_s, ex.timeout_s)
-    if t < end:
-        return _partial(ex, ExecState.RUNNING, start, None, t - start)
-    if ex.duration_s > ex.timeout_s:
-        timed_out = _partial(ex, ExecState.TIMED_OUT, start, end, ex.timeout_s)
-        message = f"The script did not finish within {ex.timeout_s:g} seconds and was stopped."
-        return replace(timed_out, exit_code=KILLED_EXIT_CODE, message=message)
-    state = ExecState.SUCCEEDED if ex.exit_code == 0 else ExecState.FAILED
-    return ExecView(
-        state,
-        started_at=start,
-        ended_at=end,
-        exit_code=ex.exit_code,
-        output=tail_utf8(ex.output),
-        error=tail_utf8(ex.error),
-    )
+    if ex.start_failure is not None:
+        failure = ex.start_failure
+        return ExecView(ExecState.FAILED, start, start, failure.exit_code, message=failure.message)
+    limit = math.inf if ex.timeout_s is None else start + ex.timeout_s
+    end = start + ex.duration_s
+    if ex.wedged or t < min(end, limit):
+        shown = rc_handler.refreshed_at(t - start, ex.refresh_s)
+        out, err = _produced(ex, shown)
+        return _running(ex, start, out, err)
+    if limit < end:
+        out, err = _produced(ex, limit - start)
+        return _killed(ex, start, limit, out, err)
+    return _ended(ex, start, end, ex.exit_code, tail_utf8(ex.output), tail_utf8(ex.error))
 
 
-def _partial(
-    ex: Execution, state: ExecState, start: float, end: float | None, elapsed: float
-) -> ExecView:
-    """The streams produced after ``elapsed`` seconds of a ``duration_s``-long run."""
+def _produced(ex: Execution, elapsed: float) -> tuple[str, str]:
+    """The streams a ``duration_s``-long run has written after ``elapsed`` seconds."""
     frac = 1.0 if ex.duration_s <= 0 else min(1.0, elapsed / ex.duration_s)
     out = ex.output[: int(len(ex.output) * frac)]
     err = ex.error[: int(len(ex.error) * frac)]
+    return tail_utf8(out), tail_utf8(err)
+
+
+def _running(ex: Execution, start: float, out: str, err: str) -> ExecView:
+    if ex.os == "windows":  # closed-source handler: no exit code or message while running
+        return ExecView(ExecState.RUNNING, started_at=start, output=out, error=err)
     return ExecView(
-        state, started_at=start, ended_at=end, output=tail_utf8(out), error=tail_utf8(err)
+        ExecState.RUNNING, start, None, 0, out, err, message=rc_handler.LINUX_IN_PROGRESS
     )
+
+
+def _killed(ex: Execution, start: float, end: float, out: str, err: str) -> ExecView:
+    """The handler killed the script at ``timeoutInSeconds``."""
+    code = KILLED_EXIT_CODE
+    if ex.os == "windows":
+        message = rc_handler.windows_timed_out(ex.timeout_s or 0.0)
+        return ExecView(ExecState.TIMED_OUT, start, end, code, out, err, message)
+    return ExecView(ExecState.FAILED, start, end, code, out, err, rc_handler.linux_failed(code))
+
+
+def _ended(ex: Execution, start: float, end: float, code: int, out: str, err: str) -> ExecView:
+    state = ExecState.SUCCEEDED if code == 0 else ExecState.FAILED
+    if ex.os == "windows":
+        return ExecView(state, start, end, code, out, err)
+    message = rc_handler.LINUX_COMPLETED if code == 0 else rc_handler.linux_failed(code)
+    return ExecView(state, start, end, code, out, err, message)
 
 
 def _live_view(ex: Execution, t: float) -> ExecView:
@@ -174,16 +208,27 @@ def _live_view(ex: Execution, t: float) -> ExecView:
     assert live is not None
     if live.started_at is None or live.started_at > t:
         return ExecView(ExecState.PENDING)
-    out, err = tail_utf8(live.stdout), tail_utf8(live.stderr)
+    start = live.started_at
     if live.ended_at is None or live.ended_at > t:
-        return ExecView(ExecState.RUNNING, started_at=live.started_at, output=out, error=err)
+        return _running(ex, start, *_live_snapshot(ex, live, t - start))
+    out, err = tail_utf8(live.stdout), tail_utf8(live.stderr)
     if live.timed_out:
-        message = f"The script did not finish within {ex.timeout_s:g} seconds and was stopped."
-        state, code = ExecState.TIMED_OUT, KILLED_EXIT_CODE
-    else:
-        code = live.exit_code if live.exit_code is not None else KILLED_EXIT_CODE
-        state, message = (ExecState.SUCCEEDED if code == 0 else ExecState.FAILED), ""
-    return ExecView(state, live.started_at, live.ended_at, code, out, err, message)
+        return _killed(ex, start, live.ended_at, out, err)
+    code = live.exit_code if live.exit_code is not None else KILLED_EXIT_CODE
+    return _ended(ex, start, live.ended_at, code, out, err)
+
+
+def _live_snapshot(ex: Execution, live: LiveRun, elapsed: float) -> tuple[str, str]:
+    """A real process's tail as of the handler's last status tick.
+
+    The bytes are captured when a read first falls into a new tick, so they may include output
+    written a little after the tick itself (the streams are not kept per tick)."""
+    if ex.refresh_s <= 0:
+        return tail_utf8(live.stdout), tail_utf8(live.stderr)
+    tick = int(rc_handler.refreshed_at(elapsed, ex.refresh_s) / ex.refresh_s + 0.5)
+    if tick > live.tick:
+        live.tick, live.shown = tick, (tail_utf8(live.stdout), tail_utf8(live.stderr))
+    return live.shown
 
 
 @dataclass(frozen=True)
@@ -204,12 +249,9 @@ def provisioning(
 ) -> Provisioning:
     """asyncExecution: done once the script starts; otherwise done when the script ends."""
     v = view(ex, now)
-    if not ex.agent_ready and v.state is ExecState.TIMED_OUT:
-        message = (
-            "The VM has not reported status for the VM agent or extensions. Verify that the OS "
-            "is up and healthy, the VM has a running VM agent, and outbound connectivity to Azure."
-        )
-        return Provisioning("Failed", v.ended_at, _err("VMAgentStatusCommunicationError", message))
+    dead = _dead_agent(ex, now)
+    if dead is not None:
+        return dead
     if v.state is ExecState.CANCELED and not (async_execution and v.started):
         message = "The operation was preempted by a more recent operation on the run command."
         return Provisioning("Canceled", v.ended_at, _err("OperationPreempted", message))
@@ -224,6 +266,22 @@ def provisioning(
         )
         return Provisioning("Failed", v.ended_at, _err("VMExtensionProvisioningError", message))
     return Provisioning("Succeeded", v.ended_at)
+
+
+def _dead_agent(ex: Execution, now: float) -> Provisioning | None:
+    """The operation's failure once Compute gives up on an agent that never answered."""
+    if ex.agent_ready:
+        return None
+    fails_at = ex.created_at + ex.agent_fail_after_s
+    if now < fails_at or (ex.canceled_at is not None and ex.canceled_at < fails_at):
+        return None
+    message = rc_handler.dead_agent_message(ex.vm_name)
+    return Provisioning("Failed", fails_at, _err("VMAgentStatusCommunicationError", message))
+
+
+def agent_failed(ex: Execution, now: float) -> bool:
+    """Ground truth: Compute has failed this execution's operation for a dead agent."""
+    return _dead_agent(ex, now) is not None
 
 
 def _err(code: str, message: str) -> dict[str, str]:

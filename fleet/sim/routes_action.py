@@ -22,7 +22,7 @@ from fleet.sim import lro
 from fleet.sim.action import parse_input
 from fleet.sim.auth import Permission
 from fleet.sim.http import INSTANCE, VM, Ctx, Route
-from fleet.sim.routes_runcommands import _target as run_command_target  # VM or Uniform instance
+from fleet.sim.routes_runcommands import run_command_target  # VM or Uniform instance
 
 VM_ACTION = "Microsoft.Compute/virtualMachines/runCommand/action"
 INSTANCE_ACTION = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action"

@@ -38,17 +38,22 @@ class OperationRef:
 
 
 @dataclass(frozen=True)
-class _Policies:
+class Policies:
+    """The Compute throttling policies a target's run-command requests are charged to."""
+
     write: str
     delete: str
     read: str
 
 
-_VM_POLICIES = _Policies("UpdateVM", "UpdateVM", "LowCostGetVM")
-_SS_POLICIES = _Policies("UpdateVMSSVMs", "DeleteVMSSVMs", "GetVMSSVMs")
+_VM_POLICIES = Policies("UpdateVM", "UpdateVM", "LowCostGetVM")
+_SS_POLICIES = Policies("UpdateVMSSVMs", "DeleteVMSSVMs", "GetVMSSVMs")
 
 
-def _target(ctx: Ctx) -> tuple[SimVm, _Policies]:
+def run_command_target(ctx: Ctx) -> tuple[SimVm, Policies]:
+    """The VM or Uniform instance a run-command route addresses (404 if unknown, 400 for a
+    Flexible member addressed as an instance), with its throttling policies; shared with the
+    action run command's routes."""
     if "inst" not in ctx.params:
         return find_vm(ctx), _VM_POLICIES
     inst = find_instance(ctx)
@@ -67,7 +72,7 @@ def _operation_headers(ctx: Ctx, vm: SimVm, op_id: str) -> dict[str, str]:
 
 
 async def put_run_command(ctx: Ctx) -> web.Response:
-    vm, policies = _target(ctx)
+    vm, policies = run_command_target(ctx)
     body = await ctx.json_body()
     ctx.compute(policies.write, vm.location, vm.id)
     store, name = ctx.world.runcommands, ctx.params["name"]
@@ -77,11 +82,11 @@ async def put_run_command(ctx: Ctx) -> web.Response:
             f"'{vm.name}'. Retry the request after it completes."
         )
         raise ArmError(409, "Conflict", message)
-    api = ctx.query("api-version") or ""
+    api, who = ctx.query("api-version") or "", ctx.principal.name
     if ctx.request.method == "PATCH":
-        result = store.patch(vm, name, body, api_version=api)
+        result = store.patch(vm, name, body, api_version=api, principal=who)
     else:
-        result = store.put(vm, name, body, api_version=api)
+        result = store.put(vm, name, body, api_version=api, principal=who)
     ctx.world.operations[result.operation_id] = OperationRef(vm, name, "put")
     headers = _operation_headers(ctx, vm, result.operation_id)
     wire = store.to_wire(result.run_command, instance_view=False)
@@ -89,7 +94,7 @@ async def put_run_command(ctx: Ctx) -> web.Response:
 
 
 async def get_run_command(ctx: Ctx) -> web.Response:
-    vm, policies = _target(ctx)
+    vm, policies = run_command_target(ctx)
     ctx.compute(policies.read, vm.location, vm.id)
     rc = ctx.world.runcommands.get(vm, ctx.params["name"])
     if rc is None:
@@ -100,7 +105,7 @@ async def get_run_command(ctx: Ctx) -> web.Response:
 
 
 async def list_run_commands(ctx: Ctx) -> web.Response:
-    vm, policies = _target(ctx)
+    vm, policies = run_command_target(ctx)
     ctx.compute(policies.read, vm.location, vm.id)
     store, view = ctx.world.runcommands, ctx.expand_instance_view()
     return json_response(
@@ -109,14 +114,29 @@ async def list_run_commands(ctx: Ctx) -> web.Response:
 
 
 async def delete_run_command(ctx: Ctx) -> web.Response:
-    vm, policies = _target(ctx)
+    vm, policies = run_command_target(ctx)
     ctx.compute(policies.delete, vm.location, vm.id)
-    result = ctx.world.runcommands.delete(vm, ctx.params["name"])
+    result = ctx.world.runcommands.delete(vm, ctx.params["name"], principal=ctx.principal.name)
     if result is None:
         return web.Response(status=204)
     ctx.world.operations[result.operation_id] = OperationRef(vm, ctx.params["name"], "delete")
     headers = _operation_headers(ctx, vm, result.operation_id)
     return web.Response(status=202, headers=headers)
+
+
+def note_request(world: Any, route: Route, params: dict[str, str]) -> None:
+    """Ground truth: count every PUT/PATCH that addresses a run command, whatever becomes of it
+    (refused by a fault, a throttle, RBAC or validation, or applied)."""
+    if route.handler is not put_run_command:
+        return
+    inventory = world.inventory
+    if "inst" in params:
+        vm = inventory.scale_set_instance(params["sub"], params["rg"], params["ss"], params["inst"])
+    else:
+        vm = inventory.vm(params["sub"], params["rg"], params["vm"])
+    if vm is not None:
+        existing = world.runcommands.get(vm, params["name"])
+        world.runcommands.ledger.put_sent(vm.id, existing.name if existing else params["name"])
 
 
 def _rc_type(vm: SimVm) -> str:

@@ -5,7 +5,12 @@ times each run command actually ran on each target under ``executed_per_target``
 commands are in the same list and counts, rows marked ``kind: action``, summed up under
 ``actions``), ``GET /_sim/restarts`` (every VM restart accepted, with its timeline, and
 ``restarts_per_target``), ``GET/PUT /_sim/faults`` (change fault injection at run time),
-``GET /_sim/inventory`` (every target with its simulated state) and ``POST /_sim/reset-stats``.
+``GET /_sim/inventory`` (every target with its simulated state, including its ``run_as_users``)
+and ``POST /_sim/reset-stats``. The run-command settings, background load and run-command ground
+truth (``/_sim/settings``, ``/_sim/background``, ``/_sim/runcommands``) are in
+``routes_sim_control``; ``/_sim/executions`` also counts the PUT/PATCH requests each managed run
+command received (``put_requests_per_target``: every one that reached the emulator, whatever
+became of it; ``puts_applied_per_target``: those the store accepted).
 
 Never authenticated, never throttled, never faulted; refused for non-loopback peers.
 """
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from fleet.sim import routes_sim_control
 from fleet.sim.action import merge_ground_truth
 from fleet.sim.errors import ArmError
 from fleet.sim.faults import FaultConfig
@@ -43,6 +49,7 @@ def _target_row(world: World, vm: Any) -> dict[str, Any]:
         "agent": vm.agent.value,
         "script_fault": vm.script_fault,
         "tags": vm.tags,
+        "run_as_users": list(world.runcommands.rules.users.users(vm)),
     }
 
 
@@ -78,6 +85,8 @@ async def handle(world: World, request: web.Request) -> web.Response:
     if not loopback:
         raise ArmError(403, "Forbidden", "The /_sim introspection API is loopback-only.")
     path, method = request.path.rstrip("/").lower(), request.method
+    if path in routes_sim_control.PATHS:
+        return await routes_sim_control.handle(world, request, path, method)
     if path == "/_sim/stats" and method == "GET":
         snap = world.stats.snapshot()
         snap["now"] = world.clock.now()

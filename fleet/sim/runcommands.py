@@ -6,10 +6,15 @@ Time is the store's clock (Azure-seconds); states are derived lazily from timest
 (``rc_state.view``), so nothing runs in the background in model mode. Bodies are validated in
 ``rc_body``; exec mode (really running bash) is ``rc_exec``.
 
+The service's rules (the 25-per-VM limit, what an identical PUT does, ``runAsUser`` accounts,
+the output refresh, the dead-agent delay) live in ``rc_rules``; who created and deleted what, and
+how many PUTs each run command received, in ``rc_ledger`` (ground truth).
+
 Conventions where Azure's behaviour is not documented (see also ``rc_state``):
 - A PUT whose normalised body (location, tags and all writable properties, secrets compared by
-  value) equals the current one does not run the script again; any change runs it again, and a
-  previous execution still pending or running is canceled.
+  value) equals the current one does not run the script again unless the rules say identical
+  PUTs re-run; any change runs it again, and a previous execution still pending or running is
+  canceled.
 - Operation documents of a superseded execution report ``Canceled`` / ``OperationPreempted``.
 - Canceling or deleting only cancels; nothing is ever retried.
 """
@@ -22,11 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from fleet.sim import rc_truth
 from fleet.sim.clock import SimClock
 from fleet.sim.errors import ArmError, not_found
 from fleet.sim.model import AgentState, PowerState, SimVm
 from fleet.sim.rc_body import RunCommandSpec, parse_patch, parse_put, split_parameters
-from fleet.sim.rc_state import ExecState, Execution, LiveRun, Provisioning, provisioning, view
+from fleet.sim.rc_ledger import RunCommandLedger
+from fleet.sim.rc_rules import RunCommandRules
+from fleet.sim.rc_state import Execution, LiveRun, Provisioning, provisioning, view
 
 RC_TYPE = "Microsoft.Compute/virtualMachines/runCommands"
 VMSS_VM_RC_TYPE = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands"
@@ -41,9 +49,12 @@ class PlannedRunLike(Protocol):
     exit_code: int
     output: str
     error: str
+    outcome: str
 
 
-Planner = Callable[[SimVm, str, int], PlannedRunLike]
+# planner(vm, script, execution seq, name=run-command name, parameters=public parameter names,
+# protected=protected parameter names) -> what the script does this time
+Planner = Callable[..., PlannedRunLike]
 
 
 class ExecRunner(Protocol):
@@ -57,7 +68,7 @@ class ExecRunner(Protocol):
         script: str,
         env: dict[str, str],
         args: list[str],
-        timeout_s: float,
+        timeout_s: float | None,
     ) -> None: ...
 
     def cancel(self, execution: Execution) -> None: ...
@@ -124,7 +135,7 @@ class RunCommandStore:
         *,
         exec_runner: ExecRunner | None = None,
         delete_s: float = 5.0,
-        default_timeout_s: float = 5400.0,
+        rules: RunCommandRules | None = None,
     ) -> None:
         self._clock = clock
         self._planner = planner
@@ -132,7 +143,8 @@ class RunCommandStore:
         if exec_runner is not None:
             exec_runner.bind_clock(clock)  # live timestamps on the same clock as everything else
         self._delete_s = delete_s
-        self._default_timeout_s = default_timeout_s
+        self.rules = rules or RunCommandRules()
+        self.ledger = RunCommandLedger()
         self._by_vm: dict[str, dict[str, RunCommand]] = {}
         self._seq: Counter[tuple[str, str]] = Counter()
         self._executions: list[Execution] = []
@@ -140,27 +152,40 @@ class RunCommandStore:
 
     # -- resource verbs ---------------------------------------------------------------------
 
-    def put(self, vm: SimVm, name: str, body: dict, *, api_version: str) -> PutResult:
+    def put(
+        self, vm: SimVm, name: str, body: dict, *, api_version: str, principal: str = "unknown"
+    ) -> PutResult:
         rc = self._current(vm, name)
         spec = parse_put(body, vm.os, rc.spec if rc else None, api_version=api_version)
-        return self._write(vm, name, rc, spec)
+        return self._write(vm, name, rc, spec, principal)
 
-    def patch(self, vm: SimVm, name: str, body: dict, *, api_version: str) -> PutResult:
+    def patch(
+        self, vm: SimVm, name: str, body: dict, *, api_version: str, principal: str = "unknown"
+    ) -> PutResult:
         rc = self._current(vm, name)
         if rc is None:
             raise not_found(_parent_type(vm), name, vm.resource_group)
         spec = parse_patch(body, vm.os, rc.spec, api_version=api_version)
-        return self._write(vm, name, rc, spec)
+        return self._write(vm, name, rc, spec, principal)
 
     def get(self, vm: SimVm, name: str) -> RunCommand | None:
         return self._current(vm, name)
+
+    def all(self) -> list[RunCommand]:
+        """Every run command on every VM (ground truth)."""
+        found = (
+            self._current(rc.vm, rc.name)
+            for per in list(self._by_vm.values())
+            for rc in list(per.values())
+        )
+        return [rc for rc in found if rc is not None]
 
     def list(self, vm: SimVm) -> list[RunCommand]:
         names = list(self._by_vm.get(vm.key, {}))
         found = (self._current(vm, n) for n in names)
         return [rc for rc in found if rc is not None]
 
-    def delete(self, vm: SimVm, name: str) -> DeleteResult | None:
+    def delete(self, vm: SimVm, name: str, *, principal: str = "unknown") -> DeleteResult | None:
         rc = self._current(vm, name)
         if rc is None:
             return None
@@ -169,6 +194,7 @@ class RunCommandStore:
         now = self._clock.now()
         self._cancel(rc.execution, now)
         rc.deleting_since = now
+        self.ledger.deleted(vm.id, rc.name, rc.spec.tags, principal, now)
         rc.delete_result = DeleteResult(rc, self._new_op("delete", rc, now))
         return rc.delete_result
 
@@ -186,21 +212,25 @@ class RunCommandStore:
         return None
 
     def _write(
-        self, vm: SimVm, name: str, rc: RunCommand | None, spec: RunCommandSpec
+        self, vm: SimVm, name: str, rc: RunCommand | None, spec: RunCommandSpec, principal: str
     ) -> PutResult:
         if rc is not None and rc.deleting_since is not None:
             message = (
                 f"The run command '{rc.name}' is being deleted; retry after deletion completes."
             )
             raise ArmError(409, "Conflict", message)
-        _check_running(vm)
+        check_running(vm)
+        if rc is None:
+            self.rules.check_new(len(self.list(vm)))
         now = self._clock.now()
-        if rc is not None and spec == rc.spec:
+        self.ledger.put_applied(vm.id, name if rc is None else rc.name)
+        if rc is not None and spec == rc.spec and not self.rules.identical_put_reruns:
             return PutResult(rc, False, False, self._new_op("put", rc, now))
         ex = self._start_execution(vm, name if rc is None else rc.name, spec, now)
         if rc is None:
             rc = RunCommand(vm, name, spec, ex, "Creating", [ex])
             self._by_vm.setdefault(vm.key, {})[name.lower()] = rc
+            self.ledger.created(vm.id, name, principal, now)
             created = True
         else:
             self._cancel(rc.execution, now)
@@ -212,15 +242,8 @@ class RunCommandStore:
     def _start_execution(self, vm: SimVm, name: str, spec: RunCommandSpec, now: float) -> Execution:
         key = (vm.key, name.lower())
         self._seq[key] += 1
-        ex = Execution(
-            target=vm.id,
-            run_command=name,
-            seq=self._seq[key],
-            created_at=now,
-            timeout_s=float(spec.timeout_s or self._default_timeout_s),
-            agent_ready=vm.agent != AgentState.NOT_READY,
-            wedged=vm.script_fault == "wedged",
-        )
+        self.rules.blobs.check(vm, spec.output_blob_uri, spec.error_blob_uri)
+        ex = self._new_execution(vm, name, self._seq[key], spec, now)
         self._executions.append(ex)
         script = spec.script_text(vm.os)
         if self._runner is not None and _exec_eligible(vm, spec, ex):
@@ -228,11 +251,46 @@ class RunCommandStore:
             env, args = split_parameters(spec.parameters + spec.protected_parameters)
             self._runner.start(ex, script, env, args, ex.timeout_s)
             return ex
-        planned = self._planner(vm, script, ex.seq)
+        planned = self._planner(
+            vm,
+            script,
+            ex.seq,
+            name=name,
+            parameters=tuple(n for n, _ in spec.parameters),
+            protected=tuple(n for n, _ in spec.protected_parameters),
+        )
         ex.pending_s = max(0.0, float(planned.pending_s))
         ex.duration_s = max(0.0, float(planned.duration_s))
         ex.exit_code, ex.output, ex.error = planned.exit_code, planned.output, planned.error
+        ex.outcome = planned.outcome
         return ex
+
+    def _new_execution(
+        self, vm: SimVm, name: str, seq: int, spec: RunCommandSpec, now: float
+    ) -> Execution:
+        rules = self.rules
+        return Execution(
+            target=vm.id,
+            run_command=name,
+            seq=seq,
+            created_at=now,
+            timeout_s=float(spec.timeout_s) if spec.timeout_s else None,
+            agent_ready=vm.agent != AgentState.NOT_READY,
+            wedged=vm.script_fault == "wedged",
+            os=vm.os,
+            vm_name=vm.name,
+            refresh_s=rules.output_refresh_s,
+            agent_fail_after_s=rules.agent_fail_after_s,
+            start_failure=rules.start_failure(vm, spec.run_as_user),
+        )
+
+    def adopt(self, vm: SimVm, name: str, spec: RunCommandSpec, ex: Execution, by: str) -> None:
+        """Place a run command that existed before the emulator started (``rc_seed``): it is
+        listed, counts toward the limit and can be deleted, but is no execution of this run."""
+        rc = RunCommand(vm, name, spec, ex, "Creating", [ex])
+        self._by_vm.setdefault(vm.key, {})[name.lower()] = rc
+        self._seq[(vm.key, name.lower())] = max(self._seq[(vm.key, name.lower())], ex.seq)
+        self.ledger.created(vm.id, name, by, ex.created_at, preexisting=True)
 
     def _cancel(self, ex: Execution, now: float) -> None:
         if ex.canceled_at is None and not view(ex, now).state.terminal:
@@ -324,40 +382,14 @@ class RunCommandStore:
 
     def executions(self) -> list[dict]:
         """Every execution ever started, with what really happened (for benchmarks/tests)."""
-        now = self._clock.now()
-        out = []
-        for ex in self._executions:
-            v = view(ex, now)
-            out.append(
-                {
-                    "target": ex.target,
-                    "run_command": ex.run_command,
-                    "seq": ex.seq,
-                    "created_at": ex.created_at,
-                    "started": v.started,
-                    "state": str(v.state),
-                    "exit_code": v.exit_code,
-                    "canceled": v.state is ExecState.CANCELED,
-                }
-            )
-        return out
+        return rc_truth.execution_rows(self._executions, self._clock.now())
 
     def stats(self) -> dict:
-        """Totals by state, plus started executions per target and run-command name."""
-        rows = self.executions()
-        executed: dict[str, Counter[str]] = {}
-        for row in rows:
-            if row["started"]:
-                executed.setdefault(row["target"], Counter())[row["run_command"]] += 1
+        """Totals by state, executions per target and name, PUTs per run command."""
         return {
-            "executions": len(rows),
-            "started": sum(r["started"] for r in rows),
-            "never_started": sum(not r["started"] for r in rows),
-            "canceled": sum(r["canceled"] for r in rows),
-            "by_state": dict(Counter(r["state"] for r in rows)),
+            **rc_truth.totals(self.executions()),
             "run_commands": sum(len(per_vm) for per_vm in self._by_vm.values()),
-            "executions_per_target": dict(Counter(r["target"] for r in rows)),
-            "executed_per_target": {t: dict(c) for t, c in executed.items()},
+            **self.ledger.put_counts(),
         }
 
 
@@ -376,7 +408,9 @@ def _parent_type(vm: SimVm) -> str:
     return f"Microsoft.Compute/virtualMachines/{vm.name}/runCommands"
 
 
-def _check_running(vm: SimVm) -> None:
+def check_running(vm: SimVm) -> None:
+    """Extension operations need a running VM: 409 ``OperationNotAllowed`` otherwise (shared
+    with the action run command)."""
     if vm.power_state != PowerState.RUNNING:
         details = [
             {"code": "CannotModifyExtensionsWhenVMNotRunning", "message": NOT_RUNNING_MESSAGE}
@@ -389,4 +423,5 @@ def _exec_eligible(vm: SimVm, spec: RunCommandSpec, ex: Execution) -> bool:
     so does work sent while a restarting VM's agent comes back (it must wait: ``power.gate``)."""
     inline = spec.source_kind == "script" or spec.source_kind == "commandId"
     ready = ex.agent_ready and vm.agent is AgentState.READY
-    return vm.os == "linux" and inline and ready and not ex.wedged
+    healthy = ready and not ex.wedged and ex.start_failure is None
+    return vm.os == "linux" and inline and healthy

@@ -33,7 +33,7 @@ from fleet.sim import (
 from fleet.sim.auth import Principal, authorize
 from fleet.sim.errors import ArmError
 from fleet.sim.faults import FaultDecision, FaultKind
-from fleet.sim.http import Ctx, Route, json_response, throttled_error
+from fleet.sim.http import Ctx, Route, json_response, set_headers, throttled_error
 from fleet.sim.world import World
 
 log = logging.getLogger("fleet.sim")
@@ -150,8 +150,15 @@ class Server:
             except ArmError as exc:
                 return json_response(exc.body(), exc.status, exc.headers)
         world = self.world
+        # Match first so that stats attribute faults, 401s and 429s to the operation (and resets
+        # can target one), but answer in Azure's order: faults, then 401, then 404/405.
+        matched = _lookup(request.method, request.path)
+        operation, kind = ("Unmatched", None)
+        if not isinstance(matched, ArmError):
+            operation, kind = matched[0].operation, matched[0].kind
+            routes_runcommands.note_request(world, matched[0], matched[1])
         try:
-            fault = world.faults.decide(request.method, world.clock.now())
+            fault = world.faults.decide(request.method, world.clock.now(), operation)
         except Exception:  # a bad fault configuration must not take the emulator down
             log.exception("fault injection failed; serving the request without a fault")
             fault = FaultDecision(FaultKind.NONE)
@@ -160,12 +167,6 @@ class Server:
         if fault.kind is FaultKind.RESET_BEFORE:
             _reset(request)
             return web.Response(status=500)
-        # Match first so that stats attribute faults, 401s and 429s to the operation, but answer
-        # in Azure's order: faults, then 401, then 404/405.
-        matched = _lookup(request.method, request.path)
-        operation, kind = ("Unmatched", None)
-        if not isinstance(matched, ArmError):
-            operation, kind = matched[0].operation, matched[0].kind
         try:
             self._inject(fault)
             principal = world.authenticator.authenticate(request.headers.get("Authorization"))
@@ -233,6 +234,5 @@ class Server:
         except ArmError as exc:
             exc.headers = {**ctx.headers, **exc.headers}
             raise
-        for name, value in ctx.headers.items():
-            response.headers[name] = value
+        set_headers(response, ctx.headers)
         return response

@@ -12,12 +12,15 @@ must be converted from Azure-seconds to wall seconds by the clock's time scale f
 * Compute (:class:`ComputeThrottle`): per policy, a subscription bucket per (subscription, region)
   and, when the policy has resource limits, a bucket per resource id; whole refills once a minute
   since the bucket's creation, starting full. Azure's names for the per-minute policies are not
-  published, so the ``x-ms-ratelimit-remaining-resource`` value uses our own convention::
+  published; what the ``x-ms-ratelimit-remaining-resource`` header says depends on the header
+  dialect (``throttle_headers``). By default our own convention::
 
       Microsoft.Compute/{Policy}.Resource;{n},Microsoft.Compute/{Policy}.Subscription;{m}
 
   (the resource part is omitted when no resource bucket applies). Clients must treat the policy
   part as opaque text, as they must with real Azure.
+* Background load (``background``): other clients spending from these same buckets over time;
+  when set, it is brought up to ``now`` before every check.
 * Resource Graph (:class:`GraphQuota`): a fixed window per principal that opens at the
   principal's first query after the previous window ended.
 
@@ -34,12 +37,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
+
+from fleet.sim.throttle_headers import HeaderStyle, Remaining
 
 # Float slack: 0.04 s x 25/s must count as a whole token, not 0.9999999.
 _EPS = 1e-9
 
 Kind = Literal["reads", "writes", "deletes"]
+
+
+class Catchup(Protocol):
+    """Spends what other clients spent up to ``now`` (``background.BackgroundLoad``)."""
+
+    def advance(self, now: float) -> None: ...
+
+
 _VERB: dict[str, str] = {"reads": "read", "writes": "write", "deletes": "delete"}
 
 
@@ -161,10 +174,19 @@ class ArmThrottle:
     def __init__(self, limits: ArmLimits = ArmLimits(), enabled: bool = True) -> None:
         self.limits = limits
         self.enabled = enabled
+        self.background: Catchup | None = None
         self._principal: dict[tuple[str, str, str], TokenBucket] = {}
         self._global: dict[tuple[str, str], TokenBucket] = {}
 
-    def _buckets(self, now: float, sub: str, principal: str, kind: str) -> tuple[TokenBucket, ...]:
+    def buckets(
+        self, now: float, subscription: str, principal: str, kind: str
+    ) -> tuple[TokenBucket, TokenBucket]:
+        """The principal's bucket and the subscription-wide one (created full on first use)."""
+        return self._buckets(now, subscription.lower(), principal.lower(), kind)
+
+    def _buckets(
+        self, now: float, sub: str, principal: str, kind: str
+    ) -> tuple[TokenBucket, TokenBucket]:
         capacity, rate = self.limits.for_kind(kind)
         mult = self.limits.global_multiplier
         big = partial(TokenBucket, capacity * mult, rate * mult, created=now)
@@ -178,6 +200,8 @@ class ArmThrottle:
         if not self.enabled:
             full = _arm_headers(kind, capacity, capacity * self.limits.global_multiplier)
             return Decision(True, full)
+        if self.background is not None:
+            self.background.advance(now)
         mine, glob = self._buckets(now, subscription.lower(), principal.lower(), kind)
         mine_ok, glob_ok = mine.can_take(now), glob.can_take(now)
         if mine_ok and glob_ok:
@@ -253,10 +277,13 @@ class ComputeThrottle:
         enabled: bool = True,
         *,
         epoch: datetime = _DEFAULT_EPOCH,
+        headers: HeaderStyle | None = None,
     ) -> None:
         self.policies = policies
         self.enabled = enabled
         self.epoch = epoch
+        self.headers = headers or HeaderStyle()
+        self.background: Catchup | None = None
         self._subs: dict[tuple[str, str, str], TokenBucket] = {}
         self._resources: dict[tuple[str, str], TokenBucket] = {}
 
@@ -277,6 +304,12 @@ class ComputeThrottle:
         scopes.append(("Subscription", sub_bucket))
         return scopes
 
+    def subscription_bucket(
+        self, now: float, subscription: str, region: str, policy: str
+    ) -> TokenBucket:
+        """The (subscription, region, policy) bucket, created full on first use."""
+        return self._scopes(now, subscription, region, policy, None)[-1][1]
+
     def _limits(self, policy: str) -> PolicyLimits:
         try:
             return self.policies[policy]
@@ -288,17 +321,19 @@ class ComputeThrottle:
     ) -> Decision:
         if not self.enabled:
             return Decision(True, self._full_headers(policy, resource))
+        if self.background is not None:
+            self.background.advance(now)
         scopes = self._scopes(now, subscription, region, policy, resource)
         refused = [(scope, b) for scope, b in scopes if not b.can_take(now)]
         if not refused:
             for _, bucket in scopes:
                 bucket.take(now)
-            return Decision(True, _compute_headers(policy, scopes, now))
+            return Decision(True, self._headers(policy, scopes, now))
         # When both refuse, report the one that keeps the caller waiting longest.
         scope, bucket = max(refused, key=lambda sb: sb[1].wait_time(now))
         return Decision(
             allowed=False,
-            headers=_compute_headers(policy, scopes, now),
+            headers=self._headers(policy, scopes, now),
             retry_after_s=bucket.wait_time(now),
             error_code="OperationNotAllowed",
             error_message=_COMPUTE_MESSAGE.format(scope.lower()),
@@ -317,17 +352,28 @@ class ComputeThrottle:
         }
         return {
             "code": "TooManyRequests",
-            "target": f"{policy}.{scope}",
+            "target": self.headers.target(policy, scope),
             "message": json.dumps(body),
         }
 
+    def _headers(
+        self, policy: str, scopes: list[tuple[str, TokenBucket]], now: float
+    ) -> dict[str, str]:
+        counters = [
+            Remaining(scope, b.remaining(now), b.refill_amount, b.capacity) for scope, b in scopes
+        ]
+        return self.headers.headers(policy, counters)
+
     def _full_headers(self, policy: str, resource: str | None) -> dict[str, str]:
         limits = self._limits(policy)
-        parts = []
+        counters = []
         if _has_resource_bucket(limits, resource):
-            parts.append(f"Microsoft.Compute/{policy}.Resource;{int(limits.resource_cap)}")
-        parts.append(f"Microsoft.Compute/{policy}.Subscription;{int(limits.sub_cap)}")
-        return {"x-ms-ratelimit-remaining-resource": ",".join(parts)}
+            assert limits.resource_cap is not None and limits.resource_refill_per_min is not None
+            cap, refill = limits.resource_cap, limits.resource_refill_per_min
+            counters.append(Remaining("Resource", int(cap), refill, cap))
+        cap, refill = limits.sub_cap, limits.sub_refill_per_min
+        counters.append(Remaining("Subscription", int(cap), refill, cap))
+        return self.headers.headers(policy, counters)
 
 
 def _has_resource_bucket(limits: PolicyLimits, resource: str | None) -> bool:
@@ -338,13 +384,6 @@ def _has_resource_bucket(limits: PolicyLimits, resource: str | None) -> bool:
 
 def _minute_bucket(capacity: float, refill_per_min: float, now: float) -> TokenBucket:
     return TokenBucket(capacity, refill_per_min, 60.0, discrete=True, created=now)
-
-
-def _compute_headers(
-    policy: str, scopes: list[tuple[str, TokenBucket]], now: float
-) -> dict[str, str]:
-    value = ",".join(f"Microsoft.Compute/{policy}.{s};{b.remaining(now)}" for s, b in scopes)
-    return {"x-ms-ratelimit-remaining-resource": value}
 
 
 # ----------------------------------------------------------------------------- Resource Graph

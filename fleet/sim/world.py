@@ -1,5 +1,7 @@
 """Everything one emulator instance knows, built from a fleet profile: the clock, the inventory,
-the run-command store, throttles, principals, fault injection and ground-truth stats.
+the run-command store (with its rules and the run commands already on the VMs), VM restarts and
+the action run commands (which share the store's rules and outcome model), throttles (with their
+header dialect and background load), principals, fault injection and ground-truth stats.
 
 The HTTP layer reads and changes the world only through this object; tests may build one
 directly (``World.from_profile``) to inspect state without HTTP.
@@ -16,6 +18,7 @@ from typing import Any
 
 from fleet.sim.action import ActionStore
 from fleet.sim.auth import Authenticator, Permission, Principal
+from fleet.sim.background import BackgroundLoad
 from fleet.sim.clock import SimClock
 from fleet.sim.faults import FaultConfig, FaultInjector
 from fleet.sim.inventory import build_inventory, tenant_id_for
@@ -25,7 +28,8 @@ from fleet.sim.power import PowerModel
 from fleet.sim.profile import Profile
 from fleet.sim.rc_exec import ExecRunner
 from fleet.sim.rc_restart import interrupt_managed
-from fleet.sim.runcommands import RunCommandStore
+from fleet.sim.rc_seed import seed_existing
+from fleet.sim.runcommands import Planner, RunCommandStore
 from fleet.sim.stats import Stats
 from fleet.sim.throttle import (
     COMPUTE_POLICIES,
@@ -35,6 +39,7 @@ from fleet.sim.throttle import (
     GraphQuota,
     PolicyLimits,
 )
+from fleet.sim.throttle_headers import HeaderDialect, HeaderStyle
 
 
 @dataclass
@@ -57,6 +62,7 @@ class World:
     exec_runner: ExecRunner | None = None
     stats: Stats = field(default_factory=Stats)
     operations: dict[str, Any] = field(default_factory=dict)
+    background: BackgroundLoad | None = None
 
     @classmethod
     def from_profile(
@@ -67,23 +73,13 @@ class World:
         seed: int | None = None,
         page_size: int = 1000,
         exec_dir: Path | None = None,
+        header_dialect: str | None = None,
     ) -> World:
+        """``header_dialect`` overrides the profile's ``throttling.headers``."""
         seed = profile.seed if seed is None else seed
         inventory = build_inventory(profile, seed=seed)
-        rng = random.Random(seed)
         tenant_id = tenant_id_for(profile, seed)
-        principals = [
-            Principal(
-                name=p.name,
-                token=p.token,
-                object_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                roles=tuple((r.scope, r.role) for r in p.roles),
-                denies=tuple(
-                    (d.scope, frozenset(Permission(a) for a in d.actions)) for d in p.deny
-                ),
-            )
-            for p in profile.principals
-        ]
+        principals = _principals(profile, seed)
         exec_runner = None
         if profile.script.exec.enabled:
             exec_runner = ExecRunner(
@@ -92,11 +88,14 @@ class World:
         outcomes = OutcomeModel(profile, seed)
         power = PowerModel(profile.restart, seed, clock)
         planner = power.gate(outcomes.plan)  # work sent to a restarting VM waits for its agent
-        store = RunCommandStore(clock, planner, exec_runner=exec_runner)
-        actions = ActionStore(clock, planner, profile.action, exec_runner=exec_runner)
+        store = _run_commands(profile, clock, planner, seed, inventory, exec_runner, principals)
+        actions = ActionStore(clock, planner, profile.action, store.rules, exec_runner=exec_runner)
         power.on_restart = _on_restart(store, actions, exec_runner)
         throttling = profile.throttling
-        return cls(
+        headers = HeaderStyle(
+            HeaderDialect(header_dialect or throttling.headers), throttling.headers_missing, seed
+        )
+        world = cls(
             profile=profile,
             clock=clock,
             seed=seed,
@@ -105,7 +104,10 @@ class World:
             runcommands=store,
             arm_throttle=ArmThrottle(arm_limits(profile), enabled=throttling.enabled),
             compute_throttle=ComputeThrottle(
-                compute_policies(profile), enabled=throttling.enabled, epoch=clock.utc(0.0)
+                compute_policies(profile),
+                enabled=throttling.enabled,
+                epoch=clock.utc(0.0),
+                headers=headers,
             ),
             graph_quota=GraphQuota(
                 throttling.resource_graph.queries,
@@ -120,6 +122,43 @@ class World:
             page_size=page_size,
             exec_runner=exec_runner,
         )
+        world.background = BackgroundLoad(world.arm_throttle, world.compute_throttle)
+        first_sub = profile.subscriptions[0].id
+        for load in profile.background.build(first_sub, principals[0].name):
+            world.background.add(load)
+        return world
+
+
+def _principals(profile: Profile, seed: int) -> list[Principal]:
+    rng = random.Random(seed)
+    return [
+        Principal(
+            name=p.name,
+            token=p.token,
+            object_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            roles=tuple((r.scope, r.role) for r in p.roles),
+            denies=tuple((d.scope, frozenset(Permission(a) for a in d.actions)) for d in p.deny),
+        )
+        for p in profile.principals
+    ]
+
+
+def _run_commands(
+    profile: Profile,
+    clock: SimClock,
+    planner: Planner,
+    seed: int,
+    inventory: Inventory,
+    exec_runner: ExecRunner | None,
+    principals: list[Principal],
+) -> RunCommandStore:
+    """The store with the profile's rules and the run commands already on the VMs."""
+    rules = profile.run_commands.rules()
+    store = RunCommandStore(clock, planner, exec_runner=exec_runner, rules=rules)
+    existing = profile.run_commands.existing
+    targets = inventory.all_targets()
+    seed_existing(store, targets, existing, seed=seed, fleet_principal=principals[0].name)
+    return store
 
 
 def _on_restart(

@@ -20,10 +20,11 @@ from fleet.sim.action_output import (
 from fleet.sim.action_state import ActionRun, evaluate
 from fleet.sim.errors import ArmError
 from fleet.sim.model import SimVm
+from fleet.sim.profile import ProfileError, parse_profile
 from fleet.sim.profile_ops import ActionSettings
 from tests import simkit
 
-LIMITS = ActionSettings(min_duration=20, max_duration=5400, agent_timeout=1500)
+LIMITS = ActionSettings(min_duration=20, max_duration=5400)
 
 
 def test_linux_result_is_one_succeeded_status_with_both_streams() -> None:
@@ -121,16 +122,19 @@ def test_course_time_limit_dead_agent_and_restart() -> None:
     assert endless.error and endless.error["code"] == "VMExtensionProvisioningTimeout"
     assert "'RunCommandLinux'" in endless.error["message"]
     assert evaluate(_run(end_at=6000.0), 5404, LIMITS).status == "InProgress"
-    dead = _run(start_at=None, end_at=None)
-    assert evaluate(dead, 1499, LIMITS).script == "Pending"
-    failed = evaluate(dead, 1500, LIMITS)
+    dead = _run(start_at=None, end_at=None)  # agent_fail_after_s: the default, 1522 s
+    assert evaluate(dead, 1521, LIMITS).script == "Pending"
+    failed = evaluate(dead, 1522, LIMITS)
     assert failed.error and failed.error["code"] == "VMAgentStatusCommunicationError"
+    assert evaluate(_run(start_at=None, end_at=None, agent_fail_after_s=100), 100, LIMITS).error
     cut = _run(interrupted_at=7.0, resume_at=60.0)
     assert evaluate(cut, 59, LIMITS).status == "InProgress"
     back = evaluate(cut, 60, LIMITS)
     assert (back.status, back.script, back.exit_code) == ("Succeeded", "Interrupted", None)
-    lost = evaluate(_run(interrupted_at=7.0, resume_at=None), 1507, LIMITS)
-    assert (lost.status, lost.script) == ("Failed", "Interrupted")
+    lost = _run(interrupted_at=7.0, resume_at=None)
+    assert evaluate(lost, 1528, LIMITS).status == "InProgress"
+    gone = evaluate(lost, 1529, LIMITS)
+    assert (gone.status, gone.script) == ("Failed", "Interrupted")
 
 
 def test_parse_input() -> None:
@@ -170,3 +174,13 @@ def test_catalog_documents() -> None:
         doc = command.document()
         assert doc["script"] and {"$schema", "id", "osType", "label", "description"} <= set(doc)
         assert all({"name", "type"} <= set(p) for p in doc["parameters"])
+
+
+def test_the_dead_agent_delay_is_a_run_commands_setting() -> None:
+    """One number for managed and action run commands: ``action.agent_timeout`` is refused with
+    where it went."""
+    data = simkit.profile("small").model_dump(mode="json", exclude_unset=True)
+    with pytest.raises(ProfileError, match=r"run_commands\.agent_fail_after_s"):
+        parse_profile({**data, "action": {"agent_timeout": 1500}}, source="t")
+    moved = parse_profile({**data, "run_commands": {"agent_fail_after_s": 90}}, source="t")
+    assert moved.run_commands.rules().agent_fail_after_s == 90

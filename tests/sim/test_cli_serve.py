@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 
@@ -161,7 +163,7 @@ def test_missing_profile_exits_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("command", "mentions"),
     [
-        ("serve", ("JSON line", "--profile", "--time-scale", "--port")),
+        ("serve", ("JSON line", "--profile", "--time-scale", "--port", "--throttle-headers")),
         ("inventory", ("profile", "--format")),
     ],
 )
@@ -171,3 +173,34 @@ def test_help(command: str, mentions: tuple[str, ...]) -> None:
     assert proc.returncode == 0, err
     for word in mentions:
         assert word in out
+
+
+def test_throttle_headers_flag_overrides_the_profile() -> None:
+    proc = _fleet("sim", "serve", "--profile", SMALL, "--throttle-headers", "windowed")
+    try:
+        info = json.loads(_first_line(proc, time.monotonic() + 60))
+
+        async def read() -> str:
+            ctx = ssl.create_default_context(cafile=info["ca_cert"])
+            path = f"/subscriptions/{SMALL_SUB}/resourceGroups/rg-small/providers/Microsoft.Compute"
+            url = f"{info['endpoint']}{path}/virtualMachines/app-01"
+            headers = {"Authorization": "Bearer fleet-sim-token"}
+            async with (
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as s,
+                s.get(url, params={"api-version": simkit.COMPUTE_API}, headers=headers) as r,
+            ):
+                assert r.status == 200
+                return r.headers["x-ms-ratelimit-remaining-resource"]
+
+        value = anyio.run(read)
+        assert value.startswith("Microsoft.Compute/LowCostGet3Min;35,")
+    finally:
+        code, _, err = _stop(proc, signal.SIGTERM)
+    assert code == 0, err
+
+
+def test_bad_throttle_headers_flag_exits_2() -> None:
+    proc = _fleet("sim", "serve", "--profile", SMALL, "--throttle-headers", "old")
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2 and out == ""
+    assert "--throttle-headers must be current, windowed or none" in err

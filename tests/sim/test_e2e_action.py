@@ -426,3 +426,59 @@ async def test_instance_view_reports_the_extension() -> None:
         ("ComponentStatus/StdOut/succeeded", "checking"),
         ("ComponentStatus/StdErr/succeeded", "boom"),
     ]
+
+
+async def test_outputs_follow_the_script_and_ground_truth_has_both_kinds() -> None:
+    """Action runs get the same script behaviours as managed run commands: the shipped patch job
+    prints its updates and exits 0 or 100 (seen through the marker line); an unknown script
+    the generic echo, naming the parameters it was given. ``/_sim/executions`` keeps the managed
+    rows with their PUT counts beside the action rows and their summary."""
+    script = {**PROFILE.script.model_dump(mode="json"), "unknown": "generic"}
+    clock = ManualClock()
+    patch = (simkit.ROOT / "configs" / "jobs" / "scripts" / "patch.sh").read_text()
+    async with Emulator(_profile(script=script), clock=clock) as emu, simkit.raw(emu) as s:
+        _, _, patched = await _post(s, "lin-1", _body(*patch.splitlines(), 'echo "__RC__$?"'))
+        params = [{"name": "SERVICE", "value": "nginx"}]
+        _, _, echoed = await _post(s, "lin-3", _body("systemctl restart x", parameters=params))
+        managed = {"location": "eastus", "properties": {"source": {"script": "uptime"}}}
+        for _ in range(2):  # identical: applied twice, run once
+            async with s.put(_vm_path("lin-1") + "/runCommands/m", params=API, json=managed) as r:
+                assert r.status in (200, 201)
+        clock.advance(30)
+        docs = [(await _read_json(s, url))[1] for url in (patched, echoed)]
+        truth = await simkit.ground_truth(emu, "executions")
+    out = [doc["properties"]["output"]["value"][0]["message"] for doc in docs]
+    rows = {r["target"].rsplit("/", 1)[-1]: r for r in truth["executions"] if r["kind"] == "action"}
+    patch_row = rows["lin-1"]
+    assert patch_row["outcome"].startswith("patch/")
+    assert f"__RC__{patch_row['exit_code']}\n" in out[0] and patch_row["exit_code"] in (0, 100)
+    done = "REBOOT REQUIRED" if patch_row["exit_code"] == 100 else "no reboot required"
+    assert f"lin-1: patched; {done}" in out[0]
+    assert "[simulated] parameters: SERVICE" in out[1] and "nginx" not in out[1]
+    assert "script: systemctl restart x" in out[1] and rows["lin-3"]["outcome"] == "generic/chatty"
+    lin1 = _vm_path("lin-1")
+    assert truth["put_requests_per_target"] == {lin1: {"m": 2}}
+    assert truth["puts_applied_per_target"] == {lin1: {"m": 2}}
+    assert sorted(r["kind"] for r in truth["executions"]) == ["action", "action", "managed"]
+    assert truth["actions"]["executions"] == 2 and truth["execution_count"] == 3
+    assert truth["executed_per_target"][lin1] == {"action:RunShellScript": 1, "m": 1}
+
+
+async def test_a_settings_change_of_the_dead_agent_delay_reaches_action_runs() -> None:
+    """``PUT /_sim/settings {"agent_fail_after_s": N}`` changes the one delay for both kinds of
+    run command created afterwards; an action run already waiting keeps its own."""
+    overrides = [*PROFILE.model_dump(mode="json")["overrides"]]
+    dead = {"names": ["lin-1", "win-1"], "agent": "not_ready"}
+    profile = _profile(overrides=[*overrides, dead])
+    clock = ManualClock()
+    async with Emulator(profile, clock=clock) as emu, simkit.raw(emu) as s:
+        _, _, before = await _post(s, "lin-1", _body("uptime"))
+        change = {"agent_fail_after_s": 50}
+        async with simkit.raw(emu, token=None) as c, c.put("/_sim/settings", json=change) as r:
+            assert r.status == 200
+        _, _, after = await _post(s, "win-1", _body("Get-Date", command="RunPowerShellScript"))
+        clock.advance(50)
+        docs = [(await _read_json(s, url))[1] for url in (before, after)]
+    assert docs[0]["status"] == "InProgress"  # created before the change: 1522 s
+    assert docs[1]["status"] == "Failed"
+    assert docs[1]["error"]["code"] == "VMAgentStatusCommunicationError"

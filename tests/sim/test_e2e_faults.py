@@ -35,6 +35,8 @@ FAULTY_VMS = simkit.profile(
         {"names": ["app-05"], "agent": "not_ready"},
         {"names": ["app-06"], "script": "wedged"},
     ],
+    # Azure gives up on a dead agent after ~25 minutes; 250 s keeps the test short at K=50.
+    run_commands={"agent_fail_after_s": 250},
 )
 
 
@@ -92,24 +94,30 @@ async def test_deallocated_vm_refuses_run_commands(emu: Emulator) -> None:
     assert truth["executions"] == [] and truth["executed_per_target"] == {}
 
 
-async def test_agent_not_ready_stays_pending_then_times_out(emu: Emulator) -> None:
-    timeout_s = 250  # 5 wall seconds at K=50: time to see it Pending, even on a busy machine
+async def test_agent_not_ready_stays_pending_and_the_operation_fails(emu: Emulator) -> None:
+    """A dead agent: the run command stays Pending and its operation fails with
+    VMAgentStatusCommunicationError after the profile's delay (Azure: ~25 minutes,
+    azure-xplat-cli#2794, azure-powershell#5741), whatever the script's timeout (here 20 s)."""
     async with simkit.clients(emu) as arm:
         ops = arm.compute(emu.info.subscriptions[0]).virtual_machine_run_commands
-        await ops.begin_create_or_update(
-            RG, "app-05", "na", _body(timeoutInSeconds=timeout_s), polling=False
+        poller = await ops.begin_create_or_update(
+            RG, "app-05", "na", _body(timeoutInSeconds=20), polling_interval=0.1
         )
         created_at = emu.world.clock.now()
         assert (await _instance_view(ops, "app-05", "na")).execution_state == "Pending"
-        view = await _poll_view(ops, "app-05", "na", lambda v: v.execution_state != "Pending")
-        assert emu.world.clock.now() >= created_at + timeout_s
-        assert view.execution_state == "TimedOut"
+        with anyio.fail_after(30), pytest.raises(HttpResponseError) as failed:
+            await poller.result()
+        assert emu.world.clock.now() >= created_at + 250
+        assert failed.value.error.code == "VMAgentStatusCommunicationError"
+        assert "has not reported status for VM agent" in failed.value.message
+        view = await _instance_view(ops, "app-05", "na")
+        assert view.execution_state == "Pending"
         assert view.exit_code is None and view.start_time is None
         rc = await ops.get_by_virtual_machine(RG, "app-05", "na")
         assert rc.provisioning_state == "Failed"
     truth = await simkit.ground_truth(emu, "executions")
     (row,) = truth["executions"]
-    assert row["state"] == "TimedOut" and not row["started"]
+    assert (row["state"], row["started"], row["agent_failed"]) == ("Pending", False, True)
 
 
 async def test_wedged_script_stays_running(emu: Emulator) -> None:

@@ -10,6 +10,7 @@ comes back slowly (agent 600 s), app-06's agent never comes back, app-07 stays s
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -18,6 +19,7 @@ from azure.core.exceptions import HttpResponseError
 
 from fleet.sim.clock import ManualClock
 from fleet.sim.emulator import Emulator
+from fleet.sim.profile import Profile, parse_profile
 from tests import simkit
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -25,6 +27,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 RG = "rg-small"
 API = {"api-version": simkit.COMPUTE_API}
 BOOT_S, AGENT_S, PICKUP_S = 30.0, 20.0, 10.0
+STEPS = "".join(f"step {i:02d}\n" for i in range(20))  # 160 bytes over a 300 s run
 
 
 def _fixed(seconds: float) -> dict[str, float]:
@@ -46,7 +49,7 @@ PROFILE = simkit.profile(
         "duration": _fixed(10),
         "outcomes": [
             {"name": "ok", "weight": 1.0, "output": "ok from {vm_name}\n"},
-            {"name": "long", "weight": 0.0, "duration": _fixed(300)},
+            {"name": "long", "weight": 0.0, "duration": _fixed(300), "output": STEPS},
         ],
     },
     overrides=[
@@ -213,8 +216,19 @@ async def test_a_restart_preempts_one_in_progress() -> None:
     assert [r["preempted"] for r in truth["restarts"]] == [True, False]
 
 
-def _rc(script: str = "uptime") -> dict[str, Any]:
-    return {"location": "eastus", "properties": {"source": {"script": script}}}
+def _rc(script: str = "uptime", **props: Any) -> dict[str, Any]:
+    return {"location": "eastus", "properties": {"source": {"script": script}, **props}}
+
+
+ACTION = {"commandId": "RunShellScript", "script": ["uptime"]}
+
+
+def _changed(**sections: dict[str, Any]) -> Profile:
+    """PROFILE with keys of top-level sections changed (the rest of each section kept)."""
+    data = PROFILE.model_dump(mode="json", exclude_unset=True)
+    for name, keys in sections.items():
+        data[name] = {**data.get(name, {}), **keys}
+    return parse_profile(data, source="restart-test")
 
 
 async def test_run_command_waits_for_the_agent_after_a_restart() -> None:
@@ -257,6 +271,134 @@ async def test_a_running_run_command_is_cut_off_by_a_restart() -> None:
         nxt = await rcs.get_by_virtual_machine(RG, "app-02", "next", expand="instanceView")
     assert cut.instance_view.execution_state == "Running" and cut.provisioning_state == "Creating"
     assert nxt.instance_view.execution_state == "Succeeded"
+
+
+async def test_a_restart_killed_run_command_never_times_out() -> None:
+    """Linux: the handler enforces ``timeoutInSeconds`` with ``exec.CommandContext`` in its own
+    process, which the restart killed; after the reboot it skips the already-processed sequence
+    number and reports nothing (run-command-handler-linux ``enablePre``). So the view keeps its
+    last report, Running with the output of the last status tick, and never turns into the
+    timeout's Failed / -1, which a run the restart spared does get."""
+    clock = ManualClock()
+    async with Emulator(PROFILE, clock=clock) as emu, simkit.clients(emu) as arm:
+        compute = arm.compute(emu.info.subscriptions[0])
+        rcs = compute.virtual_machine_run_commands
+        await rcs.begin_create_or_update(  # 300 s script, killed at 60 s unless restarted
+            RG, "app-02", "capped", _rc(timeoutInSeconds=60), polling=False
+        )
+        await rcs.begin_create_or_update(  # 10 s script, killed at 5 s
+            RG, "app-01", "spared", _rc(timeoutInSeconds=5), polling=False
+        )
+        clock.advance(PICKUP_S + 20)  # app-02's tick at 15 s of its run reported "step 00"
+        await compute.virtual_machines.begin_restart(RG, "app-02", polling=False)
+        clock.advance(1000)
+        capped = await rcs.get_by_virtual_machine(RG, "app-02", "capped", expand="instanceView")
+        spared = await rcs.get_by_virtual_machine(RG, "app-01", "spared", expand="instanceView")
+        truth = await simkit.ground_truth(emu, "executions")
+    iv = capped.instance_view
+    assert (iv.execution_state, iv.exit_code, iv.output) == ("Running", 0, "step 00\n")
+    assert iv.execution_message == "Execution in progress" and iv.end_time is None
+    assert capped.provisioning_state == "Creating"
+    assert (spared.instance_view.execution_state, spared.instance_view.exit_code) == ("Failed", -1)
+    states = {r["run_command"]: r["state"] for r in truth["executions"]}
+    assert states == {"capped": "Running", "spared": "Failed"}
+
+
+async def test_exec_mode_a_restart_kills_the_process_and_keeps_its_last_report(
+    tmp_path: Any,
+) -> None:
+    """Exec mode: the real process dies with the VM and the view keeps the tail of the last
+    status tick (15 s), not what the process wrote afterwards."""
+    clock = ManualClock()
+    profile = _changed(script={"exec": {"enabled": True}})
+    async with (
+        Emulator(profile, clock=clock, workdir=tmp_path) as emu,
+        simkit.clients(emu) as arm,
+    ):
+        compute = arm.compute(emu.info.subscriptions[0])
+        rcs = compute.virtual_machine_run_commands
+        body = _rc("echo before; sleep 0.3; echo after; sleep 600", timeoutInSeconds=60)
+        await rcs.begin_create_or_update(RG, "app-01", "live", body, polling=False)
+        runner = emu.world.exec_runner
+        assert runner is not None
+        with anyio.fail_after(20):
+            while True:  # each read in a new 15 s tick takes a fresh snapshot of the tail
+                clock.advance(15)
+                got = await rcs.get_by_virtual_machine(RG, "app-01", "live", expand="instanceView")
+                if got.instance_view.output:
+                    break
+                await anyio.sleep(0.02)
+        shown = got.instance_view.output
+        await compute.virtual_machines.begin_restart(RG, "app-01", polling=False)
+        with anyio.fail_after(20):  # the process group was killed, so its task ends
+            await runner.join()
+        clock.advance(1000)  # past the 60 s timeout and the agent's return
+        cut = await rcs.get_by_virtual_machine(RG, "app-01", "live", expand="instanceView")
+    assert shown in ("before\n", "before\nafter\n") and runner.running == 0
+    assert (cut.instance_view.execution_state, cut.instance_view.output) == ("Running", shown)
+
+
+FAIL_AFTER_S = 100.0  # run_commands.agent_fail_after_s, far below app-05's 600 s agent
+
+
+async def test_only_a_dead_agent_fails_work_one_coming_back_lets_it_run() -> None:
+    """One delay (``run_commands.agent_fail_after_s``) for managed and action run commands on a
+    dead agent (app-06: Not Ready for good after its restart): Pending, then the operation fails
+    with VMAgentStatusCommunicationError. An agent that is only coming back (app-05, 600 s) is not
+    dead: work sent meanwhile, or pending when the VM restarted, waits past that delay and runs
+    once the restart has finished."""
+    clock = ManualClock()
+    profile = _changed(run_commands={"agent_fail_after_s": FAIL_AFTER_S})
+    async with (
+        Emulator(profile, clock=clock) as emu,
+        simkit.raw(emu) as s,
+        simkit.clients(emu) as arm,
+    ):
+        compute = arm.compute(emu.info.subscriptions[0])
+        rcs = compute.virtual_machine_run_commands
+        await rcs.begin_create_or_update(RG, "app-05", "queued", _rc(), polling=False)
+        clock.advance(1)  # "queued" is still waiting for its pickup (10 s)
+        for vm in ("app-05", "app-06"):
+            await compute.virtual_machines.begin_restart(RG, vm, polling=False)
+        clock.advance(BOOT_S + 10 - clock.now())  # running again; agents not Ready
+        sent_at = clock.now()
+        await rcs.begin_create_or_update(RG, "app-05", "late", _rc(), polling=False)
+        ops = {}
+        for vm in ("app-05", "app-06"):
+            async with s.put(_vm_path(emu, vm) + "/runCommands/rc", params=API, json=_rc()) as r:
+                ops[f"{vm}/rc"] = r.headers["Azure-AsyncOperation"]
+            async with s.post(_vm_path(emu, vm) + "/runCommand", params=API, json=ACTION) as r:
+                ops[f"{vm}/action"] = r.headers["Azure-AsyncOperation"]
+        clock.advance(sent_at + FAIL_AFTER_S + 1 - clock.now())
+        early = {key: (await _read_json(s, url))[1] for key, url in ops.items()}
+        dead = await rcs.get_by_virtual_machine(RG, "app-06", "rc", expand="instanceView")
+        waiting = [
+            (await rcs.get_by_virtual_machine(RG, "app-05", n, expand="instanceView"))
+            for n in ("queued", "late", "rc")
+        ]
+        clock.advance(BOOT_S + 600 + PICKUP_S + 10 + 1 - clock.now())  # app-05 back at 630
+        late = {key: (await _read_json(s, url))[1] for key, url in ops.items()}
+        back = [
+            (await rcs.get_by_virtual_machine(RG, "app-05", n, expand="instanceView"))
+            for n in ("queued", "late", "rc")
+        ]
+        truth = await simkit.ground_truth(emu, "executions")
+    for key in ("app-06/rc", "app-06/action"):
+        assert early[key]["status"] == "Failed", key
+        assert early[key]["error"]["code"] == "VMAgentStatusCommunicationError"
+        assert datetime.fromisoformat(early[key]["endTime"]) == clock.utc(sent_at + FAIL_AFTER_S)
+    assert dead.instance_view.execution_state == "Pending" and dead.provisioning_state == "Failed"
+    assert [early[k]["status"] for k in ("app-05/rc", "app-05/action")] == ["InProgress"] * 2
+    assert [(w.instance_view.execution_state, w.provisioning_state) for w in waiting] == [
+        ("Pending", "Creating")
+    ] * 3
+    assert [late[k]["status"] for k in ("app-05/rc", "app-05/action")] == ["Succeeded"] * 2
+    assert [b.instance_view.execution_state for b in back] == ["Succeeded"] * 3
+    assert all(b.instance_view.start_time >= clock.utc(BOOT_S + 600) for b in back)
+    rows = {(r["target"].rsplit("/", 1)[-1], r["run_command"]): r for r in truth["executions"]}
+    assert rows[("app-06", "rc")]["agent_failed"] and not rows[("app-06", "rc")]["started"]
+    assert rows[("app-06", "action:RunShellScript")]["agent_failed"]
+    assert not any(r["agent_failed"] for (vm, _), r in rows.items() if vm == "app-05")
 
 
 async def test_a_vm_whose_agent_never_returns_never_starts_work() -> None:

@@ -298,7 +298,8 @@ async def test_delete_of_missing_is_204(emu: Emulator) -> None:
             assert await poller.result() is None
 
 
-async def test_timeout_is_enforced(emu: Emulator) -> None:
+async def test_linux_timeout_is_failed_with_exit_code_minus_one(emu: Emulator) -> None:
+    """The Linux handler kills the script at timeoutInSeconds: Failed, exit code -1 (exec.go)."""
     async with simkit.clients(emu) as arm:
         ops = arm.compute(emu.info.subscriptions[0]).virtual_machine_run_commands
         await ops.begin_create_or_update(
@@ -309,8 +310,9 @@ async def test_timeout_is_enforced(emu: Emulator) -> None:
             lambda rc: _state(rc) not in ("Pending", "Running"),
         )
     view = got.instance_view
-    assert view.execution_state == "TimedOut"
+    assert view.execution_state == "Failed"
     assert view.exit_code == -1
+    assert view.execution_message.endswith("command terminated with exit status=-1")
     took = (view.end_time - view.start_time).total_seconds()
     assert 19.99 <= took <= 20.01
 

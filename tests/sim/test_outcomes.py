@@ -16,6 +16,8 @@ from fleet.sim.profile_sections import PLACEHOLDERS
 
 CONFIGS = Path(__file__).resolve().parents[2] / "fleet" / "sim" / "profiles"
 SCRIPT = "#!/bin/bash\n\nsudo /opt/health/check.sh --all\n"
+JOBS = Path(__file__).resolve().parents[2] / "configs" / "jobs" / "scripts"
+HEALTH = (JOBS / "health-check.sh").read_text()  # recognised: the profile's health outcomes
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +34,15 @@ def test_same_inputs_same_plan(demo: tuple[Profile, list[SimVm]]) -> None:
     profile, vms = demo
     first, second = OutcomeModel(profile, 42), OutcomeModel(profile, 42)
     for vm in vms[:50]:
-        assert first.plan(vm, SCRIPT, 1) == second.plan(vm, SCRIPT, 1)
+        assert first.plan(vm, HEALTH, 1) == second.plan(vm, HEALTH, 1)
 
 
 def test_output_varies_by_vm(demo: tuple[Profile, list[SimVm]]) -> None:
     profile, vms = demo
     model = OutcomeModel(profile, 42)
-    outputs = [model.plan(vm, SCRIPT, 1).output for vm in vms if vm.os == "linux"]
+    outputs = [model.plan(vm, HEALTH, 1).output for vm in vms if vm.os == "linux"]
     assert len(set(outputs)) == len(outputs)
-    text = model.plan(_by_name(vms, "web-001"), SCRIPT, 1).output
+    text = model.plan(_by_name(vms, "web-001"), HEALTH, 1).output
     assert "web-001" in text
     assert re.search(r"up (\d+ days?, )?\d+:\d\d", text)
     assert re.search(r"\d+\.\d\d, \d+\.\d\d, \d+\.\d\d", text)
@@ -50,14 +52,14 @@ def test_output_varies_by_vm(demo: tuple[Profile, list[SimVm]]) -> None:
 
 def test_windows_vms_get_windows_output(demo: tuple[Profile, list[SimVm]]) -> None:
     profile, vms = demo
-    run = OutcomeModel(profile, 42).plan(_by_name(vms, "app-win-01"), SCRIPT, 1)
+    run = OutcomeModel(profile, 42).plan(_by_name(vms, "app-win-01"), HEALTH, 1)
     assert "Windows Server" in run.output and "build 10.0." in run.output
 
 
 def test_facts_stable_across_runs_durations_not(demo: tuple[Profile, list[SimVm]]) -> None:
     profile, vms = demo
     model = OutcomeModel(profile, 42)
-    runs = [model.plan(vms[0], SCRIPT, seq) for seq in range(1, 6)]
+    runs = [model.plan(vms[0], HEALTH, seq) for seq in range(1, 6)]
     assert len({r.output for r in runs}) == 1
     assert len({r.duration_s for r in runs}) == 5
 
@@ -67,8 +69,8 @@ def test_forced_failures_are_stable_across_executions(demo: tuple[Profile, list[
     model = OutcomeModel(profile, 42)
     for name in ("web-005", "app-win-04", "ci-runner-11"):
         for seq in range(1, 4):
-            run = model.plan(_by_name(vms, name), SCRIPT, seq)
-            assert (run.outcome, run.exit_code) == ("disk-full", 1)
+            run = model.plan(_by_name(vms, name), HEALTH, seq)
+            assert (run.outcome, run.exit_code) == ("health-check/disk-full", 1)
             assert "full" in run.error
     counts = Counter(model.outcome_class(vm) for vm in vms)
     assert counts == {"ok": 195, "disk-full": 3, "service-down": 2}
@@ -78,10 +80,10 @@ def test_drawn_failures_stick_to_the_same_vms() -> None:
     profile = load_profile(CONFIGS / "large.yaml")
     vms = build_inventory(profile).all_targets()[:2000]
     model = OutcomeModel(profile, 1)
-    failing = {vm.name for vm in vms if model.plan(vm, SCRIPT, 1).exit_code != 0}
+    failing = {vm.name for vm in vms if model.plan(vm, HEALTH, 1).exit_code != 0}
     assert 5 <= len(failing) <= 50  # 1% of 2,000
     for seq in (2, 3):
-        assert {vm.name for vm in vms if model.plan(vm, SCRIPT, seq).exit_code != 0} == failing
+        assert {vm.name for vm in vms if model.plan(vm, HEALTH, seq).exit_code != 0} == failing
     other_seed = OutcomeModel(profile, 2)
     assert {vm.name for vm in vms if other_seed.outcome_class(vm) != "ok"} != failing
 
@@ -90,7 +92,7 @@ def test_durations_within_bounds(demo: tuple[Profile, list[SimVm]]) -> None:
     profile, vms = demo
     model = OutcomeModel(profile, 7)
     pending, duration = profile.script.pending, profile.script.duration
-    runs = [model.plan(vm, SCRIPT, seq) for vm in vms for seq in range(3)]
+    runs = [model.plan(vm, HEALTH, seq) for vm in vms for seq in range(3)]
     assert all(pending.min <= r.pending_s <= pending.max for r in runs)
     assert all(duration.min <= r.duration_s <= duration.max for r in runs)
     medians = sorted(r.duration_s for r in runs)[len(runs) // 2]
@@ -118,7 +120,8 @@ def test_outcome_duration_override_and_clamp() -> None:
 def test_default_templates_render_every_placeholder(demo: tuple[Profile, list[SimVm]]) -> None:
     profile, vms = demo
     model = OutcomeModel(profile, 42)
-    facts = {**model.facts(vms[0]), "script_first_line": "x", "exit_code": "0"}
+    extra = {"script_first_line": "x", "exit_code": "0", "run_command": "r", "parameters": "-"}
+    facts = {**model.facts(vms[0]), **extra}
     assert facts.keys() == PLACEHOLDERS.keys()
     default = parse_profile({"name": "d", "subscriptions": profile.model_dump()["subscriptions"]})
     permission = OutcomeModel(default, 42)

@@ -19,6 +19,7 @@ from fleet.sim.errors import ArmError
 from fleet.sim.model import AgentState, Orchestration, PowerState, SimScaleSet, SimVm
 from fleet.sim.rc_body import split_parameters
 from fleet.sim.rc_exec import ExecRunner
+from fleet.sim.rc_rules import RunCommandRules
 from fleet.sim.rc_state import tail_utf8
 from fleet.sim.runcommands import RunCommandStore
 
@@ -33,6 +34,7 @@ class Planned:
     exit_code: int = 0
     output: str = "hello\n"
     error: str = ""
+    outcome: str = "fake"
 
 
 class FakePlanner:
@@ -42,7 +44,7 @@ class FakePlanner:
         self.plans = plans
         self.calls: list[tuple[str, str, int]] = []
 
-    def __call__(self, vm: SimVm, script: str, seq: int) -> Planned:
+    def __call__(self, vm: SimVm, script: str, seq: int, **_: Any) -> Planned:
         self.calls.append((vm.name, script, seq))
         return self.plans.get(script, Planned())
 
@@ -112,11 +114,41 @@ def test_lifecycle_pending_running_succeeded(store, clock, planner):
     assert prov(store, vm) == "Succeeded"
 
 
-def test_running_shows_partial_output(store, clock):
+def test_running_view_is_what_the_linux_handler_sends(store, clock):
+    """Azure/run-command-handler-linux: while Running the view has exitCode 0 (always present),
+    "Execution in progress", and the output tail of the last 15-second status tick."""
     vm = make_vm()
     store.put(vm, "rc1", body("slow"), api_version=API)
-    clock.advance(5 + 50)  # half-way through a 100 s run
-    assert iv(store, vm)["output"] == "a" * 50
+    clock.advance(5 + 14)  # 14 s into a 100 s run: no tick yet
+    view = iv(store, vm)
+    assert (view["executionState"], view["exitCode"]) == ("Running", 0)
+    assert view["executionMessage"] == "Execution in progress"
+    assert view["output"] == "" and "endTime" not in view
+    clock.advance(1)  # first tick at 15 s
+    assert iv(store, vm)["output"] == "a" * 15
+    clock.advance(35)  # 50 s in: the tail as of the tick at 45 s, not continuous
+    assert iv(store, vm)["output"] == "a" * 45
+    clock.advance(50)
+    view = iv(store, vm)
+    assert view["executionState"] == "Succeeded" and view["output"] == "a" * 100
+    assert view["executionMessage"] == "Execution completed"
+
+
+def test_windows_running_view_has_no_exit_code(store, clock):
+    vm = make_vm(os="windows")
+    store.put(vm, "rc1", body("slow"), api_version=API)
+    clock.advance(5 + 30)
+    view = iv(store, vm)
+    assert view["executionState"] == "Running" and "exitCode" not in view
+    assert view["output"] == "a" * 30  # same 15-second cadence
+
+
+def test_output_refresh_cadence_is_a_rule(clock, planner):
+    store = RunCommandStore(clock, planner, rules=RunCommandRules(output_refresh_s=0))
+    vm = make_vm()
+    store.put(vm, "rc1", body("slow"), api_version=API)
+    clock.advance(5 + 7)
+    assert iv(store, vm)["output"] == "a" * 7  # 0 = refreshed continuously
 
 
 @pytest.mark.parametrize(("treat", "expected"), [(False, "Succeeded"), (True, "Failed")])
@@ -143,29 +175,48 @@ def test_treat_failure_ignored_before_its_api_version(store, clock):
     assert prov(store, vm) == "Succeeded"
 
 
-def test_timeout_kills_long_script(store, clock):
+def test_linux_timeout_is_failed_with_exit_code_minus_one(store, clock):
+    """run-command-handler-linux exec.go: the script is killed at timeoutInSeconds and Go
+    reports the signalled process as exit status -1; the state is Failed (TimedOut is declared
+    in types/instanceview.go but never set)."""
     vm = make_vm()
     store.put(vm, "rc1", body("slow", timeoutInSeconds=60), api_version=API)
     clock.advance(5 + 59)
     assert iv(store, vm)["executionState"] == "Running"
     clock.advance(1)
     view = iv(store, vm)
-    assert view["executionState"] == "TimedOut"
-    assert view["exitCode"] == -1
-    assert view["output"] == "a" * 60  # what it had written by then
+    assert (view["executionState"], view["exitCode"]) == ("Failed", -1)
+    assert view["executionMessage"] == (
+        "Execution failed: failed to execute command: command terminated with exit status=-1"
+    )
+    assert view["output"] == "a" * 60  # the whole tail it had written by then
     assert datetime.fromisoformat(view["endTime"]) == clock.utc(65)
     assert prov(store, vm) == "Succeeded"  # script failure is not a deployment failure by default
+    [truth] = store.executions()
+    assert (truth["state"], truth["exit_code"], truth["started"]) == ("Failed", -1, True)
 
 
-def test_timeout_zero_means_default_90_minutes(clock, planner):
-    planner.plans["long"] = Planned(pending_s=0, duration_s=6000)
+def test_windows_timeout_is_timed_out(store, clock):
+    vm = make_vm(os="windows")
+    store.put(vm, "rc1", body("slow", timeoutInSeconds=60), api_version=API)
+    clock.advance(65)
+    view = iv(store, vm)
+    assert (view["executionState"], view["exitCode"]) == ("TimedOut", -1)
+
+
+def test_timeout_zero_means_no_handler_timeout(clock, planner):
+    """exec.go: timeoutInSeconds 0 runs the script with plain exec.Command, no timeout at all."""
+    planner.plans["long"] = Planned(pending_s=0, duration_s=20_000)
     store = RunCommandStore(clock, planner)
-    vm = make_vm()
+    vm, wedged = make_vm(), make_vm("w", script_fault="wedged")
     store.put(vm, "rc1", body("long", timeoutInSeconds=0), api_version=API)
-    clock.advance(5399)
+    store.put(wedged, "rc1", body("long"), api_version=API)  # timeoutInSeconds omitted = 0
+    clock.advance(19_999)
     assert iv(store, vm)["executionState"] == "Running"
     clock.advance(1)
-    assert iv(store, vm)["executionState"] == "TimedOut"
+    assert iv(store, vm)["executionState"] == "Succeeded"
+    clock.advance(10**7)
+    assert iv(store, wedged)["executionState"] == "Running"  # wedged: forever
 
 
 def test_timeout_with_treat_failure_fails_provisioning(store, clock):
@@ -180,31 +231,49 @@ def test_timeout_with_treat_failure_fails_provisioning(store, clock):
     assert prov(store, vm) == "Failed"
 
 
-def test_agent_not_ready_never_runs(store, clock):
+def test_agent_not_ready_stays_pending_and_the_operation_fails_after_25_minutes(store, clock):
+    """azure-xplat-cli#2794 (21:26:05 -> 21:51:31), azure-powershell#5741 (10:57:51 -> 11:23:13):
+    the operation fails with VMAgentStatusCommunicationError ~25 minutes after the request,
+    whatever the script timeout; the handler never reported, so the view stays Pending."""
     vm = make_vm(agent=AgentState.NOT_READY)
-    res = store.put(vm, "rc1", body(timeoutInSeconds=600), api_version=API)
-    clock.advance(599)
-    assert iv(store, vm)["executionState"] == "Pending"
+    res = store.put(vm, "rc1", body(timeoutInSeconds=60), api_version=API)
+    clock.advance(1521)  # long past the 60 s script timeout
+    view = iv(store, vm)
+    assert view["executionState"] == "Pending" and prov(store, vm) == "Creating"
     assert store.operation(res.operation_id)["status"] == "InProgress"
     clock.advance(1)
-    view = iv(store, vm)
-    assert view["executionState"] == "TimedOut"
-    assert "agent" in view["executionMessage"].lower()
-    assert "exitCode" not in view and "startTime" not in view
-    assert prov(store, vm) == "Failed"
     op = store.operation(res.operation_id)
     assert op["status"] == "Failed" and op["error"]["code"] == "VMAgentStatusCommunicationError"
-    [ex] = store.executions()
-    assert (ex["started"], ex["state"]) == (False, "TimedOut")
-
-
-def test_agent_not_ready_fails_async_execution_too(store, clock):
-    vm = make_vm(agent=AgentState.NOT_READY)
-    store.put(vm, "rc1", body(timeoutInSeconds=60, asyncExecution=True), api_version=API)
-    clock.advance(30)
-    assert prov(store, vm) == "Creating"
-    clock.advance(30)
+    assert op["error"]["message"].startswith("VM 'vm1' has not reported status for VM agent")
+    assert datetime.fromisoformat(op["endTime"]) == clock.utc(1522)
     assert prov(store, vm) == "Failed"
+    clock.advance(10**6)
+    view = iv(store, vm)
+    assert view["executionState"] == "Pending"
+    assert "exitCode" not in view and "startTime" not in view and "endTime" not in view
+    [ex] = store.executions()
+    assert (ex["started"], ex["state"], ex["agent_failed"]) == (False, "Pending", True)
+
+
+def test_dead_agent_delay_is_a_rule_and_applies_to_async_execution(clock, planner):
+    store = RunCommandStore(clock, planner, rules=RunCommandRules(agent_fail_after_s=100))
+    vm = make_vm(agent=AgentState.NOT_READY)
+    store.put(vm, "rc1", body(timeoutInSeconds=6000, asyncExecution=True), api_version=API)
+    clock.advance(99)
+    assert prov(store, vm) == "Creating"
+    clock.advance(1)
+    assert prov(store, vm) == "Failed"
+
+
+def test_dead_agent_run_canceled_before_the_failure_is_canceled(store, clock):
+    vm = make_vm(agent=AgentState.NOT_READY)
+    res = store.put(vm, "rc1", body(), api_version=API)
+    clock.advance(100)
+    store.put(vm, "rc1", body("echo v2"), api_version=API)  # supersedes it
+    clock.advance(2000)
+    assert store.operation(res.operation_id)["status"] == "Canceled"
+    first, _ = store.executions()
+    assert (first["state"], first["agent_failed"]) == ("Canceled", False)
 
 
 def test_wedged_script_runs_forever(store, clock):
@@ -475,6 +544,10 @@ def test_vm_not_running_rejects_writes(store, power):
         (body(timeoutInSeconds=True), "timeoutInSeconds"),
         (body(asyncExecution="yes"), "asyncExecution"),
         ({**body(), "tags": {"a": 1}}, "tags"),
+        ({**body(), "tags": {f"t{i}": "v" for i in range(51)}}, "at most 50 tags"),
+        ({**body(), "tags": {"a/b": "v"}}, "'a/b' is invalid"),
+        ({**body(), "tags": {"": "v"}}, "is invalid"),
+        ({**body(), "tags": {"k": "v" * 257}}, "values at most 256"),
         ({"location": "westus", "properties": {"source": {"commandId": "Nope"}}}, "Nope"),
         ({"location": "westus", "properties": {"source": {"commandId": "IPConfig"}}}, "IPConfig"),
     ],
@@ -541,7 +614,7 @@ def test_to_wire_deserializes_with_sdk_and_hides_secrets(store, clock):
         "echo hi",
         parameters=[{"name": "A", "value": "1"}],
         protectedParameters=[{"name": "TOKEN", "value": SECRET}],
-        runAsUser="ops",
+        runAsUser="azureuser",
         runAsPassword=SECRET,
         outputBlobUri="https://acct.blob.core.windows.net/c/out",
         timeoutInSeconds=600,
@@ -557,7 +630,7 @@ def test_to_wire_deserializes_with_sdk_and_hides_secrets(store, clock):
     assert "protectedParameters" not in wire["properties"]
     assert "runAsPassword" not in wire["properties"]
     model = VirtualMachineRunCommand(json.loads(json.dumps(wire)))
-    assert model.source.script == "echo hi" and model.run_as_user == "ops"
+    assert model.source.script == "echo hi" and model.run_as_user == "azureuser"
     assert model.timeout_in_seconds == 600 and model.async_execution is False
     assert model.provisioning_state == "Succeeded"
     assert model.instance_view.execution_state == "Succeeded"
@@ -593,7 +666,7 @@ def test_stats_ground_truth(store, clock):
     clock.advance(30)
     stats = store.stats()
     assert stats["executions"] == 4 and stats["started"] == 3 and stats["never_started"] == 1
-    assert stats["by_state"] == {"Succeeded": 2, "Failed": 1, "TimedOut": 1}
+    assert stats["by_state"] == {"Succeeded": 2, "Failed": 1, "Pending": 1}  # b: dead agent
     assert stats["executed_per_target"] == {a.id: {"rc1": 2, "rc2": 1}}
     assert stats["executions_per_target"] == {a.id: 3, b.id: 1}
     assert stats["run_commands"] == 3
@@ -672,11 +745,17 @@ async def test_exec_mode_timeout_and_cancel_kill_process_group(tmp_path: Path):
         store.put(vm, "slow", body(child, timeoutInSeconds=1), api_version=API)
         store.put(vm, "cancel", body(child), api_version=API)
         await _wait_state(store, vm, "cancel", {"Running"})
-        await _until(lambda: "started" in iv(store, vm, "cancel")["output"])
+        clock.advance(15)  # the handler's status tick shows the output written so far
+
+        def started() -> bool:
+            clock.advance(15)
+            return "started" in iv(store, vm, "cancel")["output"]
+
+        await _until(started)
         store.delete(vm, "cancel")
         assert iv(store, vm, "cancel")["executionState"] == "Canceled"
         view = await _wait_state(store, vm, "slow", {"TimedOut", "Failed", "Succeeded"})
-        assert view["executionState"] == "TimedOut" and view["exitCode"] == -1
+        assert view["executionState"] == "Failed" and view["exitCode"] == -1  # Linux handler
         assert view["output"] == "started\n"
         await runner.join()
         assert runner.running == 0
