@@ -68,8 +68,13 @@ async def test_rolling_patch_zone_by_zone_with_canary_and_percentages() -> None:
     statuses = by_name(report)
     assert statuses["web-038"] is Status.SKIPPED and statuses["web-005"] is Status.FAILED
     assert statuses["web-017"] is Status.TIMED_OUT  # agent not ready: a platform failure
+    # The job's success_exit_codes [0, 100]: "patched, reboot required" is a success, with the
+    # code kept; web-005's full disk is the one script failure (vmss-api_12's service being
+    # down does not stop its patch).
+    reboot = [r for r in report.results if r.exit_code == 100]
+    assert reboot and all(r.status is Status.SUCCEEDED for r in reboot)
     record = report.rollout
-    assert (record.script_failures, record.platform_failures, record.max_errors) == (2, 2, 2)
+    assert (record.script_failures, record.platform_failures, record.max_errors) == (1, 2, 2)
     batches = record.batches
     assert len(batches[0].target_ids) == 1  # the canary
     assert sum(len(b.target_ids) for b in batches) == 58  # the runnable ones, each once
