@@ -36,9 +36,7 @@ def _unfinished_result(jt: JournalTarget, state: LatestState | None, ended: str)
     """A target with no final result: Running if it was launched, else NotStarted."""
     live = ended == RUNNING
     if state is not None and state.phase in (Phase.RUNNING, Phase.AMBIGUOUS):
-        why = (
-            "launched; still running" if live else f"launched; the run is {ended} before its result"
-        )
+        why = "launched, running" if live else f"launched; the run was {ended} before its result"
         return TargetResult(jt.target, Status.RUNNING, reason=why)
     why = "not launched yet" if live else f"not launched (run {ended})"
     return TargetResult(jt.target, Status.NOT_STARTED, reason=why)

@@ -89,8 +89,9 @@ def load_config(path: Path | None = None) -> UserConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        head = f"{path}:{found.group(1)}" if found else str(path)
-        what = re.sub(r"\s*\(at line.*\)$", "", str(exc))
+        line = found.group(1) if found else str(max(1, len(text.splitlines())))  # at the end
+        head = f"{path}:{line}"
+        what = re.sub(r"\s*\(at (line|end).*\)$", "", str(exc))
         message = f"{head}: not valid TOML: {what} (see README: the config file)"
         raise SpecError(message) from None
     try:

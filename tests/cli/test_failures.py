@@ -6,7 +6,9 @@ is missing or not PEM, a refused token, RBAC denied, an unknown subscription (ex
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,3 +143,21 @@ def test_version() -> None:
 
     proc = fleet("--version", timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == f"fleet {__version__}"
+
+
+def test_a_report_that_cannot_be_written_is_exit_5_and_the_device_stays(tmp_path: Path) -> None:
+    """``--report /dev/full`` said "report written" and exited 0 (as root it even replaced the
+    device node with a file). A private copy of /dev/full where mknod is allowed."""
+    full = tmp_path / "full"
+    try:
+        os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    except OSError:
+        full = Path("/dev/full")
+    proc = fleet("run", "--sim", "--profile", "small", "-n", "app-01", "--script", "uptime",
+                 "--yes", "--report", str(full))  # fmt: skip
+    assert_short_failure(proc, 5, "No space left on device", "-o json", max_lines=4)
+    assert "report written" not in proc.stderr
+    assert stat.S_ISCHR(full.stat().st_mode)
+    run_id = proc.stderr.split("fleet show ")[1].split()[0]
+    shown = fleet("show", run_id, "-o", "json")  # the journal has what the report would have
+    assert shown.returncode == 0 and '"total": 1' in shown.stdout

@@ -83,3 +83,42 @@ def test_damaged_or_foreign_state_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "not a fleet journal" in listed.stderr
     ran = fleet(state, "run", *SMALL, "-n", "app-01", "--script", "true")
     assert ran.returncode == 3 and "not a fleet journal" in ran.stderr
+
+
+def _shown(state: Path, run_id: str) -> dict:  # type: ignore[type-arg]
+    return json.loads(fleet(state, "show", run_id, "-o", "json").stdout)
+
+
+def test_show_tells_running_from_not_started_and_a_killed_run_is_interrupted(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    with killkit.served(time_scale=2) as emu:
+        env = killkit.fleet_env(state)
+        proc = killkit.start_run(emu, killkit.job_file(tmp_path, "slow"), env)
+        run_id, live = killkit._until_run_id(proc).split("run id: ")[1].split()[0], {}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until a launched target has no result yet
+            live = _shown(state, run_id)
+            if any(t["status"] == "Running" for t in live["targets"]):
+                break
+            time.sleep(0.2)
+        proc.kill()
+        proc.wait(timeout=30)
+        assert live["ended"] == "running"
+        running = [t for t in live["targets"] if t["status"] == "Running"]
+        assert running and all(t["reason"] == "launched, running" for t in running), [
+            t["reason"] for t in running
+        ]
+        runs = json.loads(fleet(state, "runs", "-o", "json").stdout)
+        assert runs[0]["ended"] == "interrupted"  # not "running" for ever
+        assert "resume with fleet resume RUN_ID" in fleet(state, "runs").stdout
+        table = fleet(state, "show", run_id).stdout
+        assert f"Run interrupted (resume with fleet resume {run_id})" in table
+        after = _shown(state, run_id)
+        assert {t["status"] for t in after["targets"]} <= {
+            "Running", "NotStarted", "Succeeded", "Failed", "Skipped"
+        }  # fmt: skip
+        done = killkit.resume(run_id, env, tmp_path / "r.json")
+        assert done.returncode in (0, 1), done.stderr
+    assert json.loads(fleet(state, "runs", "-o", "json").stdout)[0]["ended"] == "completed"
