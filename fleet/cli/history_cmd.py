@@ -100,9 +100,10 @@ def runs(
 def show(
     run_id: str, output: OutputOpt = None, output_format_: FormatOpt = None, **kw: Any
 ) -> None:
-    """A run's report from the journal, as fleet run showed it (-o json: the JSON of fleet run
-    --report; -o tsv: a line per target). A run in flight or interrupted shows what is known
-    so far: launched targets without a result are Running."""
+    """A run's report from the journal, as fleet run printed it.
+
+    -o json: the JSON of fleet run --report; -o tsv: a line per target. A run in flight or
+    interrupted shows what is known so far: launched targets without a result are Running."""
     try:
         config = apply_defaults(kw)
         fmt = output_format(output, output_format_, default=config.output)

@@ -179,7 +179,10 @@ def rerun(
         bool,
         typer.Option("--failed", help="Only the targets that did not succeed (required for now)."),
     ] = False,
-    exclude: ExcludeOpt = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Name glob of targets to leave out (repeatable)."),
+    ] = None,
     report: ReportOpt = None,
     strict: StrictOpt = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
