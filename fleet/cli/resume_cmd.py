@@ -44,6 +44,20 @@ ExcludeOpt = Annotated[
     ),
 ]
 
+ForceUnlockOpt = Annotated[
+    bool,
+    typer.Option("--force-unlock", help="Take over a run whose writer lock names another host."),
+]
+ContinueOpt = Annotated[
+    bool,
+    typer.Option(
+        "--continue",
+        help="Go on with a run that a health gate or the error budget halted (or its "
+        "deadline, or Ctrl-C), after you have looked: its NotStarted targets are launched "
+        "in their batches; finished ones keep their result and no longer spend the budget.",
+    ),
+]
+
 
 def connection_overrides(
     subscription: Annotated[
@@ -105,21 +119,8 @@ def resume(
     run_id: str,
     report: ReportOpt = None,
     strict: StrictOpt = False,
-    force_unlock: Annotated[
-        bool,
-        typer.Option(
-            "--force-unlock", help="Take over a run whose writer lock names another host."
-        ),
-    ] = False,
-    go_on: Annotated[
-        bool,
-        typer.Option(
-            "--continue",
-            help="Go on with a run that a health gate or the error budget halted (or its "
-            "deadline, or Ctrl-C), after you have looked: its NotStarted targets are launched "
-            "in their batches; finished ones keep their result and no longer spend the budget.",
-        ),
-    ] = False,
+    force_unlock: ForceUnlockOpt = False,
+    go_on: ContinueOpt = False,
     exclude: ExcludeOpt = None,
     output: OutputOpt = None,
     **kw: Any,
