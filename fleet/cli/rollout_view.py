@@ -82,8 +82,14 @@ def confirm_run(
         raise SpecError(message)
     console.print(plan_table(plan, names_per_batch=6))
     if plan.skipped:
-        console.print(f"{len(plan.skipped)} selected targets are skipped (not running).")
-    answer = ask(f"Run {spec.name!r} on {count} targets? \\[y/N] ")  # \\[: not rich markup
+        console.print(
+            f"{len(plan.skipped)} selected targets are skipped (not running, or no script for "
+            "their OS)."
+        )
+    try:
+        answer = ask(f"Run {spec.name!r} on {count} targets? \\[y/N] ")  # \\[: not rich markup
+    except EOFError:  # Ctrl-D, or stdin closed: no is the answer
+        answer = ""
     if answer.strip().lower() not in ("y", "yes"):
         raise SpecError("not confirmed; nothing was run")
 

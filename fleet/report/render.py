@@ -61,11 +61,10 @@ def _sample(group: OutputGroup) -> str:
     return "\n".join(p.rstrip("\n") for p in (group.sample_output, group.sample_error) if p)
 
 
-def _hostless(group: OutputGroup) -> str:
-    """The group's summary with its own targets' names said as ``<host>``: a line that speaks
-    for several targets must not name one of them ("web-019: patched" for four)."""
-    summary = group.summary
-    for name in sorted(group.targets, key=len, reverse=True):
+def _hostless(summary: str, names: Sequence[str]) -> str:
+    """``summary`` with the targets' own names said as ``<host>``: a line that speaks for
+    several targets must not name one of them ("web-019: patched" for four)."""
+    for name in sorted(names, key=len, reverse=True):
         if name in summary:
             summary = summary.replace(name, "<host>")
     return summary
@@ -78,7 +77,7 @@ def fold(groups: Sequence[OutputGroup]) -> list[_Line]:
     lines: list[_Line] = []
     folded: dict[tuple[str, int | None], int] = {}
     for g in groups:
-        hostless = _hostless(g)
+        hostless = _hostless(g.summary, g.targets)
         key = (_verdict(hostless), g.exit_code)
         index = folded.get(key) if g.status is Status.SUCCEEDED else None
         if index is None:
@@ -91,7 +90,7 @@ def fold(groups: Sequence[OutputGroup]) -> list[_Line]:
         names = tuple(sorted(first.names + g.targets))
         lines[index] = replace(
             first, count=first.count + g.count, names=names, variants=first.variants + 1,
-            summary=hostless,
+            summary=_hostless(first.summary, first.names),  # the largest group's words
         )  # fmt: skip
     return sorted(lines, key=lambda line: -line.count)  # stable: ties keep the groups' order
 

@@ -24,7 +24,7 @@ _PRIVATE = ("FLEET_ACCESS_TOKEN", "AZURE_SUBSCRIPTION_ID", "FLEET_CONFIG", "FLEE
 def clean_env(**extra: str) -> dict[str, str]:
     """The test session's environment without credentials or config, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if k not in _PRIVATE}
-    env.setdefault("COLUMNS", "160")
+    env["COLUMNS"] = "160"  # stderr's wrapping must not depend on the caller's terminal
     env.update(extra)
     return env
 
