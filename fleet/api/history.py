@@ -72,6 +72,7 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         rollout=rollout_from_dict(stored.get("rollout")),
         simulated=bool(stored.get("simulated")),
         script=script_from_dict(stored.get("script")),
+        cleanup=str((stored.get("cleanup") or {}).get("policy") or "keep-last"),
     )
 
 

@@ -113,6 +113,7 @@ def finish_report(
         rollout=record,
         simulated=backend.simulated,
         script=plan.spec.script.identities(),
+        cleanup=plan.spec.rollout.cleanup.value,
     )
     log.info(
         "run.finished",

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from fleet import __version__
-from fleet.cli import bench_cmd, history_cmd, resume_cmd, run_cmd, sim_cmd
+from fleet.cli import bench_cmd, clean_cmd, history_cmd, resume_cmd, run_cmd, sim_cmd
 from fleet.cli.exits import run_cli, set_debug
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app.command("runs")(history_cmd.runs)
 app.command("show")(history_cmd.show)
 app.command("resume")(resume_cmd.resume)
 app.command("rerun")(resume_cmd.rerun)
+app.command("clean", help=clean_cmd.CLEAN_HELP)(clean_cmd.clean_command)
 app.command("bench")(bench_cmd.bench)
 
 

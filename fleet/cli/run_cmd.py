@@ -17,6 +17,7 @@ from fleet.cli.exits import fail
 from fleet.cli.launch import launch
 from fleet.cli.options import (
     connection_options,
+    job_name_option,
     journal_options,
     script_options,
     selection_options,
@@ -92,7 +93,12 @@ NoJournalOpt = Annotated[
 
 
 @with_options(
-    selection_options, script_options, rollout_options, connection_options, journal_options
+    selection_options,
+    job_name_option,
+    script_options,
+    rollout_options,
+    connection_options,
+    journal_options,
 )
 def run(
     report: ReportOpt = None,
@@ -130,7 +136,7 @@ async def _run(
         return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)
 
 
-@with_options(selection_options, script_options, connection_options)
+@with_options(selection_options, job_name_option, script_options, connection_options)
 def targets(output: OutputOpt = None, output_format_: FormatOpt = None, **kw: Any) -> None:
     """List what a job spec (or flags) selects, with power state. Writes nothing.
 
@@ -138,7 +144,7 @@ def targets(output: OutputOpt = None, output_format_: FormatOpt = None, **kw: An
     try:
         config = apply_defaults(kw)
         fmt = output_format(output, output_format_, default=config.output)
-        job = _job_or_selection(kw)
+        job = selection_job(kw)
         configure_logs(kw)
         found = run_sync(_select, job.spec, Connection.from_flags(kw))
         if not kw.get("allow_empty"):
@@ -149,7 +155,9 @@ def targets(output: OutputOpt = None, output_format_: FormatOpt = None, **kw: An
     show_targets(found, {r.target.id.lower() for r in skipped}, fmt)
 
 
-@with_options(selection_options, script_options, rollout_options, connection_options)
+@with_options(
+    selection_options, job_name_option, script_options, rollout_options, connection_options
+)
 def plan(output: OutputOpt = None, **kw: Any) -> None:
     """Show what a run would do, without writing anything.
 
@@ -159,7 +167,7 @@ def plan(output: OutputOpt = None, **kw: Any) -> None:
     try:
         config = apply_defaults(kw)
         fmt = output_format(output, default=config.output)
-        job = _job_or_selection(kw)
+        job = selection_job(kw)
         warn_plain_secrets(job)
         configure_logs(kw)
         allow_empty = bool(kw.get("allow_empty"))
@@ -169,12 +177,17 @@ def plan(output: OutputOpt = None, **kw: Any) -> None:
     show_plan(prepared, fmt)
 
 
-def _job_or_selection(kw: dict[str, Any]) -> ParsedJob:
-    """``targets``/``plan`` accept the job flags without a script: then a placeholder script
-    for every OS (nothing is sent), so only power states decide the skips."""
+def selection_job(kw: dict[str, Any]) -> ParsedJob:
+    """``targets``, ``plan`` and ``clean`` accept the job flags without a script: then a
+    placeholder script for every OS (nothing is sent), so only power states decide the skips."""
     if kw.get("spec") is None and not any(kw.get(k) for k in SCRIPT_FLAGS):
         kw = {**kw, "script": "true", "windows_script": "$null"}
     return job_from_flags(kw)
+
+
+def selection_only_spec(kw: dict[str, Any]) -> JobSpec:
+    """:func:`selection_job`, the spec only."""
+    return selection_job(kw).spec
 
 
 async def _select(spec: JobSpec, connection: Connection) -> list[Target]:

@@ -9,11 +9,20 @@ outside this package; every layer may import it.
               RolloutRecord, BatchRecord, GateRecord
     job       JobSpec, Concurrency
     calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
+    hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
     results   Status, TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
 """
 
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
+from fleet.model.hygiene import (
+    Cleanup,
+    Deleted,
+    DeleteReason,
+    ListedRunCommand,
+    is_fleets,
+    marker_tags,
+)
 from fleet.model.job import Concurrency, JobSpec
 from fleet.model.plan import RunPlan
 from fleet.model.results import ArmCounters, Progress, RunReport, Status, TargetResult
@@ -28,7 +37,14 @@ from fleet.model.rollout import (
     RolloutPolicy,
     RolloutRecord,
 )
-from fleet.model.script import Parameter, ScriptIdentity, ScriptSource, ScriptSpec, SourceKind
+from fleet.model.script import (
+    Parameter,
+    ScriptIdentity,
+    ScriptSource,
+    ScriptSpec,
+    SourceKind,
+    run_limit_s,
+)
 from fleet.model.secret import Secret
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
 
@@ -39,11 +55,15 @@ __all__ = [
     "Batch",
     "BatchRecord",
     "CallError",
+    "Cleanup",
     "Concurrency",
+    "DeleteReason",
+    "Deleted",
     "GateRecord",
     "HealthGate",
     "Invocation",
     "JobSpec",
+    "ListedRunCommand",
     "Order",
     "Parameter",
     "Progress",
@@ -64,6 +84,9 @@ __all__ = [
     "Target",
     "TargetKind",
     "TargetResult",
+    "is_fleets",
+    "marker_tags",
     "name_matches",
+    "run_limit_s",
     "tags_match",
 ]

@@ -25,7 +25,7 @@ query of a SAS URI). Shape of a job file::
       parameters: {NAME: value}       # or [{name: NAME, value: v}]; name "" = positional (Linux)
       protected_parameters: {TOKEN: {env: TOKEN_VAR}}   # secrets only ever come from env
       run_as: {user: deploy, password: {env: DEPLOY_PW}}
-      timeout: 10m                    # 600, "90s", "10m", "1h", "1h30m"; 1s..24h
+      timeout: 10m                    # 600, "90s", "10m", "1h", "1h30m"; 1s..24h, 0 = none
       success_exit_codes: [0, 100]    # exit codes that count as Succeeded (default [0])
     max_concurrency: 50               # or "10%"
     rollout:                          # optional; every field and its meaning: README
@@ -33,6 +33,8 @@ query of a SAS URI). Shape of a job file::
       health_gate: {name: ok, script: {inline: "..."}, expect_output: "OK"}
                                       # pause_between_batches, deadline, cancel_grace,
                                       # cancel_running, confirm_over ("Rolling out")
+      cleanup: keep-last              # or delete-on-success, always ("What fleet leaves ...")
+      pending_timeout: 26m            # Pending this long (agent not ready) = AgentNotReady
 """
 
 from __future__ import annotations
@@ -52,10 +54,13 @@ from pydantic import (
     model_validator,
 )
 
+from fleet.model import Cleanup
+from fleet.model.rollout import PENDING_TIMEOUT_S
 from fleet.spec.values import (
     BUILTIN_COMMANDS,
     ENV_NAME,
     BatchSize,
+    CleanupValue,
     ConcurrencyValue,
     Deadline,
     Duration,
@@ -69,6 +74,7 @@ from fleet.spec.values import (
     ParamName,
     ParamValue,
     Pause,
+    PendingTimeout,
     Regex,
     ResourceGroupName,
     SubscriptionId,
@@ -266,6 +272,8 @@ class Rollout(StrictModel):
     cancel_grace: Pause = 300
     cancel_running: StrictBool = False
     confirm_over: Annotated[StrictInt, Field(ge=0)] = 10
+    cleanup: CleanupValue = Cleanup.KEEP_LAST
+    pending_timeout: PendingTimeout = PENDING_TIMEOUT_S
 
     def gates(self) -> list[HealthGate]:
         gate = self.health_gate
