@@ -98,3 +98,17 @@ def test_run_and_plan_print_json_and_tsv(tmp_path: Path) -> None:
     assert len(document["targets"]) == 9 and document["estimate"]["writes"] == 9
     planned = fleet("plan", *args, "-o", "tsv")
     assert all(len(line.split("\t")) == 9 for line in planned.stdout.splitlines())
+
+
+def test_clean_prints_tsv_and_json_and_refuses_an_empty_selection() -> None:
+    args = ["clean", *DEMO, "-t", "role=web"]
+    as_json = fleet(*args, "-o", "json", "--all-owners")
+    assert as_json.returncode == 0, as_json.stderr
+    listed = json.loads(as_json.stdout)["run_commands"]
+    assert listed  # the demo web tier carries other tools' run commands
+    tsv = fleet(*args, "-o", "tsv", "--all-owners")
+    rows = [line.split("\t") for line in tsv.stdout.splitlines()]
+    assert len(rows) == len(listed) and all(len(r) == 7 for r in rows)
+    assert {r[1] for r in rows} == {r["run_command"] or "-" for r in listed}
+    empty = fleet("clean", *DEMO, "-t", "role=nope")
+    assert empty.returncode == 2 and "--allow-empty" in empty.stderr
