@@ -10,10 +10,11 @@ is data in the report, never an exception.
     │                      TLS, access token, RBAC, unknown subscription: exit code 4
     ├── ReportWriteError   the report file could not be written (the run itself is journaled):
     │                      exit code 5
-    └── JournalError       the run journal cannot be read or written (corrupt or foreign file,
-        │                  read-only directory, disk full, newer schema): exit code 3
-        ├── JournalLocked  another live process is writing this run: exit code 3
-        └── UnknownRun     no run with that id in the journal: exit code 2
+    ├── JournalError       the run journal cannot be read or written (corrupt or foreign file,
+    │   │                  read-only directory, disk full, newer schema): exit code 3
+    │   ├── JournalLocked  another live process is writing this run: exit code 3
+    │   └── UnknownRun     no run with that id in the journal: exit code 2
+    └── ServiceLocked      another ``fleet serve`` holds the state directory: exit code 3
 
 Exit codes (README "Exit codes"): 0 every target succeeded, 1 some target failed, 2 bad input
 (nothing sent), 3 the run did not complete or the journal failed, 4 Azure unreachable or access
@@ -89,3 +90,9 @@ class UnknownRun(JournalError):
     """The journal has no run with the requested id."""
 
     exit_code = 2
+
+
+class ServiceLocked(FleetError):
+    """A second ``fleet serve`` tried to schedule a state directory another one holds."""
+
+    exit_code = 3

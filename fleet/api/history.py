@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fleet.journal import CRASHED, RUNNING, Journal, Phase, resolve_state_dir
 from fleet.journal.records import JournalTarget, LatestState
+from fleet.journal.spec_record import expect_from_dict
 from fleet.model import ArmCounters, RunReport, Status, TargetResult
 from fleet.report.json_report import rollout_from_dict, script_from_dict
 from fleet.spec.recipe import Recipe
@@ -72,6 +73,7 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         rollout=rollout_from_dict(stored.get("rollout")),
         simulated=bool(stored.get("simulated")),
         script=script_from_dict(stored.get("script")),
+        expect=expect_from_dict(record.spec.get("expect")),
         cleanup=str((stored.get("cleanup") or {}).get("policy") or "keep-last"),
     )
 

@@ -113,6 +113,7 @@ def finish_report(
         rollout=record,
         simulated=backend.simulated,
         script=plan.spec.script.identities(),
+        expect=plan.spec.expect,
         cleanup=plan.spec.rollout.cleanup.value,
     )
     log.info(

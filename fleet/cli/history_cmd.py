@@ -4,14 +4,17 @@ flight can be read while it is written). A run whose fleet process died is ``int
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from fleet.api.history import ended_as_shown, open_journal, report_from_journal
+from fleet.cli.checks_cmd import job_runs
 from fleet.cli.config import apply_defaults
-from fleet.cli.exits import fail
-from fleet.cli.options import journal_options, with_options
+from fleet.cli.exits import err_console, fail
+from fleet.cli.options import ReportFormatOpt, journal_options, with_options
 from fleet.cli.output import (
     Column,
     FormatOpt,
@@ -23,11 +26,14 @@ from fleet.cli.output import (
     stdout_console,
 )
 from fleet.cli.views import show_report
+from fleet.cli.wiring import check_report_path
 from fleet.errors import FleetError
 from fleet.journal import resolve_state_dir
 from fleet.journal.paths import db_path
 from fleet.journal.records import RunRecord
+from fleet.report.formats import parse_format, render, write_document
 from fleet.report.groups import group_results
+from fleet.report.json_report import report_to_dict
 
 RUN_COLUMNS = (
     Column("run id"), Column("job"), Column("ended"), Column("outcomes", wrap=True),
@@ -64,55 +70,91 @@ def _cells(row: dict[str, Any]) -> list[Any]:
     return [row["run_id"], row["job"], row["ended"], _outcomes(row), started, duration, row["who"]]
 
 
+JobOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--job",
+        help="Only this job's runs, with their verdicts (pass/fail/skip) and what changed "
+        "from the run before (newly failing, recovered).",
+    ),
+]
+ShowReportOpt = Annotated[
+    Path | None, typer.Option("--report", "-r", help="Write the report (see --report-format).")
+]
+
+
 @with_options(journal_options)
 def runs(
     output: OutputOpt = None,
     output_format_: FormatOpt = None,
     limit: Annotated[int, typer.Option(help="Show at most this many runs.", min=1)] = 50,
+    job: JobOpt = None,
     **kw: Any,
 ) -> None:
     """The run history, newest first: id, job, how it ended, outcomes, start, duration."""
     try:
         config = apply_defaults(kw)
         fmt = output_format(output, output_format_, default=config.output)
+        if job is not None:
+            job_runs(job, fmt, limit, kw)
+            return
         if not db_path(resolve_state_dir(kw.get("state_dir"))).exists():
             records = []  # no journal yet: an empty history, not an error
         else:
             records = open_journal(kw.get("state_dir"), writable=False).runs(limit)
     except FleetError as exc:
         raise fail(exc) from exc
-    rows = [run_row(r) for r in records]
+    _print_runs([run_row(r) for r in records], fmt)
+
+
+def _print_runs(rows: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
         print_json(rows)
     elif fmt == "tsv":
         print_tsv(_cells(row) for row in rows)
     else:
         console = stdout_console()
-        table = fitted_table(
-            console, RUN_COLUMNS, [_cells(r) for r in rows], title=f"{len(rows)} runs"
-        )
-        console.print(table)
+        cells = [_cells(r) for r in rows]
+        console.print(fitted_table(console, RUN_COLUMNS, cells, title=f"{len(rows)} runs"))
         if any(row["ended"] == "interrupted" for row in rows):
             console.print(INTERRUPTED_NOTE, highlight=False)
 
 
 @with_options(journal_options)
 def show(
-    run_id: str, output: OutputOpt = None, output_format_: FormatOpt = None, **kw: Any
+    run_id: str,
+    output: OutputOpt = None,
+    output_format_: FormatOpt = None,
+    report: ShowReportOpt = None,
+    report_format: ReportFormatOpt = None,
+    **kw: Any,
 ) -> None:
     """A run's report from the journal, as fleet run printed it.
 
     -o json: the JSON of fleet run --report; -o tsv: a line per target. A run in flight or
-    interrupted shows what is known so far: launched targets without a result are Running."""
+    interrupted shows what is known so far: launched targets without a result are Running.
+    --report PATH writes the report file in --report-format (json, junit, csv, html), as
+    fleet run --report would have; --report-format alone prints that report instead."""
     try:
         config = apply_defaults(kw)
         fmt = output_format(output, output_format_, default=config.output)
+        file_fmt = parse_format(report_format or "json")
+        if report is not None:
+            check_report_path(report, report_format)
         journal = open_journal(kw.get("state_dir"), writable=False)
-        report = report_from_journal(journal, run_id)
-        stored = journal.report_json(run_id)
+        report_obj = report_from_journal(journal, run_id)
+        live = report_obj.ended in ("running", "interrupted")
+        stored = None if live else journal.report_json(run_id)  # what fleet run wrote
+        document = stored or report_to_dict(report_obj)
+        if report is not None:
+            write_document(report, document, file_fmt)
+            err_console.print(f"{file_fmt} report written to {report}", highlight=False)
     except FleetError as exc:
         raise fail(exc) from exc
-    if fmt == "json" and stored is not None and report.ended not in ("running", "interrupted"):
-        print_json(stored)  # exactly what fleet run --report wrote
-        return
-    show_report(report, group_results(report.results), fmt)
+    if report is None and report_format is not None:
+        sys.stdout.buffer.write(render(document, file_fmt))
+        sys.stdout.flush()
+    elif fmt == "json":
+        print_json(document)
+    else:
+        show_report(report_obj, group_results(report_obj.results), fmt)

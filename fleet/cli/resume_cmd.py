@@ -19,12 +19,18 @@ from fleet.api.resume import Continuation, resume_async, take_over
 from fleet.cli.config import apply_defaults, load_config
 from fleet.cli.exits import err_console, fail
 from fleet.cli.launch import launch
-from fleet.cli.options import journal_options, with_options
+from fleet.cli.options import ReportFormatOpt, journal_options, with_options
 from fleet.cli.output import OutputOpt, output_format
 from fleet.cli.rollout_options import rollout_options
 from fleet.cli.signals import relay_signals
 from fleet.cli.terminal import TerminalObserver
-from fleet.cli.wiring import configure_logs, finish_run, open_backend, run_sync
+from fleet.cli.wiring import (
+    check_report_path,
+    configure_logs,
+    finish_run,
+    open_backend,
+    run_sync,
+)
 from fleet.errors import FleetError, SpecError
 from fleet.journal import Journal, RunWriter
 from fleet.model import JobSpec, RunReport
@@ -33,7 +39,9 @@ from fleet.secrets import Secrets
 from fleet.spec import Connection, JobOptions, Recipe
 from fleet.spec.overrides import merge_overrides, overrides_from_options
 
-ReportOpt = Annotated[Path | None, typer.Option("--report", "-r", help="Write the JSON report.")]
+ReportOpt = Annotated[
+    Path | None, typer.Option("--report", "-r", help="Write the report (see --report-format).")
+]
 StrictOpt = Annotated[bool, typer.Option(help="Count skipped targets as failures.")]
 ExcludeOpt = Annotated[
     list[str] | None,
@@ -118,6 +126,7 @@ def _replayed(run_id: str, kw: dict[str, Any]) -> tuple[Journal, Recipe, JobSpec
 def resume(
     run_id: str,
     report: ReportOpt = None,
+    report_format: ReportFormatOpt = None,
     strict: StrictOpt = False,
     force_unlock: ForceUnlockOpt = False,
     go_on: ContinueOpt = False,
@@ -130,6 +139,7 @@ def resume(
     Targets that finished keep their result, targets still running in Azure are
     re-attached, the rest are launched. No target is sent the script twice."""
     try:
+        report_fmt = check_report_path(report, report_format)
         journal, recipe, spec = _replayed(run_id, kw)
         fmt = output_format(output, default=load_config().output)
         if recipe.connection.sim:
@@ -146,7 +156,7 @@ def resume(
         )
     except FleetError as exc:
         raise fail(exc) from exc
-    finish_run(result, report, strict, secrets, fmt)
+    finish_run(result, report, strict, secrets, fmt, report_fmt)
 
 
 async def _resume(
@@ -185,6 +195,7 @@ def rerun(
         typer.Option("--exclude", help="Name glob of targets to leave out (repeatable)."),
     ] = None,
     report: ReportOpt = None,
+    report_format: ReportFormatOpt = None,
     strict: StrictOpt = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     output: OutputOpt = None,
@@ -196,6 +207,7 @@ def rerun(
     this run (the new run records them)."""
     try:
         fmt = output_format(output, default=load_config().output)
+        report_fmt = check_report_path(report, report_format)
         if not failed:
             raise SpecError("fleet rerun needs --failed (rerunning everything is fleet run).")
         journal, recipe, _ = _replayed(run_id, kw)
@@ -211,7 +223,7 @@ def rerun(
         result = run_sync(_rerun, spec, again, journal, wanted, yes, secrets=secrets)
     except FleetError as exc:
         raise fail(exc) from exc
-    finish_run(result, report, strict, secrets, fmt)
+    finish_run(result, report, strict, secrets, fmt, report_fmt)
 
 
 async def _rerun(

@@ -16,6 +16,7 @@ from fleet.cli.config import apply_defaults
 from fleet.cli.exits import fail
 from fleet.cli.launch import launch
 from fleet.cli.options import (
+    ReportFormatOpt,
     connection_options,
     job_name_option,
     journal_options,
@@ -49,7 +50,7 @@ Give a job spec (see configs/jobs/) or describe the job with flags. Examples:
 
   fleet run configs/jobs/health-check.yaml --sim
 
-  fleet run --sim -t env=prod -t role=web --script 'uptime' --report out.json
+  fleet run --sim -t env=prod -t role=web --script 'uptime' --report out.xml --report-format junit
 
   FLEET_ACCESS_TOKEN=... fleet run job.yaml --arm-endpoint https://127.0.0.1:8443 --ca-cert ca.pem
 
@@ -71,7 +72,12 @@ report could not be written, 70 a bug in fleet (fleet --debug shows the tracebac
 
 ReportOpt = Annotated[
     Path | None,
-    typer.Option("--report", "-r", help="Write the JSON report here.", rich_help_panel="Output"),
+    typer.Option(
+        "--report",
+        "-r",
+        help="Write the report here (see --report-format).",
+        rich_help_panel="Output",
+    ),
 ]
 StrictOpt = Annotated[
     bool,
@@ -102,6 +108,7 @@ NoJournalOpt = Annotated[
 )
 def run(
     report: ReportOpt = None,
+    report_format: ReportFormatOpt = None,
     strict: StrictOpt = False,
     yes: YesOpt = False,
     no_journal: NoJournalOpt = False,
@@ -111,7 +118,7 @@ def run(
     try:
         config = apply_defaults(kw)
         fmt = output_format(output, default=config.output)
-        check_report_path(report)
+        report_fmt = check_report_path(report, report_format)
         configure_logs(kw)
         job = job_from_flags(kw)  # the job file is read here, once
         warn_plain_secrets(job)
@@ -122,7 +129,7 @@ def run(
         result = run_sync(_run, job, connection, journal, yes, allow_empty, secrets=secrets)
     except FleetError as exc:
         raise fail(exc) from exc
-    finish_run(result, report, strict, secrets, fmt)
+    finish_run(result, report, strict, secrets, fmt, report_fmt)
 
 
 async def _run(

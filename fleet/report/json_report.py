@@ -7,22 +7,19 @@ objects; no Azure, no engine.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fleet.errors import ReportWriteError
 from fleet.model import (
     BatchRecord,
     Deleted,
     DeleteReason,
     GateRecord,
+    Judgement,
     RolloutRecord,
     RunReport,
     ScriptIdentity,
@@ -30,7 +27,9 @@ from fleet.model import (
     Status,
     Target,
     TargetResult,
+    Verdict,
 )
+from fleet.report.files import write_atomic
 from fleet.report.groups import OutputGroup, group_results
 from fleet.secrets import NO_SECRETS, Secrets
 
@@ -75,7 +74,16 @@ def target_fields(t: Target) -> dict[str, Any]:
     }
 
 
-def _target_dict(r: TargetResult) -> dict[str, Any]:
+def verdict_dict(judgement: Judgement) -> dict[str, Any]:
+    """A target's verdict as the report shows it: pass/fail/skip, why, and the values read."""
+    return {
+        "verdict": judgement.verdict.value,
+        "reason": judgement.reason or None,
+        "values": dict(judgement.values),
+    }
+
+
+def _target_dict(r: TargetResult, judgement: Judgement) -> dict[str, Any]:
     return {
         **target_fields(r.target),
         "status": r.status.value,
@@ -88,6 +96,7 @@ def _target_dict(r: TargetResult) -> dict[str, Any]:
         "ended_at": iso(r.ended_at),
         "attempts": r.attempts,
         "polls": r.polls,
+        "verdict": verdict_dict(judgement),
         "deleted": [deleted_dict(d) for d in r.deleted],
     }
 
@@ -173,6 +182,7 @@ def report_to_dict(
     report = secrets.redact_report(report)
     if groups is None or secrets:
         groups = group_results(report.results)
+    judged = sorted(zip(report.results, report.judgements(), strict=True), key=_by_target_id)
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": report.run_id,
@@ -184,12 +194,22 @@ def report_to_dict(
         "ended": report.ended,
         "ended_detail": report.ended_detail,
         "summary": _summary_dict(report.results),
-        "targets": [_target_dict(r) for r in sorted(report.results, key=lambda r: r.target.id)],
+        "verdicts": _verdict_counts(j for _, j in judged),
+        "targets": [_target_dict(r, j) for r, j in judged],
         "groups": [_group_dict(g) for g in groups],
         "arm": _arm_dict(report),
         "rollout": _rollout_dict(report),
         "cleanup": _cleanup_dict(report),
     }
+
+
+def _by_target_id(pair: tuple[TargetResult, Judgement]) -> str:
+    return pair[0].target.id
+
+
+def _verdict_counts(judgements: Iterable[Judgement]) -> dict[str, int]:
+    counts = Counter(j.verdict for j in judgements)
+    return {v.value: counts[v] for v in Verdict}
 
 
 def _rollout_dict(report: RunReport) -> dict[str, Any] | None:
@@ -250,6 +270,11 @@ def rollout_from_dict(raw: Mapping[str, Any] | None) -> RolloutRecord | None:
     )
 
 
+def json_text(document: Mapping[str, Any]) -> str:
+    """The report document as ``--report`` writes it: indented, UTF-8 text, a final newline."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 def write_report(
     path: Path,
     report: RunReport,
@@ -260,46 +285,14 @@ def write_report(
     """Write the JSON report to ``path`` (``ReportWriteError`` if it cannot be written)."""
     # Serialise first: a bug in the data must not leave a temporary file behind either.
     document = report_to_dict(report, secrets=secrets, groups=groups)
-    write_text(Path(path), json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-
-
-def write_text(path: Path, text: str) -> None:
-    """A regular file is written atomically (readers see the old file or the new one); a device
-    or a pipe (``/dev/stdout``, a FIFO) in place — a rename would replace the device node."""
-    try:
-        if path.exists() and not path.is_file():
-            _in_place(path, text)
-        else:
-            _atomically(path, text)
-    except OSError as exc:
-        message = f"cannot write the report to {path}: {exc.strerror or exc}"
-        raise ReportWriteError(message) from exc
-
-
-def _in_place(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()  # a full device refuses here (ENOSPC), not at close
-
-
-def _atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(Path(path), json_text(document).encode("utf-8"))
 
 
 def exit_code_for(report: RunReport, *, strict: bool = False) -> int:
-    """0 every target succeeded (or was skipped, unless ``strict``), 1 some failed,
-    3 the run did not complete."""
+    """0 every target passed (or was skipped, unless ``strict``), 1 some failed, 3 the run did
+    not complete. Pass and fail are the job's verdicts (``expect:``); without expectations a
+    target passes when it Succeeded."""
     if report.ended != "completed":
         return 3
-    ok = {Status.SUCCEEDED} if strict else {Status.SUCCEEDED, Status.SKIPPED}
-    return 0 if all(r.status in ok for r in report.results) else 1
+    ok = {Verdict.PASS} if strict else {Verdict.PASS, Verdict.SKIP}
+    return 0 if all(j.verdict in ok for j in report.judgements()) else 1

@@ -158,7 +158,7 @@ def test_a_report_that_cannot_be_written_is_exit_5_and_the_device_stays(tmp_path
     assert proc.returncode == 5 and "Traceback" not in proc.stderr, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]  # after the run's own lines, one error line
     assert last.startswith("error: cannot write the report to") and "No space left" in last
-    assert "-o json" in last and "report written" not in proc.stderr
+    assert "--report PATH" in last and "report written" not in proc.stderr
     assert stat.S_ISCHR(full.stat().st_mode)
     run_id = proc.stderr.split("fleet show ")[1].split()[0]
     shown = fleet("show", run_id, "-o", "json")  # the journal has what the report would have

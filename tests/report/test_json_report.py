@@ -60,6 +60,7 @@ TARGET_FIELDS = {
     "attempts": int,
     "reason": (str, type(None)),
     "execution_state": (str, type(None)),
+    "verdict": dict,
     "polls": int,
     "deleted": list,
 }
@@ -101,11 +102,13 @@ def test_all_fields_with_types() -> None:
     doc = report_to_dict(make_report(results))
     assert list(doc) == [
         "schema_version", "run_id", "job", "simulated", "script", "started_at", "finished_at",
-        "ended", "ended_detail", "summary", "targets", "groups", "arm", "rollout", "cleanup",
+        "ended", "ended_detail", "summary", "verdicts", "targets", "groups", "arm", "rollout",
+        "cleanup",
     ]  # fmt: skip
     assert (doc["schema_version"], doc["simulated"], doc["script"]) == (2, False, {})
     assert (doc["run_id"], doc["job"], doc["ended"]) == ("r-1", "health", "completed")
     assert doc["summary"] == {"Succeeded": 196, "Failed": 4, "Skipped": 1, "total": 201}
+    assert doc["verdicts"] == {"pass": 196, "fail": 4, "skip": 1}
     assert len(doc["targets"]) == doc["summary"]["total"]
     assert [t["id"] for t in doc["targets"]] == sorted(t["id"] for t in doc["targets"])
     for entry in doc["targets"]:
