@@ -61,7 +61,7 @@ def was_launched(result: TargetResult) -> bool:
 
 
 def target_fields(t: Target) -> dict[str, Any]:
-    """Where a target is, as the report and ``fleet targets --format json`` show it."""
+    """Where a target is, as the report and ``fleet targets -o json`` show it."""
     return {
         "id": t.id,
         "name": t.name,

@@ -53,7 +53,7 @@ def start_run(emu: Served, spec: Path | list[str], env: dict[str, str]) -> subpr
 
 def run_id_of(job: str, env: dict[str, str]) -> str:
     out = subprocess.run(
-        [*FLEET, "runs", "--format", "json"], cwd=ROOT, env=env, capture_output=True,
+        [*FLEET, "runs", "-o", "json"], cwd=ROOT, env=env, capture_output=True,
         text=True, timeout=60, check=True,
     ).stdout  # fmt: skip
     ids = [r["run_id"] for r in json.loads(out) if r["job"] == job]
@@ -116,7 +116,7 @@ def kill_and_resume(
         assert done.returncode in (0, 1), done.stderr
     else:  # it finished before the kill: its journal must say so
         shown = subprocess.run(
-            [*FLEET, "show", run_id, "--format", "json"],
+            [*FLEET, "show", run_id, "-o", "json"],
             cwd=ROOT,
             env=env,
             capture_output=True,

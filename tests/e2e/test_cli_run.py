@@ -82,7 +82,7 @@ def test_run_health_check_on_the_simulated_fleet(tmp_path: Path) -> None:
 
 
 def test_targets_and_plan_write_nothing() -> None:
-    proc = fleet("targets", "configs/jobs/patch.yaml", "--sim", "--format", "json")
+    proc = fleet("targets", "configs/jobs/patch.yaml", "--sim", "-o", "json")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert rows and all(r["os"] == "linux" for r in rows)

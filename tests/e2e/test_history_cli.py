@@ -29,14 +29,14 @@ def test_runs_show_and_rerun_failed(tmp_path: Path) -> None:
     first = fleet(state, "run", *SMALL, "--time-scale", "50", "-n", "app-0*", "--script",
                   "uptime", "--job-name", "uptime", "--report", str(report))  # fmt: skip
     assert first.returncode == 1, first.stderr  # app-03: disk full
-    runs = json.loads(fleet(state, "runs", "--format", "json").stdout)
+    runs = json.loads(fleet(state, "runs", "-o", "json").stdout)
     assert len(runs) == 1
     run = runs[0]
     for key in ("run_id", "job", "started_at", "ended", "summary"):
         assert key in run
     assert run["job"] == "uptime" and run["ended"] == "completed"
     assert run["summary"]["total"] == 9
-    shown = fleet(state, "show", run["run_id"], "--format", "json")
+    shown = fleet(state, "show", run["run_id"], "-o", "json")
     assert json.loads(shown.stdout) == json.loads(report.read_text())
     table = fleet(state, "show", run["run_id"])
     assert table.returncode == 0 and "targets: status: OK" not in table.stderr
@@ -45,7 +45,7 @@ def test_runs_show_and_rerun_failed(tmp_path: Path) -> None:
     assert again.returncode == 1, again.stderr
     rerun = json.loads((tmp_path / "2.json").read_text())
     assert [t["name"] for t in rerun["targets"]] == ["app-03"]
-    assert len(json.loads(fleet(state, "runs", "--format", "json").stdout)) == 2
+    assert len(json.loads(fleet(state, "runs", "-o", "json").stdout)) == 2
 
 
 def test_reading_while_a_run_is_written_and_a_second_writer_is_refused(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def _read_while_writing(state: Path, emu: killkit.Served) -> None:
         deadline = time.monotonic() + 60
         runs: list[dict] = []
         while time.monotonic() < deadline and not runs:
-            listed = fleet(state, "runs", "--format", "json")
+            listed = fleet(state, "runs", "-o", "json")
             if listed.returncode == 0:
                 runs = json.loads(listed.stdout)
             time.sleep(0.3)
