@@ -1,20 +1,17 @@
 """Running the real ``fleet`` command in a subprocess, as an operator would, with an environment
 that holds nothing of the developer's own (no token, no subscription, no user config file), and
-the checks every failure must pass: a short message, no traceback, the documented exit code."""
+the checks every failure must pass: a short message, no traceback, the documented exit code.
+An emulator in its own process: ``served`` (from the e2e tests' killkit)."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from tests.e2e.killkit import Served as Served  # the emulator process of the e2e tests
+from tests.e2e.killkit import served as served
 from tests.simkit import ROOT
 
 FLEET = [sys.executable, "-m", "fleet.cli.main"]
@@ -56,40 +53,3 @@ def assert_short_failure(
     assert 1 <= len(lines) <= max_lines, err
     for needle in needles:
         assert needle in err, (needle, err)
-
-
-@dataclass
-class Served:
-    endpoint: str
-    ca_cert: str
-    subscription: str
-
-    def args(self, *, ca: bool = True) -> list[str]:
-        """The connection flags of a run against this emulator."""
-        flags = ["--arm-endpoint", self.endpoint, "--subscription", self.subscription]
-        return [*flags, "--ca-cert", self.ca_cert] if ca else flags
-
-    def truth(self, what: str) -> dict[str, Any]:
-        import ssl
-        import urllib.request
-
-        ctx = ssl.create_default_context(cafile=self.ca_cert)
-        url = f"{self.endpoint}/_sim/{what}"
-        with urllib.request.urlopen(url, context=ctx, timeout=20) as resp:
-            return dict(json.loads(resp.read()))
-
-
-@contextmanager
-def served(profile: str | Path = "small", time_scale: float = 50) -> Iterator[Served]:
-    """``fleet sim serve`` in its own process (it outlives the fleet processes under test)."""
-    proc = subprocess.Popen(
-        [*FLEET, "sim", "serve", "--profile", str(profile), "--time-scale", str(time_scale)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
-        yield Served(info["endpoint"], info["ca_cert"], info["subscriptions"][0])
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)

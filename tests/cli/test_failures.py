@@ -35,7 +35,7 @@ principals:
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     profile = tmp_path_factory.mktemp("profile") / "rbac.yaml"
     profile.write_text((PROFILES / "small.yaml").read_text() + PRINCIPALS)
-    with served(profile) as info:
+    with served(str(profile)) as info:
         yield info
 
 
