@@ -80,8 +80,9 @@ async def drive(
     )  # fmt: skip
     resumed = resumed or Resumed()
     results = await runner.run(
-        done=resumed.done, reattach=resumed.reattach, count_done=resumed.count_done
-    )
+        done=resumed.done, reattach=resumed.reattach, count_done=resumed.count_done,
+        gated=frozenset(g.batch for g in resumed.gates),
+    )  # fmt: skip
     report = finish_report(plan, started, results, runner, backend, resumed.gates)
     if writer is not None:
         end(writer, report)
