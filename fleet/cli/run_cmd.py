@@ -136,7 +136,7 @@ async def _run(
     job: ParsedJob, connection: Connection, journal: Journal | None, yes: bool, allow_empty: bool
 ) -> RunReport:
     recipe = Recipe(job.document, connection) if journal is not None else None
-    async with open_backend(connection) as backend:
+    async with open_backend(connection, journal) as backend:
         # sentinels too: their errors come first
         plan = await prepare(job.spec, backend, allow_empty=allow_empty)
         check_os_fit(plan, job)
