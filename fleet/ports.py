@@ -66,6 +66,7 @@ class Backend:
     run_commands: RunCommands
     arm_counters: Callable[[], ArmCounters] = ArmCounters
     time_scale: float = 1.0  # >1 only for an emulator running faster than Azure
+    simulated: bool = False  # fleet's own Azure emulator (``--sim``): the report says so
 
 
 class BucketMemory(Protocol):

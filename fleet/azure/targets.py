@@ -20,11 +20,13 @@ selection's CPU.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
 import anyio
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError
 from azure.mgmt.compute.operations._operations import (
     build_virtual_machine_scale_set_vms_list_request,
     build_virtual_machine_scale_sets_list_all_request,
@@ -33,9 +35,9 @@ from azure.mgmt.compute.operations._operations import (
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from fleet.azure.clients import ArmClients
+from fleet.azure.failures import selection_failure
 from fleet.azure.graph_query import VM_TYPE, VMSS_TYPE, graph_query
 from fleet.azure.raw import pages
-from fleet.azure.run_commands import call_error
 from fleet.azure.wire import (
     instance_target,
     power_state,
@@ -89,13 +91,11 @@ class AzureTargets:
                 found = [*vms, *(await self._uniform_instances(scale_sets) if expand else [])]
             else:
                 found = await self._via_arm(subs, expand)
-        except HttpResponseError as exc:
-            err = call_error(exc)
-            raise SelectionError(
-                f"Azure refused the target selection: {err.code}: {err.message}"
-            ) from exc
-        except AzureError as exc:
-            raise SelectionError(f"Could not list targets: {call_error(exc).message}") from exc
+        except (AzureError, ssl.SSLError, aiohttp.ClientError, BaseExceptionGroup) as exc:
+            failure = selection_failure(exc, self.clients.conn.endpoint)
+            if failure is None:
+                raise
+            raise failure from exc
         selected = [t for t in found if selector.matches(t)]
         if not selector.include_scale_sets:
             selected = [t for t in selected if t.kind is TargetKind.VM]
