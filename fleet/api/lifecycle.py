@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import structlog
 
+from fleet.engine.reboot import PendingReboot
 from fleet.engine.runner import EngineSettings, Runner
 from fleet.journal.recorder import JournalRecorder
 from fleet.journal.records import PlannedTarget
@@ -32,10 +33,12 @@ log = structlog.get_logger("fleet")
 @dataclass(frozen=True)
 class Resumed:
     """What a resumed run already has: results final before the crash (``done``) and the
-    targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous)."""
+    targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous), and
+    those it was rebooting (lower-cased id → what the journal knows of the reboot)."""
 
     done: Sequence[TargetResult] = ()
     reattach: Mapping[str, bool] = field(default_factory=dict)
+    rebooting: Mapping[str, PendingReboot] = field(default_factory=dict)
 
 
 async def begin(journal: Journal, plan: RunPlan, recipe: Mapping[str, Any] | None) -> RunWriter:
@@ -73,9 +76,12 @@ async def drive(
         plan, backend.run_commands, observer=observer, arm_counters=backend.arm_counters,
         settings=settings or EngineSettings(time_scale=backend.time_scale), control=control,
         recorder=JournalRecorder(writer) if writer is not None else None,
+        machines=backend.machines,
     )  # fmt: skip
     resumed = resumed or Resumed()
-    results = await runner.run(done=resumed.done, reattach=resumed.reattach)
+    results = await runner.run(
+        done=resumed.done, reattach=resumed.reattach, rebooting=resumed.rebooting
+    )
     report = finish_report(plan, started, results, runner, backend)
     if writer is not None:
         end(writer, report)

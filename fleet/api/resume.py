@@ -4,8 +4,11 @@ For every target the journal's latest transition decides (``fleet.journal.record
 DONE → its recorded result; NOT_STARTED → launched as usual (in its original batch);
 RUNNING → re-attached (polled, never PUT again); AMBIGUOUS (the intent to PUT is durable, the
 outcome is not) → Azure is asked first, and the PUT is sent only if Azure proves the first one
-never arrived. The same run id (the ``FLEET_RUN_ID`` parameter) is used, so Azure's answer is
-matched to this run and an identical PUT would not execute twice anyway.
+never arrived; REBOOTING (its script finished and a restart was journaled) → the restart Azure
+accepted is waited for, one of unknown fate is looked for in the VM's instance view first and
+sent again only if Azure proves it never arrived (``fleet.engine.reboot``). The same run id
+(the ``FLEET_RUN_ID`` parameter) is used, so Azure's answer is matched to this run and an
+identical PUT would not execute twice anyway.
 """
 
 from __future__ import annotations
@@ -17,12 +20,23 @@ import structlog
 
 from fleet.api.lifecycle import Resumed, closing, drive
 from fleet.api.prepare import preflight, select_sentinels
+from fleet.engine.reboot import PendingReboot
 from fleet.engine.runner import EngineSettings
 from fleet.errors import SpecError
+from fleet.journal.codec import result_from_final, view_from_detail
 from fleet.journal.records import CRASHED, RUNNING, JournalTarget, LatestState, Phase
 from fleet.journal.store import Journal
 from fleet.journal.writer import RunWriter
-from fleet.model import Batch, JobSpec, RolloutPlan, RunPlan, RunReport, TargetResult
+from fleet.model import (
+    Batch,
+    CallError,
+    JobSpec,
+    RolloutPlan,
+    RunPlan,
+    RunReport,
+    Target,
+    TargetResult,
+)
 from fleet.ports import Backend, RunObserver
 from fleet.rollout.control import RunControl
 from fleet.secrets import Secrets, using
@@ -43,13 +57,35 @@ def _batches(spec: JobSpec, planned: list[JournalTarget]) -> RolloutPlan:
     return RolloutPlan(spec.rollout.order, batches)
 
 
+def pending_reboot(target: Target, state: LatestState) -> PendingReboot:
+    """What the journal knows of ``target``'s reboot (its phase is REBOOTING)."""
+    intent = state.reboot
+    assert intent is not None  # REBOOTING follows an INTENT_REBOOT
+    refusal = None
+    error = state.reboot_error
+    if error is not None and state.reboot_arrived is False:
+        candidate = CallError(int(error.get("status") or 0), str(error.get("code") or ""), "")
+        if not candidate.transient:  # refused: it never happened; a lost one may be re-sent
+            refusal = CallError(candidate.status, candidate.code, str(error.get("message") or ""))
+    return PendingReboot(
+        script=result_from_final(target, intent.detail.get("script") or {}),
+        required=str(intent.detail.get("required") or "required"),
+        baseline=view_from_detail(intent.detail.get("baseline") or {}),
+        intent_at=intent.at,
+        arrived=state.reboot_arrived,
+        refusal=refusal,
+        restarts=state.reboot_intents,
+    )
+
+
 def _split(
     planned: list[JournalTarget],
     states: dict[str, LatestState],
     finals: dict[str, TargetResult],
-) -> tuple[list[TargetResult], list[TargetResult], dict[str, bool]]:
-    """(skipped before launch, done in the plan, re-attach map) from the journal."""
-    skipped, done, reattach = [], [], {}
+) -> tuple[list[TargetResult], list[TargetResult], dict[str, bool], dict[str, PendingReboot]]:
+    """(skipped before launch, done in the plan, re-attach map, rebooting map) from the
+    journal."""
+    skipped, done, reattach, rebooting = [], [], {}, {}
     for jt in planned:
         tid = jt.target.id
         state = states.get(tid)
@@ -61,9 +97,11 @@ def _split(
             continue
         if state.phase is Phase.DONE:
             done.append(finals[tid])
+        elif state.phase is Phase.REBOOTING:
+            rebooting[tid.lower()] = pending_reboot(jt.target, state)
         else:
             reattach[tid.lower()] = state.phase is Phase.AMBIGUOUS
-    return skipped, done, reattach
+    return skipped, done, reattach, rebooting
 
 
 def take_over(journal: Journal, run_id: str, spec: JobSpec, *, force: bool = False) -> RunWriter:
@@ -113,7 +151,7 @@ async def _journaled_plan(
     """The run's plan as journaled, and what it already did."""
     planned = journal.targets(run_id)
     states = journal.target_states(run_id)
-    skipped, done, reattach = _split(planned, states, journal.final_results(run_id))
+    skipped, done, reattach, rebooting = _split(planned, states, journal.final_results(run_id))
     plan = RunPlan(
         run_id=run_id,
         spec=spec,
@@ -124,9 +162,10 @@ async def _journaled_plan(
     )
     log.info(
         "run.resumed", run_id=run_id, done=len(done) + len(skipped), reattach=len(reattach),
-        remaining=len(plan.targets) - len(done) - len(reattach),
+        rebooting=len(rebooting),
+        remaining=len(plan.targets) - len(done) - len(reattach) - len(rebooting),
     )  # fmt: skip
     finals = {tid.lower() for tid, s in states.items() if s.phase is Phase.DONE}
     finals |= {r.target.id.lower() for r in done}
     recorded = [r for r in (*done, *skipped) if r.target.id.lower() in finals]
-    return plan, Resumed(done=recorded, reattach=reattach)
+    return plan, Resumed(done=recorded, reattach=reattach, rebooting=rebooting)

@@ -11,6 +11,10 @@ its schema version in the one-row ``schema_version`` table. Opening a file:
 Tables: ``runs`` (one row per run), ``targets`` (the run's plan), ``transitions`` (append-only:
 a trigger refuses UPDATE), ``writers`` (who holds a run's writer lock, for messages and
 stale-lock detection). Foreign keys are on, so a transition for an unplanned target fails.
+
+Versions: 1, the tables above; 2, the reboot transitions (``INTENT_REBOOT``,
+``REBOOT_ACCEPTED``, ``REBOOT_FAILED``) allowed in ``transitions.state`` — SQLite cannot change
+a CHECK constraint in place, so the table is rebuilt, its rows, index and trigger kept.
 """
 
 from __future__ import annotations
@@ -30,9 +34,29 @@ from fleet.journal.db import (
 )
 
 APPLICATION_ID = 0x666C7431  # "flt1"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _STATES = "'SELECTED','INTENT_PUT','PUT_ACCEPTED','PUT_FAILED','POLLED','FINAL'"
+
+
+def _transitions(table: str, states: str) -> str:
+    return f"""CREATE TABLE {table} (
+    run_id      TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    target_id   TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ({states})),
+    detail_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq),
+    FOREIGN KEY (run_id, target_id) REFERENCES targets (run_id, target_id)
+);"""
+
+
+_TRANSITIONS_INDEX = """CREATE INDEX transitions_by_target ON transitions (run_id, target_id, seq);
+CREATE TRIGGER transitions_append_only BEFORE UPDATE ON transitions
+BEGIN
+    SELECT RAISE(ABORT, 'journal transitions are append-only');
+END;"""
 
 SCHEMA_V1 = f"""
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -73,21 +97,8 @@ CREATE TABLE targets (
     tags_json      TEXT NOT NULL,
     PRIMARY KEY (run_id, target_id)
 );
-CREATE TABLE transitions (
-    run_id      TEXT NOT NULL,
-    seq         INTEGER NOT NULL,
-    target_id   TEXT NOT NULL,
-    at          TEXT NOT NULL,
-    state       TEXT NOT NULL CHECK (state IN ({_STATES})),
-    detail_json TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq),
-    FOREIGN KEY (run_id, target_id) REFERENCES targets (run_id, target_id)
-);
-CREATE INDEX transitions_by_target ON transitions (run_id, target_id, seq);
-CREATE TRIGGER transitions_append_only BEFORE UPDATE ON transitions
-BEGIN
-    SELECT RAISE(ABORT, 'journal transitions are append-only');
-END;
+{_transitions("transitions", _STATES)}
+{_TRANSITIONS_INDEX}
 CREATE TABLE writers (
     run_id TEXT PRIMARY KEY,
     pid    INTEGER NOT NULL,
@@ -96,8 +107,20 @@ CREATE TABLE writers (
 );
 """
 
-# version N -> the script taking a version N-1 journal to N (none yet beyond the first).
-MIGRATIONS: dict[int, str] = {}
+_STATES_V2 = _STATES + ",'INTENT_REBOOT','REBOOT_ACCEPTED','REBOOT_FAILED'"
+
+# Version 2: reboots (issue #19) add three transition states.
+SCHEMA_V2 = f"""
+{_transitions("transitions_v2", _STATES_V2)}
+INSERT INTO transitions_v2 (run_id, seq, target_id, at, state, detail_json)
+    SELECT run_id, seq, target_id, at, state, detail_json FROM transitions;
+DROP TABLE transitions;
+ALTER TABLE transitions_v2 RENAME TO transitions;
+{_TRANSITIONS_INDEX}
+"""
+
+# version N -> the script taking a version N-1 journal to N.
+MIGRATIONS: dict[int, str] = {2: SCHEMA_V2}
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:

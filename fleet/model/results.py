@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from fleet.model.hygiene import Deleted
+from fleet.model.reboot import RebootRecord
 from fleet.model.rollout import RolloutRecord
 from fleet.model.targets import Target
 
@@ -28,6 +29,7 @@ class Status(StrEnum):
     WEDGED = "Wedged"  # still Running past its timeout plus grace
     AGENT_NOT_READY = "AgentNotReady"  # Pending until Azure gave up, or past pending_timeout
     LIMIT_REACHED = "LimitReached"  # the VM holds 25 run commands and none fleet could free
+    REBOOT_TIMED_OUT = "RebootTimedOut"  # restarted after its script; not back in reboot_timeout
     ERROR = "Error"  # platform or fleet error; reason says which
     NOT_STARTED = "NotStarted"
 
@@ -46,6 +48,7 @@ class TargetResult:
     attempts: int = 0  # PUTs sent for this target (including retries)
     polls: int = 0  # GETs sent for this target
     deleted: tuple[Deleted, ...] = ()  # run commands fleet deleted on this target in this run
+    reboot: RebootRecord | None = None  # a reboot its script required (rollout.reboot)
 
 
 @dataclass(frozen=True)
