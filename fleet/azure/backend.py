@@ -1,5 +1,5 @@
 """Wires a :class:`fleet.ports.Backend` for one ARM connection: credential, pooled clients with the
-throttle policy installed, target selection and run commands.
+throttle policy installed, target selection, run commands and VM restarts.
 
 Connections: Azure with ``DefaultAzureCredential`` (public, US Government or China cloud), or a
 custom ARM endpoint (an emulator, Azure Stack) with a CA file and a bearer token from
@@ -16,6 +16,7 @@ from typing import Any
 
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
 from fleet.azure.limiter import BucketSet, ThrottleLimits
+from fleet.azure.machines import AzureMachines
 from fleet.azure.run_commands import AzureRunCommands
 from fleet.azure.targets import AzureTargets
 from fleet.azure.throttle_state import ThrottleState
@@ -114,6 +115,7 @@ async def azure_backend(settings: ConnectionSettings) -> AsyncIterator[Backend]:
                 run_commands=AzureRunCommands(clients),
                 arm_counters=throttle.counters,
                 time_scale=settings.time_scale,
+                machines=AzureMachines(clients),
             )
     finally:
         close = getattr(credential, "close", None)

@@ -31,9 +31,7 @@ def test_a_version_1_journal_is_migrated_and_keeps_its_rows(tmp_path: Path) -> N
     targets = make_targets(2)
     con = sqlite3.connect(path)
     with con, pytest.raises(sqlite3.IntegrityError):  # version 1 refuses the new states
-        con.execute(
-            "INSERT INTO transitions VALUES ('x', 1, 't', 'now', 'INTENT_REBOOT', '{}')"
-        )
+        con.execute("INSERT INTO transitions VALUES ('x', 1, 't', 'now', 'INTENT_REBOOT', '{}')")
     con.close()
     con = sqlite3.connect(path)
     con.execute("PRAGMA foreign_keys = ON")
