@@ -50,6 +50,7 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         arm=counters,
         ended=record.ended,
         cleanup=str((stored.get("cleanup") or {}).get("policy") or "keep-last"),
+        reboot=str((stored.get("reboots") or {}).get("policy") or "never"),
     )
 
 

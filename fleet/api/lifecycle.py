@@ -109,6 +109,7 @@ def finish_report(
         ended_detail=runner.control.detail,
         rollout=runner.record(),
         cleanup=plan.spec.rollout.cleanup.value,
+        reboot=plan.spec.rollout.reboot.mode.value,
     )
     log.info(
         "run.finished",

@@ -74,6 +74,7 @@ class RunReport:
     ended_detail: str | None = None  # e.g. which gate tripped, after which batch
     rollout: RolloutRecord | None = None
     cleanup: str = "keep-last"  # the cleanup policy (what fleet deleted: each target's deleted)
+    reboot: str = "never"  # the reboot policy (what happened: each target's reboot)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 from fleet.errors import FleetError
 from fleet.model import Deleted, DeleteReason, RunReport, Status, Target, TargetResult
 from fleet.report.groups import OutputGroup, group_results
+from fleet.report.reboots import reboot_dict, reboots_summary
 from fleet.secrets import NO_SECRETS, Secrets
 
 #: Statuses that prove Azure accepted the run command (the target was launched).
@@ -31,6 +32,7 @@ _LAUNCHED = frozenset(
         Status.CANCELED,
         Status.WEDGED,
         Status.AGENT_NOT_READY,
+        Status.REBOOT_TIMED_OUT,
     }
 )
 
@@ -75,6 +77,7 @@ def _target_dict(r: TargetResult) -> dict[str, Any]:
         "attempts": r.attempts,
         "polls": r.polls,
         "deleted": [deleted_dict(d) for d in r.deleted],
+        "reboot": reboot_dict(r.reboot),
     }
 
 
@@ -157,6 +160,7 @@ def report_to_dict(
         "arm": _arm_dict(report),
         "rollout": _rollout_dict(report),
         "cleanup": _cleanup_dict(report),
+        "reboots": reboots_summary(report),
     }
 
 

@@ -25,6 +25,7 @@ from fleet.model import (
     JobSpec,
     Order,
     Parameter,
+    RebootPolicy,
     RolloutPolicy,
     ScriptSource,
     ScriptSpec,
@@ -108,6 +109,12 @@ def build_rollout(rollout: Rollout, ctx: BuildContext) -> RolloutPolicy:
         confirm_over=rollout.confirm_over,
         cleanup=rollout.cleanup,
         pending_timeout_s=rollout.pending_timeout,
+        reboot=RebootPolicy(
+            mode=rollout.reboot,
+            exit_codes=tuple(dict.fromkeys(rollout.reboot_exit_codes)),
+            marker=rollout.reboot_marker,
+            timeout_s=rollout.reboot_timeout,
+        ),
     )
 
 

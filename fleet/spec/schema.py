@@ -34,6 +34,10 @@ query of a SAS URI). Shape of a job file::
                                       # cancel_running, confirm_over ("Rolling out")
       cleanup: keep-last              # or delete-on-success, always ("What fleet leaves ...")
       pending_timeout: 26m            # Pending this long (agent not ready) = AgentNotReady
+      reboot: if-required             # never (default), if-required or always ("Reboots")
+      reboot_exit_codes: [100]        # "required" = one of these (also success exit codes) ...
+      reboot_marker: 'REBOOT REQUIRED'   # ... or this regex matching a line of the output
+      reboot_timeout: 15m             # restarted and not back (running, agent Ready) = failure
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from pydantic import (
     model_validator,
 )
 
-from fleet.model import Cleanup
+from fleet.model import REBOOT_TIMEOUT_S, Cleanup, Reboot
 from fleet.model.rollout import PENDING_TIMEOUT_S
 from fleet.spec.values import (
     BUILTIN_COMMANDS,
@@ -73,6 +77,8 @@ from fleet.spec.values import (
     ParamValue,
     Pause,
     PendingTimeout,
+    RebootTimeout,
+    RebootValue,
     Regex,
     ResourceGroupName,
     SubscriptionId,
@@ -263,6 +269,10 @@ class Rollout(StrictModel):
     confirm_over: Annotated[StrictInt, Field(ge=0)] = 10
     cleanup: CleanupValue = Cleanup.KEEP_LAST
     pending_timeout: PendingTimeout = PENDING_TIMEOUT_S
+    reboot: RebootValue = Reboot.NEVER
+    reboot_exit_codes: list[StrictInt] = []
+    reboot_marker: Regex | None = None
+    reboot_timeout: RebootTimeout = REBOOT_TIMEOUT_S
 
     def gates(self) -> list[HealthGate]:
         gate = self.health_gate
@@ -275,6 +285,21 @@ class Rollout(StrictModel):
             raise ValueError("health gates need distinct names (name: ...)")
         return self
 
+    @model_validator(mode="after")
+    def _reboot_known(self) -> Rollout:
+        if self.reboot is Reboot.IF_REQUIRED and not (self.reboot_exit_codes or self.reboot_marker):
+            message = (
+                "reboot: if-required needs a way to know: reboot_exit_codes (e.g. [100]) or "
+                "reboot_marker (a regex matching a line the script prints)"
+            )
+            raise ValueError(message)
+        return self
+
+
+def success_codes(script: Script) -> list[int]:
+    """The exit codes that count as the script's success."""
+    return list(getattr(script, "success_exit_codes", None) or [0])
+
 
 class Job(StrictModel):
     """A job file: ``name``, ``description``, ``targets``, ``script``, ``max_concurrency``,
@@ -286,6 +311,20 @@ class Job(StrictModel):
     script: Script
     max_concurrency: ConcurrencyValue | None = None
     rollout: Rollout = Rollout()
+
+    @model_validator(mode="after")
+    def _reboot_after_success(self) -> Job:
+        success = set(success_codes(self.script))
+        outside = [c for c in self.rollout.reboot_exit_codes if c not in success]
+        if outside:
+            codes = ", ".join(str(c) for c in outside)
+            message = (
+                f"rollout.reboot_exit_codes: {codes} not in script.success_exit_codes "
+                f"{sorted(success)} — fleet reboots only after a script that succeeded; add "
+                f"{codes} to script.success_exit_codes"
+            )
+            raise ValueError(message)
+        return self
 
     @model_validator(mode="after")
     def _one_concurrency(self) -> Job:

@@ -49,6 +49,7 @@ TARGET_FIELDS = {
     "execution_state": (str, type(None)),
     "polls": int,
     "deleted": list,
+    "reboot": (dict, type(None)),
 }
 
 
@@ -88,7 +89,7 @@ def test_all_fields_with_types() -> None:
     doc = report_to_dict(make_report(results))
     assert list(doc) == [
         "run_id", "job", "started_at", "finished_at", "ended", "ended_detail", "summary",
-        "targets", "groups", "arm", "rollout", "cleanup",
+        "targets", "groups", "arm", "rollout", "cleanup", "reboots",
     ]  # fmt: skip
     assert (doc["run_id"], doc["job"], doc["ended"]) == ("r-1", "health", "completed")
     assert doc["summary"] == {"Succeeded": 196, "Failed": 4, "Skipped": 1, "total": 201}
