@@ -11,11 +11,17 @@ outside this package; every layer may import it.
     calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
     hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
     reboot    Reboot, RebootPolicy, MachineView, RestartAccepted, RebootOutcome, RebootRecord
-    results   Status, TargetResult, RunReport, ArmCounters, Progress
+    status    Status — a target's final outcome
+    results   TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
+    expect    Expectations, ValueCheck, Verdict, Judgement — a target's pass/fail and why
+    schedule  Schedule, Blackout, Missed — when ``fleet serve`` runs a job
+    alerts    AlertPolicy, Webhook, AlertKind, BodyFormat — whom it tells about changes
 """
 
+from fleet.model.alerts import AlertKind, AlertPolicy, BodyFormat, Webhook
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
+from fleet.model.expect import Expectations, Judgement, ValueCheck, Verdict
 from fleet.model.hygiene import (
     Cleanup,
     Deleted,
@@ -35,7 +41,7 @@ from fleet.model.reboot import (
     RebootRecord,
     RestartAccepted,
 )
-from fleet.model.results import ArmCounters, Progress, RunReport, Status, TargetResult
+from fleet.model.results import ArmCounters, Progress, RunReport, TargetResult
 from fleet.model.rollout import (
     Amount,
     Batch,
@@ -47,28 +53,37 @@ from fleet.model.rollout import (
     RolloutPolicy,
     RolloutRecord,
 )
+from fleet.model.schedule import Blackout, Missed, Schedule
 from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind, run_limit_s
 from fleet.model.secret import Secret
+from fleet.model.status import Status
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
 
 __all__ = [
     "REBOOT_TIMEOUT_S",
     "RUN_ID_PARAMETER",
+    "AlertKind",
+    "AlertPolicy",
     "Amount",
     "ArmCounters",
     "Batch",
     "BatchRecord",
+    "Blackout",
+    "BodyFormat",
     "CallError",
     "Cleanup",
     "Concurrency",
     "DeleteReason",
     "Deleted",
+    "Expectations",
     "GateRecord",
     "HealthGate",
     "Invocation",
     "JobSpec",
+    "Judgement",
     "ListedRunCommand",
     "MachineView",
+    "Missed",
     "Order",
     "Parameter",
     "Progress",
@@ -83,6 +98,7 @@ __all__ = [
     "RunPlan",
     "RunReport",
     "RunView",
+    "Schedule",
     "ScriptSource",
     "ScriptSpec",
     "Secret",
@@ -93,6 +109,9 @@ __all__ = [
     "Target",
     "TargetKind",
     "TargetResult",
+    "ValueCheck",
+    "Verdict",
+    "Webhook",
     "is_fleets",
     "marker_tags",
     "name_matches",

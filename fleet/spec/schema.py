@@ -38,6 +38,9 @@ query of a SAS URI). Shape of a job file::
       reboot_exit_codes: [100]        # "required" = one of these (also success exit codes) ...
       reboot_marker: 'REBOOT REQUIRED'   # ... or this regex matching a line of the output
       reboot_timeout: 15m             # restarted and not back (running, agent Ready) = failure
+    schedule: {every: 15m}            # scheduled checks (fleet serve): schedule, expect and
+    expect: {output: "OK"}            # alerts — see fleet.spec.checks
+    alerts: {webhooks: [{url: {env: HOOK_URL}}]}
 """
 
 from __future__ import annotations
@@ -46,8 +49,6 @@ import difflib
 from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     StrictBool,
@@ -59,9 +60,10 @@ from pydantic import (
 
 from fleet.model import REBOOT_TIMEOUT_S, Cleanup, Reboot
 from fleet.model.rollout import PENDING_TIMEOUT_S
+from fleet.spec.checks import AlertsSection, ExpectSection, ScheduleSection
+from fleet.spec.fields import EnvRef, StrictModel
 from fleet.spec.values import (
     BUILTIN_COMMANDS,
-    ENV_NAME,
     BatchSize,
     CleanupValue,
     ConcurrencyValue,
@@ -84,31 +86,6 @@ from fleet.spec.values import (
     SubscriptionId,
     TagFilter,
 )
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EnvRef(StrictModel):
-    """``{env: VAR}``: the value is read from environment variable ``VAR`` when the spec loads."""
-
-    env: str
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shape(cls, data: Any) -> Any:
-        # Never echo ``data``: it is whatever the author wrote where a secret belongs.
-        if not isinstance(data, dict):
-            message = (
-                "a secret is never written in a job file — write {env: VAR_NAME} and set "
-                "VAR_NAME in the environment"
-            )
-            raise ValueError(message)
-        env = data.get("env")
-        if isinstance(env, str) and not ENV_NAME.match(env):
-            raise ValueError(f"{env!r} is not an environment variable name")
-        return data
 
 
 class Exclude(StrictModel):
@@ -303,7 +280,8 @@ def success_codes(script: Script) -> list[int]:
 
 class Job(StrictModel):
     """A job file: ``name``, ``description``, ``targets``, ``script``, ``max_concurrency``,
-    ``rollout``."""
+    ``rollout`` and, for scheduled checks, ``schedule``, ``expect`` and ``alerts``
+    (``fleet.spec.checks``)."""
 
     name: JobName
     description: str = ""
@@ -311,6 +289,9 @@ class Job(StrictModel):
     script: Script
     max_concurrency: ConcurrencyValue | None = None
     rollout: Rollout = Rollout()
+    schedule: ScheduleSection | None = None
+    expect: ExpectSection | None = None
+    alerts: AlertsSection | None = None
 
     @model_validator(mode="after")
     def _reboot_after_success(self) -> Job:
