@@ -28,22 +28,22 @@ restart request in flight.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import anyio
 import structlog
 
+from fleet.engine import reboot_results as results
 from fleet.engine.polling import EPSILON, PollPlanner, sleep_until_due
+from fleet.engine.reboot_results import Sent, Waited
 from fleet.engine.settings import RunContext
 from fleet.model import (
     CallError,
     MachineView,
     RebootOutcome,
     RebootPolicy,
-    RebootRecord,
     RestartAccepted,
-    Status,
     Target,
     TargetResult,
 )
@@ -52,8 +52,6 @@ from fleet.rollout.reboots import arrived, is_back, reboot_required
 from fleet.util import failpoints
 
 log = structlog.get_logger("fleet.engine")
-
-_REFUSALS = {403: Status.ACCESS_DENIED, 404: Status.NOT_FOUND, 409: Status.CONFLICT}
 
 
 @dataclass(frozen=True)
@@ -67,27 +65,6 @@ class PendingReboot:
     arrived: bool | None  # True: Azure accepted it; None: fate unknown; False: proven lost
     refusal: CallError | None = None  # Azure refused it: it never happened, report that
     restarts: int = 1  # restart intents journaled
-
-
-@dataclass(frozen=True)
-class _Sent:
-    attempts: int
-    at: float = 0.0  # engine clock when the accepted request was sent
-    at_utc: datetime | None = None
-    error: CallError | None = None  # not accepted: refused, or lost every time
-    unknown: bool = False  # the answer was lost and no read could tell whether it arrived
-
-
-@dataclass
-class _Wait:
-    """What the reads of one wait have seen (engine seconds after the restart was sent)."""
-
-    reads: int = 0
-    seen_away: bool = False
-    away_read: float = 0.0  # the last read that saw it not back yet (0 = the request)
-    last_read: float = 0.0
-    view: MachineView | None = None
-    error: CallError | None = None
 
 
 class Rebooter:
@@ -125,13 +102,15 @@ class Rebooter:
             why = "this connection cannot restart VMs"
             return self._failed(script, required, RebootOutcome.NOT_REQUESTED, why, False)
         if (stopped := self._stopped()) is not None:
-            return self._not_requested(script, required, stopped)
+            return results.not_requested(script, required, stopped)
         baseline = await self.machines.view(target)
         if isinstance(baseline, CallError):
-            why = f"the VM could not be read before its restart ({self._error(baseline)})"
+            why = (
+                f"the VM could not be read before its restart ({baseline.code}: {baseline.message})"
+            )
             return self._failed(script, required, RebootOutcome.NOT_REQUESTED, why, False)
         if (stopped := self._stopped()) is not None:
-            return self._not_requested(script, required, stopped)
+            return results.not_requested(script, required, stopped)
         sent = await self._request(target, script, required, baseline)
         return await self._after(target, script, required, baseline, sent)
 
@@ -143,23 +122,23 @@ class Rebooter:
             return self._failed(script, required, RebootOutcome.UNKNOWN, why, None)
         sent = await self._resumed(target, pending)
         if isinstance(sent, str):
-            return self._not_requested(script, required, sent)
+            return results.not_requested(script, required, sent)
         result = await self._after(target, script, required, baseline, sent)
-        return _with_restarts(result, pending.restarts)
+        return results.with_restarts(result, pending.restarts)
 
-    async def _resumed(self, target: Target, pending: PendingReboot) -> _Sent | str:
+    async def _resumed(self, target: Target, pending: PendingReboot) -> Sent | str:
         """How the journaled restart went — Azure is asked where the journal cannot say — or a
         new request when Azure proves it never arrived (a reason instead: the run stopped)."""
         if pending.refusal is not None:
-            return _Sent(0, error=pending.refusal)
+            return Sent(0, error=pending.refusal)
         elapsed = max(0.0, (datetime.now(UTC) - pending.intent_at).total_seconds())
-        accepted = _Sent(0, self.clock.now() - elapsed, pending.intent_at)
+        accepted = Sent(0, self.clock.now() - elapsed, pending.intent_at)
         if pending.arrived:
             return accepted
         verdict = await self._arrived(target, pending.baseline)
         log.info("target.restart_resumed", target=target.id, arrived=verdict)
         if verdict is None:
-            return _Sent(0, unknown=True)
+            return Sent(0, unknown=True)
         if verdict:
             self.recorder.reboot_accepted(target, RestartAccepted())
             return accepted
@@ -172,7 +151,7 @@ class Rebooter:
 
     async def _request(
         self, target: Target, script: TargetResult, required: str, baseline: MachineView
-    ) -> _Sent:
+    ) -> Sent:
         """Send the restart once; when its fate is unknown, read before ever sending it again."""
         assert self.machines is not None
         attempts, err = 0, None
@@ -187,23 +166,23 @@ class Rebooter:
                 self.recorder.reboot_accepted(target, answer)
                 failpoints.hit("after-reboot-accepted")
                 log.info("target.restart_accepted", target=target.id)
-                return _Sent(attempts, at, at_utc)
+                return Sent(attempts, at, at_utc)
             err = answer
             if not err.transient:  # Azure answered and refused it: it never happened
                 self.recorder.reboot_failed(target, err, arrived=False)
-                return _Sent(attempts, error=err)
+                return Sent(attempts, error=err)
             log.warning("target.restart_unknown", target=target.id, status=err.status)
             verdict = await self._arrived(target, baseline)
             if verdict is None:
                 self.recorder.reboot_failed(target, err, arrived=None)
-                return _Sent(attempts, error=err, unknown=True)
+                return Sent(attempts, error=err, unknown=True)
             if verdict:  # it did arrive: never send it twice
                 self.recorder.reboot_accepted(target, RestartAccepted())
-                return _Sent(attempts, at, at_utc)
+                return Sent(attempts, at, at_utc)
             self.recorder.reboot_failed(target, err, arrived=False)  # proven lost: a new intent
             if self._stopped() is not None:
                 break
-        return _Sent(attempts, error=err)
+        return Sent(attempts, error=err)
 
     async def _arrived(self, target: Target, baseline: MachineView) -> bool | None:
         """Whether a restart of unknown fate reached Azure (``fleet.rollout.reboots.arrived``),
@@ -220,16 +199,13 @@ class Rebooter:
     # -- the wait -----------------------------------------------------------------------------
 
     async def _after(
-        self, target: Target, script: TargetResult, required: str, base: MachineView, sent: _Sent
+        self, target: Target, script: TargetResult, required: str, base: MachineView, sent: Sent
     ) -> TargetResult:
         if sent.unknown:
-            why = "the restart's fate is unknown (it may have happened); it was not sent again"
-            if sent.error is not None:
-                why += f" ({self._error(sent.error)})"
-            return self._failed(script, required, RebootOutcome.UNKNOWN, why, None, sent)
+            return results.unknown(script, required, sent, self.secrets)
         if sent.error is not None:
-            return self._refused(script, required, sent)
-        key, st = target.id.lower(), _Wait()
+            return results.refused(script, required, sent, self.secrets)
+        key, st = target.id.lower(), Waited()
         back = False
         if not self.interrupted:
             with anyio.CancelScope() as scope:
@@ -242,10 +218,13 @@ class Rebooter:
         if self.interrupted and not back:
             back = await self._last_look(target, base, st, sent.at)
             if not back:
-                return self._abandoned(script, required, sent, st)
-        return self._waited(script, required, sent, st, back)
+                return results.abandoned(script, required, sent, st, self.secrets)
+        return results.waited(
+            script, required, sent, st, back=back, timeout_s=self.policy.timeout_s,
+            azure_seconds=st.last_read * self.settings.time_scale, secrets=self.secrets,
+        )  # fmt: skip
 
-    async def _wait(self, target: Target, base: MachineView, since: float, st: _Wait) -> bool:
+    async def _wait(self, target: Target, base: MachineView, since: float, st: Waited) -> bool:
         """Read until the VM is back (True) or the timeout has passed (False)."""
         assert self.machines is not None
         key, at = target.id.lower(), self.settings.engine_s(self.policy.timeout_s)
@@ -262,7 +241,7 @@ class Rebooter:
                 return False
 
     def _seen(
-        self, view: MachineView | CallError, base: MachineView, st: _Wait, since: float
+        self, view: MachineView | CallError, base: MachineView, st: Waited, since: float
     ) -> bool:
         """Take in one read; True when it shows the VM back."""
         failpoints.hit("after-reboot-read")
@@ -277,7 +256,7 @@ class Rebooter:
         st.seen_away = st.seen_away or view.busy or not view.back
         return False
 
-    async def _last_look(self, target: Target, base: MachineView, st: _Wait, since: float) -> bool:
+    async def _last_look(self, target: Target, base: MachineView, st: Waited, since: float) -> bool:
         """The run stopped waiting: one read, bounded in time."""
         assert self.machines is not None
         view: MachineView | CallError = CallError(0, "Timeout", "no answer in time")
@@ -285,51 +264,10 @@ class Rebooter:
             view = await self.machines.view(target)
         return self._seen(view, base, st, since)
 
-    # -- results ------------------------------------------------------------------------------
-
-    def _waited(
-        self, script: TargetResult, required: str, sent: _Sent, st: _Wait, back: bool
-    ) -> TargetResult:
-        seconds = round(st.last_read * self.settings.time_scale, 1)
-        record = RebootRecord(
-            required, RebootOutcome.DONE if back else RebootOutcome.TIMED_OUT, requested=True,
-            requested_at=sent.at_utc, ready_at=datetime.now(UTC) if back else None,
-            seconds_to_ready=seconds if back else None, detail=self._last_seen(st),
-            restarts=sent.attempts, reads=st.reads,
-        )  # fmt: skip
-        if back:
-            log.info("target.rebooted", target=script.target.id, seconds=seconds)
-            return replace(script, reboot=record)
-        reason = (
-            f"restarted ({required}) and not back (running, agent Ready) within "
-            f"{self.policy.timeout_s} s (reboot_timeout): last seen {record.detail}"
-        )
-        log.warning("target.reboot_timed_out", target=script.target.id, reason=reason)
-        return replace(script, status=Status.REBOOT_TIMED_OUT, reason=reason, reboot=record)
-
-    def _abandoned(
-        self, script: TargetResult, required: str, sent: _Sent, st: _Wait
-    ) -> TargetResult:
-        why = (
-            f"the VM was restarting ({required}) when the run stopped; fleet did not wait for it "
-            f"to come back (last seen {self._last_seen(st)})"
-        )
-        record = RebootRecord(
-            required, RebootOutcome.ABANDONED, requested=True, requested_at=sent.at_utc,
-            detail=self._last_seen(st), restarts=sent.attempts, reads=st.reads,
-        )  # fmt: skip
-        return replace(script, status=Status.ERROR, reason=why, reboot=record)
-
-    def _refused(self, script: TargetResult, required: str, sent: _Sent) -> TargetResult:
-        assert sent.error is not None
-        err = sent.error
-        why = f"the script succeeded ({required}) but the restart failed: {self._error(err)}"
-        if err.transient:
-            why += " (Azure proved each attempt never arrived)"
-        status = _REFUSALS.get(err.status, Status.ERROR)
-        if err.status == 429:
-            status = Status.THROTTLED_OUT
-        return self._failed(script, required, RebootOutcome.REFUSED, why, False, sent, status)
+    def _stopped(self) -> str | None:
+        if self.interrupted:
+            return "the run stopped"
+        return self.may_restart()
 
     def _failed(
         self,
@@ -338,39 +276,5 @@ class Rebooter:
         outcome: RebootOutcome,
         why: str,
         requested: bool | None,
-        sent: _Sent | None = None,
-        status: Status = Status.ERROR,
     ) -> TargetResult:
-        why = self.secrets.redact(why)
-        log.warning("target.reboot_failed", target=script.target.id, reason=why)
-        record = RebootRecord(
-            required, outcome, requested=requested, detail=why,
-            restarts=0 if sent is None else sent.attempts,
-        )  # fmt: skip
-        return replace(script, status=status, reason=why, reboot=record)
-
-    def _not_requested(self, script: TargetResult, required: str, stopped: str) -> TargetResult:
-        detail = f"not requested: {stopped}"
-        log.info("target.reboot_not_requested", target=script.target.id, reason=stopped)
-        record = RebootRecord(required, RebootOutcome.NOT_REQUESTED, requested=False, detail=detail)
-        return replace(script, reboot=record)
-
-    def _stopped(self) -> str | None:
-        if self.interrupted:
-            return "the run stopped"
-        return self.may_restart()
-
-    def _last_seen(self, st: _Wait) -> str:
-        if st.view is not None:
-            return st.view.describe()
-        return "nothing readable" if st.error is None else self._error(st.error)
-
-    def _error(self, err: CallError) -> str:
-        return self.secrets.redact(f"{err.code}: {err.message}")
-
-
-def _with_restarts(result: TargetResult, earlier: int) -> TargetResult:
-    """Count the restart requests the crashed run had journaled too."""
-    if result.reboot is None:
-        return result
-    return replace(result, reboot=replace(result.reboot, restarts=result.reboot.restarts + earlier))
+        return results.failed(script, required, outcome, why, requested, self.secrets)
