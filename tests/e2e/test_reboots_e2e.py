@@ -102,6 +102,7 @@ async def test_if_required_reboots_exactly_the_vms_that_asked_and_waits_for_them
         report = await api.run_async(patch_job(), backend)
         restarts = await simkit.ground_truth(emu, "restarts")
         executions = await simkit.ground_truth(emu, "executions")
+        stats = await simkit.ground_truth(emu, "stats")
     asked = {short(r["target"]) for r in executions["executions"] if r["outcome"] == "reboot"}
     per_target = {short(t): n for t, n in restarts["restarts_per_target"].items()}
     assert {"web-06", "web-07", "web-08", "ss-u_0"} <= asked and len(asked) < 13
@@ -126,7 +127,13 @@ async def test_if_required_reboots_exactly_the_vms_that_asked_and_waits_for_them
             assert record.reads <= 6 + record.seconds_to_ready / 30, (name, record)
     assert "agent Not Ready" in (results["web-07"].reason or "")
     assert "PowerState/stopped" in (results["web-08"].reason or "")
-    # a restart is one ARM write per VM; the waits are reads (budgeted, a handful per VM)
+    # each restart went through fleet's throttled pipeline as one ARM write (13 PUTs besides);
+    # the Uniform instance's through the scale-set VM API, the others' (Flexible too) the VM API
+    requests = stats["requests"]
+    assert report.arm.requests["writes"] == 13 + len(asked)
+    uniform = sum(name.startswith("ss-u_") for name in asked)
+    assert requests.get("VirtualMachineScaleSetVMs_Restart") == uniform
+    assert requests.get("VirtualMachines_Restart") == len(asked) - uniform
     assert report.arm.throttled == 0
 
 
