@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import anyio
 import pytest
 
 from fleet import api
@@ -26,6 +27,7 @@ from fleet.model import (
     Status,
     TargetResult,
 )
+from fleet.rollout.control import RunControl
 from fleet.sim.profile import parse_profile
 from tests import simkit
 from tests.e2e.harness import job, sim_backend
@@ -40,7 +42,7 @@ def _fixed(seconds: float) -> dict[str, float]:
     return {"median": seconds, "sigma": 0.0, "min": seconds, "max": seconds}
 
 
-def estate() -> Any:
+def estate(boot_s: float = 30) -> Any:
     data: dict[str, Any] = {
         "name": "reboots",
         "seed": 11,
@@ -59,7 +61,7 @@ def estate() -> Any:
         }],
         "overrides": [{"names": ["web-06", "web-07", "web-08", "ss-u_0"], "outcome": "reboot"}],
         "restart": {
-            "operation": _fixed(5), "boot": _fixed(30), "agent": _fixed(20),
+            "operation": _fixed(5), "boot": _fixed(boot_s), "agent": _fixed(20),
             "slow": {"names": ["web-06"], "agent": _fixed(200)},
             "agent_never": {"names": ["web-07"]},
             "stays_stopped": {"names": ["web-08"]},
@@ -154,3 +156,41 @@ async def test_the_gate_runs_after_its_batch_is_back() -> None:
     last_back = max(back[t] for t in rebooted_first)
     assert all(r["created_at"] >= last_back for r in gate_runs)  # only once all were back
     assert [g.passed for g in report.rollout.gates] == [True]  # type: ignore[union-attr]
+
+
+async def test_a_stop_during_reboots_sends_no_new_restart_and_says_what_it_left() -> None:
+    """VMs take 5 minutes to boot here; the run is stopped as soon as the first restart is
+    accepted, with a minute's grace: the VMs already restarting are reported as such (Error,
+    the VM was restarting when the run stopped), the others that asked keep their script's
+    Succeeded with a reboot required and not requested — and Azure restarted exactly the
+    former, once each."""
+    control = RunControl()
+    async with sim_backend(estate(boot_s=300), SCALE) as (emu, backend):
+
+        async def stop_at_the_first_restart() -> None:
+            for _ in range(2000):  # bounded: 2000 x 10 ms
+                if (await simkit.ground_truth(emu, "restarts"))["restart_count"]:
+                    break
+                await anyio.sleep(0.01)
+            control.stop()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop_at_the_first_restart)
+            report = await api.run_async(patch_job(cancel_grace_s=60), backend, control=control)
+        restarts = await simkit.ground_truth(emu, "restarts")
+    per_target = {short(t): n for t, n in restarts["restarts_per_target"].items()}
+    results = by_name(report)
+    requested = {n for n, r in results.items() if r.reboot is not None and r.reboot.requested}
+    left = {n for n, r in results.items() if r.reboot is not None and not r.reboot.requested}
+    assert report.ended == "canceled" and requested
+    assert per_target == dict.fromkeys(requested, 1)
+    for name in requested:
+        result = results[name]
+        assert result.status is Status.ERROR, (name, result.reason)
+        assert "was restarting" in (result.reason or "") and "PowerState/starting" in result.reason
+        assert result.reboot is not None and result.reboot.outcome is RebootOutcome.ABANDONED
+    for name in left:
+        result = results[name]
+        assert result.status is Status.SUCCEEDED and result.reboot is not None
+        assert result.reboot.outcome is RebootOutcome.NOT_REQUESTED
+        assert "the run stopped" in (result.reboot.detail or "")
