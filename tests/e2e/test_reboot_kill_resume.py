@@ -47,16 +47,17 @@ def _fixed(seconds: float) -> dict[str, float]:
     return {"median": seconds, "sigma": 0.0, "min": seconds, "max": seconds}
 
 
-def _profile(tmp: Path) -> Path:
+def _profile(tmp: Path, *, boot: float = 30, agent: float = 20, run: float = 5) -> Path:
     profile = simkit.profile(
         "small",
         restart={
-            "operation": _fixed(5), "boot": _fixed(30), "agent": _fixed(20),
+            "operation": _fixed(min(5, boot)), "boot": _fixed(boot), "agent": _fixed(agent),
             "slow": {"names": ["app-10"], "agent": _fixed(100)},
             "agent_never": {"names": ["app-11"]},
         },
         script={
-            "pending": _fixed(1), "duration": _fixed(5), "behaviours": [], "unknown": "outcomes",
+            "pending": _fixed(1), "duration": _fixed(run), "behaviours": [],
+            "unknown": "outcomes",
             "outcomes": [
                 {"name": "ok", "weight": 0.5, "output": "{vm_name}: patched\n"},
                 {"name": "reboot", "weight": 0.5, "output": "{vm_name}: patched\n" + MARKER},
@@ -146,3 +147,34 @@ def test_kill_during_reboots_then_resume(
             assert reboot["seconds_to_ready"] is not None
     assert report["reboots"]["required"] == len(asked)
     assert report["reboots"]["done"] == len(asked) - 1
+
+
+def test_fleet_resume_finishes_a_reboot_whose_answer_was_lost(tmp_path: Path) -> None:
+    """The CLI's own ``fleet run`` and ``fleet resume`` (which keep Azure's time against an
+    ``--arm-endpoint``, so the emulator runs at time scale 1 and VMs reboot in 4 s here): killed
+    right after Azure accepted a restart, before that was journaled; the resume finds the
+    restart in the instance view, never sends it again, and waits for the VM."""
+    names = ("app-01", "app-02", "app-04", "vmss-small_0")
+    with killkit.served(str(_profile(tmp_path, boot=2, agent=2, run=1)), time_scale=1) as emu:
+        env = killkit.fleet_env(tmp_path / "state", "after-restart:1")
+        spec = tmp_path / "job.yaml"
+        job = JOB.format(name="cli-reboot").replace("{all: true}", f"{{names: {list(names)}}}")
+        spec.write_text(job.replace("batches: [4,", "batches: [2,"))
+        proc = killkit.start_run(emu, spec, env)
+        _, stderr = proc.communicate(timeout=240)
+        assert proc.returncode == -signal.SIGKILL, stderr
+        env.pop("FLEET_FAILPOINT")
+        run_id = killkit.run_id_of("cli-reboot", env)
+        done = killkit.resume(run_id, env, tmp_path / "report.json")
+        assert done.returncode == 0, done.stderr
+        report = json.loads((tmp_path / "report.json").read_text())
+        executions = emu.truth("executions")["executions"]
+        restarts = emu.truth("restarts")["restarts_per_target"]
+    asked = {r["target"] for r in executions if r["outcome"] == "reboot"}
+    assert asked and restarts == dict.fromkeys(asked, 1)
+    assert report["ended"] == "completed"
+    outcomes = {
+        t["name"]: (t["status"], (t["reboot"] or {}).get("outcome")) for t in report["targets"]
+    }
+    assert outcomes["app-01"] == ("Succeeded", "done")  # forced to ask, above
+    assert report["reboots"]["done"] == len(asked)
