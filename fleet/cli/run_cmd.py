@@ -205,8 +205,16 @@ def plan(**kw: Any) -> None:
         f"[bold]{len(runnable)}[/] to run, [bold]{len(skipped)}[/] skipped (not running).\n"
         f"Launching every run command takes about [bold]{est.launch_text}[/] "
         f"(bound: {est.binding}), plus the script's own run time.\n"
-        f"ARM requests: about {est.writes} writes and {est.reads} reads."
+        f"ARM requests: about {est.writes} writes and {est.reads} reads"
+        f"{_reboot_cost(spec, len(runnable))}."
     )
+
+
+def _reboot_cost(spec: JobSpec, targets: int) -> str:
+    """What reboots may add to the estimate: one write per restarted VM and a few reads."""
+    if not spec.rollout.reboot.enabled or not targets:
+        return ""
+    return f", plus up to {targets} restarts (a write each, and a few reads per VM) for reboots"
 
 
 def selection_only_spec(kw: dict[str, Any]) -> JobSpec:

@@ -259,7 +259,17 @@ def reword_for_flags(loc: Loc, message: str) -> str:
             "this would select every VM you can see — add --tag, --target-name, --resource-group "
             "or --query, or pass --all"
         )
+    if loc[:1] == ("rollout",) and str(loc[-1]).startswith("reboot"):
+        for key, flag in _REBOOT_KEYS:
+            message = message.replace(key, flag)
     return message
+
+
+_REBOOT_KEYS = (
+    ("reboot_exit_codes (e.g. [100])", "--reboot-exit-codes (e.g. 100)"),
+    ("reboot_marker", "--reboot-marker"),
+    ("script.success_exit_codes", "--success-exit-codes"),
+)
 
 
 def flags_origin(base_dir: Path | None = None) -> Origin:

@@ -262,21 +262,6 @@ class Rollout(StrictModel):
             raise ValueError("health gates need distinct names (name: ...)")
         return self
 
-    @model_validator(mode="after")
-    def _reboot_known(self) -> Rollout:
-        if self.reboot is Reboot.IF_REQUIRED and not (self.reboot_exit_codes or self.reboot_marker):
-            message = (
-                "reboot: if-required needs a way to know: reboot_exit_codes (e.g. [100]) or "
-                "reboot_marker (a regex matching a line the script prints)"
-            )
-            raise ValueError(message)
-        return self
-
-
-def success_codes(script: Script) -> list[int]:
-    """The exit codes that count as the script's success."""
-    return list(getattr(script, "success_exit_codes", None) or [0])
-
 
 class Job(StrictModel):
     """A job file: ``name``, ``description``, ``targets``, ``script``, ``max_concurrency``,
@@ -292,20 +277,6 @@ class Job(StrictModel):
     schedule: ScheduleSection | None = None
     expect: ExpectSection | None = None
     alerts: AlertsSection | None = None
-
-    @model_validator(mode="after")
-    def _reboot_after_success(self) -> Job:
-        success = set(success_codes(self.script))
-        outside = [c for c in self.rollout.reboot_exit_codes if c not in success]
-        if outside:
-            codes = ", ".join(str(c) for c in outside)
-            message = (
-                f"rollout.reboot_exit_codes: {codes} not in script.success_exit_codes "
-                f"{sorted(success)} — fleet reboots only after a script that succeeded; add "
-                f"{codes} to script.success_exit_codes"
-            )
-            raise ValueError(message)
-        return self
 
     @model_validator(mode="after")
     def _one_concurrency(self) -> Job:

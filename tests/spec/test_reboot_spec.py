@@ -50,14 +50,16 @@ def test_if_required_by_marker_with_a_timeout(tmp_path: Path) -> None:
 
 def test_if_required_must_say_how_it_is_known(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, HEAD + "rollout:\n  reboot: if-required\n"))
-    assert "job.yaml:5" in message and "rollout" in message
+    assert "job.yaml:6: rollout.reboot: if-required needs a way to know" in message
     assert "reboot_exit_codes" in message and "reboot_marker" in message
 
 
 def test_a_reboot_exit_code_must_be_a_success_exit_code(tmp_path: Path) -> None:
     text = HEAD + "rollout:\n  reboot: if-required\n  reboot_exit_codes: [100]\n"
     message = error_of(write(tmp_path, text))
-    assert "reboot_exit_codes: 100 not in script.success_exit_codes [0]" in message
+    assert (
+        "job.yaml:7: rollout.reboot_exit_codes: 100 not in script.success_exit_codes [0]" in message
+    )
     assert "add 100 to script.success_exit_codes" in message
 
 
@@ -84,6 +86,15 @@ def test_an_unknown_policy_says_the_known_ones(tmp_path: Path) -> None:
     assert "one of: never, if-required, always" in message
 
 
+def test_a_flag_may_switch_on_what_the_file_says_how_to_detect(tmp_path: Path) -> None:
+    path = write(tmp_path, HEAD + "rollout:\n  reboot_marker: NEEDS-REBOOT\n")
+    flags = RolloutOptions(reboot="if-required")
+    reboot = load_job_spec(path, env={}, rollout=flags).rollout.reboot
+    assert (reboot.mode, reboot.marker) == (Reboot.IF_REQUIRED, "NEEDS-REBOOT")
+    message = error_of(write(tmp_path, HEAD), rollout=flags)
+    assert "rollout.reboot: if-required needs a way to know" in message
+
+
 def test_flags_set_and_override_the_reboot(tmp_path: Path) -> None:
     path = write(tmp_path, HEAD + "rollout:\n  reboot: if-required\n  reboot_marker: REBOOT\n")
     flags = RolloutOptions(reboot="never")
@@ -103,7 +114,8 @@ def test_flag_errors_name_the_flag() -> None:
     opts = JobOptions(all_targets=True, script="x", rollout=RolloutOptions(reboot="if-required"))
     with pytest.raises(SpecError) as info:
         job_spec_from_options(opts, env={})
-    assert "--reboot-exit-codes" in str(info.value) or "reboot_exit_codes" in str(info.value)
+    assert "--reboot: if-required needs a way to know: --reboot-exit-codes" in str(info.value)
+    assert "or --reboot-marker" in str(info.value)
     opts = JobOptions(all_targets=True, script="x", rollout=RolloutOptions(reboot_timeout="1w"))
     with pytest.raises(SpecError) as info:
         job_spec_from_options(opts, env={})
