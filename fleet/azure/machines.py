@@ -6,8 +6,8 @@ view, for reboots after a script (``fleet.engine.reboot``).
   202 with ``Azure-AsyncOperation``. ``polling=False``: the SDK's poller waits 30 s between
   polls and its operation says nothing of the guest agent, so the engine reads the instance view
   instead; the operation URL is kept (``raw_response_hook``) for the journal. The POST leaves
-  once (``retry_total=0``: azure-core would re-send it after a connection error or a 500/503/504,
-  when Azure may have processed it): whether to send it again is the engine's decision, made
+  once, like a run-command PUT (``fleet.azure.send_once``: no azure-core retry, and the session
+  does not re-send a write either): whether to send it again is the engine's decision, made
   after reading the instance view. fleet's ThrottlePolicy still re-sends it after a 429, a
   refusal Azure never acted on.
 - **Instance view**: ``virtual_machines.instance_view`` / ``virtual_machine_scale_set_vms.
@@ -31,10 +31,8 @@ from azure.core.exceptions import AzureError
 
 from fleet.azure.clients import ArmClients
 from fleet.azure.run_commands import call_error
+from fleet.azure.send_once import SEND_ONCE
 from fleet.model import CallError, MachineView, RestartAccepted, Target, TargetKind
-
-#: The restart POST leaves once: no azure-core retry (the engine decides, after reading).
-_ONCE: dict[str, Any] = {"retry_total": 0}
 
 
 def machine_view(iv: Any) -> MachineView:
@@ -80,7 +78,7 @@ class AzureMachines:
         try:
             await ops.begin_restart(
                 *path, polling=False, raw_response_hook=keep_operation,
-                fleet_region=target.location, **_ONCE,
+                fleet_region=target.location, **SEND_ONCE,
             )  # fmt: skip
         except AzureError as exc:
             return call_error(exc)

@@ -42,7 +42,7 @@ def _fixed(seconds: float) -> dict[str, float]:
     return {"median": seconds, "sigma": 0.0, "min": seconds, "max": seconds}
 
 
-def estate(boot_s: float = 30) -> Any:
+def estate(boot_s: float = 30, faults: dict[str, Any] | None = None) -> Any:
     data: dict[str, Any] = {
         "name": "reboots",
         "seed": 11,
@@ -75,6 +75,7 @@ def estate(boot_s: float = 30) -> Any:
             ],
         },
         "throttling": {"enabled": True},
+        "faults": faults or {},
     }  # fmt: skip
     return parse_profile(data, source="reboots")
 
@@ -194,3 +195,46 @@ async def test_a_stop_during_reboots_sends_no_new_restart_and_says_what_it_left(
         assert result.status is Status.SUCCEEDED and result.reboot is not None
         assert result.reboot.outcome is RebootOutcome.NOT_REQUESTED
         assert "the run stopped" in (result.reboot.detail or "")
+
+
+RESTARTS = ["VirtualMachines_Restart", "VirtualMachineScaleSetVMs_Restart"]
+
+
+async def test_a_restart_whose_answer_is_lost_after_azure_took_it_is_never_sent_again() -> None:
+    """Every restart's connection drops after Azure processed it: no layer re-sends the POST
+    (fleet.azure.send_once), fleet reads the instance view, finds the VM restarting and waits.
+    Each VM that asked restarted once; every restart request reached the emulator once."""
+    drops = {"connection_resets": {"rate": 1.0, "after_processing": 1.0, "operations": RESTARTS}}
+    spec = patch_job()
+    spec = dataclasses.replace(
+        spec, selector=dataclasses.replace(spec.selector, names=("web-0[1-5]", "ss-*"))
+    )
+    async with sim_backend(estate(faults=drops), SCALE) as (emu, backend):
+        report = await api.run_async(spec, backend)
+        restarts = await simkit.ground_truth(emu, "restarts")
+        stats = await simkit.ground_truth(emu, "stats")
+    rebooted = {n: r for n, r in by_name(report).items() if r.reboot is not None}
+    assert rebooted and all(r.reboot.outcome is RebootOutcome.DONE for r in rebooted.values())  # type: ignore[union-attr]
+    assert {short(t): n for t, n in restarts["restarts_per_target"].items()} == dict.fromkeys(
+        rebooted, 1
+    )
+    assert sum(stats["requests"].get(op, 0) for op in RESTARTS) == len(rebooted)
+    assert stats["faults"] == {"reset_after": len(rebooted)}
+
+
+async def test_restarts_lost_before_azure_saw_them_are_sent_again_then_given_up() -> None:
+    """Every restart's connection drops before Azure saw it: each loss is proven (the VM
+    untouched since the reading before) and the restart sent again — 4 times at most; then the
+    target is Error, saying Azure proved each attempt never arrived. Nothing restarted."""
+    lost = {"connection_resets": {"rate": 1.0, "after_processing": 0.0, "operations": RESTARTS}}
+    spec = patch_job()
+    spec = dataclasses.replace(spec, selector=dataclasses.replace(spec.selector, names=("web-06",)))
+    async with sim_backend(estate(faults=lost), SCALE) as (emu, backend):
+        (result,) = (await api.run_async(spec, backend)).results
+        restarts = await simkit.ground_truth(emu, "restarts")
+        stats = await simkit.ground_truth(emu, "stats")
+    assert restarts["restart_count"] == 0
+    assert stats["faults"] == {"reset_before": 4}  # four restart requests reached the emulator
+    assert result.status is Status.ERROR and result.reboot is not None
+    assert result.reboot.outcome is RebootOutcome.REFUSED and result.reboot.restarts == 4
+    assert "Azure proved each attempt never arrived" in (result.reason or "")
