@@ -10,11 +10,13 @@ its schema version in the one-row ``schema_version`` table. Opening a file:
 
 Tables: ``runs`` (one row per run), ``targets`` (the run's plan), ``transitions`` (append-only:
 a trigger refuses UPDATE), ``writers`` (who holds a run's writer lock, for messages and
-stale-lock detection). Foreign keys are on, so a transition for an unplanned target fails.
+stale-lock detection), and since version 2 ``buckets`` (each process's last word on Azure's
+throttling buckets, per identity: ``fleet.journal.buckets``). Foreign keys are on, so a
+transition for an unplanned target fails.
 
-Versions: 1, the tables above; 2, the reboot transitions (``INTENT_REBOOT``,
-``REBOOT_ACCEPTED``, ``REBOOT_FAILED``) allowed in ``transitions.state`` — SQLite cannot change
-a CHECK constraint in place, so the table is rebuilt, its rows, index and trigger kept.
+Version 3 allows the reboot transitions (``INTENT_REBOOT``, ``REBOOT_ACCEPTED``,
+``REBOOT_FAILED``) in ``transitions.state``: SQLite cannot change a CHECK constraint in place,
+so the table is rebuilt, its rows, index and trigger kept.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from fleet.journal.db import (
 )
 
 APPLICATION_ID = 0x666C7431  # "flt1"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _STATES = "'SELECTED','INTENT_PUT','PUT_ACCEPTED','PUT_FAILED','POLLED','FINAL'"
 
@@ -107,20 +109,36 @@ CREATE TABLE writers (
 );
 """
 
-_STATES_V2 = _STATES + ",'INTENT_REBOOT','REBOOT_ACCEPTED','REBOOT_FAILED'"
+# Version 2: throttling buckets across processes (issue #17). ``identity`` is a hash of (ARM
+# endpoint, principal), never a token; ``at`` is unix time; one row per bucket and process.
+SCHEMA_V2 = """
+CREATE TABLE buckets (
+    identity TEXT NOT NULL,
+    bucket   TEXT NOT NULL,
+    host     TEXT NOT NULL,
+    pid      INTEGER NOT NULL,
+    level    REAL NOT NULL,
+    rate     REAL NOT NULL,
+    at       REAL NOT NULL,
+    PRIMARY KEY (identity, bucket, host, pid)
+);
+CREATE INDEX buckets_by_time ON buckets (at);
+"""
 
-# Version 2: reboots (issue #19) add three transition states.
-SCHEMA_V2 = f"""
-{_transitions("transitions_v2", _STATES_V2)}
-INSERT INTO transitions_v2 (run_id, seq, target_id, at, state, detail_json)
+_STATES_V3 = _STATES + ",'INTENT_REBOOT','REBOOT_ACCEPTED','REBOOT_FAILED'"
+
+# Version 3: reboots (issue #19) add three transition states.
+SCHEMA_V3 = f"""
+{_transitions("transitions_v3", _STATES_V3)}
+INSERT INTO transitions_v3 (run_id, seq, target_id, at, state, detail_json)
     SELECT run_id, seq, target_id, at, state, detail_json FROM transitions;
 DROP TABLE transitions;
-ALTER TABLE transitions_v2 RENAME TO transitions;
+ALTER TABLE transitions_v3 RENAME TO transitions;
 {_TRANSITIONS_INDEX}
 """
 
 # version N -> the script taking a version N-1 journal to N.
-MIGRATIONS: dict[int, str] = {2: SCHEMA_V2}
+MIGRATIONS: dict[int, str] = {2: SCHEMA_V2, 3: SCHEMA_V3}
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:

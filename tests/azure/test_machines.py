@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from fleet.azure.backend import RETRY_TOTAL
+from fleet.azure.bucket_set import BucketSet
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
-from fleet.azure.limiter import BucketSet, ThrottleLimits
+from fleet.azure.limits import ThrottleLimits
 from fleet.azure.machines import AzureMachines
 from fleet.azure.throttle_state import ThrottleState
 from fleet.model import MachineView, RestartAccepted, Target, TargetKind

@@ -1,6 +1,6 @@
-"""A journal written by the first schema version (before reboots) is migrated in place when a
-writer opens it: its runs and transitions are kept, the reboot transitions are accepted from
-then on, transitions stay append-only, and a reader of the migrated file sees the same run."""
+"""A journal written by the first schema version (before throttle buckets and reboots) is
+migrated in place when a writer opens it: its runs and transitions are kept, the reboot
+transitions are accepted from then on, and transitions stay append-only."""
 
 from __future__ import annotations
 
