@@ -24,8 +24,8 @@ FAILURE = frozenset(
         Status.REBOOT_TIMED_OUT.value,
     }
 )
-#: Not attempted: nothing is known about the target's health.
-SKIPPED = frozenset({Status.SKIPPED.value, Status.NOT_STARTED.value})
+#: Not attempted, or no result yet (a run in flight): nothing is known about its health.
+SKIPPED = frozenset({Status.SKIPPED.value, Status.NOT_STARTED.value, Status.RUNNING.value})
 BAD = frozenset({"failure", "error"})
 TAIL_LINES = 40
 TAIL_CHARS = 4000
