@@ -73,6 +73,7 @@ class TargetState(StrEnum):
     LAUNCHING = "launching"  # about to send the PUT
     LAUNCHED = "launched"  # Azure accepted the run command
     CANCELING = "canceling"  # about to DELETE the in-flight run command
+    REBOOTING = "rebooting"  # its script asked for a reboot: the VM is restarted, waited for
     FINAL = "final"  # the result is known (reported by the runner, not here)
 
 
@@ -227,6 +228,7 @@ class Executor:
         result = await self._watch_or_interrupt(target, inv, launched_at)
         required = self.rebooter.required(result)
         if required is not None:
+            self.transition(target, TargetState.REBOOTING, None)
             result = await self.rebooter.reboot(target, result, required)
         return await self.keeper.tidy(target, inv.run_command, result)
 
@@ -234,6 +236,7 @@ class Executor:
         """Continue a target a crashed run was rebooting (its script had finished)."""
         log.info("target.reattached", target=target.id, rebooting=True)
         self.transition(target, TargetState.LAUNCHED, None)
+        self.transition(target, TargetState.REBOOTING, None)
         result = await self.rebooter.resume(target, pending)
         invocation = invocation_for(self.spec, target, self.run_id)
         if invocation is None:

@@ -75,6 +75,7 @@ class Progress:
     skipped: int = 0  # decided without a write (not running, excluded by preflight)
     launched: int = 0  # run command accepted by Azure
     running: int = 0  # launched and not yet final
+    rebooting: int = 0  # of those running: their script is done, their VM restarting / awaited
     succeeded: int = 0
     failed: int = 0  # every final status but Succeeded, Skipped and NotStarted
     not_started: int = 0  # the rollout stopped before launching them (not failures)

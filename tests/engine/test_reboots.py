@@ -87,6 +87,20 @@ async def test_if_required_restarts_exactly_the_targets_that_asked_and_waits() -
             assert record is None
 
 
+async def test_progress_counts_the_targets_whose_vm_is_rebooting() -> None:
+    """While VMs reboot their targets are running, and the progress says how many of those
+    are rebooting; none once the run is over."""
+    arm = FakeArm()
+    for i in range(4):
+        arm.add(make_target(f"vm-{i}"), NEEDS if i % 2 else PATCHED)
+    observer = RecordingObserver()
+    await run(arm, job(), observer=observer)
+    seen = observer.progress_seen
+    assert max(p.rebooting for p in seen) == 2  # vm-1 and vm-3, restarted at the same time
+    assert all(p.rebooting <= p.running for p in seen)
+    assert seen[-1].rebooting == 0 and seen[-1].running == 0
+
+
 async def test_always_restarts_every_success_and_never_a_failure() -> None:
     arm = FakeArm()
     arm.add(make_target("ok"), PATCHED)
