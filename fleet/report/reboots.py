@@ -57,7 +57,7 @@ def reboots_summary(report: RunReport) -> dict[str, Any]:
 
 def reboots_line(report: RunReport) -> str | None:
     """``fleet rebooted 12 VMs (back after 75 s median, 240 s at most); 1 not back in time
-    (RebootTimedOut); 2 still need a reboot fleet did not request (the run stopped).``"""
+    (RebootTimedOut); 2 still need a reboot fleet did not request (web-004, web-009).``"""
     summary = reboots_summary(report)
     if not summary["required"]:
         return None
@@ -67,7 +67,7 @@ def reboots_line(report: RunReport) -> str | None:
         parts[0] += f" (back after {secs['median']:g} s median, {secs['max']:g} s at most)"
     notes = {
         "timed_out": "not back in time (RebootTimedOut)",
-        "not_requested": "still need a reboot fleet did not request",
+        "not_requested": f"still need a reboot fleet did not request ({_left(report)})",
         "refused": "could not be restarted (Azure refused)",
         "unknown": "may or may not have restarted (fleet could not tell; not sent again)",
         "abandoned": "were restarting when the run stopped waiting",
@@ -76,3 +76,15 @@ def reboots_line(report: RunReport) -> str | None:
         if summary[key]:
             parts.append(f"{summary[key]} {text}")
     return "; ".join(parts) + "."
+
+
+def _left(report: RunReport, at_most: int = 5) -> str:
+    """The VMs that asked for a reboot fleet did not request (the run stopped): the operator's
+    to restart, so named (the first few)."""
+    names = sorted(
+        r.target.name
+        for r in report.results
+        if r.reboot is not None and r.reboot.outcome is RebootOutcome.NOT_REQUESTED
+    )
+    more = len(names) - at_most
+    return ", ".join(names[:at_most]) + (f" and {more} more" if more > 0 else "")

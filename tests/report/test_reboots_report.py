@@ -16,6 +16,7 @@ from fleet.api.lifecycle import end
 from fleet.journal import Journal
 from fleet.model import RebootOutcome, RebootRecord, Status, TargetResult
 from fleet.report.json_report import report_to_dict
+from fleet.report.reboots import reboots_line
 from fleet.report.render import render_summary
 from tests.journal import make_spec
 from tests.report.test_groups import make_target
@@ -75,7 +76,15 @@ def test_the_summary_says_how_many_vms_were_rebooted() -> None:
     assert "RebootTimedOut" in text
     assert (
         "fleet rebooted 3 VMs (back after 80 s median, 240.5 s at most); 1 not back in time "
-        "(RebootTimedOut); 1 still need a reboot fleet did not request." in text
+        "(RebootTimedOut); 1 still need a reboot fleet did not request (web-005)." in text
+    )
+    left = [
+        dataclasses.replace(r, target=make_target(f"app-{i}"))
+        for i, r in enumerate([results()[4]] * 7)
+    ]
+    assert reboots_line(make_report(left)) == (
+        "fleet rebooted 0 VMs; 7 still need a reboot fleet did not request "
+        "(app-0, app-1, app-2, app-3, app-4 and 2 more)."
     )
     quiet = Console(record=True, width=200, file=io.StringIO(), color_system=None)
     render_summary(quiet, make_report([results()[-1]]))
