@@ -14,7 +14,8 @@ from rich.console import Console
 from fleet.api.history import report_from_journal
 from fleet.api.lifecycle import end
 from fleet.journal import Journal
-from fleet.model import RebootOutcome, RebootRecord, Status, TargetResult
+from fleet.journal.codec import final_detail, view_detail
+from fleet.model import MachineView, RebootOutcome, RebootRecord, Status, TargetResult
 from fleet.report.json_report import report_to_dict
 from fleet.report.reboots import reboots_line
 from fleet.report.render import render_summary
@@ -105,3 +106,23 @@ def test_fleet_show_gives_the_reboots_back_from_the_journal(tmp_path: Path) -> N
         r.target.name: r.reboot for r in report.results
     }
     assert report_to_dict(shown)["reboots"] == report_to_dict(report)["reboots"]
+
+
+def test_fleet_show_of_a_run_in_flight_says_which_targets_are_rebooting(tmp_path: Path) -> None:
+    """A target whose script finished and whose restart is journaled, with no final result
+    yet: ``fleet show`` reports it Running (rebooting) with its script's exit code and output
+    — launched, not 'not launched yet' — while the run is live and after it was interrupted."""
+    journal = Journal.open(tmp_path)
+    script = TargetResult(make_target("web-1"), Status.SUCCEEDED, exit_code=100, output="ok\n")
+    writer = journal.begin_run("r-live", make_spec("patch"), [script.target])
+    writer.intent_put(script.target.id, "fleet-patch", "r-live")
+    writer.put_accepted(script.target.id)
+    baseline = view_detail(MachineView("running", "succeeded", T0, "Ready"))
+    detail = {"script": final_detail(script), "required": "exit code 100", "baseline": baseline}
+    writer.intent_reboot(script.target.id, detail)
+    (live,) = report_from_journal(journal, "r-live").results
+    assert (live.status, live.exit_code, live.output) == (Status.RUNNING, 100, "ok\n")
+    assert live.reason == "its script finished; its VM is rebooting"
+    writer.close()  # the process is gone: the run reads as interrupted
+    (after,) = report_from_journal(journal, "r-live").results
+    assert after.status is Status.RUNNING and "was rebooting when the run was" in after.reason
