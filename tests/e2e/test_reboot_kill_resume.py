@@ -165,6 +165,14 @@ def test_fleet_resume_finishes_a_reboot_whose_answer_was_lost(tmp_path: Path) ->
         assert proc.returncode == -signal.SIGKILL, stderr
         env.pop("FLEET_FAILPOINT")
         run_id = killkit.run_id_of("cli-reboot", env)
+        shown = subprocess.run(
+            [*killkit.FLEET, "show", run_id, "-o", "json"], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout  # fmt: skip
+        rebooting = [t for t in json.loads(shown)["targets"] if "rebooting" in (t["reason"] or "")]
+        # killed with a restart in flight: fleet show says which VMs were rebooting
+        assert rebooting and all(t["status"] == "Running" for t in rebooting), shown
+        assert {t["name"] for t in rebooting} <= {"app-01", "app-02"}, shown
         done = killkit.resume(run_id, env, tmp_path / "report.json")
         assert done.returncode == 0, done.stderr
         report = json.loads((tmp_path / "report.json").read_text())
