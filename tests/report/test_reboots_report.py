@@ -16,6 +16,7 @@ from fleet.api.lifecycle import end
 from fleet.journal import Journal
 from fleet.journal.codec import final_detail, view_detail
 from fleet.model import MachineView, RebootOutcome, RebootRecord, Status, TargetResult
+from fleet.report.csv_report import csv_rows, csv_text, read_csv
 from fleet.report.json_report import report_to_dict
 from fleet.report.reboots import reboots_line
 from fleet.report.render import render_summary
@@ -68,6 +69,16 @@ def test_each_target_and_the_run_say_what_reboots_did() -> None:
         "seconds_to_ready": {"median": 80.0, "max": 240.5},
     }  # fmt: skip
     assert doc["summary"]["RebootTimedOut"] == 1
+
+
+def test_the_csv_report_says_what_became_of_each_reboot() -> None:
+    doc = report_to_dict(dataclasses.replace(make_report(results()), reboot="if-required"))
+    rows = {r["name"]: r for r in read_csv(csv_text(doc))}
+    assert rows == {r["name"]: r for r in csv_rows(doc)}  # round trip
+    assert (rows["web-003"]["reboot"], rows["web-003"]["reboot_seconds"]) == ("done", "240.5")
+    assert (rows["web-004"]["reboot"], rows["web-004"]["reboot_seconds"]) == ("timed-out", None)
+    assert rows["web-005"]["reboot"] == "not-requested"
+    assert (rows["web-006"]["reboot"], rows["web-006"]["reboot_seconds"]) == (None, None)
 
 
 def test_the_summary_says_how_many_vms_were_rebooted() -> None:
