@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,33 +59,39 @@ def reboots_summary(report: RunReport) -> dict[str, Any]:
 def reboots_line(report: RunReport) -> str | None:
     """``fleet rebooted 12 VMs (back after 75 s median, 240 s at most); 1 not back in time
     (RebootTimedOut); 2 still need a reboot fleet did not request (web-004, web-009).``"""
-    summary = reboots_summary(report)
-    if not summary["required"]:
+    left = [
+        r.target.name
+        for r in report.results
+        if r.reboot is not None and r.reboot.outcome is RebootOutcome.NOT_REQUESTED
+    ]
+    return reboots_sentence(reboots_summary(report), left)
+
+
+def reboots_sentence(summary: Mapping[str, Any], left: Iterable[str]) -> str | None:
+    """The line about a run's reboots from its ``reboots`` section (``left``: the names of the
+    VMs whose reboot was not requested); None when no reboot was asked for."""
+    if not summary.get("required"):
         return None
-    done, secs = summary["done"], summary["seconds_to_ready"]
+    done, secs = summary.get("done", 0), summary.get("seconds_to_ready") or {}
     parts = [f"fleet rebooted {done} VM{'s' if done != 1 else ''}"]
-    if done:
+    if done and secs.get("median") is not None:
         parts[0] += f" (back after {secs['median']:g} s median, {secs['max']:g} s at most)"
     notes = {
         "timed_out": "not back in time (RebootTimedOut)",
-        "not_requested": f"still need a reboot fleet did not request ({_left(report)})",
+        "not_requested": f"still need a reboot fleet did not request ({_named(left)})",
         "refused": "could not be restarted (Azure refused)",
         "unknown": "may or may not have restarted (fleet could not tell; not sent again)",
         "abandoned": "were restarting when the run stopped waiting",
     }
     for key, text in notes.items():
-        if summary[key]:
+        if summary.get(key):
             parts.append(f"{summary[key]} {text}")
     return "; ".join(parts) + "."
 
 
-def _left(report: RunReport, at_most: int = 5) -> str:
+def _named(names: Iterable[str], at_most: int = 5) -> str:
     """The VMs that asked for a reboot fleet did not request (the run stopped): the operator's
-    to restart, so named (the first few)."""
-    names = sorted(
-        r.target.name
-        for r in report.results
-        if r.reboot is not None and r.reboot.outcome is RebootOutcome.NOT_REQUESTED
-    )
-    more = len(names) - at_most
-    return ", ".join(names[:at_most]) + (f" and {more} more" if more > 0 else "")
+    to restart, so named (the first few, sorted)."""
+    ordered = sorted(names)
+    more = len(ordered) - at_most
+    return ", ".join(ordered[:at_most]) + (f" and {more} more" if more > 0 else "")

@@ -17,6 +17,7 @@ from fleet.journal import Journal
 from fleet.journal.codec import final_detail, view_detail
 from fleet.model import MachineView, RebootOutcome, RebootRecord, Status, TargetResult
 from fleet.report.csv_report import csv_rows, csv_text, read_csv
+from fleet.report.html_report import html_report
 from fleet.report.json_report import report_to_dict
 from fleet.report.reboots import reboots_line
 from fleet.report.render import render_summary
@@ -79,6 +80,17 @@ def test_the_csv_report_says_what_became_of_each_reboot() -> None:
     assert (rows["web-004"]["reboot"], rows["web-004"]["reboot_seconds"]) == ("timed-out", None)
     assert rows["web-005"]["reboot"] == "not-requested"
     assert (rows["web-006"]["reboot"], rows["web-006"]["reboot_seconds"]) == (None, None)
+
+
+def test_the_html_report_says_what_reboots_did() -> None:
+    doc = report_to_dict(dataclasses.replace(make_report(results()), reboot="if-required"))
+    page = html_report(doc)
+    assert (
+        "fleet rebooted 3 VMs (back after 80 s median, 240.5 s at most); 1 not back in time "
+        "(RebootTimedOut); 1 still need a reboot fleet did not request (web-005)." in page
+    )
+    quiet = report_to_dict(make_report([results()[-1]]))
+    assert "fleet rebooted" not in html_report(quiet)
 
 
 def test_the_summary_says_how_many_vms_were_rebooted() -> None:
