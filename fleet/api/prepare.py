@@ -116,6 +116,12 @@ async def prepare(
     ``allow_empty=False``: ``NothingSelected`` when no target is selected. ``forecast`` (else
     one learned from ``history``, the journal of the job's earlier runs) orders each batch
     longest-expected first and seeds the run's polling."""
+    if spec.rollout.reboot.enabled and backend.machines is None:
+        message = (
+            f"{spec.source}: rollout.reboot is {spec.rollout.reboot.mode.value}, but this "
+            "connection cannot restart VMs — set reboot: never, or use a backend with machines"
+        )
+        raise SpecError(message)
     selected = list(targets) if targets is not None else await select(spec, backend)
     if only is not None:
         selected = [t for t in selected if t.id.lower() in only]
