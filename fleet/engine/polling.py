@@ -95,7 +95,9 @@ def expectations(
     (``settings`` already scaled; the forecast is in Azure-seconds)."""
     k = max(time_scale, 1e-9)
     return {
-        t.id.lower(): Expectation(settings.pickup_s, forecast.expected_s(t.id) / k, forecast.spread)
+        t.id.lower(): Expectation(
+            settings.pickup_s, forecast.expected_s(t.id) / k, forecast.spread_of(t.id)
+        )
         for t in targets
         if forecast.known(t.id)
     }

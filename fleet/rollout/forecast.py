@@ -4,14 +4,20 @@
 Scripts on a VM take similar times run after run (a slow disk is slow every time), with noise
 and the odd outlier (a package mirror that stalled once). So, in log-time:
 
-- a target's expectation is the weighted median of its observed times (from two observations on,
+- a target's own time is the weighted median of its observed times (from two observations on,
   robust to one odd run; with two, their weighted mean), each run weighing half as much every
   ``half_life`` runs back, so a VM that got faster is believed after a few runs;
 - the job's typical time, for targets without a history of their own (new VMs), is the median
-  of the targets' expectations;
+  of the targets' own times;
 - ``spread``, one run's scatter around a target's expectation, is estimated robustly from the
   two latest runs of the targets that have both (median absolute difference, scaled to a
-  standard deviation); with a single earlier run it is ``PRIOR_SPREAD``.
+  standard deviation); with a single earlier run it is ``PRIOR_SPREAD``;
+- a target's expectation is its own time pulled toward the typical one by as much as its few
+  runs may be luck (empirical Bayes: the fleet's true spread of times ``tau`` against one run's
+  noise, weight ``tau² / (tau² + spread² / runs)``). Without it the targets that were quickest
+  by chance last time — the ones launched last — come back slower, and are read too early and
+  too often. The pull keeps the order of targets with as many runs; the next run's own scatter
+  (``per_target_spread``) adds what is left unsure of the expectation.
 
 No earlier run, no forecast (None): a job's first run launches in its rollout order, blind to
 durations, as it always did.
@@ -79,18 +85,39 @@ def learn(
             runs.add(o.runs_ago)
     if not by_target:
         return None
-    expected: dict[str, float] = {}
+    own: dict[str, float] = {}
     pairs: list[tuple[float, float]] = []
     for key, seen in by_target.items():
         seen.sort()
         weighted = [(log_s, 0.5 ** (ago / half_life)) for ago, log_s in seen]
-        expected[key] = _weighted_median(weighted)
+        own[key] = _weighted_median(weighted)
         if len(seen) >= 2:
             pairs.append((seen[0][1], seen[1][1]))
-    typical = statistics.median(expected.values())
+    typical, spread = statistics.median(own.values()), _spread(pairs)
+    counts = {key: len(seen) for key, seen in by_target.items()}
+    tau2 = _true_variance(own, counts, typical, spread)
+    expected, uncertainty = {}, {}
+    for key, log_s in own.items():
+        noise2 = spread**2 / counts[key]  # how far the own time may be from the true one
+        weight = tau2 / (tau2 + noise2)
+        expected[key] = math.exp(typical + weight * (log_s - typical))
+        uncertainty[key] = math.sqrt(spread**2 + weight * noise2)  # next run + the estimate's
     return Forecast(
-        per_target={key: math.exp(v) for key, v in expected.items()},
+        per_target=expected,
         typical_s=math.exp(typical),
-        spread=_spread(pairs),
+        spread=spread,
         runs=len(runs),
+        per_target_spread=uncertainty,
+        new_spread=math.sqrt(spread**2 + tau2),
     )
+
+
+def _true_variance(
+    own: dict[str, float], counts: dict[str, int], typical: float, spread: float
+) -> float:
+    """The fleet's spread of true log-times (robust): what the own times scatter, less what
+    their runs' noise explains; at least ``MIN_SPREAD``²."""
+    deviations = [abs(v - typical) for v in own.values()]
+    scatter = (_MAD_TO_SD * statistics.median(deviations)) ** 2
+    noise = statistics.fmean(spread**2 / counts[k] for k in own)
+    return max(scatter - noise, MIN_SPREAD**2)
