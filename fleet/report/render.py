@@ -138,7 +138,9 @@ def render_groups(console: Console, groups: Sequence[OutputGroup], *, max_names:
 
 def status_table(report: RunReport) -> Table:
     counts = Counter(r.status for r in report.results)
-    table = Table(title=f"{report.job} — run {report.run_id}", title_justify="left")
+    # The title never wraps: a narrow table must not split the run id over two lines.
+    title = Text(f"{report.job} — run {report.run_id}", no_wrap=True, overflow="ignore")
+    table = Table(title=title, title_justify="left")
     table.add_column("Status")
     table.add_column("Targets", justify="right")
     for status in Status:

@@ -182,3 +182,21 @@ def test_patched_hosts_fold_into_one_line_that_names_none_and_keeps_a_success_co
         "2 targets (web-100, web-101): <host>: patched; REBOOT REQUIRED (2 output variants)"
         "  [Succeeded, exit 100]"
     )
+
+
+def test_a_narrow_summary_keeps_the_run_id_on_one_line() -> None:
+    """An empty run's status table is 20 columns wide: its title used to wrap the run id
+    ("20261130-122118-5986" / "b5"), so `fleet run ... | grep RUN_ID` missed it."""
+    run_id = "20261130-122118-5986b5"
+    console = record()
+    render_summary(console, dataclasses.replace(make_report([]), run_id=run_id))
+    assert any(run_id in line for line in console.export_text().splitlines())
+
+
+def test_a_plain_progress_line_is_one_log_line_at_any_width() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=False)  # stderr in CI: 80 columns
+    p = Progress(total=5000, launched=4000, running=1000, succeeded=2990, failed=7, skipped=3)
+    with ProgressDisplay(console) as display:
+        display.update(p)
+    assert out.getvalue() == plain_line(p) + "\n" and len(plain_line(p)) > 80
