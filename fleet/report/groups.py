@@ -99,11 +99,19 @@ def _replace_word(text: str, word: str, label: str) -> str:
     return "".join(parts) + text[start:] if parts else text
 
 
-def _replace_identity(text: str, target: Target) -> str:
+def hostless(text: str, target: Target) -> str:
+    """``text`` with the names ``target`` may print for itself as ``<host>``: its name, a
+    Windows computer name, a scale-set instance's computer name (``vmss-api000001`` for
+    ``vmss-api_1``)."""
     if target.scale_set:
         text = _scale_set_host(target.scale_set).sub("<host>", text)
     for name in _own_names(target):
         text = _replace_word(text, name, "<host>")
+    return text
+
+
+def _replace_identity(text: str, target: Target) -> str:
+    text = hostless(text, target)
     for value, label in ((target.resource_group, "<rg>"), (target.location, "<location>")):
         if value:
             text = _replace_word(text, value, label)
@@ -145,6 +153,9 @@ class OutputGroup:
     sample_output: str
     sample_error: str
     summary: str  # one line for humans, e.g. "ERROR: / is 100% full (threshold 90%)"
+    # ``summary`` with the sample's own host names as <host>: the words of a line that speaks
+    # for several targets (the terminal summary prints it for a group of more than one).
+    hostless: str = ""
 
 
 #: Statuses where the script itself ran, so its own words explain the outcome best.
@@ -186,6 +197,8 @@ def _group_key(result: TargetResult) -> str:
 
 def _make_group(key: str, members: list[TargetResult]) -> OutputGroup:
     sample = min(members, key=lambda r: r.target.id)
+    summary = summarize(sample)
+    without_host = hostless(summary, sample.target)
     return OutputGroup(
         key=key,
         status=sample.status,
@@ -194,7 +207,8 @@ def _make_group(key: str, members: list[TargetResult]) -> OutputGroup:
         targets=tuple(sorted(r.target.name for r in members)),
         sample_output=sample.output,
         sample_error=sample.error,
-        summary=summarize(sample),
+        summary=summary,
+        hostless=without_host,
     )
 
 

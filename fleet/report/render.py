@@ -50,6 +50,7 @@ class _Line:
     count: int
     names: tuple[str, ...]
     summary: str
+    hostless: str
     variants: int
     sample: str
 
@@ -63,15 +64,6 @@ def _sample(group: OutputGroup) -> str:
     return "\n".join(p.rstrip("\n") for p in (group.sample_output, group.sample_error) if p)
 
 
-def _hostless(summary: str, names: Sequence[str]) -> str:
-    """``summary`` with the targets' own names said as ``<host>``: a line that speaks for
-    several targets must not name one of them ("web-019: patched" for four)."""
-    for name in sorted(names, key=len, reverse=True):
-        if name in summary:
-            summary = summary.replace(name, "<host>")
-    return summary
-
-
 def fold(groups: Sequence[OutputGroup]) -> list[_Line]:
     """Successful groups that end in the same verdict (e.g. "status: OK", "<host>: patched")
     and exit code become one line: their outputs differ only in detail like the distribution,
@@ -79,20 +71,22 @@ def fold(groups: Sequence[OutputGroup]) -> list[_Line]:
     lines: list[_Line] = []
     folded: dict[tuple[str, int | None], int] = {}
     for g in groups:
-        hostless = _hostless(g.summary, g.targets)
+        hostless = g.hostless or g.summary
         key = (_verdict(hostless), g.exit_code)
         index = folded.get(key) if g.status is Status.SUCCEEDED else None
         if index is None:
             if g.status is Status.SUCCEEDED:
                 folded[key] = len(lines)
-            summary = g.summary if g.count == 1 else hostless
-            lines.append(_Line(g.status, g.exit_code, g.count, g.targets, summary, 1, _sample(g)))
+            lines.append(
+                _Line(g.status, g.exit_code, g.count, g.targets,
+                      g.summary if g.count == 1 else hostless, hostless, 1, _sample(g))
+            )  # fmt: skip
             continue
         first = lines[index]
         names = tuple(sorted(first.names + g.targets))
         lines[index] = replace(
             first, count=first.count + g.count, names=names, variants=first.variants + 1,
-            summary=_hostless(first.summary, first.names),  # the largest group's words
+            summary=first.hostless,  # the largest group's words, naming none of the hosts
         )  # fmt: skip
     return sorted(lines, key=lambda line: -line.count)  # stable: ties keep the groups' order
 

@@ -7,7 +7,7 @@ import io
 
 from rich.console import Console
 
-from fleet.model import Deleted, DeleteReason, Progress, Status, TargetResult
+from fleet.model import Deleted, DeleteReason, Progress, Status, Target, TargetResult
 from fleet.report.groups import group_results
 from fleet.report.progress import ProgressDisplay, plain_line
 from fleet.report.render import render_groups, render_summary
@@ -200,3 +200,25 @@ def test_a_plain_progress_line_is_one_log_line_at_any_width() -> None:
     with ProgressDisplay(console) as display:
         display.update(p)
     assert out.getvalue() == plain_line(p) + "\n" and len(plain_line(p)) > 80
+
+
+def test_scale_set_instances_fold_with_vms_and_no_line_names_one_computer() -> None:
+    """A scale-set instance prints its computer name (vmss-api000001 for vmss-api_1, Azure's
+    prefix + 6 base-36 characters), not its instance name: the demo's rolling patch printed
+    "9 targets (vmss-api_1, ..., web-002, ...): vmss-api000001: patched" and four such lines,
+    one per computer name, instead of one line naming none of them."""
+
+    def patched(target: Target, host: str, distro: str) -> TargetResult:
+        out = f"{distro} update log\n{host}: patched; no reboot required\n"
+        return TargetResult(target, Status.SUCCEEDED, exit_code=0, output=out)
+
+    results = [
+        *(patched(make_target(f"vmss-api_{i}", scale_set="vmss-api"), f"vmss-api00000{i}",
+                  "apt" if i % 2 else "dnf") for i in range(1, 5)),
+        *(patched(make_target(f"web-00{i}"), f"web-00{i}", "apt") for i in range(1, 4)),
+    ]  # fmt: skip
+    console = record()
+    render_groups(console, group_results(results), max_names=3)
+    (line,) = console.export_text().splitlines()
+    assert line.startswith("7 targets: <host>: patched; no reboot required (")
+    assert "vmss-api0000" not in line
