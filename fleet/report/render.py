@@ -146,7 +146,14 @@ def status_table(report: RunReport) -> Table:
     return table
 
 
+#: How ``fleet show`` says a run that has no end yet: in flight, or its process died.
+_UNENDED = frozenset({"running", "interrupted"})
+
+
 def _footer(report: RunReport) -> Text:
+    if report.ended in _UNENDED:  # no end time, no request counts: say so, not "in 0.0s"
+        started = report.started_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+        return Text(f"Run {report.ended}, started {started} (no duration or ARM counts yet).")
     seconds = (report.finished_at - report.started_at).total_seconds()
     arm = report.arm
     requests = ", ".join(f"{n:,} {kind}" for kind, n in sorted(arm.requests.items())) or "none"

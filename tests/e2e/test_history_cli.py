@@ -123,6 +123,7 @@ def test_show_tells_running_from_not_started_and_a_killed_run_is_interrupted(
         assert "resume with fleet resume RUN_ID" in fleet(state, "runs").stdout
         table = fleet(state, "show", run_id).stdout
         assert f"Run interrupted (resume with fleet resume {run_id})" in table
+        assert "Run interrupted, started " in table and "interrupted in " not in table
         after = _shown(state, run_id)
         assert {t["status"] for t in after["targets"]} <= {
             "Running", "NotStarted", "Succeeded", "Failed", "Skipped"

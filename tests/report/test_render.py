@@ -222,3 +222,14 @@ def test_scale_set_instances_fold_with_vms_and_no_line_names_one_computer() -> N
     (line,) = console.export_text().splitlines()
     assert line.startswith("7 targets: <host>: patched; no reboot required (")
     assert "vmss-api0000" not in line
+
+
+def test_a_run_without_an_end_gives_no_duration_or_request_counts() -> None:
+    """fleet show of an interrupted run said "Run interrupted in 0.0s. ARM requests: none":
+    the journal has neither its end nor its request counts."""
+    for ended in ("interrupted", "running"):
+        console = record()
+        render_summary(console, dataclasses.replace(make_report([]), ended=ended))
+        text = console.export_text()
+        assert f"Run {ended}, started " in text and "no duration or ARM counts yet" in text
+        assert "0.0s" not in text and "ARM requests: none" not in text
