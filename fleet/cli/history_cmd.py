@@ -34,6 +34,7 @@ from fleet.journal.records import RunRecord
 from fleet.report.formats import parse_format, render, write_document
 from fleet.report.groups import group_results
 from fleet.report.json_report import report_to_dict
+from fleet.report.render import plural
 
 RUN_COLUMNS = (
     Column("run id"), Column("job"), Column("ended"), Column("outcomes", wrap=True),
@@ -115,7 +116,7 @@ def _print_runs(rows: list[dict[str, Any]], fmt: str) -> None:
     else:
         console = stdout_console()
         cells = [_cells(r) for r in rows]
-        console.print(fitted_table(console, RUN_COLUMNS, cells, title=f"{len(rows)} runs"))
+        console.print(fitted_table(console, RUN_COLUMNS, cells, title=plural(len(rows), "run")))
         if any(row["ended"] == "interrupted" for row in rows):
             console.print(INTERRUPTED_NOTE, highlight=False)
 

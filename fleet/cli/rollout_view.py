@@ -16,6 +16,7 @@ from fleet.api.estimate import batch_estimates
 from fleet.api.resume import CONTINUABLE
 from fleet.errors import SpecError
 from fleet.model import RunPlan, RunReport, Target
+from fleet.report.render import plural
 
 
 def _where(t: Target) -> str:
@@ -107,14 +108,14 @@ def render_ending(console: Console, report: RunReport) -> None:
     for gate in record.gates if record is not None else ():
         verdict = "passed" if gate.passed else f"[bold red]FAILED[/]: {escape(gate.reason)}"
         console.print(
-            f"Gate {escape(gate.gate)} after batch {gate.batch} on {len(gate.target_ids)} "
-            f"targets: {verdict}",
+            f"Gate {escape(gate.gate)} after batch {gate.batch} on {plural(len(gate.target_ids))}: "
+            f"{verdict}",
             highlight=False,
         )
     if record is not None and record.max_errors is not None:
         console.print(
-            f"Error budget: {record.script_failures} failures, "
-            f"{record.platform_failures} platform failures, max_errors "
+            f"Error budget: {plural(record.script_failures, 'failure')}, "
+            f"{plural(record.platform_failures, 'platform failure')}, max_errors "
             f"{record.max_errors}.",
             highlight=False,
         )
