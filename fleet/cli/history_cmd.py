@@ -10,7 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
-from fleet.api.history import ended_as_shown, open_journal, report_from_journal
+from fleet.api.history import (
+    ended_as_shown,
+    open_journal,
+    report_from_journal,
+    with_outcomes_so_far,
+)
 from fleet.cli.checks_cmd import job_runs
 from fleet.cli.config import apply_defaults
 from fleet.cli.exits import err_console, fail
@@ -102,7 +107,8 @@ def runs(
         if not db_path(resolve_state_dir(kw.get("state_dir"))).exists():
             records = []  # no journal yet: an empty history, not an error
         else:
-            records = open_journal(kw.get("state_dir"), writable=False).runs(limit)
+            journal = open_journal(kw.get("state_dir"), writable=False)
+            records = [with_outcomes_so_far(journal, r) for r in journal.runs(limit)]
     except FleetError as exc:
         raise fail(exc) from exc
     _print_runs([run_row(r) for r in records], fmt)
