@@ -20,10 +20,12 @@ from fleet.report.render import plural
 
 
 def _where(t: Target) -> str:
-    """``web-001 z1/fd0``: name, zone and fault domain ("-" when unknown)."""
+    """``web-001(z1/fd0)``: name, zone and fault domain ("-" when unknown) as one word — a
+    narrow table wraps between targets, never between a name and its zone (rich breaks at any
+    whitespace, a no-break space too: "vmss-api_18" / "z1/fd1, vmss-api_3" read as a pair)."""
     zone = f"z{t.zone}" if t.zone is not None else "-"
     fd = f"fd{t.fault_domain}" if t.fault_domain is not None else "-"
-    return f"{t.name}\u00a0{zone}/{fd}"
+    return f"{t.name}({zone}/{fd})"
 
 
 def _names(targets: tuple[Target, ...], limit: int | None) -> str:
