@@ -16,6 +16,7 @@ from fleet.cli.main import app
 from fleet.cli.output import fitted_table
 from fleet.journal import Journal
 from fleet.model import Expectations, Status, TargetResult, ValueCheck
+from tests.cli.clikit import fleet
 from tests.journal import FakeClock, make_spec, make_target
 
 T = [make_target(i) for i in range(4)]
@@ -153,3 +154,15 @@ def test_serve_refuses_bad_input_before_starting(tmp_path: Path) -> None:
         code, out = invoke(*base, "--listen", f"127.0.0.1:{port}")
     assert code == 2 and "cannot listen there" in out
     assert not (tmp_path / "state").exists()  # nothing started
+
+
+def test_messages_on_stderr_are_one_line_off_a_terminal(tmp_path: Path) -> None:
+    """stderr in a CI log is not a terminal: rich wrapped fleet's messages at 80 columns there
+    (the SIGINT notice, "report written to" a long path), breaking grep and log parsers."""
+    journal_with_runs(tmp_path)
+    report = tmp_path / ("a-long-directory-name-for-reports" * 2) / "health-report.json"
+    report.parent.mkdir()
+    proc = fleet("show", "r1", "--report", str(report), "--state-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    line = f"json report written to {report}"
+    assert len(line) > 80 and line in proc.stderr.splitlines()
