@@ -131,3 +131,22 @@ def test_a_narrow_plan_wraps_between_targets_never_inside_one() -> None:
     assert all(cell.endswith(",") or cell == cells[-1] for cell in cells)  # after a target
     words = " ".join(cells).replace(",", " ").split()
     assert words == [f"vmss-api_{i}(z1/-)" for i in range(12)]
+
+
+def test_sim_inventory_and_profiles_take_the_shared_output_option() -> None:
+    """fleet sim inventory had its own --format table|json, fleet sim profiles none."""
+    as_json = json.loads(fleet("sim", "inventory", "-p", "small", "-o", "json").stdout)
+    tsv = fleet("sim", "inventory", "-p", "small", "-o", "tsv").stdout.splitlines()
+    assert len(tsv) == len(as_json) == 20 and all(len(r.split("\t")) == 9 for r in tsv)
+    assert [r.split("\t")[0] for r in tsv] == [t["name"] for t in as_json]
+    assert all(r.split("\t")[-1] == t["id"] for r, t in zip(tsv, as_json, strict=True))
+    legacy = fleet("sim", "inventory", "-p", "small", "--format", "json")
+    assert json.loads(legacy.stdout) == as_json and "--format is deprecated" in legacy.stderr
+    profiles = json.loads(fleet("sim", "profiles", "-o", "json").stdout)
+    assert {"name": "small", "targets": 20} in [
+        {k: p[k] for k in ("name", "targets")} for p in profiles
+    ]
+    listed = fleet("sim", "profiles", "-o", "tsv").stdout.splitlines()
+    assert [line.split("\t")[0] for line in listed] == [p["name"] for p in profiles]
+    bad = fleet("sim", "inventory", "-p", "small", "-o", "yaml")
+    assert bad.returncode == 2 and "table, json or tsv" in bad.stderr and not bad.stdout
