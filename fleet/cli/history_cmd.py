@@ -117,8 +117,12 @@ def runs(
 def _print_runs(rows: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
         print_json(rows)
-    elif fmt == "tsv":
-        print_tsv(_cells(row) for row in rows)
+    elif fmt == "tsv":  # for scripts: the start in ISO 8601, the duration in seconds
+        print_tsv(
+            [*_cells(row)[:4], row["started_at"],
+             "" if row["duration_s"] is None else round(row["duration_s"], 1), row["who"]]
+            for row in rows
+        )  # fmt: skip
     else:
         console = stdout_console()
         cells = [_cells(r) for r in rows]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -166,3 +167,14 @@ def test_messages_on_stderr_are_one_line_off_a_terminal(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     line = f"json report written to {report}"
     assert len(line) > 80 and line in proc.stderr.splitlines()
+
+
+def test_runs_as_tsv_give_the_start_in_iso_and_the_duration_in_seconds(tmp_path: Path) -> None:
+    journal_with_runs(tmp_path)
+    code, out = invoke("runs", "-o", "tsv", "--state-dir", str(tmp_path))
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert code == 0 and [r[0] for r in rows] == ["r2", "r1"]
+    _run, job, ended, _outcomes, started, duration, _who = rows[0]
+    assert (job, ended) == ("health", "completed")
+    assert datetime.fromisoformat(started).tzinfo is not None  # not "2025-03-01 10:00:00"
+    assert float(duration) >= 0 and not duration.endswith(" s")
