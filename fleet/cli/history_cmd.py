@@ -36,7 +36,7 @@ from fleet.errors import FleetError
 from fleet.journal import resolve_state_dir
 from fleet.journal.paths import db_path
 from fleet.journal.records import RunRecord
-from fleet.report.formats import parse_format, render, write_document
+from fleet.report.formats import format_for, parse_format, render, write_document
 from fleet.report.groups import group_results
 from fleet.report.json_report import report_to_dict
 from fleet.report.render import plural
@@ -144,12 +144,13 @@ def show(
 
     -o json: the JSON of fleet run --report; -o tsv: a line per target. A run in flight or
     interrupted shows what is known so far: launched targets without a result are Running.
-    --report PATH writes the report file in --report-format (json, junit, csv, html), as
-    fleet run --report would have; --report-format alone prints that report instead."""
+    --report PATH writes the report file in --report-format (json, junit, csv, html; else
+    as its suffix says: .xml, .csv, .html), as fleet run --report would have; --report-format
+    alone prints that report instead."""
     try:
         config = apply_defaults(kw)
         fmt = output_format(output, output_format_, default=config.output)
-        file_fmt = parse_format(report_format or "json")
+        file_fmt = parse_format(report_format) if report_format else format_for(report)
         if report is not None:
             check_report_path(report, report_format)
         journal = open_journal(kw.get("state_dir"), writable=False)

@@ -178,3 +178,20 @@ def test_runs_as_tsv_give_the_start_in_iso_and_the_duration_in_seconds(tmp_path:
     assert (job, ended) == ("health", "completed")
     assert datetime.fromisoformat(started).tzinfo is not None  # not "2025-03-01 10:00:00"
     assert float(duration) >= 0 and not duration.endswith(" s")
+
+
+def test_a_report_file_without_report_format_is_written_as_its_suffix_says(
+    tmp_path: Path,
+) -> None:
+    """--report run.xml wrote JSON into run.xml (said 'json report written to run.xml'): an
+    operator who names the file .xml wants JUnit. --report-format still decides when given."""
+    journal_with_runs(tmp_path)
+    state = ["--state-dir", str(tmp_path)]
+    firsts = {"r.xml": "<?xml", "r.CSV": "run_id,job,", "r.html": "<!doctype html", "r.out": "{"}
+    for name, start in firsts.items():
+        code, out = invoke("show", "r1", "--report", str(tmp_path / name), *state)
+        assert code == 0, out
+        assert (tmp_path / name).read_text().lstrip().startswith(start), name
+    code, out = invoke("show", "r1", "--report", str(tmp_path / "j.xml"), "--report-format",
+                       "json", *state)  # fmt: skip
+    assert code == 0 and json.loads((tmp_path / "j.xml").read_text())["run_id"] == "r1"
