@@ -154,7 +154,8 @@ _UNENDED = frozenset({"running", "interrupted"})
 def _footer(report: RunReport) -> Text:
     if report.ended in _UNENDED:  # no end time, no request counts: say so, not "in 0.0s"
         started = report.started_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
-        return Text(f"Run {report.ended}, started {started} (no duration or ARM counts yet).")
+        state = "in flight" if report.ended == "running" else report.ended
+        return Text(f"Run {state}, started {started} (no duration or ARM counts yet).")
     seconds = (report.finished_at - report.started_at).total_seconds()
     arm = report.arm
     requests = ", ".join(f"{n:,} {kind}" for kind, n in sorted(arm.requests.items())) or "none"

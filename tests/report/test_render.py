@@ -235,9 +235,9 @@ def test_scale_set_instances_fold_with_vms_and_no_line_names_one_computer() -> N
 def test_a_run_without_an_end_gives_no_duration_or_request_counts() -> None:
     """fleet show of an interrupted run said "Run interrupted in 0.0s. ARM requests: none":
     the journal has neither its end nor its request counts."""
-    for ended in ("interrupted", "running"):
+    for ended, said in (("interrupted", "interrupted"), ("running", "in flight")):
         console = record()
         render_summary(console, dataclasses.replace(make_report([]), ended=ended))
         text = console.export_text()
-        assert f"Run {ended}, started " in text and "no duration or ARM counts yet" in text
+        assert f"Run {said}, started " in text and "no duration or ARM counts yet" in text
         assert "0.0s" not in text and "ARM requests: none" not in text
