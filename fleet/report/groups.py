@@ -153,9 +153,10 @@ class OutputGroup:
     sample_output: str
     sample_error: str
     summary: str  # one line for humans, e.g. "ERROR: / is 100% full (threshold 90%)"
-    # ``summary`` with the sample's own host names as <host>: the words of a line that speaks
-    # for several targets (the terminal summary prints it for a group of more than one).
+    # The sample's whole label, not cut (``summary`` is it ``bounded``), and the same with the
+    # sample's own host names as <host>: the words of a line that speaks for several targets.
     hostless: str = ""
+    whole: str = ""
 
 
 #: Statuses where the script itself ran, so its own words explain the outcome best.
@@ -171,8 +172,14 @@ def _last_line(text: str) -> str:
     return ""
 
 
-def summarize(result: TargetResult) -> str:
-    """A one-line label for a result: the line a human would look at first."""
+def bounded(label: str) -> str:
+    """``label`` cut to a terminal-friendly length ("…" marks the cut)."""
+    return label if len(label) <= _SUMMARY_MAX else label[: _SUMMARY_MAX - 1] + "…"
+
+
+def summarize(result: TargetResult, *, whole: bool = False) -> str:
+    """A one-line label for a result: the line a human would look at first (``bounded``
+    unless ``whole``)."""
     reason = _SPACE.sub(" ", (result.reason or "").strip())
     if result.status is Status.SUCCEEDED:
         order = (_last_line(result.output), _last_line(result.error), "(no output)")
@@ -181,7 +188,7 @@ def summarize(result: TargetResult) -> str:
     else:  # decided without the script's help (skipped, denied, not found, ...)
         order = (reason, _last_line(result.error), _last_line(result.output))
     label = next((part for part in order if part), result.status.value)
-    return label if len(label) <= _SUMMARY_MAX else label[: _SUMMARY_MAX - 1] + "…"
+    return label if whole else bounded(label)
 
 
 def _group_key(result: TargetResult) -> str:
@@ -197,8 +204,7 @@ def _group_key(result: TargetResult) -> str:
 
 def _make_group(key: str, members: list[TargetResult]) -> OutputGroup:
     sample = min(members, key=lambda r: r.target.id)
-    summary = summarize(sample)
-    without_host = hostless(summary, sample.target)
+    whole = summarize(sample, whole=True)
     return OutputGroup(
         key=key,
         status=sample.status,
@@ -207,8 +213,9 @@ def _make_group(key: str, members: list[TargetResult]) -> OutputGroup:
         targets=tuple(sorted(r.target.name for r in members)),
         sample_output=sample.output,
         sample_error=sample.error,
-        summary=summary,
-        hostless=without_host,
+        summary=bounded(whole),
+        hostless=hostless(whole, sample.target),
+        whole=whole,
     )
 
 

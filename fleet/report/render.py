@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fleet.model import DeleteReason, RunReport, Status
-from fleet.report.groups import OutputGroup, group_results
+from fleet.report.groups import OutputGroup, bounded, group_results
 from fleet.report.reboots import reboots_line
 from fleet.secrets import NO_SECRETS, Secrets
 
@@ -65,14 +65,15 @@ def _sample(group: OutputGroup) -> str:
     return "\n".join(p.rstrip("\n") for p in (group.sample_output, group.sample_error) if p)
 
 
-def fold(groups: Sequence[OutputGroup]) -> list[_Line]:
+def fold(groups: Sequence[OutputGroup], *, whole: bool = False) -> list[_Line]:
     """Successful groups that end in the same verdict (e.g. "status: OK", "<host>: patched")
     and exit code become one line: their outputs differ only in detail like the distribution,
-    which is noise for a health check or a patch."""
+    which is noise for a health check or a patch. ``whole``: labels not cut (off a terminal)."""
     lines: list[_Line] = []
     folded: dict[tuple[str, int | None], int] = {}
+    cut = (lambda label: label) if whole else bounded
     for g in groups:
-        hostless = g.hostless or g.summary
+        hostless = cut(g.hostless or g.summary)
         key = (_verdict(hostless), g.exit_code)
         index = folded.get(key) if g.status is Status.SUCCEEDED else None
         if index is None:
@@ -80,7 +81,8 @@ def fold(groups: Sequence[OutputGroup]) -> list[_Line]:
                 folded[key] = len(lines)
             lines.append(
                 _Line(g.status, g.exit_code, g.count, g.targets,
-                      g.summary if g.count == 1 else hostless, hostless, 1, _sample(g))
+                      cut(g.whole or g.summary) if g.count == 1 else hostless, hostless, 1,
+                      _sample(g))
             )  # fmt: skip
             continue
         first = lines[index]
@@ -116,7 +118,7 @@ def _indented_sample(sample: str) -> Text:
 
 def render_groups(console: Console, groups: Sequence[OutputGroup], *, max_names: int = 10) -> None:
     """``4,997 targets: status: OK`` / ``3 targets (a, b, c): ERROR: / is 100% full``."""
-    for line in fold(groups):
+    for line in fold(groups, whole=not console.is_terminal):  # a pipe gets every word
         head = Text()
         head.append(plural(line.count), style=f"bold {status_style(line.status)}")
         head.append(_names(line, max_names))

@@ -241,3 +241,23 @@ def test_a_run_without_an_end_gives_no_duration_or_request_counts() -> None:
         text = console.export_text()
         assert f"Run {said}, started " in text and "no duration or ARM counts yet" in text
         assert "0.0s" not in text and "ARM requests: none" not in text
+
+
+def test_a_long_label_is_whole_in_a_pipe_and_cut_on_a_terminal() -> None:
+    """Azure's AuthorizationFailed message names the action past 160 characters: `fleet run |
+    grep runCommands/write` found "...perform action 'Microsoft.Compu…"."""
+    reason = (
+        "AuthorizationFailed: The client 'operator' with object id "
+        "'bdd640fb-0667-4ad1-9c80-317fa3b1799d' does not have authorization to perform action "
+        "'Microsoft.Compute/virtualMachines/runCommands/write' over scope '/subscriptions/1111'"
+    )
+    results = [
+        TargetResult(make_target(f"fin-0{i}"), Status.ACCESS_DENIED, reason=reason) for i in (1, 2)
+    ]
+    piped = record()
+    render_groups(piped, group_results(results))
+    assert f"2 targets (fin-01, fin-02): {reason}  [AccessDenied]" in piped.export_text()
+    terminal = Console(record=True, width=400, file=io.StringIO(), force_terminal=True)
+    render_groups(terminal, group_results(results))
+    (line,) = terminal.export_text().splitlines()
+    assert "…" in line and "runCommands/write" not in line  # the terminal keeps its one line
