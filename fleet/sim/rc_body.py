@@ -95,7 +95,7 @@ class RunCommandSpec:
     def script_text(self, os_name: str) -> str:
         """The script the VM would run: inline text, a built-in's script, or the URI/reference."""
         kind = self.source_kind
-        value = self.source[kind]
+        value: str = self.source[kind]  # _source admits only a string here
         if kind == "commandId":
             builtins = LINUX_COMMANDS if os_name == "linux" else WINDOWS_COMMANDS
             return builtins[value.lower()]

@@ -58,7 +58,7 @@ class ExecState(StrEnum):
 _TERMINAL = {ExecState.FAILED, ExecState.SUCCEEDED, ExecState.TIMED_OUT, ExecState.CANCELED}
 
 
-def tail_utf8(data: str | bytes, limit: int = OUTPUT_LIMIT) -> str:
+def tail_utf8(data: str | bytes | bytearray, limit: int = OUTPUT_LIMIT) -> str:
     """The last ``limit`` UTF-8 bytes of ``data`` as text, never starting mid-character."""
     raw = data.encode("utf-8", errors="replace") if isinstance(data, str) else bytes(data)
     if len(raw) > limit:

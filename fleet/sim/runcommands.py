@@ -55,6 +55,9 @@ class PlannedRunLike(Protocol):
 # planner(vm, script, execution seq, name=run-command name, parameters=public parameter names,
 # protected=protected parameter names) -> what the script does this time
 Planner = Callable[..., PlannedRunLike]
+# Ground-truth rows (rc_truth); a module-level name because the store's own ``list`` method
+# shadows the builtin inside its class body.
+_Rows = list[dict[str, Any]]
 
 
 class ExecRunner(Protocol):
@@ -153,14 +156,14 @@ class RunCommandStore:
     # -- resource verbs ---------------------------------------------------------------------
 
     def put(
-        self, vm: SimVm, name: str, body: dict, *, api_version: str, principal: str = "unknown"
+        self, vm: SimVm, name: str, body: object, *, api_version: str, principal: str = "unknown"
     ) -> PutResult:
         rc = self._current(vm, name)
         spec = parse_put(body, vm.os, rc.spec if rc else None, api_version=api_version)
         return self._write(vm, name, rc, spec, principal)
 
     def patch(
-        self, vm: SimVm, name: str, body: dict, *, api_version: str, principal: str = "unknown"
+        self, vm: SimVm, name: str, body: object, *, api_version: str, principal: str = "unknown"
     ) -> PutResult:
         rc = self._current(vm, name)
         if rc is None:
@@ -202,13 +205,13 @@ class RunCommandStore:
 
     def _current(self, vm: SimVm, name: str) -> RunCommand | None:
         """The run command if it exists; one whose deletion has finished is dropped here."""
-        per_vm = self._by_vm.get(vm.key)
-        rc = per_vm.get(name.lower()) if per_vm else None
+        per_vm = self._by_vm.get(vm.key, {})
+        rc = per_vm.get(name.lower())
         if rc is None or rc.deleting_since is None:
             return rc
         if self._clock.now() < rc.deleting_since + self._delete_s:
             return rc
-        del per_vm[name.lower()]  # type: ignore[index]
+        del per_vm[name.lower()]
         return None
 
     def _write(
@@ -319,7 +322,7 @@ class RunCommandStore:
             treat_failure=spec.treat_failure,
         )
 
-    def operation(self, operation_id: str) -> dict | None:
+    def operation(self, operation_id: str) -> dict[str, Any] | None:
         """The ``Azure-AsyncOperation`` status document, or None for an unknown id."""
         op = self._ops.get(operation_id)
         if op is None:
@@ -341,7 +344,7 @@ class RunCommandStore:
             doc["error"] = dict(prov.error)
         return doc
 
-    def to_wire(self, rc: RunCommand, *, instance_view: bool) -> dict:
+    def to_wire(self, rc: RunCommand, *, instance_view: bool) -> dict[str, Any]:
         """camelCase ARM JSON (``VirtualMachineRunCommand``); never contains secrets."""
         props = rc.spec.public_properties()
         props["provisioningState"] = self.provisioning_state(rc)
@@ -380,11 +383,11 @@ class RunCommandStore:
 
     # -- ground truth -------------------------------------------------------------------------
 
-    def executions(self) -> list[dict]:
+    def executions(self) -> _Rows:
         """Every execution ever started, with what really happened (for benchmarks/tests)."""
         return rc_truth.execution_rows(self._executions, self._clock.now())
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Totals by state, executions per target and name, PUTs per run command."""
         return {
             **rc_truth.totals(self.executions()),
