@@ -2,7 +2,10 @@
 
     TargetSource, RunCommands  what the engine asks of Azure; ``fleet.azure`` implements them
                                with the real SDK, tests in memory (no HTTP)
-    Backend                    those two plus the connection's ARM request counters
+    OutputStore, OutputFiles   a run's output container (append blobs the agents write; fleet
+                               lists and reads them: ``fleet.storage``) and where fleet keeps
+                               the full outputs it read (local files)
+    Backend                    those plus the connection's ARM request counters
     Clock                      time, injectable so engine tests never sleep
     Recorder                   where per-target transitions go (the journal)
     RunObserver                run events for whoever shows or follows a run (the CLI's
@@ -14,20 +17,26 @@ Imports only ``fleet.model``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from fleet.model import (
     ArmCounters,
     Batch,
+    BlobState,
     CallError,
     GateRecord,
     Invocation,
+    OutputBlobs,
+    OutputSpec,
     Progress,
     RunPlan,
     RunReport,
     RunView,
     Selector,
+    StorageCounters,
     Target,
     TargetResult,
 )
@@ -49,15 +58,59 @@ class RunCommands(Protocol):
     async def delete(self, target: Target, run_command: str) -> CallError | None: ...
 
 
+class OutputStore(Protocol):
+    """One run's output container. Blob names are relative to the container; errors are
+    returned (``CallError``, status 0 = no response), never raised."""
+
+    def url(self, name: str) -> str:
+        """The blob's URL, without any SAS (what reports and the journal may show)."""
+        ...
+
+    def blobs_for(self, prefix: str, valid_for: timedelta) -> OutputBlobs:
+        """The stdout and stderr blobs under ``prefix`` as a PUT names them: URLs and a SAS
+        valid for ``valid_for`` (or the managed identity the agents write with)."""
+        ...
+
+    async def list(self, prefix: str) -> list[BlobState] | CallError: ...
+
+    async def properties(self, name: str) -> BlobState | CallError | None:
+        """The blob's state; None when there is no such blob."""
+        ...
+
+    async def read(self, name: str, offset: int, length: int | None = None) -> bytes | CallError:
+        """``length`` bytes from ``offset`` (None: to the end)."""
+        ...
+
+    async def prune(self, older_than: datetime) -> int | CallError:
+        """Delete fleet's output blobs (``<run id>/<target>/stdout|stderr``) of earlier runs
+        last written before ``older_than``; how many went."""
+        ...
+
+    def counters(self) -> StorageCounters: ...
+
+
+#: Opens the output container of a job (``OutputSpec``) for one run, valid until ``expires``.
+OutputStoreFactory = Callable[[OutputSpec, datetime], AbstractAsyncContextManager[OutputStore]]
+
+
+class OutputFiles(Protocol):
+    """Where fleet keeps the full outputs it read: ``save`` returns the file's path."""
+
+    def save(self, key: str, stream: str, data: bytes) -> str: ...
+
+
 @dataclass
 class Backend:
     """The ports a run needs, plus the ARM request counters of the connection. Use
-    ``fleet.azure.backend.azure_backend(...)`` for Azure (or the emulator)."""
+    ``fleet.azure.backend.azure_backend(...)`` for Azure (or the emulator). ``outputs``
+    opens a job's output container (None: this backend cannot; a job with ``output:`` is
+    refused)."""
 
     targets: TargetSource
     run_commands: RunCommands
     arm_counters: Callable[[], ArmCounters] = ArmCounters
     time_scale: float = 1.0  # >1 only for an emulator running faster than Azure
+    outputs: OutputStoreFactory | None = None
 
 
 class Clock(Protocol):

@@ -6,9 +6,10 @@ targets a ``rerun --failed`` takes again.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fleet.journal import Journal, resolve_state_dir
-from fleet.model import ArmCounters, RunReport, Status, TargetResult
+from fleet.model import ArmCounters, RunReport, Status, StorageCounters, TargetResult
 from fleet.spec.recipe import Recipe
 
 
@@ -41,6 +42,7 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         throttle_wait_s=float(arm.get("throttle_wait_s") or 0.0),
         retries=int(arm.get("retries") or 0),
     )
+    storage = stored.get("storage")
     return RunReport(
         run_id=run_id,
         job=record.job,
@@ -49,6 +51,15 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         results=tuple(results),
         arm=counters,
         ended=record.ended,
+        storage=None if not storage else _storage(storage),
+    )
+
+
+def _storage(raw: dict[str, Any]) -> StorageCounters:
+    return StorageCounters(
+        requests=dict(raw.get("requests") or {}),
+        errors=int(raw.get("errors") or 0),
+        bytes_read=int(raw.get("bytes_read") or 0),
     )
 
 

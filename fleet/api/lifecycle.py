@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import structlog
 
+from fleet.engine.outputs import RunOutputs
 from fleet.engine.runner import EngineSettings, Runner
 from fleet.journal.recorder import JournalRecorder
 from fleet.journal.records import PlannedTarget
@@ -66,13 +67,14 @@ async def drive(
     observer: RunObserver | None,
     control: RunControl | None,
     resumed: Resumed | None = None,
+    outputs: RunOutputs | None = None,
 ) -> RunReport:
     """Run ``plan`` on the engine, from ``run_started`` to ``run_finished``."""
     (observer or RunObserver()).run_started(plan)
     runner = Runner(
         plan, backend.run_commands, observer=observer, arm_counters=backend.arm_counters,
         settings=settings or EngineSettings(time_scale=backend.time_scale), control=control,
-        recorder=JournalRecorder(writer) if writer is not None else None,
+        recorder=JournalRecorder(writer) if writer is not None else None, outputs=outputs,
     )  # fmt: skip
     resumed = resumed or Resumed()
     results = await runner.run(done=resumed.done, reattach=resumed.reattach)
@@ -102,6 +104,7 @@ def finish_report(
         ended=runner.control.ended.value,
         ended_detail=runner.control.detail,
         rollout=runner.record(),
+        storage=None if runner.outputs is None else runner.outputs.counters(),
     )
     log.info(
         "run.finished",

@@ -11,11 +11,13 @@ matched to this run and an identical PUT would not execute twice anyway.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import anyio
 import structlog
 
 from fleet.api.lifecycle import Resumed, closing, drive
+from fleet.api.outputs import open_outputs
 from fleet.api.prepare import preflight, select_sentinels
 from fleet.engine.runner import EngineSettings
 from fleet.errors import SpecError
@@ -91,9 +93,12 @@ async def resume_async(
     control: RunControl | None = None,
     force: bool = False,
     writer: RunWriter | None = None,
+    outputs_root: Path | None = None,
 ) -> RunReport:
     """Finish ``run_id`` (``spec``: rebuilt from its recipe, ``fleet.spec.Recipe``).
-    ``writer``: the run's writer if the caller took it already (:func:`take_over`)."""
+    ``writer``: the run's writer if the caller took it already (:func:`take_over`);
+    ``outputs_root``: as for :func:`fleet.api.run.run_async`."""
+    settings = settings or EngineSettings(time_scale=backend.time_scale)
     with using(Secrets.from_spec(spec)):
         if writer is None:
             take = functools.partial(take_over, journal, run_id, spec, force=force)
@@ -101,10 +106,11 @@ async def resume_async(
         with closing(writer):
             plan, resumed = await _journaled_plan(run_id, journal, spec, backend)
             started = journal.run(run_id).started_at
-            return await drive(
-                plan, backend, started=started, writer=writer, settings=settings,
-                observer=observer, control=control, resumed=resumed,
-            )  # fmt: skip
+            async with open_outputs(plan, backend, settings, outputs_root) as outputs:
+                return await drive(
+                    plan, backend, started=started, writer=writer, settings=settings,
+                    observer=observer, control=control, resumed=resumed, outputs=outputs,
+                )  # fmt: skip
 
 
 async def _journaled_plan(

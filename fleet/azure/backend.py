@@ -8,7 +8,7 @@ custom ARM endpoint (an emulator, Azure Stack) with a CA file and a bearer token
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,10 @@ from fleet.azure.targets import AzureTargets
 from fleet.azure.throttle_state import ThrottleState
 from fleet.errors import ConnectionSetupError
 from fleet.model import Secret
-from fleet.ports import Backend
+from fleet.ports import Backend, OutputStoreFactory
+
+#: Given the connection's credential, what opens a job's output container (fleet.storage).
+OutputsFor = Callable[[Any], OutputStoreFactory]
 
 # Two retry loops, one per kind of failure. azure-core's pipeline order is per-call policies ->
 # RetryPolicy -> per-retry policies (fleet's ThrottlePolicy) -> auth -> transport
@@ -92,7 +95,11 @@ def _endpoint(settings: ConnectionSettings) -> tuple[str, str]:
 
 
 @asynccontextmanager
-async def azure_backend(settings: ConnectionSettings) -> AsyncIterator[Backend]:
+async def azure_backend(
+    settings: ConnectionSettings, *, outputs: OutputsFor | None = None
+) -> AsyncIterator[Backend]:
+    """``outputs``: how jobs with ``output:`` reach their blob container (the caller wires
+    ``fleet.storage``; it gets this connection's credential for Azure AD)."""
     endpoint, scope = _endpoint(settings)
     if settings.arm_endpoint and settings.token is not None:
         scope = "https://management.azure.com/.default"  # emulators accept any scope
@@ -114,6 +121,7 @@ async def azure_backend(settings: ConnectionSettings) -> AsyncIterator[Backend]:
                 run_commands=AzureRunCommands(clients),
                 arm_counters=throttle.counters,
                 time_scale=settings.time_scale,
+                outputs=None if outputs is None else outputs(credential),
             )
     finally:
         close = getattr(credential, "close", None)

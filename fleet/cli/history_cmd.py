@@ -19,6 +19,7 @@ from fleet.api.resume import resume_async, take_over
 from fleet.cli.launch import launch
 from fleet.cli.options import journal_options, with_options
 from fleet.cli.rollout_view import render_ending
+from fleet.cli.show_output import print_output
 from fleet.cli.signals import relay_signals
 from fleet.cli.terminal import TerminalObserver
 from fleet.cli.wiring import (
@@ -142,14 +143,31 @@ def _runs_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        help="Print one target's whole output instead (by name or id): stdout to stdout, "
+        "stderr to stderr, byte for byte as fleet kept it from the output blobs; only the "
+        "last 4 KB for a job without output storage.",
+    ),
+]
+
+
 @with_options(journal_options)
-def show(run_id: str, output_format: FormatOpt = "table", **kw: Any) -> None:
-    """A run's report from the journal (--format json: the JSON of fleet run --report)."""
+def show(
+    run_id: str, output_format: FormatOpt = "table", target: TargetOpt = None, **kw: Any
+) -> None:
+    """A run's report from the journal (--format json: the JSON of fleet run --report), or
+    one target's full output (--target NAME)."""
     try:
         _check_format(output_format)
         journal = open_journal(kw.get("state_dir"), writable=False)
         report = report_from_journal(journal, run_id)
         stored = journal.report_json(run_id)
+        if target is not None:
+            print_output(report, target)
+            return
     except FleetError as exc:
         raise fail(exc) from exc
     if output_format == "json":
@@ -199,7 +217,7 @@ async def _resume(
     run_id: str, journal: Journal, spec: JobSpec, connection: Connection, writer: RunWriter
 ) -> RunReport:
     err_console.print(f"resuming run [bold]{run_id}[/]  job: {spec.name}", highlight=False)
-    async with open_backend(connection) as backend:
+    async with open_backend(connection, spec.output) as backend:
         control = RunControl(cancel_running=spec.rollout.cancel_running)
         async with anyio.create_task_group() as tg:
             tg.start_soon(relay_signals, control, err_console, spec.rollout.cancel_grace_s)
@@ -207,7 +225,7 @@ async def _resume(
             with TerminalObserver(err_console, title=title, announce=False) as observer:
                 report = await resume_async(
                     run_id, journal, spec, backend, control=control, observer=observer,
-                    writer=writer,
+                    writer=writer, outputs_root=journal.state_dir / "outputs",
                 )  # fmt: skip
             tg.cancel_scope.cancel()
     return report
@@ -245,6 +263,9 @@ def rerun(
 async def _rerun(
     spec: JobSpec, recipe: Recipe, journal: Journal, wanted: frozenset[str], yes: bool
 ) -> RunReport:
-    async with open_backend(recipe.connection) as backend:
+    async with open_backend(recipe.connection, spec.output) as backend:
         plan = await prepare(spec, backend, only=wanted)
-        return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)
+        return await launch(
+            plan, backend, journal=journal, recipe=recipe, yes=yes,
+            outputs_root=journal.state_dir / "outputs",
+        )  # fmt: skip

@@ -24,6 +24,7 @@ from fleet.cli.options import (
     selection_options,
     with_options,
 )
+from fleet.cli.output_options import output_options
 from fleet.cli.rollout_options import rollout_options
 from fleet.cli.rollout_view import plan_table
 from fleet.cli.wiring import (
@@ -32,6 +33,7 @@ from fleet.cli.wiring import (
     fail,
     finish_run,
     open_backend,
+    outputs_root,
     run_sync,
 )
 from fleet.errors import FleetError, SpecError
@@ -118,8 +120,9 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
 
 
 @with_options(
-    selection_options, script_options, rollout_options, connection_options, journal_options
-)
+    selection_options, script_options, rollout_options, output_options, connection_options,
+    journal_options,
+)  # fmt: skip
 def run(
     report: ReportOpt = None,
     strict: StrictOpt = False,
@@ -134,19 +137,27 @@ def run(
         connection = Connection.from_flags(kw)
         journal = None if no_journal else open_journal(kw.get("state_dir"))
         secrets = Secrets.from_spec(job.spec)
-        result = run_sync(_run, job, connection, journal, yes, secrets=secrets)
+        where = outputs_root(journal, report)
+        result = run_sync(_run, job, connection, journal, (yes, where), secrets=secrets)
     except FleetError as exc:
         raise fail(exc) from exc
     finish_run(result, report, strict, secrets)
 
 
 async def _run(
-    job: ParsedJob, connection: Connection, journal: Journal | None, yes: bool
+    job: ParsedJob,
+    connection: Connection,
+    journal: Journal | None,
+    how: tuple[bool, Path | None],
 ) -> RunReport:
+    """``how``: (--yes, where full outputs go)."""
+    yes, where = how
     recipe = Recipe(job.document, connection) if journal is not None else None
-    async with open_backend(connection) as backend:
+    async with open_backend(connection, job.spec.output) as backend:
         plan = await prepare(job.spec, backend)  # sentinels too: their errors come first
-        return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)
+        return await launch(
+            plan, backend, journal=journal, recipe=recipe, yes=yes, outputs_root=where
+        )
 
 
 @with_options(selection_options, connection_options)

@@ -19,13 +19,19 @@ from rich.panel import Panel
 
 from fleet import logs
 from fleet.errors import FleetError, SpecError
-from fleet.model import RunReport, Secret
+from fleet.model import OutputSpec, RunReport, Secret
 from fleet.ports import Backend
 from fleet.secrets import NO_SECRETS, Secrets, using
 from fleet.spec import Connection
 
 if TYPE_CHECKING:
-    from fleet.azure.backend import ConnectionSettings
+    from fleet.azure.backend import ConnectionSettings, OutputsFor
+    from fleet.journal import Journal
+    from fleet.sim.azurite import AzuriteInfo
+
+#: The CA to trust for an output storage endpoint of one's own (an Azurite of `fleet sim serve
+#: --azurite`); Azure's public endpoints need none.
+STORAGE_CA_ENV = "FLEET_STORAGE_CA_CERT"
 
 err_console = Console(stderr=True)
 T = TypeVar("T")
@@ -76,13 +82,19 @@ def _banner(profile: str, time_scale: float) -> None:
 
 
 @asynccontextmanager
-async def open_backend(connection: Connection) -> AsyncIterator[Backend]:
+async def open_backend(
+    connection: Connection, output: OutputSpec | None = None
+) -> AsyncIterator[Backend]:
     """The backend of ``connection``: the embedded emulator (``sim``), or ARM with the token
-    from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``."""
+    from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``. ``output``:
+    the job's output storage; with ``--sim`` an Azurite is started for it (and stopped)."""
     from fleet.azure.backend import ConnectionSettings, azure_backend
 
     if connection.sim:
-        async with _emulated(connection) as settings, azure_backend(settings) as backend:
+        async with (
+            _emulated(connection, output) as (settings, outputs),
+            azure_backend(settings, outputs=outputs) as backend,
+        ):
             yield backend
         return
     token = os.environ.get("FLEET_ACCESS_TOKEN")
@@ -93,13 +105,29 @@ async def open_backend(connection: Connection) -> AsyncIterator[Backend]:
         token=Secret(token) if token else None,
         subscriptions=connection.subscriptions,
     )
-    async with azure_backend(settings) as backend:
+    async with azure_backend(settings, outputs=_storage(None)) as backend:
         yield backend
 
 
+def _storage(azurite: AzuriteInfo | None) -> OutputsFor:
+    """How output containers are opened: an Azurite's (``--sim``: every job's account is
+    replaced by it, its container made), else the job's own account."""
+    from fleet.storage.factory import output_store_factory
+
+    if azurite is not None:
+        return lambda _credential: output_store_factory(
+            ca_cert=azurite.ca_cert, account_url=azurite.account_url, create_container=True
+        )
+    ca_cert = os.environ.get(STORAGE_CA_ENV) or None
+    return lambda credential: output_store_factory(credential, ca_cert=ca_cert)
+
+
 @asynccontextmanager
-async def _emulated(connection: Connection) -> AsyncIterator[ConnectionSettings]:
-    """The emulator ``--sim`` starts in-process, and the settings to reach it."""
+async def _emulated(
+    connection: Connection, output: OutputSpec | None
+) -> AsyncIterator[tuple[ConnectionSettings, OutputsFor]]:
+    """The emulator ``--sim`` starts in-process (with an Azurite when the job has output
+    storage), and the settings to reach it."""
     from fleet.azure.backend import ConnectionSettings
     from fleet.sim import catalog
     from fleet.sim.emulator import Emulator
@@ -112,14 +140,56 @@ async def _emulated(connection: Connection) -> AsyncIterator[ConnectionSettings]
         raise SpecError(str(exc)) from exc
     scale = connection.time_scale
     _banner(ref, scale)
-    async with Emulator(profile, time_scale=scale) as emu:
-        yield ConnectionSettings(
+    async with (
+        _local_azurite(output is not None) as azurite,
+        Emulator(profile, time_scale=scale, azurite=azurite) as emu,
+    ):
+        settings = ConnectionSettings(
             arm_endpoint=emu.info.endpoint,
             ca_cert=emu.info.ca_cert,
             token=Secret(emu.token),
             subscriptions=connection.subscriptions or tuple(emu.info.subscriptions),
             time_scale=scale,
         )
+        yield settings, _storage(azurite)
+
+
+@asynccontextmanager
+async def _local_azurite(wanted: bool) -> AsyncIterator[AzuriteInfo | None]:
+    """An Azurite on 127.0.0.1 for ``--sim`` (HTTPS, in memory), stopped on the way out."""
+    if not wanted:
+        yield None
+        return
+    import tempfile
+
+    from fleet.sim.azurite import Azurite
+    from fleet.util.procs import ServiceError
+
+    with tempfile.TemporaryDirectory(prefix="fleet-azurite-") as workdir:
+        service = Azurite(Path(workdir))
+        try:
+            info = await anyio.to_thread.run_sync(service.start)
+        except ServiceError as exc:
+            message = f"output storage for --sim needs Azurite: {exc}"
+            raise SpecError(message) from exc
+        err_console.print(
+            f"output blobs: a local Azurite ({info.account_url}) stands in for the job's "
+            "storage account", highlight=False,
+        )  # fmt: skip
+        try:
+            yield info
+        finally:
+            await anyio.to_thread.run_sync(service.stop)
+
+
+def outputs_root(journal: Journal | None, report: Path | None) -> Path | None:
+    """Where a run keeps full outputs: beside its journal (``STATE_DIR/outputs``), else beside
+    its report (``REPORT.outputs``), else nowhere (only the report's tails)."""
+    if journal is not None:
+        return journal.state_dir / "outputs"
+    if report is not None:
+        return report.parent / f"{report.name}.outputs"
+    return None
 
 
 def finish_run(

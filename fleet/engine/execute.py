@@ -22,9 +22,12 @@ from enum import StrEnum
 import anyio
 import structlog
 
+from fleet.engine import storage_watch
 from fleet.engine.invocation import invocation_for
-from fleet.engine.outcome import status_for_put_error, status_for_view
+from fleet.engine.outcome import status_for_put_error
+from fleet.engine.outputs import SAS_MARGIN_S, RunOutputs
 from fleet.engine.polling import PollPlanner
+from fleet.engine.reads import judge_read, overdue_result, result_from_view
 from fleet.engine.settings import RunContext
 from fleet.model import CallError, Invocation, JobSpec, RunView, Status, Target, TargetResult
 from fleet.ports import NullRecorder, Recorder, RunCommands
@@ -67,8 +70,11 @@ class Executor:
         transition: Transition = _no_transition,
         recorder: Recorder | None = None,
         may_launch: Callable[[], str | None] | None = None,
+        outputs: RunOutputs | None = None,
     ) -> None:
+        """``outputs``: the run's output blobs (the job's ``output:``), None without."""
         self.spec, self.run_commands, self.run_id = spec, run_commands, context.run_id
+        self.outputs = outputs
         settings, self.secrets = context.settings, context.secrets
         self.recorder: Recorder = recorder or NullRecorder()
         # None = go; a reason = the run stopped launching (checked once a PUT slot is free)
@@ -87,8 +93,17 @@ class Executor:
         for scope in list(self._watching.values()):
             scope.cancel()
 
+    def _invocation(self, target: Target) -> Invocation | None:
+        """What the PUT carries; with output storage, the blobs (a SAS valid for the script's
+        timeout plus grace) and, for ``completion: storage``, the wrapped script."""
+        if self.outputs is None:
+            return invocation_for(self.spec, target, self.run_id)
+        valid_for = self.spec.script.timeout_s + self.settings.wedge_grace_s + SAS_MARGIN_S
+        blobs = self.outputs.blobs(target, valid_for)
+        return invocation_for(self.spec, target, self.run_id, blobs=blobs, wrap=self.outputs.wraps)
+
     async def execute(self, target: Target) -> TargetResult:
-        invocation = invocation_for(self.spec, target, self.run_id)
+        invocation = self._invocation(target)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
@@ -120,7 +135,7 @@ class Executor:
         """Continue a target a crashed run had launched (``ambiguous``: the journal says a PUT
         was about to be sent, not whether Azure got it). Never PUTs unless Azure proves the
         earlier PUT never arrived."""
-        invocation = invocation_for(self.spec, target, self.run_id)
+        invocation = self._invocation(target)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
@@ -140,15 +155,39 @@ class Executor:
     async def _watch_or_interrupt(
         self, target: Target, inv: Invocation, launched_at: float
     ) -> TargetResult:
+        result = await self._watched(target, inv, launched_at)
+        if self.outputs is None:
+            return result
+        with anyio.move_on_after(self.settings.engine_s(self.settings.interrupt_call_s)):
+            return await self.outputs.collect(result, self.secrets)
+        return result  # a stopping run does not wait on storage for long
+
+    async def _watched(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
         key = target.id.lower()
         if self.interrupted is None:
             with anyio.CancelScope() as scope:
                 self._watching[key] = scope
                 try:
-                    return await self._watch(target, inv, launched_at)
+                    return await self._until_final(target, inv, launched_at)
                 finally:
                     self._watching.pop(key, None)
         return await self._interrupted(target, inv)
+
+    async def _until_final(
+        self, target: Target, inv: Invocation, launched_at: float
+    ) -> TargetResult:
+        """From the completion record in storage when the job says so, else (or when storage
+        cannot be read) from budgeted ARM polling."""
+        outputs = self.outputs
+        watcher = None if outputs is None else outputs.watcher
+        if outputs is not None and watcher is not None:
+            where = (outputs.prefix(target), launched_at, launched_at + self._deadline(inv))
+            found = await storage_watch.follow(
+                watcher, self.run_commands, target, inv, where, self.secrets
+            )
+            if found is not None:
+                return found
+        return await self._watch(target, inv, launched_at)
 
     async def _interrupted(self, target: Target, inv: Invocation) -> TargetResult:
         """The watch was interrupted: one last read, then delete or leave the command — each
@@ -158,7 +197,7 @@ class Executor:
         with anyio.move_on_after(limit):
             last = await self.run_commands.get(target, inv.run_command)
         if isinstance(last, RunView) and last.terminal:
-            return self._from_view(target, last, 1)
+            return result_from_view(target, last, 1, self.secrets)
         state = last.execution_state if isinstance(last, RunView) else "unreadable"
         if self.interrupted is Interrupt.DELETE:
             self.transition(target, TargetState.CANCELING, None)
@@ -239,24 +278,16 @@ class Executor:
                 last = await self.run_commands.get(target, inv.run_command)
                 polls += 1
                 last_read = self.clock.now() - launched_at
-                if isinstance(last, RunView) and last.run_id not in (None, inv.run_id):
-                    reason = (
-                        f"the run command was replaced by another run (FLEET_RUN_ID "
-                        f"{last.run_id}) while this one watched it; its result is not this run's"
-                    )
-                    return TargetResult(target, Status.ERROR, reason=reason, polls=polls)
-                if isinstance(last, RunView) and last.terminal:
-                    self.planner.observe_completion(key, last_read, seen_running)
-                    return self._from_view(target, last, polls)
-                if isinstance(last, RunView):
-                    view, seen_running = last, last_read
+                judged = judge_read(target, last, inv, polls, self.secrets)
+                if isinstance(judged, TargetResult):
+                    if judged.execution_state is not None:
+                        self.planner.observe_completion(key, last_read, seen_running)
+                    return judged
+                if judged is not None:
+                    view, seen_running = judged, last_read
                     self.planner.observe_running(key, last_read)
-                elif not (last.transient or last.status == 429):
-                    status, reason = status_for_put_error(last)
-                    reason = f"reading the result: {reason}"
-                    return TargetResult(target, status, reason=self._redact(reason), polls=polls)
                 if last_read >= deadline - _EPSILON * self.planner.settings.min_gap_s:
-                    return self._overdue(target, view, polls)
+                    return overdue_result(target, view, polls, self.secrets)
         finally:
             self.planner.release(key)
 
@@ -272,40 +303,6 @@ class Executor:
             if wait <= _EPSILON * poll.min_gap_s:  # float noise must not spin the loop
                 return
             await self.clock.sleep(self.planner.sleep_before_asking_again(wait))
-
-    def _overdue(self, target: Target, view: RunView | None, polls: int) -> TargetResult:
-        if view is not None and view.execution_state == "Running":
-            reason = "still Running past its timeout plus grace: the command is wedged"
-            return self._from_view(target, view, polls, Status.WEDGED, reason)
-        if view is not None:
-            reason = f"still {view.execution_state} past its timeout (agent not picking it up?)"
-            return self._from_view(target, view, polls, Status.TIMED_OUT, reason)
-        return TargetResult(
-            target, Status.ERROR, reason="no readable result before the timeout", polls=polls
-        )
-
-    def _from_view(
-        self,
-        target: Target,
-        view: RunView,
-        polls: int,
-        status: Status | None = None,
-        reason: str | None = None,
-    ) -> TargetResult:
-        if status is None:
-            status, reason = status_for_view(view)
-        return TargetResult(
-            target,
-            status,
-            reason=reason and self._redact(reason),
-            exit_code=view.exit_code,
-            output=self._redact(view.output),
-            error=self._redact(view.error),
-            execution_state=view.execution_state,
-            started_at=view.start_time,
-            ended_at=view.end_time,
-            polls=polls,
-        )
 
     def _redact(self, text: str) -> str:
         return self.secrets.redact(text)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from fleet.engine.polling import PollSettings
+from fleet.engine.storage_watch import WatchSettings
 from fleet.ports import Clock
 from fleet.secrets import Secrets
 
@@ -16,6 +17,7 @@ from fleet.secrets import Secrets
 class EngineSettings:
     time_scale: float = 1.0  # >1 only against an emulator running K times faster than Azure
     poll: PollSettings = field(default_factory=PollSettings)
+    storage: WatchSettings = field(default_factory=WatchSettings)  # completion: storage
     wedge_grace_s: float = 120.0  # Azure-seconds past the script timeout before "Wedged"
     put_unknown_retries: int = 3  # re-reads of a PUT whose fate is unknown before giving up
     progress_interval_s: float = 0.25  # wall seconds between progress callbacks

@@ -7,6 +7,8 @@ outside this package; every layer may import it.
     script    ScriptSpec, ScriptSource, SourceKind, Parameter
     rollout   RolloutPolicy, Order, Amount, HealthGate; RolloutPlan, Batch; the records
               RolloutRecord, BatchRecord, GateRecord
+    output    OutputSpec, OutputStorage, Completion; OutputBlobs, BlobRef, BlobState;
+              FullOutput, StreamCopy, StorageCounters (full outputs through append blobs)
     job       JobSpec, Concurrency
     calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
     results   Status, TargetResult, RunReport, ArmCounters, Progress
@@ -15,6 +17,19 @@ outside this package; every layer may import it.
 
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
 from fleet.model.job import Concurrency, JobSpec
+from fleet.model.output import (
+    STREAMS,
+    BlobRef,
+    BlobState,
+    Completion,
+    FullOutput,
+    OutputBlobs,
+    OutputSpec,
+    OutputStorage,
+    StorageCounters,
+    StreamCopy,
+    blob_name,
+)
 from fleet.model.plan import RunPlan
 from fleet.model.results import ArmCounters, Progress, RunReport, Status, TargetResult
 from fleet.model.rollout import (
@@ -34,17 +49,25 @@ from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_mat
 
 __all__ = [
     "RUN_ID_PARAMETER",
+    "STREAMS",
     "Amount",
     "ArmCounters",
     "Batch",
     "BatchRecord",
+    "BlobRef",
+    "BlobState",
     "CallError",
+    "Completion",
     "Concurrency",
+    "FullOutput",
     "GateRecord",
     "HealthGate",
     "Invocation",
     "JobSpec",
     "Order",
+    "OutputBlobs",
+    "OutputSpec",
+    "OutputStorage",
     "Parameter",
     "Progress",
     "RolloutPlan",
@@ -59,10 +82,13 @@ __all__ = [
     "Selector",
     "SourceKind",
     "Status",
+    "StorageCounters",
+    "StreamCopy",
     "TagMatch",
     "Target",
     "TargetKind",
     "TargetResult",
+    "blob_name",
     "name_matches",
     "tags_match",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from fleet.model.output import OutputBlobs
 from fleet.model.script import Parameter, ScriptSource
 from fleet.model.secret import Secret
 
@@ -27,6 +28,7 @@ class Invocation:
     run_as_user: str | None = None
     run_as_password: Secret | None = None
     timeout_s: int = 600
+    output_blobs: OutputBlobs | None = None  # outputBlobUri / errorBlobUri
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ class RunView:
 
 @dataclass(frozen=True)
 class CallError:
-    """An ARM call that did not succeed: HTTP status (0 = no response) and ARM error code."""
+    """An ARM (or storage) call that did not succeed: HTTP status (0 = no response) and the
+    service's error code."""
 
     status: int
     code: str

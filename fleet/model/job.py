@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fleet.model.output import OutputSpec
 from fleet.model.rollout import RolloutPolicy
 from fleet.model.script import ScriptSpec
 from fleet.model.targets import Selector
@@ -33,3 +34,4 @@ class JobSpec:
     source: str = "<flags>"  # the file the spec came from, for messages
     # batches, error budget, gates, deadline, cancel
     rollout: RolloutPolicy = field(default_factory=RolloutPolicy)
+    output: OutputSpec | None = None  # full outputs through append blobs (None: 4 KB tails)

@@ -1,5 +1,6 @@
 """What happened: per-target outcomes (``Status``, ``TargetResult``), the run's ``RunReport``
-with its ARM cost (``ArmCounters``), and ``Progress`` snapshots of a run in flight.
+with its ARM cost (``ArmCounters``) and storage cost, and ``Progress`` snapshots of a run in
+flight.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from fleet.model.output import FullOutput, StorageCounters
 from fleet.model.rollout import RolloutRecord
 from fleet.model.targets import Target
 
@@ -42,6 +44,7 @@ class TargetResult:
     ended_at: datetime | None = None
     attempts: int = 0  # PUTs sent for this target (including retries)
     polls: int = 0  # GETs sent for this target
+    full_output: FullOutput | None = None  # read from its output blobs (output storage)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class RunReport:
     ended: str = "completed"
     ended_detail: str | None = None  # e.g. which gate tripped, after which batch
     rollout: RolloutRecord | None = None
+    storage: StorageCounters | None = None  # output storage requests (None: no output storage)
 
 
 @dataclass(frozen=True)

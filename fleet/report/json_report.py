@@ -67,6 +67,8 @@ def _target_dict(r: TargetResult) -> dict[str, Any]:
         "ended_at": iso(r.ended_at),
         "attempts": r.attempts,
         "polls": r.polls,
+        # where the whole output is (blobs, local files), whether it may lack its end
+        "full_output": None if r.full_output is None else r.full_output.to_json(),
     }
 
 
@@ -130,7 +132,23 @@ def report_to_dict(
         "targets": [_target_dict(r) for r in sorted(report.results, key=lambda r: r.target.id)],
         "groups": [_group_dict(g) for g in groups],
         "arm": _arm_dict(report),
+        "storage": _storage_dict(report),
         "rollout": _rollout_dict(report),
+    }
+
+
+def _storage_dict(report: RunReport) -> dict[str, Any] | None:
+    """What the output storage cost (None: the job had no ``output:``)."""
+    storage = report.storage
+    if storage is None:
+        return None
+    launched = sum(1 for r in report.results if was_launched(r))
+    return {
+        "storage_requests": storage.total,
+        "requests": dict(sorted(storage.requests.items())),
+        "errors": storage.errors,
+        "bytes_read": storage.bytes_read,
+        "requests_per_target": _per_target(storage.total, launched),
     }
 
 

@@ -139,6 +139,12 @@ def _footer(report: RunReport) -> Text:
     requests = ", ".join(f"{n:,} {kind}" for kind, n in sorted(arm.requests.items())) or "none"
     text = Text(f"Run {report.ended} in {seconds:,.1f}s. ARM requests: {requests}; ")
     text.append(f"{arm.throttled:,} throttled (429), {arm.throttle_wait_s:,.1f}s waiting.")
+    if report.storage is not None:
+        kept = sum(r.full_output is not None for r in report.results)
+        text.append(
+            f" Output storage: {report.storage.total:,} requests; full outputs of "
+            f"{plural(kept)} (fleet show {report.run_id} --target NAME)."
+        )
     return text
 
 

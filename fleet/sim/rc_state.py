@@ -131,7 +131,7 @@ class Execution:
     agent_fail_after_s: float = DEAD_AGENT_S
     start_failure: StartFailure | None = None  # the handler refused to run it (runAsUser)
     outcome: str = ""  # the outcome class the model chose (ground truth)
-    trailer: str = ""  # printed after the output when the script ends by itself (a wrapper's)
+    trailer: str = ""  # printed after both streams when the script ends by itself (a wrapper's)
     blobs: BlobOutput | None = None  # output blobs requested and an agent writing them
 
 
@@ -210,8 +210,8 @@ def _model_view(ex: Execution, t: float) -> ExecView:
     if limit < end:
         out, err = _produced(ex, limit - start)
         return _killed(ex, start, limit, out, err)
-    output = tail_utf8(ex.output + ex.trailer)
-    return _ended(ex, start, end, ex.exit_code, output, tail_utf8(ex.error))
+    output, error = tail_utf8(ex.output + ex.trailer), tail_utf8(ex.error + ex.trailer)
+    return _ended(ex, start, end, ex.exit_code, output, error)
 
 
 def _produced(ex: Execution, elapsed: float) -> tuple[str, str]:
@@ -225,8 +225,8 @@ def _produced(ex: Execution, elapsed: float) -> tuple[str, str]:
 def streams_at(ex: Execution, t: float) -> tuple[bytes, bytes, bool]:
     """(stdout, stderr) as the script has written them by ``t``, whole (not a tail), and whether
     it has stopped writing for good (ended, killed at its timeout, or refused to start). A model
-    run writes its planned output evenly over its duration; a wrapper's trailer comes last, and
-    only when the script ends by itself."""
+    run writes its planned output evenly over its duration; a wrapper's trailer comes last on
+    both streams, and only when the script ends by itself."""
     if ex.live is not None:
         live = ex.live
         done = live.ended_at is not None and live.ended_at <= t
@@ -241,7 +241,8 @@ def streams_at(ex: Execution, t: float) -> tuple[bytes, bytes, bool]:
         frac = 1.0 if ex.duration_s <= 0 else min(1.0, (min(t, limit) - start) / ex.duration_s)
         done = not ex.wedged and t >= limit
         return out[: int(len(out) * max(frac, 0.0))], err[: int(len(err) * max(frac, 0.0))], done
-    return out + ex.trailer.encode(), err, True
+    trailer = ex.trailer.encode()
+    return out + trailer, err + trailer, True
 
 
 def _running(ex: Execution, start: float, out: str, err: str) -> ExecView:

@@ -34,6 +34,7 @@ from fleet.model import (
     TagMatch,
 )
 from fleet.secrets import redact_uri
+from fleet.spec.output import build_output, completion_problems
 from fleet.spec.problems import Loc, Origin, Problem, problem_of
 from fleet.spec.schema import EnvRef, Job, Rollout, Script, Source, Targets
 from fleet.spec.values import BUILTIN_COMMANDS
@@ -73,13 +74,17 @@ def build(
 
 def build_job_spec(job: Job, source: str, ctx: BuildContext) -> JobSpec:
     """The frozen spec; check ``ctx.problems`` afterwards (the spec is unusable if any)."""
+    script, output = _script(job.script, ctx), build_output(job.output)
+    for message in completion_problems(output, script):
+        ctx.problem(("output", "completion"), message)
     return JobSpec(
         name=job.name,
         selector=build_selector(job.targets),
-        script=_script(job.script, ctx),
+        script=script,
         concurrency=job.max_concurrency or job.rollout.max_concurrency or Concurrency(),
         source=source,
         rollout=build_rollout(job.rollout, ctx),
+        output=output,
     )
 
 

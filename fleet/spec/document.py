@@ -19,15 +19,17 @@ FLAGS_SOURCE = "<flags>"
 
 @dataclass(frozen=True)
 class JobDocument:
-    """A job file's ``text`` (with the ``rollout`` flags laid over its ``rollout:`` section),
-    or the ``data`` the job flags became. ``base_dir``: where relative ``file:`` scripts are
-    read from (the job file's directory, or the working directory of the flags), absolute."""
+    """A job file's ``text`` (with the ``rollout`` flags laid over its ``rollout:`` section
+    and the ``output`` flags over its ``output:``), or the ``data`` the job flags became.
+    ``base_dir``: where relative ``file:`` scripts are read from (the job file's directory,
+    or the working directory of the flags), absolute."""
 
     source: str  # the job file's path, or "<flags>"
     base_dir: str
     text: str | None = None
     data: Mapping[str, Any] | None = None
     rollout: Mapping[str, Any] = field(default_factory=dict)
+    output: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def from_file(self) -> bool:
@@ -40,6 +42,7 @@ class JobDocument:
             "text": self.text,
             "data": None if self.data is None else dict(self.data),
             "rollout": dict(self.rollout),
+            "output": dict(self.output),
         }
 
     @classmethod
@@ -50,6 +53,7 @@ class JobDocument:
             text=raw.get("text"),
             data=raw.get("data"),
             rollout=dict(raw.get("rollout") or {}),
+            output=dict(raw.get("output") or {}),
         )
 
 

@@ -26,8 +26,10 @@ from fleet.spec.flags import (
     RolloutOptions,
     job_flags_given,
     job_from_options,
+    output_overrides,
     rollout_overrides,
 )
+from fleet.spec.output import OutputOptions
 from fleet.spec.problems import Origin
 from fleet.util import yamlpos
 
@@ -46,14 +48,19 @@ def load_job(
     *,
     env: Mapping[str, str] | None = None,
     rollout: RolloutOptions | None = None,
+    output: OutputOptions | None = None,
 ) -> ParsedJob:
     """Read a job file once and validate it; raise ``SpecError`` naming file, line, field and
-    fix. ``rollout``: flags that override the file's ``rollout:`` settings one by one."""
-    overrides = rollout_overrides(rollout)
+    fix. ``rollout`` / ``output``: flags that override the file's ``rollout:`` / ``output:``
+    settings one by one."""
+    overrides = {"rollout": rollout_overrides(rollout), "output": output_overrides(output)}
     text = read_spec_text(path)
     spec = _build_file(text, str(path), Path(path).parent, overrides, env)
     where = Path(path).resolve()
-    document = JobDocument(str(where), str(where.parent), text=text, rollout=overrides)
+    document = JobDocument(
+        str(where), str(where.parent), text=text, rollout=overrides["rollout"],
+        output=overrides["output"],
+    )  # fmt: skip
     return ParsedJob(spec, document)
 
 
@@ -71,7 +78,8 @@ def file_job_spec(document: JobDocument, env: Mapping[str, str] | None = None) -
     """The spec again from a job file's recorded text (``fleet resume``); relative ``file:``
     scripts still resolve against the job file's directory."""
     text = document.text or ""
-    return _build_file(text, document.source, Path(document.base_dir), document.rollout, env)
+    overrides = {"rollout": document.rollout, "output": document.output}
+    return _build_file(text, document.source, Path(document.base_dir), overrides, env)
 
 
 def job_from_flags(flags: Mapping[str, Any]) -> ParsedJob:
@@ -87,16 +95,21 @@ def job_from_flags(flags: Mapping[str, Any]) -> ParsedJob:
             f"and {', '.join(given)}). Put the settings in the spec file instead."
         )
         raise SpecError(message)
-    return load_job(spec_path, rollout=RolloutOptions.from_flags(flags))
+    return load_job(
+        spec_path,
+        rollout=RolloutOptions.from_flags(flags),
+        output=OutputOptions.from_flags(flags),
+    )
 
 
 def _build_file(
     text: str,
     source: str,
     base_dir: Path,
-    overrides: Mapping[str, Any],
+    overrides: Mapping[str, Mapping[str, Any]],
     env: Mapping[str, str] | None,
 ) -> JobSpec:
+    """``overrides``: section name (rollout, output) -> flags laid over that section."""
     try:
         data, node = yamlpos.parse(text)
     except yamlpos.YamlProblem as exc:
@@ -104,8 +117,9 @@ def _build_file(
         head = source if exc.line is None else f"{source}:{exc.line}"
         message = f"{head}: {where}: {exc.message}" if where else f"{head}: {exc.message}"
         raise SpecError(message) from None
-    if overrides and isinstance(data, dict):
-        file_rollout = data.get("rollout")
-        base = file_rollout if isinstance(file_rollout, dict) else {}
-        data = {**data, "rollout": {**base, **overrides}}
+    for section, values in overrides.items():
+        if values and isinstance(data, dict):
+            in_file = data.get(section)
+            base = in_file if isinstance(in_file, dict) else {}
+            data = {**data, section: {**base, **values}}
     return build(data, Origin(source, node, base_dir, yamlpos.format_loc), env, [])

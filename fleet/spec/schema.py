@@ -32,6 +32,10 @@ query of a SAS URI). Shape of a job file::
       health_gate: {name: ok, script: {inline: "..."}, expect_output: "OK"}
                                       # pause_between_batches, deadline, cancel_grace,
                                       # cancel_running, confirm_over ("Rolling out")
+    output:                           # optional: full outputs through append blobs
+      storage: {account_url: https://ACCOUNT.blob.core.windows.net, container: NAME}
+      completion: arm                 # or storage; keep_days, max_bytes_per_target: see
+                                      # fleet.spec.output
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from pydantic import (
     model_validator,
 )
 
+from fleet.spec.output import Output
 from fleet.spec.values import (
     BUILTIN_COMMANDS,
     ENV_NAME,
@@ -270,7 +275,7 @@ class Rollout(StrictModel):
 
 class Job(StrictModel):
     """A job file: ``name``, ``description``, ``targets``, ``script``, ``max_concurrency``,
-    ``rollout``."""
+    ``rollout``, ``output``."""
 
     name: JobName
     description: str = ""
@@ -278,6 +283,7 @@ class Job(StrictModel):
     script: Script
     max_concurrency: ConcurrencyValue | None = None
     rollout: Rollout = Rollout()
+    output: Output | None = None
 
     @model_validator(mode="after")
     def _one_concurrency(self) -> Job:

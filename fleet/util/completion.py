@@ -1,24 +1,30 @@
-"""fleet's completion record: the last line a wrapped script prints, so that the end of a run
-command — and its exit code — can be read from its output blob instead of from ARM.
+"""fleet's completion record: the last line a wrapped script prints (to stdout and stderr), so
+that the end of a run command — and its exit code — can be read from its output blobs instead
+of from ARM.
 
 Owns the record's wire format and the two wrappers that print it (pure text, no I/O):
 
 - Linux (``wrap_linux``): one line after the script's ``#!`` line, if any::
 
-      exec 9>&1; trap 'printf "\\n::fleet-exit %s %d::\\n" RUN_ID "$?" >&9' EXIT  # fleet: ...
+      exec 9>&1 8>&2; trap 'set -- "$?"; printf "\\n::fleet-exit %s %d::\\n" RUN_ID "$1" >&9;
+      printf ... >&8' EXIT  # fleet: completion record
 
   The EXIT trap runs when the shell ends by itself — falling off the end, ``exit N``, ``set -e``
   — with ``$?`` the status it exits with, and the shell keeps that status (checked with bash
-  and dash). File descriptor 9 is the script's original stdout, so a script that sends its own
-  output elsewhere (``exec >log 2>&1``) still prints the record where the run command's
-  handler collects stdout. A script killed at ``timeoutInSeconds`` (SIGKILL), one that sets its
-  own EXIT trap (it replaces ours) or that ``exec``\\ s another program prints no record: fleet
-  then asks ARM, as it does for a dead agent. Only shell scripts can be wrapped: a ``#!`` line
+  and dash). File descriptors 9 and 8 are the script's original stdout and stderr, so a script
+  that sends its own output elsewhere (``exec >log 2>&1``) still prints the record where the
+  run command's handler collects the streams. The record goes to *both* streams: the handler
+  appends stdout's last bytes to its blob, then stderr's (cmds.go), so a record in the stdout
+  blob says the script ended, and the same record in the stderr blob says that blob is whole.
+  A script killed at ``timeoutInSeconds`` (SIGKILL), one that sets its own EXIT trap (it
+  replaces ours) or that ``exec``\\ s another program prints no record: fleet then asks ARM, as
+  it does for a dead agent. Only shell scripts can be wrapped: a ``#!`` line
   naming another interpreter (python, perl, ...) is refused (:func:`why_not_wrappable`).
 - Windows (``wrap_windows``): the script's body in ``try { } finally { }``, its leading comments
   and ``param(...)`` block kept first (PowerShell requires ``param`` to come first); the
-  ``finally`` block writes the record with ``$LASTEXITCODE`` (0 when no native command set it).
-  This is modelled by fleet's emulator but has not been run on a Windows VM.
+  ``finally`` block writes the record to stdout and stderr with ``$LASTEXITCODE`` (0 when no
+  native command set it). This is modelled by fleet's emulator but has not been run on a
+  Windows VM.
 
 The record itself, ``"\\n::fleet-exit RUN_ID CODE::\\n"``, starts with a newline of its own so
 that stripping it (:func:`split_record`) gives back the script's output byte for byte, whether
@@ -39,22 +45,25 @@ _RUN_ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 RECORD = re.compile(rb"\n::fleet-exit (" + _RUN_ID.encode() + rb") (-?\d{1,10})::\n")
 _SHELLS = ("sh", "bash", "dash", "ksh", "zsh", "ash", "busybox")
 
-_LINUX_LINE = "exec 9>&1; trap 'printf \"\\n::fleet-exit %s %d::\\n\" {run_id} \"$?\" >&9' EXIT  "
-_LINUX_RE = re.compile(
-    re.escape("exec 9>&1; trap 'printf \"\\n::fleet-exit %s %d::\\n\" ")
-    + f"({_RUN_ID})"
-    + re.escape(" \"$?\" >&9' EXIT  " + MARK + "\n")
+_PRINT = 'printf "\\n::fleet-exit %s %d::\\n" {run_id} "$1" >&'
+_LINUX_LINE = (
+    'exec 9>&1 8>&2; trap \'set -- "$?"; ' + _PRINT + "9; " + _PRINT + "8' EXIT  " + MARK + "\n"
 )
+_LINUX_HEAD, _LINUX_MID, _LINUX_TAIL = _LINUX_LINE.split("{run_id}")
+_LINUX_RE = re.compile(
+    re.escape(_LINUX_HEAD) + f"(?P<run>{_RUN_ID})" + re.escape(_LINUX_MID) + "(?P=run)"
+    + re.escape(_LINUX_TAIL)
+)  # fmt: skip
 _PS_OPEN = f"\ntry {{  {MARK}\n"
 _PS_CLOSE = (
-    "\n}} finally {{ $fleetExit = if ($LASTEXITCODE -is [int]) {{ $LASTEXITCODE }} else {{ 0 }}; "
-    '[Console]::Out.Write("`n::fleet-exit {run_id} $($fleetExit)::`n") }}\n'
+    "\n} finally { $fleetExit = if ($LASTEXITCODE -is [int]) { $LASTEXITCODE } else { 0 }; "
+    '$fleetRecord = "`n::fleet-exit {run_id} $($fleetExit)::`n"; '
+    "[Console]::Out.Write($fleetRecord); [Console]::Error.Write($fleetRecord) }\n"
 )
 _PS_CLOSE_RE = re.compile(
-    re.escape("\n} finally { $fleetExit = if ($LASTEXITCODE -is [int]) { $LASTEXITCODE } else ")
-    + re.escape('{ 0 }; [Console]::Out.Write("`n::fleet-exit ')
+    re.escape(_PS_CLOSE.split("{run_id}", 1)[0])
     + f"({_RUN_ID})"
-    + re.escape(' $($fleetExit)::`n") }\n')
+    + re.escape(_PS_CLOSE.split("{run_id}", 1)[1])
     + r"\Z"
 )
 
@@ -81,7 +90,7 @@ def _shebang(script: str) -> tuple[str, str]:
     """(the ``#!`` line with its newline, or "", the rest)."""
     if not script.startswith("#!"):
         return "", script
-    line, sep, rest = script.partition("\n")
+    line, _, rest = script.partition("\n")
     return line + "\n", rest
 
 
@@ -107,7 +116,7 @@ def why_not_wrappable(script: str, os_name: str | None) -> str | None:
 def wrap_linux(script: str, run_id: str) -> str:
     """``script`` with fleet's EXIT trap after its ``#!`` line (see the module docstring)."""
     line, rest = _shebang(script)
-    return line + _LINUX_LINE.format(run_id=run_id) + MARK + "\n" + rest
+    return line + _LINUX_LINE.replace("{run_id}", run_id) + rest
 
 
 def _param_block_end(script: str) -> int:
@@ -137,7 +146,7 @@ def _param_block_end(script: str) -> int:
 def wrap_windows(script: str, run_id: str) -> str:
     """``script``'s body in ``try``/``finally`` that writes the record (module docstring)."""
     end = _param_block_end(script)
-    return script[:end] + _PS_OPEN + script[end:] + _PS_CLOSE.format(run_id=run_id)
+    return script[:end] + _PS_OPEN + script[end:] + _PS_CLOSE.replace("{run_id}", run_id)
 
 
 def unwrap(script: str) -> tuple[str, str] | None:
@@ -145,7 +154,7 @@ def unwrap(script: str) -> tuple[str, str] | None:
     line, rest = _shebang(script)
     linux = _LINUX_RE.match(rest)
     if linux is not None:
-        return line + rest[linux.end() :], linux.group(1)
+        return line + rest[linux.end() :], linux.group("run")
     opened = script.find(_PS_OPEN)
     closed = _PS_CLOSE_RE.search(script)
     if opened < 0 or closed is None or closed.start() < opened:

@@ -45,6 +45,7 @@ TARGET_FIELDS = {
     "reason": (str, type(None)),
     "execution_state": (str, type(None)),
     "polls": int,
+    "full_output": (dict, type(None)),  # only for jobs with output storage
 }
 
 
@@ -84,8 +85,9 @@ def test_all_fields_with_types() -> None:
     doc = report_to_dict(make_report(results))
     assert list(doc) == [
         "run_id", "job", "started_at", "finished_at", "ended", "ended_detail", "summary",
-        "targets", "groups", "arm", "rollout",
+        "targets", "groups", "arm", "storage", "rollout",
     ]  # fmt: skip
+    assert doc["storage"] is None  # the job had no output storage
     assert (doc["run_id"], doc["job"], doc["ended"]) == ("r-1", "health", "completed")
     assert doc["summary"] == {"Succeeded": 196, "Failed": 4, "Skipped": 1, "total": 201}
     assert len(doc["targets"]) == doc["summary"]["total"]

@@ -169,12 +169,15 @@ async def test_a_second_run_replaces_the_blob(
 async def test_wrapped_script_ends_its_blob_with_the_completion_record(
     emu: Emulator, azurite: AzuriteInfo, container: str
 ) -> None:
-    url = sas_url(azurite, container, "r4/app-03/stdout")
+    out, err = (sas_url(azurite, container, f"r4/app-03/{s}") for s in ("stdout", "stderr"))
     script = completion.wrap_linux("#!/bin/sh\ncheck-things\n", "run-4")
-    rc = await _run(emu, "app-03", "wrapped", _body(script, outputBlobUri=url))
+    body = _body(script, outputBlobUri=out, errorBlobUri=err)
+    rc = await _run(emu, "app-03", "wrapped", body)
     data = await read_blob(azurite, container, "r4/app-03/stdout")
-    assert data is not None
+    errors = await read_blob(azurite, container, "r4/app-03/stderr")
+    assert data is not None and errors is not None
     assert completion.split_record(data, "run-4") == (b"checking\n", 3)
+    assert completion.split_record(errors, "run-4") == (b"ERROR: service down\n", 3)
     assert rc.instance_view.output.endswith(completion.record("run-4", 3))
 
 

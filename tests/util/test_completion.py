@@ -47,6 +47,7 @@ def test_split_record_returns_the_output_byte_for_byte(output: bytes, code: int)
     ("body", "output", "code"),
     [
         ("echo hi; exit 3", b"hi\n", 3),
+        ("echo oops >&2; exit 2", b"", 2),
         ("printf 'no newline'", b"no newline", 0),
         ("set -e; echo a; false; echo b", b"a\n", 1),
         ("exec >/dev/null 2>&1; echo hidden; exit 4", b"", 4),
@@ -60,6 +61,8 @@ def test_the_linux_trap_prints_the_exit_code_and_keeps_it(
     )
     assert proc.returncode == code
     assert completion.split_record(proc.stdout, RUN) == (output, code)
+    errors = b"oops\n" if "oops" in body else b""
+    assert completion.split_record(proc.stderr, RUN) == (errors, code)  # stderr is whole too
 
 
 def test_a_script_with_its_own_exit_trap_prints_no_record() -> None:
