@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from fleet.model import CallError, RunView, Status
 
+#: The Linux handler's own exit codes are -100 and below (internal/constants/exitcodes.go):
+#: the script never ran, and the exit code alone does not say why.
+HANDLER_CODES = -100
+
 
 def status_for_put_error(err: CallError) -> tuple[Status, str]:
     """Final status when Azure refused to create the run command."""
@@ -34,6 +38,10 @@ def status_for_view(view: RunView) -> tuple[Status, str | None]:
             return Status.FAILED, f"exit code {view.exit_code}"
         return Status.SUCCEEDED, None
     if state == "Failed":
+        if view.exit_code is not None and view.exit_code <= HANDLER_CODES and view.message:
+            # the handler refused before the script ran: its message says why (an output blob
+            # it could not create, -101; a runAsUser that does not exist, -102; ...)
+            return Status.FAILED, f"exit code {view.exit_code}: {view.message}"
         if view.exit_code is not None:
             return Status.FAILED, f"exit code {view.exit_code}"
         return Status.FAILED, view.message or "the run command failed without an exit code"

@@ -126,9 +126,14 @@ class Output(BaseModel):
 
 def container_url_parts(url: str) -> dict[str, str]:
     """``https://acct.blob.core.windows.net/CONTAINER`` → ``{account_url, container}`` (data
-    for the schema, which says what is wrong with either)."""
-    head, _, container = url.strip().rstrip("/").rpartition("/")
-    return {"account_url": head if "://" in head else url, "container": container}
+    for the schema, which says what is wrong with either). A query (a SAS someone pasted)
+    stays on the account URL, whose check refuses it without echoing it."""
+    parts = urlsplit(url.strip())
+    head, _, container = parts.path.rstrip("/").rpartition("/")
+    account = f"{parts.scheme}://{parts.netloc}{head}" if parts.scheme else url
+    if parts.query:
+        account += "?" + parts.query
+    return {"account_url": account, "container": container}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,15 @@ import pytest
 from fleet.errors import JournalError, UnknownRun
 from fleet.journal import CRASHED, Journal, Phase, PlannedTarget, State
 from fleet.journal.spec_record import script_hash, spec_hash
-from fleet.model import CallError, Secret, Status, TargetKind, TargetResult
+from fleet.model import (
+    CallError,
+    FullOutput,
+    Secret,
+    Status,
+    StreamCopy,
+    TargetKind,
+    TargetResult,
+)
 from tests.journal import EPOCH, FakeClock, make_spec, make_target, make_targets
 
 
@@ -88,9 +96,13 @@ def test_every_transition_kind_round_trips(journal: Journal) -> None:
 
 def test_final_results_round_trip(journal: Journal) -> None:
     t = make_targets(3)
+    kept = StreamCopy("https://a.blob.core.windows.net/o/r1/vm-0/stdout", 9, 5, "ab12", "/x/stdout")
+    full = FullOutput(kept, StreamCopy("https://a.blob.core.windows.net/o/r1/vm-0/stderr", None),
+                      False, "no output blob", "k1")  # fmt: skip
     ok = TargetResult(
         t[0], Status.SUCCEEDED, None, 0, "done\n", "", "Succeeded",
         EPOCH, EPOCH + timedelta(seconds=42, microseconds=5), attempts=1, polls=4,
+        full_output=full,
     )  # fmt: skip
     failed = TargetResult(t[1], Status.FAILED, "exit 2", 2, "out", "err", "Failed", attempts=2)
     skipped = TargetResult(t[2], Status.SKIPPED, "VM is deallocated")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,6 +14,7 @@ import pytest
 from fleet.errors import FleetError
 from fleet.model import (
     ArmCounters,
+    FullOutput,
     Parameter,
     RunReport,
     ScriptSource,
@@ -20,6 +22,8 @@ from fleet.model import (
     Secret,
     SourceKind,
     Status,
+    StorageCounters,
+    StreamCopy,
     TargetResult,
 )
 from fleet.report.json_report import exit_code_for, report_to_dict, write_report
@@ -231,3 +235,24 @@ def test_write_report_missing_dir(tmp_path: Path) -> None:
 def test_exit_codes(statuses: list[Status], ended: str, strict: bool, code: int) -> None:
     results = [TargetResult(make_target(f"vm{i}"), s) for i, s in enumerate(statuses)]
     assert exit_code_for(make_report(results, ended=ended), strict=strict) == code
+
+
+def test_storage_section_and_full_output_reference() -> None:
+    results = fleet_results(n_ok=3)
+    copy = StreamCopy(
+        "https://a.blob.core.windows.net/o/r-1/ok-0/stdout", 10, 10, "aa", "/k/stdout"
+    )
+    full = FullOutput(copy, StreamCopy("https://a.blob.core.windows.net/o/r-1/ok-0/stderr", 0))
+    results[0] = dataclasses.replace(results[0], full_output=full)
+    counters = StorageCounters({"list": 2, "read": 4}, errors=1, bytes_read=77)
+    doc = report_to_dict(dataclasses.replace(make_report(results), storage=counters))
+    assert doc["storage"] == {
+        "storage_requests": 6, "requests": {"list": 2, "read": 4}, "errors": 1,
+        "bytes_read": 77, "requests_per_target": round(6 / 7, 3),
+    }  # fmt: skip
+    entry = next(t for t in doc["targets"] if t["name"] == results[0].target.name)
+    assert entry["full_output"]["stdout"] == {
+        "blob": copy.blob, "size": 10, "saved": 10, "sha256": "aa", "path": "/k/stdout",
+        "truncated": False,
+    }  # fmt: skip
+    assert FullOutput.from_json(entry["full_output"]) == full
