@@ -67,13 +67,15 @@ def contender_config(
             "run_command": f"bench-{job.name}",
         },
         # The SDK baselines get the target list for free (fleet selects its own, and pays for it).
-        "targets": [] if name == "fleet" else targets,
+        "targets": [] if name.startswith("fleet") else targets,
+        "storage": info.get("storage") if name == "fleet-storage" else None,
     }
 
 
 def run_one(scenario: Scenario, name: str, bound: LowerBound, workdir: Path) -> dict[str, Any]:
     """One contender on a fresh emulator; its result row."""
-    with EmulatorProcess(scenario.profile, scenario.time_scale, scenario.seed) as emu:
+    azurite = name == "fleet-storage"
+    with EmulatorProcess(scenario.profile, scenario.time_scale, scenario.seed, azurite) as emu:
         targets = emu.truth("inventory")["targets"]
         config = contender_config(scenario, name, emu.info, targets)
         deadline = scenario.budget(name) + DEADLINE_GRACE_S

@@ -105,13 +105,15 @@ async def open_backend(
         token=Secret(token) if token else None,
         subscriptions=connection.subscriptions,
     )
-    async with azure_backend(settings, outputs=_storage(None)) as backend:
+    outputs = _storage(None, aad=connection.arm_endpoint is None)
+    async with azure_backend(settings, outputs=outputs) as backend:
         yield backend
 
 
-def _storage(azurite: AzuriteInfo | None) -> OutputsFor:
+def _storage(azurite: AzuriteInfo | None, *, aad: bool = False) -> OutputsFor:
     """How output containers are opened: an Azurite's (``--sim``: every job's account is
-    replaced by it, its container made), else the job's own account."""
+    replaced by it, its container made), else the job's own account — with Azure AD on a cloud
+    (``aad``), with keys behind a custom ARM endpoint (its token is not a storage token)."""
     from fleet.storage.factory import output_store_factory
 
     if azurite is not None:
@@ -119,7 +121,7 @@ def _storage(azurite: AzuriteInfo | None) -> OutputsFor:
             ca_cert=azurite.ca_cert, account_url=azurite.account_url, create_container=True
         )
     ca_cert = os.environ.get(STORAGE_CA_ENV) or None
-    return lambda credential: output_store_factory(credential, ca_cert=ca_cert)
+    return lambda credential: output_store_factory(credential if aad else None, ca_cert=ca_cert)
 
 
 @asynccontextmanager

@@ -1,13 +1,15 @@
 """``output_store_factory``: what ``Backend.outputs`` is — open a job's output container for one
 run, with the credential that fits the account:
 
-- an account key: ``FLEET_STORAGE_KEY`` (the operator's), else the well-known development key
-  of Azurite's ``devstoreaccount1`` (an emulator account: ``https://127.0.0.1:PORT/ACCOUNT``);
-  SAS signed with it (``AccountKeySas``), fleet reads with it;
+- an account key: ``FLEET_STORAGE_KEY`` (the operator's), else — when there is no Azure AD
+  credential — the well-known development key of Azurite's ``devstoreaccount1`` (an emulator
+  account: ``https://127.0.0.1:PORT/ACCOUNT``); SAS signed with it (``AccountKeySas``), fleet
+  reads with it;
 - otherwise Azure AD (the connection's credential, ``DefaultAzureCredential`` on Azure): one
   user delegation key per run signs every blob's SAS (``UserDelegationSas``), fleet reads with
   the credential (it needs Storage Blob Data Contributor on the container: reading blobs and
-  ``generateUserDelegationKey``).
+  ``generateUserDelegationKey``). Tested against Azurite with ``--oauth basic``, which serves
+  user delegation keys and checks the SAS they sign.
 
 ``account_url`` may be replaced (``--sim`` points every job at its own Azurite) and the
 container made if missing (only there: on Azure the container must exist, and a run whose
@@ -52,10 +54,11 @@ def account_name(account_url: str) -> str:
     return (parts.hostname or "").split(".", 1)[0]
 
 
-def account_key(account_url: str, env: Mapping[str, str]) -> str | None:
+def account_key(account_url: str, env: Mapping[str, str], *, aad: bool) -> str | None:
+    """The key to sign and read with, or None for Azure AD (``aad``: a credential exists)."""
     if env.get(KEY_ENV):
         return env[KEY_ENV]
-    if account_name(account_url) == AZURITE_ACCOUNT:
+    if not aad and account_name(account_url) == AZURITE_ACCOUNT:
         return AZURITE_KEY
     return None
 
@@ -75,7 +78,8 @@ def output_store_factory(
         storage = spec.storage
         if account_url is not None:
             storage = replace(storage, account_url=account_url.rstrip("/"))
-        key = account_key(storage.account_url, os.environ if env is None else env)
+        environ = os.environ if env is None else env
+        key = account_key(storage.account_url, environ, aad=credential is not None)
         async with _session(ca_cert) as session, _service(storage, key, credential, session) as svc:
             if create_container:
                 with contextlib.suppress(ResourceExistsError):
@@ -116,7 +120,18 @@ def _service(
         )
         raise ConnectionSetupError(message)
     transport = AioHttpTransport(session=session, session_owner=False)
-    return BlobServiceClient(storage.account_url, credential=cred, transport=transport)
+    return BlobServiceClient(
+        storage.account_url, credential=cred, transport=transport, retry_policy=_retries()
+    )
+
+
+def _retries() -> Any:
+    """Two quick retries (0.5 s, then ~2.5 s), not the SDK's default 15 s, 60 s, 255 s: the
+    completion watcher looks again within seconds anyway, and a run must not sit for minutes
+    on an account it cannot reach."""
+    from azure.storage.blob.aio import ExponentialRetry
+
+    return ExponentialRetry(initial_backoff=0.5, increment_base=2, retry_total=2)
 
 
 async def _issuer(svc: Any, storage: OutputStorage, key: str | None, until: datetime) -> SasIssuer:

@@ -27,7 +27,7 @@ from fleet.report.json_report import report_to_dict
 from fleet.sim.azurite import AzuriteInfo
 from fleet.spec import load_job_spec
 from fleet.storage.factory import output_store_factory
-from tests import simkit
+from tests import simkit, storagekit
 from tests.e2e.harness import job, sim_backend
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -51,9 +51,14 @@ def with_output(spec: JobSpec, storage: OutputStorage, mode: Completion) -> JobS
 
 
 async def run_with_storage(
-    profile: Any, spec: JobSpec, azurite: AzuriteInfo, outputs_root: Path | None = None
+    profile: Any,
+    spec: JobSpec,
+    azurite: AzuriteInfo,
+    outputs_root: Path | None = None,
+    credential: Any = None,
 ) -> RunReport:
-    opener = lambda _cred: output_store_factory(ca_cert=azurite.ca_cert)  # noqa: E731
+    """``credential``: Azure AD for the storage account (user delegation SAS); else its key."""
+    opener = lambda _cred: output_store_factory(credential, ca_cert=azurite.ca_cert)  # noqa: E731
     async with sim_backend(profile, K, azurite=azurite, outputs=opener) as (_emu, backend):
         plan = await prepare(spec, backend)
         return await run_async(plan, backend, outputs_root=outputs_root)
@@ -133,3 +138,27 @@ async def test_unwritable_blobs_fail_each_target_clearly_and_nothing_else(
     assert "sig=" not in text
     if fault == "unreachable":  # the agent's error quoted the blob's URL with its SAS
         assert '/stdout?<redacted>\\": dial tcp' in text
+
+
+async def test_user_delegation_sas_end_to_end() -> None:
+    """The real-Azure path: fleet's Azure AD identity gets a user delegation key, every blob's
+    SAS is signed with it, the agents write through it (Azurite checks it) and fleet reads
+    with its identity."""
+    credential = storagekit.FakeAadCredential()
+    with storagekit.oauth_azurite() as info:
+        async with BlobServiceClient(
+            info.account_url, credential=credential, connection_verify=info.ca_cert
+        ) as service:
+            await service.create_container("udk-out")
+        spec = with_output(
+            job(names=("app-0[1-4]",), script="#!/bin/sh\nuptime\n"),
+            OutputStorage(info.account_url, "udk-out"),
+            Completion.STORAGE,
+        )
+        report = await run_with_storage(simkit.profile("small"), spec, info, None, credential)
+    assert {r.target.name: r.status for r in report.results} == {
+        "app-01": Status.SUCCEEDED, "app-02": Status.SUCCEEDED, "app-03": Status.FAILED,
+        "app-04": Status.SUCCEEDED,
+    }  # fmt: skip
+    assert all(r.polls == 0 for r in report.results)  # each end seen in storage
+    assert report.storage is not None and report.storage.requests.get("key") == 1
