@@ -128,7 +128,10 @@ class RunOutputs:
         return self._with(result, prefix, out, err, secrets)
 
     async def _states(self, prefix: str, seen: Seen | None) -> dict[str, BlobState] | CallError:
-        if seen is not None and seen.stdout is not None and seen.stderr is not None:
+        """The target's blobs: as the watcher last saw them once both held the record (they
+        are whole then), else from a listing of its prefix."""
+        final = seen is not None and seen.exit_code is not None
+        if final and seen is not None and seen.stdout is not None and seen.stderr is not None:
             return {seen.stdout.name: seen.stdout, seen.stderr.name: seen.stderr}
         listed = await self.store.list(prefix + "/")
         if isinstance(listed, CallError):
@@ -145,7 +148,7 @@ class RunOutputs:
         got = await self.store.read(state.name, offset)
         if isinstance(got, CallError):
             return _Read(state, problem=f"{state.name}: {got.code}: {got.message}")
-        return _Read(state, got[:cap], offset > 0)
+        return _Read(state, got[-cap:], offset > 0 or len(got) > cap)  # grown since: its end
 
     def _with(
         self, result: TargetResult, prefix: str, out: _Read, err: _Read, secrets: Secrets

@@ -132,6 +132,10 @@ class CompletionWatcher:
     def launched(self, prefix: str, at: float) -> None:
         self._launched.setdefault(prefix, at)
 
+    def forget(self, prefix: str) -> None:
+        """Stop looking for ``prefix`` (its target is final, or no longer watched)."""
+        self._waiting.pop(prefix, None)
+
     def suspect_at(self, launched_at: float) -> float:
         """Clock time after which a target without a record is asked about in ARM."""
         s = self.settings
@@ -230,8 +234,23 @@ async def follow(
 ) -> TargetResult | None:
     """One target's end, from its blob or (suspect, overdue) from ARM. ``where``: (blob
     prefix, launch time, deadline) in clock time. None: the watcher went blind — poll ARM."""
-    prefix, launched_at, deadline = where
+    prefix, launched_at, _ = where
     watcher.launched(prefix, launched_at)
+    try:
+        return await _follow(watcher, run_commands, target, inv, where, secrets)
+    finally:
+        watcher.forget(prefix)
+
+
+async def _follow(
+    watcher: CompletionWatcher,
+    run_commands: RunCommands,
+    target: Target,
+    inv: Invocation,
+    where: tuple[str, float, float],
+    secrets: Secrets,
+) -> TargetResult | None:
+    prefix, launched_at, deadline = where
     polls, view = 0, None
     for final in (False, True):
         while True:

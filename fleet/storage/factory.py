@@ -126,12 +126,14 @@ def _service(
 
 
 def _retries() -> Any:
-    """Two quick retries (0.5 s, then ~2.5 s), not the SDK's default 15 s, 60 s, 255 s: the
+    """Two quick retries (about 1 s, then 3 s), not the SDK's default 15 s, 18 s, 24 s: the
     completion watcher looks again within seconds anyway, and a run must not sit for minutes
     on an account it cannot reach."""
     from azure.storage.blob.aio import ExponentialRetry
 
-    return ExponentialRetry(initial_backoff=0.5, increment_base=2, retry_total=2)
+    return ExponentialRetry(
+        initial_backoff=1, increment_base=2, retry_total=2, random_jitter_range=1
+    )
 
 
 async def _issuer(svc: Any, storage: OutputStorage, key: str | None, until: datetime) -> SasIssuer:
