@@ -29,6 +29,7 @@ from fleet.model import (
     CallError,
     GateRecord,
     Invocation,
+    ListedRunCommand,
     OutputBlobs,
     OutputSpec,
     Progress,
@@ -49,13 +50,18 @@ class TargetSource(Protocol):
 
 
 class RunCommands(Protocol):
-    """Managed run commands on one target. Errors are returned, not raised."""
+    """Managed run commands on one target: create (PUT), read, delete, and list every one on
+    the target, whoever created it. Errors are returned, not raised."""
 
     async def put(self, target: Target, invocation: Invocation) -> CallError | None: ...
 
     async def get(self, target: Target, run_command: str) -> RunView | CallError: ...
 
     async def delete(self, target: Target, run_command: str) -> CallError | None: ...
+
+    async def list_commands(self, target: Target) -> Sequence[ListedRunCommand] | CallError:
+        """Every run command on ``target`` (whoever created it), with its instance view."""
+        ...
 
 
 class OutputStore(Protocol):

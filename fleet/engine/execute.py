@@ -1,5 +1,12 @@
-"""One target's life: launch (PUT) → budgeted polls (GET with instance view) → final outcome,
-and what happens when the run stops under it (delete the run command, or leave it running).
+"""One target's life: launch (PUT) → budgeted polls (GET with instance view, ``fleet.engine.
+watch``) → final outcome → the cleanup policy (``fleet.engine.housekeeping``), and what happens
+when the run stops under it (delete the run command, or leave it running).
+
+At Azure's per-VM limit of 25 run commands the PUT is refused, so it never ran: fleet frees a
+slot by deleting its own finished run commands on that VM (oldest first; never another's, never
+one in flight) and sends the PUT again, a few rounds at most and only while the run may still
+launch; each PUT has its own durable intent, like any refused PUT. Where nothing of fleet's can
+be freed the target is ``LimitReached``, with a reason that says who holds the slots.
 
 Exactly-once rule: after Azure accepted a PUT, the target is never PUT again. If a PUT's fate is
 unknown (connection lost, 5xx after the SDK's retries), the run command is read first and only
@@ -15,7 +22,7 @@ with a reason that says the command was left running.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -23,18 +30,28 @@ import anyio
 import structlog
 
 from fleet.engine import storage_watch
+from fleet.engine.housekeeping import Housekeeper
+from fleet.engine.hygiene import limit_of
 from fleet.engine.invocation import invocation_for
 from fleet.engine.outcome import status_for_put_error
 from fleet.engine.outputs import SAS_MARGIN_S, RunOutputs
 from fleet.engine.polling import PollPlanner
-from fleet.engine.reads import judge_read, overdue_result, result_from_view
 from fleet.engine.settings import RunContext
-from fleet.model import CallError, Invocation, JobSpec, RunView, Status, Target, TargetResult
+from fleet.engine.watch import Watcher, result_from_view
+from fleet.model import (
+    CallError,
+    Deleted,
+    Invocation,
+    JobSpec,
+    RunView,
+    Status,
+    Target,
+    TargetResult,
+)
 from fleet.ports import NullRecorder, Recorder, RunCommands
 from fleet.util import failpoints
 
 log = structlog.get_logger("fleet.engine")
-_EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)
 
 
 class Interrupt(StrEnum):
@@ -52,6 +69,17 @@ class TargetState(StrEnum):
 
 
 Transition = Callable[[Target, TargetState, "TargetResult | None"], None]
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How sending a target's PUT went (``Executor.execute``)."""
+
+    err: CallError | None = None  # None = Azure accepted it
+    attempts: int = 0  # PUTs sent
+    stopped: str | None = None  # the run stopped launching first: the NotStarted reason
+    deleted: tuple[Deleted, ...] = ()  # run commands deleted to free a slot at the limit
+    refusal: str | None = None  # why no slot could be freed at the limit (LimitReached)
 
 
 def _no_transition(target: Target, state: TargetState, result: TargetResult | None) -> None:
@@ -81,9 +109,19 @@ class Executor:
         self.may_launch = may_launch or (lambda: None)
         self._put_slots: anyio.CapacityLimiter | None = None
         self.settings, self.clock, self.transition = settings, context.clock, transition
-        self.planner = PollPlanner(settings.poll.scaled(settings.time_scale))
+        self.watcher = Watcher(run_commands, context, spec.rollout.pending_timeout_s)
+        self.keeper = Housekeeper(run_commands, context, spec.rollout.cleanup)
         self._watching: dict[str, anyio.CancelScope] = {}
         self.interrupted: Interrupt | None = None
+
+    @property
+    def planner(self) -> PollPlanner:
+        """What the watches learned about durations (a gate's executor inherits it)."""
+        return self.watcher.planner
+
+    @planner.setter
+    def planner(self, planner: PollPlanner) -> None:
+        self.watcher.planner = planner
 
     def interrupt(self, action: Interrupt) -> None:
         """Stop watching every in-flight target and ``action`` it (DELETE wins over ABANDON)."""
@@ -108,6 +146,26 @@ class Executor:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
         started = datetime.now(UTC)
+        launch = await self._launch_when_allowed(target, invocation)
+        if launch.err is not None and limit_of(launch.err) is not None:
+            launch = await self._at_limit(target, invocation, launch)
+        if launch.stopped is not None:
+            return TargetResult(
+                target, Status.NOT_STARTED, reason=launch.stopped, attempts=launch.attempts,
+                deleted=launch.deleted,
+            )  # fmt: skip
+        launched_at = self.clock.now()  # after the PUT: time spent throttled is not run time
+        if launch.err is not None:
+            return self._refused(target, launch, started)
+        self.transition(target, TargetState.LAUNCHED, None)
+        result = await self._follow(target, invocation, launched_at)
+        deleted = (*launch.deleted, *result.deleted)
+        return replace(result, attempts=launch.attempts, deleted=deleted)
+
+    async def _launch_when_allowed(
+        self, target: Target, inv: Invocation, attempts: int = 0
+    ) -> Launch:
+        """One of the few PUT slots, then the PUT — unless the run stopped launching."""
         if self._put_slots is None:
             self._put_slots = anyio.CapacityLimiter(self.settings.puts_in_flight)
         # Few PUTs wait in the throttle queue at a time, and the run's stage is checked when
@@ -115,21 +173,52 @@ class Executor:
         async with self._put_slots:
             stopped = self.may_launch()
             if stopped is not None:
-                return TargetResult(target, Status.NOT_STARTED, reason=stopped)
+                return Launch(attempts=attempts, stopped=stopped)
             self.transition(target, TargetState.LAUNCHING, None)
-            err, attempts = await self._launch(target, invocation)
-        launched_at = self.clock.now()  # after the PUT: time spent throttled is not run time
-        if err is not None:
-            status, reason = status_for_put_error(err)
-            reason = self._redact(reason)
-            log.info("target.refused", target=target.id, status=status.value, reason=reason)
-            return TargetResult(
-                target, status, reason=reason, attempts=attempts,
-                started_at=started, ended_at=datetime.now(UTC),
-            )  # fmt: skip
-        self.transition(target, TargetState.LAUNCHED, None)
-        result = await self._watch_or_interrupt(target, invocation, launched_at)
-        return replace(result, attempts=attempts)
+            err, more = await self._launch(target, inv)
+        return Launch(err, attempts + more)
+
+    async def _at_limit(self, target: Target, inv: Invocation, launch: Launch) -> Launch:
+        """Azure refused the PUT at its per-VM limit, so it never ran: free a slot (fleet's own
+        finished run commands, oldest first) and PUT again — a few rounds at most, since
+        another tool may take the freed slot first."""
+        deleted = launch.deleted
+        for _ in range(self.settings.reclaim_rounds):
+            limit = None if launch.err is None else limit_of(launch.err)
+            if limit is None or launch.stopped is not None:
+                return replace(launch, deleted=deleted)
+            freed, why = await self.keeper.free_slot(target, inv.run_command, limit)
+            deleted = (*deleted, *freed)
+            if why is not None:
+                return replace(launch, deleted=deleted, refusal=why)
+            launch = await self._launch_when_allowed(target, inv, launch.attempts)
+        limit = None if launch.err is None else limit_of(launch.err)
+        refusal = None
+        if limit is not None:
+            refusal = (
+                f"the VM holds Azure's maximum of {limit.maximum} managed run commands: each of "
+                f"the {self.settings.reclaim_rounds} slots fleet freed was taken by another run "
+                "command before fleet's PUT"
+            )
+        return replace(launch, deleted=deleted, refusal=refusal)
+
+    def _refused(self, target: Target, launch: Launch, started: datetime) -> TargetResult:
+        assert launch.err is not None
+        if launch.refusal is not None:
+            status, reason = Status.LIMIT_REACHED, launch.refusal
+        else:
+            status, reason = status_for_put_error(launch.err)
+        reason = self._redact(reason)
+        log.info("target.refused", target=target.id, status=status.value, reason=reason)
+        return TargetResult(
+            target, status, reason=reason, attempts=launch.attempts,
+            started_at=started, ended_at=datetime.now(UTC), deleted=launch.deleted,
+        )  # fmt: skip
+
+    async def _follow(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
+        """Watch a launched command to its end, then apply the cleanup policy."""
+        result = await self._watch_or_interrupt(target, inv, launched_at)
+        return await self.keeper.tidy(target, inv.run_command, result)
 
     async def resume(self, target: Target, ambiguous: bool) -> TargetResult:
         """Continue a target a crashed run had launched (``ambiguous``: the journal says a PUT
@@ -150,17 +239,19 @@ class Executor:
             self.recorder.accepted(target)
         log.info("target.reattached", target=target.id)
         self.transition(target, TargetState.LAUNCHED, None)
-        return await self._watch_or_interrupt(target, invocation, self.clock.now())
+        return await self._follow(target, invocation, self.clock.now())
 
     async def _watch_or_interrupt(
         self, target: Target, inv: Invocation, launched_at: float
     ) -> TargetResult:
+        """The command's result, with its full output when the job keeps outputs (read from
+        its blobs; a stopping run does not wait on storage for long)."""
         result = await self._watched(target, inv, launched_at)
         if self.outputs is None:
             return result
         with anyio.move_on_after(self.settings.engine_s(self.settings.interrupt_call_s)):
             return await self.outputs.collect(result, self.secrets)
-        return result  # a stopping run does not wait on storage for long
+        return result
 
     async def _watched(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
         key = target.id.lower()
@@ -176,18 +267,15 @@ class Executor:
     async def _until_final(
         self, target: Target, inv: Invocation, launched_at: float
     ) -> TargetResult:
-        """From the completion record in storage when the job says so, else (or when storage
-        cannot be read) from budgeted ARM polling."""
+        """From the completion record in storage when the job says so, else (or when the
+        container cannot be read) from budgeted ARM reads."""
         outputs = self.outputs
-        watcher = None if outputs is None else outputs.watcher
-        if outputs is not None and watcher is not None:
-            where = (outputs.prefix(target), launched_at, launched_at + self._deadline(inv))
-            found = await storage_watch.follow(
-                watcher, self.run_commands, target, inv, where, self.secrets
-            )
+        if outputs is not None and outputs.watcher is not None:
+            where = (outputs.prefix(target), launched_at)
+            found = await storage_watch.follow(outputs.watcher, self.watcher, target, inv, where)
             if found is not None:
                 return found
-        return await self._watch(target, inv, launched_at)
+        return await self.watcher.watch(target, inv, launched_at)
 
     async def _interrupted(self, target: Target, inv: Invocation) -> TargetResult:
         """The watch was interrupted: one last read, then delete or leave the command — each
@@ -197,7 +285,7 @@ class Executor:
         with anyio.move_on_after(limit):
             last = await self.run_commands.get(target, inv.run_command)
         if isinstance(last, RunView) and last.terminal:
-            return result_from_view(target, last, 1, self.secrets)
+            return result_from_view(target, last, 1, self.secrets, timeout_s=inv.timeout_s)
         state = last.execution_state if isinstance(last, RunView) else "unreadable"
         if self.interrupted is Interrupt.DELETE:
             self.transition(target, TargetState.CANCELING, None)
@@ -263,46 +351,6 @@ class Executor:
             if view.status == 404:
                 return False
         return None
-
-    def _deadline(self, inv: Invocation) -> float:
-        """Engine seconds after launch at which a still-running command is overdue."""
-        return (inv.timeout_s + self.settings.wedge_grace_s) / self.settings.time_scale
-
-    async def _watch(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
-        key, deadline = target.id.lower(), self._deadline(inv)
-        polls, seen_running, last_read = 0, 0.0, 0.0
-        view: RunView | None = None  # the last instance view read successfully
-        try:
-            while True:
-                await self._wait_for_poll(key, launched_at, seen_running, last_read, deadline)
-                last = await self.run_commands.get(target, inv.run_command)
-                polls += 1
-                last_read = self.clock.now() - launched_at
-                judged = judge_read(target, last, inv, polls, self.secrets)
-                if isinstance(judged, TargetResult):
-                    if judged.execution_state is not None:
-                        self.planner.observe_completion(key, last_read, seen_running)
-                    return judged
-                if judged is not None:
-                    view, seen_running = judged, last_read
-                    self.planner.observe_running(key, last_read)
-                if last_read >= deadline - _EPSILON * self.planner.settings.min_gap_s:
-                    return overdue_result(target, view, polls, self.secrets)
-        finally:
-            self.planner.release(key)
-
-    async def _wait_for_poll(
-        self, key: str, launched_at: float, seen_running: float, last_read: float, deadline: float
-    ) -> None:
-        """Sleep until the planner says ``key`` is due (it re-plans as it learns)."""
-        poll = self.planner.settings
-        while True:
-            due = self.planner.next_poll_at(key, seen_running)
-            due = min(max(due, last_read + poll.min_gap_s), deadline)
-            wait = due - (self.clock.now() - launched_at)
-            if wait <= _EPSILON * poll.min_gap_s:  # float noise must not spin the loop
-                return
-            await self.clock.sleep(self.planner.sleep_before_asking_again(wait))
 
     def _redact(self, text: str) -> str:
         return self.secrets.redact(text)

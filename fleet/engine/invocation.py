@@ -61,5 +61,6 @@ def invocation_for(
         run_as_user=spec.script.run_as_user,
         run_as_password=spec.script.run_as_password,
         timeout_s=spec.script.timeout_s,
+        job=spec.name,
         output_blobs=blobs,
     )

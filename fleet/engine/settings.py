@@ -3,14 +3,35 @@ the default clock (the event loop's)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import anyio
 
 from fleet.engine.polling import PollSettings
-from fleet.engine.storage_watch import WatchSettings
 from fleet.ports import Clock
 from fleet.secrets import Secrets
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """The storage watch's tunables (``completion: storage``, ``fleet.engine.storage_watch``);
+    Azure-seconds unless said otherwise."""
+
+    poll_s: float = 5.0  # between looks at the container while targets wait
+    tail_bytes: int = 4096  # read from the end of a grown stdout blob
+    suspect_s: float = 300.0  # no record this long after launch: ask ARM (nothing learned yet)
+    suspect_factor: float = 2.0  # later: after this x the 95th percentile of completion times
+    min_suspect_s: float = 60.0
+    learn_after: int = 5  # completions before the percentile is trusted
+    recheck_s: float = 30.0  # a waiting target re-reads its suspect time this often
+    blind_after: int = 3  # consecutive failed looks (no answer, 5xx) before giving up
+
+    def scaled(self, time_scale: float) -> WatchSettings:
+        k = max(time_scale, 1e-9)
+        return replace(
+            self, poll_s=self.poll_s / k, suspect_s=self.suspect_s / k,
+            min_suspect_s=self.min_suspect_s / k, recheck_s=self.recheck_s / k,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -25,6 +46,13 @@ class EngineSettings:
     # busy (Azure admits ~10/s), few enough that a stop holds back everything after them.
     puts_in_flight: int = 32
     interrupt_call_s: float = 60.0  # Azure-seconds for the last read / delete when stopping
+    # At Azure's per-VM limit: how often to free a slot and PUT again (another tool may take
+    # the slot first), and how a deletion is waited for (Azure-seconds: first read, longest
+    # gap between reads, longest wait in all).
+    reclaim_rounds: int = 3
+    delete_poll_s: float = 2.0
+    delete_poll_max_s: float = 15.0
+    delete_wait_s: float = 300.0
 
     def engine_s(self, azure_s: float) -> float:
         """Azure seconds (rollout pauses, deadlines, grace) as engine seconds."""

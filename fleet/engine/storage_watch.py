@@ -13,10 +13,11 @@ report.
 
 ``follow`` is one target's wait. A target whose blob shows no record is asked about in ARM —
 once when it is *suspect* (no record ``suspect_factor`` x the 95th percentile of the
-completion times seen so far, or ``suspect_s`` before enough are known), and once more at its
-deadline (timeout plus wedge grace) — the dead agent, the script killed at its timeout, the
-blob the agent could not write. Those reads follow the ARM path's rules exactly
-(``fleet.engine.reads``), so the result is the one ARM polling would report. If the container
+completion times seen so far, or ``suspect_s`` before enough are known), and then when it is
+overdue (``fleet.engine.deadlines``: its pending timeout, or its run limit plus wedge grace
+once seen started) — the dead agent, the script killed at its timeout, the blob the agent
+could not write. Those are the ARM watch's own reads (``Watcher.read``/``overdue``), so the
+result is the one ARM polling would report. If the container
 cannot be read at all (missing, access denied, unreachable ``blind_after`` times in a row) the
 watcher goes *blind* and every target falls back to ARM polling.
 """
@@ -24,40 +25,22 @@ watcher goes *blind* and every target falls back to ARM polling.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import anyio
 import structlog
 
-from fleet.engine.reads import judge_read, overdue_result, status_for_record
-from fleet.model import BlobState, CallError, Invocation, Target, TargetResult
-from fleet.ports import Clock, OutputStore, RunCommands
+from fleet.engine.deadlines import Overdue
+from fleet.engine.settings import WatchSettings
+from fleet.engine.watch import Reads, Watcher, result_from_view
+from fleet.model import BlobState, CallError, Invocation, RunView, Target, TargetResult
+from fleet.ports import Clock, OutputStore
 from fleet.secrets import Secrets
 from fleet.util.completion import split_record
 
 log = structlog.get_logger("fleet.engine")
 PAGE = 5000  # blobs per List Blobs page
-
-
-@dataclass(frozen=True)
-class WatchSettings:
-    """Azure-seconds unless said otherwise."""
-
-    poll_s: float = 5.0  # between looks at the container while targets wait
-    tail_bytes: int = 4096  # read from the end of a grown stdout blob
-    suspect_s: float = 300.0  # no record this long after launch: ask ARM (nothing learned yet)
-    suspect_factor: float = 2.0  # later: after this x the 95th percentile of completion times
-    min_suspect_s: float = 60.0
-    learn_after: int = 5  # completions before the percentile is trusted
-    recheck_s: float = 30.0  # a waiting target re-reads its suspect time this often
-    blind_after: int = 3  # consecutive failed looks (no answer, 5xx) before giving up
-
-    def scaled(self, time_scale: float) -> WatchSettings:
-        k = max(time_scale, 1e-9)
-        return replace(
-            self, poll_s=self.poll_s / k, suspect_s=self.suspect_s / k,
-            min_suspect_s=self.min_suspect_s / k, recheck_s=self.recheck_s / k,
-        )  # fmt: skip
+_EPSILON = 1e-3  # of poll_s: a check this close is due now (float noise must not spin loops)
 
 
 @dataclass
@@ -226,49 +209,73 @@ class CompletionWatcher:
 
 async def follow(
     watcher: CompletionWatcher,
-    run_commands: RunCommands,
+    arm: Watcher,
     target: Target,
     inv: Invocation,
-    where: tuple[str, float, float],
-    secrets: Secrets,
+    where: tuple[str, float],
 ) -> TargetResult | None:
-    """One target's end, from its blob or (suspect, overdue) from ARM. ``where``: (blob
-    prefix, launch time, deadline) in clock time. None: the watcher went blind — poll ARM."""
-    prefix, launched_at, _ = where
+    """One target's end, from its blobs or (when suspect, when overdue) from ARM through
+    ``arm``'s reads. ``where``: (blob prefix, launch time on the clock). None: the watcher went
+    blind — poll ARM instead."""
+    prefix, launched_at = where
     watcher.launched(prefix, launched_at)
     try:
-        return await _follow(watcher, run_commands, target, inv, where, secrets)
+        return await _follow(watcher, arm, target, inv, where)
     finally:
         watcher.forget(prefix)
+        arm.planner.release(target.id.lower())
 
 
 async def _follow(
     watcher: CompletionWatcher,
-    run_commands: RunCommands,
+    arm: Watcher,
     target: Target,
     inv: Invocation,
-    where: tuple[str, float, float],
-    secrets: Secrets,
+    where: tuple[str, float],
 ) -> TargetResult | None:
-    prefix, launched_at, deadline = where
-    polls, view = 0, None
-    for final in (False, True):
-        while True:
-            check = deadline if final else min(watcher.suspect_at(launched_at), deadline)
-            until = min(check, watcher.clock.now() + watcher.settings.recheck_s)
-            seen = await watcher.wait(prefix, until)
-            if seen is not None:
-                return status_for_record(target, seen, polls)
-            if watcher.blind is not None:
-                return None
-            if watcher.clock.now() >= check:
-                break
-        last = await run_commands.get(target, inv.run_command)
-        polls += 1
-        judged = judge_read(target, last, inv, polls, secrets)
-        if isinstance(judged, TargetResult):
-            return judged
-        view = judged or view
-        if final:
-            break
-    return overdue_result(target, view, polls, secrets)
+    prefix, launched_at = where
+    due, seen, asked = arm.due(inv), Reads(), False
+    while True:
+        record = await _record_until(watcher, prefix, launched_at, due, asked)
+        if record is not None:
+            return status_for_record(target, inv, record, seen.polls, arm.secrets)
+        if watcher.blind is not None:
+            return None
+        ended = await arm.read(target, inv, seen, due, launched_at)
+        if ended is not None:
+            return ended
+        asked = True
+        if watcher.clock.now() - launched_at >= due.at - _EPSILON * watcher.settings.poll_s:
+            return arm.overdue(target, seen, due)
+
+
+async def _record_until(
+    watcher: CompletionWatcher, prefix: str, launched_at: float, due: Overdue, asked: bool
+) -> Seen | None:
+    """Wait for the record until the target is suspect (first) or overdue (then); the times
+    are looked at again every ``recheck_s``: the watcher learns while it waits."""
+    while True:
+        check = launched_at + due.at
+        if not asked:
+            check = min(check, watcher.suspect_at(launched_at))
+        now = watcher.clock.now()
+        if now >= check:
+            return None
+        seen = await watcher.wait(prefix, min(check, now + watcher.settings.recheck_s))
+        if seen is not None or watcher.blind is not None:
+            return seen
+
+
+def status_for_record(
+    target: Target, inv: Invocation, seen: Seen, polls: int, secrets: Secrets
+) -> TargetResult:
+    """The result a completion record implies: what the instance view says once the script
+    ended by itself with that exit code (Succeeded for 0, else Failed), the blob's creation
+    and last write standing for its start and end. Its output comes from the blobs."""
+    assert seen.exit_code is not None and seen.stdout is not None
+    state = "Succeeded" if seen.exit_code == 0 else "Failed"
+    view = RunView(
+        state, exit_code=seen.exit_code, start_time=seen.stdout.created,
+        end_time=seen.stdout.modified, run_id=inv.run_id,
+    )  # fmt: skip
+    return result_from_view(target, view, polls, secrets, timeout_s=inv.timeout_s)

@@ -11,7 +11,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleet.journal.records import JournalTarget, RunRecord, State, Transition
-from fleet.model import FullOutput, Status, Target, TargetKind, TargetResult
+from fleet.model import (
+    Deleted,
+    DeleteReason,
+    FullOutput,
+    Status,
+    Target,
+    TargetKind,
+    TargetResult,
+)
 
 TARGET_COLUMNS = (
     "run_id, target_id, ord, batch, name, kind, subscription, resource_group, location, "
@@ -127,6 +135,7 @@ def final_detail(r: TargetResult) -> dict[str, Any]:
         "ended_at": iso(r.ended_at) if r.ended_at else None,
         "attempts": r.attempts,
         "polls": r.polls,
+        "deleted": [[d.run_command, d.reason.value, d.error] for d in r.deleted],
         "full_output": None if r.full_output is None else r.full_output.to_json(),
     }
 
@@ -144,5 +153,9 @@ def result_from_final(target: Target, d: Mapping[str, Any]) -> TargetResult:
         ended_at=parse_iso(d.get("ended_at")),
         attempts=d.get("attempts", 0),
         polls=d.get("polls", 0),
+        deleted=tuple(
+            Deleted(name, DeleteReason(reason), error)
+            for name, reason, error in d.get("deleted", ())
+        ),
         full_output=FullOutput.from_json(d["full_output"]) if d.get("full_output") else None,
     )

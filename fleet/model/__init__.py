@@ -11,11 +11,20 @@ outside this package; every layer may import it.
               FullOutput, StreamCopy, StorageCounters (full outputs through append blobs)
     job       JobSpec, Concurrency
     calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
+    hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
     results   Status, TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
 """
 
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
+from fleet.model.hygiene import (
+    Cleanup,
+    Deleted,
+    DeleteReason,
+    ListedRunCommand,
+    is_fleets,
+    marker_tags,
+)
 from fleet.model.job import Concurrency, JobSpec
 from fleet.model.output import (
     STREAMS,
@@ -43,7 +52,7 @@ from fleet.model.rollout import (
     RolloutPolicy,
     RolloutRecord,
 )
-from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind
+from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind, run_limit_s
 from fleet.model.secret import Secret
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
 
@@ -57,13 +66,17 @@ __all__ = [
     "BlobRef",
     "BlobState",
     "CallError",
+    "Cleanup",
     "Completion",
     "Concurrency",
+    "DeleteReason",
+    "Deleted",
     "FullOutput",
     "GateRecord",
     "HealthGate",
     "Invocation",
     "JobSpec",
+    "ListedRunCommand",
     "Order",
     "OutputBlobs",
     "OutputSpec",
@@ -89,6 +102,9 @@ __all__ = [
     "TargetKind",
     "TargetResult",
     "blob_name",
+    "is_fleets",
+    "marker_tags",
     "name_matches",
+    "run_limit_s",
     "tags_match",
 ]

@@ -25,13 +25,15 @@ query of a SAS URI). Shape of a job file::
       parameters: {NAME: value}       # or [{name: NAME, value: v}]; name "" = positional (Linux)
       protected_parameters: {TOKEN: {env: TOKEN_VAR}}   # secrets only ever come from env
       run_as: {user: deploy, password: {env: DEPLOY_PW}}
-      timeout: 10m                    # 600, "90s", "10m", "1h", "1h30m"; 1s..24h
+      timeout: 10m                    # 600, "90s", "10m", "1h", "1h30m"; 1s..24h, 0 = none
     max_concurrency: 50               # or "10%"
     rollout:                          # optional; every field and its meaning: README
       batches: [1, 5, "10%", "100%"]  # order, seed, max_errors, count_platform_failures,
       health_gate: {name: ok, script: {inline: "..."}, expect_output: "OK"}
                                       # pause_between_batches, deadline, cancel_grace,
                                       # cancel_running, confirm_over ("Rolling out")
+      cleanup: keep-last              # or delete-on-success, always ("What fleet leaves ...")
+      pending_timeout: 26m            # Pending this long (agent not ready) = AgentNotReady
     output:                           # optional: full outputs through append blobs
       storage: {account_url: https://ACCOUNT.blob.core.windows.net, container: NAME}
       completion: arm                 # or storage; keep_days, max_bytes_per_target: see
@@ -55,11 +57,14 @@ from pydantic import (
     model_validator,
 )
 
+from fleet.model import Cleanup
+from fleet.model.rollout import PENDING_TIMEOUT_S
 from fleet.spec.output import Output
 from fleet.spec.values import (
     BUILTIN_COMMANDS,
     ENV_NAME,
     BatchSize,
+    CleanupValue,
     ConcurrencyValue,
     Deadline,
     Duration,
@@ -72,6 +77,7 @@ from fleet.spec.values import (
     ParamName,
     ParamValue,
     Pause,
+    PendingTimeout,
     Regex,
     ResourceGroupName,
     SubscriptionId,
@@ -260,6 +266,8 @@ class Rollout(StrictModel):
     cancel_grace: Pause = 300
     cancel_running: StrictBool = False
     confirm_over: Annotated[StrictInt, Field(ge=0)] = 10
+    cleanup: CleanupValue = Cleanup.KEEP_LAST
+    pending_timeout: PendingTimeout = PENDING_TIMEOUT_S
 
     def gates(self) -> list[HealthGate]:
         gate = self.health_gate

@@ -18,6 +18,8 @@ from fleet.journal import CRASHED, Journal, Phase, PlannedTarget, State
 from fleet.journal.spec_record import script_hash, spec_hash
 from fleet.model import (
     CallError,
+    Deleted,
+    DeleteReason,
     FullOutput,
     Secret,
     Status,
@@ -102,6 +104,10 @@ def test_final_results_round_trip(journal: Journal) -> None:
     ok = TargetResult(
         t[0], Status.SUCCEEDED, None, 0, "done\n", "", "Succeeded",
         EPOCH, EPOCH + timedelta(seconds=42, microseconds=5), attempts=1, polls=4,
+        deleted=(
+            Deleted("fleet-old", DeleteReason.RECLAIMED),
+            Deleted("fleet-job", DeleteReason.CLEANUP, error="Conflict: busy"),
+        ),
         full_output=full,
     )  # fmt: skip
     failed = TargetResult(t[1], Status.FAILED, "exit 2", 2, "out", "err", "Failed", attempts=2)
