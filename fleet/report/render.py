@@ -155,8 +155,8 @@ def _footer(report: RunReport) -> Text:
     if report.storage is not None:
         kept = sum(r.full_output is not None for r in report.results)
         text.append(
-            f"\nOutput storage: {report.storage.total:,} requests; full outputs of "
-            f"{plural(kept)} (fleet show {report.run_id} --target NAME)."
+            f"\nOutput storage: {report.storage.total:,} requests; whole outputs of "
+            f"{plural(kept)} (each target's full_output in the report)."
         )
     return text
 
