@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet.journal import Journal, resolve_state_dir
+from fleet.journal.spec_record import expect_from_dict
 from fleet.model import ArmCounters, RunReport, Status, StorageCounters, TargetResult
 from fleet.spec.recipe import Recipe
 
@@ -51,6 +52,7 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         results=tuple(results),
         arm=counters,
         ended=record.ended,
+        expect=expect_from_dict(record.spec.get("expect")),
         cleanup=str((stored.get("cleanup") or {}).get("policy") or "keep-last"),
         storage=None if not storage else _storage(storage),
     )

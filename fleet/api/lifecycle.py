@@ -104,6 +104,7 @@ def finish_report(
         ended=runner.control.ended.value,
         ended_detail=runner.control.detail,
         rollout=runner.record(),
+        expect=plan.spec.expect,
         cleanup=plan.spec.rollout.cleanup.value,
         storage=None if runner.outputs is None else runner.outputs.counters(),
     )

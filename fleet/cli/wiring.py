@@ -1,4 +1,4 @@
-"""CLI wiring: opens the backend of a ``Connection`` (the embedded emulator for ``--sim``),
+"""CLI wiring: opens the backend of a ``Connection`` (``fleet.connect``; a banner for ``--sim``),
 configures the logs, runs the async part with the run's secrets current, maps FleetError to
 exit codes with a clear message, and finishes a run (summary, report file, exit code).
 No engine logic here.
@@ -19,19 +19,14 @@ from rich.panel import Panel
 
 from fleet import logs
 from fleet.errors import FleetError, SpecError
-from fleet.model import OutputSpec, RunReport, Secret
+from fleet.model import OutputSpec, RunReport
 from fleet.ports import Backend
+from fleet.report.formats import ReportFormat, parse_format
 from fleet.secrets import NO_SECRETS, Secrets, using
 from fleet.spec import Connection
 
 if TYPE_CHECKING:
-    from fleet.azure.backend import ConnectionSettings, OutputsFor
     from fleet.journal import Journal
-    from fleet.sim.azurite import AzuriteInfo
-
-#: The CA to trust for an output storage endpoint of one's own (an Azurite of `fleet sim serve
-#: --azurite`); Azure's public endpoints need none.
-STORAGE_CA_ENV = "FLEET_STORAGE_CA_CERT"
 
 err_console = Console(stderr=True)
 T = TypeVar("T")
@@ -69,7 +64,7 @@ def fail(exc: FleetError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
-def _banner(profile: str, time_scale: float) -> None:
+def sim_banner(profile: str, time_scale: float) -> None:
     from fleet.sim.catalog import is_name
 
     shown = profile if is_name(profile) else os.path.relpath(profile)  # as the operator wrote it
@@ -85,103 +80,12 @@ def _banner(profile: str, time_scale: float) -> None:
 async def open_backend(
     connection: Connection, output: OutputSpec | None = None
 ) -> AsyncIterator[Backend]:
-    """The backend of ``connection``: the embedded emulator (``sim``), or ARM with the token
-    from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``. ``output``:
-    the job's output storage; with ``--sim`` an Azurite is started for it (and stopped)."""
-    from fleet.azure.backend import ConnectionSettings, azure_backend
+    """The backend of ``connection`` (``fleet.connect``), with the SIMULATED FLEET banner;
+    ``output``: the job's output storage (``--sim`` starts an Azurite for it)."""
+    from fleet.connect import open_backend as connect
 
-    if connection.sim:
-        async with (
-            _emulated(connection, output) as (settings, outputs),
-            azure_backend(settings, outputs=outputs) as backend,
-        ):
-            yield backend
-        return
-    token = os.environ.get("FLEET_ACCESS_TOKEN")
-    settings = ConnectionSettings(
-        cloud=connection.cloud,
-        arm_endpoint=connection.arm_endpoint,
-        ca_cert=connection.ca_cert,
-        token=Secret(token) if token else None,
-        subscriptions=connection.subscriptions,
-    )
-    outputs = _storage(None, aad=connection.arm_endpoint is None)
-    async with azure_backend(settings, outputs=outputs) as backend:
+    async with connect(connection, on_sim=sim_banner, output=output) as backend:
         yield backend
-
-
-def _storage(azurite: AzuriteInfo | None, *, aad: bool = False) -> OutputsFor:
-    """How output containers are opened: an Azurite's (``--sim``: every job's account is
-    replaced by it, its container made), else the job's own account — with Azure AD on a cloud
-    (``aad``), with keys behind a custom ARM endpoint (its token is not a storage token)."""
-    from fleet.storage.factory import output_store_factory
-
-    if azurite is not None:
-        return lambda _credential: output_store_factory(
-            ca_cert=azurite.ca_cert, account_url=azurite.account_url, create_container=True
-        )
-    ca_cert = os.environ.get(STORAGE_CA_ENV) or None
-    return lambda credential: output_store_factory(credential if aad else None, ca_cert=ca_cert)
-
-
-@asynccontextmanager
-async def _emulated(
-    connection: Connection, output: OutputSpec | None
-) -> AsyncIterator[tuple[ConnectionSettings, OutputsFor]]:
-    """The emulator ``--sim`` starts in-process (with an Azurite when the job has output
-    storage), and the settings to reach it."""
-    from fleet.azure.backend import ConnectionSettings
-    from fleet.sim import catalog
-    from fleet.sim.emulator import Emulator
-    from fleet.sim.profile import ProfileError
-
-    ref = connection.profile or "demo"
-    try:
-        profile = catalog.load(ref)
-    except ProfileError as exc:
-        raise SpecError(str(exc)) from exc
-    scale = connection.time_scale
-    _banner(ref, scale)
-    async with (
-        _local_azurite(output is not None) as azurite,
-        Emulator(profile, time_scale=scale, azurite=azurite) as emu,
-    ):
-        settings = ConnectionSettings(
-            arm_endpoint=emu.info.endpoint,
-            ca_cert=emu.info.ca_cert,
-            token=Secret(emu.token),
-            subscriptions=connection.subscriptions or tuple(emu.info.subscriptions),
-            time_scale=scale,
-        )
-        yield settings, _storage(azurite)
-
-
-@asynccontextmanager
-async def _local_azurite(wanted: bool) -> AsyncIterator[AzuriteInfo | None]:
-    """An Azurite on 127.0.0.1 for ``--sim`` (HTTPS, in memory), stopped on the way out."""
-    if not wanted:
-        yield None
-        return
-    import tempfile
-
-    from fleet.sim.azurite import Azurite
-    from fleet.util.procs import ServiceError
-
-    with tempfile.TemporaryDirectory(prefix="fleet-azurite-") as workdir:
-        service = Azurite(Path(workdir))
-        try:
-            info = await anyio.to_thread.run_sync(service.start)
-        except ServiceError as exc:
-            message = f"output storage for --sim needs Azurite: {exc}"
-            raise SpecError(message) from exc
-        err_console.print(
-            f"output blobs: a local Azurite ({info.account_url}) stands in for the job's "
-            "storage account", highlight=False,
-        )  # fmt: skip
-        try:
-            yield info
-        finally:
-            await anyio.to_thread.run_sync(service.stop)
 
 
 def outputs_root(journal: Journal | None, report: Path | None) -> Path | None:
@@ -195,13 +99,18 @@ def outputs_root(journal: Journal | None, report: Path | None) -> Path | None:
 
 
 def finish_run(
-    result: RunReport, report: Path | None, strict: bool, secrets: Secrets = NO_SECRETS
+    result: RunReport,
+    report: Path | None,
+    strict: bool,
+    secrets: Secrets = NO_SECRETS,
+    report_format: ReportFormat = ReportFormat.JSON,
 ) -> None:
-    """Write the JSON report, render the summary and exit with the run's exit code. Whatever
-    a script echoed of the run's ``secrets`` is redacted in both."""
+    """Write the report file (``report_format``), render the summary and exit with the run's
+    exit code. Whatever a script echoed of the run's ``secrets`` is redacted in both."""
     from fleet.cli.rollout_view import render_ending
+    from fleet.report.formats import write_document
     from fleet.report.groups import group_results
-    from fleet.report.json_report import exit_code_for, write_report
+    from fleet.report.json_report import exit_code_for, report_to_dict
     from fleet.report.render import render_summary
 
     result = secrets.redact_report(result)
@@ -210,23 +119,29 @@ def finish_run(
     render_ending(Console(), result)
     if report is not None:
         try:
-            write_report(report, result, groups=groups)
-            err_console.print(f"report written to {report}")
+            write_document(report, report_to_dict(result, groups=groups), report_format)
+            err_console.print(f"{report_format} report written to {report}", highlight=False)
         except FleetError as exc:  # the run happened: keep its outcome, say how to get the JSON
             err_console.print(
                 f"[bold red]error:[/] {exc} — the run is in the journal: "
-                f"fleet show {result.run_id} --format json",
+                f"fleet show {result.run_id} --report {report} --report-format {report_format}",
                 highlight=False,
             )
     raise typer.Exit(exit_code_for(result, strict=strict))
 
 
-def check_report_path(report: Path | None) -> None:
-    """Refuse a report path that cannot be written before anything runs (exit 2)."""
+def check_report_path(report: Path | None, report_format: str | None = None) -> ReportFormat:
+    """The report's format, and refuse a report path that cannot be written, before anything
+    runs (exit 2)."""
+    fmt = parse_format(report_format or "json")
     if report is None:
-        return
+        if report_format is not None:
+            message = f"--report-format {fmt} says how to write a report file: add --report PATH."
+            raise SpecError(message)
+        return fmt
     parent = report.resolve().parent
     if report.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
         why = "it is a directory" if report.is_dir() else f"{parent} is not a writable directory"
         message = f"--report {report}: cannot write there ({why}). Give a writable file path."
         raise SpecError(message)
+    return fmt

@@ -12,11 +12,17 @@ outside this package; every layer may import it.
     job       JobSpec, Concurrency
     calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
     hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
-    results   Status, TargetResult, RunReport, ArmCounters, Progress
+    status    Status — a target's final outcome
+    results   TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
+    expect    Expectations, ValueCheck, Verdict, Judgement — a target's pass/fail and why
+    schedule  Schedule, Blackout, Missed — when ``fleet serve`` runs a job
+    alerts    AlertPolicy, Webhook, AlertKind, BodyFormat — whom it tells about changes
 """
 
+from fleet.model.alerts import AlertKind, AlertPolicy, BodyFormat, Webhook
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
+from fleet.model.expect import Expectations, Judgement, ValueCheck, Verdict
 from fleet.model.hygiene import (
     Cleanup,
     Deleted,
@@ -40,7 +46,7 @@ from fleet.model.output import (
     blob_name,
 )
 from fleet.model.plan import RunPlan
-from fleet.model.results import ArmCounters, Progress, RunReport, Status, TargetResult
+from fleet.model.results import ArmCounters, Progress, RunReport, TargetResult
 from fleet.model.rollout import (
     Amount,
     Batch,
@@ -52,31 +58,40 @@ from fleet.model.rollout import (
     RolloutPolicy,
     RolloutRecord,
 )
+from fleet.model.schedule import Blackout, Missed, Schedule
 from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind, run_limit_s
 from fleet.model.secret import Secret
+from fleet.model.status import Status
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
 
 __all__ = [
     "RUN_ID_PARAMETER",
     "STREAMS",
+    "AlertKind",
+    "AlertPolicy",
     "Amount",
     "ArmCounters",
     "Batch",
     "BatchRecord",
+    "Blackout",
     "BlobRef",
     "BlobState",
+    "BodyFormat",
     "CallError",
     "Cleanup",
     "Completion",
     "Concurrency",
     "DeleteReason",
     "Deleted",
+    "Expectations",
     "FullOutput",
     "GateRecord",
     "HealthGate",
     "Invocation",
     "JobSpec",
+    "Judgement",
     "ListedRunCommand",
+    "Missed",
     "Order",
     "OutputBlobs",
     "OutputSpec",
@@ -89,6 +104,7 @@ __all__ = [
     "RunPlan",
     "RunReport",
     "RunView",
+    "Schedule",
     "ScriptSource",
     "ScriptSpec",
     "Secret",
@@ -101,6 +117,9 @@ __all__ = [
     "Target",
     "TargetKind",
     "TargetResult",
+    "ValueCheck",
+    "Verdict",
+    "Webhook",
     "blob_name",
     "is_fleets",
     "marker_tags",

@@ -65,6 +65,7 @@ class World:
     stats: Stats = field(default_factory=Stats)
     operations: dict[str, Any] = field(default_factory=dict)
     background: BackgroundLoad | None = None
+    outcomes: OutcomeModel | None = None  # for PUT /_sim/outcomes
 
     @classmethod
     def from_profile(
@@ -130,6 +131,7 @@ class World:
             exec_runner=exec_runner,
             blob_agent=agent,
         )
+        world.outcomes = outcomes
         world.background = BackgroundLoad(world.arm_throttle, world.compute_throttle)
         first_sub = profile.subscriptions[0].id
         for load in profile.background.build(first_sub, principals[0].name):

@@ -34,6 +34,9 @@ query of a SAS URI). Shape of a job file::
                                       # cancel_running, confirm_over ("Rolling out")
       cleanup: keep-last              # or delete-on-success, always ("What fleet leaves ...")
       pending_timeout: 26m            # Pending this long (agent not ready) = AgentNotReady
+    schedule: {every: 15m}            # scheduled checks (fleet serve): schedule, expect and
+    expect: {output: "OK"}            # alerts — see fleet.spec.checks
+    alerts: {webhooks: [{url: {env: HOOK_URL}}]}
     output:                           # optional: full outputs through append blobs
       storage: {account_url: https://ACCOUNT.blob.core.windows.net, container: NAME}
       completion: arm                 # or storage; keep_days, max_bytes_per_target: see
@@ -46,8 +49,6 @@ import difflib
 from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     StrictBool,
@@ -59,10 +60,11 @@ from pydantic import (
 
 from fleet.model import Cleanup
 from fleet.model.rollout import PENDING_TIMEOUT_S
+from fleet.spec.checks import AlertsSection, ExpectSection, ScheduleSection
+from fleet.spec.fields import EnvRef, StrictModel
 from fleet.spec.output import Output
 from fleet.spec.values import (
     BUILTIN_COMMANDS,
-    ENV_NAME,
     BatchSize,
     CleanupValue,
     ConcurrencyValue,
@@ -83,31 +85,6 @@ from fleet.spec.values import (
     SubscriptionId,
     TagFilter,
 )
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EnvRef(StrictModel):
-    """``{env: VAR}``: the value is read from environment variable ``VAR`` when the spec loads."""
-
-    env: str
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shape(cls, data: Any) -> Any:
-        # Never echo ``data``: it is whatever the author wrote where a secret belongs.
-        if not isinstance(data, dict):
-            message = (
-                "a secret is never written in a job file — write {env: VAR_NAME} and set "
-                "VAR_NAME in the environment"
-            )
-            raise ValueError(message)
-        env = data.get("env")
-        if isinstance(env, str) and not ENV_NAME.match(env):
-            raise ValueError(f"{env!r} is not an environment variable name")
-        return data
 
 
 class Exclude(StrictModel):
@@ -283,7 +260,8 @@ class Rollout(StrictModel):
 
 class Job(StrictModel):
     """A job file: ``name``, ``description``, ``targets``, ``script``, ``max_concurrency``,
-    ``rollout``, ``output``."""
+    ``rollout``, ``output`` (full outputs, ``fleet.spec.output``) and, for scheduled checks,
+    ``schedule``, ``expect`` and ``alerts`` (``fleet.spec.checks``)."""
 
     name: JobName
     description: str = ""
@@ -291,6 +269,9 @@ class Job(StrictModel):
     script: Script
     max_concurrency: ConcurrencyValue | None = None
     rollout: Rollout = Rollout()
+    schedule: ScheduleSection | None = None
+    expect: ExpectSection | None = None
+    alerts: AlertsSection | None = None
     output: Output | None = None
 
     @model_validator(mode="after")
