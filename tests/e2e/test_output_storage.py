@@ -162,3 +162,25 @@ async def test_user_delegation_sas_end_to_end() -> None:
     }  # fmt: skip
     assert all(r.polls == 0 for r in report.results)  # each end seen in storage
     assert report.storage is not None and report.storage.requests.get("key") == 1
+
+
+async def test_managed_identity_mode_sends_no_sas(azurite: AzuriteInfo) -> None:
+    """``identity: system``: the PUT names the VMs' identity (outputBlobManagedIdentity: {}) and
+    carries no SAS; the emulator trusts that identity for its own Azurite (not real: no token,
+    no role check) and fleet reads with its own credential."""
+    container = await new_container(azurite)
+    spec = with_output(
+        job(names=("app-0[12]",), script="#!/bin/sh\nuptime\n"),
+        OutputStorage(azurite.account_url, container, identity="system"),
+        Completion.STORAGE,
+    )
+    opener = lambda _cred: output_store_factory(ca_cert=azurite.ca_cert)  # noqa: E731
+    small = simkit.profile("small")
+    async with sim_backend(small, K, azurite=azurite, outputs=opener) as (emu, backend):
+        report = await run_async(await prepare(spec, backend), backend)
+        sent = [rc for rc in emu.world.runcommands.all() if rc.name == "fleet-e2e"]
+    assert [r.status for r in report.results] == [Status.SUCCEEDED, Status.SUCCEEDED]
+    assert all(r.polls == 0 for r in report.results)
+    assert len(sent) == 2
+    for rc in sent:
+        assert rc.spec.output_blob_identity == {} and "?" not in (rc.spec.output_blob_uri or "?")
