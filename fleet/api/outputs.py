@@ -19,7 +19,7 @@ from fleet.engine.runner import EngineSettings
 from fleet.engine.settings import AnyioClock
 from fleet.engine.storage_watch import CompletionWatcher
 from fleet.errors import SpecError
-from fleet.model import CallError, Completion, RunPlan
+from fleet.model import CallError, Completion, RunPlan, run_limit_s
 from fleet.ports import Backend, OutputStore
 from fleet.report.groups import content_key
 from fleet.report.outputs import LocalOutputFiles
@@ -43,7 +43,8 @@ async def open_outputs(
         )
         raise SpecError(message)
     policy = plan.spec.rollout
-    lifetime = (policy.deadline_s or NO_DEADLINE_S) + plan.spec.script.timeout_s
+    lifetime = (policy.deadline_s or NO_DEADLINE_S) + policy.pending_timeout_s
+    lifetime += run_limit_s(plan.spec.script.timeout_s)
     until = datetime.now(UTC) + timedelta(seconds=lifetime + settings.wedge_grace_s + SAS_MARGIN_S)
     async with backend.outputs(spec, until) as store:
         await _prune(store, spec.keep_days)

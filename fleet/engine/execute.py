@@ -47,6 +47,7 @@ from fleet.model import (
     Status,
     Target,
     TargetResult,
+    run_limit_s,
 )
 from fleet.ports import NullRecorder, Recorder, RunCommands
 from fleet.util import failpoints
@@ -132,11 +133,15 @@ class Executor:
             scope.cancel()
 
     def _invocation(self, target: Target) -> Invocation | None:
-        """What the PUT carries; with output storage, the blobs (a SAS valid for the script's
-        timeout plus grace) and, for ``completion: storage``, the wrapped script."""
+        """What the PUT carries; with output storage, the blobs (a SAS valid while the agent may
+        still write: the pending timeout, the script's run limit, the grace, a margin) and, for
+        ``completion: storage``, the wrapped script."""
         if self.outputs is None:
             return invocation_for(self.spec, target, self.run_id)
-        valid_for = self.spec.script.timeout_s + self.settings.wedge_grace_s + SAS_MARGIN_S
+        valid_for = (
+            self.spec.rollout.pending_timeout_s + run_limit_s(self.spec.script.timeout_s)
+            + self.settings.wedge_grace_s + SAS_MARGIN_S
+        )  # fmt: skip
         blobs = self.outputs.blobs(target, valid_for)
         return invocation_for(self.spec, target, self.run_id, blobs=blobs, wrap=self.outputs.wraps)
 
