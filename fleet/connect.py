@@ -7,15 +7,18 @@ SAS) or ``FLEET_STORAGE_KEY``; behind a custom ARM endpoint, keys only (its toke
 storage token), the endpoint's CA from ``FLEET_STORAGE_CA_CERT``.
 
 One backend is one connection: its clients, its throttle state and its ARM counters are shared
-by every run that uses it (``fleet serve`` runs all its jobs on one).
+by every run that uses it (``fleet serve`` runs all its jobs on one). Given a writable journal,
+its state directory keeps the throttle buckets across processes (``fleet.journal.buckets``:
+shared with the identity's other fleet processes, remembered for a resume); not for ``--sim``,
+whose emulator lives and dies with this process.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +31,8 @@ from fleet.spec import Connection
 
 if TYPE_CHECKING:
     from fleet.azure.backend import ConnectionSettings, OutputsFor
+    from fleet.journal import Journal
+    from fleet.journal.buckets import BucketJournal
     from fleet.sim.azurite import AzuriteInfo
 
 #: The CA to trust for an output storage endpoint of one's own (an Azurite of `fleet sim serve
@@ -45,11 +50,14 @@ async def open_backend(
     connection: Connection,
     on_sim: OnSim | None = None,
     on_emulator: OnEmulator | None = None,
+    *,
+    journal: Journal | None = None,
     output: OutputSpec | None = None,
 ) -> AsyncIterator[Backend]:
     """The backend of ``connection``: the embedded emulator (``sim``), or ARM with the token
-    from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``. ``output``:
-    the job's output storage (with ``sim``, an Azurite is started for it, and stopped)."""
+    from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``; ``journal``
+    (writable): where the throttle buckets are kept across processes; ``output``: the job's
+    output storage (with ``sim``, an Azurite is started for it, and stopped)."""
     from fleet.azure.backend import ConnectionSettings, azure_backend
 
     if connection.sim:
@@ -71,8 +79,9 @@ async def open_backend(
         subscriptions=connection.subscriptions,
     )
     outputs = storage_for(None, aad=connection.arm_endpoint is None)
-    async with azure_backend(settings, outputs=outputs) as backend:
-        yield backend
+    with _bucket_memory(journal) as memory:
+        async with azure_backend(settings, memory=memory, outputs=outputs) as backend:
+            yield backend
 
 
 def storage_for(azurite: AzuriteInfo | None, *, aad: bool = False) -> OutputsFor:
@@ -109,6 +118,17 @@ async def _local_azurite(wanted: bool) -> AsyncIterator[AzuriteInfo | None]:
             yield info
         finally:
             await anyio.to_thread.run_sync(service.stop)
+
+
+@contextmanager
+def _bucket_memory(journal: Journal | None) -> Iterator[BucketJournal | None]:
+    if journal is None or not journal.writable:
+        yield None
+        return
+    from fleet.journal.buckets import BucketJournal
+
+    with BucketJournal(journal.state_dir) as memory:
+        yield memory
 
 
 @asynccontextmanager

@@ -6,6 +6,7 @@
                                lists and reads them: ``fleet.storage``) and where fleet keeps
                                the full outputs it read (local files)
     Backend                    those plus the connection's ARM request counters
+    BucketMemory               throttle buckets' state across processes (the state directory)
     Clock                      time, injectable so engine tests never sleep
     Recorder                   where per-target transitions go (the journal)
     RunObserver                run events for whoever shows or follows a run (the CLI's
@@ -26,6 +27,7 @@ from fleet.model import (
     ArmCounters,
     Batch,
     BlobState,
+    BucketRecord,
     CallError,
     GateRecord,
     Invocation,
@@ -117,6 +119,17 @@ class Backend:
     arm_counters: Callable[[], ArmCounters] = ArmCounters
     time_scale: float = 1.0  # >1 only for an emulator running faster than Azure
     outputs: OutputStoreFactory | None = None
+
+
+class BucketMemory(Protocol):
+    """Throttle buckets' state kept where every fleet process of a machine sees it (the
+    journal's state directory): what a crashed process knew, and who shares an identity's
+    buckets now. Blocking (file I/O): call it from a worker thread."""
+
+    def exchange(self, identity: str, mine: Sequence[BucketRecord]) -> list[BucketRecord]:
+        """Record ``mine`` (this process's records for ``identity``, replacing its earlier
+        ones of the same buckets) and return every record kept for ``identity``."""
+        ...
 
 
 class Clock(Protocol):

@@ -166,7 +166,7 @@ async def _run(
     """``how``: (--yes, where full outputs go)."""
     yes, where = how
     recipe = Recipe(job.document, connection) if journal is not None else None
-    async with open_backend(connection, job.spec.output) as backend:
+    async with open_backend(connection, journal, job.spec.output) as backend:
         plan = await prepare(job.spec, backend)  # sentinels too: their errors come first
         return await launch(
             plan, backend, journal=journal, recipe=recipe, yes=yes, outputs_root=where

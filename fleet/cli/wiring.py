@@ -78,13 +78,14 @@ def sim_banner(profile: str, time_scale: float) -> None:
 
 @asynccontextmanager
 async def open_backend(
-    connection: Connection, output: OutputSpec | None = None
+    connection: Connection, journal: Journal | None = None, output: OutputSpec | None = None
 ) -> AsyncIterator[Backend]:
-    """The backend of ``connection`` (``fleet.connect``), with the SIMULATED FLEET banner;
+    """The backend of ``connection`` (``fleet.connect``), with the SIMULATED FLEET banner; a
+    writable ``journal``'s state directory keeps the throttle buckets across processes;
     ``output``: the job's output storage (``--sim`` starts an Azurite for it)."""
     from fleet.connect import open_backend as connect
 
-    async with connect(connection, on_sim=sim_banner, output=output) as backend:
+    async with connect(connection, on_sim=sim_banner, journal=journal, output=output) as backend:
         yield backend
 
 

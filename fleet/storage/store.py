@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import quote
 
 import anyio
-from aiolimiter import AsyncLimiter
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
 from fleet.model import (
@@ -68,7 +67,7 @@ class BlobOutputStore:
         self._container = container
         self.storage = storage
         self._issuer = issuer
-        self._rate = AsyncLimiter(rate_per_s, 1.0)
+        self._rate = _Pace(rate_per_s)
         self._slots = anyio.CapacityLimiter(concurrency)
         self._requests: Counter[str] = Counter()
         self._errors = 0
@@ -165,6 +164,20 @@ class BlobOutputStore:
     def _failed(self, exc: AzureError) -> CallError:
         self._errors += 1
         return call_error(exc)
+
+
+class _Pace:
+    """At most ``rate_per_s`` requests a second, evenly spaced, first come first served."""
+
+    def __init__(self, rate_per_s: float) -> None:
+        self._gap = 1.0 / rate_per_s
+        self._next = 0.0
+
+    async def acquire(self) -> None:
+        now = anyio.current_time()
+        slot = max(now, self._next)
+        self._next = slot + self._gap
+        await anyio.sleep(slot - now)
 
 
 def _state(props: Any) -> BlobState:
