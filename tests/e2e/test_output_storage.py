@@ -5,6 +5,8 @@ reading them back with azure-storage-blob.
 - On the demo profile, ``completion: storage`` reports every target exactly as ARM polling does
   (status, exit code, reason, output) with at most 0.1 ARM reads per launched target; the
   dead agents, the wedged command and the failures took the fallback path (ARM reads).
+- Outputs read back from the blobs are grouped by their whole text, both streams: targets whose
+  last 4 KB (what ARM shows) are the same but whose outputs begin differently are told apart.
 - A bad SAS, an unreachable storage account and a missing container fail each target with the
   handler's -101 and a clear reason; the run itself completes, and no SAS leaks.
 """
@@ -103,6 +105,50 @@ async def test_demo_storage_completion_matches_arm_polling_with_few_arm_reads(
     kept = await anyio.Path(ok.full_output.stdout.path).read_bytes()
     assert kept.decode().endswith(ok.output)
     assert json.dumps(doc).count("sig=") == 0
+
+
+STDOUT_TAIL = "".join(f"checked package {i:04d}: up to date\n" for i in range(300))  # 11 KB
+STDERR_TAIL = "".join(f"notice {i:04d}: mirror answered slowly\n" for i in range(300))
+SAME_TAILS = simkit.profile(
+    "small",
+    script={
+        "pending": simkit.fixed(2.0),
+        "duration": simkit.fixed(4.0),
+        "outcomes": [
+            {"name": name, "weight": 1.0, "output": out + STDOUT_TAIL, "error": err + STDERR_TAIL}
+            for name, out, err in (
+                ("alpha", "repo: alpha\n", "cache: clean\n"),
+                ("bravo", "repo: bravo\n", "cache: clean\n"),
+                ("stale", "repo: alpha\n", "cache: STALE\n"),
+            )
+        ],
+        "exec": {"enabled": False},
+    },
+    overrides=[
+        {"names": ["app-0[12]"], "outcome": "alpha"},
+        {"names": ["app-03"], "outcome": "bravo"},
+        {"names": ["app-04"], "outcome": "stale"},
+    ],
+    throttling={"enabled": False},
+)
+
+
+async def test_outputs_are_grouped_by_their_whole_text_in_both_streams(
+    azurite: AzuriteInfo,
+) -> None:
+    """ARM's instance views carry the same last 4 KB for all four targets; the blobs differ in
+    their first line of stdout (app-03) or of stderr (app-04), and the report's groups say so."""
+    storage = OutputStorage(azurite.account_url, await new_container(azurite))
+    spec = with_output(job(names=("app-0[1-4]",)), storage, Completion.STORAGE)
+    report = await run_with_storage(SAME_TAILS, spec, azurite)
+
+    assert {r.status for r in report.results} == {Status.SUCCEEDED}
+    assert len({(r.output, r.error) for r in report.results}) == 1  # the 4 KB tails agree
+    groups = report_to_dict(report)["groups"]
+    assert sorted(sorted(g["targets"]) for g in groups) == [
+        ["app-01", "app-02"], ["app-03"], ["app-04"]
+    ]  # fmt: skip
+    assert all(r.full_output is not None and r.full_output.complete for r in report.results)
 
 
 @pytest.mark.parametrize("fault", ["bad-sas", "unreachable", "missing-container"])
