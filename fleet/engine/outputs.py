@@ -4,7 +4,8 @@ its result.
 
 Blob names are ``<run id>/<target key>/stdout|stderr``; the key is the target's name, with a
 short hash of its id when two targets of the run share a name. A SAS is issued at launch, valid
-for the script's timeout plus the wedge grace plus ``SAS_MARGIN_S``.
+while the agent may still write: the pending timeout, the script's run limit, the wedge grace
+and ``SAS_MARGIN_S`` (``fleet.engine.execute``).
 
 Reading (``collect``): one listing of the target's prefix (or what the completion watcher saw),
 then at most one ranged read per non-empty stream: the last bytes up to the job's

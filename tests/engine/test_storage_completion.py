@@ -115,6 +115,9 @@ async def test_full_output_is_read_back_without_the_record() -> None:
     assert not no_agent.full_output.complete and "never created" in (
         no_agent.full_output.note or ""
     )
+    wedged = next(r for r in report.results if r.target.name == "wedged")  # still Running
+    assert wedged.full_output is not None and not wedged.full_output.complete
+    assert "may still be growing" in (wedged.full_output.note or "")
 
 
 async def test_a_container_fleet_cannot_read_sends_everyone_back_to_arm_polling() -> None:
