@@ -2,7 +2,8 @@
 real Azurite, through the real SDK clients (ARM over HTTPS; blobs read back with
 azure-storage-blob), as Azure/run-command-handler-linux does (internal/cmds/cmds.go: create or
 replace both blobs before the script, append on each 15-second tick and once after the end,
-fail the run with -101 when a blob cannot be created).
+fail the run with -101 when a blob cannot be created: bad or expired SAS, missing container,
+unreachable account).
 
 Waits are on observed states (``_until``), never sleep-then-count.
 """
@@ -181,12 +182,14 @@ async def test_wrapped_script_ends_its_blob_with_the_completion_record(
     assert rc.instance_view.output.endswith(completion.record("run-4", 3))
 
 
-@pytest.mark.parametrize("fault", ["bad-sas", "missing-container", "unreachable"])
+@pytest.mark.parametrize("fault", ["bad-sas", "expired-sas", "missing-container", "unreachable"])
 async def test_an_unwritable_blob_fails_the_run_with_minus_101_before_the_script(
     emu: Emulator, azurite: AzuriteInfo, container: str, fault: str
 ) -> None:
     if fault == "bad-sas":
         url = sas_url(azurite, container, "r5/stdout", key="Zm9vYmFy" * 11)
+    elif fault == "expired-sas":  # signed with the right key, but its expiry has passed
+        url = sas_url(azurite, container, "r5/stdout", hours=-1)
     elif fault == "missing-container":
         url = sas_url(azurite, "no-such-container", "r5/stdout")
     else:
@@ -199,6 +202,7 @@ async def test_an_unwritable_blob_fails_the_run_with_minus_101_before_the_script
     )
     expected = {
         "bad-sas": "StatusCode=403, ErrorCode=AuthorizationFailure",
+        "expired-sas": "StatusCode=403, ErrorCode=AuthorizationFailure",  # Azurite's code for it
         "missing-container": "StatusCode=404, ErrorCode=ContainerNotFound",
         "unreachable": "connect: connection refused",
     }[fault]
