@@ -119,6 +119,7 @@ class Backend:
     arm_counters: Callable[[], ArmCounters] = ArmCounters
     time_scale: float = 1.0  # >1 only for an emulator running faster than Azure
     outputs: OutputStoreFactory | None = None
+    simulated: bool = False  # fleet's own Azure emulator (``--sim``): the report says so
 
 
 class BucketMemory(Protocol):

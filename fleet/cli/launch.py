@@ -12,10 +12,10 @@ from pathlib import Path
 import anyio
 
 from fleet.api.run import run_async
+from fleet.cli.exits import err_console
 from fleet.cli.rollout_view import confirm_run
 from fleet.cli.signals import relay_signals
 from fleet.cli.terminal import TerminalObserver
-from fleet.cli.wiring import err_console
 from fleet.journal import Journal
 from fleet.model import RunPlan, RunReport
 from fleet.ports import Backend

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-from fleet.cli.wiring import err_console
+from fleet.cli.exits import err_console
 from fleet.errors import SpecError
 from fleet.model import RunReport, StreamCopy, TargetResult
 

@@ -118,7 +118,9 @@ class Executor:
         self.may_launch = may_launch or (lambda: None)
         self._put_slots: anyio.CapacityLimiter | None = None
         self.settings, self.clock, self.transition = settings, context.clock, transition
-        self.watcher = Watcher(run_commands, context, spec.rollout.pending_timeout_s)
+        self.watcher = Watcher(
+            run_commands, context, spec.rollout.pending_timeout_s, spec.script.success_exit_codes
+        )
         self.keeper = Housekeeper(run_commands, context, spec.rollout.cleanup)
         self._watching: dict[str, anyio.CancelScope] = {}
         self.interrupted: Interrupt | None = None
@@ -299,7 +301,10 @@ class Executor:
         with anyio.move_on_after(limit):
             last = await self.run_commands.get(target, inv.run_command)
         if isinstance(last, RunView) and last.terminal:
-            return result_from_view(target, last, 1, self.secrets, timeout_s=inv.timeout_s)
+            return result_from_view(
+                target, last, 1, self.secrets, timeout_s=inv.timeout_s,
+                success_exit_codes=self.spec.script.success_exit_codes,
+            )  # fmt: skip
         state = last.execution_state if isinstance(last, RunView) else "unreadable"
         if self.interrupted is Interrupt.DELETE:
             self.transition(target, TargetState.CANCELING, None)

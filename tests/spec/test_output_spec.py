@@ -14,7 +14,7 @@ from fleet.errors import SpecError
 from fleet.model import Completion, OutputSpec, OutputStorage
 from fleet.spec import JobOptions, job_spec_from_options, load_job, load_job_spec
 from fleet.spec.document import JobDocument
-from fleet.spec.load import file_job_spec
+from fleet.spec.load import file_job_spec, job_from_flags
 from fleet.spec.output import OutputOptions, container_url_parts, parse_size
 
 ACCOUNT = "https://acct.blob.core.windows.net"
@@ -151,7 +151,8 @@ def test_flags_lay_over_a_job_files_output_and_the_recipe_keeps_them(tmp_path: P
         tmp_path,
         JOB + f"output: {{storage: {{account_url: {ACCOUNT}, container: first}}, keep_days: 3}}\n",
     )
-    parsed = load_job(path, output=OutputOptions(f"{ACCOUNT}/second", "storage"))
+    flags = {"spec": path, "output_container": f"{ACCOUNT}/second", "completion": "storage"}
+    parsed = job_from_flags(flags)
     assert parsed.spec.output is not None
     assert (parsed.spec.output.storage.container, parsed.spec.output.keep_days) == ("second", 3)
     again = file_job_spec(JobDocument.from_json(parsed.document.to_json()), env={})
