@@ -12,7 +12,7 @@ import pytest
 
 from fleet.errors import SpecError
 from fleet.model import Completion, OutputSpec, OutputStorage
-from fleet.spec import JobOptions, job_spec_from_options, load_job, load_job_spec
+from fleet.spec import JobOptions, job_spec_from_options, load_job_spec
 from fleet.spec.document import JobDocument
 from fleet.spec.load import file_job_spec, job_from_flags
 from fleet.spec.output import OutputOptions, container_url_parts, parse_size
