@@ -17,6 +17,7 @@ import anyio
 import structlog
 
 from fleet.engine.outputs import RunOutputs
+from fleet.engine.reboot import PendingReboot
 from fleet.engine.runner import EngineSettings, Runner
 from fleet.journal.recorder import JournalRecorder
 from fleet.journal.records import PlannedTarget
@@ -34,11 +35,13 @@ log = structlog.get_logger("fleet")
 class Resumed:
     """What a resumed run already has: results final before the crash (``done``; they spend
     the error budget again unless ``count_done`` is off, as when going on past a halt), the
-    targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous) and
-    the gate verdicts of the run so far."""
+    targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous), those
+    it was rebooting (lower-cased id → what the journal knows of the reboot) and the gate
+    verdicts of the run so far."""
 
     done: Sequence[TargetResult] = ()
     reattach: Mapping[str, bool] = field(default_factory=dict)
+    rebooting: Mapping[str, PendingReboot] = field(default_factory=dict)
     count_done: bool = True
     gates: Sequence[GateRecord] = ()
 
@@ -79,11 +82,12 @@ async def drive(
         plan, backend.run_commands, observer=observer, arm_counters=backend.arm_counters,
         settings=settings or EngineSettings(time_scale=backend.time_scale), control=control,
         recorder=JournalRecorder(writer) if writer is not None else None, outputs=outputs,
+        machines=backend.machines,
     )  # fmt: skip
     resumed = resumed or Resumed()
     results = await runner.run(
-        done=resumed.done, reattach=resumed.reattach, count_done=resumed.count_done,
-        gated=frozenset(g.batch for g in resumed.gates),
+        done=resumed.done, reattach=resumed.reattach, rebooting=resumed.rebooting,
+        count_done=resumed.count_done, gated=frozenset(g.batch for g in resumed.gates),
     )  # fmt: skip
     report = finish_report(plan, started, results, runner, backend, resumed.gates)
     if writer is not None:
@@ -119,6 +123,7 @@ def finish_report(
         expect=plan.spec.expect,
         cleanup=plan.spec.rollout.cleanup.value,
         storage=None if runner.outputs is None else runner.outputs.counters(),
+        reboot=plan.spec.rollout.reboot.mode.value,
     )
     log.info(
         "run.finished",

@@ -1,5 +1,5 @@
 """Wires a :class:`fleet.ports.Backend` for one ARM connection: credential, pooled clients with the
-throttle policy installed, target selection and run commands.
+throttle policy installed, target selection, run commands and VM restarts.
 
 Connections: Azure with ``DefaultAzureCredential`` (public, US Government or China cloud), or a
 custom ARM endpoint (an emulator, Azure Stack) with a CA file and a bearer token from
@@ -29,6 +29,7 @@ from fleet.azure.bucket_set import BucketSet
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
 from fleet.azure.identity import identity_key
 from fleet.azure.limits import ThrottleLimits
+from fleet.azure.machines import AzureMachines
 from fleet.azure.registry import shared_buckets
 from fleet.azure.run_commands import AzureRunCommands
 from fleet.azure.targets import AzureTargets
@@ -168,6 +169,7 @@ async def azure_backend(
                     arm_counters=throttle.counters,
                     time_scale=settings.time_scale,
                     outputs=None if outputs is None else outputs(credential),
+                    machines=AzureMachines(clients),
                     simulated=settings.simulated,
                 )
     finally:

@@ -1,6 +1,7 @@
 """One target's life: launch (PUT) → budgeted polls (GET with instance view, ``fleet.engine.
-watch``) → final outcome → the cleanup policy (``fleet.engine.housekeeping``), and what happens
-when the run stops under it (delete the run command, or leave it running).
+watch``) → final outcome → the reboot it asks for, if the job reboots (``fleet.engine.reboot``)
+→ the cleanup policy (``fleet.engine.housekeeping``), and what happens when the run stops under
+it (delete the run command, or leave it running).
 
 At Azure's per-VM limit of 25 run commands the PUT is refused, so it never ran: fleet frees a
 slot by deleting its own finished run commands on that VM (oldest first; never another's, never
@@ -42,6 +43,7 @@ from fleet.engine.invocation import invocation_for
 from fleet.engine.outcome import status_for_put_error
 from fleet.engine.outputs import SAS_MARGIN_S, RunOutputs
 from fleet.engine.polling import PollPlanner
+from fleet.engine.reboot import PendingReboot, Rebooter
 from fleet.engine.settings import RunContext
 from fleet.engine.watch import Watcher, result_from_view
 from fleet.model import (
@@ -55,7 +57,7 @@ from fleet.model import (
     TargetResult,
     run_limit_s,
 )
-from fleet.ports import NullRecorder, Recorder, RunCommands
+from fleet.ports import Machines, NullRecorder, Recorder, RunCommands
 from fleet.util import failpoints
 
 log = structlog.get_logger("fleet.engine")
@@ -74,6 +76,7 @@ class TargetState(StrEnum):
     LAUNCHING = "launching"  # about to send the PUT
     LAUNCHED = "launched"  # Azure accepted the run command
     CANCELING = "canceling"  # about to DELETE the in-flight run command
+    REBOOTING = "rebooting"  # its script asked for a reboot: the VM is restarted, waited for
     FINAL = "final"  # the result is known (reported by the runner, not here)
 
 
@@ -108,8 +111,11 @@ class Executor:
         recorder: Recorder | None = None,
         may_launch: Callable[[], str | None] | None = None,
         outputs: RunOutputs | None = None,
+        machines: Machines | None = None,
+        may_restart: Callable[[], str | None] | None = None,
     ) -> None:
-        """``outputs``: the run's output blobs (the job's ``output:``), None without."""
+        """``outputs``: the run's output blobs (the job's ``output:``), None without;
+        ``may_launch``/``may_restart``: None while a PUT / a restart may go, else why not."""
         self.spec, self.run_commands, self.run_id = spec, run_commands, context.run_id
         self.outputs = outputs
         settings, self.secrets = context.settings, context.secrets
@@ -122,6 +128,10 @@ class Executor:
             run_commands, context, spec.rollout.pending_timeout_s, spec.script.success_exit_codes
         )
         self.keeper = Housekeeper(run_commands, context, spec.rollout.cleanup)
+        self.rebooter = Rebooter(
+            machines, context, spec.rollout.reboot, recorder=self.recorder,
+            may_restart=may_restart,
+        )  # fmt: skip
         self._watching: dict[str, anyio.CancelScope] = {}
         self.interrupted: Interrupt | None = None
 
@@ -141,6 +151,7 @@ class Executor:
         self.interrupted = action
         for scope in list(self._watching.values()):
             scope.cancel()
+        self.rebooter.interrupt()  # a VM being restarted: one last read, then say so
 
     def _invocation(self, target: Target) -> Invocation | None:
         """What the PUT carries; with output storage, the blobs (a SAS valid while the agent may
@@ -231,9 +242,25 @@ class Executor:
         )  # fmt: skip
 
     async def _follow(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
-        """Watch a launched command to its end, then apply the cleanup policy."""
+        """Watch a launched command to its end, reboot if the result asks for it, then apply
+        the cleanup policy (after the reboot: the VM accepts changes again once it is back)."""
         result = await self._watch_or_interrupt(target, inv, launched_at)
+        required = self.rebooter.required(result)
+        if required is not None:
+            self.transition(target, TargetState.REBOOTING, None)
+            result = await self.rebooter.reboot(target, result, required)
         return await self.keeper.tidy(target, inv.run_command, result)
+
+    async def resume_reboot(self, target: Target, pending: PendingReboot) -> TargetResult:
+        """Continue a target a crashed run was rebooting (its script had finished)."""
+        log.info("target.reattached", target=target.id, rebooting=True)
+        self.transition(target, TargetState.LAUNCHED, None)
+        self.transition(target, TargetState.REBOOTING, None)
+        result = await self.rebooter.resume(target, pending)
+        invocation = invocation_for(self.spec, target, self.run_id)
+        if invocation is None:
+            return result
+        return await self.keeper.tidy(target, invocation.run_command, result)
 
     async def resume(self, target: Target, ambiguous: bool) -> TargetResult:
         """Continue a target a crashed run had launched (``ambiguous``: the journal says a PUT

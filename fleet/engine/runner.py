@@ -24,6 +24,7 @@ import structlog
 from fleet.engine.execute import Executor, Interrupt
 from fleet.engine.gate_runs import GateRuns
 from fleet.engine.outputs import RunOutputs
+from fleet.engine.reboot import PendingReboot
 from fleet.engine.settings import AnyioClock, EngineSettings, RunContext
 from fleet.engine.tally import Tally
 from fleet.model import (
@@ -36,7 +37,7 @@ from fleet.model import (
     Target,
     TargetResult,
 )
-from fleet.ports import Clock, NullRecorder, Recorder, RunCommands, RunObserver
+from fleet.ports import Clock, Machines, NullRecorder, Recorder, RunCommands, RunObserver
 from fleet.rollout.budget import ErrorBudget
 from fleet.rollout.control import Ended, RunControl, Stage
 from fleet.secrets import Secrets
@@ -59,9 +60,11 @@ class Runner:
         control: RunControl | None = None,
         recorder: Recorder | None = None,
         outputs: RunOutputs | None = None,
+        machines: Machines | None = None,
     ) -> None:
         """``observer``: the run's events; with one, ``progress`` snapshots too. ``outputs``:
-        the run's output blobs (its completion watcher runs with the run)."""
+        the run's output blobs (its completion watcher runs with the run); ``machines``: how
+        VMs are restarted, for a job that reboots."""
         self.plan, self.spec = plan, plan.spec
         self.settings = settings or EngineSettings()
         self.clock = clock or AnyioClock()
@@ -80,12 +83,14 @@ class Runner:
         self.executor = Executor(
             plan.spec, run_commands, context, transition=self.tally.transition,
             recorder=recorder, may_launch=self._may_launch, outputs=outputs,
+            machines=machines, may_restart=self._may_restart,
         )  # fmt: skip
         self.gates = GateRuns(plan.spec, run_commands, context, sentinels=plan.sentinels)
         self.budget = ErrorBudget.of(policy, len(plan.targets))
         self.gate_records: list[GateRecord] = []
         self._done: dict[str, TargetResult] = {}  # resume: final before this process started
         self._reattach: Mapping[str, bool] = {}  # resume: launched before; value = ambiguous
+        self._rebooting: Mapping[str, PendingReboot] = {}  # resume: a reboot under way
         self._count_done = True  # resume: do the results in _done spend the error budget?
         self._gated: frozenset[int] = frozenset()  # resume: batches whose gates were judged
         self._started_batches: set[int] = set()
@@ -97,6 +102,7 @@ class Runner:
         *,
         done: Sequence[TargetResult] = (),
         reattach: Mapping[str, bool] | None = None,
+        rebooting: Mapping[str, PendingReboot] | None = None,
         count_done: bool = True,
         gated: frozenset[int] = frozenset(),
     ) -> list[TargetResult]:
@@ -106,13 +112,15 @@ class Runner:
         Resuming a crashed run: ``done`` are targets of the plan that finished before the
         crash (they spend the error budget again, are not re-recorded); ``reattach`` maps the
         lower-cased ids of targets launched before the crash to whether their PUT's arrival
-        is ambiguous (see ``Executor.resume``). ``count_done=False``: the ``done`` results do
-        not spend the error budget (going on past a halt the operator has looked at).
-        ``gated``: indices of batches whose gates gave their verdict before (the one that
-        halted the run among them): not checked again."""
+        is ambiguous (see ``Executor.resume``); ``rebooting`` those whose script had finished
+        and whose reboot had begun (``Executor.resume_reboot``). ``count_done=False``: the
+        ``done`` results do not spend the error budget (going on past a halt the operator has
+        looked at). ``gated``: indices of batches whose gates gave their verdict before (the
+        one that halted the run among them): not checked again."""
         self._done = {r.target.id.lower(): r for r in done}
         self._count_done, self._gated = count_done, gated
         self._reattach = reattach or {}
+        self._rebooting = rebooting or {}
         self.tally.start()
         self._stopped, self._grace = anyio.Event(), anyio.Event()
         if self.control.stage is not Stage.RUNNING:  # stopped before it started
@@ -183,7 +191,10 @@ class Runner:
             self.tally.finish(self._done[key], record=False)
             return
         async with limit:
-            if key in self._reattach:  # in flight before the crash: follow it, whatever stage
+            if key in self._rebooting:  # rebooting before the crash: never restart it twice
+                work = self.executor.resume_reboot(target, self._rebooting[key])
+                result = await self._attempt(target, work)
+            elif key in self._reattach:  # in flight before the crash: follow it, whatever stage
                 result = await self._attempt(
                     target, self.executor.resume(target, self._reattach[key])
                 )
@@ -202,6 +213,12 @@ class Runner:
     def _may_launch(self) -> str | None:
         """None while the run may launch; else why not (the NotStarted reason)."""
         return None if self.control.launching_allowed else self.control.not_started_reason
+
+    def _may_restart(self) -> str | None:
+        """None while a finished script's reboot may still be requested; else why not."""
+        if self.control.restarts_allowed:
+            return None
+        return f"the run stopped ({self.control.not_started_reason})"
 
     async def _attempt(self, target: Target, work: Awaitable[TargetResult]) -> TargetResult:
         try:

@@ -15,14 +15,12 @@ from dataclasses import dataclass
 
 from fleet.engine.deadlines import Overdue, started
 from fleet.engine.outcome import status_for_put_error, status_for_view
-from fleet.engine.polling import PollPlanner
+from fleet.engine.polling import EPSILON, PollPlanner, sleep_until_due
 from fleet.engine.settings import RunContext
 from fleet.model import Invocation, RunView, Status, Target, TargetResult, run_limit_s
 from fleet.model.rollout import PENDING_TIMEOUT_S
 from fleet.ports import RunCommands
 from fleet.secrets import Secrets
-
-_EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)
 
 
 def result_from_view(
@@ -91,11 +89,14 @@ class Watcher:
         key, due, seen = target.id.lower(), self.due(inv), Reads()
         try:
             while True:
-                await self._wait_for_poll(key, launched_at, seen, due.at)
+                await sleep_until_due(
+                    self.planner, self.clock, key, launched_at, seen.seen_running,
+                    seen.last_read, due.at,
+                )  # fmt: skip
                 ended = await self.read(target, inv, seen, due, launched_at)
                 if ended is not None:
                     return ended
-                if seen.last_read >= due.at - _EPSILON * self.planner.settings.min_gap_s:
+                if seen.last_read >= due.at - EPSILON * self.planner.settings.min_gap_s:
                     return self.overdue(target, seen, due)
         finally:
             self.planner.release(key)
@@ -150,18 +151,6 @@ class Watcher:
                 target, view, polls, self.secrets, Status.AGENT_NOT_READY, reason
             )
         return None
-
-    async def _wait_for_poll(self, key: str, launched_at: float, seen: Reads, at: float) -> None:
-        """Sleep until the planner says ``key`` is due (it re-plans as it learns), never past
-        the moment ``at`` the target is overdue."""
-        poll = self.planner.settings
-        while True:
-            due = self.planner.next_poll_at(key, seen.seen_running)
-            due = min(max(due, seen.last_read + poll.min_gap_s), at)
-            wait = due - (self.clock.now() - launched_at)
-            if wait <= _EPSILON * poll.min_gap_s:  # float noise must not spin the loop
-                return
-            await self.clock.sleep(self.planner.sleep_before_asking_again(wait))
 
     def overdue(self, target: Target, seen: Reads, due: Overdue) -> TargetResult:
         """The result of a command still not final when it is overdue."""

@@ -15,6 +15,9 @@ from fleet.model import (
     Deleted,
     DeleteReason,
     FullOutput,
+    MachineView,
+    RebootOutcome,
+    RebootRecord,
     Status,
     Target,
     TargetKind,
@@ -137,7 +140,57 @@ def final_detail(r: TargetResult) -> dict[str, Any]:
         "polls": r.polls,
         "deleted": [[d.run_command, d.reason.value, d.error] for d in r.deleted],
         "full_output": None if r.full_output is None else r.full_output.to_json(),
+        "reboot": None if r.reboot is None else reboot_detail(r.reboot),
     }
+
+
+def reboot_detail(rec: RebootRecord) -> dict[str, Any]:
+    return {
+        "required": rec.required,
+        "outcome": rec.outcome.value,
+        "requested": rec.requested,
+        "requested_at": iso(rec.requested_at) if rec.requested_at else None,
+        "ready_at": iso(rec.ready_at) if rec.ready_at else None,
+        "seconds_to_ready": rec.seconds_to_ready,
+        "detail": rec.detail,
+        "restarts": rec.restarts,
+        "reads": rec.reads,
+    }
+
+
+def reboot_from_detail(d: Mapping[str, Any] | None) -> RebootRecord | None:
+    if not d:
+        return None
+    return RebootRecord(
+        required=str(d.get("required") or ""),
+        outcome=RebootOutcome(d.get("outcome") or RebootOutcome.UNKNOWN.value),
+        requested=d.get("requested"),
+        requested_at=parse_iso(d.get("requested_at")),
+        ready_at=parse_iso(d.get("ready_at")),
+        seconds_to_ready=d.get("seconds_to_ready"),
+        detail=d.get("detail"),
+        restarts=int(d.get("restarts") or 0),
+        reads=int(d.get("reads") or 0),
+    )
+
+
+def view_detail(view: MachineView) -> dict[str, Any]:
+    """A VM's instance view as an INTENT_REBOOT records it (the reading before the restart)."""
+    return {
+        "power_state": view.power_state,
+        "provisioning_state": view.provisioning_state,
+        "provisioned_at": iso(view.provisioned_at) if view.provisioned_at else None,
+        "agent": view.agent,
+    }
+
+
+def view_from_detail(d: Mapping[str, Any]) -> MachineView:
+    return MachineView(
+        power_state=d.get("power_state"),
+        provisioning_state=d.get("provisioning_state"),
+        provisioned_at=parse_iso(d.get("provisioned_at")),
+        agent=d.get("agent"),
+    )
 
 
 def result_from_final(target: Target, d: Mapping[str, Any]) -> TargetResult:
@@ -158,4 +211,5 @@ def result_from_final(target: Target, d: Mapping[str, Any]) -> TargetResult:
             for name, reason, error in d.get("deleted", ())
         ),
         full_output=FullOutput.from_json(d["full_output"]) if d.get("full_output") else None,
+        reboot=reboot_from_detail(d.get("reboot")),
     )

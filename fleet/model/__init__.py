@@ -12,6 +12,7 @@ outside this package; every layer may import it.
     job       JobSpec, Concurrency
     calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
     hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
+    reboot    Reboot, RebootPolicy, MachineView, RestartAccepted, RebootOutcome, RebootRecord
     status    Status — a target's final outcome
     results   TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
@@ -48,6 +49,15 @@ from fleet.model.output import (
     blob_name,
 )
 from fleet.model.plan import RunPlan
+from fleet.model.reboot import (
+    REBOOT_TIMEOUT_S,
+    MachineView,
+    Reboot,
+    RebootOutcome,
+    RebootPolicy,
+    RebootRecord,
+    RestartAccepted,
+)
 from fleet.model.results import ArmCounters, Progress, RunReport, TargetResult
 from fleet.model.rollout import (
     Amount,
@@ -74,6 +84,7 @@ from fleet.model.status import Status
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
 
 __all__ = [
+    "REBOOT_TIMEOUT_S",
     "RUN_ID_PARAMETER",
     "STREAMS",
     "AlertKind",
@@ -101,6 +112,7 @@ __all__ = [
     "JobSpec",
     "Judgement",
     "ListedRunCommand",
+    "MachineView",
     "Missed",
     "Order",
     "OutputBlobs",
@@ -108,6 +120,11 @@ __all__ = [
     "OutputStorage",
     "Parameter",
     "Progress",
+    "Reboot",
+    "RebootOutcome",
+    "RebootPolicy",
+    "RebootRecord",
+    "RestartAccepted",
     "RolloutPlan",
     "RolloutPolicy",
     "RolloutRecord",

@@ -11,6 +11,7 @@ from datetime import datetime
 from fleet.model.expect import Expectations, Judgement
 from fleet.model.hygiene import Deleted
 from fleet.model.output import FullOutput, StorageCounters
+from fleet.model.reboot import RebootRecord
 from fleet.model.rollout import RolloutRecord
 from fleet.model.script import ScriptIdentity
 from fleet.model.status import Status
@@ -32,6 +33,7 @@ class TargetResult:
     polls: int = 0  # GETs sent for this target
     deleted: tuple[Deleted, ...] = ()  # run commands fleet deleted on this target in this run
     full_output: FullOutput | None = None  # read from its output blobs (output storage)
+    reboot: RebootRecord | None = None  # a reboot its script required (rollout.reboot)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class RunReport:
 
     cleanup: str = "keep-last"  # the cleanup policy (what fleet deleted: each target's deleted)
     storage: StorageCounters | None = None  # output storage requests (None: no output storage)
+    reboot: str = "never"  # the reboot policy (what happened: each target's reboot)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class Progress:
     skipped: int = 0  # decided without a write (not running, excluded by preflight)
     launched: int = 0  # run command accepted by Azure
     running: int = 0  # launched and not yet final
+    rebooting: int = 0  # of those running: their script is done, their VM restarting / awaited
     succeeded: int = 0
     failed: int = 0  # every final status but Succeeded, Skipped and NotStarted
     not_started: int = 0  # the rollout stopped before launching them (not failures)

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from fleet.model import DeleteReason, RunReport, Status
 from fleet.report.groups import OutputGroup, group_results
+from fleet.report.reboots import reboots_line
 from fleet.secrets import NO_SECRETS, Secrets
 
 STATUS_STYLES: dict[Status, str] = {
@@ -173,6 +174,9 @@ def _footer(report: RunReport) -> Text:
             f"\nOutput storage: {report.storage.total:,} requests; whole outputs of "
             f"{plural(kept)} (each target's full_output in the report)."
         )
+    rebooted = reboots_line(report)
+    if rebooted is not None:
+        text.append(f"\n{rebooted}")
     return text
 
 

@@ -67,6 +67,7 @@ TARGET_FIELDS = {
     "polls": int,
     "deleted": list,
     "full_output": (dict, type(None)),  # only for jobs with output storage
+    "reboot": (dict, type(None)),
 }
 
 
@@ -107,9 +108,9 @@ def test_all_fields_with_types() -> None:
     assert list(doc) == [
         "schema_version", "run_id", "job", "simulated", "script", "started_at", "finished_at",
         "ended", "ended_detail", "summary", "verdicts", "targets", "groups", "arm", "storage",
-        "rollout", "cleanup",
+        "rollout", "cleanup", "reboots",
     ]  # fmt: skip
-    assert (doc["schema_version"], doc["simulated"], doc["script"]) == (2, False, {})
+    assert (doc["schema_version"], doc["simulated"], doc["script"]) == (3, False, {})
     assert doc["storage"] is None  # the job had no output storage
     assert (doc["run_id"], doc["job"], doc["ended"]) == ("r-1", "health", "completed")
     assert doc["summary"] == {"Succeeded": 196, "Failed": 4, "Skipped": 1, "total": 201}
