@@ -23,18 +23,22 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from fleet.sim import rc_truth
+from fleet.sim.blob_agent import BlobAgent
 from fleet.sim.clock import SimClock
 from fleet.sim.errors import ArmError, not_found
 from fleet.sim.model import AgentState, PowerState, SimVm
 from fleet.sim.rc_body import RunCommandSpec, parse_patch, parse_put, split_parameters
 from fleet.sim.rc_ledger import RunCommandLedger
+from fleet.sim.rc_provisioning import Provisioning, provisioning
 from fleet.sim.rc_rules import RunCommandRules
-from fleet.sim.rc_state import Execution, LiveRun, Provisioning, provisioning, view
+from fleet.sim.rc_state import BlobOutput, Execution, LiveRun, view
+from fleet.util import completion
 
 RC_TYPE = "Microsoft.Compute/virtualMachines/runCommands"
 VMSS_VM_RC_TYPE = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands"
@@ -72,6 +76,8 @@ class ExecRunner(Protocol):
         env: dict[str, str],
         args: list[str],
         timeout_s: float | None,
+        *,
+        prepare: Callable[[], Awaitable[bool]] | None = None,
     ) -> None: ...
 
     def cancel(self, execution: Execution) -> None: ...
@@ -139,12 +145,17 @@ class RunCommandStore:
         exec_runner: ExecRunner | None = None,
         delete_s: float = 5.0,
         rules: RunCommandRules | None = None,
+        blob_agent: BlobAgent | None = None,
     ) -> None:
+        """``blob_agent`` None: output blobs are accepted and echoed, never written."""
         self._clock = clock
         self._planner = planner
         self._runner = exec_runner
         if exec_runner is not None:
             exec_runner.bind_clock(clock)  # live timestamps on the same clock as everything else
+        self._blobs = blob_agent
+        if blob_agent is not None:
+            blob_agent.bind_clock(clock)
         self._delete_s = delete_s
         self.rules = rules or RunCommandRules()
         self.ledger = RunCommandLedger()
@@ -245,18 +256,22 @@ class RunCommandStore:
     def _start_execution(self, vm: SimVm, name: str, spec: RunCommandSpec, now: float) -> Execution:
         key = (vm.key, name.lower())
         self._seq[key] += 1
-        self.rules.blobs.check(vm, spec.output_blob_uri, spec.error_blob_uri)
         ex = self._new_execution(vm, name, self._seq[key], spec, now)
         self._executions.append(ex)
         script = spec.script_text(vm.os)
+        blobs = self._blobs if self._blobs is not None and BlobAgent.wants(spec) else None
         if self._runner is not None and _exec_eligible(vm, spec, ex):
-            ex.live = LiveRun()
+            ex.live = LiveRun(keep_full=blobs is not None)
             env, args = split_parameters(spec.parameters + spec.protected_parameters)
-            self._runner.start(ex, script, env, args, ex.timeout_s)
+            prepare = None if blobs is None else partial(blobs.prepare, ex, spec)
+            ex.blobs = None if blobs is None else BlobOutput()
+            self._runner.start(ex, script, env, args, ex.timeout_s, prepare=prepare)
             return ex
+        # fleet's completion wrapper: plan the script inside it; the trap prints the record
+        unwrapped = completion.unwrap(script) if spec.source_kind == "script" else None
         planned = self._planner(
             vm,
-            script,
+            script if unwrapped is None else unwrapped[0],
             ex.seq,
             name=name,
             parameters=tuple(n for n, _ in spec.parameters),
@@ -266,6 +281,10 @@ class RunCommandStore:
         ex.duration_s = max(0.0, float(planned.duration_s))
         ex.exit_code, ex.output, ex.error = planned.exit_code, planned.output, planned.error
         ex.outcome = planned.outcome
+        if unwrapped is not None:
+            ex.trailer = completion.record(unwrapped[1], planned.exit_code)
+        if blobs is not None:
+            blobs.follow(ex, spec)
         return ex
 
     def _new_execution(
