@@ -74,7 +74,9 @@ def run_history(
     """Both runs' rows; ``config(scenario, name, info, targets)`` builds a contender config."""
     rows: list[dict[str, Any]] = []
     state_dir = workdir / "history-state"
-    with EmulatorProcess(scenario.profile, scenario.time_scale, scenario.seed) as emu:
+    with EmulatorProcess(
+        scenario.profile, scenario.time_scale, scenario.seed, scenario.throttle_headers
+    ) as emu:
         targets = [t["id"] for t in emu.truth("inventory")["targets"]]
         before: dict[str, Any] | None = None
         for run, (name, bound) in enumerate(zip((FIRST, SECOND), bounds, strict=True)):
