@@ -36,7 +36,10 @@ from fleet.ports import Backend
 #   call). Only when a deadline is spent does a 429 (or ThrottleDeadlineExceeded, status 429)
 #   reach RetryPolicy, which counts it against its budget; its later attempts find the deadline
 #   past and fail without sending.
-# Whether a retried PUT may run a script twice is the engine's concern (issue #18), not theirs.
+# Neither loop ever re-sends a run-command PUT after a failure of unknown outcome: the PUT is
+# made with retry_total=0 (``fleet.azure.send_once.SEND_ONCE``), so RetryPolicy hands its
+# connection error or 5xx straight to the engine, which reads the run command before deciding
+# (issue #18). ThrottlePolicy's re-send after a 429 stays: Azure refused that request unread.
 RETRY_TOTAL = 6
 RETRY_BACKOFF_FACTOR = 0.5
 
