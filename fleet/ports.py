@@ -1,14 +1,17 @@
 """The small interfaces between fleet's engine and the world, and the one way to watch a run.
 
     TargetSource, RunCommands  what the engine asks of Azure; ``fleet.azure`` implements them
-                               with the real SDK, tests in memory (no HTTP)
-    Backend                    those two plus the connection's ARM request counters
+                               with the real SDK, tests in memory (no HTTP). RunCommands has
+                               two implementations: managed run commands and the action run
+                               command (``Mode``), and the engine uses whichever the job says
+    CommandCatalog             the built-in run commands Azure lists per location
+    Backend                    those plus the connection's ARM request counters
     Clock                      time, injectable so engine tests never sleep
     Recorder                   where per-target transitions go (the journal)
     RunObserver                run events for whoever shows or follows a run (the CLI's
                                progress display, a dashboard, a workflow engine)
 
-Imports only ``fleet.model``.
+Imports only ``fleet.model`` and ``fleet.errors``.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from fleet.errors import SpecError
 from fleet.model import (
     ArmCounters,
     Batch,
+    BuiltinCommand,
     CallError,
     GateRecord,
     Invocation,
+    Launched,
+    Mode,
     Progress,
     RunPlan,
     RunReport,
@@ -40,24 +47,53 @@ class TargetSource(Protocol):
 
 
 class RunCommands(Protocol):
-    """Managed run commands on one target. Errors are returned, not raised."""
+    """Run commands on one target. Errors are returned, not raised.
 
-    async def put(self, target: Target, invocation: Invocation) -> CallError | None: ...
+    ``put`` sends the invocation once (never re-sent below the engine: the engine decides,
+    after asking Azure); it answers None or ``Launched`` when Azure accepted it. ``get`` and
+    ``delete`` take the run command's name, or the ``Launched.handle`` when ``put`` gave one."""
+
+    async def put(self, target: Target, invocation: Invocation) -> CallError | Launched | None: ...
 
     async def get(self, target: Target, run_command: str) -> RunView | CallError: ...
 
     async def delete(self, target: Target, run_command: str) -> CallError | None: ...
 
 
+class CommandCatalog(Protocol):
+    """The built-in run commands of one subscription and location. Errors are returned."""
+
+    async def commands(
+        self, subscription: str, location: str
+    ) -> Sequence[BuiltinCommand] | CallError: ...
+
+    async def command(
+        self, subscription: str, location: str, command_id: str
+    ) -> BuiltinCommand | CallError: ...
+
+
 @dataclass
 class Backend:
     """The ports a run needs, plus the ARM request counters of the connection. Use
-    ``fleet.azure.backend.azure_backend(...)`` for Azure (or the emulator)."""
+    ``fleet.azure.backend.azure_backend(...)`` for Azure (or the emulator).
+    ``action_commands``: the action run command (``Mode.ACTION``), when the backend has it."""
 
     targets: TargetSource
     run_commands: RunCommands
     arm_counters: Callable[[], ArmCounters] = ArmCounters
     time_scale: float = 1.0  # >1 only for an emulator running faster than Azure
+    action_commands: RunCommands | None = None
+    catalog: CommandCatalog | None = None
+    subscriptions: tuple[str, ...] = ()  # the connection's default subscriptions
+
+    def commands_for(self, mode: Mode) -> RunCommands:
+        """The run-commands port of ``mode``."""
+        if mode is Mode.ACTION:
+            if self.action_commands is None:
+                message = "mode: action needs a backend with the action run command"
+                raise SpecError(message)
+            return self.action_commands
+        return self.run_commands
 
 
 class Clock(Protocol):
@@ -72,7 +108,7 @@ class Recorder(Protocol):
 
     async def intent(self, target: Target, invocation: Invocation) -> None: ...
 
-    def accepted(self, target: Target) -> None: ...
+    def accepted(self, target: Target, handle: str | None = None) -> None: ...
 
     def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None: ...
 
@@ -85,7 +121,7 @@ class NullRecorder:
     async def intent(self, target: Target, invocation: Invocation) -> None:
         return None
 
-    def accepted(self, target: Target) -> None:
+    def accepted(self, target: Target, handle: str | None = None) -> None:
         return None
 
     def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None:

@@ -31,11 +31,14 @@ log = structlog.get_logger("fleet")
 
 @dataclass(frozen=True)
 class Resumed:
-    """What a resumed run already has: results final before the crash (``done``) and the
-    targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous)."""
+    """What a resumed run already has: results final before the crash (``done``), the
+    targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous) and
+    what their launch answered, where it was journaled (``handles``: lower-cased id →
+    an action run command's operation)."""
 
     done: Sequence[TargetResult] = ()
     reattach: Mapping[str, bool] = field(default_factory=dict)
+    handles: Mapping[str, str] = field(default_factory=dict)
 
 
 async def begin(journal: Journal, plan: RunPlan, recipe: Mapping[str, Any] | None) -> RunWriter:
@@ -70,12 +73,15 @@ async def drive(
     """Run ``plan`` on the engine, from ``run_started`` to ``run_finished``."""
     (observer or RunObserver()).run_started(plan)
     runner = Runner(
-        plan, backend.run_commands, observer=observer, arm_counters=backend.arm_counters,
+        plan, backend.commands_for(plan.spec.mode), observer=observer,
+        arm_counters=backend.arm_counters,
         settings=settings or EngineSettings(time_scale=backend.time_scale), control=control,
         recorder=JournalRecorder(writer) if writer is not None else None,
     )  # fmt: skip
     resumed = resumed or Resumed()
-    results = await runner.run(done=resumed.done, reattach=resumed.reattach)
+    results = await runner.run(
+        done=resumed.done, reattach=resumed.reattach, handles=resumed.handles
+    )
     report = finish_report(plan, started, results, runner, backend)
     if writer is not None:
         end(writer, report)

@@ -2,7 +2,8 @@
 
 For every target the journal's latest transition decides (``fleet.journal.records``):
 DONE → its recorded result; NOT_STARTED → launched as usual (in its original batch);
-RUNNING → re-attached (polled, never PUT again); AMBIGUOUS (the intent to PUT is durable, the
+RUNNING → re-attached (polled, never PUT again; an action run command through the operation
+its POST answered, journaled with the accept); AMBIGUOUS (the intent to PUT is durable, the
 outcome is not) → Azure is asked first, and the PUT is sent only if Azure proves the first one
 never arrived. The same run id (the ``FLEET_RUN_ID`` parameter) is used, so Azure's answer is
 matched to this run and an identical PUT would not execute twice anyway.
@@ -129,4 +130,5 @@ async def _journaled_plan(
     finals = {tid.lower() for tid, s in states.items() if s.phase is Phase.DONE}
     finals |= {r.target.id.lower() for r in done}
     recorded = [r for r in (*done, *skipped) if r.target.id.lower() in finals]
-    return plan, Resumed(done=recorded, reattach=reattach)
+    handles = {tid.lower(): s.handle for tid, s in states.items() if s.handle is not None}
+    return plan, Resumed(done=recorded, reattach=reattach, handles=handles)

@@ -1,15 +1,13 @@
-"""One target's life: launch (PUT) → budgeted polls (GET with instance view) → final outcome,
-and what happens when the run stops under it (delete the run command, or leave it running).
+"""One target's life: launch (``fleet.engine.launch``: PUT or action POST, sent once) →
+budgeted polls (reads of the run command, or of the action run command's operation) → final
+outcome, and what happens when the run stops under it (delete the run command, or leave it
+running).
 
-Exactly-once rule: after Azure accepted a PUT, the target is never PUT again. Nothing below the
-engine re-sends a PUT by itself (``RunCommands.put`` sends it once; a 429 alone is re-sent, as it
-was refused unprocessed). If a PUT's fate is unknown (no answer, a 408 or a 5xx), the run
-command is read first (after ``put_settle_s``, so a PUT still being processed inside Azure is
-not taken for a lost one) and the PUT is sent again only when Azure proves the first never
-arrived: no run command of that name, or one carrying another run's ``FLEET_RUN_ID``. If every
-read fails too, the target is reported ``Error`` and never re-sent. A resumed run treats a PUT
-the journal shows as announced but unanswered the same way (``resume``). Each finding is
-journaled, so the journal's intents account for every PUT fleet may have sent.
+The same executor drives managed and action run commands (``Mode``) through the
+``RunCommands`` port; where they differ the port says so: an action launch answers a
+``Launched.handle`` (its operation) that later reads use instead of the name, a busy VM answers
+``CallError.busy`` (waited out here, outside the PUT slot), and an action command cannot be
+deleted (its ``delete`` refuses: a cancel reports ``Error``, the command left running).
 
 Interrupting: only the *watch* (polling) is ever cancelled, never a PUT in flight (its fate
 would become unknown). ``interrupt(DELETE)`` reads each in-flight command once more and deletes
@@ -29,16 +27,21 @@ import anyio
 import structlog
 
 from fleet.engine.invocation import invocation_for
+from fleet.engine.launch import (
+    NEVER_ARRIVED,
+    UNKNOWN_FATE,
+    BusyWait,
+    Launch,
+    Launcher,
+    busy_refusal,
+)
 from fleet.engine.outcome import status_for_put_error, status_for_view
 from fleet.engine.polling import PollPlanner
 from fleet.engine.settings import RunContext
 from fleet.model import CallError, Invocation, JobSpec, RunView, Status, Target, TargetResult
 from fleet.ports import NullRecorder, Recorder, RunCommands
-from fleet.util import failpoints
 
 log = structlog.get_logger("fleet.engine")
-#: What the journal records for an announced PUT that a read proved never arrived.
-NEVER_ARRIVED = CallError(404, "NotArrived", "no run command carrying this run's id on the VM")
 _EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)
 
 
@@ -84,6 +87,7 @@ class Executor:
         self._put_slots: anyio.CapacityLimiter | None = None
         self.settings, self.clock, self.transition = settings, context.clock, transition
         self.planner = PollPlanner(settings.poll.scaled(settings.time_scale))
+        self.launcher = Launcher(run_commands, self.recorder, settings, context.clock)
         self._watching: dict[str, anyio.CancelScope] = {}
         self.interrupted: Interrupt | None = None
 
@@ -101,42 +105,65 @@ class Executor:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
         started = datetime.now(UTC)
-        if self._put_slots is None:
-            self._put_slots = anyio.CapacityLimiter(self.settings.puts_in_flight)
-        # Few PUTs wait in the throttle queue at a time, and the run's stage is checked when
-        # one may go: a stop or an exhausted error budget holds back every later PUT.
-        async with self._put_slots:
-            stopped = self.may_launch()
-            if stopped is not None:
-                return TargetResult(target, Status.NOT_STARTED, reason=stopped)
-            self.transition(target, TargetState.LAUNCHING, None)
-            err, attempts = await self._launch(target, invocation)
+        launch = await self._launch_when_free(target, invocation)
+        if isinstance(launch, TargetResult):  # the run stopped launching first
+            return launch
         launched_at = self.clock.now()  # after the PUT: time spent throttled is not run time
-        if err is not None:
-            status, reason = status_for_put_error(err)
+        if launch.error is not None:
+            status, reason = status_for_put_error(launch.error)
             reason = self._redact(reason)
             log.info("target.refused", target=target.id, status=status.value, reason=reason)
             return TargetResult(
-                target, status, reason=reason, attempts=attempts,
+                target, status, reason=reason, attempts=launch.attempts,
                 started_at=started, ended_at=datetime.now(UTC),
             )  # fmt: skip
         self.transition(target, TargetState.LAUNCHED, None)
-        result = await self._watch_or_interrupt(target, invocation, launched_at)
-        return replace(result, attempts=attempts)
+        locator = launch.handle or invocation.run_command
+        result = await self._watch_or_interrupt(target, invocation, launched_at, locator)
+        return replace(result, attempts=launch.attempts)
 
-    async def resume(self, target: Target, ambiguous: bool) -> TargetResult:
+    async def _launch_when_free(self, target: Target, inv: Invocation) -> Launch | TargetResult:
+        """Send under a PUT slot: few wait in the throttle queue at a time, and the run's stage
+        is checked when one may go (a stop or an exhausted error budget holds back every later
+        PUT). A busy VM is waited for outside the slot, then sent to again, within the
+        script's timeout."""
+        if self._put_slots is None:
+            self._put_slots = anyio.CapacityLimiter(self.settings.puts_in_flight)
+        busy, attempts, unsure = BusyWait(float(inv.timeout_s)), 0, False
+        while True:
+            async with self._put_slots:
+                stopped = self.may_launch()
+                if stopped is not None:
+                    return TargetResult(
+                        target, Status.NOT_STARTED, reason=stopped, attempts=attempts
+                    )
+                if not attempts:
+                    self.transition(target, TargetState.LAUNCHING, None)
+                launch = await self.launcher.send(target, inv, unsure=unsure)
+            attempts, unsure = attempts + launch.attempts, launch.unsure
+            launch = replace(launch, attempts=attempts)
+            if not launch.busy:
+                return launch
+            wait = busy.next()
+            if wait is None:
+                assert launch.error is not None
+                return replace(launch, busy=False, error=busy_refusal(launch.error, busy.waited_s))
+            await self.clock.sleep(self.settings.engine_s(wait))
+
+    async def resume(
+        self, target: Target, ambiguous: bool, handle: str | None = None
+    ) -> TargetResult:
         """Continue a target a crashed run had launched (``ambiguous``: the journal says a PUT
-        was about to be sent, not whether Azure got it). Never PUTs unless Azure proves the
-        earlier PUT never arrived."""
+        was about to be sent, not whether Azure got it; ``handle``: what its launch answered,
+        if journaled). Never sends again unless Azure proves the earlier send never arrived."""
         invocation = invocation_for(self.spec, target, self.run_id)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
         if ambiguous:
-            arrived = await self._arrived(target, invocation)
+            arrived = await self.launcher.arrived(target, invocation)
             if arrived is None:
-                reason = "the run command's fate is unknown (it may have run); not re-sent"
-                return TargetResult(target, Status.ERROR, reason=reason)
+                return TargetResult(target, Status.ERROR, reason=UNKNOWN_FATE)
             if not arrived:
                 log.info("target.resume_launch", target=target.id)
                 self.recorder.put_failed(target, NEVER_ARRIVED, arrived=False)
@@ -144,36 +171,39 @@ class Executor:
             self.recorder.accepted(target)
         log.info("target.reattached", target=target.id)
         self.transition(target, TargetState.LAUNCHED, None)
-        return await self._watch_or_interrupt(target, invocation, self.clock.now())
+        locator = handle or invocation.run_command
+        return await self._watch_or_interrupt(target, invocation, self.clock.now(), locator)
 
     async def _watch_or_interrupt(
-        self, target: Target, inv: Invocation, launched_at: float
+        self, target: Target, inv: Invocation, launched_at: float, locator: str
     ) -> TargetResult:
+        """Watch until final, or until interrupted; ``locator``: what reads and deletes name
+        (the run command, or the handle its launch answered)."""
         key = target.id.lower()
         if self.interrupted is None:
             with anyio.CancelScope() as scope:
                 self._watching[key] = scope
                 try:
-                    return await self._watch(target, inv, launched_at)
+                    return await self._watch(target, inv, launched_at, locator)
                 finally:
                     self._watching.pop(key, None)
-        return await self._interrupted(target, inv)
+        return await self._interrupted(target, locator)
 
-    async def _interrupted(self, target: Target, inv: Invocation) -> TargetResult:
+    async def _interrupted(self, target: Target, locator: str) -> TargetResult:
         """The watch was interrupted: one last read, then delete or leave the command — each
         bounded in time, so a run that is stopping never hangs on a throttled Azure."""
         limit = self.settings.engine_s(self.settings.interrupt_call_s)
         last: RunView | CallError = CallError(0, "Timeout", "no answer in time")
         with anyio.move_on_after(limit):
-            last = await self.run_commands.get(target, inv.run_command)
-        if isinstance(last, RunView) and last.terminal:
+            last = await self.run_commands.get(target, locator)
+        if isinstance(last, RunView) and last.terminal and not last.owner_unknown:
             return self._from_view(target, last, 1)
         state = last.execution_state if isinstance(last, RunView) else "unreadable"
         if self.interrupted is Interrupt.DELETE:
             self.transition(target, TargetState.CANCELING, None)
             err: CallError | None = CallError(0, "Timeout", "no answer in time")
             with anyio.move_on_after(limit):
-                err = await self.run_commands.delete(target, inv.run_command)
+                err = await self.run_commands.delete(target, locator)
             if err is None or err.status == 404:
                 reason = f"canceled by fleet: the run command was deleted while {state}"
                 log.info("target.canceled", target=target.id, state=state)
@@ -192,81 +222,28 @@ class Executor:
         )
         return TargetResult(target, Status.ERROR, reason=reason, polls=1)
 
-    async def _launch(self, target: Target, inv: Invocation) -> tuple[CallError | None, int]:
-        """PUT once; when its fate is unknown, read before ever sending it again."""
-        attempts = 0
-        err: CallError | None = None
-        for _ in range(self.settings.put_unknown_retries + 1):
-            attempts += 1
-            await self.recorder.intent(target, inv)  # durable before the PUT leaves
-            failpoints.hit("after-intent")
-            err = await self.run_commands.put(target, inv)
-            failpoints.hit("after-put")
-            if err is None:
-                self.recorder.accepted(target)
-                failpoints.hit("after-accepted")
-                return None, attempts
-            if not err.transient:  # Azure answered and refused it: it never ran
-                self.recorder.put_failed(target, err, arrived=False)
-                return err, attempts
-            log.warning("target.put_unknown", target=target.id, status=err.status, code=err.code)
-            arrived = await self._arrived(target, inv)
-            if arrived is None:  # still unknown: re-sending could run the script twice
-                self.recorder.put_failed(target, err, arrived=None)
-                reason = "the run command's fate is unknown (it may have run); not re-sent"
-                return CallError(err.status, err.code, f"{reason}: {err.message}"), attempts
-            if arrived:
-                self.recorder.accepted(target)
-                return None, attempts  # it did arrive: never PUT it twice
-            self.recorder.put_failed(target, err, arrived=False)  # proven lost: a new intent
-        return err, attempts
-
-    async def _arrived(self, target: Target, inv: Invocation) -> bool | None:
-        """Whether a PUT of unknown fate reached Azure: True when the run command carries this
-        run's id (whatever its state: pending, running or done, it is watched from there),
-        False when a read proves it absent (404, or another run's command), None when every
-        read failed too."""
-        await self.clock.sleep(self.settings.engine_s(self.settings.put_settle_s))
-        for attempt in range(self.settings.put_unknown_retries + 1):
-            if attempt:
-                await self.clock.sleep(self.planner.settings.min_gap_s * 2**attempt)
-            view = await self.run_commands.get(target, inv.run_command)
-            if isinstance(view, RunView):
-                arrived = view.run_id == inv.run_id  # another id: an earlier run's resource
-                log.info(
-                    "target.put_checked", target=target.id, arrived=arrived,
-                    execution_state=view.execution_state,
-                )  # fmt: skip
-                return arrived
-            if view.status == 404:
-                log.info("target.put_checked", target=target.id, arrived=False)
-                return False
-        return None
-
     def _deadline(self, inv: Invocation) -> float:
         """Engine seconds after launch at which a still-running command is overdue."""
         return (inv.timeout_s + self.settings.wedge_grace_s) / self.settings.time_scale
 
-    async def _watch(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
+    async def _watch(
+        self, target: Target, inv: Invocation, launched_at: float, locator: str
+    ) -> TargetResult:
         key, deadline = target.id.lower(), self._deadline(inv)
         polls, seen_running, last_read = 0, 0.0, 0.0
         view: RunView | None = None  # the last instance view read successfully
         try:
             while True:
                 await self._wait_for_poll(key, launched_at, seen_running, last_read, deadline)
-                last = await self.run_commands.get(target, inv.run_command)
+                last = await self.run_commands.get(target, locator)
                 polls += 1
                 last_read = self.clock.now() - launched_at
-                if isinstance(last, RunView) and last.run_id not in (None, inv.run_id):
-                    reason = (
-                        f"the run command was replaced by another run (FLEET_RUN_ID "
-                        f"{last.run_id}) while this one watched it; its result is not this run's"
-                    )
-                    return TargetResult(target, Status.ERROR, reason=reason, polls=polls)
-                if isinstance(last, RunView) and last.terminal:
-                    self.planner.observe_completion(key, last_read, seen_running)
-                    return self._from_view(target, last, polls)
                 if isinstance(last, RunView):
+                    settled = self._settled(target, inv, last, polls)
+                    if settled is not None:
+                        if last.terminal:
+                            self.planner.observe_completion(key, last_read, seen_running)
+                        return settled
                     view, seen_running = last, last_read
                     self.planner.observe_running(key, last_read)
                 elif not (last.transient or last.status == 429):
@@ -277,6 +254,26 @@ class Executor:
                     return self._overdue(target, view, polls)
         finally:
             self.planner.release(key)
+
+    def _settled(
+        self, target: Target, inv: Invocation, last: RunView, polls: int
+    ) -> TargetResult | None:
+        """The target's result if ``last`` settles it (terminal, or not this run's)."""
+        if last.run_id not in (None, inv.run_id):
+            reason = (
+                f"the run command was replaced by another run (FLEET_RUN_ID "
+                f"{last.run_id}) while this one watched it; its result is not this run's"
+            )
+            return TargetResult(target, Status.ERROR, reason=reason, polls=polls)
+        if last.terminal and last.owner_unknown:
+            reason = (
+                "the result Azure shows cannot be told to be this run's (it carries no "
+                "exit-code marker of this run); not counted as this run's"
+            )
+            return TargetResult(target, Status.ERROR, reason=reason, polls=polls)
+        if last.terminal:
+            return self._from_view(target, last, polls)
+        return None
 
     async def _wait_for_poll(
         self, key: str, launched_at: float, seen_running: float, last_read: float, deadline: float

@@ -82,12 +82,17 @@ class Runner:
         self.gate_records: list[GateRecord] = []
         self._done: dict[str, TargetResult] = {}  # resume: final before this process started
         self._reattach: Mapping[str, bool] = {}  # resume: launched before; value = ambiguous
+        self._handles: Mapping[str, str] = {}  # resume: what their launch answered (action)
         self._started_batches: set[int] = set()
         self._stopped: anyio.Event | None = None  # set when launching stops: ends a soak pause
         self._grace: anyio.Event | None = None  # set when a stop starts the grace period
 
     async def run(
-        self, *, done: Sequence[TargetResult] = (), reattach: Mapping[str, bool] | None = None
+        self,
+        *,
+        done: Sequence[TargetResult] = (),
+        reattach: Mapping[str, bool] | None = None,
+        handles: Mapping[str, str] | None = None,
     ) -> list[TargetResult]:
         """Run the plan: its skipped targets are final at once, its batches launch in turn.
         Results come back skipped first, then in batch order.
@@ -95,9 +100,10 @@ class Runner:
         Resuming a crashed run: ``done`` are targets of the plan that finished before the
         crash (they spend the error budget again, are not re-recorded); ``reattach`` maps the
         lower-cased ids of targets launched before the crash to whether their PUT's arrival
-        is ambiguous (see ``Executor.resume``)."""
+        is ambiguous (see ``Executor.resume``); ``handles`` maps them to what their launch
+        answered, where one was journaled (an action run command's operation)."""
         self._done = {r.target.id.lower(): r for r in done}
-        self._reattach = reattach or {}
+        self._reattach, self._handles = reattach or {}, handles or {}
         self.tally.start()
         self._stopped, self._grace = anyio.Event(), anyio.Event()
         if self.control.stage is not Stage.RUNNING:  # stopped before it started
@@ -163,9 +169,8 @@ class Runner:
             return
         async with limit:
             if key in self._reattach:  # in flight before the crash: follow it, whatever stage
-                result = await self._attempt(
-                    target, self.executor.resume(target, self._reattach[key])
-                )
+                resumed = self.executor.resume(target, self._reattach[key], self._handles.get(key))
+                result = await self._attempt(target, resumed)
             elif not self.control.launching_allowed:
                 reason = self.control.not_started_reason
                 self.tally.finish(TargetResult(target, Status.NOT_STARTED, reason=reason))

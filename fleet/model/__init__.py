@@ -7,14 +7,16 @@ outside this package; every layer may import it.
     script    ScriptSpec, ScriptSource, SourceKind, Parameter
     rollout   RolloutPolicy, Order, Amount, HealthGate; RolloutPlan, Batch; the records
               RolloutRecord, BatchRecord, GateRecord
-    job       JobSpec, Concurrency
-    calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
+    job       JobSpec, Concurrency, Mode
+    calls     Invocation, Launched, RunView, CallError, RUN_ID_PARAMETER
+    commands  BuiltinCommand — a built-in run command of Azure's catalog
     results   Status, TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
 """
 
-from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
-from fleet.model.job import Concurrency, JobSpec
+from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, Launched, RunView
+from fleet.model.commands import BuiltinCommand
+from fleet.model.job import Concurrency, JobSpec, Mode
 from fleet.model.plan import RunPlan
 from fleet.model.results import ArmCounters, Progress, RunReport, Status, TargetResult
 from fleet.model.rollout import (
@@ -38,12 +40,15 @@ __all__ = [
     "ArmCounters",
     "Batch",
     "BatchRecord",
+    "BuiltinCommand",
     "CallError",
     "Concurrency",
     "GateRecord",
     "HealthGate",
     "Invocation",
     "JobSpec",
+    "Launched",
+    "Mode",
     "Order",
     "Parameter",
     "Progress",

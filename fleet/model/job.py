@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from fleet.model.rollout import RolloutPolicy
 from fleet.model.script import ScriptSpec
 from fleet.model.targets import Selector
+
+
+class Mode(StrEnum):
+    """How a job reaches the VMs: managed run commands (a resource per VM, PUT and read) or the
+    older action run command (``POST .../runCommand``, one at a time per VM, no cancel)."""
+
+    MANAGED = "managed"
+    ACTION = "action"
 
 
 @dataclass(frozen=True)
@@ -33,3 +42,4 @@ class JobSpec:
     source: str = "<flags>"  # the file the spec came from, for messages
     # batches, error budget, gates, deadline, cancel
     rollout: RolloutPolicy = field(default_factory=RolloutPolicy)
+    mode: Mode = Mode.MANAGED
