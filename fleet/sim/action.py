@@ -161,6 +161,7 @@ class ActionStore:
         self._runner = exec_runner
         self._runs: list[ActionRun] = []
         self._latest: dict[str, ActionRun] = {}  # VM key -> its most recent run
+        self._by_vm: dict[str, list[ActionRun]] = {}  # VM key -> its runs, oldest first
         self._seq: Counter[str] = Counter()
         self.conflicts = 0
 
@@ -195,6 +196,7 @@ class ActionStore:
             self._plan(run, request, now)
         self._runs.append(run)
         self._latest[vm.key] = run
+        self._by_vm.setdefault(vm.key, []).append(run)
         return ActionOperation(run, self)
 
     def _exec_eligible(self, vm: SimVm) -> bool:
@@ -257,14 +259,17 @@ class ActionStore:
             run.end_at = None if run.end_at is None else run.end_at + shift
 
     def extension_views(self, vm: SimVm, now: float) -> list[dict[str, Any]]:
-        """What the VM's instance view lists under ``extensions`` (its latest run, if any)."""
-        run = self._latest.get(vm.key)
-        if run is None:
-            return []
-        seen = self.view(run, now)
-        done = seen.status == "Succeeded"
-        view = extension_view(vm.os, done, seen.interrupted, seen.stdout, seen.stderr)
-        return [view]
+        """What the VM's instance view lists under ``extensions``: the agent's last report,
+        i.e. the latest run the agent picked up. A run still waiting for the agent (Pending,
+        or never delivered to a dead agent) has not been reported: the previous one shows."""
+        for run in reversed(self._by_vm.get(vm.key, [])):
+            seen = self.view(run, now)
+            if not seen.started:
+                continue
+            done = seen.status == "Succeeded"
+            view = extension_view(vm.os, done, seen.interrupted, seen.stdout, seen.stderr)
+            return [view]
+        return []
 
     # -- ground truth ---------------------------------------------------------------------------
 
