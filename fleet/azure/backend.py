@@ -1,5 +1,6 @@
 """Wires a :class:`fleet.ports.Backend` for one ARM connection: credential, pooled clients with the
-throttle policy installed, target selection and run commands.
+throttle policy installed, target selection, run commands (managed and action) and the
+built-in command catalog.
 
 Connections: Azure with ``DefaultAzureCredential`` (public, US Government or China cloud), or a
 custom ARM endpoint (an emulator, Azure Stack) with a CA file and a bearer token from
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleet.azure.action_commands import AzureActionCommands
+from fleet.azure.catalog import AzureCommandCatalog
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
 from fleet.azure.limiter import BucketSet, ThrottleLimits
 from fleet.azure.run_commands import AzureRunCommands
@@ -112,11 +115,15 @@ async def azure_backend(settings: ConnectionSettings) -> AsyncIterator[Backend]:
     )
     try:
         async with ArmClients(conn) as clients:
+            catalog = AzureCommandCatalog(clients)
             yield Backend(
                 targets=AzureTargets(clients, settings.subscriptions),
                 run_commands=AzureRunCommands(clients),
                 arm_counters=throttle.counters,
                 time_scale=settings.time_scale,
+                action_commands=AzureActionCommands(clients, catalog),
+                catalog=catalog,
+                subscriptions=settings.subscriptions,
             )
     finally:
         close = getattr(credential, "close", None)

@@ -1,0 +1,172 @@
+"""``mode: action`` end to end through the real SDK over HTTPS against the emulator: on the mixed
+demo fleet (Linux and Windows VMs, Uniform and Flexible instances, dead agents, a wedged
+script, failing scripts on both OSes, a read-only resource group) every target's status and
+exit code equal the emulator's ground truth — although Azure reports every action run
+"succeeded" and gives no exit code — and each launched target ran exactly once; a VM busy with
+another action command (Azure's 409) is waited for, or reported when it stays busy; built-in
+commands run wrapped too."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+
+from fleet import api
+from fleet.engine.runner import EngineSettings
+from fleet.model import Mode, ScriptSource, ScriptSpec, SourceKind, Status
+from tests import simkit
+from tests.e2e.harness import job, sim_backend
+
+pytestmark = pytest.mark.anyio
+
+SCALE = 40.0
+ACTION_KEYS = ("action:RunShellScript", "action:RunPowerShellScript")
+
+
+def _action(spec: Any) -> Any:
+    return dataclasses.replace(spec, mode=Mode.ACTION)
+
+
+def _truth_by_target(truth: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    rows = [r for r in truth["executions"] if r["kind"] == "action"]
+    return {r["target"].lower(): r for r in rows}
+
+
+def _expected(row: dict[str, Any], action: dict[str, Any] | None) -> tuple[Status, int | None]:
+    """What fleet must report for an inventory row, given the action run the emulator made."""
+    if row["power_state"] != "running":
+        return Status.SKIPPED, None
+    if row["resource_group"].lower() == "rg-finance":
+        return Status.ACCESS_DENIED, None
+    if row["agent"] != "ready":
+        return Status.TIMED_OUT, None  # never picked up (Pending when fleet gave up)
+    if row["script_fault"] == "wedged":
+        return Status.WEDGED, None
+    assert action is not None and action["state"] in ("Succeeded", "Failed"), (row, action)
+    code = action["exit_code"]
+    return (Status.SUCCEEDED if code == 0 else Status.FAILED), code
+
+
+async def test_demo_fleet_in_action_mode_matches_ground_truth() -> None:
+    profile = simkit.profile("demo", faults={})
+    spec = _action(job("mixed", timeout_s=60))
+    async with sim_backend(profile, SCALE) as (emu, backend):
+        settings = EngineSettings(time_scale=SCALE, wedge_grace_s=30)
+        report = await api.run_async(spec, backend, settings=settings)
+        inventory = (await simkit.ground_truth(emu, "inventory"))["targets"]
+        truth = await simkit.ground_truth(emu, "executions")
+    by_id = {r.target.id.lower(): r for r in report.results}
+    actions = _truth_by_target(truth)
+    assert len(report.results) == len(inventory) == 200
+    for row in inventory:
+        result = by_id[row["id"].lower()]
+        status, code = _expected(row, actions.get(row["id"].lower()))
+        assert (result.status, result.exit_code) == (status, code), (row["name"], result)
+    failed = [r for r in report.results if r.status is Status.FAILED]
+    assert {r.target.os for r in failed} == {"linux", "windows"}  # non-zero exits on both OSes
+    assert all(r.exit_code not in (None, 0) and r.error for r in failed)
+    for result in report.results:
+        assert "FLEET_EXIT" not in result.output  # the marker never shows
+    ran = [r for r in report.results if r.status in (Status.SUCCEEDED, Status.FAILED)]
+    executed = truth["executed_per_target"]
+    for result in ran:
+        counts = executed[result.target.id]
+        assert sum(counts.get(k, 0) for k in ACTION_KEYS) == 1, result.target.name
+        assert not any(k.startswith("fleet-") for k in counts)  # no managed run command
+    assert truth["actions"]["conflicts"] == 0
+    assert report.arm.throttled == 0
+
+
+def _busy_profile() -> Any:
+    """Four Linux VMs; ``slow-1``'s scripts run 300 s, the others' 5 s."""
+    fixed = {"median": 5.0, "sigma": 0.0, "min": 5.0, "max": 5.0}
+    slow = {"median": 300.0, "sigma": 0.0, "min": 300.0, "max": 300.0}
+    vms = [{"count": 2, "name": "slow-{i}", "os": "linux"}, {"count": 2, "name": "vm-{i}"}]
+    return simkit.parse_profile(
+        {
+            "name": "busy",
+            "seed": 1,
+            "subscriptions": [
+                {
+                    "id": "00000000-0000-4000-8000-0000000000b1",
+                    "name": "sim-busy",
+                    "resource_groups": [{"name": "rg-busy", "location": "eastus", "vms": vms}],
+                }
+            ],
+            "overrides": [{"names": ["slow-*"], "outcome": "slow"}],
+            "script": {
+                "pending": {"median": 1.0, "sigma": 0.0, "min": 1.0, "max": 1.0},
+                "duration": fixed,
+                "outcomes": [
+                    {"name": "ok", "weight": 1.0, "output": "ok\n"},
+                    {"name": "slow", "weight": 0.0, "output": "slow\n", "duration": slow},
+                ],
+            },
+            "throttling": {"enabled": False},
+        },
+        source="busy-test",
+    )
+
+
+async def _post_raw(emu: Any, target_id: str, script: str) -> None:
+    """Another tool's action run command (``az vm run-command invoke``)."""
+    body = {"commandId": "RunShellScript", "script": [script]}
+    async with simkit.raw(emu) as s:
+        url = target_id + "/runCommand"
+        async with s.post(url, params={"api-version": simkit.COMPUTE_API}, json=body) as r:
+            assert r.status == 202, await r.text()
+
+
+async def test_a_busy_vm_is_waited_for_and_one_busy_too_long_is_reported() -> None:
+    profile = _busy_profile()
+    async with sim_backend(profile, SCALE) as (emu, backend):
+        inventory = {t["name"]: t["id"] for t in (await simkit.ground_truth(emu, "inventory"))[
+            "targets"]}  # fmt: skip
+        await _post_raw(emu, inventory["vm-1"], "echo other tool")  # busy for ~20 s
+        await _post_raw(emu, inventory["slow-1"], "echo other tool")  # busy for 300 s
+        spec = _action(job("busy", timeout_s=120, names=("vm-*", "slow-1")))
+        settings = EngineSettings(time_scale=SCALE, wedge_grace_s=30)
+        report = await api.run_async(spec, backend, settings=settings)
+        truth = await simkit.ground_truth(emu, "executions")
+    results = {r.target.name: r for r in report.results}
+    assert results["vm-2"].status is Status.SUCCEEDED and results["vm-2"].attempts == 1
+    waited = results["vm-1"]
+    assert waited.status is Status.SUCCEEDED and waited.attempts >= 2  # refused, then sent
+    gave_up = results["slow-1"]
+    assert gave_up.status is Status.CONFLICT
+    assert gave_up.reason is not None and "one at a time per VM" in gave_up.reason
+    executed = truth["executed_per_target"]
+    assert executed[inventory["vm-1"]]["action:RunShellScript"] == 2  # the other tool's, ours
+    assert executed[inventory["slow-1"]]["action:RunShellScript"] == 1  # the other tool's only
+    assert truth["actions"]["conflicts"] == waited.attempts - 1 + gave_up.attempts
+
+
+async def test_built_in_commands_run_wrapped_with_their_catalog_script() -> None:
+    profile = simkit.profile("demo", faults={})
+    script = ScriptSpec(
+        None,
+        linux=ScriptSource(SourceKind.COMMAND_ID, "ifconfig"),
+        windows=ScriptSource(SourceKind.COMMAND_ID, "IPConfig"),
+        timeout_s=120,
+    )
+    base = job("builtin", names=("db-0[1-4]", "app-win-0*"))
+    spec = _action(dataclasses.replace(base, script=script))
+    async with sim_backend(profile, SCALE) as (emu, backend):
+        report = await api.run_async(spec, backend, settings=EngineSettings(time_scale=SCALE))
+        truth = await simkit.ground_truth(emu, "executions")
+        stats = await simkit.ground_truth(emu)
+    actions = _truth_by_target(truth)
+    ran = [r for r in report.results if r.status is not Status.SKIPPED]
+    assert {r.target.os for r in ran} == {"linux", "windows"}
+    for result in ran:
+        row = actions[result.target.id.lower()]
+        assert row["run_command"] == (
+            "action:ifconfig" if result.target.os == "linux" else "action:IPConfig"
+        )
+        assert result.exit_code == row["exit_code"] is not None
+    # each command's document is read once per location, not once per target
+    assert stats["requests"]["RunCommandCatalog_Get"] <= 2 * len({r.target.location for r in ran})
+    json.dumps([r.output for r in ran])  # outputs are plain text
