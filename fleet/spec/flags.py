@@ -29,6 +29,7 @@ from fleet.util.yamlpos import format_loc
 #: Field path → CLI flag, longest prefix wins (``targets.tags.env`` → ``--tag env``).
 FLAGS: dict[Loc, str] = {
     ("name",): "--job-name",
+    ("mode",): "--mode",
     ("targets",): "targets",
     ("targets", "all"): "--all",
     ("targets", "subscriptions"): "--subscription",
@@ -164,6 +165,7 @@ class JobOptions:
     run_as_password_env: str | None = None
     timeout: str | None = None
     max_concurrency: str | None = None
+    mode: str | None = None
     rollout: RolloutOptions = RolloutOptions()
 
     @classmethod
@@ -195,6 +197,7 @@ class JobOptions:
             run_as_password_env=flags.get("run_as_password_env"),
             timeout=flags.get("timeout"),
             max_concurrency=flags.get("max_concurrency"),
+            mode=flags.get("mode"),
             rollout=RolloutOptions.from_flags(flags),
         )
 
@@ -203,7 +206,7 @@ class JobOptions:
 JOB_FLAGS = (
     "tag", "resource_group", "target_name", "query", "script", "script_file", "script_uri",
     "command_id", "param", "protected_param", "exclude_name", "exclude_tag", "run_as_user",
-    "run_as_password_env", "timeout", "max_concurrency", "job_name", "all_targets",
+    "run_as_password_env", "timeout", "max_concurrency", "job_name", "all_targets", "mode",
 )  # fmt: skip
 
 
@@ -297,6 +300,8 @@ def options_to_data(opts: JobOptions) -> tuple[dict[str, Any], list[Problem]]:
     }
     if opts.max_concurrency is not None:
         data["max_concurrency"] = opts.max_concurrency
+    if opts.mode is not None:
+        data["mode"] = opts.mode
     rollout = opts.rollout.to_data()
     if rollout:
         data["rollout"] = rollout

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import PlainValidator
 
 from fleet.errors import SpecError
-from fleet.model import Amount, Concurrency, Order
+from fleet.model import Amount, Concurrency, Mode, Order
 
 MAX_TIMEOUT_S = 86_400
 DURATION_HINT = 'use 600, "90s", "10m" or "1h"'
@@ -24,7 +24,11 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _RG_NAME = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
 
-#: Built-in run command ids (managed Run Command catalog); the value is the OS it exists on.
+#: The documented built-in run command ids (docs "run-command", the 2025-04-01 catalog
+#: example) and the OS each exists on: a per-OS variant naming one of the other OS is refused
+#: while the spec is read. Whether an id exists is decided by Azure's catalog of the targets'
+#: locations at plan time (``fleet.api.command_check``): Azure adds commands.
+COMMAND_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 BUILTIN_COMMANDS: dict[str, str] = {
     "RunShellScript": "linux",
     "ifconfig": "linux",
@@ -40,6 +44,10 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "ResetAccountPassword": "windows",
     "ResetRDPCert": "windows",
     "SetRDPPort": "windows",
+    "EnableEMS": "windows",
+    "Windows_WindowsActivation_Validation": "windows",
+    "RemoveRunCommandLinuxExtension": "linux",
+    "RemoveRunCommandWindowsExtension": "windows",
 }
 
 
@@ -131,6 +139,14 @@ def parse_order(value: Any) -> Order:
     close = difflib.get_close_matches(str(value), known, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise ValueError(f"{value!r} is not an order — {hint}(one of: {', '.join(known)})")
+
+
+def parse_mode(value: Any) -> Mode:
+    known = [m.value for m in Mode]
+    if isinstance(value, str) and value.strip().lower() in known:
+        return Mode(value.strip().lower())
+    shown = repr(value) if isinstance(value, str) else f"a {type(value).__name__}"
+    raise ValueError(f"{shown} is not a mode — use managed (the default) or action")
 
 
 def _regex(value: Any) -> str:
@@ -238,4 +254,5 @@ Deadline = Annotated[int, PlainValidator(_deadline)]
 BatchSize = Annotated[Amount, PlainValidator(parse_batch_size)]
 MaxErrors = Annotated[Amount, PlainValidator(parse_max_errors)]
 OrderValue = Annotated[Order, PlainValidator(parse_order)]
+ModeValue = Annotated[Mode, PlainValidator(parse_mode)]
 Regex = Annotated[str, PlainValidator(_regex)]
