@@ -50,7 +50,7 @@ def linux_message(out: str, err: str) -> str:
         ("printf 'no newline'", 0, "no newline"),
         ("cat <<'EOF'\nFLEET_SCRIPT_x\nEOF\nexit 7", 7, "FLEET_SCRIPT_x\n"),
         ("#!/usr/bin/env python3\nimport sys\nprint('py')\nsys.exit(4)", 4, "py\n"),
-        ("read line; echo \"read:$line\"", 0, "read:\n"),  # stdin is not the script
+        ('read line; echo "read:$line"', 0, "read:\n"),  # stdin is not the script
     ],
 )
 def test_the_exit_code_comes_back_whatever_the_script_does(
