@@ -99,13 +99,15 @@ class Executor:
         for scope in list(self._watching.values()):
             scope.cancel()
 
-    async def execute(self, target: Target) -> TargetResult:
+    async def execute(self, target: Target, *, unsure: bool = False) -> TargetResult:
+        """Launch ``target`` and watch it to its end. ``unsure``: an earlier send's fate was
+        unknown (Azure just said it did not arrive): a later send is checked again first."""
         invocation = invocation_for(self.spec, target, self.run_id)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
         started = datetime.now(UTC)
-        launch = await self._launch_when_free(target, invocation)
+        launch = await self._launch_when_free(target, invocation, unsure)
         if isinstance(launch, TargetResult):  # the run stopped launching first
             return launch
         launched_at = self.clock.now()  # after the PUT: time spent throttled is not run time
@@ -122,13 +124,16 @@ class Executor:
         result = await self._watch_or_interrupt(target, invocation, launched_at, locator)
         return replace(result, attempts=launch.attempts)
 
-    async def _launch_when_free(self, target: Target, inv: Invocation) -> Launch | TargetResult:
+    async def _launch_when_free(
+        self, target: Target, inv: Invocation, doubt: bool
+    ) -> Launch | TargetResult:
         """Send under a PUT slot: few wait in the throttle queue at a time, and the run's stage
         is checked when one may go (a stop or an exhausted error budget holds back every later
         PUT). A busy VM is waited for outside the slot, then sent to again, within the
         script's timeout."""
         if self._put_slots is None:
             self._put_slots = anyio.CapacityLimiter(self.settings.puts_in_flight)
+        # ``doubt``: Azure was just asked, so not again before the first send; before any later
         busy, attempts, unsure = BusyWait(float(inv.timeout_s)), 0, False
         while True:
             async with self._put_slots:
@@ -140,7 +145,7 @@ class Executor:
                 if not attempts:
                     self.transition(target, TargetState.LAUNCHING, None)
                 launch = await self.launcher.send(target, inv, unsure=unsure)
-            attempts, unsure = attempts + launch.attempts, launch.unsure
+            attempts, unsure = attempts + launch.attempts, launch.unsure or doubt
             launch = replace(launch, attempts=attempts)
             if not launch.busy:
                 return launch
@@ -167,7 +172,7 @@ class Executor:
             if not arrived:
                 log.info("target.resume_launch", target=target.id)
                 self.recorder.put_failed(target, NEVER_ARRIVED, arrived=False)
-                return await self.execute(target)
+                return await self.execute(target, unsure=True)
             self.recorder.accepted(target)
         log.info("target.reattached", target=target.id)
         self.transition(target, TargetState.LAUNCHED, None)

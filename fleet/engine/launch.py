@@ -15,9 +15,10 @@ was refused unprocessed). Two answers need more than one send:
   Azure cannot be asked, the target is ``Error`` and never re-sent.
 * **Busy** (the action run command's 409 "execution is in progress": Azure runs one at a time
   per VM). Nothing ran; the executor waits outside its PUT slot (:class:`BusyWait`) and sends
-  again within the script's timeout. Once an earlier send of this target had an unknown fate,
-  the command keeping the VM busy may be that one: it is waited out and read before anything
-  is sent again.
+  again within the script's timeout. Once an earlier send of this target had an unknown fate
+  (``unsure``), every later send is preceded by that read: the command that kept the VM busy
+  may have been that send (an action command the agent has not picked up yet still shows the
+  VM's previous result), and it may have finished since.
 
 Each finding is journaled (``Recorder``), so the journal's intents account for every command
 fleet may have sent.
@@ -38,6 +39,8 @@ log = structlog.get_logger("fleet.engine")
 #: What the journal records for an announced PUT that a read proved never arrived.
 NEVER_ARRIVED = CallError(404, "NotArrived", "no run command carrying this run's id on the VM")
 UNKNOWN_FATE = "the run command's fate is unknown (it may have run); not re-sent"
+#: An earlier send's fate is unknown, and Azure cannot tell whether it arrived.
+UNSURE = CallError(0, "Unknown", "an earlier send's answer was lost")
 
 
 @dataclass(frozen=True)
@@ -99,64 +102,63 @@ class Launcher:
         self.settings, self.clock = settings, clock
 
     async def send(self, target: Target, inv: Invocation, *, unsure: bool = False) -> Launch:
-        """Send once; when its fate is unknown, ask Azure before ever sending it again."""
-        attempts = 0
-        answer: CallError | Launched | None = None
-        for _ in range(self.settings.put_unknown_retries + 1):
+        """Send once; when its fate is unknown, ask Azure before ever sending it again.
+        ``unsure``: an earlier send of this target had an unknown fate — ask first."""
+        attempts, lost = 0, None  # lost: the last send whose fate is unknown
+        while True:
+            if unsure:
+                found = await self._check(target, inv, lost, attempts)
+                if found is not None:
+                    return found
+                if attempts > self.settings.put_unknown_retries:
+                    return Launch(lost, attempts, unsure=True)
             attempts += 1
             await self.recorder.intent(target, inv)  # durable before the command leaves
             failpoints.hit("after-intent")
             answer = await self.run_commands.put(target, inv)
             failpoints.hit("after-put")
             if not isinstance(answer, CallError):
-                return self._accepted(target, answer, attempts)
-            if answer.busy:
-                return await self._busy(target, inv, answer, attempts, unsure)
-            if not answer.transient:  # Azure answered and refused it: it never ran
+                return self._accepted(target, answer, attempts, unsure)
+            if answer.busy or not answer.transient:  # Azure answered and refused it unread
                 self.recorder.put_failed(target, answer, arrived=False)
-                return Launch(answer, attempts, unsure=unsure)
-            unsure = True
+                if answer.busy:
+                    log.info("target.busy", target=target.id)
+                return Launch(answer, attempts, busy=answer.busy, unsure=unsure)
             log.warning(
                 "target.put_unknown", target=target.id, status=answer.status, code=answer.code
             )
-            arrived = await self.arrived(target, inv)
-            if arrived is None:  # still unknown: re-sending could run the script twice
-                return self._unknown(target, answer, attempts)
-            if arrived:
-                self.recorder.accepted(target)
-                return Launch(None, attempts, unsure=True)  # it did arrive: never twice
-            self.recorder.put_failed(target, answer, arrived=False)  # proven lost
-        assert isinstance(answer, CallError)
-        return Launch(answer, attempts, unsure=True)
+            unsure, lost = True, answer
 
-    def _accepted(self, target: Target, answer: Launched | None, attempts: int) -> Launch:
+    async def _check(
+        self, target: Target, inv: Invocation, lost: CallError | None, attempts: int
+    ) -> Launch | None:
+        """Ask Azure whether an earlier send arrived: a final ``Launch`` if it did (or if
+        Azure cannot tell), None when it proved it did not (then it may be sent)."""
+        arrived = await self.arrived(target, inv)
+        if arrived is None:  # still unknown: re-sending could run the script twice
+            return self._unknown(target, lost or UNSURE, attempts)
+        if arrived:
+            self.recorder.accepted(target)
+            return Launch(None, attempts, unsure=True)  # it did arrive: never twice
+        if lost is not None:
+            self.recorder.put_failed(target, lost, arrived=False)  # proven lost
+        return None
+
+    def _accepted(
+        self, target: Target, answer: Launched | None, attempts: int, unsure: bool
+    ) -> Launch:
         handle = answer.handle if answer is not None else None
         if handle is None:
             self.recorder.accepted(target)
         else:
             self.recorder.accepted(target, handle)
         failpoints.hit("after-accepted")
-        return Launch(None, attempts, handle)
+        return Launch(None, attempts, handle, unsure=unsure)
 
     def _unknown(self, target: Target, err: CallError, attempts: int) -> Launch:
         self.recorder.put_failed(target, err, arrived=None)
         error = CallError(err.status, err.code, f"{UNKNOWN_FATE}: {err.message}")
         return Launch(error, attempts, unsure=True)
-
-    async def _busy(
-        self, target: Target, inv: Invocation, err: CallError, attempts: int, unsure: bool
-    ) -> Launch:
-        """The VM is busy: this send was refused unread; an earlier one may be the busy one."""
-        self.recorder.put_failed(target, err, arrived=False)
-        log.info("target.busy", target=target.id, unsure=unsure)
-        if unsure:
-            arrived = await self.arrived(target, inv)
-            if arrived is None:
-                return self._unknown(target, err, attempts)
-            if arrived:
-                self.recorder.accepted(target)
-                return Launch(None, attempts, unsure=True)
-        return Launch(err, attempts, busy=True, unsure=unsure)
 
     async def arrived(self, target: Target, inv: Invocation) -> bool | None:
         """Whether a command of unknown fate reached Azure: True when what Azure shows carries

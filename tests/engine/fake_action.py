@@ -1,9 +1,10 @@
 """An in-memory action run command (``RunCommands`` in ``mode: action``) for engine tests, in
 virtual time: one command at a time per VM (a POST while one runs is refused ``busy``, as
 Azure's 409), one operation per POST (its handle), the VM's extension status showing the
-latest command (whoever sent it: a run of this fake, or another tool's, ``foreign``), no
-cancel. ``faults`` per target decide what happens to each POST in turn: ``"before"`` (lost
-before Azure saw it) or ``"after"`` (processed, the answer lost).
+latest command the agent picked up (whoever sent it: a run of this fake, or another tool's,
+``foreign``; one not yet picked up, ``pickup``, leaves the previous one showing), no cancel.
+``faults`` per target decide what happens to each POST in turn: ``"before"`` (lost before
+Azure saw it) or ``"after"`` (processed, the answer lost).
 """
 
 from __future__ import annotations
@@ -29,12 +30,17 @@ NOT_CANCELABLE = CallError(405, "NotCancelable", "an action run command cannot b
 @dataclass
 class _Run:
     run_id: str | None  # None: another tool's command (its output carries no fleet marker)
-    started: float
+    started: float  # when Azure accepted it
     duration: float
     exit_code: int = 0
+    pickup: float = 0.0  # until the agent picks it up, the extension shows the previous run
+
+    @property
+    def ends(self) -> float:
+        return self.started + self.pickup + self.duration
 
     def view(self, now: float, *, through_extension: bool) -> RunView:
-        if now < self.started + self.duration:
+        if now < self.ends:
             return RunView("Running", owner_unknown=through_extension)
         if self.run_id is None:
             return RunView("Failed", owner_unknown=True, message="exit code unknown")
@@ -46,6 +52,7 @@ class _Run:
 class FakeAction:
     duration: float = 30.0
     exit_code: int = 0
+    pickup: float = 0.0
     faults: dict[str, list[str]] = field(default_factory=dict)
     posts: Counter[str] = field(default_factory=Counter)  # POSTs that reached the fake
     executions: Counter[str] = field(default_factory=Counter)  # scripts of fleet's that ran
@@ -64,7 +71,7 @@ class FakeAction:
 
     def _busy(self, name: str, now: float) -> bool:
         runs = self._runs[name]
-        return bool(runs) and now < runs[-1].started + runs[-1].duration
+        return bool(runs) and now < runs[-1].ends
 
     async def put(self, target: Target, invocation: Invocation) -> CallError | Launched | None:
         await anyio.lowlevel.checkpoint()
@@ -75,7 +82,7 @@ class FakeAction:
         self.posts[name] += 1
         if self._busy(name, now):
             return BUSY
-        run = _Run(invocation.run_id, now, self.duration, self.exit_code)
+        run = _Run(invocation.run_id, now, self.duration, self.exit_code, self.pickup)
         self._runs[name].append(run)
         self.executions[name] += 1
         handle = f"https://fake/operations/{name}/{self.posts[name]}"
@@ -88,10 +95,10 @@ class FakeAction:
         now = anyio.current_time()
         if run_command in self._operations:
             return self._operations[run_command][1].view(now, through_extension=False)
-        runs = self._runs[target.name]
-        if not runs:
+        reported = [r for r in self._runs[target.name] if now >= r.started + r.pickup]
+        if not reported:
             return CallError(404, "NotFound", "no action run command has run on this VM")
-        return runs[-1].view(now, through_extension=True)
+        return reported[-1].view(now, through_extension=True)
 
     async def delete(self, target: Target, run_command: str) -> CallError | None:
         await anyio.lowlevel.checkpoint()

@@ -132,6 +132,22 @@ async def test_a_lost_post_that_ran_is_found_on_the_extension_and_never_sent_aga
     assert [what for what, _ in journal.of("lost")] == ["intent", "accepted", "final"]
 
 
+async def test_a_lost_post_the_agent_has_not_picked_up_yet_is_not_sent_twice() -> None:
+    """The extension still shows an earlier run while this POST waits for the agent: that
+    read "proves" it never arrived, the next POST is refused busy (it is the busy one), and
+    every later POST is preceded by the read — which finds it once it ran."""
+    plan, targets = await planned(["slow"], job())
+    action = FakeAction(duration=30, pickup=60, faults={"slow": ["after"]})
+    action.ran(targets["slow"], "an-earlier-run", started=-1000)
+    journal = Journal()
+    result = (await run(action, plan, journal))["slow"]
+    assert result.status is Status.SUCCEEDED
+    assert action.executions["slow"] == 2  # the earlier run's, and this run's once
+    assert action.posts["slow"] >= 3  # the lost one, then refused while it waited and ran
+    whats = [what for what, _ in journal.of("slow")]
+    assert whats[-2:] == ["accepted", "final"] and whats.count("accepted") == 1
+
+
 async def test_a_post_lost_before_azure_saw_it_is_sent_again_after_proof() -> None:
     plan, targets = await planned(["lost"], job())
     action = FakeAction(faults={"lost": ["before"]})
