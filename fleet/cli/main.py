@@ -10,8 +10,9 @@ from fleet.cli import bench_cmd, commands_cmd, history_cmd, run_cmd, sim_cmd
 app = typer.Typer(
     help=(
         "fleet runs a script on hundreds to tens of thousands of Azure VMs and VM scale-set "
-        "instances through managed Run Commands, as fast as Azure's throttling limits allow, "
-        "and reports exactly what happened on each one.\n\n"
+        "instances through managed Run Commands (or the older action Run Command, --mode "
+        "action), as fast as Azure's throttling limits allow, and reports exactly what "
+        "happened on each one.\n\n"
         "Try it on the built-in simulated fleet: `fleet run --sim --tag env=prod --script "
         "uptime` (or, in a source checkout, `fleet run configs/jobs/health-check.yaml --sim`). "
         "`fleet sim profiles` lists the simulated fleets; `fleet sim serve` runs the Azure "

@@ -55,7 +55,11 @@ Rollout: batches (--batches 1,5,10%,100%), order (--order zone-by-zone), an erro
 budget (--max-errors), soak pauses, health gates (job file), a --deadline. More than 10
 targets (--confirm-over) asks first; without a terminal, pass --yes. Ctrl-C once: no new
 launches, running targets finish (within --cancel-grace), the report is written; twice
-(or --cancel-running): in-flight run commands are deleted and reported Canceled.
+(or --cancel-running): in-flight run commands are deleted and reported Canceled (with
+--mode action nothing can stop a running command: a stop only stops launching).
+
+--mode action uses the older action Run Command (az vm run-command invoke): one command at
+a time per VM, no cancel, and fleet recovers each script's exit code from its output.
 
 Exit codes: 0 every target succeeded (skipped ones too, unless --strict), 1 some target
 failed, 2 bad input or not confirmed (nothing was sent to Azure), 3 the run did not
