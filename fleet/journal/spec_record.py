@@ -26,6 +26,7 @@ from typing import Any
 
 from fleet.model import (
     JobSpec,
+    Mode,
     Parameter,
     ScriptSource,
     Secret,
@@ -102,6 +103,8 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
         },
         "concurrency": {"count": spec.concurrency.count, "percent": spec.concurrency.percent},
     }
+    if spec.mode is not Mode.MANAGED:  # absent for managed: earlier journals keep their hash
+        raw["mode"] = spec.mode.value
     scrubbed: dict[str, Any] = Secrets.from_spec(spec).scrub(raw)
     return scrubbed
 
