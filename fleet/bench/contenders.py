@@ -43,11 +43,14 @@ FLEET_CATEGORY = {
 Record = Callable[[str, str, str], None]
 
 
-async def run_fleet(cfg: dict[str, Any], record: Record, progress: dict[str, Any]) -> None:
-    """fleet with default settings, through the library API, on the Azure backend."""
+async def run_fleet(
+    cfg: dict[str, Any], record: Record, progress: dict[str, Any], *, mode: str = "managed"
+) -> None:
+    """fleet with default settings, through the library API, on the Azure backend;
+    ``mode``: managed run commands, or the action run command (``fleet-action``)."""
     from fleet import api
     from fleet.azure.backend import ConnectionSettings, azure_backend
-    from fleet.model import JobSpec, ScriptSource, ScriptSpec, Secret, Selector, SourceKind
+    from fleet.model import JobSpec, Mode, ScriptSource, ScriptSpec, Secret, Selector, SourceKind
 
     job = cfg["job"]
     spec = JobSpec(
@@ -56,6 +59,7 @@ async def run_fleet(cfg: dict[str, Any], record: Record, progress: dict[str, Any
         script=ScriptSpec(
             default=ScriptSource(SourceKind.INLINE, job["script"]), timeout_s=job["timeout"]
         ),
+        mode=Mode(mode),
     )
     settings = ConnectionSettings(
         arm_endpoint=cfg["endpoint"],
@@ -103,6 +107,8 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
     name = cfg["contender"]
     if name == "fleet":
         work = run_fleet(cfg, record, progress)
+    elif name == "fleet-action":
+        work = run_fleet(cfg, record, progress, mode="action")
     elif name == "documented":
         work = run_baseline(cfg, record, baselines.POWERSHELL_THROTTLE_LIMIT)
     elif name == "unbounded":

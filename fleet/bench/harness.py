@@ -67,7 +67,7 @@ def contender_config(
             "run_command": f"bench-{job.name}",
         },
         # The SDK baselines get the target list for free (fleet selects its own, and pays for it).
-        "targets": [] if name == "fleet" else targets,
+        "targets": [] if name.startswith("fleet") else targets,
     }
 
 

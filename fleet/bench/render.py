@@ -77,7 +77,7 @@ def markdown(document: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in document["contenders"]:
         cells = list(_cells(r))
-        cells[0] = f"**{cells[0]}**" if r["name"] == "fleet" else cells[0]
+        cells[0] = f"**{cells[0]}**" if r["name"].startswith("fleet") else cells[0]
         lines.append(
             "| " + " | ".join(c.replace("*", "\\*") if i else c for i, c in enumerate(cells)) + " |"
         )

@@ -13,11 +13,22 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+)
 
 from fleet.sim.catalog import BuiltIns, UnknownName, is_name
 
-CONTENDERS = ("fleet", "documented", "unbounded")
+#: Every contender; ``fleet-action`` is fleet in ``mode: action`` (the action run command).
+CONTENDERS = ("fleet", "fleet-action", "documented", "unbounded")
+#: What a scenario runs unless it lists its ``contenders``.
+DEFAULT_CONTENDERS = ("fleet", "documented", "unbounded")
 SCENARIOS = BuiltIns("fleet.bench", "scenarios", "scenario")
 
 
@@ -37,6 +48,9 @@ class Budgets(_Strict):
     """Wall-clock seconds per contender; past it the contender is stopped and extrapolated."""
 
     fleet: PositiveFloat = 300
+    fleet_action: PositiveFloat = Field(
+        default=300, validation_alias=AliasChoices("fleet-action", "fleet_action")
+    )
     documented: PositiveFloat = 90
     unbounded: PositiveFloat = 300
 
@@ -49,11 +63,11 @@ class Scenario(_Strict):
     seed: int
     job: BenchJob = BenchJob()
     budgets: Budgets = Budgets()
-    contenders: tuple[str, ...] = CONTENDERS
+    contenders: tuple[str, ...] = DEFAULT_CONTENDERS
     source: str = "<dict>"  # the scenario's built-in name or file path
 
     def budget(self, contender: str) -> float:
-        return float(getattr(self.budgets, contender))
+        return float(getattr(self.budgets, contender.replace("-", "_")))
 
 
 class ScenarioError(Exception):

@@ -86,3 +86,15 @@ def test_a_contender_past_its_budget_stops_and_is_extrapolated(tmp_path: Path) -
     assert row["extrapolated"] and row["not_run"] > 0 and row["wall_s"] < 10
     assert row["measured_fraction"] < 1.0
     assert row["completed"] + row["lost"] + row["not_run"] == 12
+
+
+def test_fleet_in_action_mode_is_a_contender_and_reports_truthfully(tmp_path: Path) -> None:
+    scenario = load_scenario(_scenario(tmp_path, documented_budget=60))
+    doc = run_scenario(scenario, contenders=["fleet-action"], results_dir=tmp_path / "results")
+    row = doc["contenders"][0]
+    assert row["name"] == "fleet-action" and not row["extrapolated"], row
+    assert (row["succeeded"], row["failed"], row["skipped"]) == (10, 1, 1), row
+    assert row["lost"] == row["untruthful"] == row["executions_over_once"] == 0, row
+    assert row["executions"] == 11 and row["writes_per_target"] < 1.5, row
+    quick = load_scenario("quick")
+    assert "fleet-action" in quick.contenders and quick.budget("fleet-action") > 0
