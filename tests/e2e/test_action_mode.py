@@ -170,3 +170,31 @@ async def test_built_in_commands_run_wrapped_with_their_catalog_script() -> None
     # each command's document is read once per location, not once per target
     assert stats["requests"]["RunCommandCatalog_Get"] <= 2 * len({r.target.location for r in ran})
     json.dumps([r.output for r in ran])  # outputs are plain text
+
+
+async def test_posts_whose_answers_are_lost_run_once() -> None:
+    """Half the POSTs lose their connection — before Azure processed them (no command: fleet
+    proves it on the VM's extension and sends again) or after (the command runs: fleet finds
+    this run's marker on the extension and never sends it again)."""
+    resets = {
+        "rate": 0.5,
+        "after_processing": 0.5,
+        "operations": ["VirtualMachines_RunCommand", "VirtualMachineScaleSetVMs_RunCommand"],
+    }
+    profile = simkit.profile("small", faults={"connection_resets": resets})
+    spec = _action(job("lossy", timeout_s=120))
+    async with sim_backend(profile, SCALE) as (emu, backend):
+        report = await api.run_async(spec, backend, settings=EngineSettings(time_scale=SCALE))
+        truth = await simkit.ground_truth(emu, "executions")
+        stats = await simkit.ground_truth(emu)
+    ran = [r for r in report.results if r.status is not Status.SKIPPED]
+    assert ran and all(r.status in (Status.SUCCEEDED, Status.FAILED) for r in ran), [
+        (r.target.name, r.status, r.reason) for r in ran
+    ]
+    executed = truth["executed_per_target"]
+    assert all(executed[r.target.id]["action:RunShellScript"] == 1 for r in ran)
+    actions = _truth_by_target(truth)
+    assert all(r.exit_code == actions[r.target.id.lower()]["exit_code"] for r in ran)
+    processed = sum(stats["requests"].get(op, 0) for op in resets["operations"])
+    assert processed == len(ran)  # Azure processed one POST per target
+    assert sum(r.attempts for r in ran) > processed  # some were lost before it, and sent again
