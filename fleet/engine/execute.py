@@ -35,7 +35,7 @@ from fleet.engine.launch import (
     Launcher,
     busy_refusal,
 )
-from fleet.engine.outcome import status_for_put_error, status_for_view
+from fleet.engine.outcome import overdue_result, result_from_view, status_for_put_error
 from fleet.engine.polling import PollPlanner
 from fleet.engine.settings import RunContext
 from fleet.model import CallError, Invocation, JobSpec, RunView, Status, Target, TargetResult
@@ -294,38 +294,10 @@ class Executor:
             await self.clock.sleep(self.planner.sleep_before_asking_again(wait))
 
     def _overdue(self, target: Target, view: RunView | None, polls: int) -> TargetResult:
-        if view is not None and view.execution_state == "Running":
-            reason = "still Running past its timeout plus grace: the command is wedged"
-            return self._from_view(target, view, polls, Status.WEDGED, reason)
-        if view is not None:
-            reason = f"still {view.execution_state} past its timeout (agent not picking it up?)"
-            return self._from_view(target, view, polls, Status.TIMED_OUT, reason)
-        return TargetResult(
-            target, Status.ERROR, reason="no readable result before the timeout", polls=polls
-        )
+        return overdue_result(target, view, polls, self._redact)
 
-    def _from_view(
-        self,
-        target: Target,
-        view: RunView,
-        polls: int,
-        status: Status | None = None,
-        reason: str | None = None,
-    ) -> TargetResult:
-        if status is None:
-            status, reason = status_for_view(view)
-        return TargetResult(
-            target,
-            status,
-            reason=reason and self._redact(reason),
-            exit_code=view.exit_code,
-            output=self._redact(view.output),
-            error=self._redact(view.error),
-            execution_state=view.execution_state,
-            started_at=view.start_time,
-            ended_at=view.end_time,
-            polls=polls,
-        )
+    def _from_view(self, target: Target, view: RunView, polls: int) -> TargetResult:
+        return result_from_view(target, view, polls, self._redact)
 
     def _redact(self, text: str) -> str:
         return self.secrets.redact(text)

@@ -1,4 +1,5 @@
-"""Turning what Azure said into fleet's per-target outcome (pure).
+"""Turning what Azure said into fleet's per-target outcome (pure): statuses, and the
+``TargetResult`` of a final or overdue view.
 
 A script that ran and failed is ``Failed`` (data, not an error). Delivery problems get fleet's
 own statuses so operators can tell "the script is broken" from "the platform could not run it".
@@ -6,7 +7,9 @@ own statuses so operators can tell "the script is broken" from "the platform cou
 
 from __future__ import annotations
 
-from fleet.model import CallError, RunView, Status
+from collections.abc import Callable
+
+from fleet.model import CallError, RunView, Status, Target, TargetResult
 
 
 def status_for_put_error(err: CallError) -> tuple[Status, str]:
@@ -44,3 +47,45 @@ def status_for_view(view: RunView) -> tuple[Status, str | None]:
     if state == "Canceled":
         return Status.CANCELED, view.message or "canceled"
     return Status.ERROR, f"unexpected execution state {state!r}"
+
+
+def result_from_view(
+    target: Target,
+    view: RunView,
+    polls: int,
+    redact: Callable[[str], str],
+    status: Status | None = None,
+    reason: str | None = None,
+) -> TargetResult:
+    """The target's result from its last view (the status from it unless given); whatever
+    Azure handed back passes through ``redact``."""
+    if status is None:
+        status, reason = status_for_view(view)
+    return TargetResult(
+        target,
+        status,
+        reason=reason and redact(reason),
+        exit_code=view.exit_code,
+        output=redact(view.output),
+        error=redact(view.error),
+        execution_state=view.execution_state,
+        started_at=view.start_time,
+        ended_at=view.end_time,
+        polls=polls,
+    )
+
+
+def overdue_result(
+    target: Target, view: RunView | None, polls: int, redact: Callable[[str], str]
+) -> TargetResult:
+    """A target still not final past its timeout plus grace: Wedged if it was running,
+    TimedOut if it never left Pending (the agent did not pick it up)."""
+    if view is not None and view.execution_state == "Running":
+        reason = "still Running past its timeout plus grace: the command is wedged"
+        return result_from_view(target, view, polls, redact, Status.WEDGED, reason)
+    if view is not None:
+        reason = f"still {view.execution_state} past its timeout (agent not picking it up?)"
+        return result_from_view(target, view, polls, redact, Status.TIMED_OUT, reason)
+    return TargetResult(
+        target, Status.ERROR, reason="no readable result before the timeout", polls=polls
+    )
