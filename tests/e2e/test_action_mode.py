@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from fleet import api
 from fleet.engine.runner import EngineSettings
 from fleet.model import Mode, ScriptSource, ScriptSpec, SourceKind, Status
+from fleet.spec import load_job_spec
 from tests import simkit
 from tests.e2e.harness import job, sim_backend
 
@@ -198,3 +200,42 @@ async def test_posts_whose_answers_are_lost_run_once() -> None:
     processed = sum(stats["requests"].get(op, 0) for op in resets["operations"])
     assert processed == len(ran)  # Azure processed one POST per target
     assert sum(r.attempts for r in ran) > processed  # some were lost before it, and sent again
+
+
+async def test_a_rollout_in_action_mode_batches_gates_and_halts_like_a_managed_one(
+    tmp_path: Path,
+) -> None:
+    """A job file with mode: action: the web tier in growing batches, zone by zone, with the
+    shipped health check as the gate (an action command too) — the gate trips on web-005's
+    full disk after its batch, and nothing after that batch is launched."""
+    scripts = simkit.ROOT / "configs" / "jobs" / "scripts"
+    job_file = tmp_path / "rolling-check.yaml"
+    job_file.write_text(
+        "name: rolling-check\nmode: action\n"
+        "targets: {resource_groups: [rg-web], names: ['web-0*'], include_scale_sets: false}\n"
+        f"script: {{file: {scripts / 'health-check.sh'}, timeout: 2m}}\n"
+        "rollout:\n  batches: [1, 3, 2, '100%']\n  order: name\n"
+        f"  health_gate: {{script: {{file: {scripts / 'health-check.sh'}}}, "
+        "expect_output: 'status:\\s+OK'}\n",
+        encoding="utf-8",
+    )
+    spec = load_job_spec(job_file)
+    assert spec.mode is Mode.ACTION
+    async with sim_backend(simkit.profile("demo", faults={}), SCALE) as (emu, backend):
+        report = await api.run_async(spec, backend, settings=EngineSettings(time_scale=SCALE))
+        truth = await simkit.ground_truth(emu, "executions")
+    assert report.ended == "halted-by-gate"
+    assert report.ended_detail is not None and "web-005" in report.ended_detail
+    assert report.rollout is not None
+    gates = report.rollout.gates
+    assert [g.passed for g in gates] == [True, True, False]  # batch 3: web-005 and web-006
+    by_name = {r.target.name: r for r in report.results}
+    assert by_name["web-005"].status is Status.FAILED and by_name["web-005"].exit_code == 1
+    later = [r for r in report.results if r.target.name > "web-006"]  # after batch 3
+    assert {r.status for r in later} == {Status.NOT_STARTED, Status.SKIPPED}  # 2 deallocated
+    executed = truth["executed_per_target"]
+    gated = {t for g in gates for t in g.target_ids}
+    for result in report.results:
+        runs = executed.get(result.target.id, {}).get("action:RunShellScript", 0)
+        launched = result.status in (Status.SUCCEEDED, Status.FAILED)
+        assert runs == launched + (result.target.id in gated), result.target.name
