@@ -13,7 +13,7 @@ from rich.table import Table
 
 from fleet.api.estimate import batch_estimates
 from fleet.errors import SpecError
-from fleet.model import RunPlan, RunReport, Target
+from fleet.model import Mode, RunPlan, RunReport, Target
 
 
 def _where(t: Target) -> str:
@@ -35,6 +35,8 @@ def plan_table(run: RunPlan, *, names_per_batch: int | None = None) -> Table:
     spec, plan = run.spec, run.rollout
     policy = spec.rollout
     title = f"{len(plan.targets)} targets in {len(plan.batches)} batches, order {plan.order.value}"
+    if spec.mode is Mode.ACTION:
+        title += " · mode action (one command at a time per VM; a running one cannot be stopped)"
     table = Table(title=title, show_lines=True)
     for column in ("batch", "group", "size", "targets (zone/fault domain)", "launch", "done by ≤"):
         table.add_column(column, overflow="fold")
