@@ -142,8 +142,9 @@ class AzureActionCommands:
 
     async def get(self, target: Target, run_command: str) -> RunView | CallError:
         """The operation ``run_command`` names (a handle ``put`` answered), else — or once the
-        operation is gone — the VM's action run-command extension status."""
-        if run_command.startswith("https://"):
+        operation is gone, or when it is not on this connection's endpoint — the VM's action
+        run-command extension status."""
+        if run_command.startswith("https://") and self._ours(run_command):
             view = await self._operation(target, run_command)
             if isinstance(view, RunView) and view.execution_state == "Running":
                 return await self._started_yet(target, run_command)
@@ -166,9 +167,12 @@ class AzureActionCommands:
     async def delete(self, target: Target, run_command: str) -> CallError | None:
         return NOT_CANCELABLE
 
+    def _ours(self, url: str) -> bool:
+        """Whether ``url`` is on this connection's ARM endpoint: the bearer token goes nowhere
+        else (a journaled operation of another endpoint is read through the VM instead)."""
+        return urlsplit(url).netloc.lower() == self._endpoint
+
     async def _operation(self, target: Target, url: str) -> RunView | CallError:
-        if urlsplit(url).netloc.lower() != self._endpoint:  # never send the token elsewhere
-            return _refused(f"the operation is not on the ARM endpoint: {url[:120]}")
         compute = self.clients.compute(target.subscription)
         try:
             response = await compute.send_request(
