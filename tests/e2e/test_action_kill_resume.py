@@ -21,8 +21,8 @@ from tests.e2e import killkit
 
 POINTS = [
     "after-intent:1",
-    "after-put:2", "after-put:12",
-    "after-accepted:5", "after-accepted:16",
+    "after-put:2", "after-put:12",  # the answer lost: resolved through the VM's extension
+    "after-accepted:16",  # the operations journaled: resume reads them
     "after-final:7",
 ]  # fmt: skip
 KEY = "action:RunShellScript"  # the small profile's targets all run Linux
