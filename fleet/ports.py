@@ -29,6 +29,7 @@ from fleet.model import (
     GateRecord,
     Invocation,
     Launched,
+    ListedRunCommand,
     Mode,
     Progress,
     RunPlan,
@@ -47,7 +48,9 @@ class TargetSource(Protocol):
 
 
 class RunCommands(Protocol):
-    """Run commands on one target. Errors are returned, not raised.
+    """Run commands on one target: create (PUT, or the action run command's POST), read,
+    delete, and list every managed run command on the target, whoever created it. Errors are
+    returned, not raised.
 
     ``put`` sends the invocation once (never re-sent below the engine: the engine decides,
     after asking Azure); it answers None or ``Launched`` when Azure accepted it. ``get`` and
@@ -58,6 +61,10 @@ class RunCommands(Protocol):
     async def get(self, target: Target, run_command: str) -> RunView | CallError: ...
 
     async def delete(self, target: Target, run_command: str) -> CallError | None: ...
+
+    async def list_commands(self, target: Target) -> Sequence[ListedRunCommand] | CallError:
+        """Every run command on ``target`` (whoever created it), with its instance view."""
+        ...
 
 
 class CommandCatalog(Protocol):

@@ -14,6 +14,7 @@ Use the loop through anyio's pytest plugin::
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from fleet.model import (
     CallError,
     GateRecord,
     Invocation,
+    ListedRunCommand,
     Progress,
     RunPlan,
     RunReport,
@@ -36,6 +38,7 @@ from fleet.model import (
     Target,
     TargetKind,
     TargetResult,
+    marker_tags,
 )
 from fleet.ports import RunObserver
 
@@ -108,7 +111,10 @@ class Behaviour:
     output: str = ""
     error: str = ""
     put_error: CallError | None = None  # every PUT is refused with this
-    agent_not_ready: bool = False  # Pending until the timeout, then TimedOut without start time
+    # Pending for good; Azure fails the operation (provisioningState Failed) after
+    # agent_fail_after, as Compute does with VMAgentStatusCommunicationError
+    agent_not_ready: bool = False
+    agent_fail_after: float = 1522.0
     wedged: bool = False  # Running forever
     # One entry per PUT attempt: "before" = lost before Azure saw it (nothing created),
     # "after" = Azure created it but the response was lost. Later attempts succeed.
@@ -124,6 +130,31 @@ NOT_RUNNING = CallError(
 FORBIDDEN = CallError(
     403, "AuthorizationFailed", "The client does not have authorization to perform action."
 )
+
+
+def limit_refusal(maximum: int, current: int) -> CallError:
+    """Azure's refusal of a new run command on a full VM (MicrosoftDocs/azure-docs#117976)."""
+    message = (
+        f"The maximum number of managed Run commands (max={maximum}, current={current}) has been "
+        "exceeded. Use fewer Run commands and retry the request."
+    )
+    return CallError(409, "OperationNotAllowed", message)
+
+
+def listed(
+    name: str, *, fleets: bool = False, state: str = "Succeeded", ended_hours_ago: float = 24.0
+) -> ListedRunCommand:
+    """A run command already on a VM: someone else's, or (``fleets``) an earlier fleet job's."""
+    tags = marker_tags(name.removeprefix("fleet-"), "old-run") if fleets else {"owner": "ops"}
+    ended = EPOCH - timedelta(hours=ended_hours_ago)
+    final = state in ("Succeeded", "Failed", "TimedOut", "Canceled")
+    view = RunView(
+        state,
+        exit_code=0 if final else None,
+        start_time=ended - timedelta(seconds=5),
+        end_time=ended if final else None,
+    )
+    return ListedRunCommand(name, tuple(sorted(tags.items())), view)
 
 
 @dataclass
@@ -154,6 +185,15 @@ class FakeArm:
         self.identical_put_reruns = identical_put_reruns
         self._next_put_slot = 0.0
         self._commands: dict[tuple[str, str], _RunCommand] = {}
+        # Azure's per-VM limit; run commands already on the VMs (others' or stale fleet ones);
+        # ground truth of deletions: (target name, run command, fleet's?)
+        self.max_per_vm = 25
+        self.existing: dict[str, dict[str, ListedRunCommand]] = defaultdict(dict)
+        self.deletions: list[tuple[str, str, bool]] = []
+        self.delete_delay = 0.0  # a deleted run command still counts (and reads) this long
+        self._deleting: dict[tuple[str, str], float] = {}  # -> when it is gone
+        self.lists: Counter[str] = Counter()
+        self.most_fleet_commands: Counter[str] = Counter()  # the most fleet's held at once
 
     def add(self, target: Target, behaviour: Behaviour | None = None) -> Target:
         self.targets[target.name] = target
@@ -176,9 +216,16 @@ class FakeArm:
         if b.put_error is not None:
             self.in_flight.discard(name)
             return b.put_error
+        if (name, invocation.run_command) not in self._commands:
+            held = self.held(name)
+            if held >= self.max_per_vm:
+                self.in_flight.discard(name)
+                return limit_refusal(self.max_per_vm, held)
         fault = b.put_faults.pop(0) if b.put_faults else None
         if fault != "before":
             self._create(name, invocation, b)
+            fleets = sum(1 for c in self._names(name) if c[1])
+            self.most_fleet_commands[name] = max(self.most_fleet_commands[name], fleets)
         if fault is not None:
             return CallError(0, "ServiceResponseError", "Connection reset by peer")
         return None
@@ -212,37 +259,86 @@ class FakeArm:
             return CallError(503, "ServiceUnavailable", "Try again later.")
         command = self._commands.get((name, run_command))
         if command is None:
+            other = self.existing[name].get(run_command)
+            if other is not None:
+                return other.view
+            self.held(name)  # forgets the deletions that have finished
+            if (name, run_command) in self._deleting:
+                return RunView("Succeeded", provisioning_state="Deleting")
             return CallError(404, "NotFound", f"Run command {run_command} not found.")
-        view = _view(command, anyio.current_time() - command.created)
+        view = _view(command, anyio.current_time() - command.created, target.os)
         if view.terminal:
             self.in_flight.discard(name)
         return view
 
     async def delete(self, target: Target, run_command: str) -> CallError | None:
         await anyio.lowlevel.checkpoint()
-        self._commands.pop((target.name, run_command), None)
+        name = target.name
+        own = self._commands.pop((name, run_command), None)
+        other = self.existing[name].pop(run_command, None)
+        if own is not None or other is not None:
+            fleets = own is not None or (other is not None and other.fleets)
+            self.deletions.append((name, run_command, fleets))
+            if self.delete_delay > 0:
+                self._deleting[(name, run_command)] = anyio.current_time() + self.delete_delay
         return None
+
+    def _names(self, name: str) -> list[tuple[str, bool]]:
+        """(run command, fleet's?) on ``name``, including ones still being deleted."""
+        now = anyio.current_time()
+        gone = [key for key, at in self._deleting.items() if at <= now]
+        for key in gone:
+            del self._deleting[key]
+        own = [(rc, True) for (vm, rc) in self._commands if vm == name]
+        others = [(rc, c.fleets) for rc, c in self.existing[name].items()]
+        deleting = [(rc, False) for (vm, rc) in self._deleting if vm == name]
+        return own + others + deleting
+
+    def held(self, name: str) -> int:
+        """Run commands on VM ``name`` that count toward the limit."""
+        return len(self._names(name))
+
+    async def list_commands(self, target: Target) -> list[ListedRunCommand] | CallError:
+        await anyio.lowlevel.checkpoint()
+        name = target.name
+        self.lists[name] += 1
+        mine = []
+        for (vm, rc), command in self._commands.items():
+            if vm == name:
+                inv = command.invocation
+                tags = tuple(sorted(marker_tags(inv.job, inv.run_id).items()))
+                age = anyio.current_time() - command.created
+                mine.append(ListedRunCommand(rc, tags, _view(command, age, target.os)))
+        return mine + list(self.existing[name].values())
 
 
 def _at(created: float, offset: float) -> datetime:
     return EPOCH + timedelta(seconds=created + offset)
 
 
-def _view(command: _RunCommand, age: float) -> RunView:
+def _view(command: _RunCommand, age: float, os: str | None = "linux") -> RunView:
+    """What Azure shows ``age`` seconds after the PUT: in flight, Linux says exit code 0 and
+    the output so far; a timeout is Failed/-1 on Linux, TimedOut on Windows."""
     b, inv, t0 = command.behaviour, command.invocation, command.created
-    timeout = inv.timeout_s
-    base = {"run_id": inv.run_id, "provisioning_state": "Succeeded"}
+    timeout = inv.timeout_s or math.inf
+    base = {"run_id": inv.run_id}
     if b.agent_not_ready:
-        if age < timeout:
-            return RunView("Pending", **base)
-        return RunView("TimedOut", end_time=_at(t0, timeout), **base)
+        gave_up = age >= b.agent_fail_after
+        return RunView("Pending", provisioning_state="Failed" if gave_up else "Creating", **base)
+    base["provisioning_state"] = "Succeeded"
     if age < b.pickup:
         return RunView("Pending", **base)
     started = _at(t0, b.pickup)
     if b.wedged or age < b.pickup + min(b.duration, timeout):
-        return RunView("Running", start_time=started, output=b.output[:10], **base)
+        in_flight = 0 if os == "linux" else None
+        return RunView(
+            "Running", exit_code=in_flight, start_time=started, output=b.output[:10], **base
+        )
     if b.duration > timeout:
-        return RunView("TimedOut", start_time=started, end_time=_at(t0, b.pickup + timeout), **base)
+        ended = _at(t0, b.pickup + timeout)
+        if os == "linux":
+            return RunView("Failed", exit_code=-1, start_time=started, end_time=ended, **base)
+        return RunView("TimedOut", start_time=started, end_time=ended, **base)
     state = "Succeeded" if b.exit_code == 0 else "Failed"
     return RunView(
         state,

@@ -6,6 +6,7 @@
     lifecycle  a run's life around the engine: journal begin/end, report, observer
     history    the journal's runs: open_journal, report_from_journal, recipe_of, unfinished
     estimate   the throttle model's ETA and ARM request cost of a plan (pure)
+    clean      what fleet left on the VMs: survey (a dry run) and clean (``fleet clean``)
 
 A backend bundles the ports (``fleet.ports.Backend``): ``fleet.azure.backend.azure_backend``
 for Azure or the emulator, in-memory fakes in tests. Events reach a ``fleet.ports.RunObserver``;

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fleet.model import JobSpec, RolloutPlan, Target
+from fleet.model import JobSpec, RolloutPlan, Target, run_limit_s
 
 ARM_WRITES = (200.0, 10.0)  # capacity, refill per second
 COMPUTE_UPDATE_VM = (1500.0, 500.0 / 60.0)  # capacity, refill per second (per minute / 60)
@@ -111,8 +111,8 @@ def batch_estimates(spec: JobSpec, plan: RolloutPlan, safety: float = 0.9) -> li
     timeout, in waves of ``max_concurrency`` — plus soak pauses and health gates."""
     arm: dict[str, _Bucket] = {}
     compute: dict[tuple[str, str], _Bucket] = {}
-    rollout, timeout = spec.rollout, spec.script.timeout_s
-    gate_s = sum(g.script.timeout_s for g in rollout.gates)
+    rollout, timeout = spec.rollout, run_limit_s(spec.script.timeout_s)
+    gate_s = sum(run_limit_s(g.script.timeout_s) for g in rollout.gates)
     elapsed, out = 0.0, []
     for batch in plan.batches:
         launch = 0.0

@@ -49,6 +49,7 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         results=tuple(results),
         arm=counters,
         ended=record.ended,
+        cleanup=str((stored.get("cleanup") or {}).get("policy") or "keep-last"),
     )
 
 

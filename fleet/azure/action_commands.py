@@ -40,6 +40,7 @@ are refused without a request (the spec refuses them first, ``fleet.spec.build``
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,13 +52,14 @@ from fleet.azure.action_script import ActionOutput, marker_safe, parse_statuses,
 from fleet.azure.body import wire_parameters
 from fleet.azure.catalog import AzureCommandCatalog
 from fleet.azure.clients import ArmClients
-from fleet.azure.run_commands import call_error
+from fleet.azure.run_commands import AzureRunCommands, call_error
 from fleet.azure.send_once import SEND_ONCE
 from fleet.model import (
     RUN_ID_PARAMETER,
     CallError,
     Invocation,
     Launched,
+    ListedRunCommand,
     RunView,
     SourceKind,
     Target,
@@ -88,6 +90,7 @@ class AzureActionCommands:
         self.clients, self.catalog = clients, catalog
         self._endpoint = urlsplit(clients.conn.endpoint).netloc.lower()
         self._started: set[str] = set()  # operations the agent was seen working on
+        self._managed = AzureRunCommands(clients)
 
     async def put(self, target: Target, invocation: Invocation) -> CallError | Launched | None:
         body = await self._body(target, invocation)
@@ -166,6 +169,10 @@ class AzureActionCommands:
 
     async def delete(self, target: Target, run_command: str) -> CallError | None:
         return NOT_CANCELABLE
+
+    async def list_commands(self, target: Target) -> Sequence[ListedRunCommand] | CallError:
+        """The VM's managed run commands (an action run command leaves none of its own)."""
+        return await self._managed.list_commands(target)
 
     def _ours(self, url: str) -> bool:
         """Whether ``url`` is on this connection's ARM endpoint: the bearer token goes nowhere

@@ -1,12 +1,13 @@
 """The managed run-command PUT body (ARM camelCase) for an invocation; the only place secrets
-are revealed, right before they go on the wire.
+are revealed, right before they go on the wire. Every body carries fleet's marker (the tags of
+``fleet.model.hygiene.marker_tags``), so fleet can tell its run commands from others' later.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fleet.model import Invocation, Parameter, Secret, SourceKind
+from fleet.model import Invocation, Parameter, Secret, SourceKind, marker_tags
 
 
 def _value(value: str | Secret) -> str:
@@ -37,4 +38,5 @@ def run_command_body(inv: Invocation, location: str) -> dict[str, Any]:
         props["runAsUser"] = inv.run_as_user
     if inv.run_as_password is not None:
         props["runAsPassword"] = inv.run_as_password.reveal()
-    return {"location": location, "properties": props}
+    tags = marker_tags(inv.job or inv.run_command.removeprefix("fleet-"), inv.run_id)
+    return {"location": location, "tags": tags, "properties": props}

@@ -12,6 +12,7 @@ after reading the run command. Reads and deletes keep the client's retries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from azure.core.exceptions import (
@@ -24,7 +25,15 @@ from azure.core.exceptions import (
 from fleet.azure.body import run_command_body
 from fleet.azure.clients import ArmClients
 from fleet.azure.send_once import SEND_ONCE
-from fleet.model import RUN_ID_PARAMETER, CallError, Invocation, RunView, Target, TargetKind
+from fleet.model import (
+    RUN_ID_PARAMETER,
+    CallError,
+    Invocation,
+    ListedRunCommand,
+    RunView,
+    Target,
+    TargetKind,
+)
 
 
 def call_error(exc: AzureError) -> CallError:
@@ -64,6 +73,11 @@ def _view(model: Any) -> RunView:
     )
 
 
+def _listed(model: Any) -> ListedRunCommand:
+    tags = tuple(sorted((str(k), str(v)) for k, v in (model.tags or {}).items()))
+    return ListedRunCommand(name=str(model.name), tags=tags, view=_view(model))
+
+
 class AzureRunCommands:
     """Needs clients with fleet's ThrottlePolicy (``ArmConnection(throttle=...)``): it consumes
     the ``fleet_region=`` keyword (the Compute limits are per region), which aiohttp would
@@ -80,6 +94,15 @@ class AzureRunCommands:
             return compute.virtual_machine_scale_set_vm_run_commands, instance, "get"
         vm = (target.resource_group, target.name)
         return compute.virtual_machine_run_commands, vm, "get_by_virtual_machine"
+
+    async def list_commands(self, target: Target) -> Sequence[ListedRunCommand] | CallError:
+        ops, path, get_name = self._address(target)
+        lister = ops.list if get_name == "get" else ops.list_by_virtual_machine
+        try:
+            pages = lister(*path, expand="instanceView", fleet_region=target.location)
+            return [_listed(model) async for model in pages]
+        except AzureError as exc:
+            return call_error(exc)
 
     async def put(self, target: Target, invocation: Invocation) -> CallError | None:
         ops, path, _ = self._address(target)

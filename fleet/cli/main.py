@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from fleet import __version__
-from fleet.cli import bench_cmd, commands_cmd, history_cmd, run_cmd, sim_cmd
+from fleet.cli import bench_cmd, clean_cmd, commands_cmd, history_cmd, run_cmd, sim_cmd
 
 app = typer.Typer(
     help=(
@@ -29,6 +29,7 @@ app.command("runs")(history_cmd.runs)
 app.command("show")(history_cmd.show)
 app.command("resume")(history_cmd.resume)
 app.command("rerun")(history_cmd.rerun)
+app.command("clean", help=clean_cmd.CLEAN_HELP)(clean_cmd.clean_command)
 app.command("bench")(bench_cmd.bench)
 app.command("commands")(commands_cmd.commands)
 

@@ -1,4 +1,5 @@
-"""Option groups shared by ``fleet run``, ``fleet targets`` and ``fleet plan``, and a decorator
+"""Option groups shared by ``fleet run``, ``fleet targets``, ``fleet plan`` and ``fleet clean``
+(which takes no ``--job-name``: it names no new job), and a decorator
 that splices a group's parameters into a typer command's signature (typer has no option groups).
 """
 
@@ -93,9 +94,12 @@ AllTargetsOpt = Annotated[
 ]
 
 
+def job_name_option(job_name: JobNameOpt = None) -> None:
+    """(parameters only)"""
+
+
 def selection_options(
     spec: SpecOpt = None,
-    job_name: JobNameOpt = None,
     tag: TagOpt = None,
     resource_group: ResourceGroupOpt = None,
     target_name: TargetNameOpt = None,

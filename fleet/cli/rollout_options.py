@@ -88,6 +88,26 @@ ConfirmOverOpt = Annotated[
 ]
 
 
+CleanupOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cleanup",
+        help="What fleet deletes once a result is read: keep-last (default: nothing, the last "
+        "run command of each job stays), delete-on-success or always (never one in flight).",
+        rich_help_panel=ROL,
+    ),
+]
+PendingTimeoutOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--pending-timeout",
+        help="A target whose run command stays Pending (VM agent not picking it up) this "
+        "long is reported AgentNotReady (default 26m: Azure gives up after about 25m).",
+        rich_help_panel=ROL,
+    ),
+]
+
+
 def rollout_options(
     batches: BatchesOpt = None,
     order: OrderOpt = None,
@@ -99,5 +119,7 @@ def rollout_options(
     cancel_grace: CancelGraceOpt = None,
     cancel_running: CancelRunningOpt = False,
     confirm_over: ConfirmOverOpt = None,
+    cleanup: CleanupOpt = None,
+    pending_timeout: PendingTimeoutOpt = None,
 ) -> None:
     """(parameters only)"""

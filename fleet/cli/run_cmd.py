@@ -19,6 +19,7 @@ from fleet.api.prepare import preflight, prepare, select
 from fleet.cli.launch import launch
 from fleet.cli.options import (
     connection_options,
+    job_name_option,
     journal_options,
     script_options,
     selection_options,
@@ -122,7 +123,12 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
 
 
 @with_options(
-    selection_options, script_options, rollout_options, connection_options, journal_options
+    selection_options,
+    job_name_option,
+    script_options,
+    rollout_options,
+    connection_options,
+    journal_options,
 )
 def run(
     report: ReportOpt = None,
@@ -153,13 +159,13 @@ async def _run(
         return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)
 
 
-@with_options(selection_options, connection_options)
+@with_options(selection_options, job_name_option, connection_options)
 def targets(output_format: FormatOpt = "table", **kw: Any) -> None:
     """List what a job spec (or flags) selects, with power state. Writes nothing."""
     try:
         if output_format not in ("table", "json"):
             raise SpecError(f"--format must be table or json, got {output_format!r}.")
-        spec = _selection_only_spec(kw)
+        spec = selection_only_spec(kw)
         configure_logs(kw)
         found = run_sync(_select, spec, Connection.from_flags(kw))
     except FleetError as exc:
@@ -172,7 +178,7 @@ def targets(output_format: FormatOpt = "table", **kw: Any) -> None:
     Console().print(_targets_table(found, {r.target.id.lower() for r in skipped}))
 
 
-@with_options(selection_options, rollout_options, connection_options)
+@with_options(selection_options, job_name_option, rollout_options, connection_options)
 def plan(**kw: Any) -> None:
     """Show what a run would do, without writing anything.
 
@@ -180,7 +186,7 @@ def plan(**kw: Any) -> None:
     domain, per-batch ETA), the launch ETA and the ARM request estimate from the throttle
     model."""
     try:
-        spec = _selection_only_spec(kw)
+        spec = selection_only_spec(kw)
         configure_logs(kw)
         prepared = run_sync(_prepare, spec, Connection.from_flags(kw))
     except FleetError as exc:
@@ -198,7 +204,7 @@ def plan(**kw: Any) -> None:
     )
 
 
-def _selection_only_spec(kw: dict[str, Any]) -> JobSpec:
+def selection_only_spec(kw: dict[str, Any]) -> JobSpec:
     """``targets``/``plan`` accept the job flags without a script: use a placeholder script."""
     if kw.get("spec") is None and not any(
         kw.get(k) for k in ("script", "script_file", "script_uri", "command_id")

@@ -1,13 +1,20 @@
-"""One target's life: launch (``fleet.engine.launch``: PUT or action POST, sent once) →
-budgeted polls (reads of the run command, or of the action run command's operation) → final
-outcome, and what happens when the run stops under it (delete the run command, or leave it
-running).
+"""One target's life: launch (``fleet.engine.launch``: the PUT, or the action run command's
+POST, sent once) → budgeted polls (``fleet.engine.watch``) → final outcome → the cleanup policy
+(``fleet.engine.housekeeping``), and what happens when the run stops under it (delete the run
+command, or leave it running).
 
 The same executor drives managed and action run commands (``Mode``) through the
 ``RunCommands`` port; where they differ the port says so: an action launch answers a
 ``Launched.handle`` (its operation) that later reads use instead of the name, a busy VM answers
-``CallError.busy`` (waited out here, outside the PUT slot), and an action command cannot be
-deleted (its ``delete`` refuses: a cancel reports ``Error``, the command left running).
+``CallError.busy`` (waited out here, outside the PUT slot, then sent to again within the
+script's timeout), and an action command cannot be deleted (its ``delete`` refuses: a cancel
+reports ``Error``, the command left running).
+
+At Azure's per-VM limit of 25 run commands the PUT is refused, so it never ran: fleet frees a
+slot by deleting its own finished run commands on that VM (oldest first; never another's, never
+one in flight) and sends the PUT again, a few rounds at most and only while the run may still
+launch; each PUT has its own durable intent, like any refused PUT. Where nothing of fleet's can
+be freed the target is ``LimitReached``, with a reason that says who holds the slots.
 
 Interrupting: only the *watch* (polling) is ever cancelled, never a PUT in flight (its fate
 would become unknown). ``interrupt(DELETE)`` reads each in-flight command once more and deletes
@@ -26,6 +33,8 @@ from enum import StrEnum
 import anyio
 import structlog
 
+from fleet.engine.housekeeping import Housekeeper
+from fleet.engine.hygiene import limit_of
 from fleet.engine.invocation import invocation_for
 from fleet.engine.launch import (
     NEVER_ARRIVED,
@@ -35,14 +44,25 @@ from fleet.engine.launch import (
     Launcher,
     busy_refusal,
 )
-from fleet.engine.outcome import overdue_result, result_from_view, status_for_put_error
+from fleet.engine.outcome import status_for_put_error
 from fleet.engine.polling import PollPlanner
 from fleet.engine.settings import RunContext
-from fleet.model import CallError, Invocation, JobSpec, RunView, Status, Target, TargetResult
+from fleet.engine.watch import Watcher, result_from_view
+from fleet.model import (
+    CallError,
+    Invocation,
+    JobSpec,
+    RunView,
+    Status,
+    Target,
+    TargetResult,
+    run_limit_s,
+)
 from fleet.ports import NullRecorder, Recorder, RunCommands
 
+__all__ = ["NEVER_ARRIVED", "Executor", "Interrupt", "TargetState"]
+
 log = structlog.get_logger("fleet.engine")
-_EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)
 
 
 class Interrupt(StrEnum):
@@ -86,10 +106,20 @@ class Executor:
         self.may_launch = may_launch or (lambda: None)
         self._put_slots: anyio.CapacityLimiter | None = None
         self.settings, self.clock, self.transition = settings, context.clock, transition
-        self.planner = PollPlanner(settings.poll.scaled(settings.time_scale))
         self.launcher = Launcher(run_commands, self.recorder, settings, context.clock)
+        self.watcher = Watcher(run_commands, context, spec.rollout.pending_timeout_s)
+        self.keeper = Housekeeper(run_commands, context, spec.rollout.cleanup)
         self._watching: dict[str, anyio.CancelScope] = {}
         self.interrupted: Interrupt | None = None
+
+    @property
+    def planner(self) -> PollPlanner:
+        """What the watches learned about durations (a gate's executor inherits it)."""
+        return self.watcher.planner
+
+    @planner.setter
+    def planner(self, planner: PollPlanner) -> None:
+        self.watcher.planner = planner
 
     def interrupt(self, action: Interrupt) -> None:
         """Stop watching every in-flight target and ``action`` it (DELETE wins over ABANDON)."""
@@ -107,43 +137,41 @@ class Executor:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
         started = datetime.now(UTC)
-        launch = await self._launch_when_free(target, invocation, unsure)
-        if isinstance(launch, TargetResult):  # the run stopped launching first
-            return launch
-        launched_at = self.clock.now()  # after the PUT: time spent throttled is not run time
-        if launch.error is not None:
-            status, reason = status_for_put_error(launch.error)
-            reason = self._redact(reason)
-            log.info("target.refused", target=target.id, status=status.value, reason=reason)
+        launch = await self._launch_when_allowed(target, invocation, doubt=unsure)
+        if launch.err is not None and limit_of(launch.err) is not None:
+            launch = await self._at_limit(target, invocation, launch)
+        if launch.stopped is not None:
             return TargetResult(
-                target, status, reason=reason, attempts=launch.attempts,
-                started_at=started, ended_at=datetime.now(UTC),
+                target, Status.NOT_STARTED, reason=launch.stopped, attempts=launch.attempts,
+                deleted=launch.deleted,
             )  # fmt: skip
+        launched_at = self.clock.now()  # after the PUT: time spent throttled is not run time
+        if launch.err is not None:
+            return self._refused(target, launch, started)
         self.transition(target, TargetState.LAUNCHED, None)
         locator = launch.handle or invocation.run_command
-        result = await self._watch_or_interrupt(target, invocation, launched_at, locator)
-        return replace(result, attempts=launch.attempts)
+        result = await self._follow(target, invocation, launched_at, locator)
+        deleted = (*launch.deleted, *result.deleted)
+        return replace(result, attempts=launch.attempts, deleted=deleted)
 
-    async def _launch_when_free(
-        self, target: Target, inv: Invocation, doubt: bool
-    ) -> Launch | TargetResult:
-        """Send under a PUT slot: few wait in the throttle queue at a time, and the run's stage
-        is checked when one may go (a stop or an exhausted error budget holds back every later
-        PUT). A busy VM is waited for outside the slot, then sent to again, within the
-        script's timeout."""
+    async def _launch_when_allowed(
+        self, target: Target, inv: Invocation, attempts: int = 0, *, doubt: bool = False
+    ) -> Launch:
+        """One of the few PUT slots, then the send — unless the run stopped launching. Few
+        sends wait in the throttle queue at a time, and the run's stage is checked when one
+        may go: a stop or an exhausted error budget holds back every later send. A busy VM is
+        waited for outside the slot, then sent to again, within the script's timeout.
+        ``doubt``: Azure was just asked about an earlier send of unknown fate — not again
+        before the first send, but before any later one."""
         if self._put_slots is None:
             self._put_slots = anyio.CapacityLimiter(self.settings.puts_in_flight)
-        # ``doubt``: Azure was just asked, so not again before the first send; before any later
-        busy, attempts, unsure = BusyWait(float(inv.timeout_s)), 0, False
+        busy, unsure = BusyWait(float(run_limit_s(inv.timeout_s))), False
         while True:
             async with self._put_slots:
                 stopped = self.may_launch()
                 if stopped is not None:
-                    return TargetResult(
-                        target, Status.NOT_STARTED, reason=stopped, attempts=attempts
-                    )
-                if not attempts:
-                    self.transition(target, TargetState.LAUNCHING, None)
+                    return Launch(attempts=attempts, stopped=stopped)
+                self.transition(target, TargetState.LAUNCHING, None)
                 launch = await self.launcher.send(target, inv, unsure=unsure)
             attempts, unsure = attempts + launch.attempts, launch.unsure or doubt
             launch = replace(launch, attempts=attempts)
@@ -151,9 +179,54 @@ class Executor:
                 return launch
             wait = busy.next()
             if wait is None:
-                assert launch.error is not None
-                return replace(launch, busy=False, error=busy_refusal(launch.error, busy.waited_s))
+                assert launch.err is not None
+                return replace(launch, busy=False, err=busy_refusal(launch.err, busy.waited_s))
             await self.clock.sleep(self.settings.engine_s(wait))
+
+    async def _at_limit(self, target: Target, inv: Invocation, launch: Launch) -> Launch:
+        """Azure refused the PUT at its per-VM limit, so it never ran: free a slot (fleet's own
+        finished run commands, oldest first) and PUT again — a few rounds at most, since
+        another tool may take the freed slot first."""
+        deleted = launch.deleted
+        for _ in range(self.settings.reclaim_rounds):
+            limit = None if launch.err is None else limit_of(launch.err)
+            if limit is None or launch.stopped is not None:
+                return replace(launch, deleted=deleted)
+            freed, why = await self.keeper.free_slot(target, inv.run_command, limit)
+            deleted = (*deleted, *freed)
+            if why is not None:
+                return replace(launch, deleted=deleted, refusal=why)
+            launch = await self._launch_when_allowed(target, inv, launch.attempts)
+        limit = None if launch.err is None else limit_of(launch.err)
+        refusal = None
+        if limit is not None:
+            refusal = (
+                f"the VM holds Azure's maximum of {limit.maximum} managed run commands: each of "
+                f"the {self.settings.reclaim_rounds} slots fleet freed was taken by another run "
+                "command before fleet's PUT"
+            )
+        return replace(launch, deleted=deleted, refusal=refusal)
+
+    def _refused(self, target: Target, launch: Launch, started: datetime) -> TargetResult:
+        assert launch.err is not None
+        if launch.refusal is not None:
+            status, reason = Status.LIMIT_REACHED, launch.refusal
+        else:
+            status, reason = status_for_put_error(launch.err)
+        reason = self._redact(reason)
+        log.info("target.refused", target=target.id, status=status.value, reason=reason)
+        return TargetResult(
+            target, status, reason=reason, attempts=launch.attempts,
+            started_at=started, ended_at=datetime.now(UTC), deleted=launch.deleted,
+        )  # fmt: skip
+
+    async def _follow(
+        self, target: Target, inv: Invocation, launched_at: float, locator: str
+    ) -> TargetResult:
+        """Watch a launched command to its end, then apply the cleanup policy. ``locator``:
+        what reads and deletes name (the run command, or the handle its launch answered)."""
+        result = await self._watch_or_interrupt(target, inv, launched_at, locator)
+        return await self.keeper.tidy(target, inv.run_command, result)
 
     async def resume(
         self, target: Target, ambiguous: bool, handle: str | None = None
@@ -177,24 +250,22 @@ class Executor:
         log.info("target.reattached", target=target.id)
         self.transition(target, TargetState.LAUNCHED, None)
         locator = handle or invocation.run_command
-        return await self._watch_or_interrupt(target, invocation, self.clock.now(), locator)
+        return await self._follow(target, invocation, self.clock.now(), locator)
 
     async def _watch_or_interrupt(
         self, target: Target, inv: Invocation, launched_at: float, locator: str
     ) -> TargetResult:
-        """Watch until final, or until interrupted; ``locator``: what reads and deletes name
-        (the run command, or the handle its launch answered)."""
         key = target.id.lower()
         if self.interrupted is None:
             with anyio.CancelScope() as scope:
                 self._watching[key] = scope
                 try:
-                    return await self._watch(target, inv, launched_at, locator)
+                    return await self.watcher.watch(target, inv, launched_at, locator)
                 finally:
                     self._watching.pop(key, None)
-        return await self._interrupted(target, locator)
+        return await self._interrupted(target, inv, locator)
 
-    async def _interrupted(self, target: Target, locator: str) -> TargetResult:
+    async def _interrupted(self, target: Target, inv: Invocation, locator: str) -> TargetResult:
         """The watch was interrupted: one last read, then delete or leave the command — each
         bounded in time, so a run that is stopping never hangs on a throttled Azure."""
         limit = self.settings.engine_s(self.settings.interrupt_call_s)
@@ -202,7 +273,7 @@ class Executor:
         with anyio.move_on_after(limit):
             last = await self.run_commands.get(target, locator)
         if isinstance(last, RunView) and last.terminal and not last.owner_unknown:
-            return self._from_view(target, last, 1)
+            return result_from_view(target, last, 1, self.secrets, timeout_s=inv.timeout_s)
         state = last.execution_state if isinstance(last, RunView) else "unreadable"
         if self.interrupted is Interrupt.DELETE:
             self.transition(target, TargetState.CANCELING, None)
@@ -226,78 +297,6 @@ class Executor:
             "(not deleted) and its outcome is unknown"
         )
         return TargetResult(target, Status.ERROR, reason=reason, polls=1)
-
-    def _deadline(self, inv: Invocation) -> float:
-        """Engine seconds after launch at which a still-running command is overdue."""
-        return (inv.timeout_s + self.settings.wedge_grace_s) / self.settings.time_scale
-
-    async def _watch(
-        self, target: Target, inv: Invocation, launched_at: float, locator: str
-    ) -> TargetResult:
-        key, deadline = target.id.lower(), self._deadline(inv)
-        polls, seen_running, last_read = 0, 0.0, 0.0
-        view: RunView | None = None  # the last instance view read successfully
-        try:
-            while True:
-                await self._wait_for_poll(key, launched_at, seen_running, last_read, deadline)
-                last = await self.run_commands.get(target, locator)
-                polls += 1
-                last_read = self.clock.now() - launched_at
-                if isinstance(last, RunView):
-                    settled = self._settled(target, inv, last, polls)
-                    if settled is not None:
-                        if last.terminal:
-                            self.planner.observe_completion(key, last_read, seen_running)
-                        return settled
-                    view, seen_running = last, last_read
-                    self.planner.observe_running(key, last_read)
-                elif not (last.transient or last.status == 429):
-                    status, reason = status_for_put_error(last)
-                    reason = f"reading the result: {reason}"
-                    return TargetResult(target, status, reason=self._redact(reason), polls=polls)
-                if last_read >= deadline - _EPSILON * self.planner.settings.min_gap_s:
-                    return self._overdue(target, view, polls)
-        finally:
-            self.planner.release(key)
-
-    def _settled(
-        self, target: Target, inv: Invocation, last: RunView, polls: int
-    ) -> TargetResult | None:
-        """The target's result if ``last`` settles it (terminal, or not this run's)."""
-        if last.run_id not in (None, inv.run_id):
-            reason = (
-                f"the run command was replaced by another run (FLEET_RUN_ID "
-                f"{last.run_id}) while this one watched it; its result is not this run's"
-            )
-            return TargetResult(target, Status.ERROR, reason=reason, polls=polls)
-        if last.terminal and last.owner_unknown:
-            reason = (
-                "the result Azure shows cannot be told to be this run's (it carries no "
-                "exit-code marker of this run); not counted as this run's"
-            )
-            return TargetResult(target, Status.ERROR, reason=reason, polls=polls)
-        if last.terminal:
-            return self._from_view(target, last, polls)
-        return None
-
-    async def _wait_for_poll(
-        self, key: str, launched_at: float, seen_running: float, last_read: float, deadline: float
-    ) -> None:
-        """Sleep until the planner says ``key`` is due (it re-plans as it learns)."""
-        poll = self.planner.settings
-        while True:
-            due = self.planner.next_poll_at(key, seen_running)
-            due = min(max(due, last_read + poll.min_gap_s), deadline)
-            wait = due - (self.clock.now() - launched_at)
-            if wait <= _EPSILON * poll.min_gap_s:  # float noise must not spin the loop
-                return
-            await self.clock.sleep(self.planner.sleep_before_asking_again(wait))
-
-    def _overdue(self, target: Target, view: RunView | None, polls: int) -> TargetResult:
-        return overdue_result(target, view, polls, self._redact)
-
-    def _from_view(self, target: Target, view: RunView, polls: int) -> TargetResult:
-        return result_from_view(target, view, polls, self._redact)
 
     def _redact(self, text: str) -> str:
         return self.secrets.redact(text)

@@ -50,7 +50,10 @@ class GateRuns:
 
     def _executor(self, gate: HealthGate, batch: int) -> Executor:
         name = f"{self.spec.name}-gate-{gate.name}"
-        gate_spec = JobSpec(name, self.spec.selector, gate.script, self.spec.concurrency)
+        gate_spec = JobSpec(
+            name, self.spec.selector, gate.script, self.spec.concurrency,
+            rollout=self.spec.rollout,  # the same cleanup policy and pending_timeout
+        )  # fmt: skip
         executor = Executor(
             gate_spec, self.run_commands,
             dataclasses.replace(self.context, run_id=f"{self.context.run_id}-b{batch}"),

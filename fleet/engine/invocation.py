@@ -37,4 +37,5 @@ def invocation_for(spec: JobSpec, target: Target, run_id: str) -> Invocation | N
         run_as_user=spec.script.run_as_user,
         run_as_password=spec.script.run_as_password,
         timeout_s=spec.script.timeout_s,
+        job=spec.name,
     )

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import structlog
 
 from fleet.engine.settings import EngineSettings
-from fleet.model import CallError, Invocation, Launched, RunView, Target
+from fleet.model import CallError, Deleted, Invocation, Launched, RunView, Target
 from fleet.ports import Clock, Recorder, RunCommands
 from fleet.util import failpoints
 
@@ -45,15 +45,19 @@ UNSURE = CallError(0, "Unknown", "an earlier send's answer was lost")
 
 @dataclass(frozen=True)
 class Launch:
-    """How sending went: accepted (``error`` None, maybe a ``handle``), refused or unknown
-    (``error``), or ``busy`` (send again later). ``unsure``: an earlier send's fate was
-    unknown (carried into the next try)."""
+    """How sending a target's command went: accepted (``err`` None, maybe a ``handle``),
+    refused or of unknown fate (``err``), ``busy`` (send again later), or not sent because the
+    run stopped launching first (``stopped``, the NotStarted reason). ``unsure``: an earlier
+    send's fate was unknown (carried into the next try)."""
 
-    error: CallError | None = None
+    err: CallError | None = None
     attempts: int = 0  # commands sent
     handle: str | None = None
     busy: bool = False
     unsure: bool = False
+    stopped: str | None = None
+    deleted: tuple[Deleted, ...] = ()  # run commands deleted to free a slot at the limit
+    refusal: str | None = None  # why no slot could be freed at the limit (LimitReached)
 
 
 @dataclass

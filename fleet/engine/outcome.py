@@ -1,20 +1,37 @@
-"""Turning what Azure said into fleet's per-target outcome (pure): statuses, and the
-``TargetResult`` of a final or overdue view.
+"""Turning what Azure said into fleet's per-target outcome (pure).
 
 A script that ran and failed is ``Failed`` (data, not an error). Delivery problems get fleet's
 own statuses so operators can tell "the script is broken" from "the platform could not run it".
+
+Completion is decided by ``executionState`` alone: an in-flight view carries ``exitCode: 0`` and
+partial output on Linux (run-command-handler-linux, types/instanceview.go: ``ExitCode`` is a
+plain ``int``), so neither says anything about being done.
+
+Timeouts: the Linux handler kills the script at ``timeoutInSeconds`` and reports ``Failed`` with
+exit code -1 (``exec.CommandContext``; Go's exit status of a signalled process; ``TimedOut`` is
+declared in types/instanceview.go but never set); Windows reports ``TimedOut``. fleet reports
+both ``TimedOut``. The rule for Linux: ``Failed``, exit code -1, and a run time
+(``endTime - startTime``) of at least the timeout less ``TIMEOUT_TOLERANCE_S``. Its edge: -1
+only ever means "killed by a signal" (``exit -1`` in a script is 255), so a script killed by
+something else (the OOM killer, ``kill -9``) in the last second before its timeout is reported
+``TimedOut``; one killed earlier is ``Failed`` with a reason that says so; without both times the
+timeout cannot be told apart and the target is ``Failed`` (exit code -1).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from fleet.engine.hygiene import limit_of
+from fleet.model import CallError, RunView, Status
 
-from fleet.model import CallError, RunView, Status, Target, TargetResult
+KILLED_EXIT_CODE = -1  # what the Linux handler reports for a script killed by a signal
+TIMEOUT_TOLERANCE_S = 1.0  # timestamps may be whole seconds; the kill comes at the timeout
 
 
 def status_for_put_error(err: CallError) -> tuple[Status, str]:
     """Final status when Azure refused to create the run command."""
     code, message = err.code, err.message
+    if limit_of(err) is not None:
+        return Status.LIMIT_REACHED, f"{code}: {message}"
     if err.status == 403:
         return Status.ACCESS_DENIED, f"{code}: {message}"
     if err.status == 404:
@@ -29,63 +46,48 @@ def status_for_put_error(err: CallError) -> tuple[Status, str]:
     return Status.ERROR, f"{code or 'HTTP ' + str(err.status)}: {message}"
 
 
-def status_for_view(view: RunView) -> tuple[Status, str | None]:
-    """Final status for a terminal instance view."""
+def run_time_s(view: RunView) -> float | None:
+    """``endTime - startTime`` in seconds, when Azure reported both."""
+    if view.start_time is None or view.end_time is None:
+        return None
+    return (view.end_time - view.start_time).total_seconds()
+
+
+def _killed(view: RunView, timeout_s: int) -> tuple[Status, str]:
+    """Linux's Failed / -1: a timeout when it ran for the timeout, else another signal."""
+    ran = run_time_s(view)
+    if ran is None:
+        return Status.FAILED, (
+            "exit code -1: killed by a signal (Azure gave no start and end time, so a "
+            "timeout cannot be told apart)"
+        )
+    if timeout_s > 0 and ran >= timeout_s - TIMEOUT_TOLERANCE_S:
+        return Status.TIMED_OUT, (
+            f"killed at its timeout ({timeout_s} s) after running {ran:.0f} s "
+            "(Linux reports Failed with exit code -1)"
+        )
+    limit = f"its {timeout_s} s timeout" if timeout_s > 0 else "the end (no timeout was set)"
+    return Status.FAILED, f"exit code -1: killed by a signal after {ran:.0f} s, before {limit}"
+
+
+def status_for_view(view: RunView, timeout_s: int = 0) -> tuple[Status, str | None]:
+    """Final status for a terminal instance view of a run command sent with ``timeout_s``
+    (``timeoutInSeconds``; 0 = none, so Failed/-1 is never a timeout)."""
     state = view.execution_state
     if state == "Succeeded":
         if view.exit_code not in (None, 0):
             return Status.FAILED, f"exit code {view.exit_code}"
         return Status.SUCCEEDED, None
     if state == "Failed":
+        if view.exit_code == KILLED_EXIT_CODE:
+            return _killed(view, timeout_s)
         if view.exit_code is not None:
             return Status.FAILED, f"exit code {view.exit_code}"
         return Status.FAILED, view.message or "the run command failed without an exit code"
     if state == "TimedOut":
         if view.start_time is None:
-            return Status.TIMED_OUT, "the VM agent never started the script (agent not ready?)"
+            return Status.AGENT_NOT_READY, "TimedOut before the script started: agent not ready?"
         return Status.TIMED_OUT, "the script ran past its timeout and was stopped by Azure"
     if state == "Canceled":
         return Status.CANCELED, view.message or "canceled"
     return Status.ERROR, f"unexpected execution state {state!r}"
-
-
-def result_from_view(
-    target: Target,
-    view: RunView,
-    polls: int,
-    redact: Callable[[str], str],
-    status: Status | None = None,
-    reason: str | None = None,
-) -> TargetResult:
-    """The target's result from its last view (the status from it unless given); whatever
-    Azure handed back passes through ``redact``."""
-    if status is None:
-        status, reason = status_for_view(view)
-    return TargetResult(
-        target,
-        status,
-        reason=reason and redact(reason),
-        exit_code=view.exit_code,
-        output=redact(view.output),
-        error=redact(view.error),
-        execution_state=view.execution_state,
-        started_at=view.start_time,
-        ended_at=view.end_time,
-        polls=polls,
-    )
-
-
-def overdue_result(
-    target: Target, view: RunView | None, polls: int, redact: Callable[[str], str]
-) -> TargetResult:
-    """A target still not final past its timeout plus grace: Wedged if it was running,
-    TimedOut if it never left Pending (the agent did not pick it up)."""
-    if view is not None and view.execution_state == "Running":
-        reason = "still Running past its timeout plus grace: the command is wedged"
-        return result_from_view(target, view, polls, redact, Status.WEDGED, reason)
-    if view is not None:
-        reason = f"still {view.execution_state} past its timeout (agent not picking it up?)"
-        return result_from_view(target, view, polls, redact, Status.TIMED_OUT, reason)
-    return TargetResult(
-        target, Status.ERROR, reason="no readable result before the timeout", polls=polls
-    )

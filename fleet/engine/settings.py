@@ -26,6 +26,13 @@ class EngineSettings:
     # busy (Azure admits ~10/s), few enough that a stop holds back everything after them.
     puts_in_flight: int = 32
     interrupt_call_s: float = 60.0  # Azure-seconds for the last read / delete when stopping
+    # At Azure's per-VM limit: how often to free a slot and PUT again (another tool may take
+    # the slot first), and how a deletion is waited for (Azure-seconds: first read, longest
+    # gap between reads, longest wait in all).
+    reclaim_rounds: int = 3
+    delete_poll_s: float = 2.0
+    delete_poll_max_s: float = 15.0
+    delete_wait_s: float = 300.0
 
     def engine_s(self, azure_s: float) -> float:
         """Azure seconds (rollout pauses, deadlines, grace) as engine seconds."""

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleet.journal.records import JournalTarget, RunRecord, State, Transition
-from fleet.model import Status, Target, TargetKind, TargetResult
+from fleet.model import Deleted, DeleteReason, Status, Target, TargetKind, TargetResult
 
 TARGET_COLUMNS = (
     "run_id, target_id, ord, batch, name, kind, subscription, resource_group, location, "
@@ -127,6 +127,7 @@ def final_detail(r: TargetResult) -> dict[str, Any]:
         "ended_at": iso(r.ended_at) if r.ended_at else None,
         "attempts": r.attempts,
         "polls": r.polls,
+        "deleted": [[d.run_command, d.reason.value, d.error] for d in r.deleted],
     }
 
 
@@ -143,4 +144,8 @@ def result_from_final(target: Target, d: Mapping[str, Any]) -> TargetResult:
         ended_at=parse_iso(d.get("ended_at")),
         attempts=d.get("attempts", 0),
         polls=d.get("polls", 0),
+        deleted=tuple(
+            Deleted(name, DeleteReason(reason), error)
+            for name, reason, error in d.get("deleted", ())
+        ),
     )

@@ -10,12 +10,21 @@ outside this package; every layer may import it.
     job       JobSpec, Concurrency, Mode
     calls     Invocation, Launched, RunView, CallError, RUN_ID_PARAMETER
     commands  BuiltinCommand — a built-in run command of Azure's catalog
+    hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
     results   Status, TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
 """
 
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, Launched, RunView
 from fleet.model.commands import BuiltinCommand
+from fleet.model.hygiene import (
+    Cleanup,
+    Deleted,
+    DeleteReason,
+    ListedRunCommand,
+    is_fleets,
+    marker_tags,
+)
 from fleet.model.job import Concurrency, JobSpec, Mode
 from fleet.model.plan import RunPlan
 from fleet.model.results import ArmCounters, Progress, RunReport, Status, TargetResult
@@ -30,7 +39,7 @@ from fleet.model.rollout import (
     RolloutPolicy,
     RolloutRecord,
 )
-from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind
+from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind, run_limit_s
 from fleet.model.secret import Secret
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
 
@@ -42,12 +51,16 @@ __all__ = [
     "BatchRecord",
     "BuiltinCommand",
     "CallError",
+    "Cleanup",
     "Concurrency",
+    "DeleteReason",
+    "Deleted",
     "GateRecord",
     "HealthGate",
     "Invocation",
     "JobSpec",
     "Launched",
+    "ListedRunCommand",
     "Mode",
     "Order",
     "Parameter",
@@ -68,6 +81,9 @@ __all__ = [
     "Target",
     "TargetKind",
     "TargetResult",
+    "is_fleets",
+    "marker_tags",
     "name_matches",
+    "run_limit_s",
     "tags_match",
 ]

@@ -27,7 +27,8 @@ class Invocation:
     protected_parameters: tuple[Parameter, ...] = ()
     run_as_user: str | None = None
     run_as_password: Secret | None = None
-    timeout_s: int = 600
+    timeout_s: int = 600  # 0 = no handler timeout (see ``script.run_limit_s``)
+    job: str = ""  # the job (or gate) it runs, for the fleet-job tag of fleet's marker
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from fleet.model.hygiene import Deleted
 from fleet.model.rollout import RolloutRecord
 from fleet.model.targets import Target
 
@@ -17,7 +18,7 @@ class Status(StrEnum):
 
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"  # the script ran and exited non-zero
-    TIMED_OUT = "TimedOut"  # Azure stopped it at timeoutInSeconds (or the agent never picked it up)
+    TIMED_OUT = "TimedOut"  # stopped at timeoutInSeconds (Linux says Failed/-1: see outcome)
     CANCELED = "Canceled"
     SKIPPED = "Skipped"  # not attempted (e.g. VM not running); reason says why
     ACCESS_DENIED = "AccessDenied"
@@ -25,6 +26,8 @@ class Status(StrEnum):
     CONFLICT = "Conflict"
     THROTTLED_OUT = "ThrottledOut"  # still throttled when the run's deadline came
     WEDGED = "Wedged"  # still Running past its timeout plus grace
+    AGENT_NOT_READY = "AgentNotReady"  # Pending until Azure gave up, or past pending_timeout
+    LIMIT_REACHED = "LimitReached"  # the VM holds 25 run commands and none fleet could free
     ERROR = "Error"  # platform or fleet error; reason says which
     NOT_STARTED = "NotStarted"
 
@@ -42,6 +45,7 @@ class TargetResult:
     ended_at: datetime | None = None
     attempts: int = 0  # PUTs sent for this target (including retries)
     polls: int = 0  # GETs sent for this target
+    deleted: tuple[Deleted, ...] = ()  # run commands fleet deleted on this target in this run
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class RunReport:
     ended: str = "completed"
     ended_detail: str | None = None  # e.g. which gate tripped, after which batch
     rollout: RolloutRecord | None = None
+    cleanup: str = "keep-last"  # the cleanup policy (what fleet deleted: each target's deleted)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,16 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fleet.model.hygiene import Cleanup
 from fleet.model.script import ScriptSpec
 from fleet.model.targets import Target
+
+#: Azure-seconds a run command may stay Pending (the VM agent not picking it up) before fleet
+#: reports the target AgentNotReady. Compute itself fails the operation with
+#: VMAgentStatusCommunicationError about 25 minutes after the request (25m22s in the captures of
+#: azure-powershell#5741 and #5838; azure-xplat-cli#2794): a minute past that, Azure's own verdict
+#: is normally what fleet reports, and fleet never gives up on a command Azure may still deliver.
+PENDING_TIMEOUT_S = 26 * 60
 
 
 class Order(StrEnum):
@@ -80,6 +88,8 @@ class RolloutPolicy:
     cancel_grace_s: int = 300  # how long a stop waits for running targets before leaving them
     cancel_running: bool = False  # a stop deletes in-flight run commands at once
     confirm_over: int = 10  # the CLI asks before running on more targets than this
+    cleanup: Cleanup = Cleanup.KEEP_LAST  # what fleet deletes once a result is read
+    pending_timeout_s: int = PENDING_TIMEOUT_S  # Pending longer than this = AgentNotReady
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,16 @@ from enum import StrEnum
 
 from fleet.model.secret import Secret
 
+#: How long fleet lets a script with ``timeoutInSeconds: 0`` run before calling it wedged. The
+#: Linux handler then sets no timeout at all (run-command-handler-linux exec.go); the docs
+#: ("run-command-managed") speak of a 90-minute default without saying which layer applies it.
+NO_TIMEOUT_LIMIT_S = 5400
+
+
+def run_limit_s(timeout_s: int) -> int:
+    """The longest a script may run: its timeout, or 90 minutes for ``timeout: 0``."""
+    return timeout_s if timeout_s > 0 else NO_TIMEOUT_LIMIT_S
+
 
 class SourceKind(StrEnum):
     INLINE = "script"
@@ -40,7 +50,7 @@ class ScriptSpec:
     protected_parameters: tuple[Parameter, ...] = ()
     run_as_user: str | None = None
     run_as_password: Secret | None = None
-    timeout_s: int = 600
+    timeout_s: int = 600  # 0 = no handler timeout (``run_limit_s``)
 
     def source_for(self, os: str | None) -> ScriptSource | None:
         if os == "linux" and self.linux is not None:

@@ -18,13 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from fleet.errors import FleetError
-from fleet.model import RunReport, Status, Target, TargetResult
+from fleet.model import Deleted, DeleteReason, RunReport, Status, Target, TargetResult
 from fleet.report.groups import OutputGroup, group_results
 from fleet.secrets import NO_SECRETS, Secrets
 
 #: Statuses that prove Azure accepted the run command (the target was launched).
 _LAUNCHED = frozenset(
-    {Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELED, Status.WEDGED}
+    {
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.TIMED_OUT,
+        Status.CANCELED,
+        Status.WEDGED,
+        Status.AGENT_NOT_READY,
+    }
 )
 
 
@@ -67,6 +74,24 @@ def _target_dict(r: TargetResult) -> dict[str, Any]:
         "ended_at": iso(r.ended_at),
         "attempts": r.attempts,
         "polls": r.polls,
+        "deleted": [deleted_dict(d) for d in r.deleted],
+    }
+
+
+def deleted_dict(d: Deleted) -> dict[str, Any]:
+    """One run command fleet deleted on a target (or failed to: ``error``)."""
+    return {"run_command": d.run_command, "reason": d.reason.value, "error": d.error}
+
+
+def _cleanup_dict(report: RunReport) -> dict[str, Any]:
+    """What fleet deleted on the VMs during the run: how many, and why (the per-target lists
+    are under each target's ``deleted``)."""
+    done = [d for r in report.results for d in r.deleted]
+    return {
+        "policy": report.cleanup,
+        "deleted": sum(1 for d in done if d.error is None),
+        "reclaimed": sum(1 for d in done if d.error is None and d.reason is DeleteReason.RECLAIMED),
+        "failed": sum(1 for d in done if d.error is not None),
     }
 
 
@@ -131,6 +156,7 @@ def report_to_dict(
         "groups": [_group_dict(g) for g in groups],
         "arm": _arm_dict(report),
         "rollout": _rollout_dict(report),
+        "cleanup": _cleanup_dict(report),
     }
 
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fleet.model import RunReport, Status
+from fleet.model import DeleteReason, RunReport, Status
 from fleet.report.groups import OutputGroup, group_results
 from fleet.secrets import NO_SECRETS, Secrets
 
@@ -25,6 +25,8 @@ STATUS_STYLES: dict[Status, str] = {
     Status.CANCELED: "yellow",
     Status.NOT_STARTED: "dim",
     Status.THROTTLED_OUT: "magenta",
+    Status.AGENT_NOT_READY: "magenta",
+    Status.LIMIT_REACHED: "magenta",
 }
 _FAILURE_STYLE = "red"
 _SAMPLE_LINES = 8
@@ -139,6 +141,17 @@ def _footer(report: RunReport) -> Text:
     requests = ", ".join(f"{n:,} {kind}" for kind, n in sorted(arm.requests.items())) or "none"
     text = Text(f"Run {report.ended} in {seconds:,.1f}s. ARM requests: {requests}; ")
     text.append(f"{arm.throttled:,} throttled (429), {arm.throttle_wait_s:,.1f}s waiting.")
+    deleted = [d for r in report.results for d in r.deleted]
+    if deleted:
+        done = [d for d in deleted if d.error is None]
+        freed = sum(d.reason is DeleteReason.RECLAIMED for d in done)
+        text.append(
+            f"\nfleet deleted {plural(len(done), 'run command')} of its own ({freed} to free a "
+            f"slot at Azure's limit of 25 per VM; cleanup: {report.cleanup})"
+        )
+        if len(done) < len(deleted):
+            text.append(f"; {len(deleted) - len(done):,} could not be deleted (see the report)")
+        text.append(".")
     return text
 
 

@@ -3,9 +3,11 @@ failures, and when the budget is exhausted.
 
 Platform-side delivery failures are the ones the script never caused: the VM turned out not to
 be running when the run command was sent (a 409 at launch; VMs preflight already saw stopped are
-skipped before the rollout and count nowhere), access denied, and a guest agent that never
-picked the command up (TimedOut without a start time). They are counted separately and spend
-the budget only with ``count_platform_failures``. Every other final status except Succeeded,
+skipped before the rollout and count nowhere), access denied, a guest agent that never picked
+the command up (``AgentNotReady``; ``TimedOut`` without a start time in journals of earlier
+versions), and a VM at Azure's limit of run commands with none of fleet's to free
+(``LimitReached``). They are counted separately and spend the budget only with
+``count_platform_failures``. Every other final status except Succeeded,
 Skipped (no script for the target's OS) and NotStarted is a failure.
 
 The budget is exhausted once the failures spent *exceed* ``max_errors``: with ``max_errors: 2``
@@ -24,7 +26,7 @@ from fleet.model import RolloutPolicy, Status, TargetResult
 class FailureKind(StrEnum):
     NONE = "none"
     FAILURE = "failure"  # the script failed, or fleet/Azure could not get a result
-    PLATFORM = "platform"  # not running / access denied / agent not ready
+    PLATFORM = "platform"  # not running / access denied / agent not ready / limit reached
 
 
 def classify(result: TargetResult) -> FailureKind:
@@ -35,7 +37,7 @@ def classify(result: TargetResult) -> FailureKind:
         # The runtime "not running" (409 at launch); other skips (no script for the OS) are
         # the job's own choice, not a failure.
         return FailureKind.PLATFORM if result.reason == "not running" else FailureKind.NONE
-    if status is Status.ACCESS_DENIED:
+    if status in (Status.ACCESS_DENIED, Status.AGENT_NOT_READY, Status.LIMIT_REACHED):
         return FailureKind.PLATFORM
     if status is Status.TIMED_OUT and result.started_at is None:
         return FailureKind.PLATFORM  # the agent never started the script

@@ -17,7 +17,7 @@ from fleet.spec.document import JobDocument, ParsedJob
 from fleet.spec.flags import JobOptions, RolloutOptions, job_from_options, job_spec_from_options
 from fleet.spec.load import job_from_flags, load_job, load_job_spec, read_spec_text
 from fleet.spec.recipe import Connection, Recipe
-from fleet.spec.values import format_duration, parse_duration
+from fleet.spec.values import format_duration, parse_age, parse_duration
 
 __all__ = [
     "Connection",
@@ -32,6 +32,7 @@ __all__ = [
     "job_spec_from_options",
     "load_job",
     "load_job_spec",
+    "parse_age",
     "parse_duration",
     "read_spec_text",
 ]

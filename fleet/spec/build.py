@@ -110,6 +110,8 @@ def build_rollout(rollout: Rollout, ctx: BuildContext) -> RolloutPolicy:
         cancel_grace_s=rollout.cancel_grace,
         cancel_running=rollout.cancel_running,
         confirm_over=rollout.confirm_over,
+        cleanup=rollout.cleanup,
+        pending_timeout_s=rollout.pending_timeout,
     )
 
 

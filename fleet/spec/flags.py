@@ -63,6 +63,8 @@ FLAGS: dict[Loc, str] = {
     ("rollout", "cancel_grace"): "--cancel-grace",
     ("rollout", "cancel_running"): "--cancel-running",
     ("rollout", "confirm_over"): "--confirm-over",
+    ("rollout", "cleanup"): "--cleanup",
+    ("rollout", "pending_timeout"): "--pending-timeout",
 }
 
 
@@ -71,7 +73,8 @@ class RolloutOptions:
     """Rollout flags. Unlike the job flags they may also override a job file's ``rollout:``.
 
     ``batches``: ``"1,5,10%,100%"``; ``max_errors``: ``"2"`` or ``"5%"``; ``pause``,
-    ``deadline``, ``cancel_grace``: durations; ``seed``/``confirm_over``: whole numbers.
+    ``deadline``, ``cancel_grace``, ``pending_timeout``: durations; ``seed``/``confirm_over``:
+    whole numbers; ``cleanup``: keep-last, delete-on-success or always.
     Booleans are only ever switched on by a flag (None/False = leave as the file says).
     """
 
@@ -85,6 +88,8 @@ class RolloutOptions:
     cancel_grace: str | None = None
     cancel_running: bool = False
     confirm_over: str | None = None
+    cleanup: str | None = None
+    pending_timeout: str | None = None
 
     @classmethod
     def from_flags(cls, flags: Mapping[str, Any]) -> RolloutOptions:
@@ -100,6 +105,8 @@ class RolloutOptions:
             cancel_grace=flags.get("cancel_grace"),
             cancel_running=bool(flags.get("cancel_running")),
             confirm_over=flags.get("confirm_over"),
+            cleanup=flags.get("cleanup"),
+            pending_timeout=flags.get("pending_timeout"),
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -115,6 +122,8 @@ class RolloutOptions:
             ("cancel_grace", self.cancel_grace),
             ("seed", _whole(self.seed)),
             ("confirm_over", _whole(self.confirm_over)),
+            ("cleanup", self.cleanup),
+            ("pending_timeout", self.pending_timeout),
         ):
             if value is not None:
                 data[key] = value

@@ -3,12 +3,13 @@
 (spec ``RunCommandInput``), and Azure stops it after 90 minutes (docs "run-command",
 "Restrictions"). So in ``mode: action`` a script URI, protected parameters, a run-as user and
 a timeout over 90 minutes are refused before anything is sent, for the job's script and every
-health gate's. Managed mode allows everything the schema does.
+health gate's; so is a ``cleanup`` policy, as an action run command leaves no run command
+resource to delete. Managed mode allows everything the schema does.
 """
 
 from __future__ import annotations
 
-from fleet.model import Mode
+from fleet.model import Cleanup, Mode
 from fleet.spec.problems import Loc, Problem
 from fleet.spec.schema import Job, Script, Source
 
@@ -21,6 +22,12 @@ def mode_problems(job: Job) -> list[Problem]:
     if job.mode is not Mode.ACTION:
         return []
     problems = _script_problems(job.script, ("script",))
+    if job.rollout.cleanup is not Cleanup.KEEP_LAST:
+        message = (
+            "an action run command (mode: action) leaves no run command on the VM, so there "
+            "is nothing to clean up — remove cleanup, or use mode: managed"
+        )
+        problems.append((("rollout", "cleanup"), message))
     for index, gate in enumerate(job.rollout.gates()):
         listed = isinstance(job.rollout.health_gate, list)
         at: Loc = ("rollout", "health_gate", index) if listed else ("rollout", "health_gate")

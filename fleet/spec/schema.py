@@ -26,13 +26,15 @@ query of a SAS URI). Shape of a job file::
       parameters: {NAME: value}       # or [{name: NAME, value: v}]; name "" = positional (Linux)
       protected_parameters: {TOKEN: {env: TOKEN_VAR}}   # secrets only ever come from env
       run_as: {user: deploy, password: {env: DEPLOY_PW}}
-      timeout: 10m                    # 600, "90s", "10m", "1h", "1h30m"; 1s..24h
+      timeout: 10m                    # 600, "90s", "10m", "1h", "1h30m"; 1s..24h, 0 = none
     max_concurrency: 50               # or "10%"
     rollout:                          # optional; every field and its meaning: README
       batches: [1, 5, "10%", "100%"]  # order, seed, max_errors, count_platform_failures,
       health_gate: {name: ok, script: {inline: "..."}, expect_output: "OK"}
                                       # pause_between_batches, deadline, cancel_grace,
                                       # cancel_running, confirm_over ("Rolling out")
+      cleanup: keep-last              # or delete-on-success, always ("What fleet leaves ...")
+      pending_timeout: 26m            # Pending this long (agent not ready) = AgentNotReady
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ from pydantic import (
     model_validator,
 )
 
-from fleet.model import Mode
+from fleet.model import Cleanup, Mode
+from fleet.model.rollout import PENDING_TIMEOUT_S
 from fleet.spec.values import (
     COMMAND_ID,
     ENV_NAME,
     BatchSize,
+    CleanupValue,
     ConcurrencyValue,
     Deadline,
     Duration,
@@ -69,6 +73,7 @@ from fleet.spec.values import (
     ParamName,
     ParamValue,
     Pause,
+    PendingTimeout,
     Regex,
     ResourceGroupName,
     SubscriptionId,
@@ -259,6 +264,8 @@ class Rollout(StrictModel):
     cancel_grace: Pause = 300
     cancel_running: StrictBool = False
     confirm_over: Annotated[StrictInt, Field(ge=0)] = 10
+    cleanup: CleanupValue = Cleanup.KEEP_LAST
+    pending_timeout: PendingTimeout = PENDING_TIMEOUT_S
 
     def gates(self) -> list[HealthGate]:
         gate = self.health_gate

@@ -7,17 +7,19 @@ with a message saying what is wrong and how to fix it; none of them is ever give
 
 from __future__ import annotations
 
+import difflib
 import re
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
 
 from pydantic import PlainValidator
 
 from fleet.errors import SpecError
-from fleet.model import Amount, Concurrency, Mode, Order
+from fleet.model import Amount, Cleanup, Concurrency, Mode, Order
 
 MAX_TIMEOUT_S = 86_400
-DURATION_HINT = 'use 600, "90s", "10m" or "1h"'
-_DURATION = re.compile(r"^(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,6})s)?$")
+DURATION_HINT = 'use 600, "90s", "10m", "1h" or "7d"'
+_DURATION = re.compile(r"^(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,6})s)?$")
 _JOB_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -61,24 +63,38 @@ def _seconds(value: Any) -> int:
     if text.isdigit() and len(text) <= 12:
         return int(text)
     if match is not None and any(match.groups()):
-        hours, minutes, secs = (int(part or 0) for part in match.groups())
-        return hours * 3600 + minutes * 60 + secs
+        days, hours, minutes, secs = (int(part or 0) for part in match.groups())
+        return days * 86400 + hours * 3600 + minutes * 60 + secs
     raise ValueError(f"{value!r} is not a duration — {DURATION_HINT}")
 
 
 def parse_duration(value: str | int) -> int:
-    """Seconds from ``600``, ``"90s"``, ``"10m"``, ``"1h"``, ``"1h30m"``; ``SpecError`` if not."""
+    """A script timeout in seconds from ``600``, ``"90s"``, ``"10m"``, ``"1h"``, ``"1h30m"``
+    (``0``: no timeout); ``SpecError`` if not."""
     try:
         return _timeout(value)
     except ValueError as exc:
         raise SpecError(str(exc)) from None
 
 
+def parse_age(value: str | int, flag: str) -> int:
+    """An age in seconds (``"7d"``, ``"12h"``, ``3600``) for ``flag``; ``SpecError`` if not."""
+    try:
+        return parse_span(value, minimum=0, maximum=3650 * 86400, what=f"{flag}")
+    except ValueError as exc:
+        raise SpecError(f"{flag}: {exc}") from None
+
+
 def _timeout(value: Any) -> int:
-    """Seconds from ``600``, ``"600"``, ``"90s"``, ``"10m"``, ``"1h"`` or ``"1h30m"``; 1..86400."""
+    """Seconds from ``600``, ``"600"``, ``"90s"``, ``"10m"``, ``"1h"`` or ``"1h30m"``; 0..86400.
+    0 sends ``timeoutInSeconds: 0``: Azure's handler sets no timeout (fleet still reports the
+    script Wedged once it has run 90 minutes plus the grace)."""
     seconds = _seconds(value)
-    if not 1 <= seconds <= MAX_TIMEOUT_S:
-        message = f"{value!r} is out of range — a timeout is 1 second to 24h ({MAX_TIMEOUT_S})"
+    if not 0 <= seconds <= MAX_TIMEOUT_S:
+        message = (
+            f"{value!r} is out of range — a timeout is 1 second to 24h ({MAX_TIMEOUT_S}), or 0 "
+            "for none"
+        )
         raise ValueError(message)
     return seconds
 
@@ -94,6 +110,10 @@ def parse_span(value: Any, *, minimum: int, maximum: int, what: str) -> int:
 
 def _pause(value: Any) -> int:
     return parse_span(value, minimum=0, maximum=MAX_TIMEOUT_S, what="a pause or grace period")
+
+
+def _pending_timeout(value: Any) -> int:
+    return parse_span(value, minimum=1, maximum=MAX_TIMEOUT_S, what="a pending timeout")
 
 
 def _deadline(value: Any) -> int:
@@ -130,23 +150,29 @@ def parse_max_errors(value: Any) -> Amount:
     return _amount(value, hint, minimum=0)
 
 
-def parse_order(value: Any) -> Order:
-    known = [o.value for o in Order]
-    if isinstance(value, str) and value.strip().lower() in known:
-        return Order(value.strip().lower())
-    import difflib
+E = TypeVar("E", bound=StrEnum)
 
+
+def _choice(value: Any, choices: type[E], noun: str) -> E:
+    """One of ``choices``' values (any case); else a message with the closest one."""
+    known = [c.value for c in choices]
+    if isinstance(value, str) and value.strip().lower() in known:
+        return choices(value.strip().lower())
     close = difflib.get_close_matches(str(value), known, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise ValueError(f"{value!r} is not an order — {hint}(one of: {', '.join(known)})")
+    raise ValueError(f"{value!r} is not {noun} — {hint}(one of: {', '.join(known)})")
+
+
+def parse_order(value: Any) -> Order:
+    return _choice(value, Order, "an order")
+
+
+def parse_cleanup(value: Any) -> Cleanup:
+    return _choice(value, Cleanup, "a cleanup policy")
 
 
 def parse_mode(value: Any) -> Mode:
-    known = [m.value for m in Mode]
-    if isinstance(value, str) and value.strip().lower() in known:
-        return Mode(value.strip().lower())
-    shown = repr(value) if isinstance(value, str) else f"a {type(value).__name__}"
-    raise ValueError(f"{shown} is not a mode — use managed (the default) or action")
+    return _choice(value, Mode, "a mode")
 
 
 def _regex(value: Any) -> str:
@@ -251,6 +277,8 @@ ListParamName = Annotated[str, PlainValidator(_list_param_name)]
 ConcurrencyValue = Annotated[Concurrency, PlainValidator(parse_concurrency)]
 Pause = Annotated[int, PlainValidator(_pause)]
 Deadline = Annotated[int, PlainValidator(_deadline)]
+PendingTimeout = Annotated[int, PlainValidator(_pending_timeout)]
+CleanupValue = Annotated[Cleanup, PlainValidator(parse_cleanup)]
 BatchSize = Annotated[Amount, PlainValidator(parse_batch_size)]
 MaxErrors = Annotated[Amount, PlainValidator(parse_max_errors)]
 OrderValue = Annotated[Order, PlainValidator(parse_order)]

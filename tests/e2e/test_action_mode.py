@@ -17,7 +17,7 @@ import pytest
 
 from fleet import api
 from fleet.engine.runner import EngineSettings
-from fleet.model import Mode, ScriptSource, ScriptSpec, SourceKind, Status
+from fleet.model import Mode, RolloutPolicy, ScriptSource, ScriptSpec, SourceKind, Status
 from fleet.spec import load_job_spec
 from tests import simkit
 from tests.e2e.harness import job, sim_backend
@@ -44,7 +44,7 @@ def _expected(row: dict[str, Any], action: dict[str, Any] | None) -> tuple[Statu
     if row["resource_group"].lower() == "rg-finance":
         return Status.ACCESS_DENIED, None
     if row["agent"] != "ready":
-        return Status.TIMED_OUT, None  # never picked up (Pending when fleet gave up)
+        return Status.AGENT_NOT_READY, None  # never picked up (Pending at pending_timeout)
     if row["script_fault"] == "wedged":
         return Status.WEDGED, None
     assert action is not None and action["state"] in ("Succeeded", "Failed"), (row, action)
@@ -55,6 +55,8 @@ def _expected(row: dict[str, Any], action: dict[str, Any] | None) -> tuple[Statu
 async def test_demo_fleet_in_action_mode_matches_ground_truth() -> None:
     profile = simkit.profile("demo", faults={})
     spec = _action(job("mixed", timeout_s=60))
+    # dead agents end at pending_timeout (their operation would fail ~25 minutes in)
+    spec = dataclasses.replace(spec, rollout=RolloutPolicy(pending_timeout_s=120))
     async with sim_backend(profile, SCALE) as (emu, backend):
         settings = EngineSettings(time_scale=SCALE, wedge_grace_s=30)
         report = await api.run_async(spec, backend, settings=settings)

@@ -70,7 +70,6 @@ async def test_mixed_fleet_gets_one_precise_status_per_target() -> None:
     arm.add(make_target("dealloc", power_state="deallocated"))
     arm.add(make_target("stopped"), Behaviour(put_error=NOT_RUNNING))
     arm.add(make_target("denied"), Behaviour(put_error=FORBIDDEN))
-    arm.add(make_target("no-agent"), Behaviour(agent_not_ready=True))
     arm.add(make_target("wedged"), Behaviour(wedged=True))
     arm.add(make_target("invalid"), Behaviour(put_error=CallError(400, "InvalidParameter", "x")))
     t0 = anyio.current_time()
@@ -83,7 +82,6 @@ async def test_mixed_fleet_gets_one_precise_status_per_target() -> None:
         "dealloc": Status.SKIPPED,
         "stopped": Status.SKIPPED,
         "denied": Status.ACCESS_DENIED,
-        "no-agent": Status.TIMED_OUT,
         "wedged": Status.WEDGED,
         "invalid": Status.ERROR,
     }
@@ -94,8 +92,6 @@ async def test_mixed_fleet_gets_one_precise_status_per_target() -> None:
     assert "dealloc" not in arm.puts  # decided by preflight, without a write
     assert results["stopped"].reason == "not running"
     assert "AuthorizationFailed" in results["denied"].reason
-    assert "never started" in results["no-agent"].reason
-    assert results["no-agent"].started_at is None
     assert "wedged" in results["wedged"].reason
     assert "InvalidParameter" in results["invalid"].reason
     # The wedged target is given up exactly at timeout + grace, not before and not much later.

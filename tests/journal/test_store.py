@@ -16,7 +16,15 @@ import pytest
 from fleet.errors import JournalError, UnknownRun
 from fleet.journal import CRASHED, Journal, Phase, PlannedTarget, State
 from fleet.journal.spec_record import script_hash, spec_hash
-from fleet.model import CallError, Secret, Status, TargetKind, TargetResult
+from fleet.model import (
+    CallError,
+    Deleted,
+    DeleteReason,
+    Secret,
+    Status,
+    TargetKind,
+    TargetResult,
+)
 from tests.journal import EPOCH, FakeClock, make_spec, make_target, make_targets
 
 
@@ -91,6 +99,10 @@ def test_final_results_round_trip(journal: Journal) -> None:
     ok = TargetResult(
         t[0], Status.SUCCEEDED, None, 0, "done\n", "", "Succeeded",
         EPOCH, EPOCH + timedelta(seconds=42, microseconds=5), attempts=1, polls=4,
+        deleted=(
+            Deleted("fleet-old", DeleteReason.RECLAIMED),
+            Deleted("fleet-job", DeleteReason.CLEANUP, error="Conflict: busy"),
+        ),
     )  # fmt: skip
     failed = TargetResult(t[1], Status.FAILED, "exit 2", 2, "out", "err", "Failed", attempts=2)
     skipped = TargetResult(t[2], Status.SKIPPED, "VM is deallocated")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,6 +14,8 @@ import pytest
 from fleet.errors import FleetError
 from fleet.model import (
     ArmCounters,
+    Deleted,
+    DeleteReason,
     Parameter,
     RunReport,
     ScriptSource,
@@ -45,6 +48,7 @@ TARGET_FIELDS = {
     "reason": (str, type(None)),
     "execution_state": (str, type(None)),
     "polls": int,
+    "deleted": list,
 }
 
 
@@ -84,7 +88,7 @@ def test_all_fields_with_types() -> None:
     doc = report_to_dict(make_report(results))
     assert list(doc) == [
         "run_id", "job", "started_at", "finished_at", "ended", "ended_detail", "summary",
-        "targets", "groups", "arm", "rollout",
+        "targets", "groups", "arm", "rollout", "cleanup",
     ]  # fmt: skip
     assert (doc["run_id"], doc["job"], doc["ended"]) == ("r-1", "health", "completed")
     assert doc["summary"] == {"Succeeded": 196, "Failed": 4, "Skipped": 1, "total": 201}
@@ -100,6 +104,30 @@ def test_all_fields_with_types() -> None:
     assert set(first) >= {"count", "status", "exit_code", "summary", "targets", "sample_output"}
     assert first["status"] == "Succeeded" and isinstance(first["targets"], list)
     json.dumps(doc)  # plain JSON types only
+
+
+def test_cleanup_section_says_what_fleet_deleted_and_why() -> None:
+    reclaimed = Deleted("fleet-old-job", DeleteReason.RECLAIMED)
+    cleaned = Deleted("fleet-health", DeleteReason.CLEANUP)
+    refused = Deleted("fleet-health", DeleteReason.CLEANUP, error="Conflict: busy")
+    ok = fleet_results(n_ok=3)
+    results = [
+        dataclasses.replace(ok[0], deleted=(reclaimed, cleaned)),
+        dataclasses.replace(ok[1], deleted=(refused,)),
+        ok[2],
+    ]
+    report = dataclasses.replace(make_report(results), cleanup="delete-on-success")
+    doc = report_to_dict(report)
+    assert doc["cleanup"] == {
+        "policy": "delete-on-success", "deleted": 2, "reclaimed": 1, "failed": 1,
+    }  # fmt: skip
+    by_name = {t["name"]: t["deleted"] for t in doc["targets"]}
+    assert by_name[ok[0].target.name] == [
+        {"run_command": "fleet-old-job", "reason": "reclaimed", "error": None},
+        {"run_command": "fleet-health", "reason": "cleanup", "error": None},
+    ]
+    assert by_name[ok[1].target.name][0]["error"] == "Conflict: busy"
+    assert by_name[ok[2].target.name] == []
 
 
 def test_timestamps_are_iso_utc() -> None:

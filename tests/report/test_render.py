@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 from rich.console import Console
 
-from fleet.model import Progress, Status, TargetResult
+from fleet.model import Deleted, DeleteReason, Progress, Status, TargetResult
 from fleet.report.groups import group_results
 from fleet.report.progress import ProgressDisplay, plain_line
 from fleet.report.render import render_groups, render_summary
@@ -41,6 +42,28 @@ def test_summary_table_groups_and_samples() -> None:
     assert "    df: write failed: /var/log/health.log: No space left on device" in lines
     assert "    nginx.service: inactive (dead)" in lines
     assert "429" in text and "12.3s waiting" in text
+
+
+def test_summary_says_what_fleet_deleted_on_the_vms() -> None:
+    ok = fleet_results(n_ok=3)
+    freed = Deleted("fleet-old", DeleteReason.RECLAIMED)
+    cleaned = Deleted("fleet-health", DeleteReason.CLEANUP)
+    refused = Deleted("fleet-health", DeleteReason.CLEANUP, error="Conflict: busy")
+    results = [
+        dataclasses.replace(ok[0], deleted=(freed, cleaned)),
+        dataclasses.replace(ok[1], deleted=(refused,)),
+        ok[2],
+    ]
+    console = record()
+    render_summary(console, dataclasses.replace(make_report(results), cleanup="always"))
+    text = " ".join(console.export_text().split())
+    assert (
+        "fleet deleted 2 run commands of its own (1 to free a slot at Azure's limit of 25 per "
+        "VM; cleanup: always); 1 could not be deleted (see the report)." in text
+    )
+    console = record()
+    render_summary(console, make_report(ok))
+    assert "fleet deleted" not in console.export_text()
 
 
 def test_group_order_in_output() -> None:

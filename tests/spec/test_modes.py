@@ -32,9 +32,7 @@ def test_an_unknown_mode_says_which_ones_exist(tmp_path: Path) -> None:
     path = write(tmp_path, "name: t\nmode: invoke\ntargets: {all: true}\nscript: {inline: x}\n")
     with pytest.raises(SpecError) as info:
         load_job_spec(path)
-    assert "job.yaml:2: mode: 'invoke' is not a mode — use managed (the default) or action" in str(
-        info.value
-    )
+    assert "job.yaml:2: mode: 'invoke' is not a mode — (one of: managed, action)" in str(info.value)
 
 
 def test_action_mode_refuses_what_an_action_run_command_cannot_carry(tmp_path: Path) -> None:
@@ -52,6 +50,7 @@ def test_action_mode_refuses_what_an_action_run_command_cannot_carry(tmp_path: P
           timeout: 2h
         rollout:
           health_gate: {script: {uri: "https://example.com/check.sh"}}
+          cleanup: always
         """,
     )
     with pytest.raises(SpecError) as info:
@@ -64,6 +63,7 @@ def test_action_mode_refuses_what_an_action_run_command_cannot_carry(tmp_path: P
         "job.yaml:8: script.run_as: an action run command",
         "job.yaml:9: script.timeout: 7200 s is longer than an action run command may run",
         "job.yaml:11: rollout.health_gate.script.uri: an action run command",
+        "job.yaml:12: rollout.cleanup: an action run command (mode: action) leaves no run",
     ):
         assert where in text, text
     assert "secret-value" not in text

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from fleet.errors import SpecError
 from fleet.model import (
+    Cleanup,
     Concurrency,
     JobSpec,
     Parameter,
@@ -29,6 +30,7 @@ from fleet.model import (
 from fleet.sim import profile_yaml
 from fleet.spec import (
     JobOptions,
+    RolloutOptions,
     format_duration,
     job_spec_from_options,
     load_job_spec,
@@ -178,6 +180,23 @@ def test_defaults(tmp_path: Path) -> None:
     assert spec.concurrency == Concurrency()
 
 
+def test_cleanup_and_pending_timeout_from_the_file_and_overridden_by_flags(tmp_path: Path) -> None:
+    spec = load_job_spec(write(tmp_path, MINIMAL), env={})
+    assert (spec.rollout.cleanup, spec.rollout.pending_timeout_s) == (Cleanup.KEEP_LAST, 1560)
+    path = write(tmp_path, MINIMAL + "rollout: {cleanup: Always, pending_timeout: 10m}\n")
+    spec = load_job_spec(path, env={})
+    assert (spec.rollout.cleanup, spec.rollout.pending_timeout_s) == (Cleanup.ALWAYS, 600)
+    flags = RolloutOptions(cleanup="delete-on-success", pending_timeout="90s")
+    spec = load_job_spec(path, env={}, rollout=flags)
+    assert (spec.rollout.cleanup, spec.rollout.pending_timeout_s) == (Cleanup.DELETE_ON_SUCCESS, 90)
+    opts = JobOptions(all_targets=True, script="x", rollout=flags)
+    assert job_spec_from_options(opts, env={}).rollout == spec.rollout
+    with pytest.raises(SpecError) as info:
+        job_spec_from_options(JobOptions(all_targets=True, script="x", rollout=RolloutOptions(
+            cleanup="never")), env={})  # fmt: skip
+    assert "--cleanup" in str(info.value) and "keep-last" in str(info.value)
+
+
 def test_all_true_selects_everything(tmp_path: Path) -> None:
     path = write(tmp_path, "name: t\ntargets: {all: true}\nscript: {inline: x}\n")
     assert load_job_spec(path, env={}).selector == Selector()
@@ -232,7 +251,17 @@ def test_sas_uri_is_kept(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [(600, 600), ("600", 600), ("90s", 90), ("10m", 600), ("1h", 3600), ("1h30m", 5400)],
+    [
+        (600, 600),
+        ("600", 600),
+        ("90s", 90),
+        ("10m", 600),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        (0, 0),
+        ("0s", 0),
+        ("1d", 86400),
+    ],
 )
 def test_durations(text: str | int, seconds: int) -> None:
     assert parse_duration(text) == seconds
@@ -260,7 +289,7 @@ def test_bad_duration_message_names_file_line_field_and_fix(tmp_path: Path) -> N
     )
     assert spec_error(path) == (
         f"{path}:5: script.timeout: '10 minutes' is not a duration — "
-        'use 600, "90s", "10m" or "1h"'
+        'use 600, "90s", "10m", "1h" or "7d"'
     )
 
 
@@ -273,7 +302,10 @@ def test_bad_duration_message_names_file_line_field_and_fix(tmp_path: Path) -> N
         ('max_concurrency: "150%"', 4, "max_concurrency", "out of range"),
         ("max_concurrency: true", 4, "max_concurrency", "not a concurrency"),
         ("targetz: {}", 4, "targetz", "did you mean 'targets'?"),
-        ("script: {inline: x, timeout: 0}", 3, "script.timeout", "out of range"),
+        ("script: {inline: x, timeout: -1}", 3, "script.timeout", "or 0 for none"),
+        ("rollout: {cleanup: delete-always}", 4, "rollout.cleanup", "did you mean 'always'?"),
+        ("rollout: {pending_timeout: 0}", 4, "rollout.pending_timeout", "out of range"),
+        ("rollout: {pending_timeout: 2d}", 4, "rollout.pending_timeout", "24h"),
         ("script: {inline: x, timeout: 86401}", 3, "script.timeout", "24h"),
         ("script: {inline: x, file: y}", 3, "script", "only one of inline, file"),
         ("script: {timeout: 5}", 3, "script", "no script"),
@@ -648,7 +680,7 @@ def test_duration_parse_returns_seconds_in_range_or_spec_error(value: str | int)
         seconds = parse_duration(value)
     except SpecError:
         return
-    assert 1 <= seconds <= 86_400
+    assert 0 <= seconds <= 86_400  # 0 = no handler timeout
 
 
 _scalars = st.one_of(
@@ -675,7 +707,7 @@ def test_loading_never_raises_anything_but_spec_error(
         except SpecError as exc:
             assert str(exc).startswith(str(path))
         else:
-            assert 1 <= spec.script.timeout_s <= 86_400
+            assert 0 <= spec.script.timeout_s <= 86_400  # 0 = no handler timeout
 
 
 @settings(max_examples=60, deadline=None)

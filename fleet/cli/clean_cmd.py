@@ -1,0 +1,196 @@
+"""``fleet clean``: list (dry run, the default) or delete (``--delete``) fleet's own finished run
+commands on the targets a job spec or the selection flags select. Parses, wires the backend,
+calls ``fleet.api.clean``, renders a table or JSON, and exits with a documented code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fleet.api.clean import CleanFilter, CleanPlan, CleanRow, clean, survey
+from fleet.api.prepare import select
+from fleet.cli.options import connection_options, selection_options, with_options
+from fleet.cli.run_cmd import FormatOpt, YesOpt, selection_only_spec
+from fleet.cli.wiring import configure_logs, err_console, fail, open_backend, run_sync
+from fleet.errors import FleetError, SpecError
+from fleet.model import JobSpec
+from fleet.report.json_report import iso, target_fields
+from fleet.spec import Connection, parse_age
+
+CLEAN_HELP = """List, or delete, the run commands fleet left on the selected VMs.
+
+Selects targets like `fleet run` (a job spec or the selection flags) and lists every run
+command on them: fleet's own that have finished are chosen for deletion (filter with --job and
+--older-than); nothing is deleted without --delete. fleet never deletes a run command that is
+not its own (no fleet- name with fleet's tags) or one still Pending or Running.
+
+  fleet clean --sim -t env=prod                      # what would go (dry run)
+
+  fleet clean job.yaml --older-than 7d --delete --yes
+
+Exit codes: 0 listed, or every chosen run command deleted; 1 some target could not be listed
+or some deletion failed; 2 bad input or not confirmed (nothing was deleted).
+"""
+
+DeleteOpt = Annotated[
+    bool, typer.Option("--delete", help="Delete the chosen run commands (default: dry run).")
+]
+JobOpt = Annotated[
+    str | None,
+    typer.Option("--job", help="Only run commands of this fleet job (its fleet-job tag or name)."),
+]
+OlderThanOpt = Annotated[
+    str | None,
+    typer.Option("--older-than", help="Only ones that finished longer ago than this, e.g. 7d."),
+]
+AllOwnersOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-owners", help="Also list the run commands of other tools and people (never deleted)."
+    ),
+]
+
+
+@with_options(selection_options, connection_options)
+def clean_command(
+    delete: DeleteOpt = False,
+    yes: YesOpt = False,
+    job: JobOpt = None,
+    older_than: OlderThanOpt = None,
+    all_owners: AllOwnersOpt = False,
+    output_format: FormatOpt = "table",
+    **kw: Any,
+) -> None:
+    try:
+        what = _filter(job, older_than, output_format, kw)
+        spec = selection_only_spec(kw)
+        configure_logs(kw)
+        ask = _asker(yes)
+        plan = run_sync(_clean, spec, Connection.from_flags(kw), what, delete, ask)
+    except FleetError as exc:
+        raise fail(exc) from exc
+    if output_format == "json":
+        json.dump(clean_json(plan, all_owners=all_owners), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        _render(Console(), plan, all_owners=all_owners)
+    raise typer.Exit(1 if plan.failed else 0)
+
+
+def _filter(job: str | None, older_than: str | None, fmt: str, kw: dict[str, Any]) -> CleanFilter:
+    if fmt not in ("table", "json"):
+        raise SpecError(f"--format must be table or json, got {fmt!r}.")
+    age = None if older_than is None else parse_age(older_than, "--older-than")
+    return CleanFilter(job=job, older_than_s=age)
+
+
+def _asker(yes: bool) -> Any:
+    """How to confirm a deletion: not at all (``--yes``), on the terminal, or refuse (exit 2)."""
+    if yes:
+        return None
+    if not (sys.stdin.isatty() and err_console.is_terminal):
+        return "refuse"
+    return err_console.input
+
+
+async def _clean(
+    spec: JobSpec, connection: Connection, what: CleanFilter, delete: bool, ask: Any
+) -> CleanPlan:
+    async with open_backend(connection) as backend:
+        targets = await select(spec, backend)
+        plan = await survey(backend, targets, what)
+        if not delete or not plan.chosen:
+            return plan
+        _confirm(plan, ask)
+        return await clean(backend, plan)
+
+
+def _confirm(plan: CleanPlan, ask: Any) -> None:
+    count, vms = len(plan.chosen), len({r.target.id for r in plan.chosen})
+    question = f"Delete {count} of fleet's run commands on {vms} VMs?"
+    if ask is None:
+        return
+    if ask == "refuse":
+        message = f"refusing to delete without confirmation ({question}) — pass --yes to confirm"
+        raise SpecError(message)
+    _render(err_console, plan, all_owners=False, chosen_only=True)
+    # Blocks the event loop while the operator reads: nothing is in flight yet.
+    answer = ask(f"{question} \\[y/N] ")  # \\[: not rich markup
+    if answer.strip().lower() not in ("y", "yes"):
+        raise SpecError("not confirmed; nothing was deleted")
+
+
+def _action(row: CleanRow, dry_run: bool) -> str:
+    if row.error is not None:
+        return f"failed: {row.error}"
+    if row.deleted:
+        return "deleted"
+    if row.delete:
+        return "would delete" if dry_run else "not deleted"
+    return f"kept: {row.why}"
+
+
+def _shown(plan: CleanPlan, all_owners: bool) -> list[CleanRow]:
+    return [r for r in plan.rows if all_owners or r.item is None or r.fleets]
+
+
+def clean_json(plan: CleanPlan, *, all_owners: bool) -> dict[str, Any]:
+    rows = [
+        {
+            **target_fields(r.target),
+            "run_command": r.item.name if r.item else None,
+            "fleets": r.fleets,
+            "job": r.item.job if r.item else None,
+            "execution_state": r.item.view.execution_state if r.item else None,
+            "finished_at": iso(r.item.finished_at) if r.item else None,
+            "chosen": r.delete,
+            "deleted": r.deleted,
+            "why": r.why,
+            "error": r.error,
+        }
+        for r in _shown(plan, all_owners)
+    ]
+    return {"dry_run": plan.dry_run, "summary": _summary(plan), "run_commands": rows}
+
+
+def _summary(plan: CleanPlan) -> dict[str, int]:
+    listed = [r for r in plan.rows if r.item is not None]
+    return {
+        "targets": plan.targets,
+        "run_commands": len(listed),
+        "fleets": sum(r.fleets for r in listed),
+        "others": sum(not r.fleets for r in listed),
+        "chosen": len(plan.chosen),
+        "deleted": sum(r.deleted for r in plan.rows),
+        "failed": len(plan.failed),
+    }
+
+
+def _render(
+    console: Console, plan: CleanPlan, *, all_owners: bool, chosen_only: bool = False
+) -> None:
+    rows = plan.chosen if chosen_only else _shown(plan, all_owners)
+    table = Table(title="fleet clean" + (" (dry run)" if plan.dry_run else ""))
+    for column in ("target", "run command", "job", "state", "finished", "action"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        item = r.item
+        finished = iso(item.finished_at) if item and item.finished_at else "-"
+        table.add_row(
+            r.target.name, item.name if item else "-", (item.job or "-") if item else "-",
+            item.view.execution_state if item else "-", finished or "-", _action(r, plan.dry_run),
+        )  # fmt: skip
+    console.print(table)
+    s = _summary(plan)
+    hidden = "" if all_owners else " (--all-owners lists them)"
+    console.print(
+        f"{s['run_commands']} run commands on {s['targets']} targets: {s['fleets']} fleet's, "
+        f"{s['others']} of other tools or people, left alone{hidden}. "
+        f"{s['chosen']} chosen, {s['deleted']} deleted, {s['failed']} failed.",
+        highlight=False,
+    )
