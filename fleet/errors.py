@@ -5,10 +5,11 @@ is data in the report, never an exception.
     ├── SpecError          bad job spec / flags / profile: exit code 2, nothing sent to Azure
     ├── ConnectionSetupError  no credentials, bad endpoint or CA file: exit code 2
     ├── SelectionError     Azure refused the target selection (e.g. bad KQL): exit code 2
-    └── JournalError       the run journal cannot be read or written (corrupt or foreign file,
-        │                  read-only directory, disk full, newer schema): exit code 3
-        ├── JournalLocked  another live process is writing this run: exit code 3
-        └── UnknownRun     no run with that id in the journal: exit code 2
+    ├── JournalError       the run journal cannot be read or written (corrupt or foreign file,
+    │   │                  read-only directory, disk full, newer schema): exit code 3
+    │   ├── JournalLocked  another live process is writing this run: exit code 3
+    │   └── UnknownRun     no run with that id in the journal: exit code 2
+    └── ServiceLocked      another ``fleet serve`` holds the state directory: exit code 3
 
 A run that stops early (error budget, gate, deadline, Ctrl-C) is not an error either: the report
 says how it ended (``RunReport.ended``) and the exit code is 3 (``exit_code_for``).
@@ -59,3 +60,9 @@ class UnknownRun(JournalError):
     """The journal has no run with the requested id."""
 
     exit_code = 2
+
+
+class ServiceLocked(FleetError):
+    """A second ``fleet serve`` tried to schedule a state directory another one holds."""
+
+    exit_code = 3

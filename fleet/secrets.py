@@ -3,10 +3,11 @@
 ``Secrets.from_spec(spec)`` collects every secret value a job carries — protected parameter
 values, plain parameters whose value is a :class:`~fleet.model.Secret`, run-as passwords and
 the query string (SAS token) of script URIs — of the job's script and of its health gates'
-scripts. ``redact(text)`` replaces each of them with ``***`` (longest first, so a secret that
-contains another is never left half-redacted) and masks the signature of any SAS URL
-(``sig=...``), known or not; ``scrub(value)`` does the same to every string of a JSON-like
-structure. The engine (results), the journal, the report and the logs all redact through it.
+scripts, and its alert webhooks' URLs. ``redact(text)`` replaces each of them with ``***``
+(longest first, so a secret that contains another is never left half-redacted) and masks
+the signature of any SAS URL (``sig=...``), known or not; ``scrub(value)`` does the same to
+every string of a JSON-like structure. The engine (results), the journal, the report and the
+logs all redact through it.
 
 Logs have no run to ask, so the run's secrets are made *current* while it runs:
 ``with using(secrets): ...`` sets a context variable that the log processor reads
@@ -62,9 +63,11 @@ class Secrets:
 
     @classmethod
     def from_spec(cls, spec: JobSpec) -> Secrets:
-        """Every secret of the job's script and of its health gates' scripts."""
+        """Every secret of the job's script and of its health gates' scripts, and the URLs
+        of its alert webhooks."""
         scripts = (spec.script, *(gate.script for gate in spec.rollout.gates))
-        return cls.of(value for script in scripts for value in _script_values(script))
+        hooks = (hook.url.reveal() for hook in spec.alerts.webhooks)
+        return cls.of((*(v for script in scripts for v in _script_values(script)), *hooks))
 
     def __or__(self, other: Secrets) -> Secrets:
         return Secrets.of((*self.values, *other.values))

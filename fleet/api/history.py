@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fleet.journal import Journal, resolve_state_dir
+from fleet.journal.spec_record import expect_from_dict
 from fleet.model import ArmCounters, RunReport, Status, TargetResult
 from fleet.spec.recipe import Recipe
 
@@ -49,6 +50,7 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         results=tuple(results),
         arm=counters,
         ended=record.ended,
+        expect=expect_from_dict(record.spec.get("expect")),
         cleanup=str((stored.get("cleanup") or {}).get("policy") or "keep-last"),
     )
 

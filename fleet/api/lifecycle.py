@@ -108,6 +108,7 @@ def finish_report(
         ended=runner.control.ended.value,
         ended_detail=runner.control.detail,
         rollout=runner.record(),
+        expect=plan.spec.expect,
         cleanup=plan.spec.rollout.cleanup.value,
     )
     log.info(

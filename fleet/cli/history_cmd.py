@@ -16,12 +16,14 @@ from rich.table import Table
 from fleet.api.history import open_journal, recipe_of, report_from_journal, unfinished
 from fleet.api.prepare import prepare
 from fleet.api.resume import resume_async, take_over
+from fleet.cli.checks_cmd import job_runs
 from fleet.cli.launch import launch
-from fleet.cli.options import journal_options, with_options
+from fleet.cli.options import ReportFormatOpt, journal_options, with_options
 from fleet.cli.rollout_view import render_ending
 from fleet.cli.signals import relay_signals
 from fleet.cli.terminal import TerminalObserver
 from fleet.cli.wiring import (
+    check_report_path,
     configure_logs,
     err_console,
     fail,
@@ -34,6 +36,7 @@ from fleet.journal import Journal, RunWriter, resolve_state_dir
 from fleet.journal.paths import db_path
 from fleet.journal.records import RunRecord
 from fleet.model import JobSpec, RunReport
+from fleet.report.formats import parse_format, render, write_document
 from fleet.report.json_report import report_to_dict
 from fleet.report.render import render_summary
 from fleet.rollout.control import RunControl
@@ -41,7 +44,9 @@ from fleet.secrets import Secrets
 from fleet.spec import Connection, Recipe
 
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
-ReportOpt = Annotated[Path | None, typer.Option("--report", "-r", help="Write the JSON report.")]
+ReportOpt = Annotated[
+    Path | None, typer.Option("--report", "-r", help="Write the report (see --report-format).")
+]
 StrictOpt = Annotated[bool, typer.Option(help="Count skipped targets as failures.")]
 
 
@@ -101,13 +106,31 @@ def run_row(record: RunRecord) -> dict[str, Any]:
     }
 
 
+JobOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--job",
+        help="Only this job's runs, with their verdicts (pass/fail/skip) and what changed "
+        "from the run before (newly failing, recovered).",
+    ),
+]
+
+
 @with_options(journal_options)
 def runs(
     output_format: FormatOpt = "table",
     limit: Annotated[int, typer.Option(help="Show at most this many runs.", min=1)] = 50,
+    job: JobOpt = None,
     **kw: Any,
 ) -> None:
     """The run history, newest first: id, job, start, duration, how it ended, outcomes."""
+    if job is not None:
+        try:
+            _check_format(output_format)
+        except FleetError as exc:
+            raise fail(exc) from exc
+        job_runs(job, output_format, limit, kw)
+        return
     try:
         _check_format(output_format)
         if not db_path(resolve_state_dir(kw.get("state_dir"))).exists():
@@ -143,27 +166,46 @@ def _runs_table(rows: list[dict[str, Any]]) -> Table:
 
 
 @with_options(journal_options)
-def show(run_id: str, output_format: FormatOpt = "table", **kw: Any) -> None:
-    """A run's report from the journal (--format json: the JSON of fleet run --report)."""
+def show(
+    run_id: str,
+    output_format: FormatOpt = "table",
+    report: ReportOpt = None,
+    report_format: ReportFormatOpt = None,
+    **kw: Any,
+) -> None:
+    """A run's report from the journal (--format json: the JSON of fleet run --report).
+
+    --report PATH writes the report file in --report-format (json, junit, csv, html), as
+    fleet run --report would have; --report-format alone prints that report instead."""
     try:
         _check_format(output_format)
+        fmt = parse_format(report_format or "json")
+        if report is not None:
+            check_report_path(report, report_format)
         journal = open_journal(kw.get("state_dir"), writable=False)
-        report = report_from_journal(journal, run_id)
-        stored = journal.report_json(run_id)
+        report_obj = report_from_journal(journal, run_id)
+        document = journal.report_json(run_id) or report_to_dict(report_obj)
+        if report is not None:
+            write_document(report, document, fmt)
+            err_console.print(f"{fmt} report written to {report}", highlight=False)
     except FleetError as exc:
         raise fail(exc) from exc
-    if output_format == "json":
-        json.dump(stored or report_to_dict(report), sys.stdout, indent=1)
+    if report is None and report_format is not None:
+        sys.stdout.buffer.write(render(document, fmt))
+        sys.stdout.flush()
+    elif output_format == "json":
+        json.dump(document, sys.stdout, indent=1)
         sys.stdout.write("\n")
-        return
-    render_summary(Console(), report)
-    render_ending(Console(), report)
+    else:
+        render_summary(Console(), report_obj)
+        render_ending(Console(), report_obj)
 
 
 @with_options(journal_options, connection_overrides)
 def resume(
     run_id: str,
     report: ReportOpt = None,
+    report_format: ReportFormatOpt = None,
     strict: StrictOpt = False,
     force_unlock: Annotated[
         bool,
@@ -178,6 +220,7 @@ def resume(
     Targets that finished keep their result, targets still running in Azure are
     re-attached, the rest are launched. No target is sent the script twice."""
     try:
+        fmt = check_report_path(report, report_format)
         journal, recipe, spec = _replayed(run_id, kw)
         if recipe.connection.sim:
             message = (
@@ -192,7 +235,7 @@ def resume(
         )
     except FleetError as exc:
         raise fail(exc) from exc
-    finish_run(result, report, strict, secrets)
+    finish_run(result, report, strict, secrets, fmt)
 
 
 async def _resume(
@@ -221,12 +264,14 @@ def rerun(
         typer.Option("--failed", help="Only the targets that did not succeed (required for now)."),
     ] = False,
     report: ReportOpt = None,
+    report_format: ReportFormatOpt = None,
     strict: StrictOpt = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     **kw: Any,
 ) -> None:
     """A new run of an earlier run's job over its failed and not-started targets."""
     try:
+        fmt = check_report_path(report, report_format)
         if not failed:
             raise SpecError("fleet rerun needs --failed (rerunning everything is fleet run).")
         journal, recipe, spec = _replayed(run_id, kw)
@@ -239,7 +284,7 @@ def rerun(
         result = run_sync(_rerun, spec, again, journal, wanted, yes, secrets=secrets)
     except FleetError as exc:
         raise fail(exc) from exc
-    finish_run(result, report, strict, secrets)
+    finish_run(result, report, strict, secrets, fmt)
 
 
 async def _rerun(

@@ -5,7 +5,16 @@ from __future__ import annotations
 import typer
 
 from fleet import __version__
-from fleet.cli import bench_cmd, clean_cmd, commands_cmd, history_cmd, run_cmd, sim_cmd
+from fleet.cli import (
+    bench_cmd,
+    checks_cmd,
+    clean_cmd,
+    commands_cmd,
+    history_cmd,
+    run_cmd,
+    serve_cmd,
+    sim_cmd,
+)
 
 app = typer.Typer(
     help=(
@@ -29,8 +38,10 @@ app.command("runs")(history_cmd.runs)
 app.command("show")(history_cmd.show)
 app.command("resume")(history_cmd.resume)
 app.command("rerun")(history_cmd.rerun)
+app.command("diff")(checks_cmd.diff)
 app.command("clean", help=clean_cmd.CLEAN_HELP)(clean_cmd.clean_command)
 app.command("bench")(bench_cmd.bench)
+app.command("serve", help=serve_cmd.SERVE_HELP)(serve_cmd.serve_cmd)
 app.command("commands")(commands_cmd.commands)
 
 

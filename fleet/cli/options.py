@@ -296,6 +296,18 @@ StateDirOpt = Annotated[
 ]
 
 
+ReportFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--report-format",
+        help="Format of the --report file: json (default), junit, csv or html (one "
+        "standalone page).",
+        rich_help_panel=OUT,
+        show_default=False,
+    ),
+]
+
+
 def journal_options(
     state_dir: StateDirOpt = None,
 ) -> None:

@@ -18,6 +18,7 @@ from fleet.api.history import open_journal
 from fleet.api.prepare import preflight, prepare, select
 from fleet.cli.launch import launch
 from fleet.cli.options import (
+    ReportFormatOpt,
     connection_options,
     job_name_option,
     journal_options,
@@ -48,7 +49,7 @@ Give a job spec (see configs/jobs/) or describe the job with flags. Examples:
 
   fleet run configs/jobs/health-check.yaml --sim
 
-  fleet run --sim -t env=prod -t role=web --script 'uptime' --report out.json
+  fleet run --sim -t env=prod -t role=web --script 'uptime' --report out.xml --report-format junit
 
   FLEET_ACCESS_TOKEN=... fleet run job.yaml --arm-endpoint https://127.0.0.1:8443 --ca-cert ca.pem
 
@@ -100,7 +101,12 @@ def _targets_table(targets: list[Target], skipped: set[str]) -> Table:
 
 ReportOpt = Annotated[
     Path | None,
-    typer.Option("--report", "-r", help="Write the JSON report here.", rich_help_panel="Output"),
+    typer.Option(
+        "--report",
+        "-r",
+        help="Write the report here (see --report-format).",
+        rich_help_panel="Output",
+    ),
 ]
 StrictOpt = Annotated[
     bool,
@@ -132,13 +138,14 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
 )
 def run(
     report: ReportOpt = None,
+    report_format: ReportFormatOpt = None,
     strict: StrictOpt = False,
     yes: YesOpt = False,
     no_journal: NoJournalOpt = False,
     **kw: Any,
 ) -> None:
     try:
-        check_report_path(report)
+        fmt = check_report_path(report, report_format)
         configure_logs(kw)
         job = job_from_flags(kw)  # the job file is read here, once
         connection = Connection.from_flags(kw)
@@ -147,7 +154,7 @@ def run(
         result = run_sync(_run, job, connection, journal, yes, secrets=secrets)
     except FleetError as exc:
         raise fail(exc) from exc
-    finish_run(result, report, strict, secrets)
+    finish_run(result, report, strict, secrets, fmt)
 
 
 async def _run(

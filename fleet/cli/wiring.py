@@ -1,4 +1,4 @@
-"""CLI wiring: opens the backend of a ``Connection`` (the embedded emulator for ``--sim``),
+"""CLI wiring: opens the backend of a ``Connection`` (``fleet.connect``; a banner for ``--sim``),
 configures the logs, runs the async part with the run's secrets current, maps FleetError to
 exit codes with a clear message, and finishes a run (summary, report file, exit code).
 No engine logic here.
@@ -10,7 +10,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import typer
@@ -19,13 +19,11 @@ from rich.panel import Panel
 
 from fleet import logs
 from fleet.errors import FleetError, SpecError
-from fleet.model import RunReport, Secret
+from fleet.model import RunReport
 from fleet.ports import Backend
+from fleet.report.formats import ReportFormat, parse_format
 from fleet.secrets import NO_SECRETS, Secrets, using
 from fleet.spec import Connection
-
-if TYPE_CHECKING:
-    from fleet.azure.backend import ConnectionSettings
 
 err_console = Console(stderr=True)
 T = TypeVar("T")
@@ -63,7 +61,7 @@ def fail(exc: FleetError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
-def _banner(profile: str, time_scale: float) -> None:
+def sim_banner(profile: str, time_scale: float) -> None:
     from fleet.sim.catalog import is_name
 
     shown = profile if is_name(profile) else os.path.relpath(profile)  # as the operator wrote it
@@ -77,59 +75,26 @@ def _banner(profile: str, time_scale: float) -> None:
 
 @asynccontextmanager
 async def open_backend(connection: Connection) -> AsyncIterator[Backend]:
-    """The backend of ``connection``: the embedded emulator (``sim``), or ARM with the token
-    from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``."""
-    from fleet.azure.backend import ConnectionSettings, azure_backend
+    """The backend of ``connection`` (``fleet.connect``), with the SIMULATED FLEET banner."""
+    from fleet.connect import open_backend as connect
 
-    if connection.sim:
-        async with _emulated(connection) as settings, azure_backend(settings) as backend:
-            yield backend
-        return
-    token = os.environ.get("FLEET_ACCESS_TOKEN")
-    settings = ConnectionSettings(
-        cloud=connection.cloud,
-        arm_endpoint=connection.arm_endpoint,
-        ca_cert=connection.ca_cert,
-        token=Secret(token) if token else None,
-        subscriptions=connection.subscriptions,
-    )
-    async with azure_backend(settings) as backend:
+    async with connect(connection, on_sim=sim_banner) as backend:
         yield backend
 
 
-@asynccontextmanager
-async def _emulated(connection: Connection) -> AsyncIterator[ConnectionSettings]:
-    """The emulator ``--sim`` starts in-process, and the settings to reach it."""
-    from fleet.azure.backend import ConnectionSettings
-    from fleet.sim import catalog
-    from fleet.sim.emulator import Emulator
-    from fleet.sim.profile import ProfileError
-
-    ref = connection.profile or "demo"
-    try:
-        profile = catalog.load(ref)
-    except ProfileError as exc:
-        raise SpecError(str(exc)) from exc
-    scale = connection.time_scale
-    _banner(ref, scale)
-    async with Emulator(profile, time_scale=scale) as emu:
-        yield ConnectionSettings(
-            arm_endpoint=emu.info.endpoint,
-            ca_cert=emu.info.ca_cert,
-            token=Secret(emu.token),
-            subscriptions=connection.subscriptions or tuple(emu.info.subscriptions),
-            time_scale=scale,
-        )
-
-
 def finish_run(
-    result: RunReport, report: Path | None, strict: bool, secrets: Secrets = NO_SECRETS
+    result: RunReport,
+    report: Path | None,
+    strict: bool,
+    secrets: Secrets = NO_SECRETS,
+    report_format: ReportFormat = ReportFormat.JSON,
 ) -> None:
-    """Write the JSON report, render the summary and exit with the run's exit code. Whatever
-    a script echoed of the run's ``secrets`` is redacted in both."""
+    """Write the report file (``report_format``), render the summary and exit with the run's
+    exit code. Whatever a script echoed of the run's ``secrets`` is redacted in both."""
     from fleet.cli.rollout_view import render_ending
+    from fleet.report.formats import write_document
     from fleet.report.groups import group_results
-    from fleet.report.json_report import exit_code_for, write_report
+    from fleet.report.json_report import exit_code_for, report_to_dict
     from fleet.report.render import render_summary
 
     result = secrets.redact_report(result)
@@ -138,23 +103,29 @@ def finish_run(
     render_ending(Console(), result)
     if report is not None:
         try:
-            write_report(report, result, groups=groups)
-            err_console.print(f"report written to {report}")
+            write_document(report, report_to_dict(result, groups=groups), report_format)
+            err_console.print(f"{report_format} report written to {report}", highlight=False)
         except FleetError as exc:  # the run happened: keep its outcome, say how to get the JSON
             err_console.print(
                 f"[bold red]error:[/] {exc} — the run is in the journal: "
-                f"fleet show {result.run_id} --format json",
+                f"fleet show {result.run_id} --report {report} --report-format {report_format}",
                 highlight=False,
             )
     raise typer.Exit(exit_code_for(result, strict=strict))
 
 
-def check_report_path(report: Path | None) -> None:
-    """Refuse a report path that cannot be written before anything runs (exit 2)."""
+def check_report_path(report: Path | None, report_format: str | None = None) -> ReportFormat:
+    """The report's format, and refuse a report path that cannot be written, before anything
+    runs (exit 2)."""
+    fmt = parse_format(report_format or "json")
     if report is None:
-        return
+        if report_format is not None:
+            message = f"--report-format {fmt} says how to write a report file: add --report PATH."
+            raise SpecError(message)
+        return fmt
     parent = report.resolve().parent
     if report.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
         why = "it is a directory" if report.is_dir() else f"{parent} is not a writable directory"
         message = f"--report {report}: cannot write there ({why}). Give a writable file path."
         raise SpecError(message)
+    return fmt

@@ -8,10 +8,13 @@ What is stored (``spec_to_dict``):
   text (scripts embed credentials often enough); a script URI without its query string (a SAS
   token lives there): ``https://host/path?***``.
 
-``spec_hash`` is the sha256 of that dict's canonical JSON (minus ``source``, the file name), so
-it changes when the script or anything else that decides what runs changes, and not when a
-secret is rotated. ``script_hash`` covers the script sources only. Neither is ever computed
-over a secret value.
+The job's expectations (``expect``, when it has any) are stored too, so the history judges a
+run by what its job expected then (``expect_from_dict``).
+
+``spec_hash`` is the sha256 of that dict's canonical JSON (minus ``source``, the file name, and
+``expect``, which judges the run and does not decide what runs), so it changes when the script
+or anything else that decides what runs changes, and not when a secret is rotated.
+``script_hash`` covers the script sources only. Neither is ever computed over a secret value.
 
 Defence in depth: every string the journal writes (spec, details, summary, report) passes
 through ``fleet.secrets.Secrets.scrub`` with the spec's secrets, so a secret that slipped into
@@ -25,6 +28,7 @@ import json
 from typing import Any
 
 from fleet.model import (
+    Expectations,
     JobSpec,
     Mode,
     Parameter,
@@ -33,6 +37,7 @@ from fleet.model import (
     Selector,
     SourceKind,
     TagMatch,
+    ValueCheck,
 )
 from fleet.secrets import REDACTED, Secrets
 
@@ -103,6 +108,8 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
         },
         "concurrency": {"count": spec.concurrency.count, "percent": spec.concurrency.percent},
     }
+    if not spec.expect.is_default:
+        raw["expect"] = expect_to_dict(spec.expect)
     if spec.mode is not Mode.MANAGED:  # absent for managed: earlier journals keep their hash
         raw["mode"] = spec.mode.value
     scrubbed: dict[str, Any] = Secrets.from_spec(spec).scrub(raw)
@@ -117,6 +124,7 @@ def spec_hash(spec: JobSpec) -> str:
     """sha256 of the secret-free spec, excluding where it was read from."""
     shown = spec_to_dict(spec)
     shown.pop("source", None)
+    shown.pop("expect", None)
     return _sha256(canonical_json(shown))
 
 
@@ -130,3 +138,30 @@ def script_hash(spec: JobSpec) -> str:
         value = _uri_without_query(source.value) if source.kind is SourceKind.URI else source.value
         parts.append(f"{slot}\0{source.kind.value}\0{_sha256(value)}")
     return _sha256("\n".join(parts))
+
+
+def expect_to_dict(expect: Expectations) -> dict[str, Any]:
+    return {
+        "exit_codes": None if expect.exit_codes is None else list(expect.exit_codes),
+        "output": expect.output,
+        "output_absent": expect.output_absent,
+        "values": [
+            {"name": v.name, "regex": v.regex, "min": v.min, "max": v.max} for v in expect.values
+        ],
+    }
+
+
+def expect_from_dict(raw: Any) -> Expectations:
+    """The expectations a stored spec recorded (the default when it has none)."""
+    if not isinstance(raw, dict):
+        return Expectations()
+    codes = raw.get("exit_codes")
+    return Expectations(
+        exit_codes=None if codes is None else tuple(int(c) for c in codes),
+        output=raw.get("output"),
+        output_absent=raw.get("output_absent"),
+        values=tuple(
+            ValueCheck(str(v["name"]), str(v["regex"]), v.get("min"), v.get("max"))
+            for v in raw.get("values") or ()
+        ),
+    )

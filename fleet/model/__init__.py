@@ -11,12 +11,18 @@ outside this package; every layer may import it.
     calls     Invocation, Launched, RunView, CallError, RUN_ID_PARAMETER
     commands  BuiltinCommand — a built-in run command of Azure's catalog
     hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
-    results   Status, TargetResult, RunReport, ArmCounters, Progress
+    status    Status — a target's final outcome
+    results   TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
+    expect    Expectations, ValueCheck, Verdict, Judgement — a target's pass/fail and why
+    schedule  Schedule, Blackout, Missed — when ``fleet serve`` runs a job
+    alerts    AlertPolicy, Webhook, AlertKind, BodyFormat — whom it tells about changes
 """
 
+from fleet.model.alerts import AlertKind, AlertPolicy, BodyFormat, Webhook
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, Launched, RunView
 from fleet.model.commands import BuiltinCommand
+from fleet.model.expect import Expectations, Judgement, ValueCheck, Verdict
 from fleet.model.hygiene import (
     Cleanup,
     Deleted,
@@ -27,7 +33,7 @@ from fleet.model.hygiene import (
 )
 from fleet.model.job import Concurrency, JobSpec, Mode
 from fleet.model.plan import RunPlan
-from fleet.model.results import ArmCounters, Progress, RunReport, Status, TargetResult
+from fleet.model.results import ArmCounters, Progress, RunReport, TargetResult
 from fleet.model.rollout import (
     Amount,
     Batch,
@@ -39,28 +45,37 @@ from fleet.model.rollout import (
     RolloutPolicy,
     RolloutRecord,
 )
+from fleet.model.schedule import Blackout, Missed, Schedule
 from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind, run_limit_s
 from fleet.model.secret import Secret
+from fleet.model.status import Status
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
 
 __all__ = [
     "RUN_ID_PARAMETER",
+    "AlertKind",
+    "AlertPolicy",
     "Amount",
     "ArmCounters",
     "Batch",
     "BatchRecord",
+    "Blackout",
+    "BodyFormat",
     "BuiltinCommand",
     "CallError",
     "Cleanup",
     "Concurrency",
     "DeleteReason",
     "Deleted",
+    "Expectations",
     "GateRecord",
     "HealthGate",
     "Invocation",
     "JobSpec",
+    "Judgement",
     "Launched",
     "ListedRunCommand",
+    "Missed",
     "Mode",
     "Order",
     "Parameter",
@@ -71,6 +86,7 @@ __all__ = [
     "RunPlan",
     "RunReport",
     "RunView",
+    "Schedule",
     "ScriptSource",
     "ScriptSpec",
     "Secret",
@@ -81,6 +97,9 @@ __all__ = [
     "Target",
     "TargetKind",
     "TargetResult",
+    "ValueCheck",
+    "Verdict",
+    "Webhook",
     "is_fleets",
     "marker_tags",
     "name_matches",

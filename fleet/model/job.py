@@ -1,11 +1,15 @@
-"""The parsed job: ``JobSpec`` (what to select, what to run, how fast, how to roll out)."""
+"""The parsed job: ``JobSpec`` (what to select, what to run, how fast, how to roll out, what
+each target must show, and — for ``fleet serve`` — when it runs and whom it alerts)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from fleet.model.alerts import AlertPolicy
+from fleet.model.expect import Expectations
 from fleet.model.rollout import RolloutPolicy
+from fleet.model.schedule import Schedule
 from fleet.model.script import ScriptSpec
 from fleet.model.targets import Selector
 
@@ -42,4 +46,8 @@ class JobSpec:
     source: str = "<flags>"  # the file the spec came from, for messages
     # batches, error budget, gates, deadline, cancel
     rollout: RolloutPolicy = field(default_factory=RolloutPolicy)
+    # what each target must show to pass (the verdict in the report and the history)
+    expect: Expectations = field(default_factory=Expectations)
+    schedule: Schedule | None = None  # when ``fleet serve`` runs it (``fleet run`` ignores it)
+    alerts: AlertPolicy = field(default_factory=AlertPolicy)  # webhooks ``fleet serve`` calls
     mode: Mode = Mode.MANAGED

@@ -6,30 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
+from fleet.model.expect import Expectations, Judgement
 from fleet.model.hygiene import Deleted
 from fleet.model.rollout import RolloutRecord
+from fleet.model.status import Status
 from fleet.model.targets import Target
-
-
-class Status(StrEnum):
-    """Final per-target outcome: Azure's execution states plus fleet's own."""
-
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"  # the script ran and exited non-zero
-    TIMED_OUT = "TimedOut"  # stopped at timeoutInSeconds (Linux says Failed/-1: see outcome)
-    CANCELED = "Canceled"
-    SKIPPED = "Skipped"  # not attempted (e.g. VM not running); reason says why
-    ACCESS_DENIED = "AccessDenied"
-    NOT_FOUND = "NotFound"
-    CONFLICT = "Conflict"
-    THROTTLED_OUT = "ThrottledOut"  # still throttled when the run's deadline came
-    WEDGED = "Wedged"  # still Running past its timeout plus grace
-    AGENT_NOT_READY = "AgentNotReady"  # Pending until Azure gave up, or past pending_timeout
-    LIMIT_REACHED = "LimitReached"  # the VM holds 25 run commands and none fleet could free
-    ERROR = "Error"  # platform or fleet error; reason says which
-    NOT_STARTED = "NotStarted"
 
 
 @dataclass(frozen=True)
@@ -70,6 +52,12 @@ class RunReport:
     ended: str = "completed"
     ended_detail: str | None = None  # e.g. which gate tripped, after which batch
     rollout: RolloutRecord | None = None
+    expect: Expectations = field(default_factory=Expectations)  # the job's, for the verdicts
+
+    def judgements(self) -> tuple[Judgement, ...]:
+        """Each result's verdict under the job's expectations, in ``results`` order."""
+        return tuple(self.expect.judge(r) for r in self.results)
+
     cleanup: str = "keep-last"  # the cleanup policy (what fleet deleted: each target's deleted)
 
 

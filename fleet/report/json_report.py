@@ -7,18 +7,24 @@ objects; no Azure, no engine.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fleet.errors import FleetError
-from fleet.model import Deleted, DeleteReason, RunReport, Status, Target, TargetResult
+from fleet.model import (
+    Deleted,
+    DeleteReason,
+    Judgement,
+    RunReport,
+    Status,
+    Target,
+    TargetResult,
+    Verdict,
+)
+from fleet.report.files import write_atomic
 from fleet.report.groups import OutputGroup, group_results
 from fleet.secrets import NO_SECRETS, Secrets
 
@@ -58,10 +64,20 @@ def target_fields(t: Target) -> dict[str, Any]:
         "resource_group": t.resource_group,
         "location": t.location,
         "zone": t.zone,
+        "os": t.os,
     }
 
 
-def _target_dict(r: TargetResult) -> dict[str, Any]:
+def verdict_dict(judgement: Judgement) -> dict[str, Any]:
+    """A target's verdict as the report shows it: pass/fail/skip, why, and the values read."""
+    return {
+        "verdict": judgement.verdict.value,
+        "reason": judgement.reason or None,
+        "values": dict(judgement.values),
+    }
+
+
+def _target_dict(r: TargetResult, judgement: Judgement) -> dict[str, Any]:
     return {
         **target_fields(r.target),
         "status": r.status.value,
@@ -74,6 +90,7 @@ def _target_dict(r: TargetResult) -> dict[str, Any]:
         "ended_at": iso(r.ended_at),
         "attempts": r.attempts,
         "polls": r.polls,
+        "verdict": verdict_dict(judgement),
         "deleted": [deleted_dict(d) for d in r.deleted],
     }
 
@@ -144,6 +161,7 @@ def report_to_dict(
     report = secrets.redact_report(report)
     if groups is None or secrets:
         groups = group_results(report.results)
+    judged = sorted(zip(report.results, report.judgements(), strict=True), key=_by_target_id)
     return {
         "run_id": report.run_id,
         "job": report.job,
@@ -152,12 +170,22 @@ def report_to_dict(
         "ended": report.ended,
         "ended_detail": report.ended_detail,
         "summary": _summary_dict(report.results),
-        "targets": [_target_dict(r) for r in sorted(report.results, key=lambda r: r.target.id)],
+        "verdicts": _verdict_counts(j for _, j in judged),
+        "targets": [_target_dict(r, j) for r, j in judged],
         "groups": [_group_dict(g) for g in groups],
         "arm": _arm_dict(report),
         "rollout": _rollout_dict(report),
         "cleanup": _cleanup_dict(report),
     }
+
+
+def _by_target_id(pair: tuple[TargetResult, Judgement]) -> str:
+    return pair[0].target.id
+
+
+def _verdict_counts(judgements: Iterable[Judgement]) -> dict[str, int]:
+    counts = Counter(j.verdict for j in judgements)
+    return {v.value: counts[v] for v in Verdict}
 
 
 def _rollout_dict(report: RunReport) -> dict[str, Any] | None:
@@ -195,6 +223,11 @@ def _rollout_dict(report: RunReport) -> dict[str, Any] | None:
     }
 
 
+def json_text(document: Mapping[str, Any]) -> str:
+    """The report document as ``--report`` writes it: indented, UTF-8 text, a final newline."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 def write_report(
     path: Path,
     report: RunReport,
@@ -205,28 +238,14 @@ def write_report(
     """Write the JSON report to ``path`` atomically: readers see the old file or the new one."""
     # Serialise first: a bug in the data must not leave a temporary file behind either.
     document = report_to_dict(report, secrets=secrets, groups=groups)
-    text = json.dumps(document, indent=2, ensure_ascii=False)
-    path = Path(path)
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        message = f"cannot write the report to {path}: {exc.strerror or exc}"
-        raise FleetError(message) from exc
+    write_atomic(Path(path), json_text(document).encode("utf-8"))
 
 
 def exit_code_for(report: RunReport, *, strict: bool = False) -> int:
-    """0 every target succeeded (or was skipped, unless ``strict``), 1 some failed,
-    3 the run did not complete."""
+    """0 every target passed (or was skipped, unless ``strict``), 1 some failed, 3 the run did
+    not complete. Pass and fail are the job's verdicts (``expect:``); without expectations a
+    target passes when it Succeeded."""
     if report.ended != "completed":
         return 3
-    ok = {Status.SUCCEEDED} if strict else {Status.SUCCEEDED, Status.SKIPPED}
-    return 0 if all(r.status in ok for r in report.results) else 1
+    ok = {Verdict.PASS} if strict else {Verdict.PASS, Verdict.SKIP}
+    return 0 if all(j.verdict in ok for j in report.judgements()) else 1

@@ -59,9 +59,27 @@ class OutcomeModel:
         self._behaviours = list(SHIPPED) if given is None else list(given)
         self._classes: dict[str, str] = {}
         self._facts: dict[str, dict[str, str]] = {}
+        self._runtime: list[tuple[tuple[str, ...], str | None]] = []  # PUT /_sim/outcomes
+
+    def force(self, names: tuple[str, ...], outcome: str | None) -> None:
+        """From now on, VMs matching the ``names`` globs get class ``outcome`` (None: their
+        profile class again) — a VM that starts failing, or recovers, between two runs."""
+        if outcome is not None and outcome not in self._outcomes:
+            known = ", ".join(self._outcomes)
+            raise ValueError(f"no outcome class {outcome!r} in this profile (known: {known})")
+        self._runtime.append((names, outcome))
+
+    def forced(self) -> list[dict[str, object]]:
+        return [{"names": list(names), "outcome": outcome} for names, outcome in self._runtime]
 
     def outcome_class(self, vm: SimVm) -> str:
-        """The VM's outcome class: forced by the last matching override, else drawn by weight."""
+        """The VM's outcome class: set at run time (``force``), else forced by the last
+        matching override, else drawn by weight."""
+        for names, outcome in reversed(self._runtime):
+            if name_matches(vm.name, names):
+                if outcome is not None:
+                    return outcome
+                break
         cached = self._classes.get(vm.key)
         if cached is not None:
             return cached

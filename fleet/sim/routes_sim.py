@@ -7,7 +7,7 @@ commands are in the same list and counts, rows marked ``kind: action``, summed u
 ``restarts_per_target``), ``GET/PUT /_sim/faults`` (change fault injection at run time),
 ``GET /_sim/inventory`` (every target with its simulated state, including its ``run_as_users``)
 and ``POST /_sim/reset-stats``. The run-command settings, background load and run-command ground
-truth (``/_sim/settings``, ``/_sim/background``, ``/_sim/runcommands``) are in
+truth (``/_sim/settings``, ``/_sim/background``, ``/_sim/outcomes``, ``/_sim/runcommands``) are in
 ``routes_sim_control``; ``/_sim/executions`` also counts the PUT/PATCH requests each managed run
 command received (``put_requests_per_target``: every one that reached the emulator, whatever
 became of it; ``puts_applied_per_target``: those the store accepted).

@@ -8,6 +8,10 @@
   ``taken``, ``refused``); ``POST`` a body shaped like a profile's ``background`` section to start
   more (``start: "+N"`` = N Azure-seconds from now; omitted = now); ``PUT`` replaces (stops the
   running ones first); ``DELETE`` stops all, or one with ``?name=``.
+- ``GET /_sim/outcomes``: the outcome classes set at run time; ``PUT`` (or ``POST``)
+  ``{"names": ["web-00?"], "outcome": "disk-full"}`` makes the scripts of matching VMs end as
+  that class of the profile from now on (``"outcome": null``: their profile class again) — a
+  VM that starts failing, or recovers, between two runs of a scheduled check.
 - ``GET /_sim/runcommands``: every run command now on a VM with its creator, tags and whether it
   carries fleet's marker, and every deletion (``deleted``: who created it, who deleted it, when).
 """
@@ -15,10 +19,10 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt, ValidationError
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, ValidationError
 
 from fleet.sim.errors import ArmError
 from fleet.sim.http import json_response
@@ -31,7 +35,24 @@ from fleet.sim.throttle_headers import HeaderDialect
 if TYPE_CHECKING:
     from fleet.sim.world import World
 
-PATHS = frozenset({"/_sim/settings", "/_sim/background", "/_sim/runcommands"})
+PATHS = frozenset({"/_sim/settings", "/_sim/background", "/_sim/runcommands", "/_sim/outcomes"})
+
+
+class OutcomeChange(StrictModel):
+    names: Annotated[list[str], Field(min_length=1)]
+    outcome: str | None
+
+
+def _outcomes(world: World, method: str, raw: bytes) -> dict[str, Any]:
+    model = world.outcomes
+    assert model is not None
+    if method != "GET":
+        change = _parse(OutcomeChange, raw, "InvalidOutcomes")
+        try:
+            model.force(tuple(change.names), change.outcome)
+        except ValueError as exc:
+            raise ArmError(400, "InvalidOutcomes", str(exc)) from exc
+    return {"forced": model.forced()}
 
 
 class SettingsChange(StrictModel):
@@ -142,6 +163,8 @@ async def handle(world: World, request: web.Request, path: str, method: str) -> 
         return json_response(settings(world))
     if path == "/_sim/background" and method in ("GET", "POST", "PUT", "DELETE"):
         return json_response(_background(world, request, method, raw))
+    if path == "/_sim/outcomes" and method in ("GET", "PUT", "POST"):
+        return json_response(_outcomes(world, method, raw))
     if path == "/_sim/runcommands" and method == "GET":
         return json_response(run_commands(world))
     raise ArmError(405, "MethodNotAllowed", f"{method} is not allowed on {request.path}.")

@@ -63,6 +63,7 @@ class World:
     stats: Stats = field(default_factory=Stats)
     operations: dict[str, Any] = field(default_factory=dict)
     background: BackgroundLoad | None = None
+    outcomes: OutcomeModel | None = None  # for PUT /_sim/outcomes
 
     @classmethod
     def from_profile(
@@ -122,6 +123,7 @@ class World:
             page_size=page_size,
             exec_runner=exec_runner,
         )
+        world.outcomes = outcomes
         world.background = BackgroundLoad(world.arm_throttle, world.compute_throttle)
         first_sub = profile.subscriptions[0].id
         for load in profile.background.build(first_sub, principals[0].name):

@@ -4,6 +4,8 @@ and the recipe a run records to build the same spec again. The edge of fleet's c
     load       a job file (read once, parsed with positions) or the CLI flags → ParsedJob
     flags      the CLI's job and rollout flags → the data a job file holds (JobOptions)
     schema     the job file's pydantic schema (every model ``extra="forbid"``)
+    fields     the schema's building blocks: StrictModel, EnvRef ({env: VAR})
+    checks     the scheduled-check sections: schedule, expect, alerts (schema and build)
     values     scalar values: durations, amounts, names, tags, parameters
     build      validated data → JobSpec (reads ``file:`` scripts and secret env variables)
     problems   every problem at once, one line each: ``file:line: field: message``

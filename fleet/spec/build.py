@@ -34,9 +34,11 @@ from fleet.model import (
     TagMatch,
 )
 from fleet.secrets import redact_uri
+from fleet.spec.checks import build_alerts, build_expect, build_schedule, yaml_keys
+from fleet.spec.fields import EnvRef
 from fleet.spec.modes import mode_problems
 from fleet.spec.problems import Loc, Origin, Problem, problem_of
-from fleet.spec.schema import EnvRef, Job, Rollout, Script, Source, Targets
+from fleet.spec.schema import Job, Rollout, Script, Source, Targets
 from fleet.spec.values import BUILTIN_COMMANDS
 
 
@@ -51,6 +53,15 @@ class BuildContext:
     def problem(self, loc: Loc, message: str) -> None:
         self.problems.append((loc, message))
 
+    def env_value(self, var: str, loc: Loc) -> str | None:
+        """The value of environment variable ``var`` (a problem at ``loc`` if unset or empty)."""
+        value = self.env.get(var)
+        if value is None:
+            self.problem(loc, f"environment variable {var} is not set — export it before running")
+        elif value == "":
+            self.problem(loc, f"environment variable {var} is empty")
+        return value or None
+
 
 def build(
     data: Any, origin: Origin, env: Mapping[str, str] | None, problems: list[Problem]
@@ -60,6 +71,7 @@ def build(
     if not isinstance(data, dict):
         message = "a job spec is a mapping with name, targets and script (see configs/jobs/)"
         raise SpecError(origin.render([((), message)]))
+    data = yaml_keys(data)
     try:
         job = Job.model_validate(data)
     except ValidationError as exc:
@@ -84,6 +96,9 @@ def build_job_spec(job: Job, source: str, ctx: BuildContext) -> JobSpec:
         source=source,
         rollout=build_rollout(job.rollout, ctx),
         mode=job.mode,
+        expect=build_expect(job.expect),
+        schedule=build_schedule(job.schedule),
+        alerts=build_alerts(job.alerts, ctx),
     )
 
 
@@ -206,15 +221,8 @@ def _read_script(name: str, loc: Loc, ctx: BuildContext) -> str | None:
 
 
 def _secret(ref: EnvRef, loc: Loc, ctx: BuildContext) -> Secret | None:
-    value = ctx.env.get(ref.env)
-    if value is None:
-        message = f"environment variable {ref.env} is not set — export it before running"
-        ctx.problem((*loc, "env"), message)
-        return None
-    if value == "":
-        ctx.problem((*loc, "env"), f"environment variable {ref.env} is empty")
-        return None
-    return Secret(value)
+    value = ctx.env_value(ref.env, (*loc, "env"))
+    return None if value is None else Secret(value)
 
 
 def _parameters(script: Script, ctx: BuildContext, at: Loc) -> tuple[Parameter, ...]:

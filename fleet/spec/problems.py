@@ -16,8 +16,16 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from fleet.spec.checks import (
+    AlertsSection,
+    BlackoutWindow,
+    ExpectSection,
+    ScheduleSection,
+    ValueRule,
+    WebhookEntry,
+)
+from fleet.spec.fields import EnvRef
 from fleet.spec.schema import (
-    EnvRef,
     Exclude,
     HealthGate,
     Job,
@@ -131,6 +139,29 @@ def _allowed_fields(parent: Loc) -> list[str]:
             model = EnvRef
         case ("script", "parameters", int()):
             model = ParameterItem
+        case _:
+            return _check_fields(parent)
+    return list(model.model_fields)
+
+
+def _check_fields(parent: Loc) -> list[str]:
+    """The fields of the scheduled-check sections (``fleet.spec.checks``)."""
+    model: type[BaseModel]
+    match parent:
+        case ("schedule",):
+            model = ScheduleSection
+        case ("schedule", "blackout", int()):
+            model = BlackoutWindow
+        case ("expect",):
+            model = ExpectSection
+        case ("expect", "values", _):
+            model = ValueRule
+        case ("alerts",):
+            model = AlertsSection
+        case ("alerts", "webhooks", int()):
+            model = WebhookEntry
+        case ("alerts", "webhooks", int(), "url"):
+            model = EnvRef
         case _:
             return []
     return list(model.model_fields)

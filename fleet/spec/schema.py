@@ -35,6 +35,9 @@ query of a SAS URI). Shape of a job file::
                                       # cancel_running, confirm_over ("Rolling out")
       cleanup: keep-last              # or delete-on-success, always ("What fleet leaves ...")
       pending_timeout: 26m            # Pending this long (agent not ready) = AgentNotReady
+    schedule: {every: 15m}            # scheduled checks (fleet serve): schedule, expect and
+    expect: {output: "OK"}            # alerts — see fleet.spec.checks
+    alerts: {webhooks: [{url: {env: HOOK_URL}}]}
 """
 
 from __future__ import annotations
@@ -42,8 +45,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     StrictBool,
@@ -55,9 +56,10 @@ from pydantic import (
 
 from fleet.model import Cleanup, Mode
 from fleet.model.rollout import PENDING_TIMEOUT_S
+from fleet.spec.checks import AlertsSection, ExpectSection, ScheduleSection
+from fleet.spec.fields import EnvRef, StrictModel
 from fleet.spec.values import (
     COMMAND_ID,
-    ENV_NAME,
     BatchSize,
     CleanupValue,
     ConcurrencyValue,
@@ -79,31 +81,6 @@ from fleet.spec.values import (
     SubscriptionId,
     TagFilter,
 )
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EnvRef(StrictModel):
-    """``{env: VAR}``: the value is read from environment variable ``VAR`` when the spec loads."""
-
-    env: str
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shape(cls, data: Any) -> Any:
-        # Never echo ``data``: it is whatever the author wrote where a secret belongs.
-        if not isinstance(data, dict):
-            message = (
-                "a secret is never written in a job file — write {env: VAR_NAME} and set "
-                "VAR_NAME in the environment"
-            )
-            raise ValueError(message)
-        env = data.get("env")
-        if isinstance(env, str) and not ENV_NAME.match(env):
-            raise ValueError(f"{env!r} is not an environment variable name")
-        return data
 
 
 class Exclude(StrictModel):
@@ -281,7 +258,8 @@ class Rollout(StrictModel):
 
 class Job(StrictModel):
     """A job file: ``name``, ``description``, ``mode``, ``targets``, ``script``,
-    ``max_concurrency``, ``rollout``."""
+    ``max_concurrency``, ``rollout`` and, for scheduled checks, ``schedule``, ``expect`` and
+    ``alerts`` (``fleet.spec.checks``)."""
 
     name: JobName
     description: str = ""
@@ -290,6 +268,9 @@ class Job(StrictModel):
     script: Script
     max_concurrency: ConcurrencyValue | None = None
     rollout: Rollout = Rollout()
+    schedule: ScheduleSection | None = None
+    expect: ExpectSection | None = None
+    alerts: AlertsSection | None = None
 
     @model_validator(mode="after")
     def _one_concurrency(self) -> Job:

@@ -38,6 +38,7 @@ TARGET_FIELDS = {
     "resource_group": str,
     "location": str,
     "zone": (str, type(None)),
+    "os": (str, type(None)),
     "status": str,
     "exit_code": (int, type(None)),
     "output": str,
@@ -47,6 +48,7 @@ TARGET_FIELDS = {
     "attempts": int,
     "reason": (str, type(None)),
     "execution_state": (str, type(None)),
+    "verdict": dict,
     "polls": int,
     "deleted": list,
 }
@@ -88,10 +90,11 @@ def test_all_fields_with_types() -> None:
     doc = report_to_dict(make_report(results))
     assert list(doc) == [
         "run_id", "job", "started_at", "finished_at", "ended", "ended_detail", "summary",
-        "targets", "groups", "arm", "rollout", "cleanup",
+        "verdicts", "targets", "groups", "arm", "rollout", "cleanup",
     ]  # fmt: skip
     assert (doc["run_id"], doc["job"], doc["ended"]) == ("r-1", "health", "completed")
     assert doc["summary"] == {"Succeeded": 196, "Failed": 4, "Skipped": 1, "total": 201}
+    assert doc["verdicts"] == {"pass": 196, "fail": 4, "skip": 1}
     assert len(doc["targets"]) == doc["summary"]["total"]
     assert [t["id"] for t in doc["targets"]] == sorted(t["id"] for t in doc["targets"])
     for entry in doc["targets"]:

@@ -133,3 +133,24 @@ def test_default_templates_render_every_placeholder(demo: tuple[Profile, list[Si
 def test_first_line_skips_shebang_and_blanks() -> None:
     assert first_line(SCRIPT) == "sudo /opt/health/check.sh --all"
     assert first_line("") == ""
+
+
+def test_outcome_classes_set_at_run_time_then_given_back(demo: tuple[Profile, list[SimVm]]) -> None:
+    """``PUT /_sim/outcomes``: a VM starts failing between two runs, then recovers."""
+    profile, vms = demo
+    model = OutcomeModel(profile, 42)
+    healthy = next(vm for vm in vms if model.outcome_class(vm) == "ok" and vm.os == "linux")
+    other = next(vm for vm in vms if vm is not healthy and model.outcome_class(vm) == "ok")
+    before = model.plan(healthy, HEALTH, 1)
+    model.force((healthy.name,), "disk-full")
+    broken = model.plan(healthy, HEALTH, 2)
+    assert (before.exit_code, broken.exit_code) == (0, 1)
+    assert "disk-full" in broken.outcome and model.outcome_class(other) == "ok"
+    model.force((healthy.name,), None)
+    assert model.plan(healthy, HEALTH, 3).exit_code == 0
+    assert model.forced() == [
+        {"names": [healthy.name], "outcome": "disk-full"},
+        {"names": [healthy.name], "outcome": None},
+    ]
+    with pytest.raises(ValueError, match="no outcome class 'melted'"):
+        model.force(("x",), "melted")

@@ -1,0 +1,24 @@
+"""``Status``: a target's final outcome — Azure's execution states plus fleet's own."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Final per-target outcome: Azure's execution states plus fleet's own."""
+
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"  # the script ran and exited non-zero
+    TIMED_OUT = "TimedOut"  # stopped at timeoutInSeconds (Linux says Failed/-1: see outcome)
+    CANCELED = "Canceled"
+    SKIPPED = "Skipped"  # not attempted (e.g. VM not running); reason says why
+    ACCESS_DENIED = "AccessDenied"
+    NOT_FOUND = "NotFound"
+    CONFLICT = "Conflict"
+    THROTTLED_OUT = "ThrottledOut"  # still throttled when the run's deadline came
+    WEDGED = "Wedged"  # still Running past its timeout plus grace
+    AGENT_NOT_READY = "AgentNotReady"  # Pending until Azure gave up, or past pending_timeout
+    LIMIT_REACHED = "LimitReached"  # the VM holds 25 run commands and none fleet could free
+    ERROR = "Error"  # platform or fleet error; reason says which
+    NOT_STARTED = "NotStarted"

@@ -1,0 +1,1 @@
+"""Tests of the schedule arithmetic and the embedded scheduler (fleet.schedule)."""
