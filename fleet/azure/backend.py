@@ -62,6 +62,9 @@ class ConnectionSettings:
     subscriptions: tuple[str, ...] = ()
     safety: float = 0.9  # share of Azure's published limits fleet allows itself
     time_scale: float = 1.0  # an emulator running K times faster than Azure
+    # The limits fleet keeps to; None: Azure's published ones times safety, time-scaled. Set
+    # them for an endpoint with other limits (an emulator profile, Azure Stack).
+    limits: ThrottleLimits | None = None
 
 
 def _credential(settings: ConnectionSettings) -> Any:
@@ -103,7 +106,9 @@ async def azure_backend(settings: ConnectionSettings) -> AsyncIterator[Backend]:
     if settings.arm_endpoint and settings.token is not None:
         scope = "https://management.azure.com/.default"  # emulators accept any scope
     credential = _credential(settings)
-    limits = ThrottleLimits.published(settings.safety, time_scale=settings.time_scale)
+    limits = settings.limits or ThrottleLimits.published(
+        settings.safety, time_scale=settings.time_scale
+    )
     throttle = ThrottleState(BucketSet(limits))  # one per connection, one policy per client
     conn = ArmConnection(
         credential,

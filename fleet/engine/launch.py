@@ -143,6 +143,7 @@ class Launcher:
             return self._unknown(target, lost or UNSURE, attempts)
         if arrived:
             self.recorder.accepted(target)
+            failpoints.hit("after-accepted")
             return Launch(None, attempts, unsure=True)  # it did arrive: never twice
         if lost is not None:
             self.recorder.put_failed(target, lost, arrived=False)  # proven lost
