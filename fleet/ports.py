@@ -6,6 +6,7 @@
                                command (``Mode``), and the engine uses whichever the job says
     CommandCatalog             the built-in run commands Azure lists per location
     Backend                    those plus the connection's ARM request counters
+    BucketMemory               throttle buckets' state across processes (the state directory)
     Clock                      time, injectable so engine tests never sleep
     Recorder                   where per-target transitions go (the journal)
     RunObserver                run events for whoever shows or follows a run (the CLI's
@@ -24,6 +25,7 @@ from fleet.errors import SpecError
 from fleet.model import (
     ArmCounters,
     Batch,
+    BucketRecord,
     BuiltinCommand,
     CallError,
     GateRecord,
@@ -101,6 +103,17 @@ class Backend:
                 raise SpecError(message)
             return self.action_commands
         return self.run_commands
+
+
+class BucketMemory(Protocol):
+    """Throttle buckets' state kept where every fleet process of a machine sees it (the
+    journal's state directory): what a crashed process knew, and who shares an identity's
+    buckets now. Blocking (file I/O): call it from a worker thread."""
+
+    def exchange(self, identity: str, mine: Sequence[BucketRecord]) -> list[BucketRecord]:
+        """Record ``mine`` (this process's records for ``identity``, replacing its earlier
+        ones of the same buckets) and return every record kept for ``identity``."""
+        ...
 
 
 class Clock(Protocol):

@@ -17,9 +17,11 @@ outside this package; every layer may import it.
     expect    Expectations, ValueCheck, Verdict, Judgement — a target's pass/fail and why
     schedule  Schedule, Blackout, Missed — when ``fleet serve`` runs a job
     alerts    AlertPolicy, Webhook, AlertKind, BodyFormat — whom it tells about changes
+    buckets   BucketRecord — a process's last word on a throttling bucket (state directory)
 """
 
 from fleet.model.alerts import AlertKind, AlertPolicy, BodyFormat, Webhook
+from fleet.model.buckets import BucketRecord
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, Launched, RunView
 from fleet.model.commands import BuiltinCommand
 from fleet.model.expect import Expectations, Judgement, ValueCheck, Verdict
@@ -61,6 +63,7 @@ __all__ = [
     "BatchRecord",
     "Blackout",
     "BodyFormat",
+    "BucketRecord",
     "BuiltinCommand",
     "CallError",
     "Cleanup",

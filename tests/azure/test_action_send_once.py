@@ -15,9 +15,10 @@ import pytest
 
 from fleet.azure.action_commands import AzureActionCommands
 from fleet.azure.backend import RETRY_TOTAL
+from fleet.azure.bucket_set import BucketSet
 from fleet.azure.catalog import AzureCommandCatalog
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
-from fleet.azure.limiter import BucketSet, ThrottleLimits
+from fleet.azure.limits import ThrottleLimits
 from fleet.azure.throttle_state import ThrottleState
 from fleet.model import (
     RUN_ID_PARAMETER,
