@@ -114,7 +114,7 @@ MUTANTS: dict[str, Mutant] = {
         "fleet_region=target.location, **SEND_ONCE,",
         "fleet_region=target.location,",
         ("tests/azure/test_action_send_once.py",),
-        "azure-core's RetryPolicy may re-send the action run command's POST (after a 5xx)",
+        "azure-core's RetryPolicy re-sends the action run command's POST after a 500, 503 or 504",
     ),
     "action-failure-reported-succeeded": Mutant(
         "fleet/azure/action_commands.py",

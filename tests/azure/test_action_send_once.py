@@ -1,8 +1,10 @@
 """The action run command's POST leaves fleet's client at most once per call, as the managed PUT
-does (issue #18's rule): a POST answered 503 is not re-sent by the SDK, one whose answer is lost
-after Azure processed it neither — the VM's extension then shows nothing new until the agent
-picks it up, then a command in progress of no known owner, and once it ends, this run's marker.
-Against the emulator over real HTTPS; its request counts are the ground truth."""
+does (issue #18's rule): a POST answered 500, 503 or 504 (which azure-core re-sends otherwise)
+is not re-sent by the SDK; one whose answer is lost after Azure processed it neither — the VM's
+extension then shows nothing new until the agent picks it up, then a command in progress of no
+known owner, and once it ends, this run's marker. Against the emulator over real HTTPS; its
+request counts are the ground truth. The mutant ``sdk-re-sends-action-posts`` (``python -m
+tests.mutants``) drops ``SEND_ONCE`` and fails the 5xx test."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 import anyio
 import pytest
+from azure.core.exceptions import HttpResponseError
 
 from fleet.azure.action_commands import AzureActionCommands
 from fleet.azure.backend import RETRY_TOTAL
@@ -76,13 +79,29 @@ async def _posts(emu: Emulator) -> int:
     return int((await simkit.ground_truth(emu))["requests"].get(POSTS, 0))
 
 
-async def test_a_post_answered_503_is_sent_once() -> None:
+@pytest.mark.parametrize("status", [500, 503, 504])
+async def test_a_post_answered_5xx_is_sent_once_where_azure_core_would_re_send_it(
+    status: int,
+) -> None:
+    """azure-core's RetryPolicy re-sends a POST answered 500, 503 or 504 (``_retry.py``,
+    ``_is_method_retryable``: the one case it retries a POST). fleet's POST (``SEND_ONCE``)
+    leaves once; the control — the same client's ``begin_run_command`` without it — shows the
+    emulator's answer is one azure-core does re-send (so the first count can fail)."""
     async with Emulator(simkit.profile("small"), time_scale=50) as emu, action_commands(emu) as ac:
-        await _faults(emu, {"transient": {"rate": 1.0, "statuses": [503]}})
+        await _faults(emu, {"transient": {"rate": 1.0, "statuses": [status]}})
         answer = await ac.put(_target(emu), INVOCATION)
-        posts = await _posts(emu)
-    assert isinstance(answer, CallError) and answer.status == 503 and answer.transient
-    assert posts == 1  # the client's retry budget (RETRY_TOTAL) was not spent on it
+        once = await _posts(emu)
+        compute = ac.clients.compute(_target(emu).subscription)
+        with pytest.raises(HttpResponseError) as control:
+            await compute.virtual_machines.begin_run_command(
+                RG, VM, {"commandId": "RunShellScript", "script": ["true"]}, polling=False,
+                fleet_region="eastus",
+            )  # fmt: skip
+        resent = await _posts(emu) - once
+    assert isinstance(answer, CallError) and answer.status == status and answer.transient
+    assert once == 1  # the client's retry budget (RETRY_TOTAL) was not spent on it
+    assert control.value.status_code == status
+    assert resent == 4  # without SEND_ONCE: azure-core's status budget (3 retries) spent
 
 
 async def test_a_post_whose_answer_is_lost_after_processing_is_sent_once_and_found() -> None:
