@@ -80,6 +80,10 @@ async def test_demo_fleet_in_action_mode_matches_ground_truth() -> None:
         counts = executed[result.target.id]
         assert sum(counts.get(k, 0) for k in ACTION_KEYS) == 1, result.target.name
         assert not any(k.startswith("fleet-") for k in counts)  # no managed run command
+    # the operation is polled on the engine's budget (~1.1 polls per target measured): at most
+    # 2 on average, the promise of managed mode too (tests/engine/test_polling.py)
+    polls = [r.polls for r in ran]
+    assert min(polls) >= 1 and sum(polls) / len(polls) <= 2.0
     assert truth["actions"]["conflicts"] == 0
     assert report.arm.throttled == 0
 
