@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from fleet import api
 from fleet.errors import SpecError
 from fleet.model import Mode, ScriptSource, ScriptSpec, SourceKind
 from tests import simkit
+from tests.e2e import killkit
 from tests.e2e.harness import job, sim_backend
 from tests.e2e.test_cli_run import fleet
 
@@ -33,6 +35,23 @@ def test_fleet_commands_lists_a_locations_catalog() -> None:
     assert "RunPowerShellScript" in {row[0] for row in rows}
     table = fleet("commands", "--sim", "-l", "eastus")
     assert "built-in run commands in eastus" in table.stdout and "RunShellScript" in table.stdout
+
+
+def test_fleet_commands_against_a_custom_endpoint_reads_the_catalog_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """``--arm-endpoint`` + ``--ca-cert`` + ``FLEET_ACCESS_TOKEN``: a served emulator, whose
+    request counts show that listing the catalog reads it and writes nothing."""
+    with killkit.served(profile="small", time_scale=40) as emu:
+        connect = ["--arm-endpoint", emu.endpoint, "--ca-cert", emu.ca_cert]
+        connect += ["--subscription", emu.subscription]
+        env = killkit.fleet_env(tmp_path / "state")
+        listed = fleet("commands", "-l", "westeurope", "-o", "json", *connect, env=env)
+        stats = emu.truth("stats")
+    assert listed.returncode == 0, listed.stderr
+    ids = {c["id"] for c in json.loads(listed.stdout)}
+    assert {"RunShellScript", "RunPowerShellScript", "ifconfig", "IPConfig"} <= ids
+    assert set(stats["requests"]) == {"RunCommandCatalog_List"}, stats["requests"]
 
 
 @pytest.mark.parametrize(
