@@ -58,7 +58,9 @@ CONFLICT_MESSAGE = (
     "Run command extension execution is in progress. Please wait for completion before "
     "invoking a run command."
 )
-_SEQ_OFFSET = 1_000_000  # keeps the outcome model's per-execution draws apart from managed ones
+#: Keeps the outcome model's per-execution draws of action runs apart from managed ones: the
+#: n-th action run on a VM is execution ``ACTION_SEQ_OFFSET + n`` (``fleet.bench`` plans with it).
+ACTION_SEQ_OFFSET = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,7 @@ class ActionStore:
         planned = self._planner(
             vm,
             script,
-            _SEQ_OFFSET + run.seq,
+            ACTION_SEQ_OFFSET + run.seq,
             name=run.command_id,
             parameters=tuple(name for name, _ in request.parameters if name),  # unnamed: args
             protected=(),  # RunCommandInput has no protected parameters
