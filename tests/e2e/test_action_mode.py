@@ -4,7 +4,8 @@ script, failing scripts on both OSes, a read-only resource group) every target's
 exit code equal the emulator's ground truth — although Azure reports every action run
 "succeeded" and gives no exit code — and each launched target ran exactly once; a VM busy with
 another action command (Azure's 409) is waited for, or reported when it stays busy; built-in
-commands run wrapped too."""
+commands run wrapped too; batches, gates and the error budget act on the exit codes fleet
+recovered."""
 
 from __future__ import annotations
 
@@ -17,7 +18,16 @@ import pytest
 
 from fleet import api
 from fleet.engine.runner import EngineSettings
-from fleet.model import Mode, RolloutPolicy, ScriptSource, ScriptSpec, SourceKind, Status
+from fleet.model import (
+    Amount,
+    Mode,
+    Order,
+    RolloutPolicy,
+    ScriptSource,
+    ScriptSpec,
+    SourceKind,
+    Status,
+)
 from fleet.spec import load_job_spec
 from tests import simkit
 from tests.e2e.harness import job, sim_backend
@@ -245,3 +255,29 @@ async def test_a_rollout_in_action_mode_batches_gates_and_halts_like_a_managed_o
         runs = executed.get(result.target.id, {}).get("action:RunShellScript", 0)
         launched = result.status in (Status.SUCCEEDED, Status.FAILED)
         assert runs == launched + (result.target.id in gated), result.target.name
+
+
+async def test_the_error_budget_counts_the_failures_azure_reports_succeeded() -> None:
+    """Azure reports every one of these action runs "succeeded"; the exit codes fleet recovers
+    from its marker are non-zero, so they spend the error budget, which halts launching after
+    max_errors + 1 failures, one target at a time (as in managed mode)."""
+    overrides = [
+        {"names": ["app-12"], "power_state": "deallocated"},
+        {"names": ["app-*"], "outcome": "disk-full"},
+    ]
+    profile = simkit.profile("small", overrides=overrides)
+    spec = _action(job("budget", names=("app-*",)))
+    spec = dataclasses.replace(
+        spec, rollout=RolloutPolicy(order=Order.NAME, max_errors=Amount(count=2))
+    )
+    spec = dataclasses.replace(spec, concurrency=dataclasses.replace(spec.concurrency, count=1))
+    async with sim_backend(profile, SCALE) as (emu, backend):
+        report = await api.run_async(spec, backend, settings=EngineSettings(time_scale=SCALE))
+        truth = await simkit.ground_truth(emu, "executions")
+    assert report.ended == "halted-by-error-budget"
+    actions = [r for r in truth["executions"] if r["kind"] == "action"]
+    assert len(actions) == 3  # max_errors + 1, serially
+    assert {r["operation_status"] for r in actions} == {"Succeeded"}  # what Azure says
+    failed = [r for r in report.results if r.status is Status.FAILED]
+    assert len(failed) == 3 and all(r.exit_code not in (None, 0) for r in failed)
+    assert sum(r.status is Status.NOT_STARTED for r in report.results) == 8
