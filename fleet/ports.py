@@ -91,6 +91,7 @@ class Backend:
     run_commands: RunCommands
     arm_counters: Callable[[], ArmCounters] = ArmCounters
     time_scale: float = 1.0  # >1 only for an emulator running faster than Azure
+    simulated: bool = False  # fleet's own Azure emulator (``--sim``): the report says so
     action_commands: RunCommands | None = None
     catalog: CommandCatalog | None = None
     subscriptions: tuple[str, ...] = ()  # the connection's default subscriptions

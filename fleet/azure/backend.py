@@ -18,6 +18,7 @@ control run: requests go out as they come, 429s are still waited out).
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class ConnectionSettings:
     subscriptions: tuple[str, ...] = ()
     safety: float = 0.9  # share of Azure's published limits fleet allows itself
     time_scale: float = 1.0  # an emulator running K times faster than Azure
+    simulated: bool = False  # fleet's embedded emulator (--sim), not Azure
     # The limits fleet keeps to; None: Azure's published ones times safety, time-scaled. Set
     # them for an endpoint with other limits (an emulator profile, Azure Stack).
     limits: ThrottleLimits | None = None
@@ -95,6 +97,19 @@ def _credential(settings: ConnectionSettings) -> Any:
     return DefaultAzureCredential(authority=authority)
 
 
+def _check_ca(path: str) -> None:
+    """The CA file must be a readable PEM certificate (checked before any request)."""
+    if not Path(path).is_file():
+        message = f"--ca-cert {path!r}: no such file (give the PEM of the CA to trust)."
+        raise ConnectionSetupError(message)
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError) as exc:
+        why = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        message = f"--ca-cert {path!r} is not a usable PEM CA certificate ({why})."
+        raise ConnectionSetupError(message) from None
+
+
 def _endpoint(settings: ConnectionSettings) -> tuple[str, str]:
     if settings.cloud not in CLOUDS:
         message = f"Unknown cloud {settings.cloud!r}: use one of {', '.join(CLOUDS)}."
@@ -106,9 +121,8 @@ def _endpoint(settings: ConnectionSettings) -> tuple[str, str]:
             "authentication refuses plain HTTP)."
         )
         raise ConnectionSetupError(message)
-    if settings.ca_cert and not Path(settings.ca_cert).is_file():
-        message = f"--ca-cert {settings.ca_cert!r}: no such file (give the PEM of the CA to trust)."
-        raise ConnectionSetupError(message)
+    if settings.ca_cert:
+        _check_ca(settings.ca_cert)
     scope_host = CLOUDS[settings.cloud][0] if not settings.arm_endpoint else endpoint
     return endpoint, scope_host + "/.default"
 
@@ -152,6 +166,7 @@ async def azure_backend(
                     action_commands=AzureActionCommands(clients, catalog),
                     catalog=catalog,
                     subscriptions=settings.subscriptions,
+                    simulated=settings.simulated,
                 )
     finally:
         close = getattr(credential, "close", None)

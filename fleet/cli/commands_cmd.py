@@ -1,20 +1,27 @@
 """``fleet commands``: the built-in run commands Azure offers in a location (what a job's
-``command_id`` may name), as a table, JSON or tab-separated values."""
+``command_id`` may name), printed with the CLI's ``-o table|json|tsv`` (``fleet.cli.output``)."""
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from fleet.api.commands import builtin_commands
+from fleet.cli.config import apply_defaults
+from fleet.cli.exits import fail
 from fleet.cli.options import connection_options, with_options
-from fleet.cli.wiring import configure_logs, fail, open_backend, run_sync
-from fleet.errors import FleetError, SpecError
+from fleet.cli.output import (
+    Column,
+    OutputOpt,
+    fitted_table,
+    output_format,
+    print_json,
+    print_tsv,
+    stdout_console,
+)
+from fleet.cli.wiring import configure_logs, open_backend, run_sync
+from fleet.errors import FleetError
 from fleet.model import BuiltinCommand
 from fleet.spec import Connection
 
@@ -22,38 +29,36 @@ LocationOpt = Annotated[
     str, typer.Option("--location", "-l", help="Azure location, e.g. eastus.", show_default=False)
 ]
 OsOpt = Annotated[str | None, typer.Option("--os", help="Only linux or windows commands.")]
-OutputOpt = Annotated[
-    str, typer.Option("--output", "-o", help="table, json or tsv (id, os, label, description).")
-]
-OUTPUTS = ("table", "json", "tsv")
+COLUMNS = (
+    Column("id"), Column("os"), Column("label", keep=2, wrap=True),
+    Column("description", keep=1, wrap=True),
+)  # fmt: skip
 
 
 @with_options(connection_options)
-def commands(
-    location: LocationOpt, os: OsOpt = None, output: OutputOpt = "table", **kw: Any
-) -> None:
+def commands(location: LocationOpt, os: OsOpt = None, output: OutputOpt = None, **kw: Any) -> None:
     """List the built-in run commands of a location (RunShellScript, ifconfig, IPConfig, ...).
 
     These are what a job's `command_id` (or --command-id) may name; fleet checks it against
     the catalog of the targets' locations before it sends anything. Works against Azure, a
-    custom endpoint (--arm-endpoint) or the simulated fleet (--sim)."""
+    custom endpoint (--arm-endpoint) or the simulated fleet (--sim). -o tsv: id, os, label,
+    description."""
     try:
-        if output not in OUTPUTS:
-            raise SpecError(f"--output must be table, json or tsv, got {output!r}.")
+        fmt = output_format(output, default=apply_defaults(kw).output)
         configure_logs(kw)
         subscription = next(iter(kw.get("subscription") or ()), None)
         found = run_sync(_list, Connection.from_flags(kw), location, os, subscription)
     except FleetError as exc:
         raise fail(exc) from exc
-    if output == "json":
-        json.dump([_json(c) for c in found], sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    elif output == "tsv":
-        for c in found:
-            sys.stdout.write("\t".join(_flat(v) for v in (c.id, c.os, c.label, c.description)))
-            sys.stdout.write("\n")
+    if fmt == "json":
+        print_json([_json(c) for c in found])
+    elif fmt == "tsv":
+        print_tsv((c.id, c.os, c.label, c.description) for c in found)
     else:
-        Console().print(_table(found, location))
+        console = stdout_console()
+        rows = [(c.id, c.os, c.label, c.description) for c in found]
+        title = f"{len(found)} built-in run commands in {location}"
+        console.print(fitted_table(console, COLUMNS, rows, title=title))
 
 
 async def _list(
@@ -65,18 +70,3 @@ async def _list(
 
 def _json(c: BuiltinCommand) -> dict[str, Any]:
     return {"id": c.id, "os": c.os, "label": c.label, "description": c.description}
-
-
-def _flat(value: str) -> str:
-    return " ".join(value.split())  # one record per line: no tabs or newlines inside a field
-
-
-def _table(found: list[BuiltinCommand], location: str) -> Table:
-    table = Table(title=f"{len(found)} built-in run commands in {location}")
-    table.add_column("id", no_wrap=True)
-    table.add_column("os", no_wrap=True)
-    table.add_column("label")
-    table.add_column("description")
-    for c in found:
-        table.add_row(c.id, c.os, c.label, c.description)
-    return table

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from fleet import __version__
@@ -11,10 +13,12 @@ from fleet.cli import (
     clean_cmd,
     commands_cmd,
     history_cmd,
+    resume_cmd,
     run_cmd,
     serve_cmd,
     sim_cmd,
 )
+from fleet.cli.exits import run_cli, set_debug
 
 app = typer.Typer(
     help=(
@@ -36,8 +40,8 @@ app.command("targets")(run_cmd.targets)
 app.command("plan")(run_cmd.plan)
 app.command("runs")(history_cmd.runs)
 app.command("show")(history_cmd.show)
-app.command("resume")(history_cmd.resume)
-app.command("rerun")(history_cmd.rerun)
+app.command("resume")(resume_cmd.resume)
+app.command("rerun")(resume_cmd.rerun)
 app.command("diff")(checks_cmd.diff)
 app.command("clean", help=clean_cmd.CLEAN_HELP)(clean_cmd.clean_command)
 app.command("bench")(bench_cmd.bench)
@@ -45,14 +49,38 @@ app.command("serve", help=serve_cmd.SERVE_HELP)(serve_cmd.serve_cmd)
 app.command("commands")(commands_cmd.commands)
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fleet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show the traceback of a failure (for a bug report).", is_eager=True
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print fleet's version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    set_debug(debug)
+
+
 @app.command()
 def version() -> None:
     """Print fleet's version."""
-    typer.echo(__version__)
+    typer.echo(f"fleet {__version__}")
 
 
 def main() -> None:
-    app()
+    run_cli(app)
 
 
 if __name__ == "__main__":

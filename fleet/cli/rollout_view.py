@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fleet.api.estimate import batch_estimates
+from fleet.api.resume import CONTINUABLE
 from fleet.errors import SpecError
 from fleet.model import Mode, RunPlan, RunReport, Target
 
@@ -82,19 +84,33 @@ def confirm_run(
         raise SpecError(message)
     console.print(plan_table(plan, names_per_batch=6))
     if plan.skipped:
-        console.print(f"{len(plan.skipped)} selected targets are skipped (not running).")
-    answer = ask(f"Run {spec.name!r} on {count} targets? \\[y/N] ")  # \\[: not rich markup
+        console.print(
+            f"{len(plan.skipped)} selected targets are skipped (not running, or no script for "
+            "their OS)."
+        )
+    try:
+        answer = ask(f"Run {spec.name!r} on {count} targets? \\[y/N] ")  # \\[: not rich markup
+    except EOFError:  # Ctrl-D, or stdin closed: no is the answer
+        answer = ""
     if answer.strip().lower() not in ("y", "yes"):
         raise SpecError("not confirmed; nothing was run")
 
 
 def render_ending(console: Console, report: RunReport) -> None:
-    """How the run ended, when it did not simply complete, and what the rollout got through."""
+    """What the rollout got through (batches, gate verdicts, the error budget) and how the run
+    ended when it did not simply complete — the same for ``fleet run`` and ``fleet show``."""
     record = report.rollout
     if record is not None and len(record.batches) > 1:
         ran = sum(b.started for b in record.batches)
         console.print(
             f"Rollout: {ran} of {len(record.batches)} batches run (order {record.order}).",
+            highlight=False,
+        )
+    for gate in record.gates if record is not None else ():
+        verdict = "passed" if gate.passed else f"[bold red]FAILED[/]: {escape(gate.reason)}"
+        console.print(
+            f"Gate {escape(gate.gate)} after batch {gate.batch} on {len(gate.target_ids)} "
+            f"targets: {verdict}",
             highlight=False,
         )
     if record is not None and record.max_errors is not None:
@@ -104,6 +120,22 @@ def render_ending(console: Console, report: RunReport) -> None:
             f"{record.max_errors}.",
             highlight=False,
         )
-    if report.ended != "completed":
+    _ended(console, report)
+
+
+def _ended(console: Console, report: RunReport) -> None:
+    run = report.run_id
+    if report.ended == "completed":
+        return
+    if report.ended == "interrupted":
+        text = f"Run interrupted (resume with fleet resume {run})"
+    elif report.ended == "running":
+        text = f"Run still running (fleet show {run} again to follow it)"
+    else:
         detail = f": {report.ended_detail}" if report.ended_detail else ""
-        console.print(f"[bold yellow]Run {report.ended}{detail}[/]", highlight=False)
+        text = f"Run {report.ended}{detail}"
+        if report.ended in CONTINUABLE and report.simulated:  # its Azure lived in this process
+            text += f"\nTo go on after looking: fleet rerun {run} --failed [--exclude NAME]"
+        elif report.ended in CONTINUABLE:
+            text += f"\nTo go on after looking: fleet resume {run} --continue [--exclude NAME]"
+    console.print(f"[bold yellow]{escape(text)}[/]", highlight=False)

@@ -107,7 +107,9 @@ class Executor:
         self._put_slots: anyio.CapacityLimiter | None = None
         self.settings, self.clock, self.transition = settings, context.clock, transition
         self.launcher = Launcher(run_commands, self.recorder, settings, context.clock)
-        self.watcher = Watcher(run_commands, context, spec.rollout.pending_timeout_s)
+        self.watcher = Watcher(
+            run_commands, context, spec.rollout.pending_timeout_s, spec.script.success_exit_codes
+        )
         self.keeper = Housekeeper(run_commands, context, spec.rollout.cleanup)
         self._watching: dict[str, anyio.CancelScope] = {}
         self.interrupted: Interrupt | None = None
@@ -273,7 +275,10 @@ class Executor:
         with anyio.move_on_after(limit):
             last = await self.run_commands.get(target, locator)
         if isinstance(last, RunView) and last.terminal and not last.owner_unknown:
-            return result_from_view(target, last, 1, self.secrets, timeout_s=inv.timeout_s)
+            return result_from_view(
+                target, last, 1, self.secrets, timeout_s=inv.timeout_s,
+                success_exit_codes=self.spec.script.success_exit_codes,
+            )  # fmt: skip
         state = last.execution_state if isinstance(last, RunView) else "unreadable"
         if self.interrupted is Interrupt.DELETE:
             self.transition(target, TargetState.CANCELING, None)

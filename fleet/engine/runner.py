@@ -83,6 +83,8 @@ class Runner:
         self._done: dict[str, TargetResult] = {}  # resume: final before this process started
         self._reattach: Mapping[str, bool] = {}  # resume: launched before; value = ambiguous
         self._handles: Mapping[str, str] = {}  # resume: what their launch answered (action)
+        self._count_done = True  # resume: do the results in _done spend the error budget?
+        self._gated: frozenset[int] = frozenset()  # resume: batches whose gates were judged
         self._started_batches: set[int] = set()
         self._stopped: anyio.Event | None = None  # set when launching stops: ends a soak pause
         self._grace: anyio.Event | None = None  # set when a stop starts the grace period
@@ -93,6 +95,8 @@ class Runner:
         done: Sequence[TargetResult] = (),
         reattach: Mapping[str, bool] | None = None,
         handles: Mapping[str, str] | None = None,
+        count_done: bool = True,
+        gated: frozenset[int] = frozenset(),
     ) -> list[TargetResult]:
         """Run the plan: its skipped targets are final at once, its batches launch in turn.
         Results come back skipped first, then in batch order.
@@ -101,8 +105,12 @@ class Runner:
         crash (they spend the error budget again, are not re-recorded); ``reattach`` maps the
         lower-cased ids of targets launched before the crash to whether their PUT's arrival
         is ambiguous (see ``Executor.resume``); ``handles`` maps them to what their launch
-        answered, where one was journaled (an action run command's operation)."""
+        answered, where one was journaled (an action run command's operation).
+        ``count_done=False``: the ``done`` results do not spend the error budget (going on past
+        a halt the operator has looked at). ``gated``: indices of batches whose gates gave
+        their verdict before (the one that halted the run among them): not checked again."""
         self._done = {r.target.id.lower(): r for r in done}
+        self._count_done, self._gated = count_done, gated
         self._reattach, self._handles = reattach or {}, handles or {}
         self.tally.start()
         self._stopped, self._grace = anyio.Event(), anyio.Event()
@@ -153,7 +161,10 @@ class Runner:
         return all(t.id.lower() in self._done for t in batch.targets)
 
     def _gated_before(self, batch: Batch) -> bool:
-        """Resume: a later batch was launched before the crash, so ``batch``'s gates passed."""
+        """Resume: a later batch was launched before the crash, so ``batch``'s gates passed;
+        or its gates gave their verdict in an earlier life of the run (``gated``)."""
+        if batch.index in self._gated:
+            return True
         later = (b for b in self.plan.rollout.batches if b.index > batch.index)
         return any(
             t.id.lower() in self._done or t.id.lower() in self._reattach
@@ -164,7 +175,8 @@ class Runner:
     async def _guarded(self, target: Target, limit: anyio.CapacityLimiter) -> None:
         key = target.id.lower()
         if key in self._done:
-            self.budget.record(self._done[key])
+            if self._count_done:
+                self.budget.record(self._done[key])
             self.tally.finish(self._done[key], record=False)
             return
         async with limit:

@@ -28,6 +28,7 @@ class _Counts:
     running: int = 0
     succeeded: int = 0
     failed: int = 0
+    not_started: int = 0
 
 
 class Tally:
@@ -78,6 +79,8 @@ class Tally:
                 self._counts.succeeded += 1
             elif result.status is Status.SKIPPED:
                 self._counts.skipped += 1
+            elif result.status is Status.NOT_STARTED:  # the rollout stopped: not a failure
+                self._counts.not_started += 1
             else:
                 self._counts.failed += 1
 
@@ -107,6 +110,7 @@ class Tally:
             running=c.running,
             succeeded=c.succeeded,
             failed=c.failed,
+            not_started=c.not_started,
             throttled=arm.throttled,
             throttle_wait_s=arm.throttle_wait_s,
             elapsed_s=self.clock.now() - self._t0,

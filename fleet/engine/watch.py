@@ -12,6 +12,7 @@ minutes after the request) or by the run's ``pending_timeout``: ``AgentNotReady`
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from fleet.engine.deadlines import Overdue, started
@@ -35,10 +36,11 @@ def result_from_view(
     reason: str | None = None,
     *,
     timeout_s: int = 0,
+    success_exit_codes: Collection[int] = (0,),
 ) -> TargetResult:
     """The target's result from ``view`` (the status from Azure's state unless given)."""
     if status is None:
-        status, reason = status_for_view(view, timeout_s)
+        status, reason = status_for_view(view, timeout_s, success_exit_codes)
     return TargetResult(
         target,
         status,
@@ -66,11 +68,16 @@ class _Reads:
 
 class Watcher:
     def __init__(
-        self, run_commands: RunCommands, context: RunContext, pending_timeout_s: int
+        self,
+        run_commands: RunCommands,
+        context: RunContext,
+        pending_timeout_s: int,
+        success_exit_codes: Collection[int] = (0,),
     ) -> None:
         self.run_commands, self.secrets = run_commands, context.secrets
         self.settings, self.clock = context.settings, context.clock
         self.pending_timeout_s = pending_timeout_s
+        self.success_exit_codes = success_exit_codes
         self.planner = PollPlanner(self.settings.poll.scaled(self.settings.time_scale))
 
     async def watch(
@@ -126,7 +133,10 @@ class Watcher:
             )
             return TargetResult(target, Status.ERROR, reason=reason, polls=polls)
         if view.terminal:
-            return result_from_view(target, view, polls, self.secrets, timeout_s=inv.timeout_s)
+            return result_from_view(
+                target, view, polls, self.secrets, timeout_s=inv.timeout_s,
+                success_exit_codes=self.success_exit_codes,
+            )  # fmt: skip
         if not started(view) and view.provisioning_state == "Failed":
             reason = (
                 "Azure gave up on the VM agent: the run command stayed Pending and its operation "

@@ -48,7 +48,14 @@ from fleet.model.rollout import (
     RolloutRecord,
 )
 from fleet.model.schedule import Blackout, Missed, Schedule
-from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind, run_limit_s
+from fleet.model.script import (
+    Parameter,
+    ScriptIdentity,
+    ScriptSource,
+    ScriptSpec,
+    SourceKind,
+    run_limit_s,
+)
 from fleet.model.secret import Secret
 from fleet.model.status import Status
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
@@ -90,6 +97,7 @@ __all__ = [
     "RunReport",
     "RunView",
     "Schedule",
+    "ScriptIdentity",
     "ScriptSource",
     "ScriptSpec",
     "Secret",

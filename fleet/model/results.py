@@ -10,6 +10,7 @@ from datetime import datetime
 from fleet.model.expect import Expectations, Judgement
 from fleet.model.hygiene import Deleted
 from fleet.model.rollout import RolloutRecord
+from fleet.model.script import ScriptIdentity
 from fleet.model.status import Status
 from fleet.model.targets import Target
 
@@ -52,6 +53,8 @@ class RunReport:
     ended: str = "completed"
     ended_detail: str | None = None  # e.g. which gate tripped, after which batch
     rollout: RolloutRecord | None = None
+    simulated: bool = False  # run against fleet's Azure emulator (--sim), not Azure
+    script: tuple[ScriptIdentity, ...] = ()  # what was sent, per OS variant
     expect: Expectations = field(default_factory=Expectations)  # the job's, for the verdicts
 
     def judgements(self) -> tuple[Judgement, ...]:
@@ -70,11 +73,12 @@ class Progress:
     launched: int = 0  # run command accepted by Azure
     running: int = 0  # launched and not yet final
     succeeded: int = 0
-    failed: int = 0  # every final status other than Succeeded and Skipped
+    failed: int = 0  # every final status but Succeeded, Skipped and NotStarted
+    not_started: int = 0  # the rollout stopped before launching them (not failures)
     throttled: int = 0  # 429s received so far
     throttle_wait_s: float = 0.0
     elapsed_s: float = 0.0
 
     @property
     def done(self) -> int:
-        return self.skipped + self.succeeded + self.failed
+        return self.skipped + self.succeeded + self.failed + self.not_started

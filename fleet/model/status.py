@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
-    """Final per-target outcome: Azure's execution states plus fleet's own."""
+    """Per-target outcome: Azure's execution states plus fleet's own. Final, except RUNNING."""
 
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"  # the script ran and exited non-zero
@@ -22,3 +22,6 @@ class Status(StrEnum):
     LIMIT_REACHED = "LimitReached"  # the VM holds 25 run commands and none fleet could free
     ERROR = "Error"  # platform or fleet error; reason says which
     NOT_STARTED = "NotStarted"
+    # Not final: only in a report read from the journal of a run still in flight or
+    # interrupted — the target was launched and its result is not known yet.
+    RUNNING = "Running"

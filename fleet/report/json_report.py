@@ -15,10 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from fleet.model import (
+    BatchRecord,
     Deleted,
     DeleteReason,
+    GateRecord,
     Judgement,
+    RolloutRecord,
     RunReport,
+    ScriptIdentity,
+    SourceKind,
     Status,
     Target,
     TargetResult,
@@ -28,17 +33,18 @@ from fleet.report.files import write_atomic
 from fleet.report.groups import OutputGroup, group_results
 from fleet.secrets import NO_SECRETS, Secrets
 
+#: 2: ``schema_version``, ``simulated``, ``script`` (per OS variant: kind, SHA-256 of the
+#: text), ``cleanup`` and per-target ``os`` and ``deleted`` added; 1 (no ``schema_version``):
+#: the first reports.
+SCHEMA_VERSION = 2
+
 #: Statuses that prove Azure accepted the run command (the target was launched).
 _LAUNCHED = frozenset(
     {
-        Status.SUCCEEDED,
-        Status.FAILED,
-        Status.TIMED_OUT,
-        Status.CANCELED,
-        Status.WEDGED,
-        Status.AGENT_NOT_READY,
+        Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELED, Status.WEDGED,
+        Status.AGENT_NOT_READY, Status.RUNNING,
     }
-)
+)  # fmt: skip
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -55,7 +61,7 @@ def was_launched(result: TargetResult) -> bool:
 
 
 def target_fields(t: Target) -> dict[str, Any]:
-    """Where a target is, as the report and ``fleet targets --format json`` show it."""
+    """Where a target is, as the report and ``fleet targets -o json`` show it."""
     return {
         "id": t.id,
         "name": t.name,
@@ -125,6 +131,21 @@ def _group_dict(g: OutputGroup) -> dict[str, Any]:
     }
 
 
+def _script_dict(script: ScriptIdentity) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": script.kind.value, "sha256": script.sha256}
+    if script.command_id is not None:
+        out["command_id"] = script.command_id
+    return out
+
+
+def script_from_dict(raw: Mapping[str, Any] | None) -> tuple[ScriptIdentity, ...]:
+    """The report's ``script`` section back as objects (``fleet show``)."""
+    return tuple(
+        ScriptIdentity(variant, SourceKind(v["kind"]), v.get("sha256"), v.get("command_id"))
+        for variant, v in (raw or {}).items()
+    )
+
+
 def _per_target(count: int, launched: int) -> float | None:
     return round(count / launched, 3) if launched else None
 
@@ -163,8 +184,11 @@ def report_to_dict(
         groups = group_results(report.results)
     judged = sorted(zip(report.results, report.judgements(), strict=True), key=_by_target_id)
     return {
+        "schema_version": SCHEMA_VERSION,
         "run_id": report.run_id,
         "job": report.job,
+        "simulated": report.simulated,
+        "script": {s.variant: _script_dict(s) for s in report.script},
         "started_at": iso(report.started_at),
         "finished_at": iso(report.finished_at),
         "ended": report.ended,
@@ -223,6 +247,29 @@ def _rollout_dict(report: RunReport) -> dict[str, Any] | None:
     }
 
 
+def rollout_from_dict(raw: Mapping[str, Any] | None) -> RolloutRecord | None:
+    """The report's ``rollout`` section back as a record (``fleet show`` prints it as
+    ``fleet run`` did, and a continued run keeps the gate verdicts it had)."""
+    if not raw:
+        return None
+    budget = raw.get("error_budget") or {}
+    return RolloutRecord(
+        order=str(raw.get("order") or ""),
+        batches=tuple(
+            BatchRecord(b["index"], b.get("group"), tuple(b.get("targets") or ()), b["started"])
+            for b in raw.get("batches") or ()
+        ),
+        gates=tuple(
+            GateRecord(g["gate"], g["batch"], g["passed"], g["reason"], tuple(g["targets"]))
+            for g in raw.get("gates") or ()
+        ),
+        max_errors=budget.get("max_errors"),
+        script_failures=int(budget.get("failures") or 0),
+        platform_failures=int(budget.get("platform_failures") or 0),
+        count_platform_failures=bool(budget.get("count_platform_failures")),
+    )
+
+
 def json_text(document: Mapping[str, Any]) -> str:
     """The report document as ``--report`` writes it: indented, UTF-8 text, a final newline."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -235,7 +282,7 @@ def write_report(
     secrets: Secrets = NO_SECRETS,
     groups: Sequence[OutputGroup] | None = None,
 ) -> None:
-    """Write the JSON report to ``path`` atomically: readers see the old file or the new one."""
+    """Write the JSON report to ``path`` (``ReportWriteError`` if it cannot be written)."""
     # Serialise first: a bug in the data must not leave a temporary file behind either.
     document = report_to_dict(report, secrets=secrets, groups=groups)
     write_atomic(Path(path), json_text(document).encode("utf-8"))

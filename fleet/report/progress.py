@@ -32,12 +32,16 @@ def _percent(p: Progress) -> int:
     return int(100 * p.done / p.total) if p.total else 100
 
 
+def _not_started(p: Progress) -> str:
+    return f", not started {p.not_started:,}" if p.not_started else ""
+
+
 def plain_line(p: Progress) -> str:
     """One line for logs, e.g. ``[01:02] 80/200 done (40%): launched 120, running 40, ...``."""
     return (
         f"[{_clock(p.elapsed_s)}] {p.done:,}/{p.total:,} done ({_percent(p)}%): "
         f"launched {p.launched:,}, running {p.running:,}, succeeded {p.succeeded:,}, "
-        f"failed {p.failed:,}, skipped {p.skipped:,}; "
+        f"failed {p.failed:,}, skipped {p.skipped:,}{_not_started(p)}; "
         f"throttled {p.throttled:,} ({p.throttle_wait_s:,.1f}s waited)"
     )
 
@@ -51,6 +55,7 @@ def progress_renderable(p: Progress, title: str) -> Group:
         (f"succeeded {p.succeeded:,}", "green"),
         (f"failed {p.failed:,}", "red" if p.failed else ""),
         (f"skipped {p.skipped:,}", "yellow" if p.skipped else ""),
+        *([(f"not started {p.not_started:,}", "dim")] if p.not_started else []),
         (f"429s {p.throttled:,} ({p.throttle_wait_s:,.1f}s waited)", "magenta"),
     ]
     counts = Text("  ·  ").join(Text(label, style=style) for label, style in parts)

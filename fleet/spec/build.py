@@ -175,6 +175,7 @@ def _script(script: Script, ctx: BuildContext, loc: Loc = ("script",)) -> Script
         run_as_user=None if run_as is None else run_as.user,
         run_as_password=password,
         timeout_s=script.timeout,
+        success_exit_codes=tuple(dict.fromkeys(script.success_exit_codes or (0,))),
     )
 
 

@@ -50,6 +50,14 @@ FLAGS: dict[Loc, str] = {
     ("script", "run_as"): "--run-as-user",
     ("script", "run_as", "password"): "--run-as-password-env",
     ("script", "timeout"): "--timeout",
+    ("script", "success_exit_codes"): "--success-exit-codes",
+    ("script", "windows"): "--windows-script/--windows-script-file",
+    ("script", "windows", "inline"): "--windows-script",
+    ("script", "windows", "file"): "--windows-script-file",
+    ("script", "linux"): "--script/--script-file/--script-uri",
+    ("script", "linux", "inline"): "--script",
+    ("script", "linux", "file"): "--script-file",
+    ("script", "linux", "uri"): "--script-uri",
     ("max_concurrency",): "--max-concurrency",
     ("rollout",): "rollout flags",
     ("rollout", "max_concurrency"): "--max-concurrency",
@@ -173,6 +181,9 @@ class JobOptions:
     run_as_user: str | None = None
     run_as_password_env: str | None = None
     timeout: str | None = None
+    success_exit_codes: str | None = None
+    windows_script: str | None = None
+    windows_script_file: str | None = None
     max_concurrency: str | None = None
     mode: str | None = None
     rollout: RolloutOptions = RolloutOptions()
@@ -184,7 +195,7 @@ class JobOptions:
         def many(name: str) -> tuple[str, ...]:
             return tuple(flags.get(name) or ())
 
-        script_file = flags.get("script_file")
+        script_file, windows_file = flags.get("script_file"), flags.get("windows_script_file")
         return cls(
             name=flags.get("job_name") or "adhoc",
             all_targets=bool(flags.get("all_targets")),
@@ -205,6 +216,9 @@ class JobOptions:
             run_as_user=flags.get("run_as_user"),
             run_as_password_env=flags.get("run_as_password_env"),
             timeout=flags.get("timeout"),
+            success_exit_codes=flags.get("success_exit_codes"),
+            windows_script=flags.get("windows_script"),
+            windows_script_file=None if windows_file is None else str(windows_file),
             max_concurrency=flags.get("max_concurrency"),
             mode=flags.get("mode"),
             rollout=RolloutOptions.from_flags(flags),
@@ -215,7 +229,8 @@ class JobOptions:
 JOB_FLAGS = (
     "tag", "resource_group", "target_name", "query", "script", "script_file", "script_uri",
     "command_id", "param", "protected_param", "exclude_name", "exclude_tag", "run_as_user",
-    "run_as_password_env", "timeout", "max_concurrency", "job_name", "all_targets", "mode",
+    "run_as_password_env", "timeout", "max_concurrency", "job_name", "all_targets",
+    "success_exit_codes", "windows_script", "windows_script_file", "mode",
 )  # fmt: skip
 
 
@@ -237,6 +252,11 @@ def flag_for(loc: Loc) -> str:
 
 def reword_for_flags(loc: Loc, message: str) -> str:
     """Say the flag, not the job-file key, where the schema's message names keys."""
+    if loc == ("script",) and message.startswith("no script"):
+        return (
+            "no script — give --script, --script-file or --script-uri (Linux), "
+            "--windows-script or --windows-script-file (Windows), or --command-id"
+        )
     if loc == ("targets",) and message.startswith("this would select every VM"):
         return (
             "this would select every VM you can see — add --tag, --target-name, --resource-group "
@@ -261,12 +281,6 @@ def job_from_options(opts: JobOptions, *, env: Mapping[str, str] | None = None) 
 def job_spec_from_options(opts: JobOptions, *, env: Mapping[str, str] | None = None) -> JobSpec:
     """:func:`job_from_options`, the spec only."""
     return job_from_options(opts, env=env).spec
-
-
-def flags_job_spec(document: JobDocument, env: Mapping[str, str] | None = None) -> JobSpec:
-    """The spec again from the data recorded for a flags job (``fleet resume``)."""
-    origin = flags_origin(Path(document.base_dir))
-    return build(dict(document.data or {}), origin, env, [])
 
 
 def rollout_overrides(rollout: RolloutOptions | None) -> dict[str, Any]:
@@ -335,16 +349,28 @@ def _tags(raw: tuple[str, ...], loc: Loc, problems: list[Problem]) -> dict[str, 
 
 
 def _script(opts: JobOptions, problems: list[Problem]) -> dict[str, Any]:
+    """The script section. ``--script``/``--script-file``/``--script-uri`` are a shell script:
+    they go to Linux targets only; Windows targets get ``--windows-script`` (or
+    ``--windows-script-file``), or no script at all (Skipped before anything is sent). A
+    built-in ``--command-id`` names its own OS."""
     script: dict[str, Any] = {}
-    for key, value in (
-        ("inline", opts.script),
-        ("file", opts.script_file),
-        ("uri", opts.script_uri),
-        ("command_id", opts.command_id),
-        ("timeout", opts.timeout),
-    ):
+    shell = _given(("inline", opts.script), ("file", opts.script_file), ("uri", opts.script_uri))
+    windows = _given(("inline", opts.windows_script), ("file", opts.windows_script_file))
+    sources = [*shell, *windows, *(["command_id"] if opts.command_id else [])]
+    if len(shell) > 1 or len(windows) > 1 or (opts.command_id and (shell or windows)):
+        given = [*(_SHELL_FLAGS[k] for k in shell), *(_WINDOWS_FLAGS[k] for k in windows)]
+        given += ["--command-id"] if opts.command_id else []
+        problems.append((("script",), f"give one script per OS, not {', '.join(given)}"))
+    elif sources:
+        for variant, source in (("linux", shell), ("windows", windows)):
+            if source:
+                script[variant] = source
+    for key, value in (("command_id", opts.command_id), ("timeout", opts.timeout)):
         if value is not None:
             script[key] = value
+    codes = _codes(opts.success_exit_codes, problems)
+    if codes is not None:
+        script["success_exit_codes"] = codes
     script["parameters"] = _parameters(opts.parameters, problems)
     script["protected_parameters"] = _protected(opts.protected_parameters, problems)
     if opts.run_as_user is not None:
@@ -354,6 +380,28 @@ def _script(opts: JobOptions, problems: list[Problem]) -> dict[str, Any]:
     elif opts.run_as_password_env is not None:
         problems.append((("script", "run_as", "password"), "needs --run-as-user as well"))
     return script
+
+
+_SHELL_FLAGS = {"inline": "--script", "file": "--script-file", "uri": "--script-uri"}
+_WINDOWS_FLAGS = {"inline": "--windows-script", "file": "--windows-script-file"}
+
+
+def _given(*pairs: tuple[str, str | None]) -> dict[str, str]:
+    return {key: value for key, value in pairs if value is not None}
+
+
+def _codes(raw: str | None, problems: list[Problem]) -> list[int] | None:
+    """``--success-exit-codes 0,100`` → ``[0, 100]``."""
+    if raw is None:
+        return None
+    codes = []
+    for item in raw.split(","):
+        try:
+            codes.append(int(item.strip()))
+        except ValueError:
+            message = f"{item.strip()!r} is not an exit code — give numbers, e.g. 0,100"
+            problems.append((("script", "success_exit_codes"), message))
+    return codes
 
 
 def _parameters(raw: tuple[str, ...], problems: list[Problem]) -> dict[str, str]:

@@ -27,6 +27,7 @@ query of a SAS URI). Shape of a job file::
       protected_parameters: {TOKEN: {env: TOKEN_VAR}}   # secrets only ever come from env
       run_as: {user: deploy, password: {env: DEPLOY_PW}}
       timeout: 10m                    # 600, "90s", "10m", "1h", "1h30m"; 1s..24h, 0 = none
+      success_exit_codes: [0, 100]    # exit codes that count as Succeeded (default [0])
     max_concurrency: 50               # or "10%"
     rollout:                          # optional; every field and its meaning: README
       batches: [1, 5, "10%", "100%"]  # order, seed, max_errors, count_platform_failures,
@@ -65,6 +66,7 @@ from fleet.spec.values import (
     ConcurrencyValue,
     Deadline,
     Duration,
+    ExitCode,
     Glob,
     JobName,
     ListParamName,
@@ -196,6 +198,7 @@ class Script(Source):
     protected_parameters: dict[ParamName, EnvRef] = {}
     run_as: RunAs | None = None
     timeout: Duration = 600
+    success_exit_codes: Annotated[list[ExitCode], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _has_source(self) -> Script:
@@ -214,6 +217,14 @@ class HealthGate(StrictModel):
     expect_exit_code: StrictInt = 0
     expect_output: Regex | None = None
     sentinels: list[Glob] = []
+
+    @field_validator("script")
+    @classmethod
+    def _one_verdict(cls, script: Script) -> Script:
+        if script.success_exit_codes is not None:
+            message = "a gate's verdict is expect_exit_code, not script.success_exit_codes"
+            raise ValueError(message)
+        return script
 
 
 Gates = Annotated[

@@ -257,6 +257,13 @@ def _list_param_name(value: Any) -> str:
     return "" if value == "" else _param_name(value)
 
 
+def _exit_code(value: Any) -> int:
+    # Linux exit codes are 0-255; Windows' are 32-bit (signed in PowerShell, unsigned in Win32).
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**32:
+        raise ValueError(f"{value!r} is not an exit code (a whole number, e.g. 0 or 100)")
+    return value
+
+
 def _nonblank(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be non-empty text")
@@ -284,3 +291,4 @@ MaxErrors = Annotated[Amount, PlainValidator(parse_max_errors)]
 OrderValue = Annotated[Order, PlainValidator(parse_order)]
 ModeValue = Annotated[Mode, PlainValidator(parse_mode)]
 Regex = Annotated[str, PlainValidator(_regex)]
+ExitCode = Annotated[int, PlainValidator(_exit_code)]
