@@ -4,8 +4,8 @@ script, failing scripts on both OSes, a read-only resource group) every target's
 exit code equal the emulator's ground truth — although Azure reports every action run
 "succeeded" and gives no exit code — and each launched target ran exactly once; a VM busy with
 another action command (Azure's 409) is waited for, or reported when it stays busy; built-in
-commands run wrapped too; batches, gates and the error budget act on the exit codes fleet
-recovered."""
+commands run wrapped too; batches, gates, the error budget and the success exit codes act on the
+exit codes fleet recovered."""
 
 from __future__ import annotations
 
@@ -281,3 +281,21 @@ async def test_the_error_budget_counts_the_failures_azure_reports_succeeded() ->
     failed = [r for r in report.results if r.status is Status.FAILED]
     assert len(failed) == 3 and all(r.exit_code not in (None, 0) for r in failed)
     assert sum(r.status is Status.NOT_STARTED for r in report.results) == 8
+
+
+async def test_a_success_exit_code_of_the_job_succeeds_in_action_mode_too() -> None:
+    """``success_exit_codes: [0, 1]``: the exit code 1 fleet recovers from its marker is a
+    success (the report keeps the code), so nothing spends the error budget."""
+    overrides = [{"names": ["app-0*"], "outcome": "disk-full"}]  # exit code 1
+    profile = simkit.profile("small", overrides=overrides)
+    spec = _action(job("codes", names=("app-0*",)))
+    spec = dataclasses.replace(
+        spec,
+        script=dataclasses.replace(spec.script, success_exit_codes=(0, 1)),
+        rollout=RolloutPolicy(max_errors=Amount(count=0)),
+    )
+    async with sim_backend(profile, SCALE) as (_emu, backend):
+        report = await api.run_async(spec, backend, settings=EngineSettings(time_scale=SCALE))
+    ran = [r for r in report.results if r.status is not Status.SKIPPED]
+    assert report.ended == "completed" and ran
+    assert all((r.status, r.exit_code) == (Status.SUCCEEDED, 1) for r in ran), ran
