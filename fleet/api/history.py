@@ -5,9 +5,11 @@ targets a ``rerun --failed`` takes again.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from fleet.journal import CRASHED, RUNNING, Journal, Phase, resolve_state_dir
+from fleet.journal.codec import result_from_final
 from fleet.journal.records import JournalTarget, LatestState
 from fleet.journal.spec_record import expect_from_dict
 from fleet.model import ArmCounters, RunReport, Status, TargetResult
@@ -34,8 +36,15 @@ def ended_as_shown(ended: str) -> str:
 
 
 def _unfinished_result(jt: JournalTarget, state: LatestState | None, ended: str) -> TargetResult:
-    """A target with no final result: Running if it was launched, else NotStarted."""
+    """A target with no final result: Running if it was launched (its script's result so far
+    when it is rebooting), else NotStarted."""
     live = ended == RUNNING
+    if state is not None and state.phase is Phase.REBOOTING and state.reboot is not None:
+        script = result_from_final(jt.target, state.reboot.detail.get("script") or {})
+        why = "its script finished; its VM is rebooting" if live else (
+            f"its script finished; its VM was rebooting when the run was {ended}"
+        )  # fmt: skip
+        return replace(script, status=Status.RUNNING, reason=why)
     if state is not None and state.phase in (Phase.RUNNING, Phase.AMBIGUOUS):
         why = "launched, running" if live else f"launched; the run was {ended} before its result"
         return TargetResult(jt.target, Status.RUNNING, reason=why)
@@ -75,6 +84,7 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         script=script_from_dict(stored.get("script")),
         expect=expect_from_dict(record.spec.get("expect")),
         cleanup=str((stored.get("cleanup") or {}).get("policy") or "keep-last"),
+        reboot=str((stored.get("reboots") or {}).get("policy") or "never"),
     )
 
 

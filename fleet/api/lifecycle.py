@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import structlog
 
+from fleet.engine.reboot import PendingReboot
 from fleet.engine.runner import EngineSettings, Runner
 from fleet.journal.recorder import JournalRecorder
 from fleet.journal.records import PlannedTarget
@@ -35,11 +36,13 @@ class Resumed:
     the error budget again unless ``count_done`` is off, as when going on past a halt), the
     targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous), what
     their launch answered where it was journaled (``handles``: lower-cased id → an action run
-    command's operation) and the gate verdicts of the run so far."""
+    command's operation), those it was rebooting (lower-cased id → what the journal knows of
+    the reboot) and the gate verdicts of the run so far."""
 
     done: Sequence[TargetResult] = ()
     reattach: Mapping[str, bool] = field(default_factory=dict)
     handles: Mapping[str, str] = field(default_factory=dict)
+    rebooting: Mapping[str, PendingReboot] = field(default_factory=dict)
     count_done: bool = True
     gates: Sequence[GateRecord] = ()
 
@@ -80,10 +83,12 @@ async def drive(
         arm_counters=backend.arm_counters,
         settings=settings or EngineSettings(time_scale=backend.time_scale), control=control,
         recorder=JournalRecorder(writer) if writer is not None else None,
+        machines=backend.machines,
     )  # fmt: skip
     resumed = resumed or Resumed()
     results = await runner.run(
         done=resumed.done, reattach=resumed.reattach, handles=resumed.handles,
+        rebooting=resumed.rebooting,
         count_done=resumed.count_done, gated=frozenset(g.batch for g in resumed.gates),
     )  # fmt: skip
     report = finish_report(plan, started, results, runner, backend, resumed.gates)
@@ -119,6 +124,7 @@ def finish_report(
         script=plan.spec.script.identities(),
         expect=plan.spec.expect,
         cleanup=plan.spec.rollout.cleanup.value,
+        reboot=plan.spec.rollout.reboot.mode.value,
     )
     log.info(
         "run.finished",

@@ -100,6 +100,12 @@ async def prepare(
     """The plan of a run of ``spec``: its targets (selected now, or ``targets``; ``only``:
     lower-cased ids to keep of them), the preflight skips, the sentinels and the batches.
     ``allow_empty=False``: ``NothingSelected`` when no target is selected."""
+    if spec.rollout.reboot.enabled and backend.machines is None:
+        message = (
+            f"{spec.source}: rollout.reboot is {spec.rollout.reboot.mode.value}, but this "
+            "connection cannot restart VMs — set reboot: never, or use a backend with machines"
+        )
+        raise SpecError(message)
     selected = list(targets) if targets is not None else await select(spec, backend)
     if only is not None:
         selected = [t for t in selected if t.id.lower() in only]

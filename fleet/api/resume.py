@@ -6,8 +6,11 @@ DONE → its recorded result; NOT_STARTED → launched as usual (in its original
 RUNNING → re-attached (polled, never PUT again; an action run command through the operation
 its POST answered, journaled with the accept); AMBIGUOUS (the intent to PUT is durable, the
 outcome is not) → Azure is asked first, and the PUT is sent only if Azure proves the first one
-never arrived. The same run id (the ``FLEET_RUN_ID`` parameter) is used, so Azure's answer is
-matched to this run and an identical PUT would not execute twice anyway.
+never arrived; REBOOTING (its script finished and a restart was journaled) → the restart Azure
+accepted is waited for, one of unknown fate is looked for in the VM's instance view first and
+sent again only if Azure proves it never arrived (``fleet.engine.reboot``). The same run id
+(the ``FLEET_RUN_ID`` parameter) is used, so Azure's answer is matched to this run and an
+identical PUT would not execute twice anyway.
 
 Going on past a halt (``Continuation(past_halt=True)``), after the operator has looked: a run
 that ended halted by a gate or the error budget (or by its deadline, or canceled) takes its
@@ -27,13 +30,16 @@ import structlog
 
 from fleet.api.lifecycle import Resumed, closing, drive
 from fleet.api.prepare import preflight, select_sentinels
+from fleet.engine.reboot import PendingReboot
 from fleet.engine.runner import EngineSettings
 from fleet.errors import SpecError
+from fleet.journal.codec import result_from_final, view_from_detail
 from fleet.journal.records import CRASHED, RUNNING, JournalTarget, LatestState, Phase
 from fleet.journal.store import Journal
 from fleet.journal.writer import RunWriter
 from fleet.model import (
     Batch,
+    CallError,
     JobSpec,
     RolloutPlan,
     RunPlan,
@@ -84,6 +90,27 @@ def _batches(spec: JobSpec, planned: list[JournalTarget], leave_out: set[str]) -
     return RolloutPlan(spec.rollout.order, batches)
 
 
+def pending_reboot(target: Target, state: LatestState) -> PendingReboot:
+    """What the journal knows of ``target``'s reboot (its phase is REBOOTING)."""
+    intent = state.reboot
+    assert intent is not None  # REBOOTING follows an INTENT_REBOOT
+    refusal = None
+    error = state.reboot_error
+    if error is not None and state.reboot_arrived is False:
+        candidate = CallError(int(error.get("status") or 0), str(error.get("code") or ""), "")
+        if not candidate.transient:  # refused: it never happened; a lost one may be re-sent
+            refusal = CallError(candidate.status, candidate.code, str(error.get("message") or ""))
+    return PendingReboot(
+        script=result_from_final(target, intent.detail.get("script") or {}),
+        required=str(intent.detail.get("required") or "required"),
+        baseline=view_from_detail(intent.detail.get("baseline") or {}),
+        intent_at=intent.at,
+        arrived=state.reboot_arrived,
+        refusal=refusal,
+        restarts=state.reboot_intents,
+    )
+
+
 @dataclass
 class _Split:
     """The journal's targets sorted for the resumed plan."""
@@ -91,6 +118,7 @@ class _Split:
     skipped: list[TargetResult] = field(default_factory=list)  # final before launch
     done: list[TargetResult] = field(default_factory=list)  # final in the plan: kept
     reattach: dict[str, bool] = field(default_factory=dict)  # launched: id → ambiguous
+    rebooting: dict[str, PendingReboot] = field(default_factory=dict)  # id → its reboot
     fresh: set[str] = field(default_factory=set)  # ids whose result is new (to be recorded)
 
 
@@ -110,6 +138,9 @@ def _split(
             continue
         if state is not None and state.phase in (Phase.RUNNING, Phase.AMBIGUOUS):
             out.reattach[tid.lower()] = state.phase is Phase.AMBIGUOUS
+            continue
+        if state is not None and state.phase is Phase.REBOOTING:
+            out.rebooting[tid.lower()] = pending_reboot(jt.target, state)
             continue
         take_up = how.past_halt and final is not None and final.status is Status.NOT_STARTED
         if final is not None and not take_up:
@@ -199,8 +230,10 @@ async def _journaled_plan(
     )
     log.info(
         "run.resumed", run_id=run_id, done=len(split.done) + len(split.skipped),
-        reattach=len(split.reattach), past_halt=how.past_halt, excluded=len(split.fresh),
-        remaining=len(plan.targets) - len(split.done) - len(split.reattach),
+        reattach=len(split.reattach), rebooting=len(split.rebooting),
+        past_halt=how.past_halt, excluded=len(split.fresh),
+        remaining=len(plan.targets) - len(split.done) - len(split.reattach)
+        - len(split.rebooting),
     )  # fmt: skip
     finals = {tid.lower() for tid, s in states.items() if s.phase is Phase.DONE}
     finals |= {r.target.id.lower() for r in split.done}
@@ -209,6 +242,6 @@ async def _journaled_plan(
     handles = {tid.lower(): s.handle for tid, s in states.items() if s.handle is not None}
     before = rollout_from_dict((journal.report_json(run_id) or {}).get("rollout"))
     return plan, Resumed(
-        done=recorded, reattach=split.reattach, handles=handles, count_done=not how.past_halt,
-        gates=before.gates if before is not None else (),
+        done=recorded, reattach=split.reattach, handles=handles, rebooting=split.rebooting,
+        count_done=not how.past_halt, gates=before.gates if before is not None else (),
     )  # fmt: skip

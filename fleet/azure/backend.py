@@ -1,6 +1,6 @@
 """Wires a :class:`fleet.ports.Backend` for one ARM connection: credential, pooled clients with the
-throttle policy installed, target selection, run commands (managed and action) and the
-built-in command catalog.
+throttle policy installed, target selection, run commands (managed and action), the built-in
+command catalog and VM restarts.
 
 Connections: Azure with ``DefaultAzureCredential`` (public, US Government or China cloud), or a
 custom ARM endpoint (an emulator, Azure Stack) with a CA file and a bearer token from
@@ -32,6 +32,7 @@ from fleet.azure.catalog import AzureCommandCatalog
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
 from fleet.azure.identity import identity_key
 from fleet.azure.limits import ThrottleLimits
+from fleet.azure.machines import AzureMachines
 from fleet.azure.registry import shared_buckets
 from fleet.azure.run_commands import AzureRunCommands
 from fleet.azure.targets import AzureTargets
@@ -166,6 +167,7 @@ async def azure_backend(
                     action_commands=AzureActionCommands(clients, catalog),
                     catalog=catalog,
                     subscriptions=settings.subscriptions,
+                    machines=AzureMachines(clients),
                     simulated=settings.simulated,
                 )
     finally:

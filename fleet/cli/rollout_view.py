@@ -15,7 +15,7 @@ from rich.table import Table
 from fleet.api.estimate import batch_estimates
 from fleet.api.resume import CONTINUABLE
 from fleet.errors import SpecError
-from fleet.model import Mode, RunPlan, RunReport, Target
+from fleet.model import Mode, RebootPolicy, RunPlan, RunReport, Target
 
 
 def _where(t: Target) -> str:
@@ -56,10 +56,25 @@ def plan_table(run: RunPlan, *, names_per_batch: int | None = None) -> Table:
         f"max concurrency {spec.concurrency.resolve(len(plan.targets) or 1)} · max errors "
         f"{budget} · pause {policy.pause_s} s · gates {gates} · deadline "
         f"{policy.deadline_s if policy.deadline_s is not None else 'none'}"
-        f"{' s' if policy.deadline_s is not None else ''}. 'done by' assumes every script "
-        "runs to its timeout."
+        f"{' s' if policy.deadline_s is not None else ''} · reboot {reboot_text(policy.reboot)}. "
+        "'done by' assumes every script runs to its timeout"
+        f"{' and every VM takes its reboot_timeout' if policy.reboot.enabled else ''}."
     )
     return table
+
+
+def reboot_text(policy: RebootPolicy) -> str:
+    """``if-required (exit codes 100; output matching 'X'), up to 900 s`` / ``never``."""
+    if not policy.enabled:
+        return policy.mode.value
+    how = []
+    if policy.exit_codes:
+        how.append("exit code" + ("s " if len(policy.exit_codes) > 1 else " "))
+        how[-1] += ", ".join(str(c) for c in policy.exit_codes)
+    if policy.marker is not None:
+        how.append(f"output matching {policy.marker!r}")
+    shown = f" ({'; '.join(how)})" if how and policy.mode.value == "if-required" else ""
+    return f"{policy.mode.value}{shown}, waiting up to {policy.timeout_s} s"
 
 
 def confirm_run(

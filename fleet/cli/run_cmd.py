@@ -55,11 +55,13 @@ Give a job spec (see configs/jobs/) or describe the job with flags. Examples:
   FLEET_ACCESS_TOKEN=... fleet run job.yaml --arm-endpoint https://127.0.0.1:8443 --ca-cert ca.pem
 
 Rollout: batches (--batches 1,5,10%,100%), order (--order zone-by-zone), an error
-budget (--max-errors), soak pauses, health gates (job file), a --deadline. More than 10
-targets (--confirm-over) asks first; without a terminal, pass --yes. Ctrl-C once: no new
-launches, running targets finish (within --cancel-grace), the report is written; twice
-(or --cancel-running): in-flight run commands are deleted and reported Canceled (with
---mode action nothing can stop a running command: a stop only stops launching).
+budget (--max-errors), soak pauses, health gates (job file), a --deadline, reboots after the
+script (--reboot if-required --reboot-exit-codes 100: restarted once, waited for until running
+with the agent Ready, else RebootTimedOut). More than 10 targets (--confirm-over) asks first;
+without a terminal, pass --yes. Ctrl-C once: no new launches (no new restarts), running
+targets finish (within --cancel-grace), the report is written; twice (or --cancel-running):
+in-flight run commands are deleted and reported Canceled (with --mode action nothing can stop
+a running command: a stop only stops launching).
 
 --mode action uses the older action Run Command (az vm run-command invoke): one command at
 a time per VM, no cancel, and fleet recovers each script's exit code from its output.

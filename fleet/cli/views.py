@@ -19,7 +19,7 @@ from rich.console import Console
 from fleet.api.estimate import batch_estimates, estimate
 from fleet.cli.output import Column, fitted_table, print_json, print_tsv, stdout_console
 from fleet.cli.rollout_view import plan_table, render_ending
-from fleet.model import RunPlan, RunReport, Target
+from fleet.model import JobSpec, RunPlan, RunReport, Target
 from fleet.report.groups import OutputGroup
 from fleet.report.json_report import report_to_dict, target_fields
 from fleet.report.render import render_summary
@@ -88,6 +88,7 @@ def plan_document(plan: RunPlan) -> dict[str, Any]:
             "binding": est.binding,
             "writes": est.writes,
             "reads": est.reads,
+            "restarts_at_most": len(plan.targets) if plan.spec.rollout.reboot.enabled else 0,
         },
     }
 
@@ -115,8 +116,16 @@ def show_plan(plan: RunPlan, fmt: str) -> None:
         "(not running, or no script for their OS).\n"
         f"Launching every run command takes about [bold]{est.launch_text}[/] "
         f"(bound: {est.binding}), plus the script's own run time.\n"
-        f"ARM requests: about {est.writes} writes and {est.reads} reads."
+        f"ARM requests: about {est.writes} writes and {est.reads} reads"
+        f"{_reboot_cost(plan.spec, len(plan.targets))}."
     )
+
+
+def _reboot_cost(spec: JobSpec, targets: int) -> str:
+    """What reboots may add to the estimate: one write per restarted VM and a few reads."""
+    if not spec.rollout.reboot.enabled or not targets:
+        return ""
+    return f", plus up to {targets} restarts (a write each, and a few reads per VM) for reboots"
 
 
 def report_rows(report: RunReport) -> list[list[Any]]:

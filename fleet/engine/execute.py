@@ -1,5 +1,6 @@
 """One target's life: launch (``fleet.engine.launch``: the PUT, or the action run command's
-POST, sent once) → budgeted polls (``fleet.engine.watch``) → final outcome → the cleanup policy
+POST, sent once) → budgeted polls (``fleet.engine.watch``) → final outcome → the reboot it asks
+for, if the job reboots (``fleet.engine.reboot``) → the cleanup policy
 (``fleet.engine.housekeeping``), and what happens when the run stops under it (delete the run
 command, or leave it running).
 
@@ -46,6 +47,7 @@ from fleet.engine.launch import (
 )
 from fleet.engine.outcome import status_for_put_error
 from fleet.engine.polling import PollPlanner
+from fleet.engine.reboot import PendingReboot, Rebooter
 from fleet.engine.settings import RunContext
 from fleet.engine.watch import Watcher, result_from_view
 from fleet.model import (
@@ -58,7 +60,7 @@ from fleet.model import (
     TargetResult,
     run_limit_s,
 )
-from fleet.ports import NullRecorder, Recorder, RunCommands
+from fleet.ports import Machines, NullRecorder, Recorder, RunCommands
 
 __all__ = ["NEVER_ARRIVED", "Executor", "Interrupt", "TargetState"]
 
@@ -76,6 +78,7 @@ class TargetState(StrEnum):
     LAUNCHING = "launching"  # about to send the PUT
     LAUNCHED = "launched"  # Azure accepted the run command
     CANCELING = "canceling"  # about to DELETE the in-flight run command
+    REBOOTING = "rebooting"  # its script asked for a reboot: the VM is restarted, waited for
     FINAL = "final"  # the result is known (reported by the runner, not here)
 
 
@@ -98,7 +101,10 @@ class Executor:
         transition: Transition = _no_transition,
         recorder: Recorder | None = None,
         may_launch: Callable[[], str | None] | None = None,
+        machines: Machines | None = None,
+        may_restart: Callable[[], str | None] | None = None,
     ) -> None:
+        """``may_launch``/``may_restart``: None while a PUT / a restart may go, else why not."""
         self.spec, self.run_commands, self.run_id = spec, run_commands, context.run_id
         settings, self.secrets = context.settings, context.secrets
         self.recorder: Recorder = recorder or NullRecorder()
@@ -111,6 +117,10 @@ class Executor:
             run_commands, context, spec.rollout.pending_timeout_s, spec.script.success_exit_codes
         )
         self.keeper = Housekeeper(run_commands, context, spec.rollout.cleanup)
+        self.rebooter = Rebooter(
+            machines, context, spec.rollout.reboot, recorder=self.recorder,
+            may_restart=may_restart,
+        )  # fmt: skip
         self._watching: dict[str, anyio.CancelScope] = {}
         self.interrupted: Interrupt | None = None
 
@@ -130,6 +140,7 @@ class Executor:
         self.interrupted = action
         for scope in list(self._watching.values()):
             scope.cancel()
+        self.rebooter.interrupt()  # a VM being restarted: one last read, then say so
 
     async def execute(self, target: Target, *, unsure: bool = False) -> TargetResult:
         """Launch ``target`` and watch it to its end. ``unsure``: an earlier send's fate was
@@ -225,10 +236,27 @@ class Executor:
     async def _follow(
         self, target: Target, inv: Invocation, launched_at: float, locator: str
     ) -> TargetResult:
-        """Watch a launched command to its end, then apply the cleanup policy. ``locator``:
-        what reads and deletes name (the run command, or the handle its launch answered)."""
+        """Watch a launched command to its end, reboot if the result asks for it, then apply
+        the cleanup policy (after the reboot: the VM accepts changes again once it is back).
+        ``locator``: what reads and deletes name (the run command, or the handle its launch
+        answered)."""
         result = await self._watch_or_interrupt(target, inv, launched_at, locator)
+        required = self.rebooter.required(result)
+        if required is not None:
+            self.transition(target, TargetState.REBOOTING, None)
+            result = await self.rebooter.reboot(target, result, required)
         return await self.keeper.tidy(target, inv.run_command, result)
+
+    async def resume_reboot(self, target: Target, pending: PendingReboot) -> TargetResult:
+        """Continue a target a crashed run was rebooting (its script had finished)."""
+        log.info("target.reattached", target=target.id, rebooting=True)
+        self.transition(target, TargetState.LAUNCHED, None)
+        self.transition(target, TargetState.REBOOTING, None)
+        result = await self.rebooter.resume(target, pending)
+        invocation = invocation_for(self.spec, target, self.run_id)
+        if invocation is None:
+            return result
+        return await self.keeper.tidy(target, invocation.run_command, result)
 
     async def resume(
         self, target: Target, ambiguous: bool, handle: str | None = None

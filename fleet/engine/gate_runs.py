@@ -21,7 +21,15 @@ import structlog
 
 from fleet.engine.execute import Executor, Interrupt
 from fleet.engine.settings import RunContext
-from fleet.model import GateRecord, HealthGate, JobSpec, Status, Target, TargetResult
+from fleet.model import (
+    GateRecord,
+    HealthGate,
+    JobSpec,
+    RebootPolicy,
+    Status,
+    Target,
+    TargetResult,
+)
 from fleet.ports import RunCommands
 from fleet.rollout.gates import evaluate, gate_targets
 
@@ -52,7 +60,8 @@ class GateRuns:
         name = f"{self.spec.name}-gate-{gate.name}"
         gate_spec = JobSpec(
             name, self.spec.selector, gate.script, self.spec.concurrency,
-            rollout=self.spec.rollout,  # the same cleanup policy and pending_timeout
+            # the same cleanup policy and pending_timeout; a gate never reboots anything
+            rollout=dataclasses.replace(self.spec.rollout, reboot=RebootPolicy()),
         )  # fmt: skip
         executor = Executor(
             gate_spec, self.run_commands,

@@ -23,6 +23,7 @@ import structlog
 
 from fleet.engine.execute import Executor, Interrupt
 from fleet.engine.gate_runs import GateRuns
+from fleet.engine.reboot import PendingReboot
 from fleet.engine.settings import AnyioClock, EngineSettings, RunContext
 from fleet.engine.tally import Tally
 from fleet.model import (
@@ -35,7 +36,7 @@ from fleet.model import (
     Target,
     TargetResult,
 )
-from fleet.ports import Clock, NullRecorder, Recorder, RunCommands, RunObserver
+from fleet.ports import Clock, Machines, NullRecorder, Recorder, RunCommands, RunObserver
 from fleet.rollout.budget import ErrorBudget
 from fleet.rollout.control import Ended, RunControl, Stage
 from fleet.secrets import Secrets
@@ -57,8 +58,10 @@ class Runner:
         arm_counters: Callable[[], ArmCounters] | None = None,
         control: RunControl | None = None,
         recorder: Recorder | None = None,
+        machines: Machines | None = None,
     ) -> None:
-        """``observer``: the run's events; with one, ``progress`` snapshots too."""
+        """``observer``: the run's events; with one, ``progress`` snapshots too.
+        ``machines``: how VMs are restarted, for a job that reboots."""
         self.plan, self.spec = plan, plan.spec
         self.settings = settings or EngineSettings()
         self.clock = clock or AnyioClock()
@@ -75,7 +78,8 @@ class Runner:
         )  # fmt: skip
         self.executor = Executor(
             plan.spec, run_commands, context, transition=self.tally.transition,
-            recorder=recorder, may_launch=self._may_launch,
+            recorder=recorder, may_launch=self._may_launch, machines=machines,
+            may_restart=self._may_restart,
         )  # fmt: skip
         self.gates = GateRuns(plan.spec, run_commands, context, sentinels=plan.sentinels)
         self.budget = ErrorBudget.of(policy, len(plan.targets))
@@ -83,6 +87,7 @@ class Runner:
         self._done: dict[str, TargetResult] = {}  # resume: final before this process started
         self._reattach: Mapping[str, bool] = {}  # resume: launched before; value = ambiguous
         self._handles: Mapping[str, str] = {}  # resume: what their launch answered (action)
+        self._rebooting: Mapping[str, PendingReboot] = {}  # resume: a reboot under way
         self._count_done = True  # resume: do the results in _done spend the error budget?
         self._gated: frozenset[int] = frozenset()  # resume: batches whose gates were judged
         self._started_batches: set[int] = set()
@@ -95,6 +100,7 @@ class Runner:
         done: Sequence[TargetResult] = (),
         reattach: Mapping[str, bool] | None = None,
         handles: Mapping[str, str] | None = None,
+        rebooting: Mapping[str, PendingReboot] | None = None,
         count_done: bool = True,
         gated: frozenset[int] = frozenset(),
     ) -> list[TargetResult]:
@@ -105,13 +111,15 @@ class Runner:
         crash (they spend the error budget again, are not re-recorded); ``reattach`` maps the
         lower-cased ids of targets launched before the crash to whether their PUT's arrival
         is ambiguous (see ``Executor.resume``); ``handles`` maps them to what their launch
-        answered, where one was journaled (an action run command's operation).
+        answered, where one was journaled (an action run command's operation); ``rebooting``
+        those whose script had finished and whose reboot had begun (``Executor.resume_reboot``).
         ``count_done=False``: the ``done`` results do not spend the error budget (going on past
         a halt the operator has looked at). ``gated``: indices of batches whose gates gave
         their verdict before (the one that halted the run among them): not checked again."""
         self._done = {r.target.id.lower(): r for r in done}
         self._count_done, self._gated = count_done, gated
         self._reattach, self._handles = reattach or {}, handles or {}
+        self._rebooting = rebooting or {}
         self.tally.start()
         self._stopped, self._grace = anyio.Event(), anyio.Event()
         if self.control.stage is not Stage.RUNNING:  # stopped before it started
@@ -180,7 +188,10 @@ class Runner:
             self.tally.finish(self._done[key], record=False)
             return
         async with limit:
-            if key in self._reattach:  # in flight before the crash: follow it, whatever stage
+            if key in self._rebooting:  # rebooting before the crash: never restart it twice
+                work = self.executor.resume_reboot(target, self._rebooting[key])
+                result = await self._attempt(target, work)
+            elif key in self._reattach:  # in flight before the crash: follow it, whatever stage
                 resumed = self.executor.resume(target, self._reattach[key], self._handles.get(key))
                 result = await self._attempt(target, resumed)
             elif not self.control.launching_allowed:
@@ -198,6 +209,12 @@ class Runner:
     def _may_launch(self) -> str | None:
         """None while the run may launch; else why not (the NotStarted reason)."""
         return None if self.control.launching_allowed else self.control.not_started_reason
+
+    def _may_restart(self) -> str | None:
+        """None while a finished script's reboot may still be requested; else why not."""
+        if self.control.restarts_allowed:
+            return None
+        return f"the run stopped ({self.control.not_started_reason})"
 
     async def _attempt(self, target: Target, work: Awaitable[TargetResult]) -> TargetResult:
         try:

@@ -17,14 +17,12 @@ from dataclasses import dataclass
 
 from fleet.engine.deadlines import Overdue, started
 from fleet.engine.outcome import status_for_put_error, status_for_view
-from fleet.engine.polling import PollPlanner
+from fleet.engine.polling import EPSILON, PollPlanner, sleep_until_due
 from fleet.engine.settings import RunContext
 from fleet.model import Invocation, RunView, Status, Target, TargetResult, run_limit_s
 from fleet.model.rollout import PENDING_TIMEOUT_S
 from fleet.ports import RunCommands
 from fleet.secrets import Secrets
-
-_EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)
 
 
 def result_from_view(
@@ -93,7 +91,10 @@ class Watcher:
         seen = _Reads()
         try:
             while True:
-                await self._wait_for_poll(key, launched_at, seen, due.at)
+                await sleep_until_due(
+                    self.planner, self.clock, key, launched_at, seen.seen_running,
+                    seen.last_read, due.at,
+                )  # fmt: skip
                 last = await self.run_commands.get(target, locator or inv.run_command)
                 seen.polls += 1
                 seen.last_read = self.clock.now() - launched_at
@@ -110,7 +111,7 @@ class Watcher:
                     status, reason = status_for_put_error(last)
                     reason = self.secrets.redact(f"reading the result: {reason}")
                     return TargetResult(target, status, reason=reason, polls=seen.polls)
-                if seen.last_read >= due.at - _EPSILON * self.planner.settings.min_gap_s:
+                if seen.last_read >= due.at - EPSILON * self.planner.settings.min_gap_s:
                     return self._overdue(target, seen, due)
         finally:
             self.planner.release(key)
@@ -147,18 +148,6 @@ class Watcher:
                 target, view, polls, self.secrets, Status.AGENT_NOT_READY, reason
             )
         return None
-
-    async def _wait_for_poll(self, key: str, launched_at: float, seen: _Reads, at: float) -> None:
-        """Sleep until the planner says ``key`` is due (it re-plans as it learns), never past
-        the moment ``at`` the target is overdue."""
-        poll = self.planner.settings
-        while True:
-            due = self.planner.next_poll_at(key, seen.seen_running)
-            due = min(max(due, seen.last_read + poll.min_gap_s), at)
-            wait = due - (self.clock.now() - launched_at)
-            if wait <= _EPSILON * poll.min_gap_s:  # float noise must not spin the loop
-                return
-            await self.clock.sleep(self.planner.sleep_before_asking_again(wait))
 
     def _overdue(self, target: Target, seen: _Reads, due: Overdue) -> TargetResult:
         view, polls = seen.view, seen.polls

@@ -11,6 +11,7 @@ outside this package; every layer may import it.
     calls     Invocation, Launched, RunView, CallError, RUN_ID_PARAMETER
     commands  BuiltinCommand — a built-in run command of Azure's catalog
     hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
+    reboot    Reboot, RebootPolicy, MachineView, RestartAccepted, RebootOutcome, RebootRecord
     status    Status — a target's final outcome
     results   TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
@@ -35,6 +36,15 @@ from fleet.model.hygiene import (
 )
 from fleet.model.job import Concurrency, JobSpec, Mode
 from fleet.model.plan import RunPlan
+from fleet.model.reboot import (
+    REBOOT_TIMEOUT_S,
+    MachineView,
+    Reboot,
+    RebootOutcome,
+    RebootPolicy,
+    RebootRecord,
+    RestartAccepted,
+)
 from fleet.model.results import ArmCounters, Progress, RunReport, TargetResult
 from fleet.model.rollout import (
     Amount,
@@ -61,6 +71,7 @@ from fleet.model.status import Status
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
 
 __all__ = [
+    "REBOOT_TIMEOUT_S",
     "RUN_ID_PARAMETER",
     "AlertKind",
     "AlertPolicy",
@@ -85,11 +96,17 @@ __all__ = [
     "Judgement",
     "Launched",
     "ListedRunCommand",
+    "MachineView",
     "Missed",
     "Mode",
     "Order",
     "Parameter",
     "Progress",
+    "Reboot",
+    "RebootOutcome",
+    "RebootPolicy",
+    "RebootRecord",
+    "RestartAccepted",
     "RolloutPlan",
     "RolloutPolicy",
     "RolloutRecord",

@@ -20,6 +20,7 @@ class Status(StrEnum):
     WEDGED = "Wedged"  # still Running past its timeout plus grace
     AGENT_NOT_READY = "AgentNotReady"  # Pending until Azure gave up, or past pending_timeout
     LIMIT_REACHED = "LimitReached"  # the VM holds 25 run commands and none fleet could free
+    REBOOT_TIMED_OUT = "RebootTimedOut"  # restarted after its script; not back in reboot_timeout
     ERROR = "Error"  # platform or fleet error; reason says which
     NOT_STARTED = "NotStarted"
     # Not final: only in a report read from the journal of a run still in flight or

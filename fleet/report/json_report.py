@@ -31,18 +31,19 @@ from fleet.model import (
 )
 from fleet.report.files import write_atomic
 from fleet.report.groups import OutputGroup, group_results
+from fleet.report.reboots import reboot_dict, reboots_summary
 from fleet.secrets import NO_SECRETS, Secrets
 
-#: 2: ``schema_version``, ``simulated``, ``script`` (per OS variant: kind, SHA-256 of the
-#: text), ``cleanup`` and per-target ``os`` and ``deleted`` added; 1 (no ``schema_version``):
-#: the first reports.
-SCHEMA_VERSION = 2
+#: 3: ``reboots`` and per-target ``reboot`` added; 2: ``schema_version``, ``simulated``,
+#: ``script`` (per OS variant: kind, SHA-256 of the text), ``cleanup`` and per-target ``os``
+#: and ``deleted`` added; 1 (no ``schema_version``): the first reports.
+SCHEMA_VERSION = 3
 
 #: Statuses that prove Azure accepted the run command (the target was launched).
 _LAUNCHED = frozenset(
     {
         Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELED, Status.WEDGED,
-        Status.AGENT_NOT_READY, Status.RUNNING,
+        Status.AGENT_NOT_READY, Status.REBOOT_TIMED_OUT, Status.RUNNING,
     }
 )  # fmt: skip
 
@@ -98,6 +99,7 @@ def _target_dict(r: TargetResult, judgement: Judgement) -> dict[str, Any]:
         "polls": r.polls,
         "verdict": verdict_dict(judgement),
         "deleted": [deleted_dict(d) for d in r.deleted],
+        "reboot": reboot_dict(r.reboot),
     }
 
 
@@ -200,6 +202,7 @@ def report_to_dict(
         "arm": _arm_dict(report),
         "rollout": _rollout_dict(report),
         "cleanup": _cleanup_dict(report),
+        "reboots": reboots_summary(report),
     }
 
 

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from fleet.model import DeleteReason, RunReport, Status
 from fleet.report.groups import OutputGroup, group_results
+from fleet.report.reboots import reboots_line
 from fleet.secrets import NO_SECRETS, Secrets
 
 STATUS_STYLES: dict[Status, str] = {
@@ -167,6 +168,9 @@ def _footer(report: RunReport) -> Text:
         if len(done) < len(deleted):
             text.append(f"; {len(deleted) - len(done):,} could not be deleted (see the report)")
         text.append(".")
+    rebooted = reboots_line(report)
+    if rebooted is not None:
+        text.append(f"\n{rebooted}")
     return text
 
 

@@ -73,6 +73,10 @@ FLAGS: dict[Loc, str] = {
     ("rollout", "confirm_over"): "--confirm-over",
     ("rollout", "cleanup"): "--cleanup",
     ("rollout", "pending_timeout"): "--pending-timeout",
+    ("rollout", "reboot"): "--reboot",
+    ("rollout", "reboot_exit_codes"): "--reboot-exit-codes",
+    ("rollout", "reboot_marker"): "--reboot-marker",
+    ("rollout", "reboot_timeout"): "--reboot-timeout",
 }
 
 
@@ -82,7 +86,9 @@ class RolloutOptions:
 
     ``batches``: ``"1,5,10%,100%"``; ``max_errors``: ``"2"`` or ``"5%"``; ``pause``,
     ``deadline``, ``cancel_grace``, ``pending_timeout``: durations; ``seed``/``confirm_over``:
-    whole numbers; ``cleanup``: keep-last, delete-on-success or always.
+    whole numbers; ``cleanup``: keep-last, delete-on-success or always; ``reboot``: never,
+    if-required or always, ``reboot_exit_codes`` ``"100"`` or ``"100,101"``, ``reboot_marker`` a
+    regex, ``reboot_timeout`` a duration.
     Booleans are only ever switched on by a flag (None/False = leave as the file says).
     """
 
@@ -98,6 +104,10 @@ class RolloutOptions:
     confirm_over: str | None = None
     cleanup: str | None = None
     pending_timeout: str | None = None
+    reboot: str | None = None
+    reboot_exit_codes: str | None = None
+    reboot_marker: str | None = None
+    reboot_timeout: str | None = None
 
     @classmethod
     def from_flags(cls, flags: Mapping[str, Any]) -> RolloutOptions:
@@ -115,6 +125,10 @@ class RolloutOptions:
             confirm_over=flags.get("confirm_over"),
             cleanup=flags.get("cleanup"),
             pending_timeout=flags.get("pending_timeout"),
+            reboot=flags.get("reboot"),
+            reboot_exit_codes=flags.get("reboot_exit_codes"),
+            reboot_marker=flags.get("reboot_marker"),
+            reboot_timeout=flags.get("reboot_timeout"),
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -132,9 +146,15 @@ class RolloutOptions:
             ("confirm_over", _whole(self.confirm_over)),
             ("cleanup", self.cleanup),
             ("pending_timeout", self.pending_timeout),
+            ("reboot", self.reboot),
+            ("reboot_marker", self.reboot_marker),
+            ("reboot_timeout", self.reboot_timeout),
         ):
             if value is not None:
                 data[key] = value
+        if self.reboot_exit_codes is not None:
+            items = [i for i in self.reboot_exit_codes.split(",") if i.strip()]
+            data["reboot_exit_codes"] = [_whole(item) for item in items]
         if self.count_platform_failures:
             data["count_platform_failures"] = True
         if self.cancel_running:
@@ -262,7 +282,17 @@ def reword_for_flags(loc: Loc, message: str) -> str:
             "this would select every VM you can see — add --tag, --target-name, --resource-group "
             "or --query, or pass --all"
         )
+    if loc[:1] == ("rollout",) and str(loc[-1]).startswith("reboot"):
+        for key, flag in _REBOOT_KEYS:
+            message = message.replace(key, flag)
     return message
+
+
+_REBOOT_KEYS = (
+    ("reboot_exit_codes (e.g. [100])", "--reboot-exit-codes (e.g. 100)"),
+    ("reboot_marker", "--reboot-marker"),
+    ("script.success_exit_codes", "--success-exit-codes"),
+)
 
 
 def flags_origin(base_dir: Path | None = None) -> Origin:

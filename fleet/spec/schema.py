@@ -36,6 +36,10 @@ query of a SAS URI). Shape of a job file::
                                       # cancel_running, confirm_over ("Rolling out")
       cleanup: keep-last              # or delete-on-success, always ("What fleet leaves ...")
       pending_timeout: 26m            # Pending this long (agent not ready) = AgentNotReady
+      reboot: if-required             # never (default), if-required or always ("Reboots")
+      reboot_exit_codes: [100]        # "required" = one of these (also success exit codes) ...
+      reboot_marker: 'REBOOT REQUIRED'   # ... or this regex matching a line of the output
+      reboot_timeout: 15m             # restarted and not back (running, agent Ready) = failure
     schedule: {every: 15m}            # scheduled checks (fleet serve): schedule, expect and
     expect: {output: "OK"}            # alerts — see fleet.spec.checks
     alerts: {webhooks: [{url: {env: HOOK_URL}}]}
@@ -55,7 +59,7 @@ from pydantic import (
     model_validator,
 )
 
-from fleet.model import Cleanup, Mode
+from fleet.model import REBOOT_TIMEOUT_S, Cleanup, Mode, Reboot
 from fleet.model.rollout import PENDING_TIMEOUT_S
 from fleet.spec.checks import AlertsSection, ExpectSection, ScheduleSection
 from fleet.spec.fields import EnvRef, StrictModel
@@ -78,6 +82,8 @@ from fleet.spec.values import (
     ParamValue,
     Pause,
     PendingTimeout,
+    RebootTimeout,
+    RebootValue,
     Regex,
     ResourceGroupName,
     SubscriptionId,
@@ -254,6 +260,10 @@ class Rollout(StrictModel):
     confirm_over: Annotated[StrictInt, Field(ge=0)] = 10
     cleanup: CleanupValue = Cleanup.KEEP_LAST
     pending_timeout: PendingTimeout = PENDING_TIMEOUT_S
+    reboot: RebootValue = Reboot.NEVER
+    reboot_exit_codes: list[StrictInt] = []
+    reboot_marker: Regex | None = None
+    reboot_timeout: RebootTimeout = REBOOT_TIMEOUT_S
 
     def gates(self) -> list[HealthGate]:
         gate = self.health_gate

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import PlainValidator
 
 from fleet.errors import SpecError
-from fleet.model import Amount, Cleanup, Concurrency, Mode, Order
+from fleet.model import Amount, Cleanup, Concurrency, Mode, Order, Reboot
 
 MAX_TIMEOUT_S = 86_400
 DURATION_HINT = 'use 600, "90s", "10m", "1h" or "7d"'
@@ -175,6 +175,15 @@ def parse_mode(value: Any) -> Mode:
     return _choice(value, Mode, "a mode")
 
 
+def parse_reboot(value: Any) -> Reboot:
+    return _choice(value, Reboot, "a reboot policy")
+
+
+def _reboot_timeout(value: Any) -> int:
+    # a VM takes about a minute to come back; a day is past anything Azure keeps trying
+    return parse_span(value, minimum=60, maximum=MAX_TIMEOUT_S, what="a reboot timeout")
+
+
 def _regex(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("must be a non-empty regular expression")
@@ -285,6 +294,8 @@ ConcurrencyValue = Annotated[Concurrency, PlainValidator(parse_concurrency)]
 Pause = Annotated[int, PlainValidator(_pause)]
 Deadline = Annotated[int, PlainValidator(_deadline)]
 PendingTimeout = Annotated[int, PlainValidator(_pending_timeout)]
+RebootValue = Annotated[Reboot, PlainValidator(parse_reboot)]
+RebootTimeout = Annotated[int, PlainValidator(_reboot_timeout)]
 CleanupValue = Annotated[Cleanup, PlainValidator(parse_cleanup)]
 BatchSize = Annotated[Amount, PlainValidator(parse_batch_size)]
 MaxErrors = Annotated[Amount, PlainValidator(parse_max_errors)]

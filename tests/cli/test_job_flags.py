@@ -74,7 +74,7 @@ def test_script_file_runs_and_the_report_names_it_by_sha256(tmp_path: Path) -> N
     report = json.loads(proc.stdout)
     digest = hashlib.sha256(script.read_bytes()).hexdigest()
     assert report["script"] == {"linux": {"kind": "script", "sha256": digest}}
-    assert report["simulated"] is True and report["schema_version"] == 2
+    assert report["simulated"] is True and report["schema_version"] == 3
     assert all(t["os"] == "linux" and t["status"] == "Succeeded" for t in report["targets"])
 
 
@@ -116,6 +116,11 @@ def test_the_simulated_output_follows_the_script() -> None:
     assert patched and all("patched;" in t["output"] for t in patched)
     reboot = [t for t in patched if t["exit_code"] == 100]
     assert reboot and all("REBOOT REQUIRED" in t["output"] for t in reboot)
+    # the job reboots those (reboot: if-required, exit code 100): each back before it is done
+    assert all(t["reboot"]["outcome"] == "done" for t in reboot)
+    asked = [t for t in report["targets"] if t["exit_code"] == 100]
+    assert report["reboots"]["requested"] == len(asked) >= len(reboot)
+    assert all(t["reboot"] is None for t in report["targets"] if t["exit_code"] != 100)
 
 
 def test_the_job_files_say_how_to_try_them_on_the_simulated_fleet() -> None:

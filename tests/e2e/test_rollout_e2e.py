@@ -64,6 +64,7 @@ async def test_rolling_patch_zone_by_zone_with_canary_and_percentages() -> None:
     async with sim_backend(simkit.profile("demo"), SCALE) as (emu, backend):
         report = await api.run_async(spec, backend)
         truth = await simkit.ground_truth(emu, "executions")
+        restarts = await simkit.ground_truth(emu, "restarts")
     assert report.ended == "completed", report.ended_detail
     ids = [r.target.id for r in report.results]
     assert len(ids) == len(set(ids)) == 60  # rg-web: 40 VMs + 20 vmss-api instances, once each
@@ -75,6 +76,12 @@ async def test_rolling_patch_zone_by_zone_with_canary_and_percentages() -> None:
     # down does not stop its patch).
     reboot = [r for r in report.results if r.exit_code == 100]
     assert reboot and all(r.status is Status.SUCCEEDED for r in reboot)
+    # The job's reboot: if-required (exit code 100): Azure restarted exactly those VMs, once
+    # each, and each was back (running, agent Ready) before it counted as done.
+    per_target = {t.lower(): n for t, n in restarts["restarts_per_target"].items()}
+    assert per_target == {r.target.id.lower(): 1 for r in reboot}
+    assert all(r.reboot is not None and r.reboot.done for r in reboot)
+    assert all(r.reboot is None for r in report.results if r.exit_code != 100)
     record = report.rollout
     assert (record.script_failures, record.platform_failures, record.max_errors) == (1, 2, 2)
     batches = record.batches

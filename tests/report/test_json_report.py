@@ -63,6 +63,7 @@ TARGET_FIELDS = {
     "verdict": dict,
     "polls": int,
     "deleted": list,
+    "reboot": (dict, type(None)),
 }
 
 
@@ -103,9 +104,9 @@ def test_all_fields_with_types() -> None:
     assert list(doc) == [
         "schema_version", "run_id", "job", "simulated", "script", "started_at", "finished_at",
         "ended", "ended_detail", "summary", "verdicts", "targets", "groups", "arm", "rollout",
-        "cleanup",
+        "cleanup", "reboots",
     ]  # fmt: skip
-    assert (doc["schema_version"], doc["simulated"], doc["script"]) == (2, False, {})
+    assert (doc["schema_version"], doc["simulated"], doc["script"]) == (3, False, {})
     assert (doc["run_id"], doc["job"], doc["ended"]) == ("r-1", "health", "completed")
     assert doc["summary"] == {"Succeeded": 196, "Failed": 4, "Skipped": 1, "total": 201}
     assert doc["verdicts"] == {"pass": 196, "fail": 4, "skip": 1}

@@ -150,6 +150,14 @@ def test_plain_line_content() -> None:
     )
 
 
+def test_plain_line_says_how_many_running_targets_are_rebooting() -> None:
+    p = Progress(total=10, launched=6, running=4, rebooting=3, succeeded=2, elapsed_s=61.0)
+    assert plain_line(p) == (
+        "[01:01] 2/10 done (20%): launched 6, running 4 (3 rebooting), succeeded 2, "
+        "failed 0, skipped 0; throttled 0 (0.0s waited)"
+    )
+
+
 def test_progress_live_mode_on_a_terminal() -> None:
     out = io.StringIO()
     console = Console(file=out, width=160, force_terminal=True, color_system=None)
