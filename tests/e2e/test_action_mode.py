@@ -22,6 +22,7 @@ from fleet.model import (
     Amount,
     Mode,
     Order,
+    RebootOutcome,
     RolloutPolicy,
     ScriptSource,
     ScriptSpec,
@@ -30,6 +31,7 @@ from fleet.model import (
 )
 from fleet.spec import load_job_spec
 from tests import simkit
+from tests.e2e import test_reboots_e2e as reboots
 from tests.e2e.harness import job, sim_backend
 
 pytestmark = pytest.mark.anyio
@@ -299,3 +301,30 @@ async def test_a_success_exit_code_of_the_job_succeeds_in_action_mode_too() -> N
     ran = [r for r in report.results if r.status is not Status.SKIPPED]
     assert report.ended == "completed" and ran
     assert all((r.status, r.exit_code) == (Status.SUCCEEDED, 1) for r in ran), ran
+
+
+async def test_reboots_follow_action_run_commands_as_they_follow_managed_ones() -> None:
+    """#19's reboot after the script, in action mode: the output fleet reads from the action
+    result (its marker stripped) asks for the reboot, the VMs that asked are restarted once
+    each and waited for, those that never come back are RebootTimedOut (the estate and job of
+    tests/e2e/test_reboots_e2e.py)."""
+    async with sim_backend(reboots.estate(), reboots.SCALE) as (emu, backend):
+        report = await api.run_async(_action(reboots.patch_job()), backend)
+        restarts = await simkit.ground_truth(emu, "restarts")
+        truth = await simkit.ground_truth(emu, "executions")
+    actions = [r for r in truth["executions"] if r["kind"] == "action"]
+    asked = {reboots.short(r["target"]) for r in actions if r["outcome"] == "reboot"}
+    assert {"web-06", "web-07", "web-08", "ss-u_0"} <= asked and len(asked) < 13
+    assert {reboots.short(t): n for t, n in restarts["restarts_per_target"].items()} == (
+        dict.fromkeys(asked, 1)
+    )
+    assert len(actions) == 13 and all(r["started"] for r in actions)  # one action run each
+    for result in report.results:
+        name = reboots.short(result.target.id)
+        if name not in asked:
+            assert (result.status, result.reboot) == (Status.SUCCEEDED, None), name
+        elif name in ("web-07", "web-08"):
+            assert result.status is Status.REBOOT_TIMED_OUT, (name, result.reason)
+        else:
+            assert result.status is Status.SUCCEEDED and result.reboot is not None, name
+            assert result.reboot.outcome is RebootOutcome.DONE, (name, result.reboot)
