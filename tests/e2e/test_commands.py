@@ -1,7 +1,8 @@
 """The built-in command catalog: ``fleet commands`` lists a location's commands (table, JSON,
 TSV; --os) from the emulator over the real SDK, and a job's ``command_id`` is checked against
 the catalog of the selected targets' locations at plan time — an unknown id or one of the
-other OS is refused (exit code 2) before anything is written to Azure."""
+other OS is refused (exit code 2) before anything is written to Azure; the plan of an action run
+says what action mode cannot do."""
 
 from __future__ import annotations
 
@@ -117,3 +118,13 @@ async def test_command_ids_are_checked_where_the_targets_are_and_nothing_is_writ
         k: v for k, v in stats["requests"].items() if "RunCommand" in k and "Catalog" not in k
     }
     assert not writes  # nothing sent
+
+
+def test_the_plan_of_an_action_run_says_what_action_mode_cannot_do() -> None:
+    args = ("--sim", "--profile", "small", "--target-name", "app-0*", "--script", "uptime")
+    action = fleet("plan", *args, "--mode", "action")
+    managed = fleet("plan", *args)
+    assert action.returncode == 0 == managed.returncode, action.stderr + managed.stderr
+    shown = " ".join(action.stdout.split())  # the title may wrap
+    assert "mode action (one command at a time per VM; a running one cannot be stopped)" in shown
+    assert "mode action" not in " ".join(managed.stdout.split())
