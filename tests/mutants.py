@@ -81,10 +81,8 @@ MUTANTS: dict[str, Mutant] = {
     ),
     "headers-ignored": Mutant(
         "fleet/azure/limiter.py",
-        '        """Lower each bucket of ``request_class`` to what the response\'s headers say is '
-        'left."""\n',
-        '        """Lower each bucket of ``request_class`` to what the response\'s headers say is '
-        'left."""\n        return\n',
+        "        self.model.answered(self._clock(), count, charged=charged)\n",
+        "        self.model.answered(self._clock(), None, charged=charged)\n",
         ("tests/e2e/test_at_the_limit.py::test_a_drained_budget_is_learned_from_the_headers",),
         "the x-ms-ratelimit-remaining-* headers never re-sync the buckets",
     ),

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio
 import structlog
 
 from fleet.api.lifecycle import Resumed, closing, drive
+from fleet.api.outputs import open_outputs
 from fleet.api.prepare import preflight, select_sentinels
 from fleet.engine.reboot import PendingReboot
 from fleet.engine.runner import EngineSettings
@@ -193,11 +195,13 @@ async def resume_async(
     force: bool = False,
     writer: RunWriter | None = None,
     how: Continuation | None = None,
+    outputs_root: Path | None = None,
 ) -> RunReport:
     """Finish ``run_id`` (``spec``: rebuilt from its recipe, ``fleet.spec.Recipe``), or go on
     past its halt (``how``). ``writer``: the run's writer if the caller took it already
-    (:func:`take_over`)."""
+    (:func:`take_over`); ``outputs_root``: as for :func:`fleet.api.run.run_async`."""
     how = how or Continuation()
+    settings = settings or EngineSettings(time_scale=backend.time_scale)
     with using(Secrets.from_spec(spec)):
         if writer is None:
             take = functools.partial(
@@ -207,10 +211,11 @@ async def resume_async(
         with closing(writer):
             plan, resumed = await _journaled_plan(run_id, journal, spec, backend, how)
             started = journal.run(run_id).started_at
-            return await drive(
-                plan, backend, started=started, writer=writer, settings=settings,
-                observer=observer, control=control, resumed=resumed,
-            )  # fmt: skip
+            async with open_outputs(plan, backend, settings, outputs_root) as outputs:
+                return await drive(
+                    plan, backend, started=started, writer=writer, settings=settings,
+                    observer=observer, control=control, resumed=resumed, outputs=outputs,
+                )  # fmt: skip
 
 
 async def _journaled_plan(

@@ -9,7 +9,7 @@ from rich.table import Table
 # The columns after the contender and its makespan, shared by the table and the Markdown.
 COLUMNS = (
     "x bound", "completed", "failed", "skipped", "lost", "not run", "over once", "429s",
-    "reads/t", "writes/t", "cpu s", "RSS MB",
+    "reads/t", "writes/t", "storage/t", "cpu s", "RSS MB",
 )  # fmt: skip
 
 
@@ -80,6 +80,7 @@ def _cells(r: dict[str, Any]) -> tuple[str, ...]:
         _num(r["throttled"]),
         _num(r["reads_per_target"], "{:.2f}"),
         _num(r["writes_per_target"], "{:.2f}"),
+        _num(r.get("storage_requests_per_target"), "{:.2f}"),
         _num(r["cpu_s"], "{:.1f}"),
         _num(r["peak_rss_mb"], "{:.0f}"),
     )

@@ -25,10 +25,11 @@ from pydantic import (
 
 from fleet.sim.catalog import BuiltIns, UnknownName, is_name
 
-#: Every contender; ``fleet-action`` is fleet in ``mode: action`` (the action run command).
-CONTENDERS = ("fleet", "fleet-action", "documented", "unbounded")
-#: What a scenario runs unless it lists its ``contenders``.
-DEFAULT_CONTENDERS = ("fleet", "documented", "unbounded")
+#: Every contender; a scenario runs ``CONTENDERS`` unless it lists its own (``contenders:``).
+#: ``fleet-action`` is fleet in ``mode: action`` (the action run command); ``fleet-storage`` is
+#: fleet with ``completion: storage`` (its emulator runs with an Azurite).
+KNOWN = ("fleet", "fleet-action", "fleet-storage", "documented", "unbounded")
+CONTENDERS = ("fleet", "documented", "unbounded")
 SCENARIOS = BuiltIns("fleet.bench", "scenarios", "scenario")
 
 
@@ -51,6 +52,9 @@ class Budgets(_Strict):
     fleet_action: PositiveFloat = Field(
         default=300, validation_alias=AliasChoices("fleet-action", "fleet_action")
     )
+    fleet_storage: PositiveFloat = Field(
+        default=300, validation_alias=AliasChoices("fleet-storage", "fleet_storage")
+    )
     documented: PositiveFloat = 90
     unbounded: PositiveFloat = 300
 
@@ -63,7 +67,7 @@ class Scenario(_Strict):
     seed: int
     job: BenchJob = BenchJob()
     budgets: Budgets = Budgets()
-    contenders: tuple[str, ...] = DEFAULT_CONTENDERS
+    contenders: tuple[str, ...] = CONTENDERS
     # the emulator's Compute header dialect (``fleet sim serve --throttle-headers``), if not the
     # profile's; and other clients' load, a ``/_sim/background`` body posted as each contender
     # starts (its loads start then: the throttle bound for what they leave is in the row)
@@ -110,8 +114,8 @@ def load_scenario(ref: str | Path) -> Scenario:
     except ValidationError as exc:
         lines = [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise ScenarioError("\n".join(lines)) from None
-    unknown = [c for c in scenario.contenders if c not in CONTENDERS]
+    unknown = [c for c in scenario.contenders if c not in KNOWN]
     if unknown:
-        message = f"{path}: contenders: unknown {unknown}; choose from {list(CONTENDERS)}"
+        message = f"{path}: contenders: unknown {unknown}; choose from {list(KNOWN)}"
         raise ScenarioError(message)
     return scenario

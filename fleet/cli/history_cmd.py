@@ -25,6 +25,7 @@ from fleet.cli.output import (
     print_tsv,
     stdout_console,
 )
+from fleet.cli.show_output import print_output
 from fleet.cli.views import show_report
 from fleet.cli.wiring import check_report_path
 from fleet.errors import FleetError
@@ -120,6 +121,17 @@ def _print_runs(rows: list[dict[str, Any]], fmt: str) -> None:
             console.print(INTERRUPTED_NOTE, highlight=False)
 
 
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        help="Print one target's whole output instead (by name or id): stdout to stdout, "
+        "stderr to stderr, byte for byte as fleet kept it from the output blobs; only the "
+        "last 4 KB for a job without output storage.",
+    ),
+]
+
+
 @with_options(journal_options)
 def show(
     run_id: str,
@@ -127,9 +139,11 @@ def show(
     output_format_: FormatOpt = None,
     report: ShowReportOpt = None,
     report_format: ReportFormatOpt = None,
+    target: TargetOpt = None,
     **kw: Any,
 ) -> None:
-    """A run's report from the journal, as fleet run printed it.
+    """A run's report from the journal, as fleet run printed it, or one target's full output
+    (--target NAME).
 
     -o json: the JSON of fleet run --report; -o tsv: a line per target. A run in flight or
     interrupted shows what is known so far: launched targets without a result are Running.
@@ -143,6 +157,9 @@ def show(
             check_report_path(report, report_format)
         journal = open_journal(kw.get("state_dir"), writable=False)
         report_obj = report_from_journal(journal, run_id)
+        if target is not None:
+            print_output(report_obj, target)
+            return
         live = report_obj.ended in ("running", "interrupted")
         stored = None if live else journal.report_json(run_id)  # what fleet run wrote
         document = stored or report_to_dict(report_obj)

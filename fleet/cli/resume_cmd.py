@@ -169,7 +169,7 @@ async def _resume(
 ) -> RunReport:
     verb = "continuing" if how.past_halt else "resuming"
     err_console.print(f"{verb} run [bold]{run_id}[/]  job: {spec.name}", highlight=False)
-    async with open_backend(connection, journal) as backend:
+    async with open_backend(connection, journal, spec.output) as backend:
         control = RunControl(cancel_running=spec.rollout.cancel_running)
         async with anyio.create_task_group() as tg:
             tg.start_soon(relay_signals, control, err_console, spec.rollout.cancel_grace_s)
@@ -177,7 +177,7 @@ async def _resume(
             with TerminalObserver(err_console, title=title, announce=False) as observer:
                 report = await resume_async(
                     run_id, journal, spec, backend, control=control, observer=observer,
-                    writer=writer, how=how,
+                    writer=writer, how=how, outputs_root=journal.state_dir / "outputs",
                 )  # fmt: skip
             tg.cancel_scope.cancel()
     return report
@@ -229,6 +229,9 @@ def rerun(
 async def _rerun(
     spec: JobSpec, recipe: Recipe, journal: Journal, wanted: frozenset[str], yes: bool
 ) -> RunReport:
-    async with open_backend(recipe.connection, journal) as backend:
+    async with open_backend(recipe.connection, journal, spec.output) as backend:
         plan = await prepare(spec, backend, only=wanted)
-        return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)
+        return await launch(
+            plan, backend, journal=journal, recipe=recipe, yes=yes,
+            outputs_root=journal.state_dir / "outputs",
+        )  # fmt: skip

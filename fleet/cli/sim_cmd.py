@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from fleet.sim.azurite import AzuriteInfo
     from fleet.sim.model import Inventory, SimVm
     from fleet.sim.profile import Profile
 
@@ -82,12 +87,22 @@ def serve(
             "The limits enforced stay the same; only what the headers say changes.",
         ),
     ] = None,
+    azurite: Annotated[
+        bool,
+        typer.Option(
+            "--azurite",
+            help="Also start an Azurite blob service on 127.0.0.1 (HTTPS, in memory) that the "
+            "simulated VMs write run-command output blobs to; the ready line gains a storage "
+            "object (account_url, ca_cert, account_name, account_key). Stopped with the emulator.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the emulator until SIGINT/SIGTERM.
 
     Once ready it prints one JSON line to stdout:
     {"endpoint": "https://127.0.0.1:PORT", "ca_cert": "/abs/ca.pem", "subscriptions": [...],
-    "time_scale": K}. Point a client at the endpoint, trust ca_cert, and send a bearer token
+    "time_scale": K} (with --azurite also "storage": {...}). Point a client at the endpoint,
+    trust ca_cert, and send a bearer token
     from the profile's principals (default token: fleet-sim-token). Ground truth for tests:
     GET {endpoint}/_sim/stats, /_sim/executions, /_sim/restarts, /_sim/inventory,
     /_sim/runcommands, /_sim/background; PUT /_sim/faults, /_sim/settings; POST/DELETE
@@ -108,11 +123,13 @@ def serve(
         )
         raise typer.Exit(2)
     loaded = _load(profile, err)
-    emulator = Emulator(
-        loaded, time_scale=time_scale, seed=seed, port=port, throttle_headers=throttle_headers
-    )
     try:
-        code = run_serve(emulator)
+        with _storage(azurite, err) as storage:
+            emulator = Emulator(
+                loaded, time_scale=time_scale, seed=seed, port=port,
+                throttle_headers=throttle_headers, azurite=storage,
+            )  # fmt: skip
+            code = run_serve(emulator)
     except OSError as exc:
         err.print(
             f"[bold red]error:[/] cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. "
@@ -121,6 +138,28 @@ def serve(
         )
         raise typer.Exit(2) from exc
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _storage(wanted: bool, err: Console) -> Iterator[AzuriteInfo | None]:
+    """An Azurite for ``--azurite`` (stopped on the way out), else None."""
+    if not wanted:
+        yield None
+        return
+    from fleet.sim.azurite import Azurite
+    from fleet.util.procs import ServiceError
+
+    with tempfile.TemporaryDirectory(prefix="fleet-azurite-") as workdir:
+        try:
+            service = Azurite(Path(workdir))
+            info = service.start()
+        except ServiceError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(2) from exc
+        try:
+            yield info
+        finally:
+            service.stop()
 
 
 @app.command()

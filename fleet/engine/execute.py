@@ -34,6 +34,7 @@ from enum import StrEnum
 import anyio
 import structlog
 
+from fleet.engine import storage_watch
 from fleet.engine.housekeeping import Housekeeper
 from fleet.engine.hygiene import limit_of
 from fleet.engine.invocation import invocation_for
@@ -46,6 +47,7 @@ from fleet.engine.launch import (
     busy_refusal,
 )
 from fleet.engine.outcome import status_for_put_error
+from fleet.engine.outputs import SAS_MARGIN_S, RunOutputs
 from fleet.engine.polling import PollPlanner
 from fleet.engine.reboot import PendingReboot, Rebooter
 from fleet.engine.settings import RunContext
@@ -101,11 +103,14 @@ class Executor:
         transition: Transition = _no_transition,
         recorder: Recorder | None = None,
         may_launch: Callable[[], str | None] | None = None,
+        outputs: RunOutputs | None = None,
         machines: Machines | None = None,
         may_restart: Callable[[], str | None] | None = None,
     ) -> None:
-        """``may_launch``/``may_restart``: None while a PUT / a restart may go, else why not."""
+        """``outputs``: the run's output blobs (the job's ``output:``), None without;
+        ``may_launch``/``may_restart``: None while a PUT / a restart may go, else why not."""
         self.spec, self.run_commands, self.run_id = spec, run_commands, context.run_id
+        self.outputs = outputs
         settings, self.secrets = context.settings, context.secrets
         self.recorder: Recorder = recorder or NullRecorder()
         # None = go; a reason = the run stopped launching (checked once a PUT slot is free)
@@ -142,10 +147,23 @@ class Executor:
             scope.cancel()
         self.rebooter.interrupt()  # a VM being restarted: one last read, then say so
 
+    def _invocation(self, target: Target) -> Invocation | None:
+        """What the PUT carries; with output storage, the blobs (a SAS valid while the agent may
+        still write: the pending timeout, the script's run limit, the grace, a margin) and, for
+        ``completion: storage``, the wrapped script."""
+        if self.outputs is None:
+            return invocation_for(self.spec, target, self.run_id)
+        valid_for = (
+            self.spec.rollout.pending_timeout_s + run_limit_s(self.spec.script.timeout_s)
+            + self.settings.wedge_grace_s + SAS_MARGIN_S
+        )  # fmt: skip
+        blobs = self.outputs.blobs(target, valid_for)
+        return invocation_for(self.spec, target, self.run_id, blobs=blobs, wrap=self.outputs.wraps)
+
     async def execute(self, target: Target, *, unsure: bool = False) -> TargetResult:
         """Launch ``target`` and watch it to its end. ``unsure``: an earlier send's fate was
         unknown (Azure just said it did not arrive): a later send is checked again first."""
-        invocation = invocation_for(self.spec, target, self.run_id)
+        invocation = self._invocation(target)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
@@ -264,7 +282,7 @@ class Executor:
         """Continue a target a crashed run had launched (``ambiguous``: the journal says a PUT
         was about to be sent, not whether Azure got it; ``handle``: what its launch answered,
         if journaled). Never sends again unless Azure proves the earlier send never arrived."""
-        invocation = invocation_for(self.spec, target, self.run_id)
+        invocation = self._invocation(target)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
@@ -285,15 +303,40 @@ class Executor:
     async def _watch_or_interrupt(
         self, target: Target, inv: Invocation, launched_at: float, locator: str
     ) -> TargetResult:
+        """The command's result, with its full output when the job keeps outputs (read from
+        its blobs; a stopping run does not wait on storage for long)."""
+        result = await self._watched(target, inv, launched_at, locator)
+        if self.outputs is None:
+            return result
+        with anyio.move_on_after(self.settings.engine_s(self.settings.interrupt_call_s)):
+            return await self.outputs.collect(result, self.secrets)
+        return result
+
+    async def _watched(
+        self, target: Target, inv: Invocation, launched_at: float, locator: str
+    ) -> TargetResult:
         key = target.id.lower()
         if self.interrupted is None:
             with anyio.CancelScope() as scope:
                 self._watching[key] = scope
                 try:
-                    return await self.watcher.watch(target, inv, launched_at, locator)
+                    return await self._until_final(target, inv, launched_at, locator)
                 finally:
                     self._watching.pop(key, None)
         return await self._interrupted(target, inv, locator)
+
+    async def _until_final(
+        self, target: Target, inv: Invocation, launched_at: float, locator: str
+    ) -> TargetResult:
+        """From the completion record in storage when the job says so, else (or when the
+        container cannot be read) from budgeted ARM reads of ``locator``."""
+        outputs = self.outputs
+        if outputs is not None and outputs.watcher is not None:
+            where = (outputs.prefix(target), launched_at)
+            found = await storage_watch.follow(outputs.watcher, self.watcher, target, inv, where)
+            if found is not None:
+                return found
+        return await self.watcher.watch(target, inv, launched_at, locator)
 
     async def _interrupted(self, target: Target, inv: Invocation, locator: str) -> TargetResult:
         """The watch was interrupted: one last read, then delete or leave the command — each

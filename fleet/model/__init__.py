@@ -7,6 +7,8 @@ outside this package; every layer may import it.
     script    ScriptSpec, ScriptSource, SourceKind, Parameter
     rollout   RolloutPolicy, Order, Amount, HealthGate; RolloutPlan, Batch; the records
               RolloutRecord, BatchRecord, GateRecord
+    output    OutputSpec, OutputStorage, Completion; OutputBlobs, BlobRef, BlobState;
+              FullOutput, StreamCopy, StorageCounters (full outputs through append blobs)
     job       JobSpec, Concurrency, Mode
     calls     Invocation, Launched, RunView, CallError, RUN_ID_PARAMETER
     commands  BuiltinCommand — a built-in run command of Azure's catalog
@@ -35,6 +37,19 @@ from fleet.model.hygiene import (
     marker_tags,
 )
 from fleet.model.job import Concurrency, JobSpec, Mode
+from fleet.model.output import (
+    STREAMS,
+    BlobRef,
+    BlobState,
+    Completion,
+    FullOutput,
+    OutputBlobs,
+    OutputSpec,
+    OutputStorage,
+    StorageCounters,
+    StreamCopy,
+    blob_name,
+)
 from fleet.model.plan import RunPlan
 from fleet.model.reboot import (
     REBOOT_TIMEOUT_S,
@@ -73,6 +88,7 @@ from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_mat
 __all__ = [
     "REBOOT_TIMEOUT_S",
     "RUN_ID_PARAMETER",
+    "STREAMS",
     "AlertKind",
     "AlertPolicy",
     "Amount",
@@ -80,15 +96,19 @@ __all__ = [
     "Batch",
     "BatchRecord",
     "Blackout",
+    "BlobRef",
+    "BlobState",
     "BodyFormat",
     "BucketRecord",
     "BuiltinCommand",
     "CallError",
     "Cleanup",
+    "Completion",
     "Concurrency",
     "DeleteReason",
     "Deleted",
     "Expectations",
+    "FullOutput",
     "GateRecord",
     "HealthGate",
     "Invocation",
@@ -100,6 +120,9 @@ __all__ = [
     "Missed",
     "Mode",
     "Order",
+    "OutputBlobs",
+    "OutputSpec",
+    "OutputStorage",
     "Parameter",
     "Progress",
     "Reboot",
@@ -121,6 +144,8 @@ __all__ = [
     "Selector",
     "SourceKind",
     "Status",
+    "StorageCounters",
+    "StreamCopy",
     "TagMatch",
     "Target",
     "TargetKind",
@@ -128,6 +153,7 @@ __all__ = [
     "ValueCheck",
     "Verdict",
     "Webhook",
+    "blob_name",
     "is_fleets",
     "marker_tags",
     "name_matches",

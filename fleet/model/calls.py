@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from fleet.model.output import OutputBlobs
 from fleet.model.script import Parameter, ScriptSource
 from fleet.model.secret import Secret
 
@@ -29,6 +30,7 @@ class Invocation:
     run_as_password: Secret | None = None
     timeout_s: int = 600  # 0 = no handler timeout (see ``script.run_limit_s``)
     job: str = ""  # the job (or gate) it runs, for the fleet-job tag of fleet's marker
+    output_blobs: OutputBlobs | None = None  # outputBlobUri / errorBlobUri
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,10 @@ class RunView:
 
 @dataclass(frozen=True)
 class CallError:
-    """An ARM call that did not succeed: HTTP status (0 = no response) and ARM error code.
-    ``busy``: the target refused it because another command is running there (an action run
-    command's 409): nothing ran, so it may be sent again once the target is free."""
+    """An ARM (or storage) call that did not succeed: HTTP status (0 = no response) and the
+    service's error code. ``busy``: the target refused it because another command is running
+    there (an action run command's 409): nothing ran, so it may be sent again once the target
+    is free."""
 
     status: int
     code: str

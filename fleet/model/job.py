@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from fleet.model.alerts import AlertPolicy
 from fleet.model.expect import Expectations
+from fleet.model.output import OutputSpec
 from fleet.model.rollout import RolloutPolicy
 from fleet.model.schedule import Schedule
 from fleet.model.script import ScriptSpec
@@ -51,3 +52,4 @@ class JobSpec:
     schedule: Schedule | None = None  # when ``fleet serve`` runs it (``fleet run`` ignores it)
     alerts: AlertPolicy = field(default_factory=AlertPolicy)  # webhooks ``fleet serve`` calls
     mode: Mode = Mode.MANAGED
+    output: OutputSpec | None = None  # full outputs through append blobs (None: 4 KB tails)

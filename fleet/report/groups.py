@@ -1,8 +1,10 @@
 """Output grouping: which targets said the same thing.
 
 Owns ``normalize`` (strip per-VM noise — the target's own names, numbers, addresses, ids, times —
-so outputs that differ only by that noise compare equal) and ``group_results`` (clush -b style
-groups, largest first, each with a one-line human label). Pure: no I/O, no Azure, no engine.
+so outputs that differ only by that noise compare equal), ``group_results`` (clush -b style
+groups, largest first, each with a one-line human label) and ``content_key`` (a full output's
+key, computed once when fleet reads it from the output blobs: groups then compare whole
+outputs, both streams, not the 4 KB tails). Pure: no I/O, no Azure, no engine.
 """
 
 from __future__ import annotations
@@ -174,11 +176,17 @@ def summarize(result: TargetResult) -> str:
 
 
 def _group_key(result: TargetResult) -> str:
+    """Status, exit code, reason and the output: the whole output when fleet read it from the
+    output blobs (its ``group_key``), else the 4 KB tails the instance view kept."""
+    full = result.full_output
+    if full is not None and full.group_key is not None:
+        said: tuple[str, ...] = (full.group_key,)
+    else:
+        said = (normalize(result.output, result.target), normalize(result.error, result.target))
     parts = (
         result.status.value,
         str(result.exit_code),
-        normalize(result.output, result.target),
-        normalize(result.error, result.target),
+        *said,
         normalize(result.reason or "", result.target),
     )
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:12]
@@ -209,3 +217,13 @@ def group_results(results: Sequence[TargetResult]) -> list[OutputGroup]:
     for result in results:
         buckets.setdefault(_group_key(result), []).append(result)
     return sorted((_make_group(k, members) for k, members in buckets.items()), key=_order)
+
+
+def content_key(target: Target, stdout: bytes, stderr: bytes) -> str:
+    """A target's full output (both streams, per-VM noise removed) as a short key: two
+    targets whose whole outputs say the same thing get the same key (``FullOutput.group_key``)."""
+    parts = (
+        normalize(stdout.decode("utf-8", errors="replace"), target),
+        normalize(stderr.decode("utf-8", errors="replace"), target),
+    )
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]

@@ -168,6 +168,12 @@ def _footer(report: RunReport) -> Text:
         if len(done) < len(deleted):
             text.append(f"; {len(deleted) - len(done):,} could not be deleted (see the report)")
         text.append(".")
+    if report.storage is not None:
+        kept = sum(r.full_output is not None for r in report.results)
+        text.append(
+            f"\nOutput storage: {report.storage.total:,} requests; whole outputs of "
+            f"{plural(kept)} (each target's full_output in the report)."
+        )
     rebooted = reboots_line(report)
     if rebooted is not None:
         text.append(f"\n{rebooted}")

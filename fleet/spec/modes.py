@@ -4,7 +4,10 @@
 "Restrictions"). So in ``mode: action`` a script URI, protected parameters, a run-as user and
 a timeout over 90 minutes are refused before anything is sent, for the job's script and every
 health gate's; so is a ``cleanup`` policy, as an action run command leaves no run command
-resource to delete. Managed mode allows everything the schema does.
+resource to delete, and so is ``output:`` (full outputs through append blobs): the input has
+no ``outputBlobUri``/``errorBlobUri`` — those are properties of a managed run command (spec
+``VirtualMachineRunCommandProperties``) — and the action's output is only the last 4 KB its
+operation returns. Managed mode allows everything the schema does.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ def mode_problems(job: Job) -> list[Problem]:
             "is nothing to clean up — remove cleanup, or use mode: managed"
         )
         problems.append((("rollout", "cleanup"), message))
+    if job.output is not None:
+        message = (
+            f"{_WHY}: no output blobs (outputBlobUri/errorBlobUri belong to managed run "
+            "commands), so full outputs cannot be kept — remove output (or "
+            "--output-container/--completion), or use mode: managed"
+        )
+        problems.append((("output",), message))
     for index, gate in enumerate(job.rollout.gates()):
         listed = isinstance(job.rollout.health_gate, list)
         at: Loc = ("rollout", "health_gate", index) if listed else ("rollout", "health_gate")

@@ -103,3 +103,19 @@ def test_fleet_in_action_mode_is_a_contender_and_reports_truthfully(tmp_path: Pa
     assert row["lower_bound_s"] == doc["contenders"][-1]["makespan_s"] == round(action_bound, 1)
     quick = load_scenario("quick")
     assert "fleet-action" in quick.contenders and quick.budget("fleet-action") > 0
+    assert "fleet-storage" in quick.contenders and quick.budget("fleet-storage") > 0
+
+
+def test_fleet_storage_sees_completion_in_its_azurite_not_in_arm(tmp_path: Path) -> None:
+    """The fleet-storage contender: its emulator serves with --azurite, the job writes full
+    outputs there with completion: storage, and the row counts storage requests."""
+    scenario = load_scenario(_scenario(tmp_path, documented_budget=60))
+    doc = run_scenario(scenario, contenders=["fleet", "fleet-storage"], results_dir=tmp_path)
+    arm_row, storage_row = doc["contenders"][0], doc["contenders"][1]
+    assert storage_row["name"] == "fleet-storage"
+    assert (storage_row["succeeded"], storage_row["failed"], storage_row["skipped"]) == (10, 1, 1)
+    assert storage_row["lost"] == storage_row["untruthful"] == 0
+    assert storage_row["executions_over_once"] == 0
+    assert storage_row["storage_requests_per_target"] > 0
+    assert arm_row["storage_requests_per_target"] is None
+    assert storage_row["reads_per_target"] < arm_row["reads_per_target"]

@@ -13,6 +13,7 @@ import pytest
 from fleet.errors import SpecError
 from fleet.model import Mode
 from fleet.spec import JobOptions, job_spec_from_options, load_job_spec
+from fleet.spec.output import OutputOptions
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -90,3 +91,34 @@ def test_the_mode_flag() -> None:
         job_spec_from_options(
             JobOptions(all_targets=True, script_uri="https://h/x.sh", mode="action"), env={}
         )
+
+
+def test_action_mode_refuses_output_storage_in_a_job_file_and_from_the_flags(
+    tmp_path: Path,
+) -> None:
+    """An action run command's input is commandId, script and parameters only (spec
+    ``RunCommandInput``, compute 2025-04-01 runCommand.json); ``outputBlobUri``/``errorBlobUri``
+    are properties of a managed run command (``VirtualMachineRunCommandProperties``)."""
+    path = write(
+        tmp_path,
+        """
+        name: t
+        mode: action
+        targets: {all: true}
+        script: {inline: echo}
+        output:
+          storage: {account_url: "https://acct.blob.core.windows.net", container: out}
+        """,
+    )
+    with pytest.raises(SpecError) as info:
+        load_job_spec(path)
+    assert info.value.exit_code == 2
+    assert "job.yaml:5: output: an action run command (mode: action)" in str(info.value)
+    assert "use mode: managed" in str(info.value)
+    container = OutputOptions("https://acct.blob.core.windows.net/out", "storage")
+    options = JobOptions(all_targets=True, script="x", mode="action", output=container)
+    with pytest.raises(SpecError, match="--output-container: an action run command") as flags:
+        job_spec_from_options(options, env={})
+    assert flags.value.exit_code == 2
+    managed = JobOptions(all_targets=True, script="x", output=container)
+    assert job_spec_from_options(managed, env={}).output is not None  # fine in managed mode
