@@ -88,8 +88,9 @@ MUTANTS: dict[str, Mutant] = {
     ),
     "stderr-dropped-from-group-key": Mutant(
         "fleet/report/groups.py",
-        "        normalize(result.error, result.target),\n",
-        "",
+        "        said = (normalize(result.output, result.target), normalize(result.error, "
+        "result.target))\n",
+        "        said = (normalize(result.output, result.target),)\n",
         ("tests/report/test_groups.py",),
         "output groups ignore stderr",
     ),
