@@ -5,13 +5,14 @@ targets a ``rerun --failed`` takes again.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from fleet.journal import CRASHED, RUNNING, Journal, Phase, resolve_state_dir
 from fleet.journal.codec import result_from_final
-from fleet.journal.records import JournalTarget, LatestState
+from fleet.journal.records import JournalTarget, LatestState, RunRecord
 from fleet.journal.spec_record import expect_from_dict
 from fleet.model import ArmCounters, RunReport, Status, StorageCounters, TargetResult
 from fleet.report.json_report import rollout_from_dict, script_from_dict
@@ -89,6 +90,16 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         storage=None if not storage else _storage(storage),
         reboot=str((stored.get("reboots") or {}).get("policy") or "never"),
     )
+
+
+def with_outcomes_so_far(journal: Journal, record: RunRecord) -> RunRecord:
+    """``record`` with a summary: a run in flight or interrupted has none in the journal
+    (written when a run ends), so count its targets as ``fleet show`` would show them."""
+    if record.summary is not None or record.ended not in (RUNNING, CRASHED):
+        return record
+    counts = Counter(r.status.value for r in report_from_journal(journal, record.run_id).results)
+    summary = {status.value: counts[status.value] for status in Status if counts[status.value]}
+    return replace(record, summary={**summary, "total": sum(counts.values())})
 
 
 def _storage(raw: dict[str, Any]) -> StorageCounters:

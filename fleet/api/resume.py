@@ -74,6 +74,21 @@ class Continuation:
         return TargetResult(target, Status.SKIPPED, reason=reason)
 
 
+def check_exclusions(journal: Journal, run_id: str, globs: tuple[str, ...]) -> None:
+    """Refuse (``SpecError``, exit 2, nothing sent) an ``--exclude`` glob that names none of
+    the run's targets: a typo ("web-05" for web-005) would launch the very VM the operator
+    meant to leave out."""
+    names = [jt.target.name for jt in journal.targets(run_id)]
+    missing = [g for g in globs if not any(name_matches(n, (g,)) for n in names)]
+    if missing:
+        which = ", ".join(repr(g) for g in missing)
+        message = (
+            f"--exclude {which} matches none of run {run_id}'s targets: check the name "
+            f"(fleet show {run_id} -o tsv lists them); nothing was sent."
+        )
+        raise SpecError(message)
+
+
 #: How a run may have ended for ``--continue`` to take it up again.
 CONTINUABLE = frozenset({"halted-by-gate", "halted-by-error-budget", "deadline", "canceled"})
 

@@ -10,7 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
-from fleet.api.history import ended_as_shown, open_journal, report_from_journal
+from fleet.api.history import (
+    ended_as_shown,
+    open_journal,
+    report_from_journal,
+    with_outcomes_so_far,
+)
 from fleet.cli.checks_cmd import job_runs
 from fleet.cli.config import apply_defaults
 from fleet.cli.exits import err_console, fail
@@ -32,9 +37,10 @@ from fleet.errors import FleetError
 from fleet.journal import resolve_state_dir
 from fleet.journal.paths import db_path
 from fleet.journal.records import RunRecord
-from fleet.report.formats import parse_format, render, write_document
+from fleet.report.formats import format_for, parse_format, render, write_document
 from fleet.report.groups import group_results
 from fleet.report.json_report import report_to_dict
+from fleet.report.render import plural
 
 RUN_COLUMNS = (
     Column("run id"), Column("job"), Column("ended"), Column("outcomes", wrap=True),
@@ -102,7 +108,8 @@ def runs(
         if not db_path(resolve_state_dir(kw.get("state_dir"))).exists():
             records = []  # no journal yet: an empty history, not an error
         else:
-            records = open_journal(kw.get("state_dir"), writable=False).runs(limit)
+            journal = open_journal(kw.get("state_dir"), writable=False)
+            records = [with_outcomes_so_far(journal, r) for r in journal.runs(limit)]
     except FleetError as exc:
         raise fail(exc) from exc
     _print_runs([run_row(r) for r in records], fmt)
@@ -111,12 +118,16 @@ def runs(
 def _print_runs(rows: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
         print_json(rows)
-    elif fmt == "tsv":
-        print_tsv(_cells(row) for row in rows)
+    elif fmt == "tsv":  # for scripts: the start in ISO 8601, the duration in seconds
+        print_tsv(
+            [*_cells(row)[:4], row["started_at"],
+             "" if row["duration_s"] is None else round(row["duration_s"], 1), row["who"]]
+            for row in rows
+        )  # fmt: skip
     else:
         console = stdout_console()
         cells = [_cells(r) for r in rows]
-        console.print(fitted_table(console, RUN_COLUMNS, cells, title=f"{len(rows)} runs"))
+        console.print(fitted_table(console, RUN_COLUMNS, cells, title=plural(len(rows), "run")))
         if any(row["ended"] == "interrupted" for row in rows):
             console.print(INTERRUPTED_NOTE, highlight=False)
 
@@ -147,12 +158,13 @@ def show(
 
     -o json: the JSON of fleet run --report; -o tsv: a line per target. A run in flight or
     interrupted shows what is known so far: launched targets without a result are Running.
-    --report PATH writes the report file in --report-format (json, junit, csv, html), as
-    fleet run --report would have; --report-format alone prints that report instead."""
+    --report PATH writes the report file in --report-format (json, junit, csv, html; else
+    as its suffix says: .xml, .csv, .html), as fleet run --report would have; --report-format
+    alone prints that report instead."""
     try:
         config = apply_defaults(kw)
         fmt = output_format(output, output_format_, default=config.output)
-        file_fmt = parse_format(report_format or "json")
+        file_fmt = parse_format(report_format) if report_format else format_for(report)
         if report is not None:
             check_report_path(report, report_format)
         journal = open_journal(kw.get("state_dir"), writable=False)

@@ -15,7 +15,7 @@ import typer
 
 from fleet.api.history import open_journal, recipe_of, unfinished
 from fleet.api.prepare import prepare
-from fleet.api.resume import Continuation, resume_async, take_over
+from fleet.api.resume import Continuation, check_exclusions, resume_async, take_over
 from fleet.cli.config import apply_defaults, load_config
 from fleet.cli.exits import err_console, fail
 from fleet.cli.launch import launch
@@ -149,6 +149,7 @@ def resume(
             )
             raise SpecError(message)
         how = Continuation(past_halt=go_on, exclude=tuple(exclude or ()))
+        check_exclusions(journal, run_id, how.exclude)
         writer = take_over(journal, run_id, spec, force=force_unlock, past_halt=go_on)
         secrets = Secrets.from_spec(spec)
         result = run_sync(
@@ -211,6 +212,7 @@ def rerun(
         if not failed:
             raise SpecError("fleet rerun needs --failed (rerunning everything is fleet run).")
         journal, recipe, _ = _replayed(run_id, kw)
+        check_exclusions(journal, run_id, tuple(exclude or ()))
         changes = overrides_from_options(JobOptions.from_flags({**kw, "exclude_name": exclude}))
         job = replace(recipe.job, overrides=merge_overrides(recipe.job.overrides, changes))
         again = Recipe(job, recipe.connection, rerun_of=run_id)

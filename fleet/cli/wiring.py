@@ -21,7 +21,7 @@ from fleet.cli.exits import err_console, say_error, set_debug
 from fleet.errors import FleetError, ReportWriteError, SpecError
 from fleet.model import OutputSpec, RunReport
 from fleet.ports import Backend
-from fleet.report.formats import ReportFormat, parse_format
+from fleet.report.formats import ReportFormat, format_for, parse_format
 from fleet.secrets import NO_SECRETS, Secrets, using
 from fleet.spec import Connection
 
@@ -125,9 +125,10 @@ def finish_run(
 
 
 def check_report_path(report: Path | None, report_format: str | None = None) -> ReportFormat:
-    """The report's format, and refuse a report path that cannot be written, before anything
-    runs (exit 2)."""
-    fmt = parse_format(report_format or "json")
+    """The report's format (``--report-format``, else the one the file's suffix names: .xml
+    JUnit, .csv, .html, else JSON), and refuse a report path that cannot be written, before
+    anything runs (exit 2)."""
+    fmt = parse_format(report_format) if report_format else format_for(report)
     if report is None:
         if report_format is not None:
             message = f"--report-format {fmt} says how to write a report file: add --report PATH."

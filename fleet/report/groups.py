@@ -101,11 +101,19 @@ def _replace_word(text: str, word: str, label: str) -> str:
     return "".join(parts) + text[start:] if parts else text
 
 
-def _replace_identity(text: str, target: Target) -> str:
+def hostless(text: str, target: Target) -> str:
+    """``text`` with the names ``target`` may print for itself as ``<host>``: its name, a
+    Windows computer name, a scale-set instance's computer name (``vmss-api000001`` for
+    ``vmss-api_1``)."""
     if target.scale_set:
         text = _scale_set_host(target.scale_set).sub("<host>", text)
     for name in _own_names(target):
         text = _replace_word(text, name, "<host>")
+    return text
+
+
+def _replace_identity(text: str, target: Target) -> str:
+    text = hostless(text, target)
     for value, label in ((target.resource_group, "<rg>"), (target.location, "<location>")):
         if value:
             text = _replace_word(text, value, label)
@@ -147,6 +155,10 @@ class OutputGroup:
     sample_output: str
     sample_error: str
     summary: str  # one line for humans, e.g. "ERROR: / is 100% full (threshold 90%)"
+    # The sample's whole label, not cut (``summary`` is it ``bounded``), and the same with the
+    # sample's own host names as <host>: the words of a line that speaks for several targets.
+    hostless: str = ""
+    whole: str = ""
 
 
 #: Statuses where the script itself ran, so its own words explain the outcome best.
@@ -162,8 +174,14 @@ def _last_line(text: str) -> str:
     return ""
 
 
-def summarize(result: TargetResult) -> str:
-    """A one-line label for a result: the line a human would look at first."""
+def bounded(label: str) -> str:
+    """``label`` cut to a terminal-friendly length ("…" marks the cut)."""
+    return label if len(label) <= _SUMMARY_MAX else label[: _SUMMARY_MAX - 1] + "…"
+
+
+def summarize(result: TargetResult, *, whole: bool = False) -> str:
+    """A one-line label for a result: the line a human would look at first (``bounded``
+    unless ``whole``)."""
     reason = _SPACE.sub(" ", (result.reason or "").strip())
     if result.status is Status.SUCCEEDED:
         order = (_last_line(result.output), _last_line(result.error), "(no output)")
@@ -172,7 +190,7 @@ def summarize(result: TargetResult) -> str:
     else:  # decided without the script's help (skipped, denied, not found, ...)
         order = (reason, _last_line(result.error), _last_line(result.output))
     label = next((part for part in order if part), result.status.value)
-    return label if len(label) <= _SUMMARY_MAX else label[: _SUMMARY_MAX - 1] + "…"
+    return label if whole else bounded(label)
 
 
 def _group_key(result: TargetResult) -> str:
@@ -194,6 +212,7 @@ def _group_key(result: TargetResult) -> str:
 
 def _make_group(key: str, members: list[TargetResult]) -> OutputGroup:
     sample = min(members, key=lambda r: r.target.id)
+    whole = summarize(sample, whole=True)
     return OutputGroup(
         key=key,
         status=sample.status,
@@ -202,7 +221,9 @@ def _make_group(key: str, members: list[TargetResult]) -> OutputGroup:
         targets=tuple(sorted(r.target.name for r in members)),
         sample_output=sample.output,
         sample_error=sample.error,
-        summary=summarize(sample),
+        summary=bounded(whole),
+        hostless=hostless(whole, sample.target),
+        whole=whole,
     )
 
 
