@@ -1,5 +1,6 @@
 """Preparing a run: select the targets, skip the ones that cannot run (no write needed),
-select the health gates' sentinels, learn from the job's history how long each target's script
+select the health gates' sentinels, check the job's built-in ``command_id`` against the
+catalog of the targets' locations, learn from the job's history how long each target's script
 takes (with a journal), cut the rollout's batches (longest-expected first inside each), name the
 run — the ``RunPlan`` that is shown, confirmed and run. Bulk reads only; nothing is written to
 Azure.
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 import anyio
 import structlog
 
+from fleet.api.command_check import check_command_ids
 from fleet.api.forecast import forecast_for
 from fleet.errors import NothingSelected, SpecError
 from fleet.journal import Journal
@@ -129,6 +131,7 @@ async def prepare(
         require_targets(spec, selected)
     sentinels = await select_sentinels(spec, backend)
     runnable, skipped = preflight(selected, spec.script)
+    await check_command_ids(spec, [*runnable, *sentinels], backend.catalog)
     if forecast is None and history is not None:
         forecast = await anyio.to_thread.run_sync(forecast_for, history, spec)
     plan = RunPlan(

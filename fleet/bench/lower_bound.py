@@ -20,6 +20,10 @@ PUTs and durations sorted longest first d_(1) >= d_(2) >= ...,
 argument), so ``LB = max_B LB_B``. It ignores reads (one GET per target to learn the outcome is
 never binding on these profiles) and network latency. Deallocated targets need no PUT.
 Targets whose agent is not ready cannot finish before the job timeout: d_i = timeout.
+
+The action run command (``action=True``, the ``fleet-action`` contender) has its own bound: its
+POST draws from the same buckets, but the emulator plans its runs apart from managed ones (other
+durations of the same distributions) and its operation lasts at least ``action.min_duration``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from fleet.sim.action import ACTION_SEQ_OFFSET
 from fleet.sim.inventory import build_inventory
 from fleet.sim.model import AgentState, PowerState, SimVm
 from fleet.sim.outcomes import OutcomeModel
@@ -143,11 +148,39 @@ def _buckets_for(
     ]
 
 
+def _planned_s(
+    profile: Profile,
+    outcomes: OutcomeModel,
+    vm: SimVm,
+    script: str,
+    execution: int,
+    *,
+    action: bool,
+) -> float:
+    """Pickup plus run time of the ``execution``-th run on ``vm`` (1: a fresh emulator's
+    first). An action run command draws its own (``ACTION_SEQ_OFFSET``), and its operation
+    never ends sooner than ``action.min_duration`` after the POST (``fleet.sim.action_state``)."""
+    if not action:
+        planned = outcomes.plan(vm, script, execution)
+        return planned.pending_s + planned.duration_s
+    command = "RunPowerShellScript" if vm.os == "windows" else "RunShellScript"
+    planned = outcomes.plan(vm, script, ACTION_SEQ_OFFSET + execution, name=command)
+    return max(planned.pending_s + planned.duration_s, profile.action.min_duration)
+
+
 def bucket_groups(
-    profile: Profile, seed: int, timeout_s: float, script: str = "", execution: int = 1
+    profile: Profile,
+    seed: int,
+    timeout_s: float,
+    script: str = "",
+    execution: int = 1,
+    *,
+    action: bool = False,
 ) -> tuple[dict[Bucket, list[float]], int, int]:
-    """(each write bucket with the planned durations of the PUTs it admits, targets, PUTs), for
-    the ``execution``-th run of the run command on each VM (2: the same job's second run)."""
+    """(each write bucket with the planned durations of the writes it admits, targets, writes):
+    run-command PUTs, or with ``action`` the action run command's POSTs, which draw from the
+    same buckets (ARM writes; Compute's Update VM / Update VMSS VMs); for the ``execution``-th
+    run of the command on each VM (2: the same job's second run)."""
     inventory = build_inventory(profile, seed=seed)
     outcomes = OutcomeModel(profile, seed)
     arm = arm_limits(profile)
@@ -162,8 +195,7 @@ def bucket_groups(
         if vm.agent is AgentState.NOT_READY:
             duration = float(timeout_s)
         else:
-            planned = outcomes.plan(vm, script, execution)  # 1: a fresh emulator's first
-            duration = planned.pending_s + planned.duration_s
+            duration = _planned_s(profile, outcomes, vm, script, execution, action=action)
         buckets = _buckets_for(vm, arm, policies, enabled=profile.throttling.enabled)
         for bucket in buckets:
             groups[bucket].append(duration)
@@ -171,8 +203,16 @@ def bucket_groups(
 
 
 def lower_bound(
-    profile: Profile, seed: int, timeout_s: float, script: str = "", execution: int = 1
+    profile: Profile,
+    seed: int,
+    timeout_s: float,
+    script: str = "",
+    execution: int = 1,
+    *,
+    action: bool = False,
 ) -> LowerBound:
-    """The bound for running one script on every target of ``profile`` with ``seed``, as the
-    ``execution``-th run of that run command on each VM (2: the same job's second run)."""
-    return combine(*bucket_groups(profile, seed, timeout_s, script, execution))
+    """The bound for running one script on every target of ``profile`` with ``seed`` (as
+    managed run commands, or with ``action`` as action run commands), as the ``execution``-th
+    run of that command on each VM (2: the same job's second run)."""
+    groups = bucket_groups(profile, seed, timeout_s, script, execution, action=action)
+    return combine(*groups)

@@ -13,14 +13,23 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+)
 
 from fleet.sim.catalog import BuiltIns, UnknownName, is_name
 
-#: Every contender; a scenario runs these unless it lists its own (``contenders:``).
-#: ``fleet-storage`` is fleet with ``completion: storage`` (its emulator runs with an Azurite);
-#: ``history`` is fleet run twice with a journal, the 2nd run planned from the 1st's times.
-KNOWN = ("fleet", "fleet-storage", "history", "documented", "unbounded")
+#: Every contender; a scenario runs ``CONTENDERS`` unless it lists its own (``contenders:``).
+#: ``fleet-action`` is fleet in ``mode: action`` (the action run command); ``fleet-storage`` is
+#: fleet with ``completion: storage`` (its emulator runs with an Azurite); ``history`` is fleet
+#: run twice with a journal, the 2nd run planned from the 1st's times.
+KNOWN = ("fleet", "fleet-action", "fleet-storage", "history", "documented", "unbounded")
 CONTENDERS = ("fleet", "history", "documented", "unbounded")
 SCENARIOS = BuiltIns("fleet.bench", "scenarios", "scenario")
 
@@ -43,7 +52,12 @@ class Budgets(_Strict):
 
     fleet: PositiveFloat = 300
     history: PositiveFloat = 300  # per run of the history contender
-    fleet_storage: PositiveFloat = 300  # the fleet-storage contender
+    fleet_action: PositiveFloat = Field(
+        default=300, validation_alias=AliasChoices("fleet-action", "fleet_action")
+    )
+    fleet_storage: PositiveFloat = Field(
+        default=300, validation_alias=AliasChoices("fleet-storage", "fleet_storage")
+    )
     documented: PositiveFloat = 90
     unbounded: PositiveFloat = 300
 

@@ -65,7 +65,8 @@ ContenderOpt = Annotated[
     typer.Option(
         "--contender",
         "-c",
-        help="Run only these contenders (fleet, fleet-storage, history, documented, unbounded).",
+        help="Run only these contenders (fleet, fleet-action, fleet-storage, history, "
+        "documented, unbounded).",
     ),
 ]
 ResultsDirOpt = Annotated[
@@ -82,10 +83,11 @@ def bench(
 ) -> None:
     """Benchmark fleet against SDK fan-outs and the throttle lower bound.
 
-    Contenders: fleet, fleet with completion seen in storage (fleet-storage: its emulator runs
-    with an Azurite), fleet twice with a journal (history: the 2nd run planned from the 1st's
-    run times), the documented SDK fan-out (5 at a time), an unbounded SDK fan-out, and
-    the lower bound; each on a fresh emulator in its own process. Prints figures in
+    Contenders: fleet, fleet-action (fleet with --mode action), fleet with completion seen in
+    storage (fleet-storage: its emulator runs with an Azurite), fleet twice with a journal
+    (history: the 2nd run planned from the 1st's run times), the documented SDK fan-out (5 at a
+    time), an unbounded SDK fan-out, and the lower bound; each on a fresh emulator in its own
+    process. Prints figures in
     Azure-equivalent seconds; never fails on speed."""
     from fleet.bench import harness, render
 

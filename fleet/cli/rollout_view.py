@@ -15,7 +15,7 @@ from rich.table import Table
 from fleet.api.estimate import batch_estimates
 from fleet.api.resume import CONTINUABLE
 from fleet.errors import SpecError
-from fleet.model import RebootPolicy, RunPlan, RunReport, Target
+from fleet.model import Mode, RebootPolicy, RunPlan, RunReport, Target
 from fleet.report.render import plural
 
 
@@ -41,6 +41,8 @@ def plan_table(run: RunPlan, *, names_per_batch: int | None = None) -> Table:
     spec, plan, forecast = run.spec, run.rollout, run.forecast
     policy = spec.rollout
     title = f"{len(plan.targets)} targets in {len(plan.batches)} batches, order {plan.order.value}"
+    if spec.mode is Mode.ACTION:
+        title += " · mode action (one command at a time per VM; a running one cannot be stopped)"
     table = Table(title=title, show_lines=True)
     columns = ["batch", "group", "size", "targets (zone/fault domain)", "launch", "done by ≤"]
     if forecast is not None:

@@ -9,8 +9,9 @@ outside this package; every layer may import it.
               RolloutRecord, BatchRecord, GateRecord
     output    OutputSpec, OutputStorage, Completion; OutputBlobs, BlobRef, BlobState;
               FullOutput, StreamCopy, StorageCounters (full outputs through append blobs)
-    job       JobSpec, Concurrency
-    calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
+    job       JobSpec, Concurrency, Mode
+    calls     Invocation, Launched, RunView, CallError, RUN_ID_PARAMETER
+    commands  BuiltinCommand — a built-in run command of Azure's catalog
     hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
     reboot    Reboot, RebootPolicy, MachineView, RestartAccepted, RebootOutcome, RebootRecord
     status    Status — a target's final outcome
@@ -25,7 +26,8 @@ outside this package; every layer may import it.
 
 from fleet.model.alerts import AlertKind, AlertPolicy, BodyFormat, Webhook
 from fleet.model.buckets import BucketRecord
-from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
+from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, Launched, RunView
+from fleet.model.commands import BuiltinCommand
 from fleet.model.expect import Expectations, Judgement, ValueCheck, Verdict
 from fleet.model.forecast import Forecast
 from fleet.model.hygiene import (
@@ -36,7 +38,7 @@ from fleet.model.hygiene import (
     is_fleets,
     marker_tags,
 )
-from fleet.model.job import Concurrency, JobSpec
+from fleet.model.job import Concurrency, JobSpec, Mode
 from fleet.model.output import (
     STREAMS,
     BlobRef,
@@ -100,6 +102,7 @@ __all__ = [
     "BlobState",
     "BodyFormat",
     "BucketRecord",
+    "BuiltinCommand",
     "CallError",
     "Cleanup",
     "Completion",
@@ -114,9 +117,11 @@ __all__ = [
     "Invocation",
     "JobSpec",
     "Judgement",
+    "Launched",
     "ListedRunCommand",
     "MachineView",
     "Missed",
+    "Mode",
     "Order",
     "OutputBlobs",
     "OutputSpec",
