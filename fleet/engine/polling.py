@@ -17,7 +17,10 @@ job's ``Forecast``). It is first read when that says it is done with ``history_q
 probability, so most targets are read once; one still running then is read by the same rule as
 the learned model's, on its own distribution (a short script seen running is read again
 seconds later, not when the fleet's typical script would be done); one running past the 99th
-percentile of its own distribution is planned by the learned model as above.
+percentile of its own distribution is planned by the learned model as above. The planner is
+keyed by target, not by what is read: an action run command's operation (the handle its POST
+answered) is planned the same way. Completion seen in storage (``fleet.engine.storage_watch``)
+does not ask it while a record can come; only a blind watcher's fallback to ARM polling does.
 
 All times are engine seconds (``time_scale`` divides Azure-second constants, so an emulator
 running K times faster is polled K times faster; it is 1 against real Azure).

@@ -280,11 +280,13 @@ class Journal:
         runs: int = 10,
         script_hash: str | None = None,
         exclude: str | None = None,
+        mode: str = "managed",
     ) -> list[tuple[int, str, float]]:
-        """How long ``job``'s script ran on each target in its latest ``runs`` runs (other
-        than ``exclude``; those with ``script_hash`` if any): (runs ago, target id, seconds)."""
+        """How long ``job``'s script ran on each target in its latest ``runs`` runs in ``mode``
+        (other than ``exclude``; those with ``script_hash`` if any): (runs ago, target id,
+        seconds)."""
         with self._read("reading the job's script run times") as conn:
-            run_ids = timings.latest_runs(conn, job, runs, script_hash, exclude)
+            run_ids = timings.latest_runs(conn, job, runs, script_hash, exclude, mode)
             return timings.script_times(conn, run_ids)
 
     def report_json(self, run_id: str) -> dict[str, Any] | None:

@@ -4,8 +4,11 @@ from (``fleet.api.forecast``). Queries on a reader connection; no writes.
 A run time is the recorded final result's ``startTime`` to ``endTime`` (Azure's own clock for
 both ends, so neither clock skew nor an emulator's time scale distorts it), for scripts that
 ran to an end (Succeeded, Failed, TimedOut): a canceled or never-started script says nothing
-about how long it takes. The runs are the job's latest ones — those with the current script
-when there are any (another script may take other times), else any of the job's.
+about how long it takes. The runs are the job's latest ones in the same mode — those with the
+current script when there are any (another script may take other times), else any of the
+job's in that mode. The modes' times are not alike: a managed run command's are the script's
+own (its instance view), an action run command's its operation's, from the POST until at least
+about 20 s later whatever the script took (#12); a run of the other mode says nothing.
 """
 
 from __future__ import annotations
@@ -30,13 +33,20 @@ WHERE run_id = ? AND state = '{State.FINAL.value}'
 
 
 def latest_runs(
-    conn: sqlite3.Connection, job: str, runs: int, script_hash: str | None, exclude: str | None
+    conn: sqlite3.Connection,
+    job: str,
+    runs: int,
+    script_hash: str | None,
+    exclude: str | None,
+    mode: str = "managed",
 ) -> list[str]:
-    """The ids of the job's latest ``runs`` runs, newest first (see the module docstring)."""
+    """The ids of the job's latest ``runs`` runs in ``mode``, newest first (see the module
+    docstring). The stored spec names the mode only when it is not managed."""
     rows = conn.execute(
         "SELECT run_id, script_hash FROM runs WHERE job = ? "
+        "AND COALESCE(json_extract(spec_json, '$.mode'), 'managed') = ? "
         "ORDER BY started_at DESC, run_id DESC LIMIT ?",
-        (job, _CANDIDATE_RUNS),
+        (job, mode, _CANDIDATE_RUNS),
     ).fetchall()
     rows = [r for r in rows if r[0] != exclude]
     same = [r for r in rows if script_hash is not None and r[1] == script_hash]

@@ -3,9 +3,12 @@ virtual time: a busy VM (Azure's 409, one command at a time) is waited out and s
 is free, or reported when it stays busy past the script's timeout; a POST whose answer was lost
 is resolved through the VM's extension status before anything is sent again (never twice,
 and never re-sent when Azure cannot tell whose result it shows); a resumed run reads the
-journaled operation instead of posting; a cancel cannot stop an action command."""
+journaled operation instead of posting; a cancel cannot stop an action command; the job's
+history plans the reads of the operation as it does instance views."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import anyio
 import pytest
@@ -17,10 +20,12 @@ from fleet.engine.runner import EngineSettings, Runner
 from fleet.model import (
     CallError,
     Concurrency,
+    Forecast,
     Invocation,
     JobSpec,
     Mode,
     RunPlan,
+    RunView,
     ScriptSource,
     ScriptSpec,
     Selector,
@@ -214,3 +219,33 @@ def _invocation(plan: RunPlan, target: Target) -> Invocation:
     inv = invocation_for(plan.spec, target, RUN)
     assert inv is not None
     return inv
+
+
+class ReadLog(FakeAction):
+    """The fake that also records what each read named (the operation's handle or not)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.named: list[str] = []
+
+    async def get(self, target: Target, run_command: str) -> RunView | CallError:
+        self.named.append(run_command)
+        return await super().get(target, run_command)
+
+
+async def test_with_history_each_operation_is_read_once_through_its_handle() -> None:
+    """History-seeded polling (#16) plans the reads of the action run command's operation
+    (the locator its POST answered) as it does instance views: a target whose history says
+    30 s is first read when it should be done, so once; blind, the scouts probe it first."""
+    names = [f"vm-{i}" for i in range(4)]
+    plan, targets = await planned(names, job())
+    blind = ReadLog(duration=30)
+    assert all(r.status is Status.SUCCEEDED for r in (await run(blind, plan)).values())
+    assert sum(blind.reads.values()) > len(names)
+    history = Forecast({t.id.lower(): 30.0 for t in targets.values()}, 30.0, 0.1, runs=2)
+    plan, targets = await planned(names, job())
+    seeded = ReadLog(duration=30)
+    results = await run(seeded, dataclasses.replace(plan, forecast=history))
+    assert {n: r.status for n, r in results.items()} == dict.fromkeys(names, Status.SUCCEEDED)
+    assert seeded.reads == dict.fromkeys(names, 1)
+    assert all(name.startswith("https://fake/operations/") for name in seeded.named)

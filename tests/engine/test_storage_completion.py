@@ -2,12 +2,14 @@
 ends the wait without an ARM read; targets without one are asked about in ARM (when suspect,
 then at their deadline) and get the result ARM polling gives; a container fleet cannot read
 sends every target back to ARM polling; stderr's last bytes landing after stdout's are waited
-for; full outputs are read back, capped and grouped by their whole text."""
+for; full outputs are read back, capped and grouped by their whole text; the job's history
+(#16) plans only the ARM reads (a blind watcher's), never the wait for a record."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import anyio
 import pytest
 
 from fleet.api import Backend, prepare, run_async
@@ -16,6 +18,7 @@ from fleet.errors import SpecError
 from fleet.model import (
     CallError,
     Completion,
+    Forecast,
     JobSpec,
     Mode,
     OutputSpec,
@@ -177,3 +180,41 @@ async def test_a_library_caller_asking_output_storage_in_action_mode_is_refused_
         await run_async(plan, backend, settings=EngineSettings(wedge_grace_s=120.0))
     assert info.value.exit_code == 2
     assert not arm.puts
+
+
+async def _timed(arm: FakeArm, spec: JobSpec, blobs: FakeBlobs, forecast: Forecast | None) -> float:
+    backend = Backend(targets=arm, run_commands=arm, outputs=factory(blobs))
+    plan = await prepare(spec, backend, run_id="run-7", forecast=forecast)
+    started = anyio.current_time()
+    await run_async(plan, backend, settings=EngineSettings(wedge_grace_s=120.0))
+    return anyio.current_time() - started
+
+
+def _history(arm: FakeArm, seconds: float) -> Forecast:
+    return Forecast({t.id.lower(): seconds for t in arm.targets.values()}, seconds, 0.1, runs=2)
+
+
+async def test_storage_completion_does_not_follow_the_jobs_history() -> None:
+    """History-seeded polling (#16) plans ARM reads; completion seen in storage makes none
+    while a record can still come, so it bypasses the history: a history that says every
+    script takes 250 s (they take 10-35 s) changes neither the ARM reads nor when the run ends."""
+    plain = fleet_of(FakeArm())
+    took = await _timed(plain, job(Completion.STORAGE), FakeBlobs(plain), None)
+    misled = fleet_of(FakeArm())
+    took_misled = await _timed(
+        misled, job(Completion.STORAGE), FakeBlobs(misled), _history(misled, 250.0)
+    )
+    assert misled.gets == plain.gets
+    assert took_misled == pytest.approx(took)
+
+
+async def test_a_blind_storage_watch_polls_arm_by_the_jobs_history() -> None:
+    """A container fleet cannot read sends every target back to ARM polling, which the
+    history plans: a target whose history says its time is read once when it should be done."""
+    missing = CallError(404, "ContainerNotFound", "The specified container does not exist.")
+    arm = FakeArm()
+    for i in range(4):
+        arm.add(make_target(f"ok-{i}"), Behaviour(duration=30, output="status: OK\n"))
+    blobs = FakeBlobs(arm, failure=missing)
+    await _timed(arm, job(Completion.STORAGE), blobs, _history(arm, 30.0))
+    assert arm.gets == dict.fromkeys(arm.targets, 1)

@@ -1,9 +1,10 @@
 """A job's script run times read back from the journal, and the forecast learned from them
 (``fleet.api.forecast_for``): Azure's startTime→endTime of every script that ran to an end, in
-the job's latest runs — those with the current script when there are any."""
+the job's latest runs in its mode — those with the current script when there are any."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from fleet.api.forecast import forecast_for
 from fleet.journal import Journal
-from fleet.model import JobSpec, Status, Target, TargetResult
+from fleet.model import JobSpec, Mode, Status, Target, TargetResult
 from tests.journal import EPOCH, FakeClock, make_spec, make_targets
 
 
@@ -67,3 +68,21 @@ def test_runs_of_the_current_script_are_preferred(journal: Journal) -> None:
 
 def test_a_job_that_never_ran_has_no_forecast(journal: Journal) -> None:
     assert forecast_for(journal, make_spec(name="first-time")) is None
+
+
+def test_only_runs_in_the_jobs_mode_are_learned_from(journal: Journal) -> None:
+    """A managed run's times are the script's (its instance view), an action run's its
+    operation's (from the POST, at least ~20 s): neither says how long the other mode takes."""
+    managed = make_spec()
+    action = dataclasses.replace(managed, mode=Mode.ACTION)
+    (a,) = make_targets(1)
+    record_run(journal, "r1", managed, [result(a, 5.0)])
+    record_run(journal, "r2", action, [result(a, 25.0)])
+    by_managed, by_action = forecast_for(journal, managed), forecast_for(journal, action)
+    assert by_managed is not None and by_managed.runs == 1
+    assert by_managed.expected_s(a.id) == pytest.approx(5.0, abs=1e-3)
+    assert by_action is not None and by_action.runs == 1
+    assert by_action.expected_s(a.id) == pytest.approx(25.0, abs=1e-3)
+    other = make_spec(name="managed-only")
+    record_run(journal, "r3", other, [result(a, 5.0)])
+    assert forecast_for(journal, dataclasses.replace(other, mode=Mode.ACTION)) is None
