@@ -36,14 +36,15 @@ class Resumed:
     """What a resumed run already has: results final before the crash (``done``; they spend
     the error budget again unless ``count_done`` is off, as when going on past a halt), the
     targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous), those
-    it was rebooting (lower-cased id → what the journal knows of the reboot) and the gate
-    verdicts of the run so far."""
+    it was rebooting (lower-cased id → what the journal knows of the reboot), the gate
+    verdicts of the run so far and the batches it had started."""
 
     done: Sequence[TargetResult] = ()
     reattach: Mapping[str, bool] = field(default_factory=dict)
     rebooting: Mapping[str, PendingReboot] = field(default_factory=dict)
     count_done: bool = True
     gates: Sequence[GateRecord] = ()
+    started: frozenset[int] = frozenset()
 
 
 async def begin(journal: Journal, plan: RunPlan, recipe: Mapping[str, Any] | None) -> RunWriter:
@@ -87,7 +88,8 @@ async def drive(
     resumed = resumed or Resumed()
     results = await runner.run(
         done=resumed.done, reattach=resumed.reattach, rebooting=resumed.rebooting,
-        count_done=resumed.count_done, gated=frozenset(g.batch for g in resumed.gates),
+        count_done=resumed.count_done, gates_before=resumed.gates,
+        started_before=resumed.started,
     )  # fmt: skip
     report = finish_report(plan, started, results, runner, backend, resumed.gates)
     if writer is not None:
