@@ -44,7 +44,6 @@ from fleet.ports import Clock, Machines, NullRecorder, Recorder, RunCommands, Ru
 from fleet.rollout.budget import ErrorBudget
 from fleet.rollout.control import Ended, RunControl, Stage
 from fleet.secrets import Secrets
-from fleet.util import failpoints
 
 __all__ = ["AnyioClock", "EngineSettings", "Runner"]
 
@@ -262,7 +261,6 @@ class Runner:
             record = await self.gates.check(gate, batch.index, batch_results, resuming=resuming)
             self.gate_records.append(record)
             self.recorder.gate(record)
-            failpoints.hit("after-gate")
             self.observer.gate_finished(record)
             if not record.passed and self.control.launching_allowed:
                 detail = f"gate {gate.name!r} failed after batch {batch.index}: {record.reason}"
