@@ -21,11 +21,11 @@ Imports only ``fleet.model`` and ``fleet.errors``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from fleet.errors import SpecError
 from fleet.model import (
@@ -191,7 +191,9 @@ class Clock(Protocol):
 
 
 class Recorder(Protocol):
-    """Where a run's per-target transitions go (the journal). ``intent`` and ``reboot_intent``
+    """Where a run's per-target transitions go (the journal), and its rollout events (a
+    batch's start and end with the error budget then, a gate's verdict: ``batch_started``,
+    ``batch_finished``, ``gate``; small appends, not fsynced). ``intent`` and ``reboot_intent``
     must be durable when they return: the PUT (the restart) they announce is sent only
     afterwards. ``reboot_intent`` carries the script's result, which a resumed run reports, and
     the instance view read just before the restart, which tells a lost restart from one that
@@ -212,6 +214,12 @@ class Recorder(Protocol):
     def reboot_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None: ...
 
     def final(self, result: TargetResult) -> None: ...
+
+    def batch_started(self, batch: Batch, order: str) -> None: ...
+
+    def batch_finished(self, batch: Batch, budget: Mapping[str, Any]) -> None: ...
+
+    def gate(self, record: GateRecord) -> None: ...
 
 
 class NullRecorder:
@@ -238,6 +246,15 @@ class NullRecorder:
         return None
 
     def final(self, result: TargetResult) -> None:
+        return None
+
+    def batch_started(self, batch: Batch, order: str) -> None:
+        return None
+
+    def batch_finished(self, batch: Batch, budget: Mapping[str, Any]) -> None:
+        return None
+
+    def gate(self, record: GateRecord) -> None:
         return None
 
 

@@ -14,7 +14,14 @@ from fleet.journal import CRASHED, RUNNING, Journal, Phase, resolve_state_dir
 from fleet.journal.codec import result_from_final
 from fleet.journal.records import JournalTarget, LatestState, RunRecord
 from fleet.journal.spec_record import expect_from_dict
-from fleet.model import ArmCounters, RunReport, Status, StorageCounters, TargetResult
+from fleet.model import (
+    ArmCounters,
+    RolloutRecord,
+    RunReport,
+    Status,
+    StorageCounters,
+    TargetResult,
+)
 from fleet.report.json_report import rollout_from_dict, script_from_dict
 from fleet.spec.recipe import Recipe
 
@@ -65,6 +72,7 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         for jt in journal.targets(run_id)
     )
     stored = journal.report_json(run_id) or {}
+    live = ended in (RUNNING, INTERRUPTED)
     arm = stored.get("arm") or {}
     counters = ArmCounters(
         requests=dict(arm.get("requests") or {}),
@@ -82,7 +90,9 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         arm=counters,
         ended=ended,
         ended_detail=stored.get("ended_detail"),
-        rollout=rollout_from_dict(stored.get("rollout")),
+        rollout=rollout_so_far(journal, run_id)
+        if live
+        else rollout_from_dict(stored.get("rollout")),
         simulated=bool(stored.get("simulated")),
         script=script_from_dict(stored.get("script")),
         expect=expect_from_dict(record.spec.get("expect")),
@@ -90,6 +100,51 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         storage=None if not storage else _storage(storage),
         reboot=str((stored.get("reboots") or {}).get("policy") or "never"),
     )
+
+
+def rollout_so_far(journal: Journal, run_id: str) -> RolloutRecord | None:
+    """The rollout as far as it went: the batches started and gate verdicts journaled as they
+    happened (schema version 4), after those of the report an earlier end of the run wrote
+    (a run halted, then continued; or begun before they were journaled)."""
+    journaled = journal.rollout(run_id)
+    before = rollout_from_dict((journal.report_json(run_id) or {}).get("rollout"))
+    if journaled.empty:
+        return before
+    gates = list(before.gates) if before is not None else []
+    seen = {(g.batch, g.gate) for g in gates}
+    gates += [g for g in journaled.gates if (g.batch, g.gate) not in seen]
+    batches: dict[int, list[str]] = {}
+    for jt in journal.targets(run_id):
+        if jt.batch > 0:
+            batches.setdefault(jt.batch, []).append(jt.target.id)
+    record = journaled.record(batches)
+    if before is None:
+        return replace(record, gates=tuple(gates))
+    started = {b.index for b in before.batches if b.started}
+    return replace(
+        record,
+        order=record.order or before.order,
+        gates=tuple(gates),
+        batches=tuple(
+            replace(b, started=b.started or b.index in started, group=b.group or group)
+            for b, group in zip(record.batches, _groups(before, record), strict=True)
+        ),
+        **({} if journaled.budget is not None else _budget(before)),
+    )
+
+
+def _groups(before: RolloutRecord, record: RolloutRecord) -> list[str | None]:
+    by_index = {b.index: b.group for b in before.batches}
+    return [by_index.get(b.index) for b in record.batches]
+
+
+def _budget(record: RolloutRecord) -> dict[str, Any]:
+    return {
+        "max_errors": record.max_errors,
+        "script_failures": record.script_failures,
+        "platform_failures": record.platform_failures,
+        "count_platform_failures": record.count_platform_failures,
+    }
 
 
 def with_outcomes_so_far(journal: Journal, record: RunRecord) -> RunRecord:

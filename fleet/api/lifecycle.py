@@ -38,7 +38,7 @@ class Resumed:
     targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous), what
     their launch answered where it was journaled (``handles``: lower-cased id → an action run
     command's operation), those it was rebooting (lower-cased id → what the journal knows of
-    the reboot) and the gate verdicts of the run so far."""
+    the reboot), the gate verdicts of the run so far and the batches it had started."""
 
     done: Sequence[TargetResult] = ()
     reattach: Mapping[str, bool] = field(default_factory=dict)
@@ -46,6 +46,7 @@ class Resumed:
     rebooting: Mapping[str, PendingReboot] = field(default_factory=dict)
     count_done: bool = True
     gates: Sequence[GateRecord] = ()
+    started: frozenset[int] = frozenset()
 
 
 async def begin(journal: Journal, plan: RunPlan, recipe: Mapping[str, Any] | None) -> RunWriter:
@@ -90,8 +91,8 @@ async def drive(
     resumed = resumed or Resumed()
     results = await runner.run(
         done=resumed.done, reattach=resumed.reattach, handles=resumed.handles,
-        rebooting=resumed.rebooting,
-        count_done=resumed.count_done, gated=frozenset(g.batch for g in resumed.gates),
+        rebooting=resumed.rebooting, count_done=resumed.count_done,
+        gates_before=resumed.gates, started_before=resumed.started,
     )  # fmt: skip
     report = finish_report(plan, started, results, runner, backend, resumed.gates)
     if writer is not None:

@@ -16,19 +16,25 @@ Going on past a halt (``Continuation(past_halt=True)``), after the operator has 
 that ended halted by a gate or the error budget (or by its deadline, or canceled) takes its
 ``NotStarted`` targets up again in their batches; what finished stays finished and does not
 spend the error budget again; a gate that tripped is not run again on its batch. Targets named
-by ``exclude`` (name globs) that were not launched yet are reported ``Skipped`` instead. The
-report keeps the gate verdicts from before.
+by ``exclude`` (name globs) that were not launched yet are reported ``Skipped`` instead.
+
+Either way the report keeps the gate verdicts from before: they are journaled as they are
+given (``fleet.journal.rollout``), so a gate that passed before a crash is neither checked
+again nor lost from the final report; so are the batches started and their groups. (A run
+journaled before schema version 4 has only the verdicts of the report written at its end.)
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 import structlog
 
+from fleet.api.history import rollout_so_far
 from fleet.api.lifecycle import Resumed, closing, drive
 from fleet.api.outputs import open_outputs
 from fleet.api.prepare import preflight, select_sentinels
@@ -42,6 +48,7 @@ from fleet.journal.writer import RunWriter
 from fleet.model import (
     Batch,
     CallError,
+    GateRecord,
     JobSpec,
     RolloutPlan,
     RunPlan,
@@ -52,7 +59,6 @@ from fleet.model import (
     name_matches,
 )
 from fleet.ports import Backend, RunObserver
-from fleet.report.json_report import rollout_from_dict
 from fleet.rollout.control import RunControl
 from fleet.secrets import Secrets, using
 
@@ -93,15 +99,22 @@ def check_exclusions(journal: Journal, run_id: str, globs: tuple[str, ...]) -> N
 CONTINUABLE = frozenset({"halted-by-gate", "halted-by-error-budget", "deadline", "canceled"})
 
 
-def _batches(spec: JobSpec, planned: list[JournalTarget], leave_out: set[str]) -> RolloutPlan:
+def _batches(
+    spec: JobSpec,
+    planned: list[JournalTarget],
+    leave_out: set[str],
+    groups: Mapping[int, str | None],
+) -> RolloutPlan:
     """The batches as journaled (batch 0 = skipped before launch, not part of the plan),
-    without the targets in ``leave_out`` (ids)."""
+    without the targets in ``leave_out`` (ids); ``groups``: the journaled batches' groups."""
     by_batch: dict[int, list[JournalTarget]] = {}
     for jt in planned:
         if jt.batch > 0 and jt.target.id not in leave_out:
             by_batch.setdefault(jt.batch, []).append(jt)
     batches = tuple(
-        Batch(index, None, tuple(jt.target for jt in sorted(rows, key=lambda r: r.order)))
+        Batch(
+            index, groups.get(index), tuple(jt.target for jt in sorted(rows, key=lambda r: r.order))
+        )
         for index, rows in sorted(by_batch.items())
     )
     return RolloutPlan(spec.rollout.order, batches)
@@ -240,12 +253,13 @@ async def _journaled_plan(
     planned = journal.targets(run_id)
     states = journal.target_states(run_id)
     split = _split(planned, states, journal.final_results(run_id), spec, how)
+    gates, started = _rollout_before(journal, run_id)
     plan = RunPlan(
         run_id=run_id,
         spec=spec,
         selected=tuple(jt.target for jt in planned),
         skipped=tuple(split.skipped),
-        rollout=_batches(spec, planned, {r.target.id for r in split.skipped}),
+        rollout=_batches(spec, planned, {r.target.id for r in split.skipped}, started),
         sentinels=tuple(await select_sentinels(spec, backend)),
     )
     log.info(
@@ -260,8 +274,17 @@ async def _journaled_plan(
     finals -= {tid.lower() for tid in split.fresh}
     recorded = [r for r in (*split.done, *split.skipped) if r.target.id.lower() in finals]
     handles = {tid.lower(): s.handle for tid, s in states.items() if s.handle is not None}
-    before = rollout_from_dict((journal.report_json(run_id) or {}).get("rollout"))
     return plan, Resumed(
         done=recorded, reattach=split.reattach, handles=handles, rebooting=split.rebooting,
-        count_done=not how.past_halt, gates=before.gates if before is not None else (),
+        count_done=not how.past_halt, gates=gates, started=frozenset(started),
     )  # fmt: skip
+
+
+def _rollout_before(
+    journal: Journal, run_id: str
+) -> tuple[tuple[GateRecord, ...], dict[int, str | None]]:
+    """The gate verdicts given so far and the batches started (index → group)."""
+    before = rollout_so_far(journal, run_id)
+    if before is None:
+        return (), {}
+    return before.gates, {b.index: b.group for b in before.batches if b.started}

@@ -5,10 +5,11 @@ Each gate has its own run command per job (``fleet-<job>-gate-<gate>``, so it ne
 the job's own) and its own executor (its durations teach its own poll planner). The run id is
 the run's plus the batch number, so a sentinel checked after every batch really re-runs.
 A gate run is sent like any run command (once; re-sent only after Azure proves it never
-arrived). Gate runs are not journaled: a resumed run whose crash came after a batch finished
-and before the next one started checks that batch's gates again, asking Azure first for each
-checked target (``Executor.resume``): a gate run command already carrying this gate's run id
-is watched, not sent again.
+arrived). A gate's run commands are not journaled, its verdict is (by the runner, through the
+``Recorder``): a resumed run whose crash came after a batch finished and before all its gates
+gave a verdict checks the others, asking Azure first for each checked target
+(``Executor.resume``): a gate run command already carrying this gate's run id is watched, not
+sent again.
 """
 
 from __future__ import annotations

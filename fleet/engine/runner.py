@@ -11,12 +11,15 @@ rollout never launched are reported ``NotStarted`` with why.
 
 Every per-target state change goes through the run's ``Tally`` (``fleet.engine.tally``):
 LAUNCHING, LAUNCHED, CANCELING from the executor, FINAL from here — which journals it and
-tells the ``RunObserver``; batch and gate events go to the observer from here too.
+tells the ``RunObserver``; batch and gate events go to the observer from here too, and to the
+``Recorder`` (journaled as they happen: a resumed run and ``fleet show`` of a run in flight or
+interrupted know the batches started and the gate verdicts so far).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import anyio
 import structlog
@@ -75,9 +78,10 @@ class Runner:
         self.control = control or RunControl(cancel_running=policy.cancel_running)
         self.control.subscribe(self._on_control)
         self.secrets = Secrets.from_spec(plan.spec)
+        self.recorder: Recorder = recorder or NullRecorder()
         context = RunContext(plan.run_id, self.settings, self.clock, self.secrets)
         self.tally = Tally(
-            total=len(plan.targets) + len(plan.skipped), recorder=recorder or NullRecorder(),
+            total=len(plan.targets) + len(plan.skipped), recorder=self.recorder,
             observer=self.observer, arm_counters=arm_counters or ArmCounters, clock=self.clock,
         )  # fmt: skip
         self.outputs = outputs
@@ -97,7 +101,8 @@ class Runner:
         self._handles: Mapping[str, str] = {}  # resume: what their launch answered (action)
         self._rebooting: Mapping[str, PendingReboot] = {}  # resume: a reboot under way
         self._count_done = True  # resume: do the results in _done spend the error budget?
-        self._gated: frozenset[int] = frozenset()  # resume: batches whose gates were judged
+        self._judged: frozenset[tuple[int, str]] = frozenset()  # resume: (batch, gate) verdicts
+        self._tripped: frozenset[int] = frozenset()  # resume: batches a gate failed after
         self._started_batches: set[int] = set()
         self._stopped: anyio.Event | None = None  # set when launching stops: ends a soak pause
         self._grace: anyio.Event | None = None  # set when a stop starts the grace period
@@ -110,7 +115,8 @@ class Runner:
         handles: Mapping[str, str] | None = None,
         rebooting: Mapping[str, PendingReboot] | None = None,
         count_done: bool = True,
-        gated: frozenset[int] = frozenset(),
+        gates_before: Sequence[GateRecord] = (),
+        started_before: frozenset[int] = frozenset(),
     ) -> list[TargetResult]:
         """Run the plan: its skipped targets are final at once, its batches launch in turn.
         Results come back skipped first, then in batch order.
@@ -122,10 +128,15 @@ class Runner:
         answered, where one was journaled (an action run command's operation); ``rebooting``
         those whose script had finished and whose reboot had begun (``Executor.resume_reboot``).
         ``count_done=False``: the ``done`` results do not spend the error budget (going on past
-        a halt the operator has looked at). ``gated``: indices of batches whose gates gave
-        their verdict before (the one that halted the run among them): not checked again."""
+        a halt the operator has looked at). ``gates_before``: the verdicts given before
+        (journaled): a gate judged on a batch is not checked again, nor any gate of a batch one
+        of them failed on (the halt the operator went on past). ``started_before``: batches
+        launched before."""
         self._done = {r.target.id.lower(): r for r in done}
-        self._count_done, self._gated = count_done, gated
+        self._count_done = count_done
+        self._judged = frozenset((g.batch, g.gate) for g in gates_before)
+        self._tripped = frozenset(g.batch for g in gates_before if not g.passed)
+        self._started_batches |= started_before
         self._reattach, self._handles = reattach or {}, handles or {}
         self._rebooting = rebooting or {}
         self.tally.start()
@@ -159,11 +170,13 @@ class Runner:
             log.info(
                 "batch.started", batch=batch.index, group=batch.group, targets=len(batch.targets)
             )
+            self.recorder.batch_started(batch, self.plan.rollout.order.value)
             self.observer.batch_started(batch)
             async with anyio.create_task_group() as tg:
                 for target in batch.targets:
                     tg.start_soon(self._guarded, target, limit)
             log.info("batch.finished", batch=batch.index)
+            self.recorder.batch_finished(batch, self._budget_detail())
             self.observer.batch_finished(batch)
             if batch is not batches[-1] and not self._gated_before(batch):
                 await self._soak()
@@ -180,8 +193,11 @@ class Runner:
 
     def _gated_before(self, batch: Batch) -> bool:
         """Resume: a later batch was launched before the crash, so ``batch``'s gates passed;
-        or its gates gave their verdict in an earlier life of the run (``gated``)."""
-        if batch.index in self._gated:
+        or its gates gave their verdict in an earlier life of the run (``gates_before``)."""
+        gates = self.spec.rollout.gates
+        if batch.index in self._tripped or (
+            gates and all((batch.index, g.name) in self._judged for g in gates)
+        ):
             return True
         later = (b for b in self.plan.rollout.batches if b.index > batch.index)
         return any(
@@ -247,8 +263,11 @@ class Runner:
         for gate in self.spec.rollout.gates:
             if not self.control.launching_allowed:
                 return
+            if (batch.index, gate.name) in self._judged:  # passed before a crash
+                continue
             record = await self.gates.check(gate, batch.index, batch_results, resuming=resuming)
             self.gate_records.append(record)
+            self.recorder.gate(record)
             self.observer.gate_finished(record)
             if not record.passed and self.control.launching_allowed:
                 detail = f"gate {gate.name!r} failed after batch {batch.index}: {record.reason}"
@@ -279,6 +298,15 @@ class Runner:
         if control.stage is Stage.CANCELING:
             self.executor.interrupt(Interrupt.DELETE)
             self.gates.interrupt(Interrupt.DELETE)
+
+    def _budget_detail(self) -> dict[str, Any]:
+        """The error budget now, as the report's ``error_budget`` section has it."""
+        return {
+            "max_errors": self.budget.limit,
+            "failures": self.budget.failures,
+            "platform_failures": self.budget.platform,
+            "count_platform_failures": self.budget.count_platform,
+        }
 
     def record(self) -> RolloutRecord:
         """How the rollout went, for the report."""

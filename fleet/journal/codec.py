@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleet.journal.records import JournalTarget, RunRecord, State, Transition
+from fleet.journal.rollout import Kind, RolloutEvent
 from fleet.model import (
     Deleted,
     DeleteReason,
@@ -100,6 +101,13 @@ def transition_from_row(row: Sequence[Any]) -> Transition:
     when = parse_iso(at)
     assert when is not None  # NOT NULL column
     return Transition(run_id, seq, target_id, when, State(state), json.loads(detail))
+
+
+def rollout_event_from_row(row: Sequence[Any]) -> RolloutEvent:
+    run_id, seq, at, kind, batch, detail = row
+    when = parse_iso(at)
+    assert when is not None  # NOT NULL column
+    return RolloutEvent(run_id, seq, when, Kind(kind), batch, json.loads(detail))
 
 
 def run_from_row(row: Sequence[Any], ended: str) -> RunRecord:

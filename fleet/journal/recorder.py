@@ -1,17 +1,24 @@
 """The engine's ``Recorder`` port on a journal ``RunWriter``: intents (to PUT, to restart) are
 committed (fsynced) in a worker thread and awaited before the request goes out; the other
-transitions are small, unsynced appends made in place (a crash can lose them, which only makes
-resume ask Azure). An accepted launch's handle (an action run command's operation URL) is kept
-in the ``PUT_ACCEPTED`` detail, for resume to read the operation again."""
+transitions, and the rollout's events (batches, gate verdicts), are small, unsynced appends made
+in place (a crash can lose them, which only makes resume ask Azure, or check a gate again). An
+accepted launch's handle (an action run command's operation URL) is kept in the
+``PUT_ACCEPTED`` detail, for resume to read the operation again."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import anyio
 
 from fleet.journal.codec import final_detail, view_detail
+from fleet.journal.rollout import Kind, batch_started_detail, gate_detail
 from fleet.journal.writer import RunWriter
 from fleet.model import (
+    Batch,
     CallError,
+    GateRecord,
     Invocation,
     MachineView,
     RestartAccepted,
@@ -53,3 +60,14 @@ class JournalRecorder:
 
     def final(self, result: TargetResult) -> None:
         self.writer.final(result)
+
+    def batch_started(self, batch: Batch, order: str) -> None:
+        self.writer.rollout_event(
+            Kind.BATCH_STARTED, batch.index, batch_started_detail(batch, order)
+        )
+
+    def batch_finished(self, batch: Batch, budget: Mapping[str, Any]) -> None:
+        self.writer.rollout_event(Kind.BATCH_FINISHED, batch.index, budget)
+
+    def gate(self, record: GateRecord) -> None:
+        self.writer.rollout_event(Kind.GATE, record.batch, gate_detail(record))

@@ -17,6 +17,11 @@ transition for an unplanned target fails.
 Version 3 allows the reboot transitions (``INTENT_REBOOT``, ``REBOOT_ACCEPTED``,
 ``REBOOT_FAILED``) in ``transitions.state``: SQLite cannot change a CHECK constraint in place,
 so the table is rebuilt, its rows, index and trigger kept.
+
+Version 4 adds ``rollout_events`` (append-only, like ``transitions``): each batch's start and
+end and each health gate's verdict as it happens (``fleet.journal.rollout``), so a run resumed
+after a crash, and ``fleet show`` of a run in flight or interrupted, know the batches and gate
+verdicts so far (before, they lived only in the report written when a run ended).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from fleet.journal.db import (
 )
 
 APPLICATION_ID = 0x666C7431  # "flt1"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _STATES = "'SELECTED','INTENT_PUT','PUT_ACCEPTED','PUT_FAILED','POLLED','FINAL'"
 
@@ -137,8 +142,26 @@ ALTER TABLE transitions_v3 RENAME TO transitions;
 {_TRANSITIONS_INDEX}
 """
 
+# Version 4: batch starts/ends and gate verdicts as they happen (issue #10). ``seq`` is per run,
+# in write order; ``detail_json`` is scrubbed like a transition's detail.
+SCHEMA_V4 = """
+CREATE TABLE rollout_events (
+    run_id      TEXT NOT NULL REFERENCES runs (run_id),
+    seq         INTEGER NOT NULL,
+    at          TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('BATCH_STARTED','BATCH_FINISHED','GATE')),
+    batch       INTEGER NOT NULL,
+    detail_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TRIGGER rollout_events_append_only BEFORE UPDATE ON rollout_events
+BEGIN
+    SELECT RAISE(ABORT, 'journal rollout events are append-only');
+END;
+"""
+
 # version N -> the script taking a version N-1 journal to N.
-MIGRATIONS: dict[int, str] = {2: SCHEMA_V2, 3: SCHEMA_V3}
+MIGRATIONS: dict[int, str] = {2: SCHEMA_V2, 3: SCHEMA_V3, 4: SCHEMA_V4}
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:

@@ -45,6 +45,7 @@ from fleet.journal.records import (
     Transition,
     classify,
 )
+from fleet.journal.rollout import JournaledRollout, fold
 from fleet.journal.schema import open_db
 from fleet.journal.writer import RunWriter, record_new_run
 from fleet.model import JobSpec, Target, TargetResult
@@ -254,6 +255,20 @@ class Journal:
         with self._read("reading transitions") as conn:
             rows = conn.execute(*query).fetchall()
         return [codec.transition_from_row(r) for r in rows]
+
+    def rollout(self, run_id: str) -> JournaledRollout:
+        """The run's batches started and gate verdicts so far, as journaled (version 4; a
+        journal of an older version, opened read-only and so not migrated, has none)."""
+        sql = (
+            "SELECT run_id, seq, at, kind, batch, detail_json FROM rollout_events "
+            "WHERE run_id = ? ORDER BY seq"
+        )
+        with self._read("reading the rollout's events") as conn:
+            table = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollout_events'"
+            ).fetchone()
+            rows = conn.execute(sql, (run_id,)).fetchall() if table else []
+        return fold([codec.rollout_event_from_row(r) for r in rows])
 
     def target_states(self, run_id: str) -> dict[str, LatestState]:
         """Every planned target's latest state (what resume must do with it), in plan order."""

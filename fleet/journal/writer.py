@@ -17,6 +17,9 @@ Each method is one transaction and returns the transition's ``seq`` once it is c
   They survive the process being killed (the OS has them) and become durable with the next
   intent or checkpoint; a power cut can lose the most recent ones, which only sends resume to
   Azure for an answer (an INTENT_PUT or PUT_ACCEPTED without its successor is re-read there).
+- ``rollout_event``: a batch's start or end, or a gate's verdict (``fleet.journal.rollout``),
+  not fsynced either: one lost to a power cut makes resume check that gate again (asking Azure
+  first), as it did before version 4.
 - ``end``: durable; records how the run ended, its summary and optional report JSON.
 
 Thread-safe: calls are serialised by a lock, so an async runner can call it through
@@ -136,6 +139,27 @@ class RunWriter:
         """Many FINALs in one transaction (e.g. every skipped target at once)."""
         rows = [(r.target.id, State.FINAL, final_detail(r)) for r in results]
         return self._append(rows, durable=False, action="recording final results")
+
+    def rollout_event(self, kind: str, batch: int, detail: Mapping[str, Any]) -> int:
+        """Append a rollout event (``fleet.journal.rollout.Kind``) for batch ``batch``."""
+        with self._mutex:
+            self._check_open()
+            action = f"recording {kind}"
+            with transaction(self._conn, self._db, action, durable=False):
+                (seq,) = self._conn.execute(
+                    "SELECT coalesce(max(seq), 0) + 1 FROM rollout_events WHERE run_id = ?",
+                    (self.run_id,),
+                ).fetchone()
+                row = (
+                    self.run_id,
+                    seq,
+                    iso(self._now()),
+                    kind,
+                    batch,
+                    dumps(self._secrets.scrub(dict(detail))),
+                )
+                self._conn.execute("INSERT INTO rollout_events VALUES (?, ?, ?, ?, ?, ?)", row)
+            return int(seq)
 
     # -- the run ----------------------------------------------------------------------------
 

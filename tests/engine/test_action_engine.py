@@ -34,6 +34,7 @@ from fleet.model import (
     Target,
     TargetResult,
 )
+from fleet.ports import NullRecorder
 from fleet.rollout.control import RunControl
 from tests.engine.fake_action import FakeAction
 from tests.fakes import VIRTUAL_TIME, FakeArm, make_target
@@ -47,8 +48,9 @@ def anyio_backend() -> tuple[str, dict[str, object]]:
     return VIRTUAL_TIME
 
 
-class Journal:
-    """The engine's Recorder in memory: (target name, what, detail) in order."""
+class Journal(NullRecorder):
+    """The engine's Recorder in memory: (target name, what, detail) in order (the rollout's
+    events are not kept)."""
 
     def __init__(self) -> None:
         self.log: list[tuple[str, str, object]] = []

@@ -35,6 +35,7 @@ from fleet.model import (
     Target,
     TargetResult,
 )
+from fleet.ports import NullRecorder
 from tests.fakes import VIRTUAL_TIME, Behaviour, FakeArm, make_target
 
 pytestmark = pytest.mark.anyio
@@ -46,8 +47,9 @@ def anyio_backend() -> tuple[str, dict[str, object]]:
     return VIRTUAL_TIME
 
 
-class Journal:
-    """The engine's Recorder, kept in memory: every transition per target name, in order."""
+class Journal(NullRecorder):
+    """The engine's Recorder, kept in memory: every transition per target name, in order
+    (the rollout's events are not kept)."""
 
     def __init__(self) -> None:
         self.log: list[tuple[str, str, object]] = []

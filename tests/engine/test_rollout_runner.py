@@ -11,10 +11,11 @@ import anyio
 import pytest
 
 from fleet.api import Backend, prepare, run_async
-from fleet.engine.runner import EngineSettings
+from fleet.engine.runner import EngineSettings, Runner
 from fleet.model import (
     Amount,
     Concurrency,
+    GateRecord,
     HealthGate,
     Invocation,
     JobSpec,
@@ -28,6 +29,7 @@ from fleet.model import (
     SourceKind,
     Status,
     Target,
+    TargetResult,
 )
 from fleet.ports import RunObserver
 from fleet.report.progress import plain_line
@@ -327,3 +329,28 @@ async def test_a_stop_holds_back_puts_queued_behind_the_throttle() -> None:
     assert report.ended == "halted-by-error-budget"
     assert launched <= 1 + 32 + 2  # the default PUT slots, not all 200 (200 without them)
     assert count(report, Status.NOT_STARTED) == 200 - launched
+
+
+@pytest.mark.parametrize(
+    ("before", "checked"),
+    [
+        ((GateRecord("first", 1, True, "ok"),), ["second"]),  # crashed between the two gates
+        ((GateRecord("first", 1, False, "1 of 1 failed"),), []),  # the halt gone on past
+        ((), ["first", "second"]),  # crashed before any verdict
+    ],
+)
+async def test_a_resumed_run_checks_only_the_gates_not_judged_before(
+    before: tuple[GateRecord, ...], checked: list[str]
+) -> None:
+    arm = fleet(3)
+    gates = (HealthGate("first", script("a")), HealthGate("second", script("b")))
+    spec = job(batches=(Amount(count=1), Amount(percent=100)), order=Order.NAME, gates=gates)
+    plan = await prepare(spec, Backend(arm, arm), run_id="run-1")
+    done = [TargetResult(t, Status.SUCCEEDED, exit_code=0) for t in plan.rollout.batches[0].targets]
+    runner = Runner(plan, arm, settings=EngineSettings())
+    await runner.run(done=done, gates_before=before, count_done=not before or before[0].passed)
+    sent = [inv.run_command for inv in arm.puts["vm-00"]]
+    assert sent == [f"fleet-patch-gate-{name}" for name in checked]  # batch 1 itself: not again
+    assert [g.gate for g in runner.record().gates] == checked  # the new verdicts only
+    assert runner.control.ended.value == "completed"
+    assert len(arm.job_puts("vm-01")) == 1 and len(arm.job_puts("vm-02")) == 1

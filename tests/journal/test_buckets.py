@@ -19,13 +19,14 @@ def _version_1_journal(state: Path) -> None:
         journal.begin_run("r1", make_spec(), make_targets(3)).close()
     con = sqlite3.connect(state / "journal.sqlite3")
     con.execute("DROP TABLE buckets")
+    con.execute("DROP TABLE rollout_events")  # version 4
     con.execute("UPDATE schema_version SET version = 1")
     con.commit()
     con.close()
 
 
 def test_a_version_1_journal_migrates_and_keeps_its_runs(tmp_path: Path) -> None:
-    assert SCHEMA_VERSION >= 2  # buckets came with version 2; reboots made it 3
+    assert SCHEMA_VERSION >= 2  # buckets came with version 2; reboots made it 3, rollout events 4
     _version_1_journal(tmp_path)
     with Journal.open(tmp_path) as journal:
         assert [r.run_id for r in journal.runs()] == ["r1"]
