@@ -80,6 +80,17 @@ class Launch:
     refusal: str | None = None  # why no slot could be freed at the limit (LimitReached)
 
 
+@dataclass(frozen=True)
+class Launched:
+    """A target whose run command Azure accepted: what was sent, when (the clock's time), the
+    PUTs it took and what was deleted to free a slot for it."""
+
+    invocation: Invocation
+    launched_at: float
+    attempts: int = 0
+    deleted: tuple[Deleted, ...] = ()
+
+
 def _no_transition(target: Target, state: TargetState, result: TargetResult | None) -> None:
     return None
 
@@ -127,10 +138,32 @@ class Executor:
             scope.cancel()
 
     async def execute(self, target: Target) -> TargetResult:
+        """Launch ``target`` and follow it to its final result."""
+        launched = await self.launch(target)
+        if isinstance(launched, TargetResult):
+            return launched
+        return await self.follow(target, launched)
+
+    async def launch(self, target: Target, *, ask_first: bool = False) -> Launched | TargetResult:
+        """Send ``target``'s PUT; the final result when it never launched (no script for its
+        OS, refused, at the limit, the run stopped first). ``ask_first``: an earlier attempt may
+        have sent it (a crashed run, a retried activity) — Azure is read first, and the PUT is
+        sent only when the read proves it never arrived."""
         invocation = invocation_for(self.spec, target, self.run_id)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
+        if ask_first:
+            arrived = await self._arrived(target, invocation)
+            if arrived is None:
+                reason = "the run command's fate is unknown (it may have run); not re-sent"
+                return TargetResult(target, Status.ERROR, reason=reason)
+            if arrived:
+                self.recorder.accepted(target)
+                log.info("target.reattached", target=target.id)
+                self.transition(target, TargetState.LAUNCHED, None)
+                return Launched(invocation, self.clock.now())
+            log.info("target.resume_launch", target=target.id)
         started = datetime.now(UTC)
         launch = await self._launch_when_allowed(target, invocation)
         if launch.err is not None and limit_of(launch.err) is not None:
@@ -144,9 +177,19 @@ class Executor:
         if launch.err is not None:
             return self._refused(target, launch, started)
         self.transition(target, TargetState.LAUNCHED, None)
-        result = await self._follow(target, invocation, launched_at)
-        deleted = (*launch.deleted, *result.deleted)
-        return replace(result, attempts=launch.attempts, deleted=deleted)
+        return Launched(invocation, launched_at, launch.attempts, launch.deleted)
+
+    async def follow(self, target: Target, launched: Launched) -> TargetResult:
+        """Watch a launched command to its end, then apply the cleanup policy."""
+        result = await self.watch(target, launched)
+        result = await self.keeper.tidy(target, launched.invocation.run_command, result)
+        deleted = (*launched.deleted, *result.deleted)
+        return replace(result, attempts=launched.attempts, deleted=deleted)
+
+    async def watch(self, target: Target, launched: Launched) -> TargetResult:
+        """Read a launched command until it ends (an interrupt reads it once more, then deletes
+        or leaves it); no cleanup."""
+        return await self._watch_or_interrupt(target, launched.invocation, launched.launched_at)
 
     async def _launch_when_allowed(
         self, target: Target, inv: Invocation, attempts: int = 0
@@ -201,31 +244,22 @@ class Executor:
             started_at=started, ended_at=datetime.now(UTC), deleted=launch.deleted,
         )  # fmt: skip
 
-    async def _follow(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
-        """Watch a launched command to its end, then apply the cleanup policy."""
-        result = await self._watch_or_interrupt(target, inv, launched_at)
-        return await self.keeper.tidy(target, inv.run_command, result)
-
     async def resume(self, target: Target, ambiguous: bool) -> TargetResult:
         """Continue a target a crashed run had launched (``ambiguous``: the journal says a PUT
         was about to be sent, not whether Azure got it). Never PUTs unless Azure proves the
         earlier PUT never arrived."""
+        if ambiguous:
+            launched = await self.launch(target, ask_first=True)
+            if isinstance(launched, TargetResult):
+                return launched
+            return await self.follow(target, launched)
         invocation = invocation_for(self.spec, target, self.run_id)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
-        if ambiguous:
-            arrived = await self._arrived(target, invocation)
-            if arrived is None:
-                reason = "the run command's fate is unknown (it may have run); not re-sent"
-                return TargetResult(target, Status.ERROR, reason=reason)
-            if not arrived:
-                log.info("target.resume_launch", target=target.id)
-                return await self.execute(target)
-            self.recorder.accepted(target)
         log.info("target.reattached", target=target.id)
         self.transition(target, TargetState.LAUNCHED, None)
-        return await self._follow(target, invocation, self.clock.now())
+        return await self.follow(target, Launched(invocation, self.clock.now()))
 
     async def _watch_or_interrupt(
         self, target: Target, inv: Invocation, launched_at: float

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from fleet.errors import SpecError
 from fleet.model import JobSpec
-from fleet.spec.build import build
+from fleet.spec.build import ScriptFiles, build
 from fleet.spec.document import FLAGS_SOURCE, JobDocument, ParsedJob
 from fleet.spec.problems import Loc, Origin, Problem, problem_of
 from fleet.spec.schema import Rollout
@@ -260,10 +260,12 @@ def job_spec_from_options(opts: JobOptions, *, env: Mapping[str, str] | None = N
     return job_from_options(opts, env=env).spec
 
 
-def flags_job_spec(document: JobDocument, env: Mapping[str, str] | None = None) -> JobSpec:
+def flags_job_spec(
+    document: JobDocument, env: Mapping[str, str] | None = None, files: ScriptFiles | None = None
+) -> JobSpec:
     """The spec again from the data recorded for a flags job (``fleet resume``)."""
     origin = flags_origin(Path(document.base_dir))
-    return build(dict(document.data or {}), origin, env, [])
+    return build(dict(document.data or {}), origin, env, [], files)
 
 
 def rollout_overrides(rollout: RolloutOptions | None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from fleet.errors import SpecError
 from fleet.model import JobSpec
-from fleet.spec.build import build
+from fleet.spec.build import ScriptFiles, build
 from fleet.spec.document import JobDocument, ParsedJob
 from fleet.spec.flags import (
     JobOptions,
@@ -67,11 +67,14 @@ def load_job_spec(
     return load_job(path, env=env, rollout=rollout).spec
 
 
-def file_job_spec(document: JobDocument, env: Mapping[str, str] | None = None) -> JobSpec:
+def file_job_spec(
+    document: JobDocument, env: Mapping[str, str] | None = None, files: ScriptFiles | None = None
+) -> JobSpec:
     """The spec again from a job file's recorded text (``fleet resume``); relative ``file:``
-    scripts still resolve against the job file's directory."""
+    scripts still resolve against the job file's directory (or come from ``files``)."""
     text = document.text or ""
-    return _build_file(text, document.source, Path(document.base_dir), document.rollout, env)
+    base_dir = Path(document.base_dir)
+    return _build_file(text, document.source, base_dir, document.rollout, env, files)
 
 
 def job_from_flags(flags: Mapping[str, Any]) -> ParsedJob:
@@ -96,6 +99,7 @@ def _build_file(
     base_dir: Path,
     overrides: Mapping[str, Any],
     env: Mapping[str, str] | None,
+    files: ScriptFiles | None = None,
 ) -> JobSpec:
     try:
         data, node = yamlpos.parse(text)
@@ -108,4 +112,4 @@ def _build_file(
         file_rollout = data.get("rollout")
         base = file_rollout if isinstance(file_rollout, dict) else {}
         data = {**data, "rollout": {**base, **overrides}}
-    return build(data, Origin(source, node, base_dir, yamlpos.format_loc), env, [])
+    return build(data, Origin(source, node, base_dir, yamlpos.format_loc), env, [], files)
