@@ -48,6 +48,7 @@ async def open_backend(
         ca_cert=connection.ca_cert,
         token=Secret(token) if token else None,
         subscriptions=connection.subscriptions,
+        time_scale=connection.time_scale,
     )
     async with azure_backend(settings) as backend:
         yield backend

@@ -18,9 +18,10 @@ from fleet.api.prepare import prepare
 from fleet.api.resume import resume_async, take_over
 from fleet.cli.checks_cmd import job_runs
 from fleet.cli.launch import launch
-from fleet.cli.options import ReportFormatOpt, journal_options, with_options
+from fleet.cli.options import ReportFormatOpt, journal_options, temporal_options, with_options
 from fleet.cli.rollout_view import render_ending
 from fleet.cli.signals import relay_signals
+from fleet.cli.temporal_cmd import require_extra, temporal_report, temporal_resume, temporal_runs
 from fleet.cli.terminal import TerminalObserver
 from fleet.cli.wiring import (
     check_report_path,
@@ -116,15 +117,17 @@ JobOpt = Annotated[
 ]
 
 
-@with_options(journal_options)
+@with_options(journal_options, temporal_options)
 def runs(
     output_format: FormatOpt = "table",
     limit: Annotated[int, typer.Option(help="Show at most this many runs.", min=1)] = 50,
     job: JobOpt = None,
     **kw: Any,
 ) -> None:
-    """The run history, newest first: id, job, start, duration, how it ended, outcomes."""
-    if job is not None:
+    """The run history, newest first: id, job, start, duration, how it ended, outcomes.
+
+    With --temporal: the runs on that Temporal server (--job lists one job's runs)."""
+    if job is not None and not kw.get("temporal"):
         try:
             _check_format(output_format)
         except FleetError as exc:
@@ -133,18 +136,24 @@ def runs(
         return
     try:
         _check_format(output_format)
-        if not db_path(resolve_state_dir(kw.get("state_dir"))).exists():
-            records = []  # no journal yet: an empty history, not an error
-        else:
-            records = open_journal(kw.get("state_dir"), writable=False).runs(limit)
+        rows = _run_rows(kw, limit, job)
     except FleetError as exc:
         raise fail(exc) from exc
-    rows = [run_row(r) for r in records]
     if output_format == "json":
         json.dump(rows, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
     Console().print(_runs_table(rows))
+
+
+def _run_rows(kw: dict[str, Any], limit: int, job: str | None) -> list[dict[str, Any]]:
+    if kw.get("temporal"):
+        require_extra()
+        configure_logs({})
+        return run_sync(temporal_runs, kw, limit, job)
+    if not db_path(resolve_state_dir(kw.get("state_dir"))).exists():
+        return []  # no journal yet: an empty history, not an error
+    return [run_row(r) for r in open_journal(kw.get("state_dir"), writable=False).runs(limit)]
 
 
 def _runs_table(rows: list[dict[str, Any]]) -> Table:
@@ -165,7 +174,7 @@ def _runs_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-@with_options(journal_options)
+@with_options(journal_options, temporal_options)
 def show(
     run_id: str,
     output_format: FormatOpt = "table",
@@ -176,15 +185,22 @@ def show(
     """A run's report from the journal (--format json: the JSON of fleet run --report).
 
     --report PATH writes the report file in --report-format (json, junit, csv, html), as
-    fleet run --report would have; --report-format alone prints that report instead."""
+    fleet run --report would have; --report-format alone prints that report instead. With
+    --temporal: the report of a run that ended on that Temporal server."""
     try:
         _check_format(output_format)
         fmt = parse_format(report_format or "json")
         if report is not None:
             check_report_path(report, report_format)
-        journal = open_journal(kw.get("state_dir"), writable=False)
-        report_obj = report_from_journal(journal, run_id)
-        document = journal.report_json(run_id) or report_to_dict(report_obj)
+        if kw.get("temporal"):
+            require_extra()
+            configure_logs({})
+            report_obj = run_sync(temporal_report, kw, run_id)
+            document = report_to_dict(report_obj)
+        else:
+            journal = open_journal(kw.get("state_dir"), writable=False)
+            report_obj = report_from_journal(journal, run_id)
+            document = journal.report_json(run_id) or report_to_dict(report_obj)
         if report is not None:
             write_document(report, document, fmt)
             err_console.print(f"{fmt} report written to {report}", highlight=False)
@@ -201,7 +217,7 @@ def show(
         render_ending(Console(), report_obj)
 
 
-@with_options(journal_options, connection_overrides)
+@with_options(journal_options, connection_overrides, temporal_options)
 def resume(
     run_id: str,
     report: ReportOpt = None,
@@ -218,9 +234,15 @@ def resume(
     """Finish a run that was interrupted (crash, kill, lost network).
 
     Targets that finished keep their result, targets still running in Azure are
-    re-attached, the rest are launched. No target is sent the script twice."""
+    re-attached, the rest are launched. No target is sent the script twice. With --temporal:
+    follow a run still in flight there (its workers never stopped) to its report."""
     try:
         fmt = check_report_path(report, report_format)
+        if kw.get("temporal"):
+            require_extra()
+            configure_logs(kw)
+            result = run_sync(temporal_resume, kw, run_id)
+            finish_run(result, report, strict, Secrets(), fmt)
         journal, recipe, spec = _replayed(run_id, kw)
         if recipe.connection.sim:
             message = (

@@ -5,7 +5,16 @@ from __future__ import annotations
 import typer
 
 from fleet import __version__
-from fleet.cli import bench_cmd, checks_cmd, clean_cmd, history_cmd, run_cmd, serve_cmd, sim_cmd
+from fleet.cli import (
+    bench_cmd,
+    checks_cmd,
+    clean_cmd,
+    history_cmd,
+    run_cmd,
+    serve_cmd,
+    sim_cmd,
+    temporal_cmd,
+)
 
 app = typer.Typer(
     help=(
@@ -32,6 +41,7 @@ app.command("diff")(checks_cmd.diff)
 app.command("clean", help=clean_cmd.CLEAN_HELP)(clean_cmd.clean_command)
 app.command("bench")(bench_cmd.bench)
 app.command("serve", help=serve_cmd.SERVE_HELP)(serve_cmd.serve_cmd)
+app.command("worker", help=temporal_cmd.WORKER_HELP)(temporal_cmd.worker_cmd)
 
 
 @app.command()

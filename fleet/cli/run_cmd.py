@@ -24,10 +24,12 @@ from fleet.cli.options import (
     journal_options,
     script_options,
     selection_options,
+    temporal_options,
     with_options,
 )
 from fleet.cli.rollout_options import rollout_options
 from fleet.cli.rollout_view import plan_table
+from fleet.cli.temporal_cmd import HeartbeatOpt, require_extra, run_on_temporal
 from fleet.cli.wiring import (
     check_report_path,
     configure_logs,
@@ -58,6 +60,11 @@ budget (--max-errors), soak pauses, health gates (job file), a --deadline. More 
 targets (--confirm-over) asks first; without a terminal, pass --yes. Ctrl-C once: no new
 launches, running targets finish (within --cancel-grace), the report is written; twice
 (or --cancel-running): in-flight run commands are deleted and reported Canceled.
+
+On Temporal (--temporal HOST:PORT): the plan is made and confirmed here, then
+the run is a workflow that fleet workers run (see fleet worker); this command
+shows its progress and report, and may be killed: the run goes on, and
+fleet show RUN_ID --temporal HOST:PORT gives its report.
 
 Exit codes: 0 every target succeeded (skipped ones too, unless --strict), 1 some target
 failed, 2 bad input or not confirmed (nothing was sent to Azure), 3 the run did not
@@ -131,6 +138,7 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
     rollout_options,
     connection_options,
     journal_options,
+    temporal_options,
 )
 def run(
     report: ReportOpt = None,
@@ -138,16 +146,23 @@ def run(
     strict: StrictOpt = False,
     yes: YesOpt = False,
     no_journal: NoJournalOpt = False,
+    heartbeat: HeartbeatOpt = 20.0,
     **kw: Any,
 ) -> None:
     try:
         fmt = check_report_path(report, report_format)
         configure_logs(kw)
+        if kw.get("temporal"):
+            require_extra()
         job = job_from_flags(kw)  # the job file is read here, once
         connection = Connection.from_flags(kw)
-        journal = None if no_journal else open_journal(kw.get("state_dir"))
         secrets = Secrets.from_spec(job.spec)
-        result = run_sync(_run, job, connection, journal, yes, secrets=secrets)
+        if kw.get("temporal"):  # the run lives on Temporal: no local journal
+            on = {**kw, "heartbeat": heartbeat}
+            result = run_sync(run_on_temporal, job, connection, yes, on, secrets=secrets)
+        else:
+            journal = None if no_journal else open_journal(kw.get("state_dir"))
+            result = run_sync(_run, job, connection, journal, yes, secrets=secrets)
     except FleetError as exc:
         raise fail(exc) from exc
     finish_run(result, report, strict, secrets, fmt)

@@ -28,7 +28,7 @@ from fleet.ports import RunObserver
 from fleet.rollout.control import RunControl
 from fleet.spec.portable import PortableJob
 from fleet.temporal import names
-from fleet.temporal.codec import Json, plan_to_json, report_from_json
+from fleet.temporal.codec import Json, plan_to_json, report_from_json, run_memo
 
 log = structlog.get_logger("fleet.temporal")
 
@@ -78,12 +78,17 @@ async def submit(
 ) -> WorkflowHandle[Any, Any]:
     """Start ``plan`` as a run workflow (its id names the run: a run id is never reused)."""
     payload = {"job": job.to_json(), "plan": plan_to_json(plan), "settings": settings.to_json()}
-    memo = {"job": plan.spec.name, "run_id": plan.run_id, "targets": len(plan.selected)}
     return await client.start_workflow(
         names.RUN_WORKFLOW, payload, id=names.run_workflow_id(plan.run_id),
-        task_queue=names.CONTROL_QUEUE, memo=memo,
+        task_queue=names.CONTROL_QUEUE, memo=run_memo(plan),
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )  # fmt: skip
+
+
+async def stop_policy(handle: WorkflowHandle[Any, Any]) -> tuple[bool, int]:
+    """The run's ``cancel_running`` and ``cancel_grace_s`` (what a Ctrl-C will do)."""
+    memo = await (await handle.describe()).memo()
+    return bool(memo.get("cancel_running")), int(memo.get("cancel_grace_s") or 0)
 
 
 def progress_from_json(raw: Json) -> Progress | None:

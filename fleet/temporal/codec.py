@@ -277,3 +277,13 @@ def plan_from_json(raw: Mapping[str, Any]) -> RunPlan:
         rollout=rollout_plan_from_json(raw["rollout"], targets),
         sentinels=tuple(targets[i] for i in raw["sentinels"]),
     )
+
+
+def run_memo(plan: RunPlan) -> Json:
+    """What a run workflow's memo says from the start (``ended`` and ``summary`` come at its
+    end): enough for ``fleet runs`` and for a client that attaches later."""
+    policy = plan.spec.rollout
+    return {
+        "job": plan.spec.name, "run_id": plan.run_id, "targets": len(plan.selected),
+        "cancel_running": policy.cancel_running, "cancel_grace_s": policy.cancel_grace_s,
+    }  # fmt: skip

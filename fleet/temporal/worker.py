@@ -34,6 +34,7 @@ from fleet.temporal.workflows import FireWorkflow, RunWorkflow
 log = structlog.get_logger("fleet.temporal")
 
 SHUTDOWN_GRACE = timedelta(seconds=10)  # a stopped worker's activities get this long to end
+STOP_LIMIT_S = 30.0  # the longest a worker takes to stop
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,17 @@ async def serve_worker(
     plan: WorkerPlan,
     on_ready: Callable[[], None] | None = None,
 ) -> None:
-    """Poll ``plan``'s queues until cancelled (then stop, giving activities in flight
-    ``SHUTDOWN_GRACE`` to end; Temporal retries the rest elsewhere)."""
-    async with AsyncExitStack() as stack:
+    """Poll ``plan``'s queues until cancelled; then stop (shielded: the SDK's shutdown must not
+    be cancelled halfway), giving activities in flight ``SHUTDOWN_GRACE`` to end — Temporal
+    gives the rest to other workers."""
+    stack = AsyncExitStack()
+    try:
         for worker in workers(client, backend, plan):
             await stack.enter_async_context(worker)
         log.info("worker.started", queues=plan.queues, write_rate=plan.write_rate)
         if on_ready is not None:
             on_ready()
         await anyio.sleep_forever()
+    finally:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(STOP_LIMIT_S):
+            await stack.aclose()

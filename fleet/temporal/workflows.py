@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         report_to_json,
         result_from_json,
         result_to_json,
+        run_memo,
         target_to_json,
     )
     from fleet.temporal.rollout import InFlight, Launch, Rollout, Unit
@@ -184,7 +185,7 @@ class FireWorkflow:
         if "blackout" in answer:
             return {"outcome": "skipped-blackout", "detail": answer["blackout"]}
         plan = answer["plan"]
-        memo = {"job": plan["spec"]["name"], "run_id": run_id, "targets": len(plan["selected"])}
+        memo = run_memo(plan_from_json(plan))
         ended: Json = await workflow.execute_child_workflow(
             names.RUN_WORKFLOW, {"job": job, "plan": plan, "settings": settings},
             id=names.run_workflow_id(run_id), task_queue=names.CONTROL_QUEUE, memo=memo,

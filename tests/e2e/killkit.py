@@ -27,7 +27,8 @@ FLEET = [sys.executable, "-m", "fleet.cli.main"]
 class Served:
     endpoint: str
     ca_cert: str
-    subscription: str
+    subscription: str  # the first
+    subscriptions: tuple[str, ...] = ()
 
     def truth(self, what: str) -> dict[str, Any]:
         ctx = ssl.create_default_context(cafile=self.ca_cert)
@@ -45,7 +46,8 @@ def served(profile: str = "small", time_scale: float = 50) -> Iterator[Served]:
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
-        yield Served(info["endpoint"], info["ca_cert"], info["subscriptions"][0])
+        subs = tuple(info["subscriptions"])
+        yield Served(info["endpoint"], info["ca_cert"], subs[0], subs)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
