@@ -82,20 +82,31 @@ class Unit:
 class RunActivities:
     """The activities of one worker process: one ARM connection for all of them."""
 
-    def __init__(self, backend: Backend, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        env: Mapping[str, str] | None = None,
+        job_spec: Callable[[Json], JobSpec] | None = None,
+    ) -> None:
+        """``job_spec``: how a job's JSON becomes its spec (default: a ``PortableJob`` built
+        with the secrets of ``env``, this process's environment by default)."""
         self.backend = backend
         self.env = os.environ if env is None else env
         self.settings = EngineSettings(time_scale=backend.time_scale)
+        self._build = job_spec or self._portable
         self._specs: dict[str, JobSpec] = {}
+
+    def _portable(self, job: Json) -> JobSpec:
+        return PortableJob.from_json(job).job_spec(self.env)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.prepare, self.launch, self.watch, self.interrupt, self.tidy]
 
-    def _spec(self, job: Mapping[str, Any]) -> JobSpec:
+    def _spec(self, job: Json) -> JobSpec:
         key = hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()
         spec = self._specs.get(key)
         if spec is None:
-            spec = PortableJob.from_json(job).job_spec(self.env)
+            spec = self._build(job)
             if len(self._specs) >= _SPECS_KEPT:
                 self._specs.pop(next(iter(self._specs)))
             self._specs[key] = spec
@@ -121,30 +132,51 @@ class RunActivities:
 
     @activity.defn(name=names.LAUNCH)
     async def launch(self, payload: Json) -> Json:
+        # a retry: the attempt before may have sent the PUTs, so Azure is asked first
+        return await self.launch_targets(payload, retried=activity.info().attempt > 1)
+
+    @activity.defn(name=names.WATCH)
+    async def watch(self, payload: Json) -> Json:
+        return await self.watch_targets(payload)
+
+    @activity.defn(name=names.INTERRUPT)
+    async def interrupt(self, payload: Json) -> Json:
+        return await self.interrupt_targets(payload)
+
+    @activity.defn(name=names.TIDY)
+    async def tidy(self, payload: Json) -> Json:
+        return await self.tidy_targets(payload)
+
+    # What the activities do, callable outside Temporal too (tests drive them directly).
+
+    async def launch_targets(self, payload: Json, *, retried: bool = False) -> Json:
         """PUT each target's run command; per target ``{"launched": {...}}`` or ``{"result":
-        ...}`` (it never launched: refused, at the limit, no script for its OS)."""
-        retried = activity.info().attempt > 1  # the PUTs may have gone out: ask Azure first
+        ...}`` (it never launched: refused, at the limit, no script for its OS). ``retried``:
+        read Azure first, and send only the PUTs it proves never arrived."""
         unit, targets = self._unit(payload), _targets(payload)
         executor = self._executor(unit)
-        outcomes: dict[str, Json] = {}
+        finals: dict[str, TargetResult] = {}
+        sent: dict[str, Launched] = {}
 
         async def one(target: Target) -> None:
             launched = await executor.launch(target, ask_first=retried)
             if isinstance(launched, TargetResult):
-                outcomes[target.id] = {"result": result_to_json(launched)}
+                finals[target.id] = launched
             else:
                 sent[target.id] = launched
 
-        sent: dict[str, Launched] = {}
         with counting() as tally, using(executor.secrets):
             await _heartbeating([one(t) for t in targets])
         now = executor.clock.now()
-        for target_id, launched in sent.items():
-            outcomes[target_id] = {"launched": _launched_json(launched, now)}
-        return {"outcomes": [outcomes[t.id] for t in targets], "arm": arm_to_json(tally.counters())}
+        outcomes = [
+            {"result": result_to_json(finals[t.id])}
+            if t.id in finals
+            else {"launched": _launched_json(sent[t.id], now)}
+            for t in targets
+        ]
+        return {"outcomes": outcomes, "arm": arm_to_json(tally.counters())}
 
-    @activity.defn(name=names.WATCH)
-    async def watch(self, payload: Json) -> Json:
+    async def watch_targets(self, payload: Json) -> Json:
         """Read each launched target until it ends; return once ``until`` of them have ended,
         or a failure that spends the error budget did (``budget``), or ``max_s`` wall seconds
         passed. ``learned``: what the run's earlier watches taught about durations."""
@@ -168,16 +200,13 @@ class RunActivities:
             with anyio.move_on_after(float(payload["max_s"])):
                 await _heartbeating([one(i) for i in items], until=enough)
         learned = Counter({(lo, hi): n for lo, hi, n in executor.planner.model.completed()})
-        fresh = [[lo, hi, n] for (lo, hi), n in (learned - warm).items()]
-        return {
-            "results": [result_to_json(r) for r in results],
-            "learned": fresh,
-            "arm": arm_to_json(tally.counters()),
-        }
+        answer = _answer(results, tally)
+        answer["learned"] = [[lo, hi, n] for (lo, hi), n in (learned - warm).items()]
+        return answer
 
-    @activity.defn(name=names.INTERRUPT)
-    async def interrupt(self, payload: Json) -> Json:
-        """``action`` delete (a cancel) or abandon (a stop's grace ran out) the targets."""
+    async def interrupt_targets(self, payload: Json) -> Json:
+        """``action`` delete (a cancel) or abandon (a stop's grace ran out) the targets: each
+        read once more, then deleted or left running."""
         unit, items = self._unit(payload), payload["targets"]
         executor = self._executor(unit)
         executor.interrupt(Interrupt(payload["action"]))
@@ -189,14 +218,9 @@ class RunActivities:
 
         with counting() as tally, using(executor.secrets):
             await _heartbeating([one(i) for i in items])
-        ordered = [results[i["target"]["id"]] for i in items]
-        return {
-            "results": [result_to_json(r) for r in ordered],
-            "arm": arm_to_json(tally.counters()),
-        }
+        return _answer([results[i["target"]["id"]] for i in items], tally)
 
-    @activity.defn(name=names.TIDY)
-    async def tidy(self, payload: Json) -> Json:
+    async def tidy_targets(self, payload: Json) -> Json:
         """The cleanup policy on finished targets: each result with what was deleted."""
         unit = self._unit(payload)
         executor = self._executor(unit)
@@ -209,15 +233,11 @@ class RunActivities:
 
         with counting() as tally, using(executor.secrets):
             await _heartbeating([one(r) for r in given])
-        ordered = [tidied[r.target.id] for r in given]
-        return {
-            "results": [result_to_json(r) for r in ordered],
-            "arm": arm_to_json(tally.counters()),
-        }
+        return _answer([tidied[r.target.id] for r in given], tally)
 
     def _unit(self, payload: Mapping[str, Any]) -> Unit:
         with _job_errors():
-            return Unit.of(self._spec(payload["job"]), payload["run_id"], payload.get("unit"))
+            return Unit.of(self._spec(dict(payload["job"])), payload["run_id"], payload.get("unit"))
 
     def _launched(self, unit: Unit, target: Target, item: Mapping[str, Any]) -> Launched:
         """A launched target as this worker's engine knows it: its invocation and when it was
@@ -256,7 +276,7 @@ async def _heartbeating(
     async with anyio.create_task_group() as tg:
 
         async def beat() -> None:
-            while True:
+            while activity.in_activity():
                 activity.heartbeat()
                 await anyio.sleep(HEARTBEAT_S)
 
