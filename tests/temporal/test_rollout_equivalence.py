@@ -22,8 +22,8 @@ from fleet.temporal.activities import RunActivities
 from fleet.temporal.codec import Json, plan_from_json, plan_to_json
 from fleet.temporal.rollout import Rollout
 from fleet.temporal.work import ActivityWork
-from tests.engine.test_rollout_runner import RecordingArm, fleet, job, script
-from tests.fakes import FORBIDDEN, NOT_RUNNING, VIRTUAL_TIME, Behaviour, make_target
+from tests.engine.test_rollout_runner import RecordingArm, fleet, job, script, trouble
+from tests.fakes import VIRTUAL_TIME, Behaviour, make_target
 
 pytestmark = pytest.mark.anyio
 
@@ -78,14 +78,6 @@ async def on_workflow_rollout(
         report = await rollout.run()
         tg.cancel_scope.cancel()
     return report
-
-
-def trouble() -> RecordingArm:
-    arm = fleet(6)
-    arm.add(make_target("a-denied"), Behaviour(put_error=FORBIDDEN))
-    arm.add(make_target("a-stopped"), Behaviour(put_error=NOT_RUNNING))
-    arm.add(make_target("a-no-agent"), Behaviour(agent_not_ready=True))
-    return arm
 
 
 def failing_in_batch_2() -> RecordingArm:
