@@ -23,6 +23,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from fleet.rollout.control import RunControl
+    from fleet.schedule import FireOutcome
     from fleet.temporal import names
     from fleet.temporal.codec import (
         Json,
@@ -116,11 +117,11 @@ class FireWorkflow:
             start_to_close_timeout=timedelta(minutes=30), retry_policy=RETRIES,
         )  # fmt: skip
         if "blackout" in answer:
-            return {"outcome": "skipped-blackout", "detail": answer["blackout"]}
+            return {"outcome": FireOutcome.BLACKOUT.value, "detail": answer["blackout"]}
         plan = answer["plan"]
-        memo = run_memo(plan_from_json(plan))
+        memo = {**run_memo(plan_from_json(plan)), "scheduled": True}
         ended: Json = await workflow.execute_child_workflow(
             names.RUN_WORKFLOW, {"job": job, "plan": plan, "settings": settings},
             id=names.run_workflow_id(run_id), task_queue=names.CONTROL_QUEUE, memo=memo,
         )  # fmt: skip
-        return {"outcome": "launched", "run_id": run_id, "ended": ended["ended"]}
+        return {"outcome": FireOutcome.LAUNCHED.value, "run_id": run_id, "ended": ended["ended"]}
