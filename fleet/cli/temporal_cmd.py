@@ -75,6 +75,13 @@ HeartbeatOpt = Annotated[
 ]
 
 
+#: Set once this process made a Temporal client: its Rust core's threads can crash the
+#: interpreter's teardown (SIGABRT, "PyGILState_Release: thread state ... must be current when
+#: releasing"; temporalio/sdk-python#300, open), so ``fleet.cli.main`` ends such a process with
+#: ``os._exit`` once its output is flushed.
+USED = {"temporal": False}
+
+
 def require_extra() -> None:
     """``ConnectionSetupError`` (exit code 2) when ``fleet[temporal]`` is not installed."""
     from fleet.temporal.devserver import extra_missing
@@ -91,6 +98,7 @@ async def _client(kw: dict[str, Any]) -> Any:
     """A Temporal client (``temporalio.client.Client``) for ``--temporal``/``--namespace``."""
     from fleet.temporal.connection import connect
 
+    USED["temporal"] = True
     return await connect(kw["temporal"], kw.get("namespace") or "default")
 
 

@@ -19,7 +19,7 @@ from collections import Counter
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from fleet.rollout.control import RunControl
@@ -102,6 +102,13 @@ class RunWorkflow:
         }  # fmt: skip
 
 
+def _nominal() -> str:
+    """When this fire was due (the schedule's time, as the server says it; now if it does not)."""
+    key = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+    due = workflow.info().typed_search_attributes.get(key) or workflow.now()
+    return due.isoformat()
+
+
 @workflow.defn(name=names.FIRE_WORKFLOW)
 class FireWorkflow:
     """One fire of a job's schedule: ``{"outcome": "launched", "run_id", "ended"}`` or
@@ -119,7 +126,7 @@ class FireWorkflow:
         if "blackout" in answer:
             return {"outcome": FireOutcome.BLACKOUT.value, "detail": answer["blackout"]}
         plan = answer["plan"]
-        memo = {**run_memo(plan_from_json(plan)), "scheduled": True}
+        memo = {**run_memo(plan_from_json(plan)), "scheduled": True, "nominal": _nominal()}
         ended: Json = await workflow.execute_child_workflow(
             names.RUN_WORKFLOW, {"job": job, "plan": plan, "settings": settings},
             id=names.run_workflow_id(run_id), task_queue=names.CONTROL_QUEUE, memo=memo,
