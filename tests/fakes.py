@@ -167,7 +167,9 @@ class _RunCommand:
 class FakeArm:
     """``TargetSource`` + ``RunCommands`` in memory; records every call per target name."""
 
-    def __init__(self, *, put_rate: float | None = None) -> None:
+    def __init__(
+        self, *, put_rate: float | None = None, identical_put_reruns: bool = False
+    ) -> None:
         self.targets: dict[str, Target] = {}
         self.behaviour: dict[str, Behaviour] = {}
         self.puts: dict[str, list[Invocation]] = defaultdict(list)
@@ -177,6 +179,10 @@ class FakeArm:
         self.in_flight: set[str] = set()
         self.max_in_flight = 0
         self.put_rate = put_rate  # PUTs per second Azure accepts (None = unlimited)
+        # True: every applied PUT runs the script, even with an identical body (the pessimistic
+        # reading of MicrosoftDocs/azure-compute-docs PR #178); False: an identical PUT is a
+        # no-op (azure-sdk-for-net#47307)
+        self.identical_put_reruns = identical_put_reruns
         self._next_put_slot = 0.0
         self._commands: dict[tuple[str, str], _RunCommand] = {}
         # Azure's per-VM limit; run commands already on the VMs (others' or stale fleet ones);
@@ -236,8 +242,9 @@ class FakeArm:
     def _create(self, name: str, invocation: Invocation, b: Behaviour) -> None:
         key = (name, invocation.run_command)
         current = self._commands.get(key)
-        if current is not None and current.invocation == invocation:
-            return  # an identical body is a no-op in Azure: nothing re-executes
+        identical = current is not None and current.invocation == invocation
+        if identical and not self.identical_put_reruns:
+            return  # an identical body is a no-op: nothing re-executes
         self._commands[key] = _RunCommand(invocation, anyio.current_time(), b)
         self.executions[name] += 1
 

@@ -36,7 +36,10 @@ from fleet.ports import Backend
 #   call). Only when a deadline is spent does a 429 (or ThrottleDeadlineExceeded, status 429)
 #   reach RetryPolicy, which counts it against its budget; its later attempts find the deadline
 #   past and fail without sending.
-# Whether a retried PUT may run a script twice is the engine's concern (issue #18), not theirs.
+# Neither loop ever re-sends a run-command PUT after a failure of unknown outcome: the PUT is
+# made with retry_total=0 (``fleet.azure.send_once.SEND_ONCE``), so RetryPolicy hands its
+# connection error or 5xx straight to the engine, which reads the run command before deciding
+# (issue #18). ThrottlePolicy's re-send after a 429 stays: Azure refused that request unread.
 RETRY_TOTAL = 6
 RETRY_BACKOFF_FACTOR = 0.5
 
@@ -56,6 +59,9 @@ class ConnectionSettings:
     subscriptions: tuple[str, ...] = ()
     safety: float = 0.9  # share of Azure's published limits fleet allows itself
     time_scale: float = 1.0  # an emulator running K times faster than Azure
+    # The limits fleet keeps to; None: Azure's published ones times safety, time-scaled. Set
+    # them for an endpoint with other limits (an emulator profile, Azure Stack).
+    limits: ThrottleLimits | None = None
 
 
 def _credential(settings: ConnectionSettings) -> Any:
@@ -97,7 +103,9 @@ async def azure_backend(settings: ConnectionSettings) -> AsyncIterator[Backend]:
     if settings.arm_endpoint and settings.token is not None:
         scope = "https://management.azure.com/.default"  # emulators accept any scope
     credential = _credential(settings)
-    limits = ThrottleLimits.published(settings.safety, time_scale=settings.time_scale)
+    limits = settings.limits or ThrottleLimits.published(
+        settings.safety, time_scale=settings.time_scale
+    )
     throttle = ThrottleState(BucketSet(limits))  # one per connection, one policy per client
     conn = ArmConnection(
         credential,

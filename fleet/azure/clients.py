@@ -7,7 +7,9 @@ to one pipeline through ``policy.next``), and all of them hold the connection's 
 
 Why a shared session: passing ``connection_verify=ca.pem`` makes the SDK open a TLS connection per
 request (5-7x slower); ``use_env_settings=False`` stops aiohttp from reading ``.netrc`` on every
-request. Tokens are never logged: ``StaticTokenCredential`` keeps its token out of ``repr``.
+request. The session's middleware keeps aiohttp from re-sending a write by itself
+(``fleet.azure.send_once``). Tokens are never logged: ``StaticTokenCredential`` keeps its token
+out of ``repr``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
 from azure.mgmt.resourcegraph.aio import ResourceGraphClient
 
+from fleet.azure.send_once import send_writes_once
 from fleet.azure.throttle_policy import ThrottlePolicy
 from fleet.azure.throttle_state import ThrottleState
 
@@ -159,7 +162,9 @@ class ArmClients:
         if self.conn.ca_cert:
             ssl_ctx = ssl.create_default_context(cafile=self.conn.ca_cert)
         connector = aiohttp.TCPConnector(ssl=ssl_ctx, limit=self.conn.max_connections)
-        self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
+        self._session = aiohttp.ClientSession(
+            connector=connector, trust_env=False, middlewares=(send_writes_once,)
+        )
         return self
 
     async def __aexit__(

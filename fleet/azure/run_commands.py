@@ -4,6 +4,10 @@ members) and on Uniform scale-set instances.
 Creates with ``polling=False`` — the SDK's LRO poller waits 30 s between polls and its final
 GET has no instance view — and reads outcomes with ``expand="instanceView"``. SDK exceptions
 become ``CallError`` values; nothing here raises for an Azure-side failure.
+
+A PUT leaves at most once per call (``SEND_ONCE``: no SDK retry; the session does not re-send
+it either, ``fleet.azure.send_once``): whether to send it again is the engine's decision, made
+after reading the run command. Reads and deletes keep the client's retries.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from azure.core.exceptions import (
 
 from fleet.azure.body import run_command_body
 from fleet.azure.clients import ArmClients
+from fleet.azure.send_once import SEND_ONCE
 from fleet.model import (
     RUN_ID_PARAMETER,
     CallError,
@@ -104,8 +109,9 @@ class AzureRunCommands:
         body = run_command_body(invocation, target.location)
         try:
             await ops.begin_create_or_update(
-                *path, invocation.run_command, body, polling=False, fleet_region=target.location
-            )
+                *path, invocation.run_command, body,
+                polling=False, fleet_region=target.location, **SEND_ONCE,
+            )  # fmt: skip
         except AzureError as exc:
             return call_error(exc)
         return None

@@ -10,7 +10,9 @@ Install it with ``per_retry_policies=[ThrottlePolicy(state)]`` so it sees every 
 including the SDK RetryPolicy's own retries. Per attempt it classifies the request, takes a
 token from each of the request's buckets (waiting if needed), sends, and re-syncs the buckets
 from the response's ``x-ms-ratelimit-remaining-*`` headers. On a 429 it pauses the bucket Azure
-named for ``Retry-After`` and sends the *same* request again, until it succeeds or the deadline
+named for ``Retry-After`` and sends the *same* request again — even a run-command PUT, which
+nothing else re-sends: a 429 means Azure refused the request without processing it, so sending
+it again cannot run a script twice (``fleet.azure.send_once``) — until it succeeds or the deadline
 passes (then the 429 is returned, so the caller can report the target as throttled out; if the
 deadline passes before a request could be sent at all, :class:`ThrottleDeadlineExceeded`, an
 ``HttpResponseError`` with status 429, is raised instead). Only 429 is handled here; 5xx and
@@ -107,6 +109,8 @@ class ThrottlePolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
             response, info = await self._send_once(request, request_class, options.region, buckets)
             if response.http_response.status_code != 429:
                 return response
+            # A 429 was not processed (throttled before the resource provider acted), so the
+            # loop below may re-send even a run-command PUT: it cannot run the script twice.
             wait = info.retry_after_s
             if wait is None:
                 wait = min(MAX_BACKOFF_S, 2.0**throttles)

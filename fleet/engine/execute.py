@@ -8,9 +8,15 @@ one in flight) and sends the PUT again, a few rounds at most and only while the 
 launch; each PUT has its own durable intent, like any refused PUT. Where nothing of fleet's can
 be freed the target is ``LimitReached``, with a reason that says who holds the slots.
 
-Exactly-once rule: after Azure accepted a PUT, the target is never PUT again. If a PUT's fate is
-unknown (connection lost, 5xx after the SDK's retries), the run command is read first and only
-re-sent when Azure proves the first never arrived (no resource carrying this run's id).
+Exactly-once rule: after Azure accepted a PUT, the target is never PUT again. Nothing below the
+engine re-sends a PUT by itself (``RunCommands.put`` sends it once; a 429 alone is re-sent, as it
+was refused unprocessed). If a PUT's fate is unknown (no answer, a 408 or a 5xx), the run
+command is read first (after ``put_settle_s``, so a PUT still being processed inside Azure is
+not taken for a lost one) and the PUT is sent again only when Azure proves the first never
+arrived: no run command of that name, or one carrying another run's ``FLEET_RUN_ID``. If every
+read fails too, the target is reported ``Error`` and never re-sent. A resumed run treats a PUT
+the journal shows as announced but unanswered the same way (``resume``). Each finding is
+journaled, so the journal's intents account for every PUT fleet may have sent.
 
 Interrupting: only the *watch* (polling) is ever cancelled, never a PUT in flight (its fate
 would become unknown). ``interrupt(DELETE)`` reads each in-flight command once more and deletes
@@ -50,6 +56,8 @@ from fleet.ports import NullRecorder, Recorder, RunCommands
 from fleet.util import failpoints
 
 log = structlog.get_logger("fleet.engine")
+#: What the journal records for an announced PUT that a read proved never arrived.
+NEVER_ARRIVED = CallError(404, "NotArrived", "no run command carrying this run's id on the VM")
 
 
 class Interrupt(StrEnum):
@@ -164,6 +172,7 @@ class Executor:
                 self.transition(target, TargetState.LAUNCHED, None)
                 return Launched(invocation, self.clock.now())
             log.info("target.resume_launch", target=target.id)
+            self.recorder.put_failed(target, NEVER_ARRIVED, arrived=False)
         started = datetime.now(UTC)
         launch = await self._launch_when_allowed(target, invocation)
         if launch.err is not None and limit_of(launch.err) is not None:
@@ -332,20 +341,30 @@ class Executor:
                 return CallError(err.status, err.code, f"{reason}: {err.message}"), attempts
             if arrived:
                 self.recorder.accepted(target)
+                failpoints.hit("after-accepted")
                 return None, attempts  # it did arrive: never PUT it twice
             self.recorder.put_failed(target, err, arrived=False)  # proven lost: a new intent
         return err, attempts
 
     async def _arrived(self, target: Target, inv: Invocation) -> bool | None:
-        """Whether a PUT of unknown fate reached Azure: True/False when a read proves it,
-        None when every read failed too."""
+        """Whether a PUT of unknown fate reached Azure: True when the run command carries this
+        run's id (whatever its state: pending, running or done, it is watched from there),
+        False when a read proves it absent (404, or another run's command), None when every
+        read failed too."""
+        await self.clock.sleep(self.settings.engine_s(self.settings.put_settle_s))
         for attempt in range(self.settings.put_unknown_retries + 1):
             if attempt:
                 await self.clock.sleep(self.planner.settings.min_gap_s * 2**attempt)
             view = await self.run_commands.get(target, inv.run_command)
             if isinstance(view, RunView):
-                return view.run_id == inv.run_id  # another id: an earlier run's resource
+                arrived = view.run_id == inv.run_id  # another id: an earlier run's resource
+                log.info(
+                    "target.put_checked", target=target.id, arrived=arrived,
+                    execution_state=view.execution_state,
+                )  # fmt: skip
+                return arrived
             if view.status == 404:
+                log.info("target.put_checked", target=target.id, arrived=False)
                 return False
         return None
 

@@ -4,6 +4,11 @@ checked targets, then the pure verdict (``fleet.rollout.gates``).
 Each gate has its own run command per job (``fleet-<job>-gate-<gate>``, so it never replaces
 the job's own) and its own executor (its durations teach its own poll planner). The run id is
 the run's plus the batch number, so a sentinel checked after every batch really re-runs.
+A gate run is sent like any run command (once; re-sent only after Azure proves it never
+arrived). Gate runs are not journaled: a resumed run whose crash came after a batch finished
+and before the next one started checks that batch's gates again, asking Azure first for each
+checked target (``Executor.resume``): a gate run command already carrying this gate's run id
+is watched, not sent again.
 """
 
 from __future__ import annotations
@@ -67,9 +72,15 @@ class GateRuns:
         return executor
 
     async def check(
-        self, gate: HealthGate, batch: int, batch_results: Sequence[TargetResult]
+        self,
+        gate: HealthGate,
+        batch: int,
+        batch_results: Sequence[TargetResult],
+        *,
+        resuming: bool = False,
     ) -> GateRecord:
-        """Run ``gate`` after batch ``batch`` and say whether it passed, and why not."""
+        """Run ``gate`` after batch ``batch`` and say whether it passed, and why not.
+        ``resuming``: the gate may have been sent before a crash; ask Azure before sending."""
         targets = gate_targets(gate, batch_results, self.sentinels)
         executor = self._executor(gate, batch)
         results: list[TargetResult] = []
@@ -78,7 +89,10 @@ class GateRuns:
         async def one(target: Target) -> None:
             async with limit:
                 try:
-                    results.append(await executor.execute(target))
+                    if resuming:
+                        results.append(await executor.resume(target, ambiguous=True))
+                    else:
+                        results.append(await executor.execute(target))
                 except Exception as exc:  # a bug or unexpected SDK error fails the gate
                     reason = self.secrets.redact(f"{type(exc).__name__}: {exc}")
                     results.append(TargetResult(target, Status.ERROR, reason=reason))

@@ -134,14 +134,27 @@ class Runner:
                     tg.start_soon(self._guarded, target, limit)
             log.info("batch.finished", batch=batch.index)
             self.observer.batch_finished(batch)
-            finished_before = all(t.id.lower() in self._done for t in batch.targets)
-            if batch is not batches[-1] and not finished_before:  # resume: done already
+            if batch is not batches[-1] and not self._gated_before(batch):
                 await self._soak()
-                await self._check_gates(batch)
+                await self._check_gates(batch, resuming=self._finished_before(batch))
         reason = self.control.not_started_reason
         for target in self.plan.targets:
             if not self.tally.has(target):
                 self.tally.finish(TargetResult(target, Status.NOT_STARTED, reason=reason))
+
+    def _finished_before(self, batch: Batch) -> bool:
+        """Resume: every target of ``batch`` finished before the crash, so its gates may have
+        been sent already (the crash came during the soak or a gate check)."""
+        return all(t.id.lower() in self._done for t in batch.targets)
+
+    def _gated_before(self, batch: Batch) -> bool:
+        """Resume: a later batch was launched before the crash, so ``batch``'s gates passed."""
+        later = (b for b in self.plan.rollout.batches if b.index > batch.index)
+        return any(
+            t.id.lower() in self._done or t.id.lower() in self._reattach
+            for b in later
+            for t in b.targets
+        )
 
     async def _guarded(self, target: Target, limit: anyio.CapacityLimiter) -> None:
         key = target.id.lower()
@@ -185,12 +198,13 @@ class Runner:
                 assert self._stopped is not None
                 await self._stopped.wait()
 
-    async def _check_gates(self, batch: Batch) -> None:
+    async def _check_gates(self, batch: Batch, *, resuming: bool = False) -> None:
+        """``resuming``: the gates may have been sent before a crash (see ``GateRuns.check``)."""
         batch_results = [self.tally.result(t) for t in batch.targets]
         for gate in self.spec.rollout.gates:
             if not self.control.launching_allowed:
                 return
-            record = await self.gates.check(gate, batch.index, batch_results)
+            record = await self.gates.check(gate, batch.index, batch_results, resuming=resuming)
             self.gate_records.append(record)
             self.observer.gate_finished(record)
             if not record.passed and self.control.launching_allowed:

@@ -18,6 +18,9 @@ class EngineSettings:
     poll: PollSettings = field(default_factory=PollSettings)
     wedge_grace_s: float = 120.0  # Azure-seconds past the script timeout before "Wedged"
     put_unknown_retries: int = 3  # re-reads of a PUT whose fate is unknown before giving up
+    # Azure-seconds between a PUT of unknown fate and the read that decides whether it arrived:
+    # a PUT still being processed inside Azure must not be read as a lost one.
+    put_settle_s: float = 5.0
     progress_interval_s: float = 0.25  # wall seconds between progress callbacks
     # PUTs allowed to wait in the throttle queue at once: enough to keep the write buckets
     # busy (Azure admits ~10/s), few enough that a stop holds back everything after them.

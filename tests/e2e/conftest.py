@@ -13,7 +13,8 @@ from tests.e2e import killkit
 
 @pytest.fixture(scope="module")
 def emulator():  # type: ignore[no-untyped-def]
-    with killkit.served() as emu:
+    """Identical PUTs re-run the script and some PUTs lose their answer after taking effect."""
+    with killkit.served(faults=killkit.DROPPED_PUTS) as emu:
         yield emu
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from fleet.api import Backend
 from fleet.azure.backend import ConnectionSettings, azure_backend
+from fleet.azure.limiter import ThrottleLimits
 from fleet.model import Concurrency, JobSpec, ScriptSource, ScriptSpec, Secret, Selector, SourceKind
 from fleet.sim.emulator import Emulator
 from fleet.sim.profile import Profile
@@ -15,8 +16,9 @@ from fleet.sim.profile import Profile
 
 @asynccontextmanager
 async def sim_backend(
-    profile: Profile, time_scale: float, **emu_kwargs: Any
+    profile: Profile, time_scale: float, *, limits: ThrottleLimits | None = None, **emu_kwargs: Any
 ) -> AsyncIterator[tuple[Emulator, Backend]]:
+    """``limits``: what fleet keeps to (default: Azure's published limits, time-scaled)."""
     async with Emulator(profile, time_scale=time_scale, **emu_kwargs) as emu:
         settings = ConnectionSettings(
             arm_endpoint=emu.info.endpoint,
@@ -24,6 +26,7 @@ async def sim_backend(
             token=Secret(emu.token),
             subscriptions=tuple(emu.info.subscriptions),
             time_scale=time_scale,
+            limits=limits,
         )
         async with azure_backend(settings) as backend:
             yield emu, backend

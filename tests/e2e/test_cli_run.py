@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import urllib.request
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e import killkit
 from tests.simkit import ROOT
 
 FLEET = [sys.executable, "-m", "fleet.cli.main"]
@@ -47,49 +51,107 @@ def test_run_health_check_on_the_simulated_fleet(tmp_path: Path) -> None:
     assert "targets: status: OK" in proc.stdout
     assert "100% full" in proc.stdout
     report = json.loads(report_path.read_text())
-    for key in (
-        "run_id",
-        "job",
-        "started_at",
-        "finished_at",
-        "summary",
-        "targets",
-        "groups",
-        "arm",
-    ):
-        assert key in report
-    assert report["summary"]["total"] == len(report["targets"]) == 200
-    target = report["targets"][0]
-    for key in (
-        "id",
-        "name",
-        "kind",
-        "subscription",
-        "resource_group",
-        "location",
-        "zone",
-        "status",
-        "exit_code",
-        "output",
-        "error",
-        "started_at",
-        "ended_at",
-        "attempts",
-    ):
-        assert key in target
-    assert report["groups"][0]["count"] >= report["groups"][-1]["count"]
-    assert report["arm"]["reads_per_target"] <= 2.0
+    printed = re.search(r"run id: (\S+)", proc.stderr)
+    assert printed and report["run_id"] == printed.group(1)
+    assert (report["job"], report["ended"], report["ended_detail"]) == (
+        "health-check", "completed", None,
+    )  # fmt: skip
+    assert _time(report["started_at"]) < _time(report["finished_at"])
+    targets = {t["name"]: t for t in report["targets"]}
+    assert len(targets) == len(report["targets"]) == 200
+    assert report["summary"] == {**Counter(t["status"] for t in targets.values()), "total": 200}
+    _assert_demo_trouble(targets)
+    for target in targets.values():
+        _assert_consistent(target)
+    groups = report["groups"]
+    assert sum(g["count"] for g in groups) == 200
+    assert [g["count"] for g in groups] == sorted((g["count"] for g in groups), reverse=True)
+    assert sorted(n for g in groups for n in g["targets"]) == sorted(targets)
+    assert (groups[0]["status"], groups[0]["summary"]) == ("Succeeded", "status: OK")
+    arm = report["arm"]
+    refused = report["summary"]["Skipped"] + report["summary"]["AccessDenied"]
+    assert arm["launched_targets"] == 200 - refused  # PUTs Azure accepted
+    assert 0 < arm["reads_per_target"] <= 2.0
 
 
-def test_targets_and_plan_write_nothing() -> None:
-    proc = fleet("targets", "configs/jobs/patch.yaml", "--sim", "--format", "json")
-    assert proc.returncode == 0, proc.stderr
-    rows = json.loads(proc.stdout)
-    assert rows and all(r["os"] == "linux" for r in rows)
-    plan = fleet("plan", "configs/jobs/health-check.yaml", "--sim")
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _assert_demo_trouble(targets: dict[str, dict[str, Any]]) -> None:
+    """The trouble the demo profile puts there on purpose (fleet/sim/profiles/demo.yaml)."""
+    by_status: dict[str, set[str]] = {}
+    for name, target in targets.items():
+        by_status.setdefault(target["status"], set()).add(name)
+    assert by_status["Skipped"] == {"web-038", "web-039", "dev-058", "dev-059", "ci-runner-27"}
+    assert targets["ci-runner-27"]["reason"] == "not running (power state: stopped)"
+    assert targets["web-038"]["reason"] == "not running (power state: deallocated)"
+    assert by_status["AccessDenied"] == {f"fin-{i:02}" for i in range(1, 11)}  # Reader only
+    for name in ("web-005", "ci-runner-11", "app-win-04"):  # disk full
+        assert (targets[name]["status"], targets[name]["exit_code"]) == ("Failed", 1)
+        assert "100% full" in targets[name]["error"]
+    assert targets["dev-042"]["status"] == "Wedged"
+
+
+def _assert_consistent(target: dict[str, Any]) -> None:
+    """One target's fields agree with each other."""
+    scope = f"/subscriptions/{target['subscription']}/resourceGroups/{target['resource_group']}/"
+    assert target["id"].lower().startswith(scope.lower())
+    assert target["kind"] in ("vm", "vmss-uniform", "vmss-flexible")
+    if target["kind"] != "vmss-uniform":
+        assert target["id"].endswith(f"/virtualMachines/{target['name']}")
+    if target["status"] in ("Succeeded", "Failed"):  # the script ran: Azure's own words
+        assert target["execution_state"] == target["status"]
+        assert 1 <= target["attempts"] <= 4  # PUTs proven lost (the demo drops a few) re-sent
+        assert (target["exit_code"] == 0) == (target["status"] == "Succeeded")
+        assert _time(target["started_at"]) <= _time(target["ended_at"])
+        assert "health check:" in target["output"]
+    if target["status"] == "Succeeded":
+        assert re.search(r"status\s*:\s+OK", target["output"], re.IGNORECASE)
+    if target["status"] == "Skipped":
+        assert target["attempts"] == 0 and target["exit_code"] is None
+
+
+#: The operations fleet targets / plan may send: reads (Resource Graph's POST is a query).
+READ_OPERATION = re.compile(r"\w+_(Get|List|ListAll|InstanceView)|Resources")
+
+
+def test_targets_and_plan_write_nothing(tmp_path: Path) -> None:
+    """Against a served emulator, so its ground truth shows every request that reached it; in a
+    fresh working directory with its own state directory, so every file written would show."""
+    work, state = tmp_path / "cwd", tmp_path / "state"
+    work.mkdir()
+    with killkit.served(profile="demo", time_scale=40) as emu:
+        connect = ["--arm-endpoint", emu.endpoint, "--ca-cert", emu.ca_cert]
+        for sub in emu.subscriptions:
+            connect += ["--subscription", sub]
+        env = killkit.fleet_env(state)
+        patch, health = ROOT / "configs/jobs/patch.yaml", ROOT / "configs/jobs/health-check.yaml"
+        listed = _fleet_in(work, env, "targets", str(patch), *connect, "--format", "json")
+        plan = _fleet_in(work, env, "plan", str(health), *connect)
+        stats, executions = emu.truth("stats"), emu.truth("executions")
+        inventory = emu.truth("inventory")["targets"]
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    linux = {t["name"] for t in inventory if t["os"] == "linux"}
+    assert rows and {r["name"] for r in rows} <= linux and all(r["os"] == "linux" for r in rows)
     assert plan.returncode == 0, plan.stderr
     assert "Launching every run command takes about" in plan.stdout
     assert "skipped" in plan.stdout
+    assert stats["total_requests"] > 0  # it did ask Azure ...
+    writes = {op: n for op, n in stats["requests"].items() if not READ_OPERATION.fullmatch(op)}
+    assert writes == {}  # ... and sent nothing but reads
+    assert stats["kinds"].get("writes", 0) == stats["kinds"].get("deletes", 0) == 0
+    assert executions["executions"] == []
+    assert list(work.iterdir()) == []  # no file in the working directory
+    assert not state.exists() or [p for p in state.rglob("*") if p.is_file()] == []  # no journal
+
+
+def _fleet_in(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FLEET, *args], cwd=cwd, capture_output=True, text=True, timeout=240,
+        env={**env, "COLUMNS": "160"},
+    )  # fmt: skip
 
 
 def test_bad_spec_exits_2_with_file_line_and_field(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from fleet.journal.paths import db_path
@@ -31,13 +32,17 @@ def test_runs_show_and_rerun_failed(tmp_path: Path) -> None:
     assert first.returncode == 1, first.stderr  # app-03: disk full
     runs = json.loads(fleet(state, "runs", "--format", "json").stdout)
     assert len(runs) == 1
-    run = runs[0]
-    for key in ("run_id", "job", "started_at", "ended", "summary"):
-        assert key in run
-    assert run["job"] == "uptime" and run["ended"] == "completed"
-    assert run["summary"]["total"] == 9
+    run, reported = runs[0], json.loads(report.read_text())
+    assert (run["run_id"], run["job"], run["ended"]) == (reported["run_id"], "uptime", "completed")
+    listed_start, report_start = (
+        datetime.fromisoformat(t.replace("Z", "+00:00"))
+        for t in (run["started_at"], reported["started_at"])
+    )
+    assert abs((listed_start - report_start).total_seconds()) < 1  # journaled as it began
+    assert run["summary"] == reported["summary"]
+    assert run["summary"]["total"] == 9 and run["summary"]["Failed"] == 1  # app-03: disk full
     shown = fleet(state, "show", run["run_id"], "--format", "json")
-    assert json.loads(shown.stdout) == json.loads(report.read_text())
+    assert json.loads(shown.stdout) == reported
     table = fleet(state, "show", run["run_id"])
     assert table.returncode == 0 and "targets: status: OK" not in table.stderr
     assert "app-03" in table.stdout

@@ -27,4 +27,4 @@ def test_kill_at_a_failpoint_then_resume(emulator, baseline, tmp_path: Path, poi
     got = {t["id"].lower(): (t["status"], t["exit_code"]) for t in report["targets"]}
     assert got == baseline
     assert report["ended"] == "completed"
-    killkit.assert_exactly_once(emulator, report, job)
+    killkit.assert_exactly_once(emulator, report, job, tmp_path / "state")

@@ -20,4 +20,4 @@ def test_kill_at_a_random_moment_then_resume(emulator, baseline, tmp_path: Path,
     assert code == -9, "the run must have been killed in flight"
     got = {t["id"].lower(): (t["status"], t["exit_code"]) for t in report["targets"]}
     assert got == baseline
-    killkit.assert_exactly_once(emulator, report, job)
+    killkit.assert_exactly_once(emulator, report, job, tmp_path / "state")

@@ -43,7 +43,7 @@ def resumed(emu: killkit.Served, state: Path, run_id: str, name: str) -> dict[st
     assert done.returncode in (0, 1), done.stderr
     document = json.loads(report.read_text())
     assert document["ended"] == "completed" and len(document["targets"]) == 20
-    killkit.assert_exactly_once(emu, document, name)
+    killkit.assert_exactly_once(emu, document, name, state)
     return document
 
 

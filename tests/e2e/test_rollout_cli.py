@@ -8,6 +8,9 @@ import json
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,7 @@ from fleet.model import (
     SourceKind,
 )
 from fleet.rollout.batches import plan_rollout
+from tests.e2e import killkit
 from tests.e2e.test_cli_run import FLEET, fleet
 from tests.fakes import make_target
 from tests.simkit import ROOT
@@ -119,37 +123,52 @@ def _long_profile(tmp_path: Path) -> Path:
     return profile
 
 
-def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], Path, Path]:
+@dataclass
+class Live:
+    proc: subprocess.Popen[str]
+    report: Path
+    errors: Path
+    emu: killkit.Served
+
+
+@contextmanager
+def _started(tmp_path: Path, *extra: str) -> Iterator[Live]:
+    """``fleet run`` of a long patch on a served emulator (so the test sees what runs there),
+    handed over once the first three targets' scripts are running (each runs ~150 s wall)."""
     report, errors = tmp_path / "r.json", tmp_path / "stderr.txt"
-    args = [
-        *FLEET,
-        "run",
-        "--sim",
-        "--profile",
-        str(_long_profile(tmp_path)),
-        "--time-scale",
-        "20",
-        "-n",
-        "app-*",
-        "--script",
-        "patch",
-        "--timeout",
-        "2h",
-        "-c",
-        "3",
-        "--yes",
-        "--report",
-        str(report),
-        *extra,
-    ]
-    proc = subprocess.Popen(
-        args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors.open("w"), text=True
-    )
-    deadline = time.monotonic() + 60
-    while "run id:" not in errors.read_text() and time.monotonic() < deadline:
+    with killkit.served(profile=str(_long_profile(tmp_path)), time_scale=20) as emu:
+        args = [
+            *FLEET, "run", "--arm-endpoint", emu.endpoint, "--ca-cert", emu.ca_cert,
+            "--subscription", emu.subscription, "-n", "app-*", "--script", "patch",
+            "--timeout", "2h", "-c", "3", "--yes", "--report", str(report), *extra,
+        ]  # fmt: skip
+        env = killkit.fleet_env(tmp_path / "state")
+        with errors.open("w") as stderr:
+            proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=stderr, text=True)  # fmt: skip
+        try:
+            _wait_for(lambda: len(_running(emu)) == 3, what="three scripts running")
+            yield Live(proc, report, errors, emu)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+
+
+def _running(emu: killkit.Served) -> list[str]:
+    rows = emu.truth("executions")["executions"]
+    return [r["target"] for r in rows if r["state"] == "Running"]
+
+
+def _canceled(emu: killkit.Served) -> int:
+    return sum(r["canceled"] for r in emu.truth("executions")["executions"])
+
+
+def _wait_for(done: Callable[[], bool], *, what: str, within_s: float = 90) -> None:
+    deadline = time.monotonic() + within_s
+    while not done():
+        assert time.monotonic() < deadline, f"not reached in {within_s} s: {what}"
         time.sleep(0.1)
-    time.sleep(3.0)  # the first three are launched and running (each runs ~150 s wall)
-    return proc, report, errors
 
 
 def _outcome(report: Path) -> tuple[str, dict[str, int]]:
@@ -158,30 +177,38 @@ def _outcome(report: Path) -> tuple[str, dict[str, int]]:
 
 
 def test_two_sigints_stop_launching_then_delete_in_flight_commands(tmp_path: Path) -> None:
-    proc, report, errors = _start(tmp_path)
-    proc.send_signal(signal.SIGINT)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 3
-    text = errors.read_text()
-    assert "no new targets will be launched" in text and "deleting the in-flight" in text
-    ended, summary = _outcome(report)
+    with _started(tmp_path) as live:
+        live.proc.send_signal(signal.SIGINT)
+        _wait_for(
+            lambda: "no new targets will be launched" in live.errors.read_text(),
+            what="the first interrupt acknowledged",
+        )
+        live.proc.send_signal(signal.SIGINT)
+        assert live.proc.wait(timeout=60) == 3
+        canceled, executions = _canceled(live.emu), live.emu.truth("executions")["executions"]
+    assert "deleting the in-flight" in live.errors.read_text()
+    ended, summary = _outcome(live.report)
     assert ended == "canceled"
     assert (summary["Canceled"], summary["NotStarted"], summary["total"]) == (3, 8, 12)
+    assert canceled == len(executions) == 3  # Azure stopped exactly the three it had
 
 
 def test_cancel_running_deletes_on_the_first_sigterm(tmp_path: Path) -> None:
-    proc, report, _ = _start(tmp_path, "--cancel-running")
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 3
-    ended, summary = _outcome(report)
+    with _started(tmp_path, "--cancel-running") as live:
+        live.proc.send_signal(signal.SIGTERM)
+        assert live.proc.wait(timeout=60) == 3
+        canceled = _canceled(live.emu)
+    ended, summary = _outcome(live.report)
     assert ended == "canceled" and (summary["Canceled"], summary["NotStarted"]) == (3, 8)
+    assert canceled == 3
 
 
 def test_one_sigint_with_a_short_grace_leaves_running_commands(tmp_path: Path) -> None:
-    proc, report, _ = _start(tmp_path, "--cancel-grace", "20s")
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 3
-    doc = json.loads(report.read_text())
+    with _started(tmp_path, "--cancel-grace", "1s") as live:  # Azure-s: fleet is not told K
+        live.proc.send_signal(signal.SIGINT)
+        assert live.proc.wait(timeout=60) == 3
+        running = _running(live.emu)
+    doc = json.loads(live.report.read_text())
     left = [t for t in doc["targets"] if t["status"] == "Error"]
     assert len(left) == 3 and all("left running" in t["reason"] for t in left)
+    assert sorted(running) == sorted(t["id"] for t in left)  # still running on Azure

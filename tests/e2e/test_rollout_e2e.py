@@ -169,7 +169,9 @@ async def test_second_interrupt_deletes_in_flight_commands_which_never_finish() 
             tg.start_soon(interrupt_twice)
             report = await api.run_async(spec, backend, control=control, observer=WhenFourRun())
         first = executions(await simkit.ground_truth(emu, "executions"), "fleet-cancel")
-        await anyio.sleep(250 / SCALE)  # past every script's planned end
+        past = emu.world.clock.now() + 250  # every script's planned end lies before this
+        while emu.world.clock.now() < past:  # noqa: ASYNC110 - waiting on the emulator's clock
+            await anyio.sleep(0.05)
         later = executions(await simkit.ground_truth(emu, "executions"), "fleet-cancel")
     assert report.ended == "canceled"
     canceled = [r for r in report.results if r.status is Status.CANCELED]

@@ -1,6 +1,10 @@
-"""At Azure's published limits (time-scaled): thousands of targets in one subscription receive
-no 429 at default settings; a run during a 429 storm still completes every target; reads per
-launched target stay at most 2."""
+"""Scale, at Azure's published limits (time-scaled): 2,000 targets in one subscription all run
+once, with at most 2 reads each; a run during a 429 storm still completes every target; reads
+per launched target stay at most 2 on the demo estate.
+
+The 2,000-target run is CPU-bound below the limits at K=50 (it passes with fleet's limiter
+off), so its zero 429s prove nothing about the limiter: tests/e2e/test_at_the_limit.py runs at
+the limit, with control runs that show it."""
 
 from __future__ import annotations
 
@@ -49,7 +53,7 @@ def one_subscription(count: int) -> dict:
     }
 
 
-async def test_two_thousand_targets_in_one_subscription_get_no_429() -> None:
+async def test_two_thousand_targets_in_one_subscription_run_once_each() -> None:
     profile = parse_profile(one_subscription(2000), source="bulk")
     async with sim_backend(profile, 50.0) as (emu, backend):
         report = await api.run_async(job("bulk", timeout_s=900), backend)

@@ -1,5 +1,6 @@
-"""The engine against the in-memory ARM fake, in virtual time: outcomes, exactly-once delivery,
-retries, the concurrency limit, progress and redaction."""
+"""The engine against the in-memory ARM fake, in virtual time: outcomes, exactly-once delivery
+(on a fake where an identical PUT runs the script again), retries, the concurrency limit,
+progress and redaction."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ async def test_mixed_fleet_gets_one_precise_status_per_target() -> None:
 
 
 async def test_every_accepted_put_is_sent_and_executed_exactly_once() -> None:
-    arm = FakeArm()
+    arm = FakeArm(identical_put_reruns=True)
     for i in range(30):
         arm.add(make_target(f"vm-{i:02}"), Behaviour(duration=5 + i))
     report = await run(arm)
@@ -111,7 +112,7 @@ async def test_every_accepted_put_is_sent_and_executed_exactly_once() -> None:
 
 
 async def test_put_lost_after_arrival_is_not_sent_again() -> None:
-    arm = FakeArm()
+    arm = FakeArm(identical_put_reruns=True)
     arm.add(make_target("vm"), Behaviour(put_faults=["after"]))
     result = (await run(arm)).results[0]
     assert result.status is Status.SUCCEEDED
@@ -119,7 +120,7 @@ async def test_put_lost_after_arrival_is_not_sent_again() -> None:
 
 
 async def test_put_lost_before_arrival_is_resent_once_and_runs_once() -> None:
-    arm = FakeArm()
+    arm = FakeArm(identical_put_reruns=True)
     arm.add(make_target("vm"), Behaviour(put_faults=["before"]))
     result = (await run(arm)).results[0]
     assert result.status is Status.SUCCEEDED
@@ -127,7 +128,7 @@ async def test_put_lost_before_arrival_is_resent_once_and_runs_once() -> None:
 
 
 async def test_put_of_unknown_fate_waits_out_failing_reads_before_deciding() -> None:
-    arm = FakeArm()
+    arm = FakeArm(identical_put_reruns=True)
     arm.add(make_target("vm"), Behaviour(put_faults=["after"], get_faults=2))
     result = (await run(arm)).results[0]
     assert result.status is Status.SUCCEEDED
@@ -135,7 +136,7 @@ async def test_put_of_unknown_fate_waits_out_failing_reads_before_deciding() -> 
 
 
 async def test_put_whose_fate_cannot_be_learned_is_never_resent() -> None:
-    arm = FakeArm()
+    arm = FakeArm(identical_put_reruns=True)
     arm.add(make_target("vm"), Behaviour(put_faults=["after"], get_faults=1000))
     result = (await run(arm)).results[0]
     assert result.status is Status.ERROR
@@ -144,7 +145,7 @@ async def test_put_whose_fate_cannot_be_learned_is_never_resent() -> None:
 
 
 async def test_put_of_an_earlier_run_does_not_count_as_arrived() -> None:
-    arm = FakeArm()
+    arm = FakeArm(identical_put_reruns=True)
     target = arm.add(make_target("vm"), Behaviour(duration=1))
     await run(arm)  # run-1 leaves its run command on the VM
     arm.behaviour["vm"].put_faults = ["before"]

@@ -186,6 +186,39 @@ def test_exit_code_separates_groups() -> None:
     assert len(group_results([one, two])) == 2
 
 
+@pytest.mark.parametrize("status", [Status.SUCCEEDED, Status.FAILED])
+def test_same_stdout_with_different_stderr_is_two_groups(status: Status) -> None:
+    """A health check that prints "OK" everywhere but warns on two VMs: the warning is what
+    the operator must see, so stderr is part of what makes outputs "the same"."""
+    code = 0 if status is Status.SUCCEEDED else 1
+
+    def result(name: str, error: str) -> TargetResult:
+        out = f"status: OK on {name}\n"
+        return TargetResult(make_target(name), status, exit_code=code, output=out, error=error)
+
+    quiet = [result(f"web-{i:02}", "") for i in range(5)]
+    warned = [result(f"web-{i:02}", f"warning: {i}% of inodes left on /var\n") for i in (7, 9)]
+    groups = group_results([*quiet, *warned])
+    assert [(g.count, g.targets) for g in groups] == [
+        (5, ("web-00", "web-01", "web-02", "web-03", "web-04")),
+        (2, ("web-07", "web-09")),
+    ]
+    assert groups[0].sample_error == "" and groups[1].sample_error.startswith("warning: 7%")
+    assert len({g.key for g in groups}) == 2
+
+
+def test_stderr_that_differs_only_by_per_vm_noise_is_one_group() -> None:
+    def result(i: int, name: str, pct: int) -> TargetResult:
+        error = f"{name}: disk at {pct}% on 10.0.0.{i}\n"
+        return TargetResult(make_target(name), Status.FAILED, exit_code=2, error=error)
+
+    results = [
+        result(i, n, p) for i, (n, p) in enumerate([("db-1", 91), ("db-2", 97), ("db-3", 93)])
+    ]
+    (group,) = group_results(results)
+    assert group.count == 3 and group.summary == "db-1: disk at 91% on 10.0.0.0"
+
+
 def test_sample_is_deterministic_and_raw() -> None:
     results = fleet_results(n_ok=3)
     disk = next(g for g in group_results(results) if g.exit_code == 1)

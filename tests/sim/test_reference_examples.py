@@ -6,9 +6,16 @@ against (1) the pinned SDK models and (2) the emulator's own answers to the same
 fields read back. (2) For every operation the emulator serves, the example's keys at the top
 level, under ``properties`` and under ``properties.instanceView`` are a subset of the emulator's,
 except the fields in ``NOT_SIMULATED`` (each with its reason) and keys whose example value is null
-(they carry nothing; Azure omits null properties elsewhere). Examples for paths the emulator does
-not serve are listed in ``NOT_SERVED`` with the reason; a coverage test makes sure every example
-file is either checked or listed there, so nothing is skipped silently.
+(they carry nothing; Azure omits null properties elsewhere); every value the emulator returns
+where the example has one is of the example's JSON type, at any depth. Run commands also
+compare values: what the request set comes back as in the example, the id has the example's
+shape, and every answer — created, read, listed, updated, and read with its instance view while
+pending, running and done — passes the REST spec's types and enums with their exact case
+(``tests/sim/swagger.py``; the examples carry no instance view).
+
+Examples for paths the emulator does not serve are listed in ``NOT_SERVED`` with the reason; a
+coverage test makes sure every example file is either checked or listed there, so nothing is
+skipped silently.
 """
 
 from __future__ import annotations
@@ -19,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 from azure.mgmt.compute import models as cm
 from azure.mgmt.resourcegraph.models import FacetError, FacetResult, QueryResponse
 
 from fleet.sim.emulator import Emulator
 from tests import simkit
+from tests.sim.swagger import Spec
 
 pytestmark = pytest.mark.anyio
 
@@ -35,6 +44,12 @@ SSX = COMPUTE / "virtualMachineScaleSetExamples"
 GRAPH = Path("resourcegraph/2024-04-01/examples")
 RG = "rg-small"
 GRAPH_API = "2024-04-01"
+# The run-command examples' provisioning states plus ARM's terminal ones (D-ASYNC), exact case.
+RC_PROVISIONING_STATES = {"Creating", "Updating", "Deleting", "Succeeded", "Failed", "Canceled"}
+RC_SPEC = Spec(
+    simkit.REFERENCE / "compute/2025-04-01/runCommand.json",
+    simkit.REFERENCE / "compute/common-types/v1/common.json",
+)
 
 # Fields of the examples the emulator deliberately does not produce (dotted path from the body).
 NOT_SIMULATED: dict[str, str] = {
@@ -223,6 +238,28 @@ SDK_CHECKS: dict[Path, tuple[str, Callable[[Any], None]]] = {
 }
 
 
+RC_BODIES = [
+    (RC / f"{kind}RunCommand_{op}.json", status)
+    for kind in ("VirtualMachine", "VirtualMachineScaleSetVM")
+    for op, status in (("Get", "200"), ("CreateOrUpdate", "201"), ("Update", "200"))
+]
+
+
+@pytest.mark.parametrize(("rel", "status"), RC_BODIES, ids=lambda x: getattr(x, "name", x))
+def test_the_spec_checker_accepts_the_published_run_command_examples(
+    rel: Path, status: str
+) -> None:
+    assert RC_SPEC.check("VirtualMachineRunCommand", body(rel, status)) == []
+    example = body(rel, status)
+    example["properties"]["instanceView"] = {"executionState": "SUCCEEDED", "exitCode": "0"}
+    assert RC_SPEC.check("VirtualMachineRunCommand", example) == [
+        "$.properties.instanceView.executionState: 'SUCCEEDED' is not one of ['Unknown', "
+        "'Pending', 'Running', 'Failed', 'Succeeded', 'TimedOut', 'Canceled'] (values are "
+        "case-exact)",
+        "$.properties.instanceView.exitCode: str '0' where the spec says integer",
+    ]
+
+
 @pytest.mark.parametrize("rel", sorted(SDK_CHECKS), ids=lambda p: p.name)
 def test_sdk_model_reads_the_example(rel: Path) -> None:
     status, check = SDK_CHECKS[rel]
@@ -247,6 +284,34 @@ def missing_keys(example: Any, ours: Any) -> set[str]:
     return missing
 
 
+def type_mismatches(example: Any, ours: Any, at: str = "") -> list[str]:
+    """Where ours holds a value of another JSON type than the example's at the same place
+    (an integer sent as a string, an object as a list, a bool as a string), recursively: keys
+    both hold (the example's nulls and ``NOT_SIMULATED`` fields aside), and every item of our
+    lists against the example's first item."""
+    if example is None or at in NOT_SIMULATED:
+        return []
+    if _json_type(example) != _json_type(ours):
+        return [f"{at or '$'}: {_json_type(ours)} {ours!r:.60} where the example has "
+                f"{_json_type(example)} {example!r:.60}"]  # fmt: skip
+    if isinstance(example, dict):
+        pairs = ((f"{at}.{k}" if at else k, v, ours[k]) for k, v in example.items() if k in ours)
+        return [m for path, ex, mine in pairs for m in type_mismatches(ex, mine, path)]
+    if isinstance(example, list) and example:
+        return [m for i, mine in enumerate(ours) for m in type_mismatches(example[0], mine, at)]
+    return []
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return {float: "number", str: "string", list: "array", dict: "object"}.get(
+        type(value), type(value).__name__
+    )
+
+
 def _at(doc: Any, dotted: str) -> Any:
     for part in filter(None, dotted.split(".")):
         doc = doc.get(part) if isinstance(doc, dict) else None
@@ -269,9 +334,16 @@ class Wire:
         self.sub = sub
         self.s = session
 
-    async def call(self, method: str, path: str, json_body: Any = None, api: str = "") -> Any:
-        params = {"api-version": api or simkit.COMPUTE_API}
-        async with self.s.request(method, path, params=params, json=json_body) as r:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        json_body: Any = None,
+        api: str = "",
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        query = {"api-version": api or simkit.COMPUTE_API, **(params or {})}
+        async with self.s.request(method, path, params=query, json=json_body) as r:
             assert r.status < 300, f"{method} {path}: {r.status} {await r.text()}"
             return await r.json() if r.status != 204 else None
 
@@ -283,9 +355,11 @@ async def wire(emu: Emulator) -> AsyncIterator[Wire]:
 
 
 def _assert_subset(rel: Path, example: Any, ours: Any) -> None:
+    """Ours carries the example's fields, each with a value of the example's JSON type."""
     assert not missing_keys(example, ours), (
         f"{rel.name}: emulator lacks {missing_keys(example, ours)}"
     )
+    assert not type_mismatches(example, ours), f"{rel.name}: {type_mismatches(example, ours)}"
 
 
 async def test_vm_examples_fields_are_served(wire: Wire) -> None:
@@ -348,6 +422,56 @@ def _request_body(rel: Path, get: Path) -> dict[str, Any]:
     return request
 
 
+def echo_mismatches(sent: Any, example: Any, ours: Any, at: str = "") -> list[str]:
+    """Fields the request set and the example's response returns: ours must return the same
+    value. Where the example's response differs from its own request (the published examples
+    are not always consistent: another scriptUri in the answer than in the request), ours may
+    return either; the location must be the example's (ARM answers the normalised name)."""
+    if isinstance(sent, dict) and isinstance(example, dict) and isinstance(ours, dict):
+        shared = (k for k in sent if k in example)
+        return [
+            m
+            for k in shared
+            for m in echo_mismatches(sent[k], example[k], ours.get(k), f"{at}.{k}" if at else k)
+        ]
+    allowed = [example] if at == "location" or sent == example else [example, sent]
+    return [] if ours in allowed else [f"{at}: {ours!r} where the example has {example!r}"]
+
+
+def id_shape(resource_id: str) -> list[str]:
+    """The collection segments of an ARM id (subscriptions, resourceGroups, providers, ...)."""
+    return resource_id.strip("/").split("/")[::2]
+
+
+def _assert_run_command(rel: Path, sent: dict[str, Any], example: Any, ours: Any) -> None:
+    """Fields, JSON types, echoed values, id shape and resource type as in the example, and
+    every field typed and valued as the REST spec says (enums with their exact case)."""
+    _assert_subset(rel, example, ours)
+    assert not echo_mismatches(sent, example, ours), (
+        f"{rel.name}: {echo_mismatches(sent, example, ours)}"
+    )
+    assert id_shape(ours["id"]) == id_shape(example["id"]) and ours["type"] == example["type"]
+    assert ours["name"] == example["name"]
+    assert ours["properties"]["provisioningState"] in RC_PROVISIONING_STATES
+    assert not RC_SPEC.check("VirtualMachineRunCommand", ours), RC_SPEC.check(
+        "VirtualMachineRunCommand", ours
+    )
+
+
+async def _until_done(wire: Wire, rc: str) -> Any:
+    """The run command with its instance view, read until its script is done (each read checked
+    against the spec: pending, running and done all have to be right)."""
+    with anyio.fail_after(60):
+        while True:
+            got = await wire.call("GET", rc, params={"$expand": "instanceView"})
+            assert not RC_SPEC.check("VirtualMachineRunCommand", got), RC_SPEC.check(
+                "VirtualMachineRunCommand", got
+            )
+            if got["properties"]["instanceView"]["executionState"] not in ("Pending", "Running"):
+                return got
+            await anyio.sleep(0.05)
+
+
 @pytest.mark.parametrize(
     ("kind", "target"),
     [
@@ -359,16 +483,21 @@ async def test_run_command_examples_fields_are_served(wire: Wire, kind: str, tar
     rc = f"{wire.rg}/{target}/runCommands/myRunCommand"
     create = RC / f"{kind}RunCommand_CreateOrUpdate.json"
     get = RC / f"{kind}RunCommand_Get.json"
-    created = await wire.call("PUT", rc, _request_body(create, get))
-    _assert_subset(create, body(create, "201"), created)
-    _assert_subset(get, body(get), await wire.call("GET", rc))
+    sent = _request_body(create, get)
+    _assert_run_command(create, sent, body(create, "201"), await wire.call("PUT", rc, sent))
+    _assert_run_command(get, sent, body(get), await wire.call("GET", rc))
     listing = RC / f"{kind}RunCommand_List.json"
-    ours = (await wire.call("GET", rc.rsplit("/", 1)[0]))["value"]
+    listed = await wire.call("GET", rc.rsplit("/", 1)[0])
+    assert not RC_SPEC.check("VirtualMachineRunCommandsListResult", listed)
+    ours = listed["value"]
     assert [item["name"] for item in ours] == ["myRunCommand"]
     _assert_subset(listing, body(listing)["value"][0], ours[0])
+    done = await _until_done(wire, rc)
+    assert isinstance(done["properties"]["instanceView"].get("exitCode", 0), int)
     update = RC / f"{kind}RunCommand_Update.json"
-    patched = await wire.call("PATCH", rc, load(update)["parameters"]["runCommand"])
-    _assert_subset(update, body(update), patched)
+    change = load(update)["parameters"]["runCommand"]
+    _assert_run_command(update, change, body(update), await wire.call("PATCH", rc, change))
+    await _until_done(wire, rc)
     delete = RC / f"{kind}RunCommand_Delete.json"
     async with wire.s.delete(rc, params={"api-version": simkit.COMPUTE_API}) as r:
         assert str(r.status) in load(delete)["responses"]  # no body to compare: statuses only

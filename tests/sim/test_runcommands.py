@@ -771,12 +771,17 @@ async def test_exec_mode_concurrency_bound(tmp_path: Path):
     async with ExecRunner(tmp_path, clock, max_processes=2) as runner:
         store = RunCommandStore(clock, FakePlanner(), exec_runner=runner)
         vm = make_vm()
+        go = tmp_path / "go"  # no script ends before the test has seen two run and two wait
+        script = f"while [ ! -e {go} ]; do sleep 0.02; done; echo {{}}"
         for i in range(4):
-            store.put(vm, f"rc{i}", body(f"sleep 0.3; echo {i}"), api_version=API)
-        await _wait_state(store, vm, "rc0", {"Running"})
-        await asyncio.sleep(0.05)
-        states = [iv(store, vm, f"rc{i}")["executionState"] for i in range(4)]
-        assert states.count("Running") == 2 and states.count("Pending") == 2
+            store.put(vm, f"rc{i}", body(script.format(i)), api_version=API)
+
+        def states() -> list[str]:
+            return [iv(store, vm, f"rc{i}")["executionState"] for i in range(4)]
+
+        await _until(lambda: states().count("Running") == 2)
+        assert states().count("Pending") == 2
+        go.touch()
         await runner.join()
         assert runner.peak_running == 2 and runner.started_total == 4
         assert [iv(store, vm, f"rc{i}")["output"] for i in range(4)] == ["0\n", "1\n", "2\n", "3\n"]

@@ -1,0 +1,131 @@
+"""A run-command PUT leaves fleet's client at most once per call, whatever fails (the engine
+alone decides about sending it again, after a read); reads keep the client's retries. Against
+the emulator over real HTTPS, whose request counts are the ground truth.
+
+Also the fact that makes ``send_writes_once`` necessary: a plain aiohttp session re-sends a PUT
+by itself when the server drops the connection after processing it."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import pytest
+
+from fleet.azure.backend import RETRY_TOTAL
+from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
+from fleet.azure.limiter import BucketSet, ThrottleLimits
+from fleet.azure.run_commands import AzureRunCommands
+from fleet.azure.send_once import send_writes_once
+from fleet.azure.throttle_state import ThrottleState
+from fleet.model import (
+    RUN_ID_PARAMETER,
+    Invocation,
+    Parameter,
+    RunView,
+    ScriptSource,
+    SourceKind,
+    Target,
+    TargetKind,
+)
+from fleet.sim.emulator import Emulator
+from tests import simkit
+
+pytestmark = pytest.mark.anyio
+
+RG, VM = "rg-small", "app-01"
+PUTS, GETS = "VirtualMachineRunCommands_CreateOrUpdate", "VirtualMachineRunCommands_Get"
+
+
+def _target(emu: Emulator) -> Target:
+    sub = emu.info.subscriptions[0]
+    return Target(
+        id=simkit.vm_path(sub, RG, VM), name=VM, kind=TargetKind.VM, subscription=sub,
+        resource_group=RG, location="eastus", os="linux",
+    )  # fmt: skip
+
+
+INVOCATION = Invocation(
+    run_command="fleet-once",
+    run_id="run-once",
+    source=ScriptSource(SourceKind.INLINE, "echo once"),
+    parameters=(Parameter(RUN_ID_PARAMETER, "run-once"),),
+)
+
+
+@asynccontextmanager
+async def run_commands(emu: Emulator) -> AsyncIterator[AzureRunCommands]:
+    """Clients wired as ``azure_backend`` wires them (its retry budget), with a short backoff."""
+    throttle = ThrottleState(BucketSet(ThrottleLimits.published(0.9, time_scale=50)))
+    conn = ArmConnection(
+        StaticTokenCredential(emu.token), endpoint=emu.info.endpoint, ca_cert=emu.info.ca_cert,
+        throttle=throttle,
+        client_kwargs={"retry_total": RETRY_TOTAL, "retry_backoff_factor": 0.01},
+    )  # fmt: skip
+    async with ArmClients(conn) as clients:
+        yield AzureRunCommands(clients)
+
+
+async def _faults(emu: Emulator, faults: dict[str, Any]) -> None:
+    async with simkit.raw(emu, token=None) as s, s.put("/_sim/faults", json=faults) as r:
+        assert r.status == 200, await r.text()
+
+
+async def _requests(emu: Emulator, operation: str) -> int:
+    return int((await simkit.ground_truth(emu))["requests"].get(operation, 0))
+
+
+async def test_a_put_whose_answer_is_lost_after_processing_is_sent_once() -> None:
+    async with Emulator(simkit.profile("small"), time_scale=50) as emu:
+        async with run_commands(emu) as rc:
+            await _faults(emu, {"connection_resets": {"rate": 1.0, "after_processing": 1.0}})
+            error = await rc.put(_target(emu), INVOCATION)
+            assert error is not None and error.status == 0 and error.transient
+            assert await _requests(emu, PUTS) == 1  # neither azure-core nor aiohttp re-sent it
+            await _faults(emu, {})
+            view = await rc.get(_target(emu), INVOCATION.run_command)
+        truth = await simkit.ground_truth(emu, "executions")
+    assert isinstance(view, RunView) and view.run_id == "run-once"  # it did arrive
+    assert truth["executions_per_target"] == {_target(emu).id: 1}
+
+
+async def test_a_put_answered_5xx_is_sent_once_while_reads_are_retried() -> None:
+    async with Emulator(simkit.profile("small"), time_scale=50) as emu, run_commands(emu) as rc:
+        await _faults(emu, {"transient": {"rate": 1.0, "statuses": [503]}})
+        error = await rc.put(_target(emu), INVOCATION)
+        read = await rc.get(_target(emu), INVOCATION.run_command)
+        puts, gets = await _requests(emu, PUTS), await _requests(emu, GETS)
+    assert error is not None and (error.status, error.code) == (503, "ServiceUnavailable")
+    assert not isinstance(read, RunView) and read.status == 503
+    assert puts == 1
+    assert gets == 4  # reads keep the client's retries (azure-core's status budget: 3)
+
+
+@asynccontextmanager
+async def _session(emu: Emulator, *, middleware: bool) -> AsyncIterator[aiohttp.ClientSession]:
+    ctx = ssl.create_default_context(cafile=emu.info.ca_cert)
+    async with aiohttp.ClientSession(
+        base_url=emu.info.endpoint,
+        connector=aiohttp.TCPConnector(ssl=ctx),
+        headers={"Authorization": f"Bearer {emu.token}"},
+        middlewares=(send_writes_once,) if middleware else (),
+    ) as session:
+        yield session
+
+
+@pytest.mark.parametrize(("middleware", "arrived"), [(False, 2), (True, 1)])
+async def test_aiohttp_resends_a_dropped_put_unless_the_middleware_stops_it(
+    middleware: bool, arrived: int
+) -> None:
+    body = {"location": "eastus", "properties": {"source": {"script": "echo hi"}}}
+    async with Emulator(simkit.profile("small"), time_scale=50) as emu:
+        path = simkit.vm_path(emu.info.subscriptions[0], RG, VM) + "/runCommands/dropped"
+        await _faults(emu, {"connection_resets": {"rate": 1.0, "after_processing": 1.0}})
+        async with _session(emu, middleware=middleware) as s:
+            with pytest.raises(aiohttp.ClientConnectionError):
+                async with s.put(path, params={"api-version": simkit.COMPUTE_API}, json=body):
+                    pass
+        assert await _requests(emu, PUTS) == arrived
