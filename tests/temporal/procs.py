@@ -39,15 +39,20 @@ def on(space: Space) -> list[str]:
 
 @contextmanager
 def worker(
-    space: Space, emu: Served, time_scale: float, subscriptions: Sequence[str], state: Path
+    space: Space,
+    emu: Served,
+    time_scale: float,
+    subscriptions: Sequence[str],
+    state: Path,
+    failpoint: str | None = None,
 ) -> Iterator[subprocess.Popen[str]]:
     """A ``fleet worker`` process, once it polls its queues; stopped (SIGTERM) at the end if
-    the test did not kill it."""
+    the test did not kill it. ``failpoint``: it kills itself there (``fleet.util.failpoints``)."""
     subs = [a for s in subscriptions for a in ("--subscription", s)]
     proc = subprocess.Popen(
         [*FLEET, "worker", *on(space), *connection(emu, time_scale), *subs],
-        cwd=ROOT, env=fleet_env(state), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+        cwd=ROOT, env=fleet_env(state, failpoint), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert proc.stdout is not None

@@ -112,6 +112,37 @@ def test_killing_the_client_and_a_worker_loses_nothing(space: Space, tmp_path: P
     assert anyio.run(retried_activities, space, run_id) > 0  # work really moved
 
 
+def test_a_worker_killed_right_after_a_put_never_runs_a_script_twice(
+    space: Space, tmp_path: Path
+) -> None:
+    """The only worker SIGKILLs itself right after Azure answered its third PUT (a launch
+    activity half done: some PUTs sent, some not); a second worker retries the activity, reads
+    Azure first and sends only what never arrived. The emulator re-runs an identical PUT, so
+    a blind re-send would show as a second execution."""
+    scale = 20.0
+    state = tmp_path / "state"
+    job = job_file(tmp_path, "once")
+    with killkit.served("pair", scale) as emu:
+        subs = [a for s in emu.subscriptions for a in ("--subscription", s)]
+        with worker(space, emu, scale, emu.subscriptions, state, "after-put:3") as doomed:
+            client = start(
+                ["run", str(job), *on(space), *connection(emu, scale), *subs, "--yes",
+                 "--heartbeat", "3", "--report", str(tmp_path / "r.json")], state,
+            )  # fmt: skip
+            run_id = run_id_from(client)
+            doomed.wait(timeout=60)  # it killed itself
+            with worker(space, emu, scale, emu.subscriptions, state):
+                _, stderr = client.communicate(timeout=240)
+        truth = emu.truth("executions")
+    assert doomed.returncode == -signal.SIGKILL
+    assert client.returncode == 1, stderr  # two targets fail: disk full
+    document = json.loads((tmp_path / "r.json").read_text())
+    ran = [t for t in document["targets"] if t["status"] in ("Succeeded", "Failed")]
+    assert len(ran) == 31 and document["ended"] == "completed"
+    assert all(truth["executed_per_target"][t["id"]]["fleet-once"] == 1 for t in ran)
+    assert anyio.run(retried_activities, space, run_id) > 0  # the launch was retried
+
+
 async def retried_activities(space: Space, run_id: str) -> int:
     """Activities of the run that a second attempt started (the first one's worker died)."""
     from fleet.temporal.connection import connect
