@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -131,13 +132,47 @@ class Phase(StrEnum):
     DONE = "done"
 
 
+class _Waiting:
+    """A pass's targets not sent yet: per subscription, in plan order."""
+
+    def __init__(self, targets: Sequence[Target]) -> None:
+        self._by_sub: dict[str, deque[Target]] = {}
+        for target in targets:
+            self._by_sub.setdefault(target.subscription.lower(), deque()).append(target)
+        self._count = len(targets)
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def take(self, sub: str, most: int) -> list[Target]:
+        queue = self._by_sub[sub]
+        taken = [queue.popleft() for _ in range(min(most, len(queue)))]
+        self._count -= len(taken)
+        return taken
+
+    def subscriptions(self) -> list[str]:
+        """The subscriptions with targets waiting, the one whose next target comes first in
+        the plan first — round robin as chunks are taken."""
+        return [sub for sub, queue in self._by_sub.items() if queue]
+
+    def rotate(self, sub: str) -> None:
+        """``sub`` just sent a chunk: its next one waits behind the other subscriptions'."""
+        self._by_sub[sub] = self._by_sub.pop(sub)
+
+    def drain(self) -> list[Target]:
+        rest = [t for queue in self._by_sub.values() for t in queue]
+        self._by_sub.clear()
+        self._count = 0
+        return rest
+
+
 @dataclass
 class _Pass:
     """One pass's state: targets waiting, in flight, and their results."""
 
     unit: Unit
     limit: int
-    pending: list[Target]
+    pending: _Waiting
     results: dict[str, TargetResult] = field(default_factory=dict)
     in_flight: int = 0  # launching or launched, not final
     launching: dict[str, int] = field(default_factory=dict)  # chunks on their way, per sub
@@ -251,7 +286,7 @@ class Rollout:
 
     async def _pass(self, unit: Unit, targets: list[Target], limit: int) -> dict[str, TargetResult]:
         """Run ``targets`` of ``unit`` with at most ``limit`` in flight; their final results."""
-        state = _Pass(unit, limit, list(targets))
+        state = _Pass(unit, limit, _Waiting(targets))
         self._passes.append(state)
         try:
             async with asyncio.TaskGroup() as tg:
@@ -270,9 +305,8 @@ class Rollout:
         NotStarted (a gate already begun checks its targets all the same, as locally)."""
         if not self.control.launching_allowed and state.unit is JOB:
             reason = self.control.not_started_reason
-            for target in state.pending:
+            for target in state.pending.drain():
                 self._final(state, TargetResult(target, Status.NOT_STARTED, reason=reason))
-            state.pending.clear()
             return
         while state.pending and state.in_flight < state.limit:
             chunk = self._next_chunk(state)
@@ -284,16 +318,13 @@ class Rollout:
             tg.create_task(self._launch(state, chunk, tg))
 
     def _next_chunk(self, state: _Pass) -> list[Target]:
-        """The next targets to send: in order, from the first subscription that may send a
+        """The next targets to send: from the first subscription (round robin) that may send a
         chunk now, as many of its waiting targets as fit the free slots."""
         room = min(LAUNCH_CHUNK, state.limit - state.in_flight)
-        for target in state.pending:
-            sub = target.subscription.lower()
+        for sub in state.pending.subscriptions():
             if state.launching.get(sub, 0) < LAUNCHES_IN_FLIGHT:
-                chunk = [t for t in state.pending if t.subscription.lower() == sub][:room]
-                taken = {t.id for t in chunk}
-                state.pending[:] = [t for t in state.pending if t.id not in taken]
-                return chunk
+                state.pending.rotate(sub)
+                return state.pending.take(sub, room)
         return []
 
     async def _launch(self, state: _Pass, chunk: list[Target], tg: asyncio.TaskGroup) -> None:

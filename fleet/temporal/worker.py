@@ -35,6 +35,9 @@ log = structlog.get_logger("fleet.temporal")
 
 SHUTDOWN_GRACE = timedelta(seconds=10)  # a stopped worker's activities get this long to end
 STOP_LIMIT_S = 30.0  # the longest a worker takes to stop
+#: Watch activities one worker runs at once per subscription: they mostly wait for their next
+#: read, and a subscription may have thousands of targets in flight (8 per watch).
+WATCHES = 1000
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def workers(client: Client, backend: Backend, plan: WorkerPlan) -> list[Worker]:
         found.append(
             Worker(
                 client, task_queue=names.reads_queue(sub), activities=[activities.watch],
-                graceful_shutdown_timeout=SHUTDOWN_GRACE,
+                max_concurrent_activities=WATCHES, graceful_shutdown_timeout=SHUTDOWN_GRACE,
             )
         )  # fmt: skip
     return found

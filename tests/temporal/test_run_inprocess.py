@@ -4,8 +4,10 @@ same per-target outcomes as a local run of the same job, every script executed e
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
+import anyio
 import pytest
 
 from fleet.api import prepare, run_async
@@ -73,3 +75,34 @@ async def test_workers_sharded_by_subscription_each_run_their_own(space: Space, 
     }
     assert len(executed) == 31
     assert {r.target.subscription for r in report.results} == {east, west}
+
+
+async def test_ctrl_c_twice_reaches_the_workflow_and_cancels_what_is_in_flight(
+    space: Space, tmp_path: Path
+) -> None:
+    """The client's Ctrl-C (``interrupt`` signals): the first stops launching, the second
+    deletes the in-flight run commands; the report says so."""
+    job = job_file(tmp_path, "stopped", "max_concurrency: 4\n")
+    script = {"pending": {"median": 2}, "duration": {"median": 600, "sigma": 0.1, "min": 300},
+              "unknown": "generic"}  # fmt: skip
+    async with on_temporal(space, simkit.profile("pair", script=script)) as fleet:
+        plan = await prepare(job.spec, fleet.backend)
+        settings = RunSettings(fleet.time_scale)
+        handle = await submit(fleet.client, plan, portable(job.document), settings)
+
+        async def launched() -> bool:
+            progress = await handle.query("progress")
+            return int(progress.get("running", 0)) >= 4
+
+        with anyio.fail_after(60):
+            while not await launched():  # noqa: ASYNC110 - the workflow's own state
+                await anyio.sleep(0.2)
+        await handle.signal("interrupt")
+        await handle.signal("interrupt")
+        report = await follow(handle)
+        deleted = (await simkit.ground_truth(fleet.emu, "runcommands"))["deleted"]
+    by_status = Counter(r.status.value for r in report.results)
+    assert report.ended == "canceled"
+    assert by_status["Canceled"] == 4 and by_status["NotStarted"] == 27
+    assert by_status["Skipped"] == 1  # east-12: deallocated
+    assert len([d for d in deleted if d.get("name") == "fleet-stopped"]) == 4
