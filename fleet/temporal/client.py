@@ -108,14 +108,15 @@ async def follow(
     observer: RunObserver | None = None,
     control: RunControl | None = None,
 ) -> RunReport:
-    """Wait for the run's report, telling ``observer`` its progress meanwhile; each step of
-    ``control`` (a Ctrl-C) is sent to the workflow as an ``interrupt`` signal."""
-    observer = observer or RunObserver()
+    """Wait for the run's report, telling ``observer`` its progress meanwhile (queries cost the
+    worker holding the workflow a little: none without an observer); each step of ``control``
+    (a Ctrl-C) is sent to the workflow as an ``interrupt`` signal."""
     send, receive = anyio.create_memory_object_stream[str](16)
     if control is not None:
         control.subscribe(lambda _c: send.send_nowait("interrupt"))
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_progress, handle, observer)
+        if observer is not None:
+            tg.start_soon(_progress, handle, observer)
         tg.start_soon(_signals, handle, receive)
         try:
             raw = await handle.result()
@@ -125,8 +126,8 @@ async def follow(
             raise FleetError(message) from None
         tg.cancel_scope.cancel()
     report = report_from_json(raw)
-    progress = await _query(handle)
-    if progress is not None:
+    progress = None if observer is None else await _query(handle)
+    if observer is not None and progress is not None:
         observer.progress(progress)
     return report
 

@@ -16,6 +16,8 @@ A worker polls the control queue and the two queues of each subscription it serv
 
 from __future__ import annotations
 
+import math
+
 from fleet.azure.limiter import ARM_PUBLISHED, COMPUTE_PUBLISHED
 
 RUN_WORKFLOW = "fleet-run"
@@ -31,11 +33,15 @@ CONTROL_QUEUE = "fleet-control"
 
 #: Targets one launch (and tidy, and interrupt) activity carries. A PUT is one ARM write, so a
 #: write queue dispatching ``r`` activities a second sends at most ``r x LAUNCH_CHUNK`` PUTs a
-#: second; at most ``LAUNCHES_IN_FLIGHT`` of them per subscription wait to be sent at once, so a
-#: stop holds back everything after ``LAUNCH_CHUNK x LAUNCHES_IN_FLIGHT`` (= 32) PUTs — the local
-#: engine's ``puts_in_flight``.
+#: second.
 LAUNCH_CHUNK = 8
+#: Launch chunks of one subscription on their way at once: at least 4 (32 PUTs, the local
+#: engine's ``puts_in_flight``), and enough to keep the write queue busy through Temporal's
+#: dispatch round trip (a chunk takes ~1-2 s from the workflow to a worker and back, whatever
+#: Azure's speed) — ``PIPELINE_S`` of the queue's rate. A stop holds back every chunk not sent
+#: yet: what still goes out is at most that many chunks.
 LAUNCHES_IN_FLIGHT = 4
+PIPELINE_S = 2.0
 #: Targets one watch activity reads at most (a longer list is split).
 WATCH_CHUNK = 200
 
@@ -83,3 +89,9 @@ def write_rate(time_scale: float = 1.0, safety: float = 0.9) -> float:
     poll the queue (an emulator ``time_scale`` times faster than Azure refills that much
     faster)."""
     return write_budget_per_s(safety) * time_scale / LAUNCH_CHUNK
+
+
+def launches_in_flight(time_scale: float = 1.0, safety: float = 0.9) -> int:
+    """How many launch chunks of one subscription may be on their way at once (see
+    ``LAUNCHES_IN_FLIGHT``): 4 against Azure, more against an emulator many times faster."""
+    return max(LAUNCHES_IN_FLIGHT, math.ceil(write_rate(time_scale, safety) * PIPELINE_S))

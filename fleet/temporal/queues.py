@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.enums.v1 import RateLimitSource, TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, DescribeTaskQueueResponse
 from temporalio.client import Client
@@ -14,6 +14,8 @@ from temporalio.client import Client
 from fleet.errors import ConnectionSetupError
 from fleet.model import RunPlan
 from fleet.temporal import names
+
+_WORKER = RateLimitSource.RATE_LIMIT_SOURCE_WORKER
 
 
 async def _describe(
@@ -39,14 +41,17 @@ async def pollers(client: Client, queue: str, *, activities: bool = True) -> lis
 
 
 async def write_limit(client: Client, subscription: str) -> float | None:
-    """The activities a second the server dispatches from ``subscription``'s write queue (None
-    when no worker has set a limit)."""
+    """The activities a second the server dispatches from ``subscription``'s write queue, as
+    the workers that poll it set it (None until the server applies a worker's limit: for a
+    moment after the first poll it still reports its own default, 4,000 a second, as
+    ``RATE_LIMIT_SOURCE_SYSTEM``)."""
     answer = await _describe(
         client, names.writes_queue(subscription), TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
     )
-    if not answer.HasField("effective_rate_limit"):
+    limit = answer.effective_rate_limit
+    if not answer.HasField("effective_rate_limit") or limit.rate_limit_source != _WORKER:
         return None
-    return answer.effective_rate_limit.requests_per_second or None
+    return limit.requests_per_second or None
 
 
 async def unserved(client: Client, subscriptions: Iterable[str]) -> list[str]:
