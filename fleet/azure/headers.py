@@ -4,7 +4,9 @@
 Nothing here does I/O or raises, whatever the input: a malformed header is ignored, never an
 error, because a bad header must not fail a request that Azure answered. Header names are
 case-insensitive; a header may repeat (aiohttp's multidict) or hold several comma-joined values.
-When the same counter appears twice, the smaller value wins (the conservative reading).
+When the same ARM counter appears twice, the smaller value wins (the conservative reading);
+Compute counters are kept as sent, repeats included, because one name may stand for several
+buckets (``fleet.azure.compute_counters`` decides which count is whose).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ class RateLimitInfo:
 
     # "reads" / "writes" / "deletes" / "global-reads" / "tenant-reads" / ... -> remaining
     arm: dict[str, int] = field(default_factory=dict)
-    # Compute policy token as sent ("UpdateVM.Resource", "PutVM3Min") -> remaining
-    compute: dict[str, int] = field(default_factory=dict)
+    # (Compute policy token as sent, remaining), in order, repeats kept:
+    # ("UpdateVM.Resource", 11), ("PutVM3Min", 11), ("PutVM3Min", 1499), ...
+    compute: tuple[tuple[str, int], ...] = ()
     retry_after_s: float | None = None
     graph_remaining: int | None = None
     graph_resets_after_s: float | None = None
@@ -42,6 +45,9 @@ class ThrottleError:
 
     code: str | None = None  # SubscriptionRequestsThrottled, OperationNotAllowed, RateLimiting...
     target: str | None = None  # Compute: details[0].target, the policy ("UpdateVM.Resource")
+    # Compute: allowedRequestCount in details[0].message (a JSON text; troubleshooting docs):
+    # the capacity of the bucket that refused, which tells a resource bucket from a subscription's
+    allowed: int | None = None
 
 
 def parse_rate_limit_headers(
@@ -49,13 +55,12 @@ def parse_rate_limit_headers(
 ) -> RateLimitInfo:
     """Read every throttling header; ``now`` resolves an HTTP-date ``Retry-After``."""
     arm: dict[str, int] = {}
-    compute: dict[str, int] = {}
+    compute: list[tuple[str, int]] = []
     seen: dict[str, str] = {}  # single-valued headers: first occurrence wins
     graph_remaining: int | None = None
     for name, value in _pairs(headers):
         if name == _COMPUTE_HEADER:
-            for token, remaining in _compute_parts(value):
-                _keep_min(compute, token, remaining)
+            compute.extend(_compute_parts(value))
         elif name.startswith(_ARM_PREFIX):
             _arm_counter(arm, name[len(_ARM_PREFIX) :], value)
         elif name == "x-ms-user-quota-remaining":
@@ -66,7 +71,7 @@ def parse_rate_limit_headers(
             seen.setdefault(name, value)
     return RateLimitInfo(
         arm=arm,
-        compute=compute,
+        compute=tuple(compute),
         retry_after_s=_retry_after(seen, now),
         graph_remaining=graph_remaining,
         graph_resets_after_s=_hms(seen.get("x-ms-user-quota-resets-after")),
@@ -89,9 +94,23 @@ def parse_throttle_error(body: Any) -> ThrottleError:
         details = data.get("details")
         first = details[0] if isinstance(details, list) and details else None
         target = first.get("target") if isinstance(first, dict) else None
-        return ThrottleError(code, target if isinstance(target, str) and target else None)
+        target = target if isinstance(target, str) and target else None
+        allowed = _allowed(first.get("message")) if isinstance(first, dict) else None
+        return ThrottleError(code, target, allowed)
     except Exception:  # never raise on a bad body: the 429 is still a 429
         return ThrottleError()
+
+
+def _allowed(message: Any) -> int | None:
+    """``allowedRequestCount`` of a Compute 429's detail message (itself JSON text), if any."""
+    try:
+        data = json.loads(message) if isinstance(message, str) else None
+    except ValueError:
+        return None
+    count = data.get("allowedRequestCount") if isinstance(data, dict) else None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        return None
+    return count
 
 
 def _pairs(headers: Any) -> Iterator[tuple[str, str]]:
@@ -132,8 +151,9 @@ def _arm_counter(arm: dict[str, int], suffix: str, value: str) -> None:
 
 
 def _compute_parts(value: str) -> Iterator[tuple[str, int]]:
-    """``Microsoft.Compute/<Policy>;<n>[,...]`` -> (Policy, n); other providers are skipped."""
-    for part in value.split(","):
+    """``Microsoft.Compute/<Policy>;<n>[,...]`` -> (Policy, n); other providers are skipped.
+    Newlines count as separators too (a header sent on several lines, joined by a proxy)."""
+    for part in value.replace("\n", ",").split(","):
         name, sep, count_text = part.strip().rpartition(";")
         count = _non_negative_int(count_text) if sep else None
         if count is None or not name.lower().startswith(_COMPUTE_PROVIDER):

@@ -8,14 +8,15 @@ down the last pipeline built. :class:`fleet.azure.clients.ArmClients` therefore 
 
 Install it with ``per_retry_policies=[ThrottlePolicy(state)]`` so it sees every attempt,
 including the SDK RetryPolicy's own retries. Per attempt it classifies the request, takes a
-token from each of the request's buckets (waiting if needed), sends, and re-syncs the buckets
-from the response's ``x-ms-ratelimit-remaining-*`` headers. On a 429 it pauses the bucket Azure
-named for ``Retry-After`` and sends the *same* request again — even a run-command PUT, which
-nothing else re-sends: a 429 means Azure refused the request without processing it, so sending
-it again cannot run a script twice (``fleet.azure.send_once``) — until it succeeds or the deadline
-passes (then the 429 is returned, so the caller can report the target as throttled out; if the
-deadline passes before a request could be sent at all, :class:`ThrottleDeadlineExceeded`, an
-``HttpResponseError`` with status 429, is raised instead). Only 429 is handled here; 5xx and
+token from each of the request's buckets (waiting if needed), sends, and settles the buckets with
+the response's ``x-ms-ratelimit-remaining-*`` counts (what each may still spend; see
+``fleet.azure.bucket_model``). On a 429 it pauses the bucket Azure named for ``Retry-After``
+and sends the *same* request again — even a run-command PUT, which nothing else re-sends: a 429
+means Azure refused the request without processing it, so sending it again cannot run a script
+twice (``fleet.azure.send_once``) — until it succeeds or the deadline passes (then the 429 is
+returned, so the caller can report the target as throttled out; if the deadline passes before a
+request could be sent at all, :class:`ThrottleDeadlineExceeded`, an ``HttpResponseError`` with
+status 429, is raised instead). Only 429 is handled here; 5xx and
 connection errors stay with the SDK's RetryPolicy (see ``fleet.azure.backend`` for the two
 loops side by side).
 
@@ -115,7 +116,9 @@ class ThrottlePolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
             if wait is None:
                 wait = min(MAX_BACKOFF_S, 2.0**throttles)
             throttles += 1
-            paused = await self._throttled(response, request_class, options.region, buckets, wait)
+            paused = await self._throttled(
+                response, info, request_class, options.region, buckets, wait
+            )
             if deadline is not None and self.state.clock() + wait > deadline:
                 return response
             if not paused:  # nothing to pause (unclassified request, or not a throttle)
@@ -131,21 +134,24 @@ class ThrottlePolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
         region: str | None,
         buckets: list[Bucket],
     ) -> tuple[Response, RateLimitInfo]:
-        """One attempt with its tokens already taken: send, release, count, re-sync."""
+        """One attempt with its tokens already taken: send, count, and settle the buckets with
+        the counts the response's headers give them (a 429 was not charged)."""
+        settle = self.state.buckets.settle
         try:
             response = await self.next.send(request)
-        finally:
-            for bucket in buckets:
-                bucket.release()
+        except BaseException:  # no answer: it may have been charged (the conservative guess)
+            settle(request_class, region, None, buckets, charged=True)
+            raise
         status = response.http_response.status_code
         self.state.count_response(request_class, throttled=status == 429)
         info = parse_rate_limit_headers(_headers(response))
-        self.state.buckets.sync(request_class, region, info)
+        settle(request_class, region, info, buckets, charged=status != 429)
         return response, info
 
     async def _throttled(
         self,
         response: Response,
+        info: RateLimitInfo,
         request_class: RequestClass,
         region: str | None,
         buckets: list[Bucket],
@@ -153,7 +159,7 @@ class ThrottlePolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
     ) -> bool:
         """A 429: pause the bucket it names, log it, tell the hook; whether a bucket paused."""
         error = parse_throttle_error(await _body(response))
-        paused = self.state.pause(request_class, region, error, buckets, wait)
+        paused = self.state.pause(request_class, region, (error, info), buckets, wait)
         log.info(  # info: the progress display and the report count them
             "arm.throttled",
             code=error.code,

@@ -22,16 +22,13 @@ from contextlib import contextmanager
 import anyio
 
 from fleet.azure import arm_tally
-from fleet.azure.headers import ThrottleError
-from fleet.azure.limiter import Bucket, BucketSet, Clock, Sleep
+from fleet.azure.bucket_set import BucketSet
+from fleet.azure.headers import RateLimitInfo, ThrottleError
+from fleet.azure.limiter import Bucket, Clock, Sleep
 from fleet.azure.request_class import RequestClass
 from fleet.model import ArmCounters
 
 OnThrottle = Callable[[RequestClass, float], None]
-
-# 429s that are not throttling (Network RP: "resource locked by another operation"): the request
-# waits, but no bucket is paused, so other requests are not slowed down.
-_NOT_THROTTLING = {"retryableerrorduetoanotheroperation"}
 
 
 class ThrottleState:
@@ -87,11 +84,11 @@ class ThrottleState:
                     taken.append(bucket)
         except BaseException:  # cancelled: nothing will be sent
             for bucket in taken:
-                bucket.release()
+                bucket.untake()
             raise
         if scope.cancelled_caught:
             for bucket in taken:
-                bucket.release()
+                bucket.untake()
         return not scope.cancelled_caught
 
     async def sleep(self, seconds: float) -> None:
@@ -103,27 +100,19 @@ class ThrottleState:
         self,
         request_class: RequestClass,
         region: str | None,
-        error: ThrottleError,
+        throttle: tuple[ThrottleError, RateLimitInfo],
         buckets: list[Bucket],
         wait: float,
     ) -> bool:
-        """Pause the bucket the server named, or all of this request's if it named none.
+        """Pause the bucket(s) the 429 (its body and headers: ``throttle``) says refused the
+        request, or all of this request's if it names none; they also slow down (AIMD).
 
         False if nothing was paused (a 429 that is not throttling, or an unclassified request).
         """
-        code = (error.code or "").lower()
-        if code in _NOT_THROTTLING:
-            return False
-        named: Bucket | None = None
-        if code == "subscriptionrequeststhrottled":
-            named = self.buckets.arm_bucket(request_class)
-        elif error.target:
-            named = self.buckets.compute_bucket_named(request_class, region, error.target)
-        elif request_class.graph:
-            named = self.buckets.graph_bucket(request_class)
-        culprits = [named] if named is not None else buckets
+        error, info = throttle
+        culprits = self.buckets.culprits(request_class, region, error, info, buckets)
         for bucket in culprits:
-            bucket.pause(wait)
+            bucket.throttled(wait)
         return bool(culprits)
 
     @contextmanager

@@ -6,7 +6,7 @@ emulator (endpoint, CA, subscriptions, token), the time scale, the job, the wall
 for the SDK baselines, the target list. OUT receives::
 
     {"contender", "elapsed_s" (wall), "finished" (false: stopped at the budget),
-     "outcomes": {target id (lower case): [category, reason]}, "started_at"}
+     "outcomes": {target id (lower case): [category, reason]}, "started_unix"}
 
 Categories: succeeded, failed (a truthful non-success: script failed, timed out, refused),
 skipped (truthfully not run: VM not running), lost (no truthful final state). Targets missing
@@ -109,7 +109,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
         work = run_baseline(cfg, record, None)
     else:
         raise SystemExit(f"unknown contender {name!r}")
-    started = time.monotonic()
+    started, started_unix = time.monotonic(), time.time()
     finished = True
     try:
         await asyncio.wait_for(work, timeout=cfg["budget_s"])
@@ -124,6 +124,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
         # fleet reports per-target results only at the end; its progress count survives a cut-off
         "progress_done": progress.get("done"),
         "selection_wall_s": progress.get("selection_wall_s"),
+        "started_unix": started_unix,  # when its makespan starts (the budget-left bound's t=0)
     }
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import fleet
+from fleet.bench.budget_left import left_bound
 from fleet.bench.lower_bound import LowerBound, lower_bound
 from fleet.bench.metrics import bound_row, contender_row, machine, versions
 from fleet.bench.procs import SIM_TOKEN, EmulatorProcess, run_contender
@@ -73,18 +74,52 @@ def contender_config(
 
 def run_one(scenario: Scenario, name: str, bound: LowerBound, workdir: Path) -> dict[str, Any]:
     """One contender on a fresh emulator; its result row."""
-    with EmulatorProcess(scenario.profile, scenario.time_scale, scenario.seed) as emu:
+    profile = scenario.profile
+    with EmulatorProcess(
+        profile, scenario.time_scale, scenario.seed, scenario.throttle_headers
+    ) as emu:
         targets = emu.truth("inventory")["targets"]
         config = contender_config(scenario, name, emu.info, targets)
         deadline = scenario.budget(name) + DEADLINE_GRACE_S
+        if scenario.background is not None:
+            emu.truth("background", scenario.background)  # its loads start now
+            loads_started = time.time()
         output, usage = run_contender(config, workdir, deadline)
         stats, executions = emu.truth("stats"), emu.truth("executions")
+        background = emu.truth("background") if scenario.background is not None else None
     row = contender_row(
         output, usage, stats, executions, [t["id"] for t in targets], bound, scenario.time_scale
     )
     row["budget_s"] = scenario.budget(name)
     row["emulator_cpu_s"] = emu.usage.cpu_s if emu.usage else None
+    if background is not None:
+        row.update(_budget_left(scenario, output, row, loads_started, background))
     return row
+
+
+def _budget_left(
+    scenario: Scenario,
+    output: dict[str, Any],
+    row: dict[str, Any],
+    loads_started: float,
+    background: dict[str, Any],
+) -> dict[str, Any]:
+    """The bound for the budget the background left, and what the background met."""
+    assert scenario.background is not None
+    held_s = max(0.0, output.get("started_unix", loads_started) - loads_started)
+    held_s *= scenario.time_scale
+    left = left_bound(
+        catalog.load(scenario.profile), scenario.seed, scenario.job.timeout,
+        scenario.job.script, scenario.background, held_s,
+    )  # fmt: skip
+    span = row["makespan_s"]
+    return {
+        "left_bound_s": round(left.lower_bound_s, 1),
+        "left_ratio": None if span is None else round(span / left.lower_bound_s, 2),
+        "left_binding_bucket": left.binding_bucket,
+        "loads_held_s": round(held_s, 1),
+        "background": background.get("loads"),
+    }
 
 
 def run_scenario(
@@ -129,6 +164,8 @@ def result_document(
             "seed": scenario.seed,
             "job": scenario.job.model_dump(),
             "budgets_wall_s": scenario.budgets.model_dump(),
+            "throttle_headers": scenario.throttle_headers,
+            "background": scenario.background,
         },
         "machine": machine(),
         "versions": versions(),

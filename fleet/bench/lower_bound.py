@@ -143,8 +143,10 @@ def _buckets_for(
     ]
 
 
-def lower_bound(profile: Profile, seed: int, timeout_s: float, script: str = "") -> LowerBound:
-    """The bound for running one script on every target of ``profile`` with ``seed``."""
+def bucket_groups(
+    profile: Profile, seed: int, timeout_s: float, script: str = ""
+) -> tuple[dict[Bucket, list[float]], int, int]:
+    """(each write bucket with the planned durations of the PUTs it admits, targets, PUTs)."""
     inventory = build_inventory(profile, seed=seed)
     outcomes = OutcomeModel(profile, seed)
     arm = arm_limits(profile)
@@ -164,4 +166,9 @@ def lower_bound(profile: Profile, seed: int, timeout_s: float, script: str = "")
         buckets = _buckets_for(vm, arm, policies, enabled=profile.throttling.enabled)
         for bucket in buckets:
             groups[bucket].append(duration)
-    return combine(groups, targets, puts)
+    return groups, targets, puts
+
+
+def lower_bound(profile: Profile, seed: int, timeout_s: float, script: str = "") -> LowerBound:
+    """The bound for running one script on every target of ``profile`` with ``seed``."""
+    return combine(*bucket_groups(profile, seed, timeout_s, script))

@@ -28,7 +28,6 @@ PACKAGES = (
     "azure-mgmt-resourcegraph",
     "aiohttp",
     "anyio",
-    "aiolimiter",
 )
 ROW_KEYS = (
     "name",

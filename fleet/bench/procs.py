@@ -59,7 +59,9 @@ def wait_bounded(proc: subprocess.Popen[Any], deadline_s: float) -> Usage:
 class EmulatorProcess:
     """``fleet sim serve --profile P --time-scale K --seed N`` as a context manager."""
 
-    def __init__(self, profile: str, time_scale: float, seed: int) -> None:
+    def __init__(
+        self, profile: str, time_scale: float, seed: int, headers: str | None = None
+    ) -> None:
         self.cmd = [
             sys.executable,
             "-m",
@@ -72,6 +74,7 @@ class EmulatorProcess:
             f"{time_scale:g}",
             "--seed",
             str(seed),
+            *(["--throttle-headers", headers] if headers else []),
         ]
         self.proc: subprocess.Popen[str] | None = None
         self.info: dict[str, Any] = {}
@@ -95,10 +98,14 @@ class EmulatorProcess:
             self.proc.send_signal(signal.SIGTERM)
             self.usage = wait_bounded(self.proc, 20.0)
 
-    def truth(self, what: str) -> dict[str, Any]:
-        """``GET /_sim/{what}`` (stats, executions, inventory): the emulator's ground truth."""
+    def truth(self, what: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``GET /_sim/{what}`` (stats, executions, inventory, background): the emulator's
+        ground truth; with a ``body``, ``POST`` it (``background``: start other clients' load)."""
         url = f"{self.info['endpoint']}/_sim/{what}"
-        with urllib.request.urlopen(url, context=self._ssl, timeout=120) as resp:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST")
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, context=self._ssl, timeout=120) as resp:
             truth: dict[str, Any] = json.loads(resp.read())
             return truth
 

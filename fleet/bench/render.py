@@ -43,6 +43,7 @@ def table(document: dict[str, Any]) -> Table:
             f"; the bound assumes the longest scripts start first - launching blind to "
             f"durations at 100% of the limits gives ~{blind:,.0f} s (reference)"
         )
+    caption += "".join(_left(r) for r in document["contenders"])
     t = Table(title=title, caption=caption)
     columns = ("contender", "makespan", *COLUMNS)
     for col in columns:
@@ -50,6 +51,17 @@ def table(document: dict[str, Any]) -> Table:
     for r in document["contenders"]:
         t.add_row(*_cells(r))
     return t
+
+
+def _left(r: dict[str, Any]) -> str:
+    """The bound for the budget a background load left (``fleet.bench.budget_left``)."""
+    if r.get("left_bound_s") is None:
+        return ""
+    refused = sum(load.get("refused", 0) for load in r.get("background") or ())
+    return (
+        f"; {r['name']} vs the budget the background left: bound {r['left_bound_s']:,.0f} s, "
+        f"x {_num(r.get('left_ratio'), '{:,.2f}')} (background refused {refused})"
+    )
 
 
 def _cells(r: dict[str, Any]) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ scenario file (made absolute here, so the emulator process can run from any dire
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
@@ -50,6 +50,11 @@ class Scenario(_Strict):
     job: BenchJob = BenchJob()
     budgets: Budgets = Budgets()
     contenders: tuple[str, ...] = CONTENDERS
+    # the emulator's Compute header dialect (``fleet sim serve --throttle-headers``), if not the
+    # profile's; and other clients' load, a ``/_sim/background`` body posted as each contender
+    # starts (its loads start then: the throttle bound for what they leave is in the row)
+    throttle_headers: Literal["current", "windowed", "none"] | None = None
+    background: dict[str, Any] | None = None
     source: str = "<dict>"  # the scenario's built-in name or file path
 
     def budget(self, contender: str) -> float:

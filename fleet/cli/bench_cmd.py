@@ -55,7 +55,8 @@ def _load(scenarios: list[str]) -> list[Any]:
 ScenariosArg = Annotated[
     list[str],
     typer.Argument(
-        help="Scenarios: built-in names (quick, vms-2k, mixed-10k) or scenario YAML files.",
+        help="Scenarios: built-in names (quick, vms-2k, mixed-10k; throttle-current,"
+        " throttle-windowed, throttle-none, spent-bucket) or scenario YAML files.",
         show_default=False,
     ),
 ]

@@ -264,7 +264,7 @@ async def _resume(
     run_id: str, journal: Journal, spec: JobSpec, connection: Connection, writer: RunWriter
 ) -> RunReport:
     err_console.print(f"resuming run [bold]{run_id}[/]  job: {spec.name}", highlight=False)
-    async with open_backend(connection) as backend:
+    async with open_backend(connection, journal) as backend:
         control = RunControl(cancel_running=spec.rollout.cancel_running)
         async with anyio.create_task_group() as tg:
             tg.start_soon(relay_signals, control, err_console, spec.rollout.cancel_grace_s)
@@ -312,6 +312,6 @@ def rerun(
 async def _rerun(
     spec: JobSpec, recipe: Recipe, journal: Journal, wanted: frozenset[str], yes: bool
 ) -> RunReport:
-    async with open_backend(recipe.connection) as backend:
+    async with open_backend(recipe.connection, journal) as backend:
         plan = await prepare(spec, backend, only=wanted)
         return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)

@@ -172,7 +172,7 @@ async def _run(
     job: ParsedJob, connection: Connection, journal: Journal | None, yes: bool
 ) -> RunReport:
     recipe = Recipe(job.document, connection) if journal is not None else None
-    async with open_backend(connection) as backend:
+    async with open_backend(connection, journal) as backend:
         plan = await prepare(job.spec, backend)  # sentinels too: their errors come first
         return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)
 

@@ -10,7 +10,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import typer
@@ -24,6 +24,9 @@ from fleet.ports import Backend
 from fleet.report.formats import ReportFormat, parse_format
 from fleet.secrets import NO_SECRETS, Secrets, using
 from fleet.spec import Connection
+
+if TYPE_CHECKING:
+    from fleet.journal import Journal
 
 err_console = Console(stderr=True)
 T = TypeVar("T")
@@ -74,11 +77,14 @@ def sim_banner(profile: str, time_scale: float) -> None:
 
 
 @asynccontextmanager
-async def open_backend(connection: Connection) -> AsyncIterator[Backend]:
-    """The backend of ``connection`` (``fleet.connect``), with the SIMULATED FLEET banner."""
+async def open_backend(
+    connection: Connection, journal: Journal | None = None
+) -> AsyncIterator[Backend]:
+    """The backend of ``connection`` (``fleet.connect``), with the SIMULATED FLEET banner; a
+    writable ``journal``'s state directory keeps the throttle buckets across processes."""
     from fleet.connect import open_backend as connect
 
-    async with connect(connection, on_sim=sim_banner) as backend:
+    async with connect(connection, on_sim=sim_banner, journal=journal) as backend:
         yield backend
 
 

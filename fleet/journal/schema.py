@@ -10,7 +10,9 @@ its schema version in the one-row ``schema_version`` table. Opening a file:
 
 Tables: ``runs`` (one row per run), ``targets`` (the run's plan), ``transitions`` (append-only:
 a trigger refuses UPDATE), ``writers`` (who holds a run's writer lock, for messages and
-stale-lock detection). Foreign keys are on, so a transition for an unplanned target fails.
+stale-lock detection), and since version 2 ``buckets`` (each process's last word on Azure's
+throttling buckets, per identity: ``fleet.journal.buckets``). Foreign keys are on, so a
+transition for an unplanned target fails.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from fleet.journal.db import (
 )
 
 APPLICATION_ID = 0x666C7431  # "flt1"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _STATES = "'SELECTED','INTENT_PUT','PUT_ACCEPTED','PUT_FAILED','POLLED','FINAL'"
 
@@ -96,8 +98,24 @@ CREATE TABLE writers (
 );
 """
 
-# version N -> the script taking a version N-1 journal to N (none yet beyond the first).
-MIGRATIONS: dict[int, str] = {}
+# Version 2: throttling buckets across processes (issue #17). ``identity`` is a hash of (ARM
+# endpoint, principal), never a token; ``at`` is unix time; one row per bucket and process.
+SCHEMA_V2 = """
+CREATE TABLE buckets (
+    identity TEXT NOT NULL,
+    bucket   TEXT NOT NULL,
+    host     TEXT NOT NULL,
+    pid      INTEGER NOT NULL,
+    level    REAL NOT NULL,
+    rate     REAL NOT NULL,
+    at       REAL NOT NULL,
+    PRIMARY KEY (identity, bucket, host, pid)
+);
+CREATE INDEX buckets_by_time ON buckets (at);
+"""
+
+# version N -> the script taking a version N-1 journal to N.
+MIGRATIONS: dict[int, str] = {2: SCHEMA_V2}
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:

@@ -16,9 +16,11 @@ outside this package; every layer may import it.
     expect    Expectations, ValueCheck, Verdict, Judgement — a target's pass/fail and why
     schedule  Schedule, Blackout, Missed — when ``fleet serve`` runs a job
     alerts    AlertPolicy, Webhook, AlertKind, BodyFormat — whom it tells about changes
+    buckets   BucketRecord — a process's last word on a throttling bucket (state directory)
 """
 
 from fleet.model.alerts import AlertKind, AlertPolicy, BodyFormat, Webhook
+from fleet.model.buckets import BucketRecord
 from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
 from fleet.model.expect import Expectations, Judgement, ValueCheck, Verdict
 from fleet.model.hygiene import (
@@ -59,6 +61,7 @@ __all__ = [
     "BatchRecord",
     "Blackout",
     "BodyFormat",
+    "BucketRecord",
     "CallError",
     "Cleanup",
     "Concurrency",

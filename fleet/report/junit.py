@@ -1,19 +1,20 @@
 """The JUnit XML report: one ``<testcase>`` per target, for CI systems and test dashboards.
 
 Rendered from the JSON report's document (``report_to_dict``), so ``fleet run`` and ``fleet
-show`` give the same file. Valid against both common JUnit schemas (tests/fixtures/junit/: the
-Apache Ant schema, which is the stricter, and the one Jenkins' xUnit plugin validates with):
+show`` give the same file. It is the common JUnit XML format (the Apache Ant JUnit task's, read
+by Jenkins' JUnit and xUnit plugins), valid against fleet's own strict schema of it,
+tests/fixtures/junit/junit.xsd (written from the format's documentation; sources there):
 
-- root ``<testsuites>`` (no attributes: Ant allows none) holding one ``<testsuite>`` named after
-  the job, with ``id`` and ``package`` (Ant requires both in an aggregate), ``timestamp``
-  without a zone (Ant's pattern; it is UTC, and the ``started_at`` property says so),
-  ``hostname``, counts and ``time``; then ``<properties>`` (run id, how the run ended, ARM
-  cost), the test cases, ``<system-out>`` (how the run ended, the output groups) and
-  ``<system-err>``, in the order Ant's schema requires.
+- root ``<testsuites>`` without attributes, holding one ``<testsuite>`` named after the job,
+  with ``id`` 0 and ``package`` (a suite's attributes in an aggregate), ``timestamp``
+  to the second without a zone (the Ant form; it is UTC, and the ``started_at`` property says
+  so), ``hostname``, counts (equal to the cases written) and ``time``; then ``<properties>``
+  (run id, how the run ended, ARM cost), the test cases, ``<system-out>`` (how the run ended,
+  the output groups) and ``<system-err>``, in the Ant format's order.
 - a test case per target: ``classname`` = the job, ``name`` = the target (with its resource
-  group when two targets share a name), ``time`` = its run time. At most one child (Ant allows
-  one), by ``fleet.report.outcome``: ``<failure>`` when the check failed (the job's verdict,
-  else the script did not succeed: Failed, TimedOut, Wedged), ``<error>`` when the platform
+  group when two targets share a name), ``time`` = its run time. At most one child (the format
+  allows one), by ``fleet.report.outcome``: ``<failure>`` when the check failed (the job's
+  verdict, else the script did not succeed: Failed, TimedOut, Wedged), ``<error>`` when the platform
   kept it from being checked (AccessDenied, NotFound, Conflict, ThrottledOut, Error),
   ``<skipped>`` when it was not checked (Skipped, NotStarted); the message is the verdict's or
   the run's reason, the text the status, exit code, values read and the tail of stdout and
@@ -106,7 +107,7 @@ def _testcase(parent: ET.Element, job: str, name: str, target: Mapping[str, Any]
     if kind != "passed":
         message = _message(target)
         attrs = {"message": xml_safe(message)}
-        if kind != "skipped":  # Ant's <skipped> takes a message only
+        if kind != "skipped":  # <skipped> takes a message only
             attrs["type"] = target["status"]
         child = ET.SubElement(case, kind, attrs)
         child.text = xml_safe(_detail(target))

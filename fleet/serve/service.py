@@ -171,7 +171,7 @@ async def serve(options: ServeOptions, sock: socket.socket, on_sim: OnSim | None
             emulator.update(endpoint=endpoint, ca_cert=ca_cert)
 
         try:
-            async with open_backend(options.connection, on_sim, found) as backend:
+            async with open_backend(options.connection, on_sim, found, journal=journal) as backend:
                 await _run(options, sock, listen, store, journal, backend, emulator)
         finally:
             journal.close()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from fleet.azure.limiter import ARM_PUBLISHED, COMPUTE_PUBLISHED
+from fleet.azure.limits import ARM_PUBLISHED, COMPUTE_PUBLISHED
 
 RUN_WORKFLOW = "fleet-run"
 FIRE_WORKFLOW = "fleet-fire"

@@ -30,7 +30,7 @@ def test_arm_counters_real_token_bucket_era() -> None:
         }
     )
     assert info.arm == {"reads": 249, "global-reads": 3749, "tenant-writes": 1199}
-    assert info.compute == {}
+    assert info.compute == ()
     assert info.retry_after_s is None
 
 
@@ -42,13 +42,32 @@ def test_header_names_are_case_insensitive() -> None:
 def test_compute_comma_joined_real_azure() -> None:
     value = "Microsoft.Compute/PutVM3Min;740,Microsoft.Compute/PutVM30Min;3695"
     info = parse_rate_limit_headers({"x-ms-ratelimit-remaining-resource": value})
-    assert info.compute == {"PutVM3Min": 740, "PutVM30Min": 3695}
+    assert info.compute == (("PutVM3Min", 740), ("PutVM30Min", 3695))
 
 
 def test_compute_emulator_format() -> None:
     value = "Microsoft.Compute/UpdateVM.Resource;11,Microsoft.Compute/UpdateVM.Subscription;1499"
     info = parse_rate_limit_headers({"x-ms-ratelimit-remaining-resource": value})
-    assert info.compute == {"UpdateVM.Resource": 11, "UpdateVM.Subscription": 1499}
+    assert info.compute == (("UpdateVM.Resource", 11), ("UpdateVM.Subscription", 1499))
+
+
+def test_compute_counters_of_one_name_are_all_kept() -> None:
+    """The per-window dialect names a resource and a subscription counter alike, in one value
+    or on two lines (a proxy may join lines with a newline): every count is kept, in order."""
+    joined = (
+        "Microsoft.Compute/PutVM3Min;11,Microsoft.Compute/PutVM30Min;119,"
+        "Microsoft.Compute/PutVM3Min;1499,Microsoft.Compute/PutVM30Min;14999"
+    )
+    expected = (("PutVM3Min", 11), ("PutVM30Min", 119), ("PutVM3Min", 1499), ("PutVM30Min", 14999))
+    assert parse_rate_limit_headers({"x-ms-ratelimit-remaining-resource": joined}).compute == (
+        expected
+    )
+    second = "Microsoft.Compute/PutVM3Min;1499"
+    lines = joined.replace("," + second, "\n" + second)
+    assert "\n" in lines
+    assert parse_rate_limit_headers({"x-ms-ratelimit-remaining-resource": lines}).compute == (
+        expected
+    )
 
 
 def test_compute_repeated_headers_in_a_multidict() -> None:
@@ -60,14 +79,14 @@ def test_compute_repeated_headers_in_a_multidict() -> None:
         ]
     )
     info = parse_rate_limit_headers(headers)
-    assert info.compute == {
-        "LowCostGet3Min": 3998,
-        "LowCostGet30Min": 31997,
-        "HighCostGet3Min": 159,
-    }
+    assert info.compute == (
+        ("LowCostGet3Min", 3998),
+        ("LowCostGet30Min", 31997),
+        ("HighCostGet3Min", 159),
+    )
 
 
-def test_duplicates_keep_the_smaller_count() -> None:
+def test_arm_duplicates_keep_the_smaller_count_compute_keeps_both() -> None:
     info = parse_rate_limit_headers(
         [
             ("x-ms-ratelimit-remaining-subscription-reads", "200"),
@@ -77,7 +96,7 @@ def test_duplicates_keep_the_smaller_count() -> None:
         ]
     )
     assert info.arm == {"reads": 150}
-    assert info.compute == {"GetVMScaleSet3Min": 7}
+    assert info.compute == (("GetVMScaleSet3Min", 197), ("GetVMScaleSet3Min", 7))
 
 
 def test_malformed_parts_are_ignored() -> None:
@@ -92,7 +111,7 @@ def test_malformed_parts_are_ignored() -> None:
             "x-ms-ratelimit-remaining-subscription-writes": "-3",
         }
     )
-    assert info.compute == {"DeleteVMScaleSet3Min": 107}
+    assert info.compute == (("DeleteVMScaleSet3Min", 107),)
     assert info.arm == {}
 
 
@@ -158,9 +177,12 @@ def test_compute_429_body_with_and_without_wrapper() -> None:
             }
         ],
     }
-    expected = ThrottleError("OperationNotAllowed", "UpdateVM.Resource")
+    expected = ThrottleError("OperationNotAllowed", "UpdateVM.Resource", allowed=12)
     assert parse_throttle_error(json.dumps({"error": inner})) == expected
     assert parse_throttle_error(inner) == expected
+    for odd in ("not json", json.dumps({"allowedRequestCount": "12"}), json.dumps([12]), 12):
+        inner["details"][0]["message"] = odd  # type: ignore[index]
+        assert parse_throttle_error(inner).allowed is None
 
 
 def test_bad_bodies_give_an_empty_error() -> None:
@@ -211,7 +233,7 @@ _VALUES = st.text() | st.from_regex(r"(Microsoft\.Compute/[A-Za-z.0-9]*;-?[0-9]{
 @given(st.dictionaries(_NAMES, _VALUES) | st.lists(st.tuples(_NAMES, _VALUES)))
 def test_parser_never_raises(headers: dict[str, str] | list[tuple[str, str]]) -> None:
     info = parse_rate_limit_headers(headers)
-    assert all(v >= 0 for v in [*info.arm.values(), *info.compute.values()])
+    assert all(v >= 0 for v in [*info.arm.values(), *(c for _, c in info.compute)])
     assert info.retry_after_s is None or info.retry_after_s >= 0
 
 

@@ -16,8 +16,9 @@ import aiohttp
 import pytest
 
 from fleet.azure.backend import RETRY_TOTAL
+from fleet.azure.bucket_set import BucketSet
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
-from fleet.azure.limiter import BucketSet, ThrottleLimits
+from fleet.azure.limits import ThrottleLimits
 from fleet.azure.run_commands import AzureRunCommands
 from fleet.azure.send_once import send_writes_once
 from fleet.azure.throttle_state import ThrottleState

@@ -17,8 +17,9 @@ from azure.core.pipeline.policies import AsyncRetryPolicy
 from azure.core.pipeline.transport import AsyncHttpResponse, AsyncHttpTransport, HttpRequest
 from azure.mgmt.resourcegraph.models import QueryRequest
 
+from fleet.azure.bucket_set import BucketSet
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
-from fleet.azure.limiter import BucketSet, ThrottleLimits
+from fleet.azure.limits import ThrottleLimits
 from fleet.azure.request_class import RequestClass, classify
 from fleet.azure.throttle_policy import CallOptions, ThrottleDeadlineExceeded, ThrottlePolicy
 from fleet.azure.throttle_state import ThrottleState
@@ -93,7 +94,7 @@ class Rig:
 
     def __init__(self, canned: Sequence[Canned], *, deadline: float | None = None, **kw: Any):
         self.time = FakeTime()
-        # fast refills: aiolimiter keeps real (loop) time, and these tests must never wait on it
+        # fast refills: the buckets share the fake clock, but fast ones keep waits out of the way
         limits = kw.get("limits") or ThrottleLimits.published(time_scale=10_000)
         self.buckets = BucketSet(limits, clock=self.time, sleep=self.time.sleep)
         self.events: list[tuple[RequestClass, float]] = []
@@ -205,13 +206,13 @@ async def test_unclassified_request_still_waits_out_a_429() -> None:
 
 async def test_headers_resync_the_buckets() -> None:
     headers = {
-        "x-ms-ratelimit-remaining-subscription-reads": "3",
+        "x-ms-ratelimit-remaining-subscription-reads": "15",
         "x-ms-ratelimit-remaining-resource": "Microsoft.Compute/LowCostGetVM.Resource;20",
     }
     rig = Rig([(200, headers, {})], limits=ThrottleLimits.published())  # slow refill: observable
     assert await rig.run(fleet_region="eastus") == 200
     resource, _sub, arm = rig.buckets_of("GET", region="eastus")
-    assert arm.available() == pytest.approx(3, abs=0.1)
+    assert arm.available() == pytest.approx(15 - arm.limits.sync_reserve, abs=0.1)
     limits = rig.buckets.limits.compute_resource["LowCostGetVM"]
     assert resource.available() == pytest.approx(20 - limits.sync_reserve, abs=0.1)
 

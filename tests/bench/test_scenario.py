@@ -17,7 +17,10 @@ from fleet.cli.main import app
 from fleet.sim import catalog
 from tests.simkit import ROOT
 
-BUILT_IN = ["mixed-10k", "quick", "vms-2k"]
+BUILT_IN = [
+    "mixed-10k", "quick", "spent-bucket", "throttle-current", "throttle-none", "throttle-windowed",
+    "vms-2k",
+]  # fmt: skip
 
 
 def test_built_in_scenarios_load_by_name_and_name_built_in_profiles() -> None:

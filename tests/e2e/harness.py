@@ -8,7 +8,7 @@ from typing import Any
 
 from fleet.api import Backend
 from fleet.azure.backend import ConnectionSettings, azure_backend
-from fleet.azure.limiter import ThrottleLimits
+from fleet.azure.limits import ThrottleLimits
 from fleet.model import Concurrency, JobSpec, ScriptSource, ScriptSpec, Secret, Selector, SourceKind
 from fleet.sim.emulator import Emulator
 from fleet.sim.profile import Profile

@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 
 from fleet import api
-from fleet.azure.limiter import BucketLimits, BucketSet, ThrottleLimits
+from fleet.azure.bucket_model import BucketLimits
+from fleet.azure.bucket_set import BucketSet
+from fleet.azure.limits import ThrottleLimits
 from fleet.engine.settings import EngineSettings
 from fleet.model import RunReport, Status
 from fleet.sim.profile import parse_profile
@@ -100,7 +102,7 @@ async def test_a_drained_budget_is_learned_from_the_headers(
     limits = fleet_limits(writes)
     real, real_429s = await run(profile, limits)
     with monkeypatch.context() as patched:
-        patched.setattr(BucketSet, "sync", lambda *args, **kwargs: None)  # headers ignored
+        patched.setattr(BucketSet, "counts", lambda *args, **kwargs: {})  # headers ignored
         blind, blind_429s = await run(profile, limits)
     # Re-synced: only PUTs sent before the first answer can meet the drained bucket.
     assert real_429s <= EngineSettings().puts_in_flight, real_429s

@@ -68,10 +68,28 @@ def test_run_health_check_on_the_simulated_fleet(tmp_path: Path) -> None:
     assert [g["count"] for g in groups] == sorted((g["count"] for g in groups), reverse=True)
     assert sorted(n for g in groups for n in g["targets"]) == sorted(targets)
     assert (groups[0]["status"], groups[0]["summary"]) == ("Succeeded", "status: OK")
-    arm = report["arm"]
-    refused = report["summary"]["Skipped"] + report["summary"]["AccessDenied"]
+    _assert_reads_budgeted(report["arm"], report["summary"], targets)
+
+
+def _assert_reads_budgeted(
+    arm: dict[str, Any], summary: dict[str, int], targets: dict[str, dict[str, Any]]
+) -> None:
+    """The polling budget (fleet/engine/polling.py): a target whose run the learned duration
+    model fits is read about 1 / (1 - keep) = 1.54 times, at most 2 on average (the engine's
+    promise, tests/engine/test_polling.py). The bound is on those targets only: the demo's stuck
+    ones (three dead agents read until pending_timeout, dev-042 until its timeout plus grace)
+    and the reads retried after its 429 storm come on top, and how many there are depends on
+    timing: 36-69 reads for the four stuck targets and 3-59 throttled requests were measured,
+    which put the whole run at 1.09-1.99 reads per launched target, so a bound of 2 on the total
+    failed now and then on a quiet machine."""
+    refused = summary["Skipped"] + summary["AccessDenied"]
     assert arm["launched_targets"] == 200 - refused  # PUTs Azure accepted
-    assert 0 < arm["reads_per_target"] <= 2.0
+    ran = [t for t in targets.values() if t["status"] in ("Succeeded", "Failed")]
+    assert all(t["polls"] >= 1 for t in ran)
+    assert sum(t["polls"] for t in ran) / len(ran) <= 2.0
+    reads = arm["requests"]["reads"]
+    assert reads >= sum(t["polls"] for t in targets.values())  # every read counted
+    assert arm["reads_per_target"] == round(reads / arm["launched_targets"], 3)
 
 
 def _time(text: str) -> datetime:

@@ -88,13 +88,31 @@ async def test_a_429_storm_delays_but_loses_nothing() -> None:
 
 
 async def test_demo_profile_reads_per_launched_target_at_most_two() -> None:
+    """About two reads per launched target (a poll when it is due, the final view), plus reads
+    that are not polling waste and vary from run to run on the demo profile's faults: one
+    "did it arrive?" read per PUT whose answer a connection reset dropped (the price of exactly
+    once), one re-read per 429 of its throttle storm, the selection's list pages, and the
+    polls of the targets that never finish (dead agents, a wedged command), a few each. CI saw
+    373-389 reads for 185 launched targets; a flat 2.0 was flaky, a poller that reads each
+    target twice as often (~+185) still fails this bound."""
+    from structlog.testing import capture_logs
+
     from fleet.engine.runner import EngineSettings
     from fleet.report.json_report import report_to_dict
 
-    async with sim_backend(simkit.profile("demo"), 40.0) as (_emu, backend):
-        spec = job("reads", timeout_s=60)
-        # its three dead agents are given up after 3 minutes, not Azure's ~25 (test time)
-        spec = dataclasses.replace(spec, rollout=RolloutPolicy(pending_timeout_s=180))
-        report = await api.run_async(spec, backend, settings=EngineSettings(time_scale=40.0))
+    with capture_logs() as events:
+        async with sim_backend(simkit.profile("demo"), 40.0) as (emu, backend):
+            spec = job("reads", timeout_s=60)
+            # its three dead agents are given up after 3 minutes, not Azure's ~25 (test time)
+            spec = dataclasses.replace(spec, rollout=RolloutPolicy(pending_timeout_s=180))
+            report = await api.run_async(spec, backend, settings=EngineSettings(time_scale=40.0))
+            stats = await simkit.ground_truth(emu)
     arm = report_to_dict(report)["arm"]
-    assert arm["reads_per_target"] is not None and arm["reads_per_target"] <= 2.0, arm
+    unknown = sum(1 for e in events if e["event"] == "target.put_unknown")
+    lists = sum(n for op, n in stats["requests"].items() if op.endswith(("_List", "_ListAll")))
+    unfinished = sum(
+        1 for r in report.results if r.status in (Status.AGENT_NOT_READY, Status.WEDGED)
+    )
+    assert arm["launched_targets"] > 0 and unfinished > 0, arm
+    budget = 2 * arm["launched_targets"] + unknown + arm["throttled"] + lists + 4 * unfinished
+    assert arm["requests"]["reads"] <= budget, (arm, unknown, lists, unfinished)

@@ -8,13 +8,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import anyio
 import pytest
 
 from fleet import api
 from fleet.engine.runner import EngineSettings
 from fleet.model import Cleanup, DeleteReason, RolloutPolicy, RunReport, Status, TargetResult
-from fleet.model.rollout import PENDING_TIMEOUT_S
 from fleet.sim.profile import parse_profile
 from tests import simkit
 from tests.e2e.harness import job, sim_backend
@@ -162,20 +160,23 @@ async def test_timeout_zero_sets_no_handler_timeout() -> None:
 
 
 async def test_a_dead_agent_is_agent_not_ready_when_azure_gives_up_within_pending_timeout() -> None:
+    """Azure's verdict, not fleet's: the run command's operation failed (the emulator gives up on
+    the agent ~1522 Azure-s after the PUT) before the engine's own ``pending_timeout`` (26 min)
+    would have ended the target with a reason of its own. Which of the two ended it is read from
+    the reason, not from a wall clock: both clocks run at the same scale, so a loaded machine
+    changes neither the order nor the verdict."""
     scale = 300.0  # Azure gives up ~25 minutes after the request: 5 s here
     async with sim_backend(estate(), scale) as (emu, backend):
         spec = job("probe", names=("dead-01", "lin-01"), timeout_s=60)
         settings = EngineSettings(time_scale=scale)
-        start = anyio.current_time()
         report = await api.run_async(spec, backend, settings=settings)
-        elapsed = (anyio.current_time() - start) * scale
         rows = (await simkit.ground_truth(emu, "executions"))["executions"]
     results = by_name(report)
     dead = results["dead-01"]
     assert dead.status is Status.AGENT_NOT_READY and dead.started_at is None
-    assert "gave up on the VM agent" in dead.reason
+    assert "gave up on the VM agent" in dead.reason  # Azure's operation failed ...
+    assert "pending_timeout" not in dead.reason  # ... before fleet's pending_timeout ran out
     assert results["lin-01"].status is Status.SUCCEEDED
-    assert elapsed <= PENDING_TIMEOUT_S + 60  # Azure-seconds: never held past pending_timeout
     [row] = [r for r in rows if r["target"].lower().endswith("/dead-01")]
     assert row["agent_failed"] and not row["started"]
     assert report.rollout is not None and report.rollout.platform_failures == 1

@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import xmlschema
 from starlette.testclient import TestClient
 
 from fleet.report.csv_report import read_csv
 from fleet.serve.app import create_app
+from tests.report.junit_schema import junit_schema
 from tests.serve.service import XSS, running_service
-
-SCHEMA = Path(__file__).resolve().parents[1] / "fixtures" / "junit" / "ant-junit.xsd"
 
 
 @pytest.fixture
@@ -132,7 +130,7 @@ def test_reports_download_in_every_format(client: TestClient) -> None:
     junit = client.get("/runs/run-2/report/junit")
     assert junit.headers["content-type"] == "application/xml"
     assert 'filename="fleet-run-2.xml"' in junit.headers["content-disposition"]
-    xmlschema.XMLSchema(SCHEMA).validate(junit.content)
+    junit_schema().validate(junit.content)
     rows = read_csv(client.get("/runs/run-2/report/csv").text)
     assert [r["name"] for r in rows if r["verdict"] == "fail"] == ["web-002", "web-003", "evil-1"]
     page = client.get("/runs/run-2/report/html")

@@ -1,5 +1,7 @@
 """``fleet sim serve`` as a user runs it: a child process that prints one JSON line, serves the
 real SDK over HTTPS, and exits 0 on SIGTERM/SIGINT; bad profiles exit 2 naming file and field.
+No test here holds the server to a start-up or shutdown time (house rule: no timed assertions);
+the 60 s and 10 s bounds below only keep a hung process from hanging the suite.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ pytestmark = pytest.mark.e2e
 
 SMALL = "small"  # a built-in profile
 SMALL_SUB = "00000000-0000-4000-8000-000000000001"
-READY_WITHIN_S = 5.0
 
 
 def _fleet(*args: str, columns: int | None = None) -> subprocess.Popen[str]:
@@ -63,18 +64,14 @@ def _first_line(proc: subprocess.Popen[str], deadline: float) -> str:
 class Served:
     proc: subprocess.Popen[str]
     info: dict[str, Any]
-    ready_after_s: float  # from process start to the JSON line, imports included
 
 
 @pytest.fixture
 def served() -> Iterator[Served]:
-    started = time.monotonic()
     proc = _fleet("sim", "serve", "--profile", SMALL, "--port", "0", "--time-scale", "10")
     try:
-        # Only test_serve_prints_ready_line_within_5s holds the server to the 5 s promise;
-        # the other tests just need a server.
-        line = _first_line(proc, started + 60)
-        yield Served(proc, json.loads(line), time.monotonic() - started)
+        line = _first_line(proc, time.monotonic() + 60)
+        yield Served(proc, json.loads(line))
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -88,9 +85,10 @@ def _stop(proc: subprocess.Popen[str], sig: signal.Signals) -> tuple[int, str, s
     return proc.returncode, out, err
 
 
-def test_serve_prints_ready_line_within_5s(served: Served) -> None:
+def test_serve_prints_its_ready_line_and_exits_0_on_sigterm(served: Served) -> None:
+    """The ready line is JSON with the documented fields (``fleet sim serve --help``); SIGTERM
+    stops the server with exit code 0 and removes its throwaway CA."""
     proc, info = served.proc, served.info
-    assert served.ready_after_s <= READY_WITHIN_S
     assert set(info) == {"endpoint", "ca_cert", "subscriptions", "time_scale"}
     assert info["endpoint"].startswith("https://127.0.0.1:")
     assert int(info["endpoint"].rsplit(":", 1)[1]) > 0
@@ -98,10 +96,8 @@ def test_serve_prints_ready_line_within_5s(served: Served) -> None:
     assert ca.is_absolute() and ca.is_file()
     assert info["subscriptions"] == [SMALL_SUB]
     assert info["time_scale"] == 10
-    started = time.monotonic()
     code, out, err = _stop(proc, signal.SIGTERM)
     assert code == 0, err
-    assert time.monotonic() - started < 5
     assert out == ""  # the JSON line is the only thing on stdout
     assert not ca.exists()  # the throwaway CA went with the server
 
