@@ -82,6 +82,7 @@ async def submit(
         names.RUN_WORKFLOW, payload, id=names.run_workflow_id(plan.run_id),
         task_queue=names.CONTROL_QUEUE, memo=run_memo(plan),
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        task_timeout=names.WORKFLOW_TASK_TIMEOUT,
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ A worker polls the control queue and the two queues of each subscription it serv
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 from fleet.azure.limits import ARM_PUBLISHED, COMPUTE_PUBLISHED
 
@@ -44,6 +45,13 @@ LAUNCHES_IN_FLIGHT = 4
 PIPELINE_S = 2.0
 #: Targets one watch activity reads at most (a longer list is split).
 WATCH_CHUNK = 200
+#: How long one workflow task of a run (or fire) workflow may take, not Temporal's 10 s default:
+#: a worker busy with its activities gives its workflows a share of one core, and a task that
+#: times out is replayed from the start of the history next, which takes longer still. The
+#: server fails a task long before that when more than 100 events buffer up meanwhile
+#: (``history.maximumBufferedEventsBatch``), hence a run's limit on subscriptions (README,
+#: "Running at scale").
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=60)
 
 
 def writes_queue(subscription: str) -> str:

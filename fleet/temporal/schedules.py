@@ -89,6 +89,7 @@ def temporal_schedule(
     action = ScheduleActionStartWorkflow(
         names.FIRE_WORKFLOW, {"job": portable, "settings": settings.to_json()},
         id=names.fire_workflow_id(job), task_queue=names.CONTROL_QUEUE,
+        task_timeout=names.WORKFLOW_TASK_TIMEOUT,
     )  # fmt: skip
     policy = SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=catch_up)
     return Schedule(action=action, spec=schedule_spec(schedule), policy=policy)

@@ -4,7 +4,10 @@ control queue (the workflows, ``prepare``) and the write and read queues of its 
 Each write queue is rate-limited by the server (``max_task_queue_activities_per_second``, set by
 every worker that polls it, to the same ``names.write_rate``): the server dispatches at most
 that many launch, tidy and interrupt activities a second to all workers together, so any number
-of workers stays within fleet's share of the subscription's write budget. Eager activity
+of workers stays within fleet's share of the subscription's write budget (the server divides the
+limit equally over the queue's partitions, each with a burst of ``ceil`` of its share, at least
+one: temporalio/temporal, service/matching/matcher.go, ``TaskMatcher.UpdateRatelimit``; it
+reports the limit in ``DescribeTaskQueue`` as ``effective_rate_limit``). Eager activity
 execution is off: an activity started on the workflow's own worker would skip the server's
 queue, and its limit.
 

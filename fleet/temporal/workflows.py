@@ -130,5 +130,6 @@ class FireWorkflow:
         ended: Json = await workflow.execute_child_workflow(
             names.RUN_WORKFLOW, {"job": job, "plan": plan, "settings": settings},
             id=names.run_workflow_id(run_id), task_queue=names.CONTROL_QUEUE, memo=memo,
+            task_timeout=names.WORKFLOW_TASK_TIMEOUT,
         )  # fmt: skip
         return {"outcome": FireOutcome.LAUNCHED.value, "run_id": run_id, "ended": ended["ended"]}
