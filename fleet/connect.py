@@ -101,4 +101,5 @@ async def emulated(
             token=Secret(emu.token),
             subscriptions=connection.subscriptions or tuple(emu.info.subscriptions),
             time_scale=scale,
+            simulated=True,
         )

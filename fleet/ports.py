@@ -2,7 +2,8 @@
 
     TargetSource, RunCommands  what the engine asks of Azure; ``fleet.azure`` implements them
                                with the real SDK, tests in memory (no HTTP)
-    Backend                    those two plus the connection's ARM request counters
+    Machines                   restarting a VM and reading its instance view (reboots)
+    Backend                    those plus the connection's ARM request counters
     BucketMemory               throttle buckets' state across processes (the state directory)
     Clock                      time, injectable so engine tests never sleep
     Recorder                   where per-target transitions go (the journal)
@@ -26,7 +27,9 @@ from fleet.model import (
     GateRecord,
     Invocation,
     ListedRunCommand,
+    MachineView,
     Progress,
+    RestartAccepted,
     RunPlan,
     RunReport,
     RunView,
@@ -57,15 +60,27 @@ class RunCommands(Protocol):
         ...
 
 
+class Machines(Protocol):
+    """One target's VM as a machine: restart it (POST, sent once: never re-sent below the
+    engine) and read its instance view. Errors are returned, not raised."""
+
+    async def restart(self, target: Target) -> RestartAccepted | CallError: ...
+
+    async def view(self, target: Target) -> MachineView | CallError: ...
+
+
 @dataclass
 class Backend:
     """The ports a run needs, plus the ARM request counters of the connection. Use
-    ``fleet.azure.backend.azure_backend(...)`` for Azure (or the emulator)."""
+    ``fleet.azure.backend.azure_backend(...)`` for Azure (or the emulator). ``machines``:
+    needed by a job that reboots (None: such a job is refused before anything is sent)."""
 
     targets: TargetSource
     run_commands: RunCommands
     arm_counters: Callable[[], ArmCounters] = ArmCounters
     time_scale: float = 1.0  # >1 only for an emulator running faster than Azure
+    machines: Machines | None = None
+    simulated: bool = False  # fleet's own Azure emulator (``--sim``): the report says so
 
 
 class BucketMemory(Protocol):
@@ -86,14 +101,25 @@ class Clock(Protocol):
 
 
 class Recorder(Protocol):
-    """Where a run's per-target transitions go (the journal). ``intent`` must be durable when
-    it returns: the PUT it announces is sent only afterwards."""
+    """Where a run's per-target transitions go (the journal). ``intent`` and ``reboot_intent``
+    must be durable when they return: the PUT (the restart) they announce is sent only
+    afterwards. ``reboot_intent`` carries the script's result, which a resumed run reports, and
+    the instance view read just before the restart, which tells a lost restart from one that
+    arrived."""
 
     async def intent(self, target: Target, invocation: Invocation) -> None: ...
 
     def accepted(self, target: Target) -> None: ...
 
     def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None: ...
+
+    async def reboot_intent(
+        self, target: Target, script: TargetResult, required: str, baseline: MachineView
+    ) -> None: ...
+
+    def reboot_accepted(self, target: Target, accepted: RestartAccepted) -> None: ...
+
+    def reboot_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None: ...
 
     def final(self, result: TargetResult) -> None: ...
 
@@ -108,6 +134,17 @@ class NullRecorder:
         return None
 
     def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None:
+        return None
+
+    async def reboot_intent(
+        self, target: Target, script: TargetResult, required: str, baseline: MachineView
+    ) -> None:
+        return None
+
+    def reboot_accepted(self, target: Target, accepted: RestartAccepted) -> None:
+        return None
+
+    def reboot_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None:
         return None
 
     def final(self, result: TargetResult) -> None:

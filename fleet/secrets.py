@@ -147,3 +147,15 @@ def using(secrets: Secrets) -> Iterator[Secrets]:
         yield merged
     finally:
         _current.reset(token)
+
+
+#: Parameter names that look like they hold a secret (``DB_PASSWORD``, ``API_KEY``, ...).
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
+
+
+def secret_looking_parameters(spec: JobSpec) -> list[str]:
+    """Plain parameters (of the job's script and its gates') whose names look secret: their
+    values are sent, journaled and shown in clear — a protected parameter would not be."""
+    scripts = (spec.script, *(gate.script for gate in spec.rollout.gates))
+    names = (p.name for s in scripts for p in s.parameters if not isinstance(p.value, Secret))
+    return list(dict.fromkeys(n for n in names if _SECRET_NAME.search(n)))

@@ -39,3 +39,14 @@ def _private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     import os
 
     os.environ["FLEET_STATE_DIR"] = str(tmp_path_factory.mktemp("fleet-state"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_user_config(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The developer's fleet config file and Azure subscription must not change what tests see
+    (fleet reads ``$FLEET_CONFIG``, else the user config dir, and ``AZURE_SUBSCRIPTION_ID``)."""
+    import os
+
+    for name in ("FLEET_CONFIG", "AZURE_SUBSCRIPTION_ID"):
+        os.environ.pop(name, None)
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config-home"))

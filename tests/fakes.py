@@ -1,5 +1,6 @@
-"""In-memory fakes for engine tests (DESIGN.md testing layer 3): ``FakeArm`` implements both
-``TargetSource`` and ``RunCommands`` over a dict of targets with scripted per-target behaviour,
+"""In-memory fakes for engine tests (DESIGN.md testing layer 3): ``FakeArm`` implements
+``TargetSource``, ``RunCommands`` and ``Machines`` over a dict of targets with scripted
+per-target behaviour,
 and ``VirtualTimeLoop`` is an asyncio event loop whose clock jumps to the next timer whenever
 every task waits, so a run that takes hours of fake seconds finishes in milliseconds, the same
 way on an idle laptop and a loaded CI machine.
@@ -30,7 +31,9 @@ from fleet.model import (
     GateRecord,
     Invocation,
     ListedRunCommand,
+    MachineView,
     Progress,
+    RestartAccepted,
     RunPlan,
     RunReport,
     RunView,
@@ -120,6 +123,16 @@ class Behaviour:
     # "after" = Azure created it but the response was lost. Later attempts succeed.
     put_faults: list[str] = field(default_factory=list)
     get_faults: int = 0  # this many GETs fail with a transient 503 first
+    # Restarts: PowerState/starting (provisioning updating) for ``boot``, then running with the
+    # agent Not Ready for ``agent_back`` (for good with ``agent_never``), then Ready.
+    boot: float = 30.0
+    agent_back: float = 20.0
+    agent_never: bool = False
+    restart_error: CallError | None = None  # every restart is refused with this
+    # One entry per restart request, like put_faults: "before" (lost, nothing restarted) or
+    # "after" (restarted, the answer lost). Later requests are answered.
+    restart_faults: list[str] = field(default_factory=list)
+    view_faults: int = 0  # this many instance-view reads fail with a transient 503 first
 
 
 NOT_RUNNING = CallError(
@@ -157,6 +170,48 @@ def listed(
     return ListedRunCommand(name, tuple(sorted(tags.items())), view)
 
 
+class _Machines:
+    """``Machines`` for FakeArm (mixed in): restarts and instance views over virtual time."""
+
+    targets: dict[str, Target]
+    behaviour: dict[str, Behaviour]
+    restarts: dict[str, list[float]]
+    restart_requests: Counter[str]
+    views: Counter[str]
+
+    async def restart(self, target: Target) -> RestartAccepted | CallError:
+        await anyio.lowlevel.checkpoint()
+        name, b = target.name, self.behaviour[target.name]
+        self.restart_requests[name] += 1
+        if b.restart_error is not None:
+            return b.restart_error
+        fault = b.restart_faults.pop(0) if b.restart_faults else None
+        if fault != "before":
+            self.restarts[name].append(anyio.current_time())
+        if fault is not None:
+            return CallError(0, "ServiceResponseError", "Connection reset by peer")
+        return RestartAccepted(f"https://fake/operations/{name}-{len(self.restarts[name])}")
+
+    async def view(self, target: Target) -> MachineView | CallError:
+        await anyio.lowlevel.checkpoint()
+        name, b = target.name, self.behaviour[target.name]
+        self.views[name] += 1
+        if b.view_faults:
+            b.view_faults -= 1
+            return CallError(503, "ServiceUnavailable", "Try again later.")
+        if not self.restarts[name]:
+            power = target.power_state or "running"
+            return MachineView(power, "succeeded", EPOCH - timedelta(days=30), "Ready")
+        t0 = self.restarts[name][-1]
+        age = anyio.current_time() - t0
+        if age < b.boot:
+            return MachineView("starting", "updating", _at(t0, 0.0), None)
+        ready = not b.agent_never and age >= b.boot + b.agent_back
+        return MachineView(
+            "running", "succeeded", _at(t0, b.boot), "Ready" if ready else "Not Ready"
+        )
+
+
 @dataclass
 class _RunCommand:
     invocation: Invocation
@@ -164,8 +219,9 @@ class _RunCommand:
     behaviour: Behaviour
 
 
-class FakeArm:
-    """``TargetSource`` + ``RunCommands`` in memory; records every call per target name."""
+class FakeArm(_Machines):
+    """``TargetSource`` + ``RunCommands`` + ``Machines`` in memory; records every call per
+    target name."""
 
     def __init__(
         self, *, put_rate: float | None = None, identical_put_reruns: bool = False
@@ -194,6 +250,11 @@ class FakeArm:
         self._deleting: dict[tuple[str, str], float] = {}  # -> when it is gone
         self.lists: Counter[str] = Counter()
         self.most_fleet_commands: Counter[str] = Counter()  # the most fleet's held at once
+        # Machines: ground truth of restarts (requests that reached "Azure") and when, and the
+        # instance-view reads per target
+        self.restarts: dict[str, list[float]] = defaultdict(list)
+        self.restart_requests: Counter[str] = Counter()
+        self.views: Counter[str] = Counter()
 
     def add(self, target: Target, behaviour: Behaviour | None = None) -> Target:
         self.targets[target.name] = target

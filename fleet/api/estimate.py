@@ -108,10 +108,13 @@ class BatchEstimate:
 def batch_estimates(spec: JobSpec, plan: RolloutPlan, safety: float = 0.9) -> list[BatchEstimate]:
     """Per batch: launch time from the throttle model (write buckets carried across batches,
     refilling while earlier batches run) and a worst-case finish — every script taking its full
-    timeout, in waves of ``max_concurrency`` — plus soak pauses and health gates."""
+    timeout, then its VM its whole reboot_timeout when the job reboots, in waves of
+    ``max_concurrency`` — plus soak pauses and health gates."""
     arm: dict[str, _Bucket] = {}
     compute: dict[tuple[str, str], _Bucket] = {}
     rollout, timeout = spec.rollout, run_limit_s(spec.script.timeout_s)
+    if rollout.reboot.enabled:
+        timeout += rollout.reboot.timeout_s
     gate_s = sum(run_limit_s(g.script.timeout_s) for g in rollout.gates)
     elapsed, out = 0.0, []
     for batch in plan.batches:

@@ -5,12 +5,18 @@ targets a ``rerun --failed`` takes again.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from fleet.journal import Journal, resolve_state_dir
+from fleet.journal import CRASHED, RUNNING, Journal, Phase, resolve_state_dir
+from fleet.journal.codec import result_from_final
+from fleet.journal.records import JournalTarget, LatestState
 from fleet.journal.spec_record import expect_from_dict
 from fleet.model import ArmCounters, RunReport, Status, TargetResult
+from fleet.report.json_report import rollout_from_dict, script_from_dict
 from fleet.spec.recipe import Recipe
+
+INTERRUPTED = "interrupted"
 
 
 def open_journal(state_dir: Path | None, *, writable: bool = True) -> Journal:
@@ -23,17 +29,39 @@ def recipe_of(journal: Journal, run_id: str) -> Recipe:
     return Recipe.from_json(journal.run(run_id).recipe, run_id)
 
 
+def ended_as_shown(ended: str) -> str:
+    """How a run ended, as ``fleet runs``/``show`` say it: a run whose process died without
+    ending it (the journal's ``crashed``) is ``interrupted`` — ``fleet resume`` finishes it."""
+    return INTERRUPTED if ended == CRASHED else ended
+
+
+def _unfinished_result(jt: JournalTarget, state: LatestState | None, ended: str) -> TargetResult:
+    """A target with no final result: Running if it was launched (its script's result so far
+    when it is rebooting), else NotStarted."""
+    live = ended == RUNNING
+    if state is not None and state.phase is Phase.REBOOTING and state.reboot is not None:
+        script = result_from_final(jt.target, state.reboot.detail.get("script") or {})
+        why = "its script finished; its VM is rebooting" if live else (
+            f"its script finished; its VM was rebooting when the run was {ended}"
+        )  # fmt: skip
+        return replace(script, status=Status.RUNNING, reason=why)
+    if state is not None and state.phase in (Phase.RUNNING, Phase.AMBIGUOUS):
+        why = "launched, running" if live else f"launched; the run was {ended} before its result"
+        return TargetResult(jt.target, Status.RUNNING, reason=why)
+    why = "not launched yet" if live else f"not launched (run {ended})"
+    return TargetResult(jt.target, Status.NOT_STARTED, reason=why)
+
+
 def report_from_journal(journal: Journal, run_id: str) -> RunReport:
-    """The run's report as the journal knows it (targets with no final state are NotStarted)."""
+    """The run's report as the journal knows it — for a run in flight or interrupted too:
+    launched targets without a result are ``Running``, the others ``NotStarted``."""
     record = journal.run(run_id)
-    finals = journal.final_results(run_id)
-    results = []
-    for jt in journal.targets(run_id):
-        result = finals.get(jt.target.id)
-        if result is None:
-            why = f"no final state recorded (run {record.ended})"
-            result = TargetResult(jt.target, Status.NOT_STARTED, reason=why)
-        results.append(result)
+    ended = ended_as_shown(record.ended)
+    finals, states = journal.final_results(run_id), journal.target_states(run_id)
+    results = tuple(
+        finals.get(jt.target.id) or _unfinished_result(jt, states.get(jt.target.id), ended)
+        for jt in journal.targets(run_id)
+    )
     stored = journal.report_json(run_id) or {}
     arm = stored.get("arm") or {}
     counters = ArmCounters(
@@ -47,11 +75,16 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         job=record.job,
         started_at=record.started_at,
         finished_at=record.ended_at or record.started_at,
-        results=tuple(results),
+        results=results,
         arm=counters,
-        ended=record.ended,
+        ended=ended,
+        ended_detail=stored.get("ended_detail"),
+        rollout=rollout_from_dict(stored.get("rollout")),
+        simulated=bool(stored.get("simulated")),
+        script=script_from_dict(stored.get("script")),
         expect=expect_from_dict(record.spec.get("expect")),
         cleanup=str((stored.get("cleanup") or {}).get("policy") or "keep-last"),
+        reboot=str((stored.get("reboots") or {}).get("policy") or "never"),
     )
 
 

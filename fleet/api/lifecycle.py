@@ -9,19 +9,20 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 import structlog
 
+from fleet.engine.reboot import PendingReboot
 from fleet.engine.runner import EngineSettings, Runner
 from fleet.journal.recorder import JournalRecorder
 from fleet.journal.records import PlannedTarget
 from fleet.journal.store import Journal
 from fleet.journal.writer import RunWriter
-from fleet.model import RunPlan, RunReport, Status, TargetResult
+from fleet.model import GateRecord, RunPlan, RunReport, Status, TargetResult
 from fleet.ports import Backend, RunObserver
 from fleet.report.json_report import report_to_dict
 from fleet.rollout.control import RunControl
@@ -31,11 +32,17 @@ log = structlog.get_logger("fleet")
 
 @dataclass(frozen=True)
 class Resumed:
-    """What a resumed run already has: results final before the crash (``done``) and the
-    targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous)."""
+    """What a resumed run already has: results final before the crash (``done``; they spend
+    the error budget again unless ``count_done`` is off, as when going on past a halt), the
+    targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous), those
+    it was rebooting (lower-cased id → what the journal knows of the reboot) and the gate
+    verdicts of the run so far."""
 
     done: Sequence[TargetResult] = ()
     reattach: Mapping[str, bool] = field(default_factory=dict)
+    rebooting: Mapping[str, PendingReboot] = field(default_factory=dict)
+    count_done: bool = True
+    gates: Sequence[GateRecord] = ()
 
 
 async def begin(journal: Journal, plan: RunPlan, recipe: Mapping[str, Any] | None) -> RunWriter:
@@ -73,10 +80,14 @@ async def drive(
         plan, backend.run_commands, observer=observer, arm_counters=backend.arm_counters,
         settings=settings or EngineSettings(time_scale=backend.time_scale), control=control,
         recorder=JournalRecorder(writer) if writer is not None else None,
+        machines=backend.machines,
     )  # fmt: skip
     resumed = resumed or Resumed()
-    results = await runner.run(done=resumed.done, reattach=resumed.reattach)
-    report = finish_report(plan, started, results, runner, backend)
+    results = await runner.run(
+        done=resumed.done, reattach=resumed.reattach, rebooting=resumed.rebooting,
+        count_done=resumed.count_done, gated=frozenset(g.batch for g in resumed.gates),
+    )  # fmt: skip
+    report = finish_report(plan, started, results, runner, backend, resumed.gates)
     if writer is not None:
         end(writer, report)
     (observer or RunObserver()).run_finished(report)
@@ -89,8 +100,11 @@ def finish_report(
     results: list[TargetResult],
     runner: Runner,
     backend: Backend,
+    gates_before: Sequence[GateRecord] = (),
 ) -> RunReport:
     order = {t.id.lower(): i for i, t in enumerate(plan.selected)}
+    record = runner.record()
+    record = replace(record, gates=(*gates_before, *record.gates))
     results.sort(key=lambda r: order.get(r.target.id.lower(), len(order)))  # selection order
     report = RunReport(
         run_id=plan.run_id,
@@ -101,9 +115,12 @@ def finish_report(
         arm=backend.arm_counters(),
         ended=runner.control.ended.value,
         ended_detail=runner.control.detail,
-        rollout=runner.record(),
+        rollout=record,
+        simulated=backend.simulated,
+        script=plan.spec.script.identities(),
         expect=plan.spec.expect,
         cleanup=plan.spec.rollout.cleanup.value,
+        reboot=plan.spec.rollout.reboot.mode.value,
     )
     log.info(
         "run.finished",

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import structlog
 
-from fleet.errors import SpecError
-from fleet.model import JobSpec, RunPlan, Selector, Status, Target, TargetResult
+from fleet.errors import NothingSelected, SpecError
+from fleet.model import JobSpec, RunPlan, ScriptSpec, Selector, Status, Target, TargetResult
 from fleet.ports import Backend
 from fleet.rollout.batches import plan_rollout
 from fleet.rollout.gates import matches_sentinels
@@ -29,16 +29,37 @@ def needs_os(spec: JobSpec) -> bool:
     return spec.script.linux is not None or spec.script.windows is not None
 
 
-def preflight(targets: Sequence[Target]) -> tuple[list[Target], list[TargetResult]]:
-    """Split targets into runnable ones and ``Skipped (not running)`` — decided without a write."""
+def preflight(
+    targets: Sequence[Target], script: ScriptSpec | None = None
+) -> tuple[list[Target], list[TargetResult]]:
+    """Split targets into runnable ones and ``Skipped`` — not running, or (with ``script``) no
+    script for the target's OS — decided without a write."""
     runnable, skipped = [], []
     for target in targets:
         if (target.power_state or "running").lower() != "running":
             reason = f"not running (power state: {target.power_state})"
             skipped.append(TargetResult(target, Status.SKIPPED, reason=reason))
+        elif script is not None and script.source_for(target.os) is None:
+            reason = f"the job has no script for OS {target.os or 'unknown'}"
+            skipped.append(TargetResult(target, Status.SKIPPED, reason=reason))
         else:
             runnable.append(target)
     return runnable, skipped
+
+
+def require_targets(spec: JobSpec, selected: Sequence[Target]) -> None:
+    """``NothingSelected`` when the selection matched nothing: a typo in a tag must not make
+    a scheduled run succeed for ever (``allow_empty`` in :func:`prepare` accepts it)."""
+    if selected:
+        return
+    subs = len(spec.selector.subscriptions)
+    where = f"in the {subs} subscription(s) given" if subs else "in the subscriptions searched"
+    message = (
+        f"{spec.source}: no VM or scale-set instance matches the selection {where} — check "
+        "the filters with `fleet targets` (a typo in a tag or name?), or pass --allow-empty "
+        "if an empty run is fine."
+    )
+    raise NothingSelected(message)
 
 
 async def select(spec: JobSpec, backend: Backend) -> list[Target]:
@@ -72,14 +93,24 @@ async def prepare(
     targets: Sequence[Target] | None = None,
     only: Collection[str] | None = None,
     run_id: str | None = None,
+    allow_empty: bool = True,
 ) -> RunPlan:
     """The plan of a run of ``spec``: its targets (selected now, or ``targets``; ``only``:
-    lower-cased ids to keep of them), the preflight skips, the sentinels and the batches."""
+    lower-cased ids to keep of them), the preflight skips, the sentinels and the batches.
+    ``allow_empty=False``: ``NothingSelected`` when no target is selected."""
+    if spec.rollout.reboot.enabled and backend.machines is None:
+        message = (
+            f"{spec.source}: rollout.reboot is {spec.rollout.reboot.mode.value}, but this "
+            "connection cannot restart VMs — set reboot: never, or use a backend with machines"
+        )
+        raise SpecError(message)
     selected = list(targets) if targets is not None else await select(spec, backend)
     if only is not None:
         selected = [t for t in selected if t.id.lower() in only]
+    if not allow_empty:
+        require_targets(spec, selected)
     sentinels = await select_sentinels(spec, backend)
-    runnable, skipped = preflight(selected)
+    runnable, skipped = preflight(selected, spec.script)
     plan = RunPlan(
         run_id=run_id or new_run_id(),
         spec=spec,

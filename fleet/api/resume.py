@@ -1,40 +1,86 @@
-"""Finishing a crashed run from its journal (``fleet resume``).
+"""Finishing a crashed run from its journal (``fleet resume``), or going on with a run a halt
+stopped (``fleet resume --continue``).
 
 For every target the journal's latest transition decides (``fleet.journal.records``):
 DONE → its recorded result; NOT_STARTED → launched as usual (in its original batch);
 RUNNING → re-attached (polled, never PUT again); AMBIGUOUS (the intent to PUT is durable, the
 outcome is not) → Azure is asked first, and the PUT is sent only if Azure proves the first one
-never arrived. The same run id (the ``FLEET_RUN_ID`` parameter) is used, so Azure's answer is
-matched to this run and an identical PUT would not execute twice anyway.
+never arrived; REBOOTING (its script finished and a restart was journaled) → the restart Azure
+accepted is waited for, one of unknown fate is looked for in the VM's instance view first and
+sent again only if Azure proves it never arrived (``fleet.engine.reboot``). The same run id
+(the ``FLEET_RUN_ID`` parameter) is used, so Azure's answer is matched to this run and an
+identical PUT would not execute twice anyway.
+
+Going on past a halt (``Continuation(past_halt=True)``), after the operator has looked: a run
+that ended halted by a gate or the error budget (or by its deadline, or canceled) takes its
+``NotStarted`` targets up again in their batches; what finished stays finished and does not
+spend the error budget again; a gate that tripped is not run again on its batch. Targets named
+by ``exclude`` (name globs) that were not launched yet are reported ``Skipped`` instead. The
+report keeps the gate verdicts from before.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 
 import anyio
 import structlog
 
 from fleet.api.lifecycle import Resumed, closing, drive
 from fleet.api.prepare import preflight, select_sentinels
+from fleet.engine.reboot import PendingReboot
 from fleet.engine.runner import EngineSettings
 from fleet.errors import SpecError
+from fleet.journal.codec import result_from_final, view_from_detail
 from fleet.journal.records import CRASHED, RUNNING, JournalTarget, LatestState, Phase
 from fleet.journal.store import Journal
 from fleet.journal.writer import RunWriter
-from fleet.model import Batch, JobSpec, RolloutPlan, RunPlan, RunReport, TargetResult
+from fleet.model import (
+    Batch,
+    CallError,
+    JobSpec,
+    RolloutPlan,
+    RunPlan,
+    RunReport,
+    Status,
+    Target,
+    TargetResult,
+    name_matches,
+)
 from fleet.ports import Backend, RunObserver
+from fleet.report.json_report import rollout_from_dict
 from fleet.rollout.control import RunControl
 from fleet.secrets import Secrets, using
 
 log = structlog.get_logger("fleet")
 
 
-def _batches(spec: JobSpec, planned: list[JournalTarget]) -> RolloutPlan:
-    """The batches as journaled (batch 0 = skipped before launch, not part of the plan)."""
+@dataclass(frozen=True)
+class Continuation:
+    """How a resume goes on: ``past_halt`` — take up what a halt left NotStarted;
+    ``exclude`` — name globs of not-yet-launched targets to leave out (Skipped)."""
+
+    past_halt: bool = False
+    exclude: tuple[str, ...] = ()
+
+    def excluded(self, target: Target) -> TargetResult | None:
+        if not self.exclude or not name_matches(target.name, self.exclude):
+            return None
+        reason = f"excluded when the run was resumed (--exclude {' '.join(self.exclude)})"
+        return TargetResult(target, Status.SKIPPED, reason=reason)
+
+
+#: How a run may have ended for ``--continue`` to take it up again.
+CONTINUABLE = frozenset({"halted-by-gate", "halted-by-error-budget", "deadline", "canceled"})
+
+
+def _batches(spec: JobSpec, planned: list[JournalTarget], leave_out: set[str]) -> RolloutPlan:
+    """The batches as journaled (batch 0 = skipped before launch, not part of the plan),
+    without the targets in ``leave_out`` (ids)."""
     by_batch: dict[int, list[JournalTarget]] = {}
     for jt in planned:
-        if jt.batch > 0:
+        if jt.batch > 0 and jt.target.id not in leave_out:
             by_batch.setdefault(jt.batch, []).append(jt)
     batches = tuple(
         Batch(index, None, tuple(jt.target for jt in sorted(rows, key=lambda r: r.order)))
@@ -43,41 +89,95 @@ def _batches(spec: JobSpec, planned: list[JournalTarget]) -> RolloutPlan:
     return RolloutPlan(spec.rollout.order, batches)
 
 
+def pending_reboot(target: Target, state: LatestState) -> PendingReboot:
+    """What the journal knows of ``target``'s reboot (its phase is REBOOTING)."""
+    intent = state.reboot
+    assert intent is not None  # REBOOTING follows an INTENT_REBOOT
+    refusal = None
+    error = state.reboot_error
+    if error is not None and state.reboot_arrived is False:
+        candidate = CallError(int(error.get("status") or 0), str(error.get("code") or ""), "")
+        if not candidate.transient:  # refused: it never happened; a lost one may be re-sent
+            refusal = CallError(candidate.status, candidate.code, str(error.get("message") or ""))
+    return PendingReboot(
+        script=result_from_final(target, intent.detail.get("script") or {}),
+        required=str(intent.detail.get("required") or "required"),
+        baseline=view_from_detail(intent.detail.get("baseline") or {}),
+        intent_at=intent.at,
+        arrived=state.reboot_arrived,
+        refusal=refusal,
+        restarts=state.reboot_intents,
+    )
+
+
+@dataclass
+class _Split:
+    """The journal's targets sorted for the resumed plan."""
+
+    skipped: list[TargetResult] = field(default_factory=list)  # final before launch
+    done: list[TargetResult] = field(default_factory=list)  # final in the plan: kept
+    reattach: dict[str, bool] = field(default_factory=dict)  # launched: id → ambiguous
+    rebooting: dict[str, PendingReboot] = field(default_factory=dict)  # id → its reboot
+    fresh: set[str] = field(default_factory=set)  # ids whose result is new (to be recorded)
+
+
 def _split(
     planned: list[JournalTarget],
     states: dict[str, LatestState],
     finals: dict[str, TargetResult],
-) -> tuple[list[TargetResult], list[TargetResult], dict[str, bool]]:
-    """(skipped before launch, done in the plan, re-attach map) from the journal."""
-    skipped, done, reattach = [], [], {}
+    spec: JobSpec,
+    how: Continuation,
+) -> _Split:
+    out = _Split()
     for jt in planned:
-        tid = jt.target.id
-        state = states.get(tid)
+        tid, state = jt.target.id, states.get(jt.target.id)
+        final = finals.get(tid)
         if jt.batch == 0:
-            final = finals.get(tid)
-            skipped.append(final if final is not None else preflight([jt.target])[1][0])
+            out.skipped.append(final or preflight([jt.target], spec.script)[1][0])
             continue
-        if state is None or state.phase is Phase.NOT_STARTED:
+        if state is not None and state.phase in (Phase.RUNNING, Phase.AMBIGUOUS):
+            out.reattach[tid.lower()] = state.phase is Phase.AMBIGUOUS
             continue
-        if state.phase is Phase.DONE:
-            done.append(finals[tid])
-        else:
-            reattach[tid.lower()] = state.phase is Phase.AMBIGUOUS
-    return skipped, done, reattach
+        if state is not None and state.phase is Phase.REBOOTING:
+            out.rebooting[tid.lower()] = pending_reboot(jt.target, state)
+            continue
+        take_up = how.past_halt and final is not None and final.status is Status.NOT_STARTED
+        if final is not None and not take_up:
+            out.done.append(final)
+            continue
+        excluded = how.excluded(jt.target)
+        if excluded is not None:
+            out.skipped.append(excluded)
+            out.fresh.add(tid)
+    return out
 
 
-def take_over(journal: Journal, run_id: str, spec: JobSpec, *, force: bool = False) -> RunWriter:
+def take_over(
+    journal: Journal,
+    run_id: str,
+    spec: JobSpec,
+    *,
+    force: bool = False,
+    past_halt: bool = False,
+) -> RunWriter:
     """Check that ``run_id`` can be resumed with ``spec`` and take its writer lock — before
     connecting to Azure, so a locked or finished run fails fast. ``force``: take over a lock
-    held by another host that cannot be proven dead from here."""
+    held by another host that cannot be proven dead from here; ``past_halt``: a run that
+    ended halted (``CONTINUABLE``) may be taken up again."""
     ended = journal.run(run_id).ended
-    if ended not in (RUNNING, CRASHED):
+    if ended in (RUNNING, CRASHED) or (past_halt and ended in CONTINUABLE):
+        return journal.resume_run(run_id, spec, force=force)
+    if ended in CONTINUABLE:
+        message = (
+            f"run {run_id} ended {ended}. Look at it (fleet show {run_id}); to go on with "
+            f"the targets it did not start: fleet resume {run_id} --continue [--exclude NAME]"
+        )
+    else:
         message = (
             f"run {run_id} already ended ({ended}); there is nothing to resume. "
             f"To run its failed targets again: fleet rerun {run_id} --failed"
         )
-        raise SpecError(message)
-    return journal.resume_run(run_id, spec, force=force)
+    raise SpecError(message)
 
 
 async def resume_async(
@@ -91,15 +191,20 @@ async def resume_async(
     control: RunControl | None = None,
     force: bool = False,
     writer: RunWriter | None = None,
+    how: Continuation | None = None,
 ) -> RunReport:
-    """Finish ``run_id`` (``spec``: rebuilt from its recipe, ``fleet.spec.Recipe``).
-    ``writer``: the run's writer if the caller took it already (:func:`take_over`)."""
+    """Finish ``run_id`` (``spec``: rebuilt from its recipe, ``fleet.spec.Recipe``), or go on
+    past its halt (``how``). ``writer``: the run's writer if the caller took it already
+    (:func:`take_over`)."""
+    how = how or Continuation()
     with using(Secrets.from_spec(spec)):
         if writer is None:
-            take = functools.partial(take_over, journal, run_id, spec, force=force)
+            take = functools.partial(
+                take_over, journal, run_id, spec, force=force, past_halt=how.past_halt
+            )
             writer = await anyio.to_thread.run_sync(take)
         with closing(writer):
-            plan, resumed = await _journaled_plan(run_id, journal, spec, backend)
+            plan, resumed = await _journaled_plan(run_id, journal, spec, backend, how)
             started = journal.run(run_id).started_at
             return await drive(
                 plan, backend, started=started, writer=writer, settings=settings,
@@ -108,25 +213,33 @@ async def resume_async(
 
 
 async def _journaled_plan(
-    run_id: str, journal: Journal, spec: JobSpec, backend: Backend
+    run_id: str, journal: Journal, spec: JobSpec, backend: Backend, how: Continuation
 ) -> tuple[RunPlan, Resumed]:
-    """The run's plan as journaled, and what it already did."""
+    """The run's plan as journaled (less what ``how`` excludes), and what it already did."""
     planned = journal.targets(run_id)
     states = journal.target_states(run_id)
-    skipped, done, reattach = _split(planned, states, journal.final_results(run_id))
+    split = _split(planned, states, journal.final_results(run_id), spec, how)
     plan = RunPlan(
         run_id=run_id,
         spec=spec,
         selected=tuple(jt.target for jt in planned),
-        skipped=tuple(skipped),
-        rollout=_batches(spec, planned),
+        skipped=tuple(split.skipped),
+        rollout=_batches(spec, planned, {r.target.id for r in split.skipped}),
         sentinels=tuple(await select_sentinels(spec, backend)),
     )
     log.info(
-        "run.resumed", run_id=run_id, done=len(done) + len(skipped), reattach=len(reattach),
-        remaining=len(plan.targets) - len(done) - len(reattach),
+        "run.resumed", run_id=run_id, done=len(split.done) + len(split.skipped),
+        reattach=len(split.reattach), rebooting=len(split.rebooting),
+        past_halt=how.past_halt, excluded=len(split.fresh),
+        remaining=len(plan.targets) - len(split.done) - len(split.reattach)
+        - len(split.rebooting),
     )  # fmt: skip
     finals = {tid.lower() for tid, s in states.items() if s.phase is Phase.DONE}
-    finals |= {r.target.id.lower() for r in done}
-    recorded = [r for r in (*done, *skipped) if r.target.id.lower() in finals]
-    return plan, Resumed(done=recorded, reattach=reattach)
+    finals |= {r.target.id.lower() for r in split.done}
+    finals -= {tid.lower() for tid in split.fresh}
+    recorded = [r for r in (*split.done, *split.skipped) if r.target.id.lower() in finals]
+    before = rollout_from_dict((journal.report_json(run_id) or {}).get("rollout"))
+    return plan, Resumed(
+        done=recorded, reattach=split.reattach, rebooting=split.rebooting,
+        count_done=not how.past_halt, gates=before.gates if before is not None else (),
+    )  # fmt: skip

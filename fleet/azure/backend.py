@@ -1,5 +1,5 @@
 """Wires a :class:`fleet.ports.Backend` for one ARM connection: credential, pooled clients with the
-throttle policy installed, target selection and run commands.
+throttle policy installed, target selection, run commands and VM restarts.
 
 Connections: Azure with ``DefaultAzureCredential`` (public, US Government or China cloud), or a
 custom ARM endpoint (an emulator, Azure Stack) with a CA file and a bearer token from
@@ -17,6 +17,7 @@ control run: requests go out as they come, 429s are still waited out).
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from fleet.azure.bucket_set import BucketSet
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
 from fleet.azure.identity import identity_key
 from fleet.azure.limits import ThrottleLimits
+from fleet.azure.machines import AzureMachines
 from fleet.azure.registry import shared_buckets
 from fleet.azure.run_commands import AzureRunCommands
 from fleet.azure.targets import AzureTargets
@@ -72,6 +74,7 @@ class ConnectionSettings:
     subscriptions: tuple[str, ...] = ()
     safety: float = 0.9  # share of Azure's published limits fleet allows itself
     time_scale: float = 1.0  # an emulator running K times faster than Azure
+    simulated: bool = False  # fleet's embedded emulator (--sim), not Azure
     # The limits fleet keeps to; None: Azure's published ones times safety, time-scaled. Set
     # them for an endpoint with other limits (an emulator profile, Azure Stack).
     limits: ThrottleLimits | None = None
@@ -92,6 +95,19 @@ def _credential(settings: ConnectionSettings) -> Any:
     return DefaultAzureCredential(authority=authority)
 
 
+def _check_ca(path: str) -> None:
+    """The CA file must be a readable PEM certificate (checked before any request)."""
+    if not Path(path).is_file():
+        message = f"--ca-cert {path!r}: no such file (give the PEM of the CA to trust)."
+        raise ConnectionSetupError(message)
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError) as exc:
+        why = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        message = f"--ca-cert {path!r} is not a usable PEM CA certificate ({why})."
+        raise ConnectionSetupError(message) from None
+
+
 def _endpoint(settings: ConnectionSettings) -> tuple[str, str]:
     if settings.cloud not in CLOUDS:
         message = f"Unknown cloud {settings.cloud!r}: use one of {', '.join(CLOUDS)}."
@@ -103,9 +119,8 @@ def _endpoint(settings: ConnectionSettings) -> tuple[str, str]:
             "authentication refuses plain HTTP)."
         )
         raise ConnectionSetupError(message)
-    if settings.ca_cert and not Path(settings.ca_cert).is_file():
-        message = f"--ca-cert {settings.ca_cert!r}: no such file (give the PEM of the CA to trust)."
-        raise ConnectionSetupError(message)
+    if settings.ca_cert:
+        _check_ca(settings.ca_cert)
     scope_host = CLOUDS[settings.cloud][0] if not settings.arm_endpoint else endpoint
     return endpoint, scope_host + "/.default"
 
@@ -145,6 +160,8 @@ async def azure_backend(
                     run_commands=AzureRunCommands(clients),
                     arm_counters=throttle.counters,
                     time_scale=settings.time_scale,
+                    machines=AzureMachines(clients),
+                    simulated=settings.simulated,
                 )
     finally:
         close = getattr(credential, "close", None)

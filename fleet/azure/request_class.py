@@ -33,6 +33,18 @@ _VM_ACTIONS = {  # POST .../virtualMachines/{vm}/{action}; anything else is Upda
     "installpatches": "VMGuestPatch",
 }
 _VM_WRITES = {"PUT": "PutVM", "PATCH": "UpdateVM", "DELETE": "DeleteVM"}
+# POST .../virtualMachineScaleSets/{ss}/virtualMachines/{id}/{action}: the "Update VMSS VMs" and
+# "Delete VMSS VMs" rows of the published table (restart as the emulator charges it,
+# fleet/sim/routes_power.py; the action run command like its managed cousin's PUT)
+_INSTANCE_ACTIONS = {
+    "restart": "UpdateVMSSVMs",
+    "start": "UpdateVMSSVMs",
+    "reimage": "UpdateVMSSVMs",
+    "reimageall": "UpdateVMSSVMs",
+    "runcommand": "UpdateVMSSVMs",
+    "poweroff": "DeleteVMSSVMs",
+    "deallocate": "DeleteVMSSVMs",
+}
 
 
 @dataclass(frozen=True)
@@ -140,4 +152,6 @@ def _instance_policy(method: str, rest: list[str]) -> str | None:
             return "UpdateVMSSVMs"
         if method == "DELETE":
             return "DeleteVMSSVMs"
+    if method == "POST" and len(rest) == 1:
+        return _INSTANCE_ACTIONS.get(rest[0])
     return None

@@ -14,16 +14,19 @@ set is expanded with ``virtualMachineScaleSetVMs.list(expand=instanceView)``.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
 import anyio
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from fleet.azure.clients import ArmClients
+from fleet.azure.failures import selection_failure
 from fleet.azure.graph_query import VM_TYPE, VMSS_TYPE, graph_query
-from fleet.azure.run_commands import call_error, enum_text
+from fleet.azure.run_commands import enum_text
 from fleet.errors import SelectionError, SpecError
 from fleet.model import Selector, Target, TargetKind
 
@@ -85,13 +88,11 @@ class AzureTargets:
             else:
                 vms, scale_sets = await self._via_arm(subs)
             instances = await self._uniform_instances(scale_sets, selector)
-        except HttpResponseError as exc:
-            err = call_error(exc)
-            raise SelectionError(
-                f"Azure refused the target selection: {err.code}: {err.message}"
-            ) from exc
-        except AzureError as exc:
-            raise SelectionError(f"Could not list targets: {call_error(exc).message}") from exc
+        except (AzureError, ssl.SSLError, aiohttp.ClientError, BaseExceptionGroup) as exc:
+            failure = selection_failure(exc, self.clients.conn.endpoint)
+            if failure is None:
+                raise
+            raise failure from exc
         selected = [t for t in (*vms, *instances) if selector.matches(t)]
         if not selector.include_scale_sets:
             selected = [t for t in selected if t.kind is TargetKind.VM]

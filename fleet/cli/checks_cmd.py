@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from fleet.api.history import open_journal
+from fleet.cli.exits import fail
 from fleet.cli.options import journal_options, with_options
-from fleet.cli.wiring import fail
+from fleet.cli.output import print_tsv
 from fleet.errors import FleetError, SpecError
 from fleet.history import Change, Comparison, History, TargetChange, TargetVerdict
 from fleet.journal import resolve_state_dir
@@ -77,6 +78,13 @@ def job_runs(job: str, output: str, limit: int, kw: dict[str, Any]) -> None:
     if output == "json":
         json.dump(rows, sys.stdout, indent=1)
         sys.stdout.write("\n")
+        return
+    if output == "tsv":
+        print_tsv(
+            [r["run_id"], r["started_at"], r["ended"], *r["verdicts"].values(),
+             r["newly_failing"], r["recovered"]]
+            for r in rows
+        )  # fmt: skip
         return
     table = Table(title=f"{len(rows)} runs of {job}")
     for col in ("run id", "started", "ended", "pass", "fail", "skip", "newly failing", "recovered"):

@@ -4,19 +4,29 @@ calls ``fleet.api.clean``, renders a table or JSON, and exits with a documented 
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from fleet.api.clean import CleanFilter, CleanPlan, CleanRow, clean, survey
-from fleet.api.prepare import select
+from fleet.api.prepare import require_targets, select
+from fleet.cli.config import apply_defaults
+from fleet.cli.exits import err_console, fail
 from fleet.cli.options import connection_options, selection_options, with_options
-from fleet.cli.run_cmd import FormatOpt, YesOpt, selection_only_spec
-from fleet.cli.wiring import configure_logs, err_console, fail, open_backend, run_sync
+from fleet.cli.output import (
+    Column,
+    FormatOpt,
+    OutputOpt,
+    fitted_table,
+    output_format,
+    print_json,
+    print_tsv,
+    stdout_console,
+)
+from fleet.cli.run_cmd import YesOpt, selection_only_spec
+from fleet.cli.wiring import configure_logs, open_backend, run_sync
 from fleet.errors import FleetError, SpecError
 from fleet.model import JobSpec
 from fleet.report.json_report import iso, target_fields
@@ -33,8 +43,12 @@ not its own (no fleet- name with fleet's tags) or one still Pending or Running.
 
   fleet clean job.yaml --older-than 7d --delete --yes
 
+Output: -o table (default), json, or tsv (a line per run command: target, run command, job,
+state, finished, action, target id).
+
 Exit codes: 0 listed, or every chosen run command deleted; 1 some target could not be listed
-or some deletion failed; 2 bad input or not confirmed (nothing was deleted).
+or some deletion failed; 2 bad input, nothing selected (unless --allow-empty) or not confirmed
+(nothing was deleted); 4 Azure could not be reached or refused access.
 """
 
 DeleteOpt = Annotated[
@@ -63,28 +77,34 @@ def clean_command(
     job: JobOpt = None,
     older_than: OlderThanOpt = None,
     all_owners: AllOwnersOpt = False,
-    output_format: FormatOpt = "table",
+    output: OutputOpt = None,
+    output_format_: FormatOpt = None,
     **kw: Any,
 ) -> None:
     try:
-        what = _filter(job, older_than, output_format, kw)
+        fmt = output_format(output, output_format_, default=apply_defaults(kw).output)
+        what = _filter(job, older_than)
         spec = selection_only_spec(kw)
         configure_logs(kw)
         ask = _asker(yes)
-        plan = run_sync(_clean, spec, Connection.from_flags(kw), what, delete, ask)
+        allow_empty = bool(kw.get("allow_empty"))
+        plan = run_sync(_clean, spec, Connection.from_flags(kw), what, delete, ask, allow_empty)
     except FleetError as exc:
         raise fail(exc) from exc
-    if output_format == "json":
-        json.dump(clean_json(plan, all_owners=all_owners), sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        _render(Console(), plan, all_owners=all_owners)
+    _show(plan, all_owners, fmt)
     raise typer.Exit(1 if plan.failed else 0)
 
 
-def _filter(job: str | None, older_than: str | None, fmt: str, kw: dict[str, Any]) -> CleanFilter:
-    if fmt not in ("table", "json"):
-        raise SpecError(f"--format must be table or json, got {fmt!r}.")
+def _show(plan: CleanPlan, all_owners: bool, fmt: str) -> None:
+    if fmt == "json":
+        print_json(clean_json(plan, all_owners=all_owners))
+    elif fmt == "tsv":
+        print_tsv([*_cells(r, plan.dry_run), r.target.id] for r in _shown(plan, all_owners))
+    else:
+        _render(stdout_console(), plan, all_owners=all_owners)
+
+
+def _filter(job: str | None, older_than: str | None) -> CleanFilter:
     age = None if older_than is None else parse_age(older_than, "--older-than")
     return CleanFilter(job=job, older_than_s=age)
 
@@ -99,10 +119,17 @@ def _asker(yes: bool) -> Any:
 
 
 async def _clean(
-    spec: JobSpec, connection: Connection, what: CleanFilter, delete: bool, ask: Any
+    spec: JobSpec,
+    connection: Connection,
+    what: CleanFilter,
+    delete: bool,
+    ask: Any,
+    allow_empty: bool,
 ) -> CleanPlan:
     async with open_backend(connection) as backend:
         targets = await select(spec, backend)
+        if not allow_empty:
+            require_targets(spec, targets)
         plan = await survey(backend, targets, what)
         if not delete or not plan.chosen:
             return plan
@@ -171,21 +198,28 @@ def _summary(plan: CleanPlan) -> dict[str, int]:
     }
 
 
+CLEAN_COLUMNS = (
+    Column("target"), Column("run command"), Column("job", 2), Column("state", 1),
+    Column("finished", 3), Column("action", wrap=True),
+)  # fmt: skip
+
+
+def _cells(r: CleanRow, dry_run: bool) -> list[str]:
+    item = r.item
+    finished = iso(item.finished_at) if item and item.finished_at else "-"
+    return [
+        r.target.name, item.name if item else "-", (item.job or "-") if item else "-",
+        item.view.execution_state if item else "-", finished or "-", _action(r, dry_run),
+    ]  # fmt: skip
+
+
 def _render(
     console: Console, plan: CleanPlan, *, all_owners: bool, chosen_only: bool = False
 ) -> None:
     rows = plan.chosen if chosen_only else _shown(plan, all_owners)
-    table = Table(title="fleet clean" + (" (dry run)" if plan.dry_run else ""))
-    for column in ("target", "run command", "job", "state", "finished", "action"):
-        table.add_column(column, overflow="fold")
-    for r in rows:
-        item = r.item
-        finished = iso(item.finished_at) if item and item.finished_at else "-"
-        table.add_row(
-            r.target.name, item.name if item else "-", (item.job or "-") if item else "-",
-            item.view.execution_state if item else "-", finished or "-", _action(r, plan.dry_run),
-        )  # fmt: skip
-    console.print(table)
+    title = "fleet clean" + (" (dry run)" if plan.dry_run else "")
+    cells = [_cells(r, plan.dry_run) for r in rows]
+    console.print(fitted_table(console, CLEAN_COLUMNS, cells, title=title))
     s = _summary(plan)
     hidden = "" if all_owners else " (--all-owners lists them)"
     console.print(

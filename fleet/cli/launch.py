@@ -11,10 +11,10 @@ from collections.abc import Callable
 import anyio
 
 from fleet.api.run import run_async
+from fleet.cli.exits import err_console
 from fleet.cli.rollout_view import confirm_run
 from fleet.cli.signals import relay_signals
 from fleet.cli.terminal import TerminalObserver
-from fleet.cli.wiring import err_console
 from fleet.journal import Journal
 from fleet.model import RunPlan, RunReport
 from fleet.ports import Backend

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -13,11 +14,13 @@ from fleet.cli import (
     checks_cmd,
     clean_cmd,
     history_cmd,
+    resume_cmd,
     run_cmd,
     serve_cmd,
     sim_cmd,
     temporal_cmd,
 )
+from fleet.cli.exits import run_cli, set_debug
 
 app = typer.Typer(
     help=(
@@ -38,8 +41,8 @@ app.command("targets")(run_cmd.targets)
 app.command("plan")(run_cmd.plan)
 app.command("runs")(history_cmd.runs)
 app.command("show")(history_cmd.show)
-app.command("resume")(history_cmd.resume)
-app.command("rerun")(history_cmd.rerun)
+app.command("resume")(resume_cmd.resume)
+app.command("rerun")(resume_cmd.rerun)
 app.command("diff")(checks_cmd.diff)
 app.command("clean", help=clean_cmd.CLEAN_HELP)(clean_cmd.clean_command)
 app.command("bench")(bench_cmd.bench)
@@ -47,15 +50,39 @@ app.command("serve", help=serve_cmd.SERVE_HELP)(serve_cmd.serve_cmd)
 app.command("worker", help=temporal_cmd.WORKER_HELP)(temporal_cmd.worker_cmd)
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fleet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show the traceback of a failure (for a bug report).", is_eager=True
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print fleet's version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    set_debug(debug)
+
+
 @app.command()
 def version() -> None:
     """Print fleet's version."""
-    typer.echo(__version__)
+    typer.echo(f"fleet {__version__}")
 
 
 def main() -> None:
     try:
-        app()
+        run_cli(app)
     except SystemExit as done:
         if temporal_cmd.USED["temporal"]:  # see temporal_cmd.USED: skip the teardown
             code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)

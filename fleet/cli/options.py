@@ -74,13 +74,26 @@ NoScaleSetsOpt = Annotated[
 ExcludeNameOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--exclude-name", help="Name glob to leave out (repeatable).", rich_help_panel=SEL
+        "--exclude-name",
+        help="Name glob to leave out (repeatable; adds to a job file's exclusions).",
+        rich_help_panel=SEL,
     ),
 ]
 ExcludeTagOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--exclude-tag", help="Tag filter to leave out (repeatable).", rich_help_panel=SEL
+        "--exclude-tag",
+        help="Tag filter to leave out (repeatable; adds to a job file's exclusions).",
+        rich_help_panel=SEL,
+    ),
+]
+AllowEmptyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-empty",
+        help="A selection that matches nothing is fine (exit 0); without it, that is an "
+        "error (exit 2), so a typo in a tag cannot keep a scheduled run green.",
+        rich_help_panel=SEL,
     ),
 ]
 AllTargetsOpt = Annotated[
@@ -108,22 +121,56 @@ def selection_options(
     exclude_name: ExcludeNameOpt = None,
     exclude_tag: ExcludeTagOpt = None,
     all_targets: AllTargetsOpt = False,
+    allow_empty: AllowEmptyOpt = False,
 ) -> None:
     """(parameters only)"""
 
 
 ScriptOpt = Annotated[
-    str | None, typer.Option("--script", "-s", help="Inline script text.", rich_help_panel=SCR)
+    str | None,
+    typer.Option(
+        "--script", "-s", help="Shell script text, for Linux targets.", rich_help_panel=SCR
+    ),
 ]
 ScriptFileOpt = Annotated[
     Path | None,
-    typer.Option("--script-file", help="Script file to send inline.", rich_help_panel=SCR),
+    typer.Option(
+        "--script-file",
+        help="Shell script file (sent inline), for Linux targets.",
+        rich_help_panel=SCR,
+    ),
 ]
 ScriptUriOpt = Annotated[
     str | None,
     typer.Option(
         "--script-uri",
-        help="Script URI (a SAS URI is treated as a secret).",
+        help="Shell script URI, for Linux targets (a SAS URI is treated as a secret).",
+        rich_help_panel=SCR,
+    ),
+]
+WindowsScriptOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--windows-script",
+        help="PowerShell script text, for Windows targets (without one, Windows targets get "
+        "no script and are reported Skipped).",
+        rich_help_panel=SCR,
+    ),
+]
+WindowsScriptFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--windows-script-file",
+        help="PowerShell script file (sent inline), for Windows targets.",
+        rich_help_panel=SCR,
+    ),
+]
+SuccessExitCodesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--success-exit-codes",
+        help="Exit codes that count as Succeeded, e.g. 0,100 (default 0; the report keeps "
+        "the code). Also overrides a job file's.",
         rich_help_panel=SCR,
     ),
 ]
@@ -165,7 +212,7 @@ TimeoutOpt = Annotated[
     str | None,
     typer.Option(
         "--timeout",
-        help="Script timeout: seconds or 90s/10m/1h (default 10m).",
+        help="Script timeout: seconds or 90s/10m/1h (default 10m). Also overrides a job file's.",
         rich_help_panel=SCR,
     ),
 ]
@@ -175,7 +222,7 @@ MaxConcurrencyOpt = Annotated[
         "--max-concurrency",
         "-c",
         help="Targets in flight at once: N or N% (default: all; "
-        "the throttle model paces launches).",
+        "the throttle model paces launches). Also overrides a job file's.",
         rich_help_panel=SCR,
     ),
 ]
@@ -185,12 +232,15 @@ def script_options(
     script: ScriptOpt = None,
     script_file: ScriptFileOpt = None,
     script_uri: ScriptUriOpt = None,
+    windows_script: WindowsScriptOpt = None,
+    windows_script_file: WindowsScriptFileOpt = None,
     command_id: CommandIdOpt = None,
     param: ParamOpt = None,
     protected_param: ProtectedParamOpt = None,
     run_as_user: RunAsUserOpt = None,
     run_as_password_env: RunAsPasswordEnvOpt = None,
     timeout: TimeoutOpt = None,
+    success_exit_codes: SuccessExitCodesOpt = None,
     max_concurrency: MaxConcurrencyOpt = None,
 ) -> None:
     """(parameters only)"""
@@ -227,7 +277,12 @@ TimeScaleOpt = Annotated[
 ]
 SubscriptionOpt = Annotated[
     list[str] | None,
-    typer.Option("--subscription", help="Subscription id (repeatable).", rich_help_panel=CON),
+    typer.Option(
+        "--subscription",
+        help="Subscription id (repeatable; default: $AZURE_SUBSCRIPTION_ID, else the config "
+        "file's subscriptions).",
+        rich_help_panel=CON,
+    ),
 ]
 CloudOpt = Annotated[
     str,
@@ -280,8 +335,8 @@ StateDirOpt = Annotated[
     Path | None,
     typer.Option(
         "--state-dir",
-        help="Where the run journal lives (default: $FLEET_STATE_DIR, else the "
-        "user data directory).",
+        help="Where the run journal lives (default: $FLEET_STATE_DIR, else the config "
+        "file's state_dir, else the user data directory).",
         rich_help_panel=OUT,
     ),
 ]

@@ -108,6 +108,44 @@ PendingTimeoutOpt = Annotated[
 ]
 
 
+RebootOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reboot",
+        help="Restart each VM after its script: never (default), if-required (the script said "
+        "so: --reboot-exit-codes or --reboot-marker) or always (after every success); fleet "
+        "waits until it runs with its agent Ready again. Never twice, even across a resume.",
+        rich_help_panel=ROL,
+    ),
+]
+RebootExitCodesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reboot-exit-codes",
+        help="Exit codes that mean 'reboot required', e.g. 100 (each must also be a success "
+        "exit code of the script).",
+        rich_help_panel=ROL,
+    ),
+]
+RebootMarkerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reboot-marker",
+        help="A regex: a line of the output it matches means 'reboot required'.",
+        rich_help_panel=ROL,
+    ),
+]
+RebootTimeoutOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reboot-timeout",
+        help="How long a restarted VM may take to run with its agent Ready again (default "
+        "15m); later it is RebootTimedOut, a failure for the error budget.",
+        rich_help_panel=ROL,
+    ),
+]
+
+
 def rollout_options(
     batches: BatchesOpt = None,
     order: OrderOpt = None,
@@ -121,5 +159,9 @@ def rollout_options(
     confirm_over: ConfirmOverOpt = None,
     cleanup: CleanupOpt = None,
     pending_timeout: PendingTimeoutOpt = None,
+    reboot: RebootOpt = None,
+    reboot_exit_codes: RebootExitCodesOpt = None,
+    reboot_marker: RebootMarkerOpt = None,
+    reboot_timeout: RebootTimeoutOpt = None,
 ) -> None:
     """(parameters only)"""

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fleet.api.estimate import batch_estimates
+from fleet.api.resume import CONTINUABLE
 from fleet.errors import SpecError
-from fleet.model import RunPlan, RunReport, Target
+from fleet.model import RebootPolicy, RunPlan, RunReport, Target
 
 
 def _where(t: Target) -> str:
@@ -52,10 +54,25 @@ def plan_table(run: RunPlan, *, names_per_batch: int | None = None) -> Table:
         f"max concurrency {spec.concurrency.resolve(len(plan.targets) or 1)} · max errors "
         f"{budget} · pause {policy.pause_s} s · gates {gates} · deadline "
         f"{policy.deadline_s if policy.deadline_s is not None else 'none'}"
-        f"{' s' if policy.deadline_s is not None else ''}. 'done by' assumes every script "
-        "runs to its timeout."
+        f"{' s' if policy.deadline_s is not None else ''} · reboot {reboot_text(policy.reboot)}. "
+        "'done by' assumes every script runs to its timeout"
+        f"{' and every VM takes its reboot_timeout' if policy.reboot.enabled else ''}."
     )
     return table
+
+
+def reboot_text(policy: RebootPolicy) -> str:
+    """``if-required (exit codes 100; output matching 'X'), up to 900 s`` / ``never``."""
+    if not policy.enabled:
+        return policy.mode.value
+    how = []
+    if policy.exit_codes:
+        how.append("exit code" + ("s " if len(policy.exit_codes) > 1 else " "))
+        how[-1] += ", ".join(str(c) for c in policy.exit_codes)
+    if policy.marker is not None:
+        how.append(f"output matching {policy.marker!r}")
+    shown = f" ({'; '.join(how)})" if how and policy.mode.value == "if-required" else ""
+    return f"{policy.mode.value}{shown}, waiting up to {policy.timeout_s} s"
 
 
 def confirm_run(
@@ -80,19 +97,33 @@ def confirm_run(
         raise SpecError(message)
     console.print(plan_table(plan, names_per_batch=6))
     if plan.skipped:
-        console.print(f"{len(plan.skipped)} selected targets are skipped (not running).")
-    answer = ask(f"Run {spec.name!r} on {count} targets? \\[y/N] ")  # \\[: not rich markup
+        console.print(
+            f"{len(plan.skipped)} selected targets are skipped (not running, or no script for "
+            "their OS)."
+        )
+    try:
+        answer = ask(f"Run {spec.name!r} on {count} targets? \\[y/N] ")  # \\[: not rich markup
+    except EOFError:  # Ctrl-D, or stdin closed: no is the answer
+        answer = ""
     if answer.strip().lower() not in ("y", "yes"):
         raise SpecError("not confirmed; nothing was run")
 
 
 def render_ending(console: Console, report: RunReport) -> None:
-    """How the run ended, when it did not simply complete, and what the rollout got through."""
+    """What the rollout got through (batches, gate verdicts, the error budget) and how the run
+    ended when it did not simply complete — the same for ``fleet run`` and ``fleet show``."""
     record = report.rollout
     if record is not None and len(record.batches) > 1:
         ran = sum(b.started for b in record.batches)
         console.print(
             f"Rollout: {ran} of {len(record.batches)} batches run (order {record.order}).",
+            highlight=False,
+        )
+    for gate in record.gates if record is not None else ():
+        verdict = "passed" if gate.passed else f"[bold red]FAILED[/]: {escape(gate.reason)}"
+        console.print(
+            f"Gate {escape(gate.gate)} after batch {gate.batch} on {len(gate.target_ids)} "
+            f"targets: {verdict}",
             highlight=False,
         )
     if record is not None and record.max_errors is not None:
@@ -102,6 +133,22 @@ def render_ending(console: Console, report: RunReport) -> None:
             f"{record.max_errors}.",
             highlight=False,
         )
-    if report.ended != "completed":
+    _ended(console, report)
+
+
+def _ended(console: Console, report: RunReport) -> None:
+    run = report.run_id
+    if report.ended == "completed":
+        return
+    if report.ended == "interrupted":
+        text = f"Run interrupted (resume with fleet resume {run})"
+    elif report.ended == "running":
+        text = f"Run still running (fleet show {run} again to follow it)"
+    else:
         detail = f": {report.ended_detail}" if report.ended_detail else ""
-        console.print(f"[bold yellow]Run {report.ended}{detail}[/]", highlight=False)
+        text = f"Run {report.ended}{detail}"
+        if report.ended in CONTINUABLE and report.simulated:  # its Azure lived in this process
+            text += f"\nTo go on after looking: fleet rerun {run} --failed [--exclude NAME]"
+        elif report.ended in CONTINUABLE:
+            text += f"\nTo go on after looking: fleet resume {run} --continue [--exclude NAME]"
+    console.print(f"[bold yellow]{escape(text)}[/]", highlight=False)

@@ -4,18 +4,16 @@ the plan that runs, and the recipe it journals is the job document that was pars
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from fleet.api.estimate import estimate
 from fleet.api.history import open_journal
-from fleet.api.prepare import preflight, prepare, select
+from fleet.api.prepare import preflight, prepare, require_targets, select
+from fleet.cli.checks import check_os_fit, warn_plain_secrets
+from fleet.cli.config import apply_defaults
+from fleet.cli.exits import fail
 from fleet.cli.launch import launch
 from fleet.cli.options import (
     ReportFormatOpt,
@@ -27,23 +25,26 @@ from fleet.cli.options import (
     temporal_options,
     with_options,
 )
+from fleet.cli.output import FormatOpt, OutputOpt, output_format
 from fleet.cli.rollout_options import rollout_options
-from fleet.cli.rollout_view import plan_table
 from fleet.cli.temporal_cmd import HeartbeatOpt, require_extra, run_on_temporal
+from fleet.cli.views import show_plan, show_targets
 from fleet.cli.wiring import (
     check_report_path,
     configure_logs,
-    fail,
     finish_run,
     open_backend,
     run_sync,
 )
-from fleet.errors import FleetError, SpecError
+from fleet.errors import FleetError
 from fleet.journal import Journal
 from fleet.model import JobSpec, RunPlan, RunReport, Target
-from fleet.report.json_report import target_fields
 from fleet.secrets import Secrets
 from fleet.spec import Connection, ParsedJob, Recipe, job_from_flags
+
+SCRIPT_FLAGS = (
+    "script", "script_file", "script_uri", "command_id", "windows_script", "windows_script_file",
+)  # fmt: skip
 
 RUN_HELP = """Run a script on every selected VM and scale-set instance.
 
@@ -56,10 +57,14 @@ Give a job spec (see configs/jobs/) or describe the job with flags. Examples:
   FLEET_ACCESS_TOKEN=... fleet run job.yaml --arm-endpoint https://127.0.0.1:8443 --ca-cert ca.pem
 
 Rollout: batches (--batches 1,5,10%,100%), order (--order zone-by-zone), an error
-budget (--max-errors), soak pauses, health gates (job file), a --deadline. More than 10
-targets (--confirm-over) asks first; without a terminal, pass --yes. Ctrl-C once: no new
-launches, running targets finish (within --cancel-grace), the report is written; twice
-(or --cancel-running): in-flight run commands are deleted and reported Canceled.
+budget (--max-errors), soak pauses, health gates (job file), a --deadline, reboots after the
+script (--reboot if-required --reboot-exit-codes 100: restarted once, waited for until running
+with the agent Ready, else RebootTimedOut). More than 10 targets (--confirm-over) asks first;
+without a terminal, pass --yes. Ctrl-C once: no new launches (no new restarts), running
+targets finish (within --cancel-grace), the report is written; twice (or --cancel-running):
+in-flight run commands are deleted and reported Canceled.
+
+Output: -o table (default), json (the report) or tsv (a line per target).
 
 On Temporal (--temporal HOST:PORT): the plan is made and confirmed here, then
 the run is a workflow that fleet workers run (see fleet worker); this command
@@ -67,39 +72,11 @@ shows its progress and report, and may be killed: the run goes on, and
 fleet show RUN_ID --temporal HOST:PORT gives its report.
 
 Exit codes: 0 every target succeeded (skipped ones too, unless --strict), 1 some target
-failed, 2 bad input or not confirmed (nothing was sent to Azure), 3 the run did not
-complete (error budget, gate, deadline, canceled).
+failed, 2 bad input, nothing selected (unless --allow-empty) or not confirmed (nothing was
+sent to Azure), 3 the run did not complete (error budget, gate, deadline, canceled; fleet
+resume RUN_ID --continue goes on), 4 Azure could not be reached or refused access, 5 the
+report could not be written, 70 a bug in fleet (fleet --debug shows the traceback).
 """
-
-
-def _targets_table(targets: list[Target], skipped: set[str]) -> Table:
-    table = Table(title=f"{len(targets)} targets")
-    for col in (
-        "name",
-        "kind",
-        "subscription",
-        "resource group",
-        "location",
-        "zone",
-        "os",
-        "power",
-    ):
-        table.add_column(col, no_wrap=col == "name")
-    for t in targets:
-        power = t.power_state or "?"
-        style = "yellow" if t.id.lower() in skipped else None
-        table.add_row(
-            t.name,
-            t.kind.value,
-            t.subscription[:8] + "…",
-            t.resource_group,
-            t.location,
-            t.zone or "-",
-            t.os or "?",
-            power,
-            style=style,
-        )
-    return table
 
 
 ReportOpt = Annotated[
@@ -128,7 +105,6 @@ NoJournalOpt = Annotated[
         rich_help_panel="Output",
     ),
 ]
-FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
 
 
 @with_options(
@@ -147,98 +123,95 @@ def run(
     yes: YesOpt = False,
     no_journal: NoJournalOpt = False,
     heartbeat: HeartbeatOpt = 20.0,
+    output: OutputOpt = None,
     **kw: Any,
 ) -> None:
     try:
-        fmt = check_report_path(report, report_format)
+        config = apply_defaults(kw)
+        fmt = output_format(output, default=config.output)
+        report_fmt = check_report_path(report, report_format)
         configure_logs(kw)
         if kw.get("temporal"):
             require_extra()
         job = job_from_flags(kw)  # the job file is read here, once
+        warn_plain_secrets(job)
         connection = Connection.from_flags(kw)
         secrets = Secrets.from_spec(job.spec)
+        allow_empty = bool(kw.get("allow_empty"))
         if kw.get("temporal"):  # the run lives on Temporal: no local journal
             on = {**kw, "heartbeat": heartbeat}
             result = run_sync(run_on_temporal, job, connection, yes, on, secrets=secrets)
         else:
             journal = None if no_journal else open_journal(kw.get("state_dir"))
-            result = run_sync(_run, job, connection, journal, yes, secrets=secrets)
+            result = run_sync(_run, job, connection, journal, yes, allow_empty, secrets=secrets)
     except FleetError as exc:
         raise fail(exc) from exc
-    finish_run(result, report, strict, secrets, fmt)
+    finish_run(result, report, strict, secrets, fmt, report_fmt)
 
 
 async def _run(
-    job: ParsedJob, connection: Connection, journal: Journal | None, yes: bool
+    job: ParsedJob, connection: Connection, journal: Journal | None, yes: bool, allow_empty: bool
 ) -> RunReport:
     recipe = Recipe(job.document, connection) if journal is not None else None
     async with open_backend(connection, journal) as backend:
-        plan = await prepare(job.spec, backend)  # sentinels too: their errors come first
+        # sentinels too: their errors come first
+        plan = await prepare(job.spec, backend, allow_empty=allow_empty)
+        check_os_fit(plan, job)
         return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)
 
 
-@with_options(selection_options, job_name_option, connection_options)
-def targets(output_format: FormatOpt = "table", **kw: Any) -> None:
-    """List what a job spec (or flags) selects, with power state. Writes nothing."""
+@with_options(selection_options, job_name_option, script_options, connection_options)
+def targets(output: OutputOpt = None, output_format_: FormatOpt = None, **kw: Any) -> None:
+    """List what a job spec (or flags) selects, with power state. Writes nothing.
+
+    Takes the same flags as fleet run (a script is not needed)."""
     try:
-        if output_format not in ("table", "json"):
-            raise SpecError(f"--format must be table or json, got {output_format!r}.")
-        spec = selection_only_spec(kw)
+        config = apply_defaults(kw)
+        fmt = output_format(output, output_format_, default=config.output)
+        job = selection_job(kw)
         configure_logs(kw)
-        found = run_sync(_select, spec, Connection.from_flags(kw))
+        found = run_sync(_select, job.spec, Connection.from_flags(kw))
+        if not kw.get("allow_empty"):
+            require_targets(job.spec, found)
     except FleetError as exc:
         raise fail(exc) from exc
     _, skipped = preflight(found)
-    if output_format == "json":
-        json.dump([_target_json(t) for t in found], sys.stdout, indent=1)
-        sys.stdout.write("\n")
-        return
-    Console().print(_targets_table(found, {r.target.id.lower() for r in skipped}))
+    show_targets(found, {r.target.id.lower() for r in skipped}, fmt)
 
 
-@with_options(selection_options, job_name_option, rollout_options, connection_options)
-def plan(**kw: Any) -> None:
+@with_options(
+    selection_options, job_name_option, script_options, rollout_options, connection_options
+)
+def plan(output: OutputOpt = None, **kw: Any) -> None:
     """Show what a run would do, without writing anything.
 
     Targets and skips, the rollout's batches in order (each target with its zone and fault
     domain, per-batch ETA), the launch ETA and the ARM request estimate from the throttle
-    model."""
+    model. Takes the same flags as fleet run (a script is not needed)."""
     try:
-        spec = selection_only_spec(kw)
+        config = apply_defaults(kw)
+        fmt = output_format(output, default=config.output)
+        job = selection_job(kw)
+        warn_plain_secrets(job)
         configure_logs(kw)
-        prepared = run_sync(_prepare, spec, Connection.from_flags(kw))
+        allow_empty = bool(kw.get("allow_empty"))
+        prepared = run_sync(_prepare, job, Connection.from_flags(kw), allow_empty)
     except FleetError as exc:
         raise fail(exc) from exc
-    runnable, skipped = prepared.targets, prepared.skipped
-    console = Console()
-    console.print(_targets_table(list(prepared.selected), {r.target.id.lower() for r in skipped}))
-    console.print(plan_table(prepared))
-    est = estimate(runnable)
-    console.print(
-        f"[bold]{len(runnable)}[/] to run, [bold]{len(skipped)}[/] skipped (not running).\n"
-        f"Launching every run command takes about [bold]{est.launch_text}[/] "
-        f"(bound: {est.binding}), plus the script's own run time.\n"
-        f"ARM requests: about {est.writes} writes and {est.reads} reads."
-    )
+    show_plan(prepared, fmt)
+
+
+def selection_job(kw: dict[str, Any]) -> ParsedJob:
+    """``targets``, ``plan`` and ``clean`` accept the job flags without a script: then a
+    placeholder script for every OS (nothing is sent), so only power states decide the skips."""
+    if kw.get("spec") is None and not any(kw.get(k) for k in SCRIPT_FLAGS):
+        kw = {**kw, "script": "true", "windows_script": "$null"}
+    return job_from_flags(kw)
 
 
 def selection_only_spec(kw: dict[str, Any]) -> JobSpec:
-    """``targets``/``plan`` accept the job flags without a script: use a placeholder script."""
-    if kw.get("spec") is None and not any(
-        kw.get(k) for k in ("script", "script_file", "script_uri", "command_id")
-    ):
-        kw = {**kw, "script": "true"}
-    return job_from_flags(kw).spec
-
-
-def _target_json(t: Target) -> dict[str, Any]:
-    return {
-        **target_fields(t),
-        "os": t.os,
-        "power_state": t.power_state,
-        "scale_set": t.scale_set,
-        "tags": dict(t.tags),
-    }
+    """:func:`selection_job`, the spec only."""
+    return selection_job(kw).spec
 
 
 async def _select(spec: JobSpec, connection: Connection) -> list[Target]:
@@ -246,6 +219,8 @@ async def _select(spec: JobSpec, connection: Connection) -> list[Target]:
         return await select(spec, backend)
 
 
-async def _prepare(spec: JobSpec, connection: Connection) -> RunPlan:
+async def _prepare(job: ParsedJob, connection: Connection, allow_empty: bool) -> RunPlan:
     async with open_backend(connection) as backend:
-        return await prepare(spec, backend)
+        plan = await prepare(job.spec, backend, allow_empty=allow_empty)
+        check_os_fit(plan, job)
+        return plan

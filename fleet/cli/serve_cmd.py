@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from fleet.cli.exits import err_console, fail
 from fleet.cli.options import connection_options, journal_options, temporal_options, with_options
 from fleet.cli.temporal_cmd import USED, require_extra
-from fleet.cli.wiring import configure_logs, err_console, fail, run_sync, sim_banner
+from fleet.cli.wiring import configure_logs, run_sync, sim_banner
 from fleet.errors import FleetError, SpecError
 from fleet.journal import resolve_state_dir
 from fleet.spec import Connection

@@ -60,7 +60,9 @@ def _load(profile: str, err: Console) -> Profile:
 @app.command()
 def serve(
     profile: ProfileOpt = DEFAULT_PROFILE,
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1; 0 picks a free one.")] = 0,
+    port: Annotated[
+        int, typer.Option(help="TCP port on 127.0.0.1; 0 picks a free one.", min=0, max=65535)
+    ] = 0,
     time_scale: Annotated[
         float,
         typer.Option(

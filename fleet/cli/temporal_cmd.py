@@ -15,6 +15,8 @@ import anyio
 import typer
 
 from fleet.api.prepare import prepare
+from fleet.cli.checks import check_os_fit
+from fleet.cli.exits import err_console, fail
 from fleet.cli.options import (
     ArmEndpointOpt,
     CaCertOpt,
@@ -28,7 +30,7 @@ from fleet.cli.options import (
 from fleet.cli.rollout_view import confirm_run
 from fleet.cli.signals import relay_signals
 from fleet.cli.terminal import TerminalObserver
-from fleet.cli.wiring import configure_logs, err_console, fail, open_backend, run_sync
+from fleet.cli.wiring import configure_logs, open_backend, run_sync
 from fleet.errors import ConnectionSetupError, FleetError, SpecError
 from fleet.model import RunReport
 from fleet.rollout.control import RunControl
@@ -171,7 +173,7 @@ async def run_on_temporal(
     """Plan here (the operator confirms what runs), then submit the plan as a run workflow and
     follow it to its report."""
     from fleet.spec.portable import portable
-    from fleet.temporal.client import RunSettings, submit
+    from fleet.temporal.client import RunSettings, check_supported, submit
     from fleet.temporal.queues import check_workers
 
     if connection.sim:
@@ -181,14 +183,17 @@ async def run_on_temporal(
             "its --arm-endpoint and --ca-cert."
         )
         raise SpecError(message)
+    check_supported(job.spec)
     traveling = portable(job.document)  # before anything: a SAS token never travels
     client = await _client(kw)
     async with open_backend(connection) as backend:
-        plan = await prepare(job.spec, backend)
+        plan = await prepare(job.spec, backend, allow_empty=bool(kw.get("allow_empty")))
+        simulated = backend.simulated
+    check_os_fit(plan, job)
     interactive = sys.stdin.isatty() and err_console.is_terminal
     confirm_run(err_console, plan, yes=yes, interactive=interactive, ask=err_console.input)
     await check_workers(client, plan)
-    settings = RunSettings(connection.time_scale, float(kw.get("heartbeat") or 20.0))
+    settings = RunSettings(connection.time_scale, float(kw.get("heartbeat") or 20.0), simulated)
     handle = await submit(client, plan, traveling, settings)
     title = f"fleet run {plan.spec.name} (Temporal)"
     with TerminalObserver(err_console, title=title) as observer:

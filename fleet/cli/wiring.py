@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import typer
-from rich.console import Console
 from rich.panel import Panel
 
 from fleet import logs
-from fleet.errors import FleetError, SpecError
+from fleet.cli.exits import err_console, say_error, set_debug
+from fleet.errors import FleetError, ReportWriteError, SpecError
 from fleet.model import RunReport
 from fleet.ports import Backend
 from fleet.report.formats import ReportFormat, parse_format
@@ -28,7 +28,6 @@ from fleet.spec import Connection
 if TYPE_CHECKING:
     from fleet.journal import Journal
 
-err_console = Console(stderr=True)
 T = TypeVar("T")
 
 
@@ -40,6 +39,7 @@ def configure_logs(kw: dict[str, Any]) -> None:
     if level.lower() not in ("debug", "info", "warning", "error"):
         raise SpecError(f"--log-level must be debug, info, warning or error, got {level!r}.")
     logs.configure(level, fmt)
+    set_debug(level.lower() == "debug")
 
 
 def run_sync(fn: Callable[..., Awaitable[T]], *args: Any, secrets: Secrets = NO_SECRETS) -> T:
@@ -57,11 +57,6 @@ def run_sync(fn: Callable[..., Awaitable[T]], *args: Any, secrets: Secrets = NO_
                 first = first.exceptions[0]
             raise first from group
         raise
-
-
-def fail(exc: FleetError) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(exc.exit_code)
 
 
 def sim_banner(profile: str, time_scale: float) -> None:
@@ -93,30 +88,28 @@ def finish_run(
     report: Path | None,
     strict: bool,
     secrets: Secrets = NO_SECRETS,
+    fmt: str = "table",
     report_format: ReportFormat = ReportFormat.JSON,
 ) -> None:
-    """Write the report file (``report_format``), render the summary and exit with the run's
-    exit code. Whatever a script echoed of the run's ``secrets`` is redacted in both."""
-    from fleet.cli.rollout_view import render_ending
+    """Show the run (``fmt``: table, json or tsv), write the report file (``report_format``)
+    and exit with the run's exit code — or 5 when the report could not be written (the
+    journal still has it). Whatever a script echoed of the run's ``secrets`` is redacted."""
+    from fleet.cli.views import show_report
     from fleet.report.formats import write_document
     from fleet.report.groups import group_results
     from fleet.report.json_report import exit_code_for, report_to_dict
-    from fleet.report.render import render_summary
 
     result = secrets.redact_report(result)
     groups = group_results(result.results)  # once: grouping 10,000 outputs is not free
-    render_summary(Console(), result, groups=groups)
-    render_ending(Console(), result)
+    show_report(result, groups, fmt)
     if report is not None:
         try:
             write_document(report, report_to_dict(result, groups=groups), report_format)
-            err_console.print(f"{report_format} report written to {report}", highlight=False)
-        except FleetError as exc:  # the run happened: keep its outcome, say how to get the JSON
-            err_console.print(
-                f"[bold red]error:[/] {exc} — the run is in the journal: "
-                f"fleet show {result.run_id} --report {report} --report-format {report_format}",
-                highlight=False,
-            )
+        except ReportWriteError as exc:  # the run happened: say so, and how to get the file
+            again = f"fleet show {result.run_id} --report PATH --report-format {report_format}"
+            say_error(f"{exc} — the run is in the journal: {again}")
+            raise typer.Exit(exc.exit_code) from exc
+        err_console.print(f"{report_format} report written to {report}", highlight=False)
     raise typer.Exit(exit_code_for(result, strict=strict))
 
 
@@ -128,6 +121,10 @@ def check_report_path(report: Path | None, report_format: str | None = None) -> 
         if report_format is not None:
             message = f"--report-format {fmt} says how to write a report file: add --report PATH."
             raise SpecError(message)
+        return fmt
+    if report.exists() and not report.is_file() and not report.is_dir():
+        if not os.access(report, os.W_OK):  # a device or a pipe: written in place
+            raise SpecError(f"--report {report}: cannot write there (permission denied).")
         return fmt
     parent = report.resolve().parent
     if report.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):

@@ -1,6 +1,7 @@
 """One target's life: launch (PUT) → budgeted polls (GET with instance view, ``fleet.engine.
-watch``) → final outcome → the cleanup policy (``fleet.engine.housekeeping``), and what happens
-when the run stops under it (delete the run command, or leave it running).
+watch``) → final outcome → the reboot it asks for, if the job reboots (``fleet.engine.reboot``)
+→ the cleanup policy (``fleet.engine.housekeeping``), and what happens when the run stops under
+it (delete the run command, or leave it running).
 
 At Azure's per-VM limit of 25 run commands the PUT is refused, so it never ran: fleet frees a
 slot by deleting its own finished run commands on that VM (oldest first; never another's, never
@@ -40,6 +41,7 @@ from fleet.engine.hygiene import limit_of
 from fleet.engine.invocation import invocation_for
 from fleet.engine.outcome import status_for_put_error
 from fleet.engine.polling import PollPlanner
+from fleet.engine.reboot import PendingReboot, Rebooter
 from fleet.engine.settings import RunContext
 from fleet.engine.watch import Watcher, result_from_view
 from fleet.model import (
@@ -52,7 +54,7 @@ from fleet.model import (
     Target,
     TargetResult,
 )
-from fleet.ports import NullRecorder, Recorder, RunCommands
+from fleet.ports import Machines, NullRecorder, Recorder, RunCommands
 from fleet.util import failpoints
 
 log = structlog.get_logger("fleet.engine")
@@ -71,6 +73,7 @@ class TargetState(StrEnum):
     LAUNCHING = "launching"  # about to send the PUT
     LAUNCHED = "launched"  # Azure accepted the run command
     CANCELING = "canceling"  # about to DELETE the in-flight run command
+    REBOOTING = "rebooting"  # its script asked for a reboot: the VM is restarted, waited for
     FINAL = "final"  # the result is known (reported by the runner, not here)
 
 
@@ -115,7 +118,10 @@ class Executor:
         transition: Transition = _no_transition,
         recorder: Recorder | None = None,
         may_launch: Callable[[], str | None] | None = None,
+        machines: Machines | None = None,
+        may_restart: Callable[[], str | None] | None = None,
     ) -> None:
+        """``may_launch``/``may_restart``: None while a PUT / a restart may go, else why not."""
         self.spec, self.run_commands, self.run_id = spec, run_commands, context.run_id
         settings, self.secrets = context.settings, context.secrets
         self.recorder: Recorder = recorder or NullRecorder()
@@ -123,8 +129,14 @@ class Executor:
         self.may_launch = may_launch or (lambda: None)
         self._put_slots: anyio.CapacityLimiter | None = None
         self.settings, self.clock, self.transition = settings, context.clock, transition
-        self.watcher = Watcher(run_commands, context, spec.rollout.pending_timeout_s)
+        self.watcher = Watcher(
+            run_commands, context, spec.rollout.pending_timeout_s, spec.script.success_exit_codes
+        )
         self.keeper = Housekeeper(run_commands, context, spec.rollout.cleanup)
+        self.rebooter = Rebooter(
+            machines, context, spec.rollout.reboot, recorder=self.recorder,
+            may_restart=may_restart,
+        )  # fmt: skip
         self._watching: dict[str, anyio.CancelScope] = {}
         self.interrupted: Interrupt | None = None
 
@@ -144,6 +156,7 @@ class Executor:
         self.interrupted = action
         for scope in list(self._watching.values()):
             scope.cancel()
+        self.rebooter.interrupt()  # a VM being restarted: one last read, then say so
 
     async def execute(self, target: Target) -> TargetResult:
         """Launch ``target`` and follow it to its final result."""
@@ -189,8 +202,13 @@ class Executor:
         return Launched(invocation, launched_at, launch.attempts, launch.deleted)
 
     async def follow(self, target: Target, launched: Launched) -> TargetResult:
-        """Watch a launched command to its end, then apply the cleanup policy."""
+        """Watch a launched command to its end, reboot if the result asks for it, then apply
+        the cleanup policy (after the reboot: the VM accepts changes again once it is back)."""
         result = await self.watch(target, launched)
+        required = self.rebooter.required(result)
+        if required is not None:
+            self.transition(target, TargetState.REBOOTING, None)
+            result = await self.rebooter.reboot(target, result, required)
         result = await self.keeper.tidy(target, launched.invocation.run_command, result)
         deleted = (*launched.deleted, *result.deleted)
         return replace(result, attempts=launched.attempts, deleted=deleted)
@@ -253,6 +271,17 @@ class Executor:
             started_at=started, ended_at=datetime.now(UTC), deleted=launch.deleted,
         )  # fmt: skip
 
+    async def resume_reboot(self, target: Target, pending: PendingReboot) -> TargetResult:
+        """Continue a target a crashed run was rebooting (its script had finished)."""
+        log.info("target.reattached", target=target.id, rebooting=True)
+        self.transition(target, TargetState.LAUNCHED, None)
+        self.transition(target, TargetState.REBOOTING, None)
+        result = await self.rebooter.resume(target, pending)
+        invocation = invocation_for(self.spec, target, self.run_id)
+        if invocation is None:
+            return result
+        return await self.keeper.tidy(target, invocation.run_command, result)
+
     async def resume(self, target: Target, ambiguous: bool) -> TargetResult:
         """Continue a target a crashed run had launched (``ambiguous``: the journal says a PUT
         was about to be sent, not whether Azure got it). Never PUTs unless Azure proves the
@@ -291,7 +320,10 @@ class Executor:
         with anyio.move_on_after(limit):
             last = await self.run_commands.get(target, inv.run_command)
         if isinstance(last, RunView) and last.terminal:
-            return result_from_view(target, last, 1, self.secrets, timeout_s=inv.timeout_s)
+            return result_from_view(
+                target, last, 1, self.secrets, timeout_s=inv.timeout_s,
+                success_exit_codes=self.spec.script.success_exit_codes,
+            )  # fmt: skip
         state = last.execution_state if isinstance(last, RunView) else "unreadable"
         if self.interrupted is Interrupt.DELETE:
             self.transition(target, TargetState.CANCELING, None)

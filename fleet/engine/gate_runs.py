@@ -21,7 +21,15 @@ import structlog
 
 from fleet.engine.execute import Executor, Interrupt
 from fleet.engine.settings import RunContext
-from fleet.model import GateRecord, HealthGate, JobSpec, Status, Target, TargetResult
+from fleet.model import (
+    GateRecord,
+    HealthGate,
+    JobSpec,
+    RebootPolicy,
+    Status,
+    Target,
+    TargetResult,
+)
 from fleet.ports import RunCommands
 from fleet.rollout.gates import evaluate, gate_targets
 
@@ -30,9 +38,10 @@ log = structlog.get_logger("fleet.engine")
 
 def gate_spec(spec: JobSpec, gate: HealthGate) -> JobSpec:
     """The job a gate runs: its own script as ``fleet-<job>-gate-<gate>``, with the job's
-    selector, concurrency, cleanup policy and pending timeout."""
+    selector, concurrency, cleanup policy and pending timeout; a gate never reboots anything."""
     name = f"{spec.name}-gate-{gate.name}"
-    return JobSpec(name, spec.selector, gate.script, spec.concurrency, rollout=spec.rollout)
+    rollout = dataclasses.replace(spec.rollout, reboot=RebootPolicy())
+    return JobSpec(name, spec.selector, gate.script, spec.concurrency, rollout=rollout)
 
 
 def gate_run_id(run_id: str, batch: int) -> str:

@@ -20,6 +20,8 @@ timeout cannot be told apart and the target is ``Failed`` (exit code -1).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from fleet.engine.hygiene import limit_of
 from fleet.model import CallError, RunView, Status
 
@@ -70,19 +72,28 @@ def _killed(view: RunView, timeout_s: int) -> tuple[Status, str]:
     return Status.FAILED, f"exit code -1: killed by a signal after {ran:.0f} s, before {limit}"
 
 
-def status_for_view(view: RunView, timeout_s: int = 0) -> tuple[Status, str | None]:
+def status_for_view(
+    view: RunView, timeout_s: int = 0, success_exit_codes: Collection[int] = (0,)
+) -> tuple[Status, str | None]:
     """Final status for a terminal instance view of a run command sent with ``timeout_s``
-    (``timeoutInSeconds``; 0 = none, so Failed/-1 is never a timeout)."""
-    state = view.execution_state
+    (``timeoutInSeconds``; 0 = none, so Failed/-1 is never a timeout). A script that exits with
+    one of the job's ``success_exit_codes`` succeeded (Linux reports such a run ``Failed`` with
+    its exit code; the report keeps the code), e.g. 100 for a patch that says "reboot
+    required"."""
+    state, code = view.execution_state, view.exit_code
+    if state == "Failed" and code == KILLED_EXIT_CODE:
+        return _killed(view, timeout_s)
+    if state in ("Succeeded", "Failed") and code is not None and code != 0:
+        if code in success_exit_codes:
+            return Status.SUCCEEDED, f"exit code {code} (a success exit code of this job)"
+        return Status.FAILED, f"exit code {code}"
     if state == "Succeeded":
-        if view.exit_code not in (None, 0):
-            return Status.FAILED, f"exit code {view.exit_code}"
+        if code is not None and 0 not in success_exit_codes:
+            return Status.FAILED, "exit code 0 (not a success exit code of this job)"
         return Status.SUCCEEDED, None
     if state == "Failed":
-        if view.exit_code == KILLED_EXIT_CODE:
-            return _killed(view, timeout_s)
-        if view.exit_code is not None:
-            return Status.FAILED, f"exit code {view.exit_code}"
+        if code is not None:
+            return Status.FAILED, f"exit code {code}"
         return Status.FAILED, view.message or "the run command failed without an exit code"
     if state == "TimedOut":
         if view.start_time is None:

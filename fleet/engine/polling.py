@@ -20,6 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from fleet.engine.durations import DurationModel
+from fleet.ports import Clock
+
+EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)
 
 
 @dataclass(frozen=True)
@@ -94,3 +97,19 @@ class PollPlanner:
         if key not in self._scouts and len(self._scouts) < self.settings.scouts:
             self._scouts.add(key)
         return key in self._scouts
+
+
+async def sleep_until_due(
+    planner: PollPlanner, clock: Clock, key: str, since: float, seen: float, last: float, at: float
+) -> None:
+    """Sleep until ``planner`` says ``key`` is due for a read (it re-plans as it learns), never
+    past ``at``. Engine seconds after ``since`` (the launch): ``seen`` is the last read that saw
+    it still going (0 = none), ``last`` the last read of all."""
+    poll = planner.settings
+    while True:
+        due = planner.next_poll_at(key, seen)
+        due = min(max(due, last + poll.min_gap_s), at)
+        wait = due - (clock.now() - since)
+        if wait <= EPSILON * poll.min_gap_s:  # float noise must not spin the loop
+            return
+        await clock.sleep(planner.sleep_before_asking_again(wait))

@@ -23,6 +23,7 @@ import structlog
 
 from fleet.engine.execute import Executor, Interrupt
 from fleet.engine.gate_runs import GateRuns
+from fleet.engine.reboot import PendingReboot
 from fleet.engine.settings import AnyioClock, EngineSettings, RunContext
 from fleet.engine.tally import Tally
 from fleet.model import (
@@ -35,7 +36,7 @@ from fleet.model import (
     Target,
     TargetResult,
 )
-from fleet.ports import Clock, NullRecorder, Recorder, RunCommands, RunObserver
+from fleet.ports import Clock, Machines, NullRecorder, Recorder, RunCommands, RunObserver
 from fleet.rollout.budget import ErrorBudget
 from fleet.rollout.control import Ended, RunControl, Stage
 from fleet.rollout.record import rollout_record
@@ -58,8 +59,10 @@ class Runner:
         arm_counters: Callable[[], ArmCounters] | None = None,
         control: RunControl | None = None,
         recorder: Recorder | None = None,
+        machines: Machines | None = None,
     ) -> None:
-        """``observer``: the run's events; with one, ``progress`` snapshots too."""
+        """``observer``: the run's events; with one, ``progress`` snapshots too.
+        ``machines``: how VMs are restarted, for a job that reboots."""
         self.plan, self.spec = plan, plan.spec
         self.settings = settings or EngineSettings()
         self.clock = clock or AnyioClock()
@@ -76,19 +79,29 @@ class Runner:
         )  # fmt: skip
         self.executor = Executor(
             plan.spec, run_commands, context, transition=self.tally.transition,
-            recorder=recorder, may_launch=self._may_launch,
+            recorder=recorder, may_launch=self._may_launch, machines=machines,
+            may_restart=self._may_restart,
         )  # fmt: skip
         self.gates = GateRuns(plan.spec, run_commands, context, sentinels=plan.sentinels)
         self.budget = ErrorBudget.of(policy, len(plan.targets))
         self.gate_records: list[GateRecord] = []
         self._done: dict[str, TargetResult] = {}  # resume: final before this process started
         self._reattach: Mapping[str, bool] = {}  # resume: launched before; value = ambiguous
+        self._rebooting: Mapping[str, PendingReboot] = {}  # resume: a reboot under way
+        self._count_done = True  # resume: do the results in _done spend the error budget?
+        self._gated: frozenset[int] = frozenset()  # resume: batches whose gates were judged
         self._started_batches: set[int] = set()
         self._stopped: anyio.Event | None = None  # set when launching stops: ends a soak pause
         self._grace: anyio.Event | None = None  # set when a stop starts the grace period
 
     async def run(
-        self, *, done: Sequence[TargetResult] = (), reattach: Mapping[str, bool] | None = None
+        self,
+        *,
+        done: Sequence[TargetResult] = (),
+        reattach: Mapping[str, bool] | None = None,
+        rebooting: Mapping[str, PendingReboot] | None = None,
+        count_done: bool = True,
+        gated: frozenset[int] = frozenset(),
     ) -> list[TargetResult]:
         """Run the plan: its skipped targets are final at once, its batches launch in turn.
         Results come back skipped first, then in batch order.
@@ -96,9 +109,15 @@ class Runner:
         Resuming a crashed run: ``done`` are targets of the plan that finished before the
         crash (they spend the error budget again, are not re-recorded); ``reattach`` maps the
         lower-cased ids of targets launched before the crash to whether their PUT's arrival
-        is ambiguous (see ``Executor.resume``)."""
+        is ambiguous (see ``Executor.resume``); ``rebooting`` those whose script had finished
+        and whose reboot had begun (``Executor.resume_reboot``). ``count_done=False``: the
+        ``done`` results do not spend the error budget (going on past a halt the operator has
+        looked at). ``gated``: indices of batches whose gates gave their verdict before (the
+        one that halted the run among them): not checked again."""
         self._done = {r.target.id.lower(): r for r in done}
+        self._count_done, self._gated = count_done, gated
         self._reattach = reattach or {}
+        self._rebooting = rebooting or {}
         self.tally.start()
         self._stopped, self._grace = anyio.Event(), anyio.Event()
         if self.control.stage is not Stage.RUNNING:  # stopped before it started
@@ -148,7 +167,10 @@ class Runner:
         return all(t.id.lower() in self._done for t in batch.targets)
 
     def _gated_before(self, batch: Batch) -> bool:
-        """Resume: a later batch was launched before the crash, so ``batch``'s gates passed."""
+        """Resume: a later batch was launched before the crash, so ``batch``'s gates passed;
+        or its gates gave their verdict in an earlier life of the run (``gated``)."""
+        if batch.index in self._gated:
+            return True
         later = (b for b in self.plan.rollout.batches if b.index > batch.index)
         return any(
             t.id.lower() in self._done or t.id.lower() in self._reattach
@@ -159,11 +181,15 @@ class Runner:
     async def _guarded(self, target: Target, limit: anyio.CapacityLimiter) -> None:
         key = target.id.lower()
         if key in self._done:
-            self.budget.record(self._done[key])
+            if self._count_done:
+                self.budget.record(self._done[key])
             self.tally.finish(self._done[key], record=False)
             return
         async with limit:
-            if key in self._reattach:  # in flight before the crash: follow it, whatever stage
+            if key in self._rebooting:  # rebooting before the crash: never restart it twice
+                work = self.executor.resume_reboot(target, self._rebooting[key])
+                result = await self._attempt(target, work)
+            elif key in self._reattach:  # in flight before the crash: follow it, whatever stage
                 result = await self._attempt(
                     target, self.executor.resume(target, self._reattach[key])
                 )
@@ -182,6 +208,12 @@ class Runner:
     def _may_launch(self) -> str | None:
         """None while the run may launch; else why not (the NotStarted reason)."""
         return None if self.control.launching_allowed else self.control.not_started_reason
+
+    def _may_restart(self) -> str | None:
+        """None while a finished script's reboot may still be requested; else why not."""
+        if self.control.restarts_allowed:
+            return None
+        return f"the run stopped ({self.control.not_started_reason})"
 
     async def _attempt(self, target: Target, work: Awaitable[TargetResult]) -> TargetResult:
         try:

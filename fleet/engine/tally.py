@@ -1,9 +1,9 @@
 """A run's per-target bookkeeping: the one place a target changes state.
 
-The executor reports LAUNCHED (and LAUNCHING, CANCELING) through :meth:`Tally.transition`; the
-runner reports every final result through :meth:`Tally.finish`, which keeps it, records it in
-the journal (``Recorder.final``), logs ``target.finished`` and tells the observer. The counts
-behind ``Progress`` snapshots follow from those transitions.
+The executor reports LAUNCHED (and LAUNCHING, REBOOTING, CANCELING) through
+:meth:`Tally.transition`; the runner reports every final result through :meth:`Tally.finish`,
+which keeps it, records it in the journal (``Recorder.final``), logs ``target.finished`` and
+tells the observer. The counts behind ``Progress`` snapshots follow from those transitions.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ class _Counts:
     skipped: int = 0
     launched: int = 0
     running: int = 0
+    rebooting: int = 0
     succeeded: int = 0
     failed: int = 0
+    not_started: int = 0
 
 
 class Tally:
@@ -45,6 +47,7 @@ class Tally:
         self._counts = _Counts()
         self._results: dict[str, TargetResult] = {}
         self._launched: set[str] = set()
+        self._rebooting: set[str] = set()
         self._t0 = 0.0
 
     def start(self) -> None:
@@ -70,14 +73,21 @@ class Tally:
             self._launched.add(key)
             self._counts.launched += 1
             self._counts.running += 1
+        elif state is TargetState.REBOOTING and key not in self._rebooting:
+            self._rebooting.add(key)
+            self._counts.rebooting += 1
         elif state is TargetState.FINAL and result is not None:
             self._results[key] = result
             if key in self._launched:
                 self._counts.running -= 1
+            if key in self._rebooting:
+                self._counts.rebooting -= 1
             if result.status is Status.SUCCEEDED:
                 self._counts.succeeded += 1
             elif result.status is Status.SKIPPED:
                 self._counts.skipped += 1
+            elif result.status is Status.NOT_STARTED:  # the rollout stopped: not a failure
+                self._counts.not_started += 1
             else:
                 self._counts.failed += 1
 
@@ -105,8 +115,10 @@ class Tally:
             skipped=c.skipped,
             launched=c.launched,
             running=c.running,
+            rebooting=c.rebooting,
             succeeded=c.succeeded,
             failed=c.failed,
+            not_started=c.not_started,
             throttled=arm.throttled,
             throttle_wait_s=arm.throttle_wait_s,
             elapsed_s=self.clock.now() - self._t0,

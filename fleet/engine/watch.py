@@ -10,18 +10,17 @@ minutes after the request) or by the run's ``pending_timeout``: ``AgentNotReady`
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from fleet.engine.deadlines import Overdue, started
 from fleet.engine.outcome import status_for_put_error, status_for_view
-from fleet.engine.polling import PollPlanner
+from fleet.engine.polling import EPSILON, PollPlanner, sleep_until_due
 from fleet.engine.settings import RunContext
 from fleet.model import Invocation, RunView, Status, Target, TargetResult, run_limit_s
 from fleet.model.rollout import PENDING_TIMEOUT_S
 from fleet.ports import RunCommands
 from fleet.secrets import Secrets
-
-_EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)
 
 
 def result_from_view(
@@ -33,10 +32,11 @@ def result_from_view(
     reason: str | None = None,
     *,
     timeout_s: int = 0,
+    success_exit_codes: Collection[int] = (0,),
 ) -> TargetResult:
     """The target's result from ``view`` (the status from Azure's state unless given)."""
     if status is None:
-        status, reason = status_for_view(view, timeout_s)
+        status, reason = status_for_view(view, timeout_s, success_exit_codes)
     return TargetResult(
         target,
         status,
@@ -64,11 +64,16 @@ class _Reads:
 
 class Watcher:
     def __init__(
-        self, run_commands: RunCommands, context: RunContext, pending_timeout_s: int
+        self,
+        run_commands: RunCommands,
+        context: RunContext,
+        pending_timeout_s: int,
+        success_exit_codes: Collection[int] = (0,),
     ) -> None:
         self.run_commands, self.secrets = run_commands, context.secrets
         self.settings, self.clock = context.settings, context.clock
         self.pending_timeout_s = pending_timeout_s
+        self.success_exit_codes = success_exit_codes
         self.planner = PollPlanner(self.settings.poll.scaled(self.settings.time_scale))
 
     async def watch(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
@@ -81,7 +86,10 @@ class Watcher:
         seen = _Reads()
         try:
             while True:
-                await self._wait_for_poll(key, launched_at, seen, due.at)
+                await sleep_until_due(
+                    self.planner, self.clock, key, launched_at, seen.seen_running,
+                    seen.last_read, due.at,
+                )  # fmt: skip
                 last = await self.run_commands.get(target, inv.run_command)
                 seen.polls += 1
                 seen.last_read = self.clock.now() - launched_at
@@ -98,7 +106,7 @@ class Watcher:
                     status, reason = status_for_put_error(last)
                     reason = self.secrets.redact(f"reading the result: {reason}")
                     return TargetResult(target, status, reason=reason, polls=seen.polls)
-                if seen.last_read >= due.at - _EPSILON * self.planner.settings.min_gap_s:
+                if seen.last_read >= due.at - EPSILON * self.planner.settings.min_gap_s:
                     return self._overdue(target, seen, due)
         finally:
             self.planner.release(key)
@@ -115,7 +123,10 @@ class Watcher:
             )
             return TargetResult(target, Status.ERROR, reason=reason, polls=polls)
         if view.terminal:
-            return result_from_view(target, view, polls, self.secrets, timeout_s=inv.timeout_s)
+            return result_from_view(
+                target, view, polls, self.secrets, timeout_s=inv.timeout_s,
+                success_exit_codes=self.success_exit_codes,
+            )  # fmt: skip
         if not started(view) and view.provisioning_state == "Failed":
             reason = (
                 "Azure gave up on the VM agent: the run command stayed Pending and its operation "
@@ -126,18 +137,6 @@ class Watcher:
                 target, view, polls, self.secrets, Status.AGENT_NOT_READY, reason
             )
         return None
-
-    async def _wait_for_poll(self, key: str, launched_at: float, seen: _Reads, at: float) -> None:
-        """Sleep until the planner says ``key`` is due (it re-plans as it learns), never past
-        the moment ``at`` the target is overdue."""
-        poll = self.planner.settings
-        while True:
-            due = self.planner.next_poll_at(key, seen.seen_running)
-            due = min(max(due, seen.last_read + poll.min_gap_s), at)
-            wait = due - (self.clock.now() - launched_at)
-            if wait <= _EPSILON * poll.min_gap_s:  # float noise must not spin the loop
-                return
-            await self.clock.sleep(self.planner.sleep_before_asking_again(wait))
 
     def _overdue(self, target: Target, seen: _Reads, due: Overdue) -> TargetResult:
         view, polls = seen.view, seen.polls

@@ -11,7 +11,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleet.journal.records import JournalTarget, RunRecord, State, Transition
-from fleet.model import Deleted, DeleteReason, Status, Target, TargetKind, TargetResult
+from fleet.model import (
+    Deleted,
+    DeleteReason,
+    MachineView,
+    RebootOutcome,
+    RebootRecord,
+    Status,
+    Target,
+    TargetKind,
+    TargetResult,
+)
 
 TARGET_COLUMNS = (
     "run_id, target_id, ord, batch, name, kind, subscription, resource_group, location, "
@@ -128,7 +138,57 @@ def final_detail(r: TargetResult) -> dict[str, Any]:
         "attempts": r.attempts,
         "polls": r.polls,
         "deleted": [[d.run_command, d.reason.value, d.error] for d in r.deleted],
+        "reboot": None if r.reboot is None else reboot_detail(r.reboot),
     }
+
+
+def reboot_detail(rec: RebootRecord) -> dict[str, Any]:
+    return {
+        "required": rec.required,
+        "outcome": rec.outcome.value,
+        "requested": rec.requested,
+        "requested_at": iso(rec.requested_at) if rec.requested_at else None,
+        "ready_at": iso(rec.ready_at) if rec.ready_at else None,
+        "seconds_to_ready": rec.seconds_to_ready,
+        "detail": rec.detail,
+        "restarts": rec.restarts,
+        "reads": rec.reads,
+    }
+
+
+def reboot_from_detail(d: Mapping[str, Any] | None) -> RebootRecord | None:
+    if not d:
+        return None
+    return RebootRecord(
+        required=str(d.get("required") or ""),
+        outcome=RebootOutcome(d.get("outcome") or RebootOutcome.UNKNOWN.value),
+        requested=d.get("requested"),
+        requested_at=parse_iso(d.get("requested_at")),
+        ready_at=parse_iso(d.get("ready_at")),
+        seconds_to_ready=d.get("seconds_to_ready"),
+        detail=d.get("detail"),
+        restarts=int(d.get("restarts") or 0),
+        reads=int(d.get("reads") or 0),
+    )
+
+
+def view_detail(view: MachineView) -> dict[str, Any]:
+    """A VM's instance view as an INTENT_REBOOT records it (the reading before the restart)."""
+    return {
+        "power_state": view.power_state,
+        "provisioning_state": view.provisioning_state,
+        "provisioned_at": iso(view.provisioned_at) if view.provisioned_at else None,
+        "agent": view.agent,
+    }
+
+
+def view_from_detail(d: Mapping[str, Any]) -> MachineView:
+    return MachineView(
+        power_state=d.get("power_state"),
+        provisioning_state=d.get("provisioning_state"),
+        provisioned_at=parse_iso(d.get("provisioned_at")),
+        agent=d.get("agent"),
+    )
 
 
 def result_from_final(target: Target, d: Mapping[str, Any]) -> TargetResult:
@@ -148,4 +208,5 @@ def result_from_final(target: Target, d: Mapping[str, Any]) -> TargetResult:
             Deleted(name, DeleteReason(reason), error)
             for name, reason, error in d.get("deleted", ())
         ),
+        reboot=reboot_from_detail(d.get("reboot")),
     )

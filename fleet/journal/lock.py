@@ -8,8 +8,9 @@ the previous ``writers`` row is stale: it is taken over. The row covers what a f
 - a second writer is refused with "run X is being written by pid N on host H since T";
 - a row from another host whose lock we *can* take (a network file system where flock is
   host-local) cannot be proven stale from here: refused unless ``force=True``;
-- readers (``fleet runs``) report a "running" run as crashed when its row names a dead pid
-  on this host (``writer_alive``) without touching the lock.
+- readers (``fleet runs``) report a "running" run as crashed when its writer is provably gone:
+  on this host, when nobody holds the run's flock (``lock_held``: a shared, non-blocking
+  test, released at once — a reused pid cannot fool it), else when the row names a dead pid.
 
 Windows has no fcntl: there the row alone decides (same-host pid check), which is weaker.
 """
@@ -79,6 +80,27 @@ def writer_alive(holder: Holder | None) -> bool | None:
     if holder.host != this_host():
         return None
     return pid_alive(holder.pid)
+
+
+def lock_held(path: Path) -> bool | None:
+    """Whether a live process holds the writer lock file ``path`` (None: cannot tell here)."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # releases the shared lock if we got it
+    return False
 
 
 def read_holder(conn: sqlite3.Connection, run_id: str) -> Holder | None:

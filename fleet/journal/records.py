@@ -4,10 +4,14 @@ transitions, and the pure rule that turns a target's transitions into what resum
 The per-target state machine, as journaled (append-only; the latest transition wins)::
 
     SELECTED ──► INTENT_PUT ──► PUT_ACCEPTED ──► (POLLED …) ──► FINAL
-        │            │  ▲
-        │            ▼  │ (a new intent only after Azure proved the last PUT never arrived)
-        │        PUT_FAILED
+        │            │  ▲                   │
+        │            ▼  │                   └─► INTENT_REBOOT ──► REBOOT_ACCEPTED ──► FINAL
+        │        PUT_FAILED                       │  ▲
+        │                                         ▼  │ (again only once proven lost)
+        │                                    REBOOT_FAILED
         └──────────────────────────────────────────────────────► FINAL   (skipped, not run)
+
+(a new intent only after Azure proved the last PUT, or restart, never arrived)
 
 ``classify`` maps a target's transitions to a :class:`Phase`:
 
@@ -18,6 +22,10 @@ AMBIGUOUS      INTENT_PUT (or a PUT whose fate is unknown) is the latest: the PU
                reached Azure. GET the run command first; PUT only if Azure has no resource
                carrying this run's id.
 RUNNING        Azure accepted the PUT and there is no FINAL: re-attach (poll), never PUT.
+REBOOTING      the script finished and a restart was about to be sent (INTENT_REBOOT, with
+               the script's result and the instance view read before it), was accepted, or
+               failed: go on with the reboot (``reboot_arrived`` says whether Azure has
+               it; None = ask Azure first), never restart twice.
 DONE           FINAL recorded.
 =============  =====================================================================
 
@@ -46,6 +54,9 @@ class State(StrEnum):
     PUT_ACCEPTED = "PUT_ACCEPTED"
     PUT_FAILED = "PUT_FAILED"  # detail.arrived: false = Azure refused it, null = fate unknown
     POLLED = "POLLED"  # optional and sparse: informational only
+    INTENT_REBOOT = "INTENT_REBOOT"  # durable before the restart is sent (schema version 2)
+    REBOOT_ACCEPTED = "REBOOT_ACCEPTED"  # Azure accepted the restart (or proved it arrived)
+    REBOOT_FAILED = "REBOOT_FAILED"  # detail.arrived: false = refused or lost, null = unknown
     FINAL = "FINAL"
 
 
@@ -55,6 +66,7 @@ class Phase(StrEnum):
     NOT_STARTED = "not-started"
     AMBIGUOUS = "ambiguous"
     RUNNING = "running"
+    REBOOTING = "rebooting"
     DONE = "done"
 
 
@@ -96,6 +108,10 @@ class LatestState:
     run_command: str | None = None  # from the latest intent: what to GET on Azure
     run_id_param: str | None = None  # the FLEET_RUN_ID value that PUT carried
     final: Mapping[str, Any] | None = None  # the FINAL detail when DONE
+    reboot: Transition | None = None  # REBOOTING: the latest INTENT_REBOOT
+    reboot_arrived: bool | None = None  # REBOOTING: True accepted, False refused/lost, None ?
+    reboot_error: Mapping[str, Any] | None = None  # REBOOTING after REBOOT_FAILED: its detail
+    reboot_intents: int = 0  # INTENT_REBOOT records so far
 
 
 @dataclass(frozen=True)
@@ -126,9 +142,14 @@ class RunRecord:
         return (self.ended_at - self.started_at).total_seconds()
 
 
+_REBOOTING = (State.INTENT_REBOOT, State.REBOOT_ACCEPTED, State.REBOOT_FAILED)
+
+
 def _phase_of(last: Transition) -> Phase:
     if last.state is State.FINAL:
         return Phase.DONE
+    if last.state in _REBOOTING:
+        return Phase.REBOOTING
     if last.state in (State.PUT_ACCEPTED, State.POLLED):
         return Phase.RUNNING
     if last.state is State.INTENT_PUT:
@@ -149,6 +170,7 @@ def classify(target_id: str, transitions: Sequence[Transition]) -> LatestState:
     latest_intent = intents[-1].detail if intents else {}
     last = ordered[-1]
     phase = _phase_of(last)
+    reboots = [t for t in ordered if t.state is State.INTENT_REBOOT]
     return LatestState(
         target_id=target_id,
         phase=phase,
@@ -157,4 +179,18 @@ def classify(target_id: str, transitions: Sequence[Transition]) -> LatestState:
         run_command=latest_intent.get("run_command"),
         run_id_param=latest_intent.get("run_id_param"),
         final=last.detail if phase is Phase.DONE else None,
+        reboot=reboots[-1] if reboots and phase is Phase.REBOOTING else None,
+        reboot_arrived=_reboot_arrived(last) if phase is Phase.REBOOTING else None,
+        reboot_error=last.detail if last.state is State.REBOOT_FAILED else None,
+        reboot_intents=len(reboots),
     )
+
+
+def _reboot_arrived(last: Transition) -> bool | None:
+    """Whether the latest restart reached Azure, as far as the journal knows."""
+    if last.state is State.REBOOT_ACCEPTED:
+        return True
+    if last.state is State.REBOOT_FAILED:
+        arrived = last.detail.get("arrived")
+        return arrived if isinstance(arrived, bool) else None
+    return None  # INTENT_REBOOT: the restart may or may not have left

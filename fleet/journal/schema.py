@@ -13,6 +13,10 @@ a trigger refuses UPDATE), ``writers`` (who holds a run's writer lock, for messa
 stale-lock detection), and since version 2 ``buckets`` (each process's last word on Azure's
 throttling buckets, per identity: ``fleet.journal.buckets``). Foreign keys are on, so a
 transition for an unplanned target fails.
+
+Version 3 allows the reboot transitions (``INTENT_REBOOT``, ``REBOOT_ACCEPTED``,
+``REBOOT_FAILED``) in ``transitions.state``: SQLite cannot change a CHECK constraint in place,
+so the table is rebuilt, its rows, index and trigger kept.
 """
 
 from __future__ import annotations
@@ -32,9 +36,29 @@ from fleet.journal.db import (
 )
 
 APPLICATION_ID = 0x666C7431  # "flt1"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _STATES = "'SELECTED','INTENT_PUT','PUT_ACCEPTED','PUT_FAILED','POLLED','FINAL'"
+
+
+def _transitions(table: str, states: str) -> str:
+    return f"""CREATE TABLE {table} (
+    run_id      TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    target_id   TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ({states})),
+    detail_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq),
+    FOREIGN KEY (run_id, target_id) REFERENCES targets (run_id, target_id)
+);"""
+
+
+_TRANSITIONS_INDEX = """CREATE INDEX transitions_by_target ON transitions (run_id, target_id, seq);
+CREATE TRIGGER transitions_append_only BEFORE UPDATE ON transitions
+BEGIN
+    SELECT RAISE(ABORT, 'journal transitions are append-only');
+END;"""
 
 SCHEMA_V1 = f"""
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -75,21 +99,8 @@ CREATE TABLE targets (
     tags_json      TEXT NOT NULL,
     PRIMARY KEY (run_id, target_id)
 );
-CREATE TABLE transitions (
-    run_id      TEXT NOT NULL,
-    seq         INTEGER NOT NULL,
-    target_id   TEXT NOT NULL,
-    at          TEXT NOT NULL,
-    state       TEXT NOT NULL CHECK (state IN ({_STATES})),
-    detail_json TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq),
-    FOREIGN KEY (run_id, target_id) REFERENCES targets (run_id, target_id)
-);
-CREATE INDEX transitions_by_target ON transitions (run_id, target_id, seq);
-CREATE TRIGGER transitions_append_only BEFORE UPDATE ON transitions
-BEGIN
-    SELECT RAISE(ABORT, 'journal transitions are append-only');
-END;
+{_transitions("transitions", _STATES)}
+{_TRANSITIONS_INDEX}
 CREATE TABLE writers (
     run_id TEXT PRIMARY KEY,
     pid    INTEGER NOT NULL,
@@ -114,8 +125,20 @@ CREATE TABLE buckets (
 CREATE INDEX buckets_by_time ON buckets (at);
 """
 
+_STATES_V3 = _STATES + ",'INTENT_REBOOT','REBOOT_ACCEPTED','REBOOT_FAILED'"
+
+# Version 3: reboots (issue #19) add three transition states.
+SCHEMA_V3 = f"""
+{_transitions("transitions_v3", _STATES_V3)}
+INSERT INTO transitions_v3 (run_id, seq, target_id, at, state, detail_json)
+    SELECT run_id, seq, target_id, at, state, detail_json FROM transitions;
+DROP TABLE transitions;
+ALTER TABLE transitions_v3 RENAME TO transitions;
+{_TRANSITIONS_INDEX}
+"""
+
 # version N -> the script taking a version N-1 journal to N.
-MIGRATIONS: dict[int, str] = {2: SCHEMA_V2}
+MIGRATIONS: dict[int, str] = {2: SCHEMA_V2, 3: SCHEMA_V3}
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:

@@ -26,8 +26,15 @@ from typing import Any
 from fleet.errors import JournalError, UnknownRun
 from fleet.journal import codec, spec_record
 from fleet.journal.db import guard, snapshot, transaction
-from fleet.journal.lock import WriterLock, default_who, read_holder, writer_alive
-from fleet.journal.paths import check_run_id, db_path
+from fleet.journal.lock import (
+    WriterLock,
+    default_who,
+    lock_held,
+    read_holder,
+    this_host,
+    writer_alive,
+)
+from fleet.journal.paths import check_run_id, db_path, lock_path
 from fleet.journal.records import (
     CRASHED,
     RUNNING,
@@ -207,8 +214,12 @@ class Journal:
     def _ended(self, conn: sqlite3.Connection, run_id: str, stored: str) -> str:
         if stored != RUNNING:
             return stored
-        alive = writer_alive(read_holder(conn, run_id))
-        return CRASHED if alive is False else RUNNING
+        holder = read_holder(conn, run_id)
+        if holder is not None and holder.host == this_host():
+            held = lock_held(lock_path(self.state_dir, run_id))
+            if held is not None:
+                return RUNNING if held else CRASHED
+        return CRASHED if writer_alive(holder) is False else RUNNING
 
     def runs(self, limit: int | None = 50) -> list[RunRecord]:
         """The most recent runs first; ``limit=None`` for all of them."""

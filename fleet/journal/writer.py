@@ -10,7 +10,10 @@ Each method is one transaction and returns the transition's ``seq`` once it is c
   there. Group commit is for disks whose fsync is slow (macOS with F_FULLFSYNC, network disks:
   5-30 ms, i.e. 30-200 intents/s), at the price of holding each PUT of a batch back until the
   whole batch is on disk (one fsync of latency, paid once per batch).
-- ``put_accepted``, ``put_failed``, ``polled``, ``final``: not fsynced (``synchronous=NORMAL``).
+- ``intent_reboot``: durable too, for the restart it announces (its detail: the script's
+  result, why a reboot is required, the instance view read before the restart).
+- ``put_accepted``, ``put_failed``, ``reboot_accepted``, ``reboot_failed``, ``polled``,
+  ``final``: not fsynced (``synchronous=NORMAL``).
   They survive the process being killed (the OS has them) and become durable with the next
   intent or checkpoint; a power cut can lose the most recent ones, which only sends resume to
   Azure for an answer (an INTENT_PUT or PUT_ACCEPTED without its successor is re-read there).
@@ -103,6 +106,25 @@ class RunWriter:
             detail = {"message": error}
         detail["arrived"] = arrived
         return self._one(target_id, State.PUT_FAILED, detail)
+
+    def intent_reboot(self, target_id: str, detail: Mapping[str, Any]) -> int:
+        """Durably record "about to restart ``target_id``" (``detail``: see the module doc)."""
+        rows = [(target_id, State.INTENT_REBOOT, dict(detail))]
+        return self._append(rows, durable=True, action="recording the intent to restart")[0]
+
+    def reboot_accepted(self, target_id: str, operation: str | None = None) -> int:
+        return self._one(target_id, State.REBOOT_ACCEPTED, {"operation": operation})
+
+    def reboot_failed(self, target_id: str, error: CallError, *, arrived: bool | None) -> int:
+        """A restart that was not accepted: refused or proven lost (``arrived`` False), or of
+        unknown fate (None)."""
+        detail = {
+            "status": error.status,
+            "code": error.code,
+            "message": error.message,
+            "arrived": arrived,
+        }
+        return self._one(target_id, State.REBOOT_FAILED, detail)
 
     def polled(self, target_id: str, execution_state: str, **detail: Any) -> int:
         return self._one(target_id, State.POLLED, {"execution_state": execution_state, **detail})

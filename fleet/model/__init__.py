@@ -10,6 +10,7 @@ outside this package; every layer may import it.
     job       JobSpec, Concurrency
     calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
     hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
+    reboot    Reboot, RebootPolicy, MachineView, RestartAccepted, RebootOutcome, RebootRecord
     status    Status — a target's final outcome
     results   TargetResult, RunReport, ArmCounters, Progress
     plan      RunPlan — what a run will do, decided before anything is sent
@@ -33,6 +34,15 @@ from fleet.model.hygiene import (
 )
 from fleet.model.job import Concurrency, JobSpec
 from fleet.model.plan import RunPlan
+from fleet.model.reboot import (
+    REBOOT_TIMEOUT_S,
+    MachineView,
+    Reboot,
+    RebootOutcome,
+    RebootPolicy,
+    RebootRecord,
+    RestartAccepted,
+)
 from fleet.model.results import ArmCounters, Progress, RunReport, TargetResult
 from fleet.model.rollout import (
     Amount,
@@ -46,12 +56,20 @@ from fleet.model.rollout import (
     RolloutRecord,
 )
 from fleet.model.schedule import Blackout, Missed, Schedule
-from fleet.model.script import Parameter, ScriptSource, ScriptSpec, SourceKind, run_limit_s
+from fleet.model.script import (
+    Parameter,
+    ScriptIdentity,
+    ScriptSource,
+    ScriptSpec,
+    SourceKind,
+    run_limit_s,
+)
 from fleet.model.secret import Secret
 from fleet.model.status import Status
 from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
 
 __all__ = [
+    "REBOOT_TIMEOUT_S",
     "RUN_ID_PARAMETER",
     "AlertKind",
     "AlertPolicy",
@@ -74,10 +92,16 @@ __all__ = [
     "JobSpec",
     "Judgement",
     "ListedRunCommand",
+    "MachineView",
     "Missed",
     "Order",
     "Parameter",
     "Progress",
+    "Reboot",
+    "RebootOutcome",
+    "RebootPolicy",
+    "RebootRecord",
+    "RestartAccepted",
     "RolloutPlan",
     "RolloutPolicy",
     "RolloutRecord",
@@ -85,6 +109,7 @@ __all__ = [
     "RunReport",
     "RunView",
     "Schedule",
+    "ScriptIdentity",
     "ScriptSource",
     "ScriptSpec",
     "Secret",

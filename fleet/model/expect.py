@@ -31,8 +31,9 @@ from fleet.model.status import Status
 if TYPE_CHECKING:
     from fleet.model.results import TargetResult
 
-#: Outcomes where the script never ran to a verdict of its own: nothing was checked.
-NOT_CHECKED = frozenset({Status.SKIPPED, Status.NOT_STARTED, Status.CANCELED})
+#: Outcomes where the script never ran to a verdict of its own (or has not yet: Running, in a
+#: report of a run in flight): nothing was checked.
+NOT_CHECKED = frozenset({Status.SKIPPED, Status.NOT_STARTED, Status.CANCELED, Status.RUNNING})
 #: Outcomes where the script ran and exited: its exit code and output are judged.
 RAN = frozenset({Status.SUCCEEDED, Status.FAILED})
 

@@ -9,7 +9,9 @@ from datetime import datetime
 
 from fleet.model.expect import Expectations, Judgement
 from fleet.model.hygiene import Deleted
+from fleet.model.reboot import RebootRecord
 from fleet.model.rollout import RolloutRecord
+from fleet.model.script import ScriptIdentity
 from fleet.model.status import Status
 from fleet.model.targets import Target
 
@@ -28,6 +30,7 @@ class TargetResult:
     attempts: int = 0  # PUTs sent for this target (including retries)
     polls: int = 0  # GETs sent for this target
     deleted: tuple[Deleted, ...] = ()  # run commands fleet deleted on this target in this run
+    reboot: RebootRecord | None = None  # a reboot its script required (rollout.reboot)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class RunReport:
     ended: str = "completed"
     ended_detail: str | None = None  # e.g. which gate tripped, after which batch
     rollout: RolloutRecord | None = None
+    simulated: bool = False  # run against fleet's Azure emulator (--sim), not Azure
+    script: tuple[ScriptIdentity, ...] = ()  # what was sent, per OS variant
     expect: Expectations = field(default_factory=Expectations)  # the job's, for the verdicts
 
     def judgements(self) -> tuple[Judgement, ...]:
@@ -59,6 +64,7 @@ class RunReport:
         return tuple(self.expect.judge(r) for r in self.results)
 
     cleanup: str = "keep-last"  # the cleanup policy (what fleet deleted: each target's deleted)
+    reboot: str = "never"  # the reboot policy (what happened: each target's reboot)
 
 
 @dataclass(frozen=True)
@@ -69,12 +75,14 @@ class Progress:
     skipped: int = 0  # decided without a write (not running, excluded by preflight)
     launched: int = 0  # run command accepted by Azure
     running: int = 0  # launched and not yet final
+    rebooting: int = 0  # of those running: their script is done, their VM restarting / awaited
     succeeded: int = 0
-    failed: int = 0  # every final status other than Succeeded and Skipped
+    failed: int = 0  # every final status but Succeeded, Skipped and NotStarted
+    not_started: int = 0  # the rollout stopped before launching them (not failures)
     throttled: int = 0  # 429s received so far
     throttle_wait_s: float = 0.0
     elapsed_s: float = 0.0
 
     @property
     def done(self) -> int:
-        return self.skipped + self.succeeded + self.failed
+        return self.skipped + self.succeeded + self.failed + self.not_started

@@ -14,10 +14,11 @@ targets minus the ones preflight skips).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from fleet.model.hygiene import Cleanup
+from fleet.model.reboot import RebootPolicy
 from fleet.model.script import ScriptSpec
 from fleet.model.targets import Target
 
@@ -90,6 +91,8 @@ class RolloutPolicy:
     confirm_over: int = 10  # the CLI asks before running on more targets than this
     cleanup: Cleanup = Cleanup.KEEP_LAST  # what fleet deletes once a result is read
     pending_timeout_s: int = PENDING_TIMEOUT_S  # Pending longer than this = AgentNotReady
+    # restart the VM after its script (never by default)
+    reboot: RebootPolicy = field(default_factory=RebootPolicy)
 
 
 @dataclass(frozen=True)

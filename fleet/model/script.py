@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -51,6 +52,9 @@ class ScriptSpec:
     run_as_user: str | None = None
     run_as_password: Secret | None = None
     timeout_s: int = 600  # 0 = no handler timeout (``run_limit_s``)
+    # exit codes that count as Succeeded (the report keeps the code), e.g. (0, 100) for a
+    # patch that exits 100 "reboot required"
+    success_exit_codes: tuple[int, ...] = (0,)
 
     def source_for(self, os: str | None) -> ScriptSource | None:
         if os == "linux" and self.linux is not None:
@@ -63,3 +67,29 @@ class ScriptSpec:
     def sources(self) -> tuple[ScriptSource, ...]:
         """Every source the script has (default, linux, windows: those that are set)."""
         return tuple(s for s in (self.default, self.linux, self.windows) if s is not None)
+
+    def identities(self) -> tuple[ScriptIdentity, ...]:
+        """What each variant sends, for the report: its kind and the SHA-256 of its text."""
+        variants = (("default", self.default), ("linux", self.linux), ("windows", self.windows))
+        return tuple(ScriptIdentity.of(name, src) for name, src in variants if src is not None)
+
+
+@dataclass(frozen=True)
+class ScriptIdentity:
+    """One script variant as the report names it: ``sha256`` of an inline script's text (UTF-8),
+    the command id of a built-in command; a URI is neither hashed nor shown (it may carry a
+    SAS token, and what it serves can change)."""
+
+    variant: str  # default | linux | windows
+    kind: SourceKind
+    sha256: str | None = None
+    command_id: str | None = None
+
+    @classmethod
+    def of(cls, variant: str, source: ScriptSource) -> ScriptIdentity:
+        if source.kind is SourceKind.INLINE:
+            digest = hashlib.sha256(source.value.encode("utf-8")).hexdigest()
+            return cls(variant, source.kind, sha256=digest)
+        if source.kind is SourceKind.COMMAND_ID:
+            return cls(variant, source.kind, command_id=source.value)
+        return cls(variant, source.kind)

@@ -31,6 +31,8 @@ STATUS_COLOURS: dict[str, str] = {
     Status.ERROR.value: "#d84315",
     Status.AGENT_NOT_READY.value: "#00838f",
     Status.LIMIT_REACHED.value: "#5d4037",
+    Status.REBOOT_TIMED_OUT.value: "#283593",
+    Status.RUNNING.value: "#29b6f6",
 }
 _OTHER = "#607d8b"
 _ORDER = {status.value: index for index, status in enumerate(Status)}

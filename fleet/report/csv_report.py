@@ -22,7 +22,9 @@ from fleet.report.outcome import verdict_of
 
 #: The columns, in order. ``group`` is the output group's key (the JSON report's ``groups``);
 #: ``verdict`` (pass, fail, skip) and ``verdict_reason`` are the job's verdict (``expect:``),
-#: ``values`` the numbers it read from the output, as a JSON object.
+#: ``values`` the numbers it read from the output, as a JSON object; ``reboot`` what became of
+#: the reboot its script asked for (done, timed-out, not-requested, refused, unknown, abandoned;
+#: empty: none asked) and ``reboot_seconds`` how long until the VM was back (Azure seconds).
 COLUMNS: tuple[str, ...] = (
     "run_id",
     "job",
@@ -48,6 +50,8 @@ COLUMNS: tuple[str, ...] = (
     "verdict",
     "verdict_reason",
     "values",
+    "reboot",
+    "reboot_seconds",
 )
 INT_COLUMNS = frozenset({"exit_code", "attempts", "polls"})
 #: Free text that may come from a VM, a script or a tag: protected against formula injection.
@@ -89,6 +93,10 @@ def csv_rows(document: Mapping[str, Any]) -> list[Row]:
         row["verdict_reason"] = _blank_is_none(verdict.get("reason"))
         values = verdict.get("values")
         row["values"] = json.dumps(values, sort_keys=True) if values else None
+        reboot = t.get("reboot") or {}
+        row["reboot"] = reboot.get("outcome")
+        seconds = reboot.get("seconds_to_ready")
+        row["reboot_seconds"] = None if seconds is None else f"{seconds:g}"
         rows.append(row)
     return rows
 

@@ -15,10 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from fleet.model import (
+    BatchRecord,
     Deleted,
     DeleteReason,
+    GateRecord,
     Judgement,
+    RolloutRecord,
     RunReport,
+    ScriptIdentity,
+    SourceKind,
     Status,
     Target,
     TargetResult,
@@ -26,19 +31,21 @@ from fleet.model import (
 )
 from fleet.report.files import write_atomic
 from fleet.report.groups import OutputGroup, group_results
+from fleet.report.reboots import reboot_dict, reboots_summary
 from fleet.secrets import NO_SECRETS, Secrets
+
+#: 3: ``reboots`` and per-target ``reboot`` added; 2: ``schema_version``, ``simulated``,
+#: ``script`` (per OS variant: kind, SHA-256 of the text), ``cleanup`` and per-target ``os``
+#: and ``deleted`` added; 1 (no ``schema_version``): the first reports.
+SCHEMA_VERSION = 3
 
 #: Statuses that prove Azure accepted the run command (the target was launched).
 _LAUNCHED = frozenset(
     {
-        Status.SUCCEEDED,
-        Status.FAILED,
-        Status.TIMED_OUT,
-        Status.CANCELED,
-        Status.WEDGED,
-        Status.AGENT_NOT_READY,
+        Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELED, Status.WEDGED,
+        Status.AGENT_NOT_READY, Status.REBOOT_TIMED_OUT, Status.RUNNING,
     }
-)
+)  # fmt: skip
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -55,7 +62,7 @@ def was_launched(result: TargetResult) -> bool:
 
 
 def target_fields(t: Target) -> dict[str, Any]:
-    """Where a target is, as the report and ``fleet targets --format json`` show it."""
+    """Where a target is, as the report and ``fleet targets -o json`` show it."""
     return {
         "id": t.id,
         "name": t.name,
@@ -92,6 +99,7 @@ def _target_dict(r: TargetResult, judgement: Judgement) -> dict[str, Any]:
         "polls": r.polls,
         "verdict": verdict_dict(judgement),
         "deleted": [deleted_dict(d) for d in r.deleted],
+        "reboot": reboot_dict(r.reboot),
     }
 
 
@@ -123,6 +131,21 @@ def _group_dict(g: OutputGroup) -> dict[str, Any]:
         "sample_output": g.sample_output,
         "sample_error": g.sample_error,
     }
+
+
+def _script_dict(script: ScriptIdentity) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": script.kind.value, "sha256": script.sha256}
+    if script.command_id is not None:
+        out["command_id"] = script.command_id
+    return out
+
+
+def script_from_dict(raw: Mapping[str, Any] | None) -> tuple[ScriptIdentity, ...]:
+    """The report's ``script`` section back as objects (``fleet show``)."""
+    return tuple(
+        ScriptIdentity(variant, SourceKind(v["kind"]), v.get("sha256"), v.get("command_id"))
+        for variant, v in (raw or {}).items()
+    )
 
 
 def _per_target(count: int, launched: int) -> float | None:
@@ -163,8 +186,11 @@ def report_to_dict(
         groups = group_results(report.results)
     judged = sorted(zip(report.results, report.judgements(), strict=True), key=_by_target_id)
     return {
+        "schema_version": SCHEMA_VERSION,
         "run_id": report.run_id,
         "job": report.job,
+        "simulated": report.simulated,
+        "script": {s.variant: _script_dict(s) for s in report.script},
         "started_at": iso(report.started_at),
         "finished_at": iso(report.finished_at),
         "ended": report.ended,
@@ -176,6 +202,7 @@ def report_to_dict(
         "arm": _arm_dict(report),
         "rollout": _rollout_dict(report),
         "cleanup": _cleanup_dict(report),
+        "reboots": reboots_summary(report),
     }
 
 
@@ -223,6 +250,29 @@ def _rollout_dict(report: RunReport) -> dict[str, Any] | None:
     }
 
 
+def rollout_from_dict(raw: Mapping[str, Any] | None) -> RolloutRecord | None:
+    """The report's ``rollout`` section back as a record (``fleet show`` prints it as
+    ``fleet run`` did, and a continued run keeps the gate verdicts it had)."""
+    if not raw:
+        return None
+    budget = raw.get("error_budget") or {}
+    return RolloutRecord(
+        order=str(raw.get("order") or ""),
+        batches=tuple(
+            BatchRecord(b["index"], b.get("group"), tuple(b.get("targets") or ()), b["started"])
+            for b in raw.get("batches") or ()
+        ),
+        gates=tuple(
+            GateRecord(g["gate"], g["batch"], g["passed"], g["reason"], tuple(g["targets"]))
+            for g in raw.get("gates") or ()
+        ),
+        max_errors=budget.get("max_errors"),
+        script_failures=int(budget.get("failures") or 0),
+        platform_failures=int(budget.get("platform_failures") or 0),
+        count_platform_failures=bool(budget.get("count_platform_failures")),
+    )
+
+
 def json_text(document: Mapping[str, Any]) -> str:
     """The report document as ``--report`` writes it: indented, UTF-8 text, a final newline."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -235,7 +285,7 @@ def write_report(
     secrets: Secrets = NO_SECRETS,
     groups: Sequence[OutputGroup] | None = None,
 ) -> None:
-    """Write the JSON report to ``path`` atomically: readers see the old file or the new one."""
+    """Write the JSON report to ``path`` (``ReportWriteError`` if it cannot be written)."""
     # Serialise first: a bug in the data must not leave a temporary file behind either.
     document = report_to_dict(report, secrets=secrets, groups=groups)
     write_atomic(Path(path), json_text(document).encode("utf-8"))

@@ -14,8 +14,9 @@ tests/fixtures/junit/junit.xsd (written from the format's documentation; sources
 - a test case per target: ``classname`` = the job, ``name`` = the target (with its resource
   group when two targets share a name), ``time`` = its run time. At most one child (the format
   allows one), by ``fleet.report.outcome``: ``<failure>`` when the check failed (the job's
-  verdict, else the script did not succeed: Failed, TimedOut, Wedged), ``<error>`` when the platform
-  kept it from being checked (AccessDenied, NotFound, Conflict, ThrottledOut, Error),
+  verdict, else the script did not succeed: Failed, TimedOut, Wedged; or its VM did not come
+  back from its reboot: RebootTimedOut), ``<error>`` when the platform kept it from being
+  checked (AccessDenied, NotFound, Conflict, ThrottledOut, Error),
   ``<skipped>`` when it was not checked (Skipped, NotStarted); the message is the verdict's or
   the run's reason, the text the status, exit code, values read and the tail of stdout and
   stderr.

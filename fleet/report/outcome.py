@@ -14,10 +14,18 @@ from typing import Any
 
 from fleet.model import Status
 
-#: The script ran and did not succeed: a failed check.
-FAILURE = frozenset({Status.FAILED.value, Status.TIMED_OUT.value, Status.WEDGED.value})
-#: Not attempted: nothing is known about the target's health.
-SKIPPED = frozenset({Status.SKIPPED.value, Status.NOT_STARTED.value})
+#: The script ran and did not succeed, or its VM did not come back from the reboot it asked
+#: for: a failed check.
+FAILURE = frozenset(
+    {
+        Status.FAILED.value,
+        Status.TIMED_OUT.value,
+        Status.WEDGED.value,
+        Status.REBOOT_TIMED_OUT.value,
+    }
+)
+#: Not attempted, or no result yet (a run in flight): nothing is known about its health.
+SKIPPED = frozenset({Status.SKIPPED.value, Status.NOT_STARTED.value, Status.RUNNING.value})
 BAD = frozenset({"failure", "error"})
 TAIL_LINES = 40
 TAIL_CHARS = 4000

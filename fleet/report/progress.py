@@ -1,7 +1,8 @@
 """The live progress display of a run in flight.
 
-On a terminal: a ``rich.live.Live`` panel (bar, launched / running / done / failed / skipped,
-throttle waits, elapsed time) refreshed about four times a second. Elsewhere (CI logs, pipes):
+On a terminal: a ``rich.live.Live`` panel (bar, launched / running — and how many of those are
+rebooting — / done / failed / skipped, throttle waits, elapsed time) refreshed about four times
+a second. Elsewhere (CI logs, pipes):
 one plain status line at most every ``plain_interval_s`` seconds, plus the final state. Renders
 ``fleet.model.Progress`` snapshots; knows nothing about the engine that produces them.
 """
@@ -32,12 +33,21 @@ def _percent(p: Progress) -> int:
     return int(100 * p.done / p.total) if p.total else 100
 
 
+def _not_started(p: Progress) -> str:
+    return f", not started {p.not_started:,}" if p.not_started else ""
+
+
+def _rebooting(p: Progress) -> str:
+    return f" ({p.rebooting:,} rebooting)" if p.rebooting else ""
+
+
 def plain_line(p: Progress) -> str:
     """One line for logs, e.g. ``[01:02] 80/200 done (40%): launched 120, running 40, ...``."""
     return (
         f"[{_clock(p.elapsed_s)}] {p.done:,}/{p.total:,} done ({_percent(p)}%): "
-        f"launched {p.launched:,}, running {p.running:,}, succeeded {p.succeeded:,}, "
-        f"failed {p.failed:,}, skipped {p.skipped:,}; "
+        f"launched {p.launched:,}, running {p.running:,}{_rebooting(p)}, "
+        f"succeeded {p.succeeded:,}, "
+        f"failed {p.failed:,}, skipped {p.skipped:,}{_not_started(p)}; "
         f"throttled {p.throttled:,} ({p.throttle_wait_s:,.1f}s waited)"
     )
 
@@ -46,11 +56,12 @@ def progress_renderable(p: Progress, title: str) -> Group:
     # One flowing line rather than a grid: it wraps cleanly on narrow terminals.
     parts = [
         (f"launched {p.launched:,}", ""),
-        (f"running {p.running:,}", "cyan"),
+        (f"running {p.running:,}{_rebooting(p)}", "cyan"),
         (f"done {p.done:,}/{p.total:,}", "bold"),
         (f"succeeded {p.succeeded:,}", "green"),
         (f"failed {p.failed:,}", "red" if p.failed else ""),
         (f"skipped {p.skipped:,}", "yellow" if p.skipped else ""),
+        *([(f"not started {p.not_started:,}", "dim")] if p.not_started else []),
         (f"429s {p.throttled:,} ({p.throttle_wait_s:,.1f}s waited)", "magenta"),
     ]
     counts = Text("  ·  ").join(Text(label, style=style) for label, style in parts)

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from fleet.model import DeleteReason, RunReport, Status
 from fleet.report.groups import OutputGroup, group_results
+from fleet.report.reboots import reboots_line
 from fleet.secrets import NO_SECRETS, Secrets
 
 STATUS_STYLES: dict[Status, str] = {
@@ -24,6 +25,7 @@ STATUS_STYLES: dict[Status, str] = {
     Status.SKIPPED: "yellow",
     Status.CANCELED: "yellow",
     Status.NOT_STARTED: "dim",
+    Status.RUNNING: "cyan",
     Status.THROTTLED_OUT: "magenta",
     Status.AGENT_NOT_READY: "magenta",
     Status.LIMIT_REACHED: "magenta",
@@ -62,23 +64,37 @@ def _sample(group: OutputGroup) -> str:
     return "\n".join(p.rstrip("\n") for p in (group.sample_output, group.sample_error) if p)
 
 
+def _hostless(summary: str, names: Sequence[str]) -> str:
+    """``summary`` with the targets' own names said as ``<host>``: a line that speaks for
+    several targets must not name one of them ("web-019: patched" for four)."""
+    for name in sorted(names, key=len, reverse=True):
+        if name in summary:
+            summary = summary.replace(name, "<host>")
+    return summary
+
+
 def fold(groups: Sequence[OutputGroup]) -> list[_Line]:
-    """Successful groups that end in the same verdict (e.g. "status: OK") become one line: their
-    outputs differ only in detail like the distribution, which is noise for a health check."""
+    """Successful groups that end in the same verdict (e.g. "status: OK", "<host>: patched")
+    and exit code become one line: their outputs differ only in detail like the distribution,
+    which is noise for a health check or a patch."""
     lines: list[_Line] = []
-    folded: dict[str, int] = {}
+    folded: dict[tuple[str, int | None], int] = {}
     for g in groups:
-        index = folded.get(_verdict(g.summary)) if g.status is Status.SUCCEEDED else None
+        hostless = _hostless(g.summary, g.targets)
+        key = (_verdict(hostless), g.exit_code)
+        index = folded.get(key) if g.status is Status.SUCCEEDED else None
         if index is None:
             if g.status is Status.SUCCEEDED:
-                folded[_verdict(g.summary)] = len(lines)
-            lines.append(_Line(g.status, g.exit_code, g.count, g.targets, g.summary, 1, _sample(g)))
+                folded[key] = len(lines)
+            summary = g.summary if g.count == 1 else hostless
+            lines.append(_Line(g.status, g.exit_code, g.count, g.targets, summary, 1, _sample(g)))
             continue
         first = lines[index]
         names = tuple(sorted(first.names + g.targets))
         lines[index] = replace(
-            first, count=first.count + g.count, names=names, variants=first.variants + 1
-        )
+            first, count=first.count + g.count, names=names, variants=first.variants + 1,
+            summary=_hostless(first.summary, first.names),  # the largest group's words
+        )  # fmt: skip
     return sorted(lines, key=lambda line: -line.count)  # stable: ties keep the groups' order
 
 
@@ -114,7 +130,7 @@ def render_groups(console: Console, groups: Sequence[OutputGroup], *, max_names:
         head.append(line.summary)
         if line.variants > 1:
             head.append(f" ({line.variants} output variants)", style="dim")
-        if line.status is not Status.SUCCEEDED:
+        if line.status is not Status.SUCCEEDED or line.exit_code not in (None, 0):
             head.append(f"  [{_outcome(line)}]", style=status_style(line.status))
         console.print(head, highlight=False, soft_wrap=True)  # keep one greppable line
         if line.status is not Status.SUCCEEDED and line.sample:
@@ -152,6 +168,9 @@ def _footer(report: RunReport) -> Text:
         if len(done) < len(deleted):
             text.append(f"; {len(deleted) - len(done):,} could not be deleted (see the report)")
         text.append(".")
+    rebooted = reboots_line(report)
+    if rebooted is not None:
+        text.append(f"\n{rebooted}")
     return text
 
 

@@ -1,6 +1,6 @@
 """The view of one run: what the HTML report and the dashboard's run page show, computed from
-the JSON report's document (``report_to_dict``) — the summary and its chart, the batches and
-gates, the output groups and the failing targets' outputs.
+the JSON report's document (``report_to_dict``) — the summary and its chart (with the line about
+reboots), the batches and gates, the output groups and the failing targets' outputs.
 
 Pure: a document in, plain dicts out (plus ``Markup`` charts, already escaped). Templates only
 lay them out. Long lists are cut (``GROUP_NAMES``, ``FAILING_SHOWN``) with a count of the rest,
@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from fleet.model import RebootOutcome
 from fleet.report.charts import batch_bars, colour, status_bar
 from fleet.report.outcome import BAD, outcome, tail, verdict_of
+from fleet.report.reboots import reboots_sentence
 
 GROUP_NAMES = 60  # target names listed per output group
 FAILING_SHOWN = 100  # failing targets whose outputs are shown
@@ -163,4 +165,15 @@ def run_view(document: Mapping[str, Any]) -> dict[str, Any]:
         "groups": _groups(document),
         "failing": failing,
         "failing_more": failing_more,
+        "reboots": _reboots(document),
     }
+
+
+def _reboots(document: Mapping[str, Any]) -> str | None:
+    """The summary's line about reboots (None: the run asked for none)."""
+    left = [
+        t["name"]
+        for t in document.get("targets") or []
+        if (t.get("reboot") or {}).get("outcome") == RebootOutcome.NOT_REQUESTED.value
+    ]
+    return reboots_sentence(document.get("reboots") or {}, left)

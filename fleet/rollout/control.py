@@ -7,7 +7,8 @@
        └──stop with cancel_running ──────────┴► CANCELING  in-flight run commands are deleted
 
 Each interrupt (SIGINT/SIGTERM) escalates one step, so a first Ctrl-C stops launching and a
-second deletes what is in flight. Launching is allowed only while RUNNING. The first reason
+second deletes what is in flight. Launching is allowed only while RUNNING; a reboot a finished
+script asked for is still requested while a halt drains, not after a stop. The first reason
 that stopped launching is how the run ended (``ended``); later escalations change what happens
 to in-flight targets, not that.
 """
@@ -58,6 +59,13 @@ class RunControl:
     @property
     def launching_allowed(self) -> bool:
         return self.stage is Stage.RUNNING
+
+    @property
+    def restarts_allowed(self) -> bool:
+        """Whether a target whose script asked for a reboot may still be restarted: while the
+        run goes on, or drains after a halt (its running targets finish their work); not after
+        a stop (Ctrl-C, SIGTERM, the deadline), which sends nothing new."""
+        return self.stage is Stage.RUNNING or (self.stage is Stage.DRAINING and not self.bounded)
 
     @property
     def not_started_reason(self) -> str:

@@ -90,6 +90,7 @@ def live_row(run: LiveRun) -> dict[str, Any]:
             "done": p.done,
             "launched": p.launched,
             "running": p.running,
+            "rebooting": p.rebooting,
             "succeeded": p.succeeded,
             "failed": p.failed,
             "skipped": p.skipped,

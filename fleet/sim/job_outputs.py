@@ -8,10 +8,9 @@ Each is recognised by a line of its script, so the job file, a copy of the scrip
   are health-check outputs in every shipped profile.
 - ``patch.sh`` (``REBOOT REQUIRED``): the package manager's output for the VM's distribution
   (apt, or dnf on Red Hat; see :func:`package_facts`); healthy VMs exit 0, or 100 ("patched,
-  reboot required") on 30% of them (drawn once per VM). On a full disk the update fails, and
-  because the script runs under ``set -e`` it exits with apt-get's own error status, which is
-  also 100: the error stream, not the exit code, tells the two apart (a trap of the script,
-  modelled as is; dnf would exit 1 there, a difference we do not model).
+  reboot required") on 30% of them (drawn once per VM). On a full disk the update fails: the
+  script reports the package manager's status (apt-get's is 100, which the job counts as a
+  success) on stderr and exits 1 instead.
 - ``rotate-api-token.sh`` (``token rotated in``): the token is rotated and nginx restarted; where
   nginx is down its restart fails (``set -e``: exit 1 with systemctl's message); on a full disk
   ``mktemp`` fails first.
@@ -26,6 +25,9 @@ from fleet.sim.profile_sections import Behaviour, Outcome, ScriptMatch
 _PATCHED = "{pkg_update_log}{hostname}: patched; no reboot required\n"
 _REBOOT = "{pkg_kernel_log}{hostname}: patched; REBOOT REQUIRED\n"
 _DENIED = "bash: {script_first_line}: Permission denied\n"
+_UPDATE_FAILED = (
+    "{pkg_no_space}ERROR: the package update failed on {hostname} (status {pkg_status})\n"
+)
 
 PATCH = Behaviour(
     name="patch",
@@ -33,7 +35,7 @@ PATCH = Behaviour(
     outcomes=[
         Outcome(name="patched", vm_class="ok", weight=0.7, output=_PATCHED),
         Outcome(name="reboot-required", vm_class="ok", weight=0.3, exit_code=100, output=_REBOOT),
-        Outcome(name="disk-full", exit_code=100, output="{pkg_refresh}", error="{pkg_no_space}"),
+        Outcome(name="disk-full", exit_code=1, output="{pkg_refresh}", error=_UPDATE_FAILED),
         Outcome(name="patched-service-down", vm_class="service-down", output=_PATCHED),
         Outcome(name="permission-denied", exit_code=126, error=_DENIED),
     ],
@@ -78,10 +80,10 @@ _UBUNTU = {"20.04": "focal", "22.04": "jammy", "24.04": "noble"}
 
 def package_facts(os_name: str, kernel: str) -> dict[str, str]:
     """What a package update prints on a VM with this distribution (template placeholders
-    ``pkg_refresh``, ``pkg_update_log``, ``pkg_kernel_log``, ``pkg_no_space``)."""
+    ``pkg_refresh``, ``pkg_update_log``, ``pkg_kernel_log``, ``pkg_no_space``, ``pkg_status``)."""
     if os_name.startswith("Windows"):
         return dict.fromkeys(
-            ("pkg_refresh", "pkg_update_log", "pkg_kernel_log", "pkg_no_space"), ""
+            ("pkg_refresh", "pkg_update_log", "pkg_kernel_log", "pkg_no_space", "pkg_status"), ""
         )
     if os_name.startswith("Red Hat"):
         return _dnf(kernel)
@@ -119,6 +121,7 @@ def _apt(os_name: str, kernel: str) -> dict[str, str]:
         "pkg_update_log": refresh + update,
         "pkg_kernel_log": refresh + with_kernel,
         "pkg_no_space": "E: You don't have enough free space in /var/cache/apt/archives/.\n",
+        "pkg_status": "100",  # apt-get's status on any error
     }
 
 
@@ -147,4 +150,5 @@ def _dnf(kernel: str) -> dict[str, str]:
         "pkg_update_log": update,
         "pkg_kernel_log": with_kernel,
         "pkg_no_space": no_space,
+        "pkg_status": "1",
     }

@@ -70,6 +70,9 @@ class SimVm:
     power_state: PowerState = PowerState.RUNNING
     agent: AgentState = AgentState.READY
     provisioning_state: str = "Succeeded"  # "Updating" while a restart is in progress
+    # When the provisioning state last changed (ISO 8601; the ``time`` of the instance view's
+    # ProvisioningState status); None = not since the VM was created.
+    provisioned_at: str | None = None
     agent_version: str = "2.10.0.8"
     script_fault: str | None = None
     scale_set: SimScaleSet | None = None

@@ -12,6 +12,9 @@ Rules:
 - Only a running VM, or one already restarting ("set to run"), can be restarted; otherwise 409
   ``OperationNotAllowed`` "The operation requires the VM to be running (or set to run)."
   (MicrosoftDocs/azure-docs#32404, PierreBeucher/cloudypad#69).
+- The instance view's ProvisioningState status carries the ``time`` it last changed: the
+  restart's request, then the end of its operation (``SimVm.provisioned_at``). A caller that
+  lost a restart's answer compares it with a reading taken before the request.
 - A restart whose operation is still in progress when another is requested ends ``Canceled`` /
   ``OperationPreempted`` (osbuild/osbuild-composer#1447); the newer timeline takes over. Both
   count as restarts in the ground truth (``/_sim/restarts``).
@@ -175,7 +178,7 @@ class PowerModel:
         self._history.append(restart)
         for instant in plan.transitions():
             heapq.heappush(self._due, (instant, next(self._tiebreak), key))
-        _apply(restart, now)
+        _apply(restart, now, self._iso)
         if self.on_restart is not None:
             self.on_restart(vm, now, plan.agent_ready_at)
         return restart
@@ -188,7 +191,7 @@ class PowerModel:
             _, _, key = heapq.heappop(self._due)
             restart = self._active.get(key)
             if restart is not None:
-                _apply(restart, now)
+                _apply(restart, now, self._iso)
 
     def agent_wait(self, vm: SimVm, now: float) -> float:
         """Azure-seconds until a restarting VM's agent is Ready (0 if it is not restarting)."""
@@ -221,8 +224,14 @@ class PowerModel:
         return self._clock.utc(t).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _apply(restart: Restart, now: float) -> None:
+def _apply(restart: Restart, now: float, iso: Callable[[float], str]) -> None:
     vm, plan = restart.vm, restart.plan
     vm.power_state = plan.power(now)
     vm.agent = plan.agent(now)
-    vm.provisioning_state = plan.provisioning(now)
+    state = plan.provisioning(now)
+    if state != vm.provisioning_state or now == plan.requested_at:
+        # the instance view's ProvisioningState time: when the restart began, then when its
+        # operation ended (a transition is applied late, at the next request: use its instant)
+        changed = plan.requested_at if state == "Updating" else plan.operation_end()
+        vm.provisioned_at = iso(changed)
+    vm.provisioning_state = state

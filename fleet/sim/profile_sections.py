@@ -87,6 +87,7 @@ PLACEHOLDERS: dict[str, str] = {
     "pkg_update_log": "what a package update prints on this VM's distribution",
     "pkg_kernel_log": "the same, for an update that installs a new kernel",
     "pkg_no_space": "the package manager's out-of-disk-space error",
+    "pkg_status": "the package manager's exit status when it fails (apt 100, dnf 1)",
     "script_first_line": "the script's first non-blank line (after any #! line)",
     "exit_code": "this outcome's exit code",
     "run_command": "the run command's name",

@@ -66,12 +66,16 @@ def power_status(vm: SimVm) -> dict[str, Any]:
 
 def _statuses(vm: SimVm) -> list[dict[str, Any]]:
     # "ProvisioningState/updating" / "Updating" while a restart runs (docs "states-billing":
-    # start and restart fall under Updating); a failed one leaves "Failed".
+    # start and restart fall under Updating); a failed one leaves "Failed". Its ``time`` is when
+    # the provisioning state last changed (the spec's InstanceViewStatus.time, "the time of the
+    # status"; VirtualMachine_Get_InstanceView.json shows one on this status and none on the
+    # power state): so a restart moves it, once when it starts and once when its operation ends.
     state = vm.provisioning_state
     display = "Provisioning succeeded" if state == "Succeeded" else state
     level = "Error" if state == "Failed" else "Info"
     provisioned = {"code": f"ProvisioningState/{state.lower()}", "level": level}
     provisioned["displayStatus"] = display
+    provisioned["time"] = vm.provisioned_at or time_created(vm.vm_id)
     return [provisioned, power_status(vm)]
 
 

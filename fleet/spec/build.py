@@ -25,6 +25,8 @@ from fleet.model import (
     JobSpec,
     Order,
     Parameter,
+    Reboot,
+    RebootPolicy,
     RolloutPolicy,
     ScriptSource,
     ScriptSpec,
@@ -102,10 +104,12 @@ def build(
 
 def build_job_spec(job: Job, source: str, ctx: BuildContext) -> JobSpec:
     """The frozen spec; check ``ctx.problems`` afterwards (the spec is unusable if any)."""
+    script = _script(job.script, ctx)
+    _check_reboot(job.rollout, script, ctx)
     return JobSpec(
         name=job.name,
         selector=build_selector(job.targets),
-        script=_script(job.script, ctx),
+        script=script,
         concurrency=job.max_concurrency or job.rollout.max_concurrency or Concurrency(),
         source=source,
         rollout=build_rollout(job.rollout, ctx),
@@ -140,7 +144,35 @@ def build_rollout(rollout: Rollout, ctx: BuildContext) -> RolloutPolicy:
         confirm_over=rollout.confirm_over,
         cleanup=rollout.cleanup,
         pending_timeout_s=rollout.pending_timeout,
+        reboot=RebootPolicy(
+            mode=rollout.reboot,
+            exit_codes=tuple(dict.fromkeys(rollout.reboot_exit_codes)),
+            marker=rollout.reboot_marker,
+            timeout_s=rollout.reboot_timeout,
+        ),
     )
+
+
+def _check_reboot(rollout: Rollout, script: ScriptSpec, ctx: BuildContext) -> None:
+    """A reboot policy must be able to tell when a reboot is required, and a reboot follows
+    only a script that succeeded (checked once flags are laid over a job file)."""
+    if rollout.reboot is Reboot.IF_REQUIRED and not (
+        rollout.reboot_exit_codes or rollout.reboot_marker
+    ):
+        message = (
+            "if-required needs a way to know: reboot_exit_codes (e.g. [100]) or reboot_marker "
+            "(a regex matching a line the script prints)"
+        )
+        ctx.problem(("rollout", "reboot"), message)
+    success = tuple(getattr(script, "success_exit_codes", (0,)))
+    outside = [c for c in rollout.reboot_exit_codes if c not in success]
+    if outside:
+        codes = ", ".join(str(c) for c in outside)
+        message = (
+            f"{codes} not in script.success_exit_codes {list(success)} — fleet reboots only "
+            f"after a script that succeeded; add {codes} to script.success_exit_codes"
+        )
+        ctx.problem(("rollout", "reboot_exit_codes"), message)
 
 
 def _gate_loc(rollout: Rollout, index: int) -> Loc:
@@ -188,6 +220,7 @@ def _script(script: Script, ctx: BuildContext, loc: Loc = ("script",)) -> Script
         run_as_user=None if run_as is None else run_as.user,
         run_as_password=password,
         timeout_s=script.timeout,
+        success_exit_codes=tuple(dict.fromkeys(script.success_exit_codes or (0,))),
     )
 
 

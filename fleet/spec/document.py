@@ -19,19 +19,25 @@ FLAGS_SOURCE = "<flags>"
 
 @dataclass(frozen=True)
 class JobDocument:
-    """A job file's ``text`` (with the ``rollout`` flags laid over its ``rollout:`` section),
-    or the ``data`` the job flags became. ``base_dir``: where relative ``file:`` scripts are
-    read from (the job file's directory, or the working directory of the flags), absolute."""
+    """A job file's ``text`` or the ``data`` the job flags became, and the ``overrides`` laid
+    over it (flags given with the job file, a rerun's changes: ``fleet.spec.overrides``).
+    ``base_dir``: where relative ``file:`` scripts are read from (the job file's directory,
+    or the working directory of the flags), absolute."""
 
     source: str  # the job file's path, or "<flags>"
     base_dir: str
     text: str | None = None
     data: Mapping[str, Any] | None = None
-    rollout: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def from_file(self) -> bool:
         return self.text is not None
+
+    @property
+    def rollout(self) -> Mapping[str, Any]:
+        """The rollout flags among the overrides."""
+        return dict(self.overrides.get("rollout") or {})
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,17 +45,20 @@ class JobDocument:
             "base_dir": self.base_dir,
             "text": self.text,
             "data": None if self.data is None else dict(self.data),
-            "rollout": dict(self.rollout),
+            "overrides": dict(self.overrides),
+            "rollout": dict(self.rollout),  # what fleet before overrides read
         }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> JobDocument:
+        rollout = raw.get("rollout")
+        overrides = raw.get("overrides") or ({"rollout": dict(rollout)} if rollout else {})
         return cls(
             source=str(raw["source"]),
             base_dir=str(raw["base_dir"]),
             text=raw.get("text"),
             data=raw.get("data"),
-            rollout=dict(raw.get("rollout") or {}),
+            overrides=dict(overrides),
         )
 
 

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from fleet.errors import SpecError
 from fleet.model import JobSpec
-from fleet.spec.build import ScriptFiles, build
+from fleet.spec.build import build
 from fleet.spec.document import FLAGS_SOURCE, JobDocument, ParsedJob
 from fleet.spec.problems import Loc, Origin, Problem, problem_of
 from fleet.spec.schema import Rollout
@@ -49,6 +49,14 @@ FLAGS: dict[Loc, str] = {
     ("script", "run_as"): "--run-as-user",
     ("script", "run_as", "password"): "--run-as-password-env",
     ("script", "timeout"): "--timeout",
+    ("script", "success_exit_codes"): "--success-exit-codes",
+    ("script", "windows"): "--windows-script/--windows-script-file",
+    ("script", "windows", "inline"): "--windows-script",
+    ("script", "windows", "file"): "--windows-script-file",
+    ("script", "linux"): "--script/--script-file/--script-uri",
+    ("script", "linux", "inline"): "--script",
+    ("script", "linux", "file"): "--script-file",
+    ("script", "linux", "uri"): "--script-uri",
     ("max_concurrency",): "--max-concurrency",
     ("rollout",): "rollout flags",
     ("rollout", "max_concurrency"): "--max-concurrency",
@@ -64,6 +72,10 @@ FLAGS: dict[Loc, str] = {
     ("rollout", "confirm_over"): "--confirm-over",
     ("rollout", "cleanup"): "--cleanup",
     ("rollout", "pending_timeout"): "--pending-timeout",
+    ("rollout", "reboot"): "--reboot",
+    ("rollout", "reboot_exit_codes"): "--reboot-exit-codes",
+    ("rollout", "reboot_marker"): "--reboot-marker",
+    ("rollout", "reboot_timeout"): "--reboot-timeout",
 }
 
 
@@ -73,7 +85,9 @@ class RolloutOptions:
 
     ``batches``: ``"1,5,10%,100%"``; ``max_errors``: ``"2"`` or ``"5%"``; ``pause``,
     ``deadline``, ``cancel_grace``, ``pending_timeout``: durations; ``seed``/``confirm_over``:
-    whole numbers; ``cleanup``: keep-last, delete-on-success or always.
+    whole numbers; ``cleanup``: keep-last, delete-on-success or always; ``reboot``: never,
+    if-required or always, ``reboot_exit_codes`` ``"100"`` or ``"100,101"``, ``reboot_marker`` a
+    regex, ``reboot_timeout`` a duration.
     Booleans are only ever switched on by a flag (None/False = leave as the file says).
     """
 
@@ -89,6 +103,10 @@ class RolloutOptions:
     confirm_over: str | None = None
     cleanup: str | None = None
     pending_timeout: str | None = None
+    reboot: str | None = None
+    reboot_exit_codes: str | None = None
+    reboot_marker: str | None = None
+    reboot_timeout: str | None = None
 
     @classmethod
     def from_flags(cls, flags: Mapping[str, Any]) -> RolloutOptions:
@@ -106,6 +124,10 @@ class RolloutOptions:
             confirm_over=flags.get("confirm_over"),
             cleanup=flags.get("cleanup"),
             pending_timeout=flags.get("pending_timeout"),
+            reboot=flags.get("reboot"),
+            reboot_exit_codes=flags.get("reboot_exit_codes"),
+            reboot_marker=flags.get("reboot_marker"),
+            reboot_timeout=flags.get("reboot_timeout"),
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -123,9 +145,15 @@ class RolloutOptions:
             ("confirm_over", _whole(self.confirm_over)),
             ("cleanup", self.cleanup),
             ("pending_timeout", self.pending_timeout),
+            ("reboot", self.reboot),
+            ("reboot_marker", self.reboot_marker),
+            ("reboot_timeout", self.reboot_timeout),
         ):
             if value is not None:
                 data[key] = value
+        if self.reboot_exit_codes is not None:
+            items = [i for i in self.reboot_exit_codes.split(",") if i.strip()]
+            data["reboot_exit_codes"] = [_whole(item) for item in items]
         if self.count_platform_failures:
             data["count_platform_failures"] = True
         if self.cancel_running:
@@ -172,6 +200,9 @@ class JobOptions:
     run_as_user: str | None = None
     run_as_password_env: str | None = None
     timeout: str | None = None
+    success_exit_codes: str | None = None
+    windows_script: str | None = None
+    windows_script_file: str | None = None
     max_concurrency: str | None = None
     rollout: RolloutOptions = RolloutOptions()
 
@@ -182,7 +213,7 @@ class JobOptions:
         def many(name: str) -> tuple[str, ...]:
             return tuple(flags.get(name) or ())
 
-        script_file = flags.get("script_file")
+        script_file, windows_file = flags.get("script_file"), flags.get("windows_script_file")
         return cls(
             name=flags.get("job_name") or "adhoc",
             all_targets=bool(flags.get("all_targets")),
@@ -203,6 +234,9 @@ class JobOptions:
             run_as_user=flags.get("run_as_user"),
             run_as_password_env=flags.get("run_as_password_env"),
             timeout=flags.get("timeout"),
+            success_exit_codes=flags.get("success_exit_codes"),
+            windows_script=flags.get("windows_script"),
+            windows_script_file=None if windows_file is None else str(windows_file),
             max_concurrency=flags.get("max_concurrency"),
             rollout=RolloutOptions.from_flags(flags),
         )
@@ -213,6 +247,7 @@ JOB_FLAGS = (
     "tag", "resource_group", "target_name", "query", "script", "script_file", "script_uri",
     "command_id", "param", "protected_param", "exclude_name", "exclude_tag", "run_as_user",
     "run_as_password_env", "timeout", "max_concurrency", "job_name", "all_targets",
+    "success_exit_codes", "windows_script", "windows_script_file",
 )  # fmt: skip
 
 
@@ -234,12 +269,27 @@ def flag_for(loc: Loc) -> str:
 
 def reword_for_flags(loc: Loc, message: str) -> str:
     """Say the flag, not the job-file key, where the schema's message names keys."""
+    if loc == ("script",) and message.startswith("no script"):
+        return (
+            "no script — give --script, --script-file or --script-uri (Linux), "
+            "--windows-script or --windows-script-file (Windows), or --command-id"
+        )
     if loc == ("targets",) and message.startswith("this would select every VM"):
         return (
             "this would select every VM you can see — add --tag, --target-name, --resource-group "
             "or --query, or pass --all"
         )
+    if loc[:1] == ("rollout",) and str(loc[-1]).startswith("reboot"):
+        for key, flag in _REBOOT_KEYS:
+            message = message.replace(key, flag)
     return message
+
+
+_REBOOT_KEYS = (
+    ("reboot_exit_codes (e.g. [100])", "--reboot-exit-codes (e.g. 100)"),
+    ("reboot_marker", "--reboot-marker"),
+    ("script.success_exit_codes", "--success-exit-codes"),
+)
 
 
 def flags_origin(base_dir: Path | None = None) -> Origin:
@@ -258,14 +308,6 @@ def job_from_options(opts: JobOptions, *, env: Mapping[str, str] | None = None) 
 def job_spec_from_options(opts: JobOptions, *, env: Mapping[str, str] | None = None) -> JobSpec:
     """:func:`job_from_options`, the spec only."""
     return job_from_options(opts, env=env).spec
-
-
-def flags_job_spec(
-    document: JobDocument, env: Mapping[str, str] | None = None, files: ScriptFiles | None = None
-) -> JobSpec:
-    """The spec again from the data recorded for a flags job (``fleet resume``)."""
-    origin = flags_origin(Path(document.base_dir))
-    return build(dict(document.data or {}), origin, env, [], files)
 
 
 def rollout_overrides(rollout: RolloutOptions | None) -> dict[str, Any]:
@@ -332,16 +374,28 @@ def _tags(raw: tuple[str, ...], loc: Loc, problems: list[Problem]) -> dict[str, 
 
 
 def _script(opts: JobOptions, problems: list[Problem]) -> dict[str, Any]:
+    """The script section. ``--script``/``--script-file``/``--script-uri`` are a shell script:
+    they go to Linux targets only; Windows targets get ``--windows-script`` (or
+    ``--windows-script-file``), or no script at all (Skipped before anything is sent). A
+    built-in ``--command-id`` names its own OS."""
     script: dict[str, Any] = {}
-    for key, value in (
-        ("inline", opts.script),
-        ("file", opts.script_file),
-        ("uri", opts.script_uri),
-        ("command_id", opts.command_id),
-        ("timeout", opts.timeout),
-    ):
+    shell = _given(("inline", opts.script), ("file", opts.script_file), ("uri", opts.script_uri))
+    windows = _given(("inline", opts.windows_script), ("file", opts.windows_script_file))
+    sources = [*shell, *windows, *(["command_id"] if opts.command_id else [])]
+    if len(shell) > 1 or len(windows) > 1 or (opts.command_id and (shell or windows)):
+        given = [*(_SHELL_FLAGS[k] for k in shell), *(_WINDOWS_FLAGS[k] for k in windows)]
+        given += ["--command-id"] if opts.command_id else []
+        problems.append((("script",), f"give one script per OS, not {', '.join(given)}"))
+    elif sources:
+        for variant, source in (("linux", shell), ("windows", windows)):
+            if source:
+                script[variant] = source
+    for key, value in (("command_id", opts.command_id), ("timeout", opts.timeout)):
         if value is not None:
             script[key] = value
+    codes = _codes(opts.success_exit_codes, problems)
+    if codes is not None:
+        script["success_exit_codes"] = codes
     script["parameters"] = _parameters(opts.parameters, problems)
     script["protected_parameters"] = _protected(opts.protected_parameters, problems)
     if opts.run_as_user is not None:
@@ -351,6 +405,28 @@ def _script(opts: JobOptions, problems: list[Problem]) -> dict[str, Any]:
     elif opts.run_as_password_env is not None:
         problems.append((("script", "run_as", "password"), "needs --run-as-user as well"))
     return script
+
+
+_SHELL_FLAGS = {"inline": "--script", "file": "--script-file", "uri": "--script-uri"}
+_WINDOWS_FLAGS = {"inline": "--windows-script", "file": "--windows-script-file"}
+
+
+def _given(*pairs: tuple[str, str | None]) -> dict[str, str]:
+    return {key: value for key, value in pairs if value is not None}
+
+
+def _codes(raw: str | None, problems: list[Problem]) -> list[int] | None:
+    """``--success-exit-codes 0,100`` → ``[0, 100]``."""
+    if raw is None:
+        return None
+    codes = []
+    for item in raw.split(","):
+        try:
+            codes.append(int(item.strip()))
+        except ValueError:
+            message = f"{item.strip()!r} is not an exit code — give numbers, e.g. 0,100"
+            problems.append((("script", "success_exit_codes"), message))
+    return codes
 
 
 def _parameters(raw: tuple[str, ...], problems: list[Problem]) -> dict[str, str]:

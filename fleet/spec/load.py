@@ -28,6 +28,12 @@ from fleet.spec.flags import (
     job_from_options,
     rollout_overrides,
 )
+from fleet.spec.overrides import (
+    OVERRIDE_FLAGS,
+    apply_overrides,
+    merge_overrides,
+    overrides_from_options,
+)
 from fleet.spec.problems import Origin
 from fleet.util import yamlpos
 
@@ -46,14 +52,19 @@ def load_job(
     *,
     env: Mapping[str, str] | None = None,
     rollout: RolloutOptions | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> ParsedJob:
     """Read a job file once and validate it; raise ``SpecError`` naming file, line, field and
-    fix. ``rollout``: flags that override the file's ``rollout:`` settings one by one."""
-    overrides = rollout_overrides(rollout)
+    fix. ``rollout``: flags that override the file's ``rollout:`` settings one by one;
+    ``overrides``: other flags laid over the file (``fleet.spec.overrides``)."""
+    laid = dict(overrides or {})
+    from_rollout = rollout_overrides(rollout)
+    if from_rollout:
+        laid = merge_overrides(laid, {"rollout": from_rollout})
     text = read_spec_text(path)
-    spec = _build_file(text, str(path), Path(path).parent, overrides, env)
+    spec = _build_file(text, str(path), Path(path).parent, laid, env)
     where = Path(path).resolve()
-    document = JobDocument(str(where), str(where.parent), text=text, rollout=overrides)
+    document = JobDocument(str(where), str(where.parent), text=text, overrides=laid)
     return ParsedJob(spec, document)
 
 
@@ -72,25 +83,27 @@ def file_job_spec(
 ) -> JobSpec:
     """The spec again from a job file's recorded text (``fleet resume``); relative ``file:``
     scripts still resolve against the job file's directory (or come from ``files``)."""
-    text = document.text or ""
-    base_dir = Path(document.base_dir)
-    return _build_file(text, document.source, base_dir, document.rollout, env, files)
+    text, base_dir = document.text or "", Path(document.base_dir)
+    return _build_file(text, document.source, base_dir, document.overrides, env, files)
 
 
 def job_from_flags(flags: Mapping[str, Any]) -> ParsedJob:
     """The job the CLI's parameters describe: the job file they name (``spec``, with the
-    rollout flags over it) or the job flags — not both."""
+    override flags laid over it) or the job flags — not both."""
     spec_path: Path | None = flags.get("spec")
     if spec_path is None:
         return job_from_options(JobOptions.from_flags(flags))
-    given = job_flags_given(flags)
+    allowed = {"--" + name.replace("_", "-") for name in OVERRIDE_FLAGS}
+    given = [flag for flag in job_flags_given(flags) if flag not in allowed]
     if given:
         message = (
             f"Give either a job spec file or job flags, not both (got {spec_path} "
-            f"and {', '.join(given)}). Put the settings in the spec file instead."
+            f"and {', '.join(given)}). Put the settings in the spec file instead; with a file "
+            f"only {', '.join(sorted(allowed))} and the rollout flags may change it."
         )
         raise SpecError(message)
-    return load_job(spec_path, rollout=RolloutOptions.from_flags(flags))
+    overrides = overrides_from_options(JobOptions.from_flags(flags))
+    return load_job(spec_path, overrides=overrides)
 
 
 def _build_file(
@@ -108,8 +121,5 @@ def _build_file(
         head = source if exc.line is None else f"{source}:{exc.line}"
         message = f"{head}: {where}: {exc.message}" if where else f"{head}: {exc.message}"
         raise SpecError(message) from None
-    if overrides and isinstance(data, dict):
-        file_rollout = data.get("rollout")
-        base = file_rollout if isinstance(file_rollout, dict) else {}
-        data = {**data, "rollout": {**base, **overrides}}
+    data = apply_overrides(data, overrides)
     return build(data, Origin(source, node, base_dir, yamlpos.format_loc), env, [], files)

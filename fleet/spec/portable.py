@@ -18,8 +18,8 @@ from fleet.errors import SpecError
 from fleet.model import JobSpec, SourceKind
 from fleet.spec.build import ScriptFiles
 from fleet.spec.document import JobDocument
-from fleet.spec.flags import flags_job_spec
 from fleet.spec.load import file_job_spec
+from fleet.spec.overrides import flags_job_spec
 
 
 @dataclass(frozen=True)

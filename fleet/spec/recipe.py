@@ -26,14 +26,9 @@ from fleet.errors import SpecError
 from fleet.model import JobSpec
 from fleet.secrets import REDACTED
 from fleet.spec.document import FLAGS_SOURCE, JobDocument
-from fleet.spec.flags import (
-    JobOptions,
-    RolloutOptions,
-    flags_job_spec,
-    options_to_data,
-    rollout_overrides,
-)
+from fleet.spec.flags import JobOptions, RolloutOptions, options_to_data, rollout_overrides
 from fleet.spec.load import file_job_spec
+from fleet.spec.overrides import flags_job_spec
 from fleet.util.refs import absolute_ref
 
 #: How much faster than Azure ``--sim``'s emulator runs unless ``--time-scale`` says.
@@ -158,7 +153,8 @@ def _from_version_1(raw: Mapping[str, Any]) -> Recipe:
     if text is not None and spec_path is not None:
         where = Path(spec_path)
         overrides = rollout_overrides(RolloutOptions.from_flags(flags))
-        job = JobDocument(str(where), str(where.parent), text=text, rollout=overrides)
+        laid = {"rollout": overrides} if overrides else {}
+        job = JobDocument(str(where), str(where.parent), text=text, overrides=laid)
     else:
         data, _problems = options_to_data(JobOptions.from_flags(flags))
         job = JobDocument(FLAGS_SOURCE, str(raw.get("cwd") or Path.cwd()), data=data)

@@ -26,6 +26,7 @@ query of a SAS URI). Shape of a job file::
       protected_parameters: {TOKEN: {env: TOKEN_VAR}}   # secrets only ever come from env
       run_as: {user: deploy, password: {env: DEPLOY_PW}}
       timeout: 10m                    # 600, "90s", "10m", "1h", "1h30m"; 1s..24h, 0 = none
+      success_exit_codes: [0, 100]    # exit codes that count as Succeeded (default [0])
     max_concurrency: 50               # or "10%"
     rollout:                          # optional; every field and its meaning: README
       batches: [1, 5, "10%", "100%"]  # order, seed, max_errors, count_platform_failures,
@@ -34,6 +35,10 @@ query of a SAS URI). Shape of a job file::
                                       # cancel_running, confirm_over ("Rolling out")
       cleanup: keep-last              # or delete-on-success, always ("What fleet leaves ...")
       pending_timeout: 26m            # Pending this long (agent not ready) = AgentNotReady
+      reboot: if-required             # never (default), if-required or always ("Reboots")
+      reboot_exit_codes: [100]        # "required" = one of these (also success exit codes) ...
+      reboot_marker: 'REBOOT REQUIRED'   # ... or this regex matching a line of the output
+      reboot_timeout: 15m             # restarted and not back (running, agent Ready) = failure
     schedule: {every: 15m}            # scheduled checks (fleet serve): schedule, expect and
     expect: {output: "OK"}            # alerts — see fleet.spec.checks
     alerts: {webhooks: [{url: {env: HOOK_URL}}]}
@@ -54,7 +59,7 @@ from pydantic import (
     model_validator,
 )
 
-from fleet.model import Cleanup
+from fleet.model import REBOOT_TIMEOUT_S, Cleanup, Reboot
 from fleet.model.rollout import PENDING_TIMEOUT_S
 from fleet.spec.checks import AlertsSection, ExpectSection, ScheduleSection
 from fleet.spec.fields import EnvRef, StrictModel
@@ -65,6 +70,7 @@ from fleet.spec.values import (
     ConcurrencyValue,
     Deadline,
     Duration,
+    ExitCode,
     Glob,
     JobName,
     ListParamName,
@@ -75,6 +81,8 @@ from fleet.spec.values import (
     ParamValue,
     Pause,
     PendingTimeout,
+    RebootTimeout,
+    RebootValue,
     Regex,
     ResourceGroupName,
     SubscriptionId,
@@ -193,6 +201,7 @@ class Script(Source):
     protected_parameters: dict[ParamName, EnvRef] = {}
     run_as: RunAs | None = None
     timeout: Duration = 600
+    success_exit_codes: Annotated[list[ExitCode], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _has_source(self) -> Script:
@@ -211,6 +220,14 @@ class HealthGate(StrictModel):
     expect_exit_code: StrictInt = 0
     expect_output: Regex | None = None
     sentinels: list[Glob] = []
+
+    @field_validator("script")
+    @classmethod
+    def _one_verdict(cls, script: Script) -> Script:
+        if script.success_exit_codes is not None:
+            message = "a gate's verdict is expect_exit_code, not script.success_exit_codes"
+            raise ValueError(message)
+        return script
 
 
 Gates = Annotated[
@@ -240,6 +257,10 @@ class Rollout(StrictModel):
     confirm_over: Annotated[StrictInt, Field(ge=0)] = 10
     cleanup: CleanupValue = Cleanup.KEEP_LAST
     pending_timeout: PendingTimeout = PENDING_TIMEOUT_S
+    reboot: RebootValue = Reboot.NEVER
+    reboot_exit_codes: list[StrictInt] = []
+    reboot_marker: Regex | None = None
+    reboot_timeout: RebootTimeout = REBOOT_TIMEOUT_S
 
     def gates(self) -> list[HealthGate]:
         gate = self.health_gate

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import PlainValidator
 
 from fleet.errors import SpecError
-from fleet.model import Amount, Cleanup, Concurrency, Order
+from fleet.model import Amount, Cleanup, Concurrency, Order, Reboot
 
 MAX_TIMEOUT_S = 86_400
 DURATION_HINT = 'use 600, "90s", "10m", "1h" or "7d"'
@@ -163,6 +163,15 @@ def parse_cleanup(value: Any) -> Cleanup:
     return _choice(value, Cleanup, "a cleanup policy")
 
 
+def parse_reboot(value: Any) -> Reboot:
+    return _choice(value, Reboot, "a reboot policy")
+
+
+def _reboot_timeout(value: Any) -> int:
+    # a VM takes about a minute to come back; a day is past anything Azure keeps trying
+    return parse_span(value, minimum=60, maximum=MAX_TIMEOUT_S, what="a reboot timeout")
+
+
 def _regex(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("must be a non-empty regular expression")
@@ -245,6 +254,13 @@ def _list_param_name(value: Any) -> str:
     return "" if value == "" else _param_name(value)
 
 
+def _exit_code(value: Any) -> int:
+    # Linux exit codes are 0-255; Windows' are 32-bit (signed in PowerShell, unsigned in Win32).
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**32:
+        raise ValueError(f"{value!r} is not an exit code (a whole number, e.g. 0 or 100)")
+    return value
+
+
 def _nonblank(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be non-empty text")
@@ -266,8 +282,11 @@ ConcurrencyValue = Annotated[Concurrency, PlainValidator(parse_concurrency)]
 Pause = Annotated[int, PlainValidator(_pause)]
 Deadline = Annotated[int, PlainValidator(_deadline)]
 PendingTimeout = Annotated[int, PlainValidator(_pending_timeout)]
+RebootValue = Annotated[Reboot, PlainValidator(parse_reboot)]
+RebootTimeout = Annotated[int, PlainValidator(_reboot_timeout)]
 CleanupValue = Annotated[Cleanup, PlainValidator(parse_cleanup)]
 BatchSize = Annotated[Amount, PlainValidator(parse_batch_size)]
 MaxErrors = Annotated[Amount, PlainValidator(parse_max_errors)]
 OrderValue = Annotated[Order, PlainValidator(parse_order)]
 Regex = Annotated[str, PlainValidator(_regex)]
+ExitCode = Annotated[int, PlainValidator(_exit_code)]

@@ -47,6 +47,7 @@ from fleet.schedule import blackout_at
 from fleet.secrets import Secrets, using
 from fleet.spec.portable import PortableJob
 from fleet.temporal import names
+from fleet.temporal.client import check_supported
 from fleet.temporal.codec import (
     Json,
     arm_to_json,
@@ -122,6 +123,7 @@ class RunActivities:
         ``{"plan": ...}`` (targets selected now, batches cut)."""
         with _job_errors():
             spec = self._spec(payload["job"])
+            check_supported(spec)
             if spec.schedule is not None:
                 window = blackout_at(spec.schedule, datetime.now(UTC))
                 if window is not None:

@@ -23,7 +23,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from fleet.errors import FleetError, SpecError, UnknownRun
-from fleet.model import Progress, RunPlan, RunReport
+from fleet.model import JobSpec, Progress, RunPlan, RunReport
 from fleet.ports import RunObserver
 from fleet.rollout.control import RunControl
 from fleet.spec.portable import PortableJob
@@ -39,13 +39,18 @@ PROGRESS_S = 0.5  # wall seconds between progress queries
 class RunSettings:
     """How the workflow runs: ``time_scale`` (an emulator K times faster than Azure: pauses,
     grace periods and deadlines shrink by K) and ``heartbeat_s`` (how soon an activity of a
-    worker that died goes to another worker)."""
+    worker that died goes to another worker); ``simulated``: the workers talk to fleet's
+    emulator (the report says so)."""
 
     time_scale: float = 1.0
     heartbeat_s: float = 20.0
+    simulated: bool = False
 
     def to_json(self) -> Json:
-        return {"time_scale": self.time_scale, "heartbeat_s": self.heartbeat_s}
+        return {
+            "time_scale": self.time_scale, "heartbeat_s": self.heartbeat_s,
+            "simulated": self.simulated,
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -69,14 +74,27 @@ class RunRow:
             "run_id": self.run_id, "job": self.job, "started_at": self.started_at.isoformat(),
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
             "duration_s": duration, "ended": self.ended or self.status, "targets": self.targets,
-            "summary": dict(self.summary), "workflow_status": self.status,
+            "summary": dict(self.summary), "who": None, "resumes": 0,
+            "workflow_status": self.status,
         }  # fmt: skip
+
+
+def check_supported(spec: JobSpec) -> None:
+    """``SpecError`` (exit code 2, nothing sent) for what a run on Temporal cannot do yet: a
+    reboot after the script (``rollout.reboot``; the workers' watch does not restart VMs)."""
+    if spec.rollout.reboot.enabled:
+        message = (
+            f"job {spec.name}: reboots after the script (rollout.reboot / --reboot) are not "
+            "supported on Temporal yet; run this job without --temporal."
+        )
+        raise SpecError(message)
 
 
 async def submit(
     client: Client, plan: RunPlan, job: PortableJob, settings: RunSettings
 ) -> WorkflowHandle[Any, Any]:
     """Start ``plan`` as a run workflow (its id names the run: a run id is never reused)."""
+    check_supported(plan.spec)
     payload = {"job": job.to_json(), "plan": plan_to_json(plan), "settings": settings.to_json()}
     return await client.start_workflow(
         names.RUN_WORKFLOW, payload, id=names.run_workflow_id(plan.run_id),

@@ -31,8 +31,10 @@ from fleet.model import (
     RolloutRecord,
     RunPlan,
     RunReport,
+    ScriptIdentity,
     ScriptSpec,
     Selector,
+    SourceKind,
     Target,
     TargetKind,
     TargetResult,
@@ -235,7 +237,8 @@ def report_to_json(r: RunReport) -> Json:
         "finished_at": iso(r.finished_at), "results": results_to_json(r.results),
         "arm": arm_to_json(r.arm), "ended": r.ended, "ended_detail": r.ended_detail,
         "rollout": None if r.rollout is None else _record_to_json(r.rollout),
-        "expect": expect_to_dict(r.expect), "cleanup": r.cleanup,
+        "expect": expect_to_dict(r.expect), "cleanup": r.cleanup, "reboot": r.reboot,
+        "simulated": r.simulated, "script": scripts_to_json(r.script),
     }  # fmt: skip
 
 
@@ -249,7 +252,24 @@ def report_from_json(raw: Mapping[str, Any]) -> RunReport:
         ended=raw["ended"], ended_detail=raw.get("ended_detail"),
         rollout=None if rollout is None else _record_from_json(rollout),
         expect=expect_from_dict(raw.get("expect")), cleanup=raw.get("cleanup") or "keep-last",
+        reboot=raw.get("reboot") or "never", simulated=bool(raw.get("simulated")),
+        script=scripts_from_json(raw.get("script") or []),
     )  # fmt: skip
+
+
+def scripts_to_json(scripts: Sequence[ScriptIdentity]) -> list[Json]:
+    """What the report says was sent, per OS variant (hashes and command ids, no text)."""
+    return [
+        {"variant": s.variant, "kind": s.kind.value, "sha256": s.sha256, "command_id": s.command_id}
+        for s in scripts
+    ]
+
+
+def scripts_from_json(raw: Sequence[Mapping[str, Any]]) -> tuple[ScriptIdentity, ...]:
+    return tuple(
+        ScriptIdentity(s["variant"], SourceKind(s["kind"]), s.get("sha256"), s.get("command_id"))
+        for s in raw
+    )
 
 
 def plan_to_json(plan: RunPlan) -> Json:
@@ -263,6 +283,7 @@ def plan_to_json(plan: RunPlan) -> Json:
         "skipped": [{"target": r.target.id, **final_detail(r)} for r in plan.skipped],
         "rollout": rollout_plan_to_json(plan.rollout),
         "sentinels": [t.id for t in plan.sentinels],
+        "script": scripts_to_json(plan.spec.script.identities()),  # for the report
     }
 
 

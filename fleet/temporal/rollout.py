@@ -47,6 +47,7 @@ from fleet.model import (
     Progress,
     RunPlan,
     RunReport,
+    ScriptIdentity,
     Status,
     Target,
     TargetResult,
@@ -193,8 +194,13 @@ class Rollout:
         now: Callable[[], datetime],
         time_scale: float = 1.0,
         control: RunControl | None = None,
+        script: tuple[ScriptIdentity, ...] = (),
+        simulated: bool = False,
     ) -> None:
+        """``script``, ``simulated``: what the report says was sent, and to what (the
+        workflow's view of the job has no script)."""
         self.plan, self.spec, self.work, self.now = plan, plan.spec, work, now
+        self.script, self.simulated = script, simulated
         policy = plan.spec.rollout
         self.time_scale = max(time_scale, 1e-9)
         self.chunks_in_flight = launches_in_flight(self.time_scale)
@@ -496,6 +502,8 @@ class Rollout:
                 self.plan.rollout, self.started_batches, self.gate_records, self.budget
             ),
             expect=self.spec.expect, cleanup=self.spec.rollout.cleanup.value,
+            reboot=self.spec.rollout.reboot.mode.value, script=self.script,
+            simulated=self.simulated,
         )  # fmt: skip
 
 

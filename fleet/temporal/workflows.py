@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         plan_from_json,
         report_to_json,
         run_memo,
+        scripts_from_json,
     )
     from fleet.temporal.rollout import Rollout
     from fleet.temporal.work import ActivityWork, Call
@@ -71,7 +72,8 @@ class RunWorkflow:
         work = ActivityWork(call, payload["job"], plan.run_id)
         self.rollout = Rollout(
             plan, work, now=workflow.now, time_scale=float(settings.get("time_scale", 1.0)),
-            control=self.control,
+            control=self.control, script=scripts_from_json(payload["plan"].get("script") or []),
+            simulated=bool(settings.get("simulated")),
         )  # fmt: skip
         report = await self.rollout.run()
         document = report_to_json(report)

@@ -5,7 +5,10 @@ crash at any instant is recoverable.
 (no cleanup, no flush: the harshest crash there is). Unset — always, outside tests — ``hit``
 is a dictionary lookup. Points: ``after-intent`` (journal says "about to PUT", PUT not sent),
 ``after-put`` (Azure answered the PUT, the answer is not journaled), ``after-accepted``,
-``after-final``.
+``after-final``; and around a reboot (``fleet.engine.reboot``): ``after-reboot-intent`` (journal
+says "about to restart", restart not sent), ``after-restart`` (Azure answered the restart, the
+answer is not journaled), ``after-reboot-accepted``, ``after-reboot-read`` (an instance-view
+read while waiting for the VM to be back).
 """
 
 from __future__ import annotations

@@ -29,14 +29,9 @@ from fleet.model import (
     Status,
 )
 from fleet.ports import Backend
-from tests.fakes import VIRTUAL_TIME, Behaviour, FakeArm, RecordingObserver, make_target
+from tests.fakes import Behaviour, FakeArm, RecordingObserver, make_target
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> object:
-    return VIRTUAL_TIME
 
 
 def job(**rollout: Any) -> JobSpec:

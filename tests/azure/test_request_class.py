@@ -1,6 +1,6 @@
 # ruff: noqa: E501
 """fleet.azure.request_class: ARM kind and Compute policy per request, matching what the
-emulator charges (fleet/sim/routes_compute.py, routes_runcommands.py)."""
+emulator charges (fleet/sim/routes_compute.py, routes_runcommands.py, routes_power.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ CASES = [
     ("DELETE", f"{RGP}/virtualMachines/app-01/runCommands/rc1{Q}", "deletes", "UpdateVM", VM_ID),
     ("POST", f"{RGP}/virtualMachines/app-01/runCommand{Q}", "writes", "UpdateVM", VM_ID),
     ("POST", f"{RGP}/virtualMachines/app-01/deallocate{Q}", "writes", "DeleteVM", VM_ID),
+    ("POST", f"{RGP}/virtualMachines/app-01/restart{Q}", "writes", "UpdateVM", VM_ID),  # reboots
     ("GET", f"{BASE}/providers/Microsoft.Compute/virtualMachineScaleSets{Q}", "reads", "VMSSHighCostGet", None),
     ("GET", f"{RGP}/virtualMachineScaleSets{Q}", "reads", "VMSSHighCostGet", None),
     ("GET", f"{RGP}/virtualMachineScaleSets/vmss-small{Q}", "reads", "VMSSLowCostGet", SS_ID),
@@ -40,6 +41,8 @@ CASES = [
     ("PUT", f"{RGP}/virtualMachineScaleSets/vmss-small/virtualMachines/3/runCommands/rc", "writes", "UpdateVMSSVMs", INST_ID),
     ("PATCH", f"{RGP}/virtualMachineScaleSets/vmss-small/virtualMachines/3/runCommands/rc", "writes", "UpdateVMSSVMs", INST_ID),
     ("DELETE", f"{RGP}/virtualMachineScaleSets/vmss-small/virtualMachines/3/runCommands/rc", "deletes", "DeleteVMSSVMs", INST_ID),
+    ("POST", f"{RGP}/virtualMachineScaleSets/vmss-small/virtualMachines/3/restart{Q}", "writes", "UpdateVMSSVMs", INST_ID),
+    ("POST", f"{RGP}/virtualMachineScaleSets/vmss-small/virtualMachines/3/powerOff{Q}", "writes", "DeleteVMSSVMs", INST_ID),
     ("GET", f"{BASE}/resources?$filter=tagName eq 'env'", "reads", None, None),
     ("GET", f"{BASE}/resourcegroups/rg-small{Q}", "reads", None, None),
     ("HEAD", f"{BASE}/resourcegroups/rg-small", "reads", None, None),

@@ -41,7 +41,7 @@ def invoke(*args: str) -> tuple[int, str]:
 
 def test_runs_of_a_job_with_verdicts_and_changes(tmp_path: Path) -> None:
     journal_with_runs(tmp_path)
-    code, out = invoke("runs", "--job", "health", "--format", "json", "--state-dir", str(tmp_path))
+    code, out = invoke("runs", "--job", "health", "-o", "json", "--state-dir", str(tmp_path))
     assert code == 0, out
     rows = json.loads(out)
     assert [r["run_id"] for r in rows] == ["r2", "r1"]  # newest first
@@ -54,7 +54,7 @@ def test_runs_of_a_job_with_verdicts_and_changes(tmp_path: Path) -> None:
     assert rows[1]["previous_run_id"] is None and rows[1]["newly_failing"] == 0
     code, out = invoke("runs", "--job", "health", "--state-dir", str(tmp_path))
     assert code == 0 and "2 runs of health" in out
-    code, out = invoke("runs", "--job", "nope", "--format", "json", "--state-dir", str(tmp_path))
+    code, out = invoke("runs", "--job", "nope", "-o", "json", "--state-dir", str(tmp_path))
     assert (code, json.loads(out)) == (0, [])
 
 

@@ -31,7 +31,7 @@ def baseline(emulator, tmp_path_factory):  # type: ignore[no-untyped-def]
     assert done.returncode == 2 and "nothing to resume" in done.stderr
     shown = json.loads(
         subprocess.run(
-            [*killkit.FLEET, "show", run_id, "--format", "json"], cwd=killkit.ROOT, env=env,
+            [*killkit.FLEET, "show", run_id, "-o", "json"], cwd=killkit.ROOT, env=env,
             capture_output=True, text=True, timeout=60, check=True,
         ).stdout
     )  # fmt: skip

@@ -43,6 +43,11 @@ class Served:
     subscription: str  # the first
     subscriptions: tuple[str, ...] = ()
 
+    def args(self, *, ca: bool = True) -> list[str]:
+        """The connection flags of a run against this emulator."""
+        flags = ["--arm-endpoint", self.endpoint, "--subscription", self.subscription]
+        return [*flags, "--ca-cert", self.ca_cert] if ca else flags
+
     def truth(self, what: str) -> dict[str, Any]:
         return self._call("GET", what)
 
@@ -119,7 +124,7 @@ def start_run(emu: Served, spec: Path | list[str], env: dict[str, str]) -> subpr
 
 def run_id_of(job: str, env: dict[str, str]) -> str:
     out = subprocess.run(
-        [*FLEET, "runs", "--format", "json"], cwd=ROOT, env=env, capture_output=True,
+        [*FLEET, "runs", "-o", "json"], cwd=ROOT, env=env, capture_output=True,
         text=True, timeout=60, check=True,
     ).stdout  # fmt: skip
     ids = [r["run_id"] for r in json.loads(out) if r["job"] == job]

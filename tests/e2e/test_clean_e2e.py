@@ -124,7 +124,7 @@ def profile_file(tmp_path: Path) -> Path:
 def clean_json(profile: Path, *args: str) -> tuple[int, dict[str, Any], str]:
     proc = fleet(
         "clean", "--sim", "--profile", str(profile), "--time-scale", "50", "-n", "app-0[12]",
-        "--format", "json", *args, cwd=profile.parent,
+        "-o", "json", *args, cwd=profile.parent,
     )  # fmt: skip
     out = json.loads(proc.stdout) if proc.stdout.strip() else {}
     return proc.returncode, out, proc.stderr

@@ -145,7 +145,7 @@ def test_targets_and_plan_write_nothing(tmp_path: Path) -> None:
             connect += ["--subscription", sub]
         env = killkit.fleet_env(state)
         patch, health = ROOT / "configs/jobs/patch.yaml", ROOT / "configs/jobs/health-check.yaml"
-        listed = _fleet_in(work, env, "targets", str(patch), *connect, "--format", "json")
+        listed = _fleet_in(work, env, "targets", str(patch), *connect, "-o", "json")
         plan = _fleet_in(work, env, "plan", str(health), *connect)
         stats, executions = emu.truth("stats"), emu.truth("executions")
         inventory = emu.truth("inventory")["targets"]

@@ -30,7 +30,7 @@ def test_runs_show_and_rerun_failed(tmp_path: Path) -> None:
     first = fleet(state, "run", *SMALL, "--time-scale", "50", "-n", "app-0*", "--script",
                   "uptime", "--job-name", "uptime", "--report", str(report))  # fmt: skip
     assert first.returncode == 1, first.stderr  # app-03: disk full
-    runs = json.loads(fleet(state, "runs", "--format", "json").stdout)
+    runs = json.loads(fleet(state, "runs", "-o", "json").stdout)
     assert len(runs) == 1
     run, reported = runs[0], json.loads(report.read_text())
     assert (run["run_id"], run["job"], run["ended"]) == (reported["run_id"], "uptime", "completed")
@@ -41,7 +41,7 @@ def test_runs_show_and_rerun_failed(tmp_path: Path) -> None:
     assert abs((listed_start - report_start).total_seconds()) < 1  # journaled as it began
     assert run["summary"] == reported["summary"]
     assert run["summary"]["total"] == 9 and run["summary"]["Failed"] == 1  # app-03: disk full
-    shown = fleet(state, "show", run["run_id"], "--format", "json")
+    shown = fleet(state, "show", run["run_id"], "-o", "json")
     assert json.loads(shown.stdout) == reported
     table = fleet(state, "show", run["run_id"])
     assert table.returncode == 0 and "targets: status: OK" not in table.stderr
@@ -50,12 +50,15 @@ def test_runs_show_and_rerun_failed(tmp_path: Path) -> None:
     assert again.returncode == 1, again.stderr
     rerun = json.loads((tmp_path / "2.json").read_text())
     assert [t["name"] for t in rerun["targets"]] == ["app-03"]
-    assert len(json.loads(fleet(state, "runs", "--format", "json").stdout)) == 2
+    assert len(json.loads(fleet(state, "runs", "-o", "json").stdout)) == 2
 
 
 def test_reading_while_a_run_is_written_and_a_second_writer_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    with killkit.served(time_scale=2) as emu:
+    # Azure's own pace: the run stays in flight for a good 10 s, longer than the two fleet
+    # processes this test starts take to start on a loaded machine (at x2 it sometimes ended
+    # before `fleet resume` looked, and was "already ended").
+    with killkit.served(time_scale=1) as emu:
         _read_while_writing(state, emu)
 
 
@@ -66,7 +69,7 @@ def _read_while_writing(state: Path, emu: killkit.Served) -> None:
         deadline = time.monotonic() + 60
         runs: list[dict] = []
         while time.monotonic() < deadline and not runs:
-            listed = fleet(state, "runs", "--format", "json")
+            listed = fleet(state, "runs", "-o", "json")
             if listed.returncode == 0:
                 runs = json.loads(listed.stdout)
             time.sleep(0.3)
@@ -88,3 +91,42 @@ def test_damaged_or_foreign_state_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "not a fleet journal" in listed.stderr
     ran = fleet(state, "run", *SMALL, "-n", "app-01", "--script", "true")
     assert ran.returncode == 3 and "not a fleet journal" in ran.stderr
+
+
+def _shown(state: Path, run_id: str) -> dict:  # type: ignore[type-arg]
+    return json.loads(fleet(state, "show", run_id, "-o", "json").stdout)
+
+
+def test_show_tells_running_from_not_started_and_a_killed_run_is_interrupted(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    with killkit.served(time_scale=2) as emu:
+        env = killkit.fleet_env(state)
+        proc = killkit.start_run(emu, killkit.job_file(tmp_path, "slow"), env)
+        run_id, live = killkit._until_run_id(proc).split("run id: ")[1].split()[0], {}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until a launched target has no result yet
+            live = _shown(state, run_id)
+            if any(t["status"] == "Running" for t in live["targets"]):
+                break
+            time.sleep(0.2)
+        proc.kill()
+        proc.wait(timeout=30)
+        assert live["ended"] == "running"
+        running = [t for t in live["targets"] if t["status"] == "Running"]
+        assert running and all(t["reason"] == "launched, running" for t in running), [
+            t["reason"] for t in running
+        ]
+        runs = json.loads(fleet(state, "runs", "-o", "json").stdout)
+        assert runs[0]["ended"] == "interrupted"  # not "running" for ever
+        assert "resume with fleet resume RUN_ID" in fleet(state, "runs").stdout
+        table = fleet(state, "show", run_id).stdout
+        assert f"Run interrupted (resume with fleet resume {run_id})" in table
+        after = _shown(state, run_id)
+        assert {t["status"] for t in after["targets"]} <= {
+            "Running", "NotStarted", "Succeeded", "Failed", "Skipped"
+        }  # fmt: skip
+        done = killkit.resume(run_id, env, tmp_path / "r.json")
+        assert done.returncode in (0, 1), done.stderr
+    assert json.loads(fleet(state, "runs", "-o", "json").stdout)[0]["ended"] == "completed"

@@ -21,7 +21,7 @@ def test_run_and_show_write_every_format(tmp_path: Path) -> None:
     assert run.returncode == 1, run.stderr  # app-03: disk full
     assert f"junit report written to {xml}" in run.stderr
     junit_schema().validate(xml)
-    (record,) = json.loads(fleet(state, "runs", "--format", "json").stdout)
+    (record,) = json.loads(fleet(state, "runs", "-o", "json").stdout)
     run_id = record["run_id"]
     assert f'<property name="fleet.run_id" value="{run_id}" />' in xml.read_text()
 
@@ -52,4 +52,4 @@ def test_bad_report_format_is_refused_before_anything_runs(tmp_path: Path) -> No
     assert "Traceback" not in bad.stderr and not (tmp_path / "r").exists()
     lonely = fleet(state, "run", *SMALL, "--script", "uptime", "--report-format", "html")
     assert lonely.returncode == 2 and "add --report PATH" in lonely.stderr
-    assert json.loads(fleet(state, "runs", "--format", "json").stdout) == []  # nothing ran
+    assert json.loads(fleet(state, "runs", "-o", "json").stdout) == []  # nothing ran

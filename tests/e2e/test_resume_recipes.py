@@ -55,8 +55,8 @@ def test_a_flags_run_records_its_job_data_and_resumes(emulator, tmp_path: Path) 
     assert recipe["version"] == 2 and recipe["job"]["text"] is None
     data = recipe["job"]["data"]
     assert data["name"] == name and data["targets"]["all"] is True
-    assert data["script"] == {"inline": ECHO, "timeout": "300", "parameters": {},
-                              "protected_parameters": {}}  # fmt: skip
+    assert data["script"] == {"linux": {"inline": ECHO}, "timeout": "300", "parameters": {},
+                              "protected_parameters": {}}  # fmt: skip  # --script: Linux
     assert recipe["connection"]["arm_endpoint"] == emulator.endpoint
     resumed(emulator, state, run_id, name)
 

@@ -97,6 +97,12 @@ def test_prompt_shows_the_plan_and_needs_a_yes() -> None:
     assert "11 targets in 1 batches" in shown
     with pytest.raises(SpecError, match="not confirmed"):
         confirm_run(console, plan, yes=False, interactive=True, ask=answer(""))
+
+    def closed(prompt: str) -> str:  # Ctrl-D: click would say "Aborted!" and exit 1
+        raise EOFError
+
+    with pytest.raises(SpecError, match="not confirmed"):
+        confirm_run(console, plan, yes=False, interactive=True, ask=closed)
     confirm_run(console, plan, yes=True, interactive=False, ask=answer("n"))
     small = _plan(spec, 1)
     confirm_run(console, small, yes=False, interactive=False, ask=answer("n"))

@@ -58,21 +58,32 @@ def by_name(report: RunReport) -> dict[str, Status]:
 async def test_rolling_patch_zone_by_zone_with_canary_and_percentages() -> None:
     spec = load_job_spec("configs/jobs/rolling-patch.yaml", rollout=RolloutOptions(pause="30s"))
     spec = rollout(spec, gates=(), pending_timeout_s=120)  # the gate: the next test's business
-    # The emulator recognises the shipped patch script and has ~30% of healthy VMs exit 100
-    # ("reboot required"); this test is about batches, so it sends a script of no known job.
-    script = ScriptSpec(ScriptSource(SourceKind.INLINE, "echo upgrading"), timeout_s=120)
-    spec = dataclasses.replace(spec, script=script)
+    # The shipped patch script: the emulator has ~30% of the healthy VMs exit 100 ("patched,
+    # reboot required"), which the job's success_exit_codes [0, 100] counts as a success.
+    spec = dataclasses.replace(spec, script=dataclasses.replace(spec.script, timeout_s=120))
     async with sim_backend(simkit.profile("demo"), SCALE) as (emu, backend):
         report = await api.run_async(spec, backend)
         truth = await simkit.ground_truth(emu, "executions")
+        restarts = await simkit.ground_truth(emu, "restarts")
     assert report.ended == "completed", report.ended_detail
     ids = [r.target.id for r in report.results]
     assert len(ids) == len(set(ids)) == 60  # rg-web: 40 VMs + 20 vmss-api instances, once each
     statuses = by_name(report)
     assert statuses["web-038"] is Status.SKIPPED and statuses["web-005"] is Status.FAILED
     assert statuses["web-017"] is Status.AGENT_NOT_READY  # a platform failure
+    # The job's success_exit_codes [0, 100]: "patched, reboot required" is a success, with the
+    # code kept; web-005's full disk is the one script failure (vmss-api_12's service being
+    # down does not stop its patch).
+    reboot = [r for r in report.results if r.exit_code == 100]
+    assert reboot and all(r.status is Status.SUCCEEDED for r in reboot)
+    # The job's reboot: if-required (exit code 100): Azure restarted exactly those VMs, once
+    # each, and each was back (running, agent Ready) before it counted as done.
+    per_target = {t.lower(): n for t, n in restarts["restarts_per_target"].items()}
+    assert per_target == {r.target.id.lower(): 1 for r in reboot}
+    assert all(r.reboot is not None and r.reboot.done for r in reboot)
+    assert all(r.reboot is None for r in report.results if r.exit_code != 100)
     record = report.rollout
-    assert (record.script_failures, record.platform_failures, record.max_errors) == (2, 2, 2)
+    assert (record.script_failures, record.platform_failures, record.max_errors) == (1, 2, 2)
     batches = record.batches
     assert len(batches[0].target_ids) == 1  # the canary
     assert sum(len(b.target_ids) for b in batches) == 58  # the runnable ones, each once

@@ -16,6 +16,32 @@ NOT_RUNNING = "Cannot modify extensions in the VM when the VM is not running."
 @pytest.mark.parametrize(
     ("view", "status", "reason"),
     [
+        (
+            RunView("Failed", exit_code=100, start_time=T),
+            Status.SUCCEEDED,
+            "exit code 100 (a success exit code of this job)",
+        ),
+        (
+            RunView("Succeeded", exit_code=100, start_time=T),
+            Status.SUCCEEDED,
+            "exit code 100 (a success exit code of this job)",
+        ),
+        (RunView("Failed", exit_code=1, start_time=T), Status.FAILED, "exit code 1"),
+        (RunView("Succeeded", exit_code=0, start_time=T), Status.SUCCEEDED, None),
+        (RunView("TimedOut", exit_code=100, start_time=T), Status.TIMED_OUT, None),
+    ],
+)
+def test_success_exit_codes_count_as_succeeded(
+    view: RunView, status: Status, reason: str | None
+) -> None:
+    got_status, got_reason = status_for_view(view, 600, success_exit_codes=(0, 100))
+    assert got_status is status
+    assert reason is None or got_reason == reason
+
+
+@pytest.mark.parametrize(
+    ("view", "status", "reason"),
+    [
         (RunView("Succeeded", exit_code=0, start_time=T), Status.SUCCEEDED, None),
         (RunView("Succeeded", start_time=T), Status.SUCCEEDED, None),
         (RunView("Succeeded", exit_code=2, start_time=T), Status.FAILED, "exit code 2"),

@@ -19,6 +19,7 @@ from fleet.model import (
     Invocation,
     JobSpec,
     Order,
+    Progress,
     RolloutPolicy,
     RunReport,
     ScriptSource,
@@ -28,6 +29,8 @@ from fleet.model import (
     Status,
     Target,
 )
+from fleet.ports import RunObserver
+from fleet.report.progress import plain_line
 from fleet.rollout.control import RunControl
 from tests.fakes import (
     FORBIDDEN,
@@ -125,6 +128,21 @@ async def test_error_budget_stops_launches_at_max_errors_plus_one_when_serial() 
     assert report.ended == "halted-by-error-budget"
     assert report.ended_detail == "3 failures exceeded max_errors 2"
     assert (report.rollout.max_errors, report.rollout.script_failures) == (2, 3)
+
+
+async def test_progress_counts_not_started_apart_from_failures() -> None:
+    class Last(RunObserver):
+        progress_seen: Progress | None = None
+
+        def progress(self, progress: Progress) -> None:
+            self.progress_seen = progress
+
+    arm, observer = fleet(20, exit_code=1), Last()
+    report = await run(arm, job(concurrency=1, max_errors=Amount(count=2)), observer=observer)
+    final = observer.progress_seen
+    assert final is not None and count(report, Status.NOT_STARTED) == 17
+    assert (final.failed, final.not_started, final.done) == (3, 17, 20)  # 17 were never failures
+    assert "failed 3," in plain_line(final) and "not started 17" in plain_line(final)
 
 
 @pytest.mark.parametrize("concurrency", [2, 4, 7])

@@ -110,3 +110,14 @@ def set_writer(db: Path, pid: int, host: str) -> None:
         con.execute("UPDATE runs SET ended = 'running'")
         con.execute("INSERT OR REPLACE INTO writers VALUES ('r1', ?, ?, '2026-01-01')", (pid, host))
     con.close()
+
+
+def test_a_dead_writer_is_seen_through_its_lock_even_if_its_pid_is_reused(
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=10)
+    db = tmp_path / "state" / "journal.sqlite3"
+    with sqlite3.connect(db) as conn:  # a live process now has the dead writer's pid
+        conn.execute("UPDATE writers SET pid = ? WHERE run_id = 'r1'", (os.getpid(),))
+    assert Journal.open(tmp_path / "state").run("r1").ended == "crashed"  # nobody holds the lock

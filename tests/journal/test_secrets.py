@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fleet.journal import Journal
+from fleet.journal.codec import final_detail
 from fleet.model import CallError, Status, TargetResult
 from tests.journal import PASSWORD, PROTECTED_VALUE, SAS, make_spec, make_targets
 
@@ -42,4 +43,20 @@ def test_secrets_never_reach_the_database_or_its_wal(tmp_path: Path) -> None:
         assert_no_secrets(state)
         stored = journal.final_results("r1")[t[0].id]
     assert stored.output == "token=*** password=***"
+    assert_no_secrets(state)
+
+
+def test_a_reboot_journals_no_secret(tmp_path: Path) -> None:
+    """The restart's intent carries the script's result (what a resume reports): scrubbed like
+    a final result, and so is a refusal's message."""
+    state = tmp_path / "state"
+    t = make_targets(1)
+    echo = f"token={PROTECTED_VALUE} password={PASSWORD}"
+    script = TargetResult(t[0], Status.SUCCEEDED, echo, 100, echo, echo, "Succeeded")
+    with Journal.open(state) as journal, journal.begin_run("r1", make_spec(), t) as w:
+        w.intent_reboot(t[0].id, {"script": final_detail(script), "required": "exit code 100"})
+        w.reboot_failed(t[0].id, CallError(409, "Conflict", f"busy {SAS}"), arrived=None)
+        assert_no_secrets(state)
+        intent = journal.target_states("r1")[t[0].id].reboot
+    assert intent is not None and intent.detail["script"]["output"] == "token=*** password=***"
     assert_no_secrets(state)

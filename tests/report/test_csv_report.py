@@ -21,7 +21,7 @@ def test_columns_are_stable() -> None:
         "run_id", "job", "target_id", "name", "kind", "subscription", "resource_group",
         "location", "zone", "os", "status", "reason", "exit_code", "execution_state",
         "started_at", "ended_at", "attempts", "polls", "group", "output", "error",
-        "verdict", "verdict_reason", "values",
+        "verdict", "verdict_reason", "values", "reboot", "reboot_seconds",
     )  # fmt: skip
     text = csv_text(sample_document())
     assert text.splitlines()[0] == ",".join(COLUMNS)

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import stat
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fleet.errors import FleetError
+from fleet.errors import FleetError, ReportWriteError
 from fleet.model import (
     ArmCounters,
+    BatchRecord,
     Deleted,
     DeleteReason,
+    GateRecord,
     Parameter,
+    RolloutRecord,
     RunReport,
     ScriptSource,
     ScriptSpec,
@@ -25,7 +31,13 @@ from fleet.model import (
     Status,
     TargetResult,
 )
-from fleet.report.json_report import exit_code_for, report_to_dict, write_report
+from fleet.report.json_report import (
+    exit_code_for,
+    report_to_dict,
+    rollout_from_dict,
+    script_from_dict,
+    write_report,
+)
 from fleet.secrets import Secrets
 from tests.report.test_groups import fleet_results, make_target
 
@@ -51,6 +63,7 @@ TARGET_FIELDS = {
     "verdict": dict,
     "polls": int,
     "deleted": list,
+    "reboot": (dict, type(None)),
 }
 
 
@@ -89,9 +102,11 @@ def test_all_fields_with_types() -> None:
     results = [*fleet_results(n_ok=196), skipped("off-1")]
     doc = report_to_dict(make_report(results))
     assert list(doc) == [
-        "run_id", "job", "started_at", "finished_at", "ended", "ended_detail", "summary",
-        "verdicts", "targets", "groups", "arm", "rollout", "cleanup",
+        "schema_version", "run_id", "job", "simulated", "script", "started_at", "finished_at",
+        "ended", "ended_detail", "summary", "verdicts", "targets", "groups", "arm", "rollout",
+        "cleanup", "reboots",
     ]  # fmt: skip
+    assert (doc["schema_version"], doc["simulated"], doc["script"]) == (3, False, {})
     assert (doc["run_id"], doc["job"], doc["ended"]) == ("r-1", "health", "completed")
     assert doc["summary"] == {"Succeeded": 196, "Failed": 4, "Skipped": 1, "total": 201}
     assert doc["verdicts"] == {"pass": 196, "fail": 4, "skip": 1}
@@ -237,6 +252,50 @@ def test_write_report_failure_while_writing_cleans_up(
         write_report(path, make_report(fleet_results(n_ok=1)))
     assert os.listdir(tmp_path) == ["report.json"]
     assert path.read_text() == "old"  # the previous report is untouched
+
+
+def test_the_report_names_the_script_by_sha256_and_says_when_it_was_simulated() -> None:
+    text = "#!/bin/sh\napt-get -y upgrade\n"
+    script = ScriptSpec(
+        default=None,
+        linux=ScriptSource(SourceKind.INLINE, text),
+        windows=ScriptSource(SourceKind.COMMAND_ID, "RunPowerShellScript"),
+    )
+    report = replace(make_report([]), simulated=True, script=script.identities())
+    doc = report_to_dict(report)
+    assert doc["simulated"] is True
+    assert doc["script"] == {
+        "linux": {"kind": "script", "sha256": hashlib.sha256(text.encode()).hexdigest()},
+        "windows": {"kind": "commandId", "sha256": None, "command_id": "RunPowerShellScript"},
+    }
+    assert script_from_dict(doc["script"]) == script.identities()
+
+
+def test_the_rollout_section_reads_back_as_the_record_it_was() -> None:
+    record = RolloutRecord(
+        order="zone-by-zone",
+        batches=(BatchRecord(1, "zone 1", ("a",), True), BatchRecord(2, "zone 2", ("b",))),
+        gates=(GateRecord("health", 1, False, "a: exit code 1 (expected 0)", ("a",)),),
+        max_errors=2, script_failures=1, platform_failures=1, count_platform_failures=True,
+    )  # fmt: skip
+    doc = report_to_dict(replace(make_report([]), rollout=record))
+    assert rollout_from_dict(doc["rollout"]) == record
+
+
+def test_a_device_is_written_in_place_never_replaced(tmp_path: Path) -> None:
+    """``--report /dev/full`` used to be replaced by a regular file (as root: the device node
+    itself) and reported written. A device is written in place; one that refuses is an error.
+    A private copy of /dev/full (char 1, 7) where mknod is allowed, else /dev/full itself."""
+    full = tmp_path / "full"
+    try:
+        os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    except OSError:
+        full = Path("/dev/full")
+    with pytest.raises(ReportWriteError, match="No space left on device") as caught:
+        write_report(full, make_report(fleet_results(n_ok=1)))
+    assert caught.value.exit_code == 5
+    assert stat.S_ISCHR(full.stat().st_mode)  # still the device
+    assert sorted(os.listdir(tmp_path)) == (["full"] if full.parent == tmp_path else [])
 
 
 def test_write_report_missing_dir(tmp_path: Path) -> None:

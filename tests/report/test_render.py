@@ -150,6 +150,14 @@ def test_plain_line_content() -> None:
     )
 
 
+def test_plain_line_says_how_many_running_targets_are_rebooting() -> None:
+    p = Progress(total=10, launched=6, running=4, rebooting=3, succeeded=2, elapsed_s=61.0)
+    assert plain_line(p) == (
+        "[01:01] 2/10 done (20%): launched 6, running 4 (3 rebooting), succeeded 2, "
+        "failed 0, skipped 0; throttled 0 (0.0s waited)"
+    )
+
+
 def test_progress_live_mode_on_a_terminal() -> None:
     out = io.StringIO()
     console = Console(file=out, width=160, force_terminal=True, color_system=None)
@@ -159,3 +167,26 @@ def test_progress_live_mode_on_a_terminal() -> None:
     text = out.getvalue()
     assert "health" in text and "done 10/10" in text and "failed 1" in text
     assert "429s 3" in text
+
+
+def test_patched_hosts_fold_into_one_line_that_names_none_and_keeps_a_success_code() -> None:
+    def patched(name: str, distro: str, code: int) -> TargetResult:
+        verdict = "REBOOT REQUIRED" if code else "no reboot required"
+        out = f"{distro} update log\n{name}: patched; {verdict}\n"
+        return TargetResult(make_target(name), Status.SUCCEEDED, exit_code=code, output=out)
+
+    results = [
+        *(patched(f"web-{i:03}", "apt" if i % 2 else "dnf", 0) for i in range(6)),
+        patched("web-100", "apt", 100), patched("web-101", "dnf", 100),
+    ]  # fmt: skip
+    console = record()
+    render_groups(console, group_results(results))
+    lines = console.export_text().splitlines()
+    names = ", ".join(f"web-{i:03}" for i in range(6))
+    assert (
+        lines[0] == f"6 targets ({names}): <host>: patched; no reboot required (2 output variants)"
+    )
+    assert lines[1] == (
+        "2 targets (web-100, web-101): <host>: patched; REBOOT REQUIRED (2 output variants)"
+        "  [Succeeded, exit 100]"
+    )

@@ -96,6 +96,31 @@ async def test_vm_restart_states_over_time() -> None:
     assert vm.provisioning_state == "Succeeded"
 
 
+async def test_the_provisioning_status_time_moves_with_a_restart() -> None:
+    """What tells a restart that arrived from one that did not, once its answer is lost: the
+    ProvisioningState status's ``time`` is when that state last changed — the VM's creation,
+    then the restart's start (Updating), then the end of its operation. Instances alike."""
+    clock = ManualClock()
+    async with Emulator(PROFILE, clock=clock) as emu, simkit.clients(emu) as arm:
+        compute = arm.compute(emu.info.subscriptions[0])
+        vms, insts = compute.virtual_machines, compute.virtual_machine_scale_set_vms
+        clock.advance(100)
+        before = (await vms.instance_view(RG, "app-01")).statuses[0].time
+        other = (await vms.instance_view(RG, "app-02")).statuses[0].time
+        await vms.begin_restart(RG, "app-01", polling=False)
+        await insts.begin_restart(RG, "vmss-small", "0", polling=False)
+        clock.advance(2)
+        during = (await vms.instance_view(RG, "app-01")).statuses[0].time
+        clock.advance(60)
+        after = (await vms.instance_view(RG, "app-01")).statuses[0].time
+        instance = (await insts.get_instance_view(RG, "vmss-small", "0")).statuses[0]
+        untouched = (await vms.instance_view(RG, "app-02")).statuses[0].time
+    assert before < clock.utc(0) and untouched == other  # created long before; never restarted
+    assert during == clock.utc(100)  # the restart began
+    assert after == clock.utc(105)  # its operation ended (5 s)
+    assert (instance.code, instance.time) == ("ProvisioningState/succeeded", clock.utc(105))
+
+
 async def test_sdk_pollers_for_vm_instance_and_scale_set() -> None:
     async with Emulator(PROFILE, time_scale=50) as emu, simkit.clients(emu) as arm:
         compute = arm.compute(emu.info.subscriptions[0])

@@ -547,7 +547,7 @@ def test_flags_give_the_same_spec_as_yaml(tmp_path: Path) -> None:
           include_scale_sets: false
           exclude: {{names: [web-038], tags: {{state: [broken, bad]}}}}
         script:
-          file: {script}
+          linux: {{file: {script}}}     # --script-file is a shell script: Linux targets
           parameters: {{A: "1", B: x=y}}
           protected_parameters: {{T: {{env: TV}}, U: {{env: UV}}}}
           run_as: {{user: deploy, password: {{env: PW}}}}

@@ -25,8 +25,10 @@ from fleet.model import (
     RolloutRecord,
     RunPlan,
     RunReport,
+    ScriptIdentity,
     ScriptSpec,
     Selector,
+    SourceKind,
     Status,
     TargetResult,
     ValueCheck,
@@ -80,6 +82,11 @@ def test_a_report_survives_the_trip() -> None:
     report = RunReport(
         "run-1", "patch", at, at, (result, TargetResult(T2, Status.NOT_STARTED, reason="x")),
         ArmCounters({"reads": 4, "writes": 1}, 2, 1.5, 1), "halted-by-gate",
-        "gate 'smoke' failed after batch 1", record, EXPECT, "delete-on-success",
+        "gate 'smoke' failed after batch 1", record, simulated=True,
+        script=(
+            ScriptIdentity("linux", SourceKind.INLINE, sha256="ab" * 32),
+            ScriptIdentity("windows", SourceKind.COMMAND_ID, command_id="RunPowerShellScript"),
+        ),
+        expect=EXPECT, cleanup="delete-on-success",
     )  # fmt: skip
     assert report_from_json(trip(report_to_json(report))) == report

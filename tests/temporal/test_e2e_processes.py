@@ -93,8 +93,8 @@ def test_killing_the_client_and_a_worker_loses_nothing(space: Space, tmp_path: P
                 doomed.wait(timeout=30)
                 report = tmp_path / "r.json"
                 followed = fleet(["resume", run_id, *on(space), "--report", str(report)], state)
-                shown = fleet(["show", run_id, *on(space), "--format", "json"], state)
-                listed = fleet(["runs", *on(space), "--format", "json"], state)
+                shown = fleet(["show", run_id, *on(space), "-o", "json"], state)
+                listed = fleet(["runs", *on(space), "-o", "json"], state)
         truth = emu.truth("executions")
         stats = emu.truth("stats")
     assert client.returncode == -signal.SIGKILL

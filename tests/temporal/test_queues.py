@@ -4,13 +4,17 @@ a run whose subscription no worker serves is refused before anything is sent."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import anyio
 import pytest
 from temporalio.client import Client
 
 from fleet.api import prepare
-from fleet.errors import ConnectionSetupError
+from fleet.errors import ConnectionSetupError, SpecError
+from fleet.model import Reboot, RebootPolicy
 from fleet.temporal import names
+from fleet.temporal.client import check_supported
 from fleet.temporal.queues import check_workers, unserved, write_limit
 from tests import simkit
 from tests.e2e.harness import job
@@ -51,3 +55,13 @@ async def test_workers_set_the_server_side_limit_and_unserved_runs_are_refused(
             await check_workers(fleet.client, plan)
     assert limit == pytest.approx(names.write_rate(time_scale=20), rel=1e-3)
     assert missing == [west]
+
+
+def test_a_job_that_reboots_is_refused_before_anything_is_sent() -> None:
+    """The workers' watch does not restart VMs (issue #19's reboots run locally only)."""
+    spec = job("plain")
+    check_supported(spec)  # no reboot: goes
+    policy = RebootPolicy(Reboot.IF_REQUIRED, exit_codes=(100,))
+    rebooting = replace(spec, rollout=replace(spec.rollout, reboot=policy))
+    with pytest.raises(SpecError, match=r"reboots after the script .* not supported on Temporal"):
+        check_supported(rebooting)

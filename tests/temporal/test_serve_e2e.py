@@ -36,7 +36,7 @@ def finished(state: Path) -> list[str]:
 
 
 def on_temporal(space: Space, state: Path) -> list[dict[str, object]]:
-    shown = fleet(["runs", *on(space), "--job", "pulse", "--format", "json"], state)
+    shown = fleet(["runs", *on(space), "--job", "pulse", "-o", "json"], state)
     assert shown.returncode == 0, shown.stderr
     return [r for r in json.loads(shown.stdout) if r["ended"] == "completed"]
 
