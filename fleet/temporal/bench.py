@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,20 @@ from fleet.temporal.devserver import TemporalDevServer
 JOB = "name: bench\ntargets: {all: true}\nscript: {inline: uptime, timeout: 900}\n"
 
 
-def _worker(target: str, emu: dict[str, Any], time_scale: float) -> subprocess.Popen[str]:
+@dataclass(frozen=True)
+class Server:
+    """The Temporal server a contender uses; its CPU is measured when its ``pid`` is known."""
+
+    target: str
+    namespace: str = "default"
+    pid: int | None = None
+
+
+def _worker(server: Server, emu: dict[str, Any], time_scale: float) -> subprocess.Popen[str]:
     subs = [a for s in emu["subscriptions"] for a in ("--subscription", s)]
     cmd = [
-        sys.executable, "-m", "fleet.cli.main", "worker", "--temporal", target,
+        sys.executable, "-m", "fleet.cli.main", "worker", "--temporal", server.target,
+        "--namespace", server.namespace,
         "--arm-endpoint", emu["endpoint"], "--ca-cert", emu["ca_cert"],
         "--time-scale", f"{time_scale:g}", *subs,
     ]  # fmt: skip
@@ -78,9 +89,9 @@ def _cpu_of(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _run(target: str, emu: dict[str, Any], time_scale: float) -> dict[str, Any]:
+async def _run(server: Server, emu: dict[str, Any], time_scale: float) -> dict[str, Any]:
     """Plan (untimed), submit and follow one run; what it took."""
-    client = await connect(target)
+    client = await connect(server.target, server.namespace)
     settings = ConnectionSettings(
         arm_endpoint=emu["endpoint"], ca_cert=emu["ca_cert"], token=Secret(SIM_TOKEN),
         subscriptions=tuple(emu["subscriptions"]), time_scale=time_scale,
@@ -107,21 +118,39 @@ async def _run(target: str, emu: dict[str, Any], time_scale: float) -> dict[str,
     return {"elapsed_s": elapsed, "report": report, "events": dict(events), "run_id": plan.run_id}
 
 
-def one(workers: int, profile: str, time_scale: float, seed: int) -> dict[str, Any]:
-    """One contender: ``workers`` workers on fresh processes; its result row."""
+def one(
+    workers: int, profile: str, time_scale: float, seed: int, server: Server | None = None
+) -> dict[str, Any]:
+    """One contender: ``workers`` workers on fresh processes, a fresh emulator and a fresh
+    Temporal dev server (or ``server``); its result row."""
+    if server is not None:
+        return _contend(workers, profile, time_scale, seed, server)
     with tempfile.TemporaryDirectory() as tmp, TemporalDevServer(Path(tmp)) as info:
-        with EmulatorProcess(profile, time_scale, seed) as emu:
-            procs = [_worker(info.target, emu.info, time_scale) for _ in range(workers)]
-            pids = [info.process.pid, *(p.pid for p in procs)]
-            before = [_cpu_of(pid) or 0.0 for pid in pids]  # started, idle: not the run's
-            try:
-                ran = anyio.run(_run, info.target, emu.info, time_scale)
-            finally:
-                spent = [(_cpu_of(pid) or 0.0) - b for pid, b in zip(pids, before, strict=True)]
-                usages = [_stop(p) for p in procs]
-            stats, executions = emu.truth("stats"), emu.truth("executions")
-        emulator = emu.usage
-    return _row(workers, ran, usages, spent, stats, executions, time_scale, emulator)
+        own = Server(info.target, pid=info.process.pid)
+        return _contend(workers, profile, time_scale, seed, own)
+
+
+def _contend(
+    workers: int, profile: str, time_scale: float, seed: int, server: Server
+) -> dict[str, Any]:
+    with EmulatorProcess(profile, time_scale, seed) as emu:
+        procs = [_worker(server, emu.info, time_scale) for _ in range(workers)]
+        pids = [server.pid, *(p.pid for p in procs)]
+        before = [_cpu(pid) for pid in pids]  # started, idle: not the run's
+        try:
+            ran = anyio.run(_run, server, emu.info, time_scale)
+        finally:
+            spent = [_cpu(pid) - b for pid, b in zip(pids, before, strict=True)]
+            usages = [_stop(p) for p in procs]
+        stats, executions = emu.truth("stats"), emu.truth("executions")
+    temporal_cpu = None if server.pid is None else spent[0]
+    return _row(
+        workers, ran, usages, spent[1:], temporal_cpu, (stats, executions), time_scale, emu.usage
+    )
+
+
+def _cpu(pid: int | None) -> float:
+    return 0.0 if pid is None else (_cpu_of(pid) or 0.0)
 
 
 def _stop(proc: subprocess.Popen[str]) -> Usage:
@@ -133,16 +162,17 @@ def _stop(proc: subprocess.Popen[str]) -> Usage:
 
 
 def _row(
-    workers: int, ran: dict[str, Any], usages: list[Usage], spent: list[float],
-    stats: dict[str, Any], executions: dict[str, Any], time_scale: float,
-    emulator: Usage | None,
+    workers: int, ran: dict[str, Any], usages: list[Usage], run_cpu: list[float],
+    temporal_cpu: float | None, truth: tuple[dict[str, Any], dict[str, Any]],
+    time_scale: float, emulator: Usage | None,
 ) -> dict[str, Any]:  # fmt: skip
-    """``spent``: CPU seconds of the Temporal server and of each worker during the run."""
+    """``run_cpu``, ``temporal_cpu``: CPU seconds of each worker and of the Temporal server
+    (None: not measured) during the run; ``truth``: the emulator's stats and executions."""
+    stats, executions = truth
     report = ran["report"]
     statuses = Counter(r.status.value for r in report.results)
     launched = statuses["Succeeded"] + statuses["Failed"]
     extra, executed = over_once(executions.get("executed_per_target", {}))
-    temporal_cpu, run_cpu = spent[0], spent[1:]
     wall = ran["elapsed_s"]
     return {
         "workers": workers, "targets": len(report.results), "ended": report.ended,
@@ -156,7 +186,7 @@ def _row(
         "worker_cpu_s": [u.cpu_s for u in usages],
         "worker_peak_rss_mb": [u.peak_rss_mb for u in usages],
         "worker_cpu_s_per_target": round(sum(run_cpu) / max(1, launched), 5),
-        "temporal_cpu_s": round(temporal_cpu, 1),
+        "temporal_cpu_s": None if temporal_cpu is None else round(temporal_cpu, 1),
         "emulator_cpu_s": None if emulator is None else emulator.cpu_s,
         "history_events": ran["events"].get("events"),
         "activities": ran["events"].get("activities"),
