@@ -2,6 +2,9 @@
 
     TargetSource, RunCommands  what the engine asks of Azure; ``fleet.azure`` implements them
                                with the real SDK, tests in memory (no HTTP)
+    OutputStore, OutputFiles   a run's output container (append blobs the agents write; fleet
+                               lists and reads them: ``fleet.storage``) and where fleet keeps
+                               the full outputs it read (local files)
     Machines                   restarting a VM and reading its instance view (reboots)
     Backend                    those plus the connection's ARM request counters
     BucketMemory               throttle buckets' state across processes (the state directory)
@@ -16,24 +19,30 @@ Imports only ``fleet.model``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from fleet.model import (
     ArmCounters,
     Batch,
+    BlobState,
     BucketRecord,
     CallError,
     GateRecord,
     Invocation,
     ListedRunCommand,
     MachineView,
+    OutputBlobs,
+    OutputSpec,
     Progress,
     RestartAccepted,
     RunPlan,
     RunReport,
     RunView,
     Selector,
+    StorageCounters,
     Target,
     TargetResult,
 )
@@ -60,6 +69,47 @@ class RunCommands(Protocol):
         ...
 
 
+class OutputStore(Protocol):
+    """One run's output container. Blob names are relative to the container; errors are
+    returned (``CallError``, status 0 = no response), never raised."""
+
+    def url(self, name: str) -> str:
+        """The blob's URL, without any SAS (what reports and the journal may show)."""
+        ...
+
+    def blobs_for(self, prefix: str, valid_for: timedelta) -> OutputBlobs:
+        """The stdout and stderr blobs under ``prefix`` as a PUT names them: URLs and a SAS
+        valid for ``valid_for`` (or the managed identity the agents write with)."""
+        ...
+
+    async def list(self, prefix: str) -> list[BlobState] | CallError: ...
+
+    async def properties(self, name: str) -> BlobState | CallError | None:
+        """The blob's state; None when there is no such blob."""
+        ...
+
+    async def read(self, name: str, offset: int, length: int | None = None) -> bytes | CallError:
+        """``length`` bytes from ``offset`` (None: to the end)."""
+        ...
+
+    async def prune(self, older_than: datetime) -> int | CallError:
+        """Delete fleet's output blobs (``<run id>/<target>/stdout|stderr``) of earlier runs
+        last written before ``older_than``; how many went."""
+        ...
+
+    def counters(self) -> StorageCounters: ...
+
+
+#: Opens the output container of a job (``OutputSpec``) for one run, valid until ``expires``.
+OutputStoreFactory = Callable[[OutputSpec, datetime], AbstractAsyncContextManager[OutputStore]]
+
+
+class OutputFiles(Protocol):
+    """Where fleet keeps the full outputs it read: ``save`` returns the file's path."""
+
+    def save(self, key: str, stream: str, data: bytes) -> str: ...
+
+
 class Machines(Protocol):
     """One target's VM as a machine: restart it (POST, sent once: never re-sent below the
     engine) and read its instance view. Errors are returned, not raised."""
@@ -72,13 +122,16 @@ class Machines(Protocol):
 @dataclass
 class Backend:
     """The ports a run needs, plus the ARM request counters of the connection. Use
-    ``fleet.azure.backend.azure_backend(...)`` for Azure (or the emulator). ``machines``:
-    needed by a job that reboots (None: such a job is refused before anything is sent)."""
+    ``fleet.azure.backend.azure_backend(...)`` for Azure (or the emulator). ``outputs``
+    opens a job's output container (None: this backend cannot; a job with ``output:`` is
+    refused). ``machines``: needed by a job that reboots (None: such a job is refused before
+    anything is sent)."""
 
     targets: TargetSource
     run_commands: RunCommands
     arm_counters: Callable[[], ArmCounters] = ArmCounters
     time_scale: float = 1.0  # >1 only for an emulator running faster than Azure
+    outputs: OutputStoreFactory | None = None
     machines: Machines | None = None
     simulated: bool = False  # fleet's own Azure emulator (``--sim``): the report says so
 

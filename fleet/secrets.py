@@ -4,10 +4,11 @@
 values, plain parameters whose value is a :class:`~fleet.model.Secret`, run-as passwords and
 the query string (SAS token) of script URIs — of the job's script and of its health gates'
 scripts, and its alert webhooks' URLs. ``redact(text)`` replaces each of them with ``***``
-(longest first, so a secret that contains another is never left half-redacted) and masks
-the signature of any SAS URL (``sig=...``), known or not; ``scrub(value)`` does the same to
-every string of a JSON-like structure. The engine (results), the journal, the report and the
-logs all redact through it.
+(longest first, so a secret that contains another is never left half-redacted), drops the
+whole query of any URL that carries a SAS signature (``https://.../blob?<redacted>``: the SAS
+fleet issues per output blob are never known values, and an agent's error may quote its URL)
+and masks any other ``sig=...``; ``scrub(value)`` does the same to every string of a JSON-like
+structure. The engine (results), the journal, the report and the logs all redact through it.
 
 Logs have no run to ask, so the run's secrets are made *current* while it runs:
 ``with using(secrets): ...`` sets a context variable that the log processor reads
@@ -32,6 +33,7 @@ from fleet.model import JobSpec, RunReport, ScriptSpec, Secret, SourceKind, Targ
 REDACTED = "***"
 MIN_LENGTH = 3  # shorter "secrets" would shred ordinary text
 _SAS_SIGNATURE = re.compile(r"([?&]sig=)[^&\s\"']+", re.IGNORECASE)
+_SAS_URL = re.compile(r"(\bhttps?://[^\s?#\"'<>]+)\?[^\s\"'<>]*?\bsig=[^\s\"'<>]*", re.I)
 #: Keys of structured log events whose values are masked whatever they hold.
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|sas|signature|protected|credential", re.I)
 
@@ -79,10 +81,14 @@ class Secrets:
         return f"Secrets(<{len(self.values)} values>)"
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret value and every SAS signature replaced by ``***``."""
+        """``text`` with every secret value replaced by ``***``, the query of every SAS URL
+        by ``<redacted>`` and any other SAS signature by ``***``."""
         for value in self.values:
             text = text.replace(value, REDACTED)
-        return _SAS_SIGNATURE.sub(rf"\1{REDACTED}", text) if "sig=" in text.lower() else text
+        if "sig=" not in text.lower():
+            return text
+        text = _SAS_URL.sub(r"\1?<redacted>", text)
+        return _SAS_SIGNATURE.sub(rf"\1{REDACTED}", text)
 
     def scrub(self, value: Any, *, mask_keys: bool = False) -> Any:
         """``value`` (JSON-like: dicts, lists, tuples, scalars) with every string redacted.

@@ -7,12 +7,13 @@ behaviour a user depends on is also exercised through the real SDK clients.
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 from azure.core.pipeline.policies import AsyncRetryPolicy
 
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
@@ -82,3 +83,20 @@ def vm_path(sub: str, rg: str, vm: str) -> str:
     return (
         f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}"
     )
+
+
+def fixed(seconds: float) -> dict[str, float]:
+    """A profile distribution that always draws ``seconds`` (sigma 0)."""
+    return {"median": seconds, "sigma": 0.0, "min": seconds, "max": seconds}
+
+
+async def until(
+    read: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], within: float = 20.0
+) -> Any:
+    """Poll ``read`` until ``done(value)``; fail after ``within`` wall seconds."""
+    with anyio.fail_after(within):
+        while True:
+            value = await read()
+            if done(value):
+                return value
+            await anyio.sleep(0.05)

@@ -5,14 +5,16 @@ targets a ``rerun --failed`` takes again.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from fleet.journal import CRASHED, RUNNING, Journal, Phase, resolve_state_dir
 from fleet.journal.codec import result_from_final
-from fleet.journal.records import JournalTarget, LatestState
+from fleet.journal.records import JournalTarget, LatestState, RunRecord
 from fleet.journal.spec_record import expect_from_dict
-from fleet.model import ArmCounters, RunReport, Status, TargetResult
+from fleet.model import ArmCounters, RunReport, Status, StorageCounters, TargetResult
 from fleet.report.json_report import rollout_from_dict, script_from_dict
 from fleet.spec.recipe import Recipe
 
@@ -70,6 +72,7 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         throttle_wait_s=float(arm.get("throttle_wait_s") or 0.0),
         retries=int(arm.get("retries") or 0),
     )
+    storage = stored.get("storage")
     return RunReport(
         run_id=run_id,
         job=record.job,
@@ -84,7 +87,26 @@ def report_from_journal(journal: Journal, run_id: str) -> RunReport:
         script=script_from_dict(stored.get("script")),
         expect=expect_from_dict(record.spec.get("expect")),
         cleanup=str((stored.get("cleanup") or {}).get("policy") or "keep-last"),
+        storage=None if not storage else _storage(storage),
         reboot=str((stored.get("reboots") or {}).get("policy") or "never"),
+    )
+
+
+def with_outcomes_so_far(journal: Journal, record: RunRecord) -> RunRecord:
+    """``record`` with a summary: a run in flight or interrupted has none in the journal
+    (written when a run ends), so count its targets as ``fleet show`` would show them."""
+    if record.summary is not None or record.ended not in (RUNNING, CRASHED):
+        return record
+    counts = Counter(r.status.value for r in report_from_journal(journal, record.run_id).results)
+    summary = {status.value: counts[status.value] for status in Status if counts[status.value]}
+    return replace(record, summary={**summary, "total": sum(counts.values())})
+
+
+def _storage(raw: dict[str, Any]) -> StorageCounters:
+    return StorageCounters(
+        requests=dict(raw.get("requests") or {}),
+        errors=int(raw.get("errors") or 0),
+        bytes_read=int(raw.get("bytes_read") or 0),
     )
 
 

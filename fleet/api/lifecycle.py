@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import structlog
 
+from fleet.engine.outputs import RunOutputs
 from fleet.engine.reboot import PendingReboot
 from fleet.engine.runner import EngineSettings, Runner
 from fleet.journal.recorder import JournalRecorder
@@ -73,13 +74,14 @@ async def drive(
     observer: RunObserver | None,
     control: RunControl | None,
     resumed: Resumed | None = None,
+    outputs: RunOutputs | None = None,
 ) -> RunReport:
     """Run ``plan`` on the engine, from ``run_started`` to ``run_finished``."""
     (observer or RunObserver()).run_started(plan)
     runner = Runner(
         plan, backend.run_commands, observer=observer, arm_counters=backend.arm_counters,
         settings=settings or EngineSettings(time_scale=backend.time_scale), control=control,
-        recorder=JournalRecorder(writer) if writer is not None else None,
+        recorder=JournalRecorder(writer) if writer is not None else None, outputs=outputs,
         machines=backend.machines,
     )  # fmt: skip
     resumed = resumed or Resumed()
@@ -120,6 +122,7 @@ def finish_report(
         script=plan.spec.script.identities(),
         expect=plan.spec.expect,
         cleanup=plan.spec.rollout.cleanup.value,
+        storage=None if runner.outputs is None else runner.outputs.counters(),
         reboot=plan.spec.rollout.reboot.mode.value,
     )
     log.info(

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio
 import structlog
 
 from fleet.api.lifecycle import Resumed, closing, drive
+from fleet.api.outputs import open_outputs
 from fleet.api.prepare import preflight, select_sentinels
 from fleet.engine.reboot import PendingReboot
 from fleet.engine.runner import EngineSettings
@@ -69,6 +71,21 @@ class Continuation:
             return None
         reason = f"excluded when the run was resumed (--exclude {' '.join(self.exclude)})"
         return TargetResult(target, Status.SKIPPED, reason=reason)
+
+
+def check_exclusions(journal: Journal, run_id: str, globs: tuple[str, ...]) -> None:
+    """Refuse (``SpecError``, exit 2, nothing sent) an ``--exclude`` glob that names none of
+    the run's targets: a typo ("web-05" for web-005) would launch the very VM the operator
+    meant to leave out."""
+    names = [jt.target.name for jt in journal.targets(run_id)]
+    missing = [g for g in globs if not any(name_matches(n, (g,)) for n in names)]
+    if missing:
+        which = ", ".join(repr(g) for g in missing)
+        message = (
+            f"--exclude {which} matches none of run {run_id}'s targets: check the name "
+            f"(fleet show {run_id} -o tsv lists them); nothing was sent."
+        )
+        raise SpecError(message)
 
 
 #: How a run may have ended for ``--continue`` to take it up again.
@@ -192,11 +209,13 @@ async def resume_async(
     force: bool = False,
     writer: RunWriter | None = None,
     how: Continuation | None = None,
+    outputs_root: Path | None = None,
 ) -> RunReport:
     """Finish ``run_id`` (``spec``: rebuilt from its recipe, ``fleet.spec.Recipe``), or go on
     past its halt (``how``). ``writer``: the run's writer if the caller took it already
-    (:func:`take_over`)."""
+    (:func:`take_over`); ``outputs_root``: as for :func:`fleet.api.run.run_async`."""
     how = how or Continuation()
+    settings = settings or EngineSettings(time_scale=backend.time_scale)
     with using(Secrets.from_spec(spec)):
         if writer is None:
             take = functools.partial(
@@ -206,10 +225,11 @@ async def resume_async(
         with closing(writer):
             plan, resumed = await _journaled_plan(run_id, journal, spec, backend, how)
             started = journal.run(run_id).started_at
-            return await drive(
-                plan, backend, started=started, writer=writer, settings=settings,
-                observer=observer, control=control, resumed=resumed,
-            )  # fmt: skip
+            async with open_outputs(plan, backend, settings, outputs_root) as outputs:
+                return await drive(
+                    plan, backend, started=started, writer=writer, settings=settings,
+                    observer=observer, control=control, resumed=resumed, outputs=outputs,
+                )  # fmt: skip
 
 
 async def _journaled_plan(

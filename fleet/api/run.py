@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime
+from pathlib import Path
 
 import anyio
 import structlog
 
 from fleet.api.lifecycle import begin, closing, drive
+from fleet.api.outputs import open_outputs
 from fleet.api.prepare import prepare
 from fleet.engine.runner import EngineSettings
 from fleet.journal.store import Journal
@@ -38,21 +40,26 @@ async def run_async(
     control: RunControl | None = None,
     journal: Journal | None = None,
     recipe: Recipe | None = None,
+    outputs_root: Path | None = None,
 ) -> RunReport:
     """Run ``job`` batch by batch under its rollout policy: launch, poll, report.
     ``observer`` hears the run's events; ``control`` stops it from outside (call its
-    ``interrupt()``, ``stop()`` or ``cancel()`` from a signal handler or a UI)."""
+    ``interrupt()``, ``stop()`` or ``cancel()`` from a signal handler or a UI).
+    ``outputs_root``: where a job with ``output:`` keeps full outputs (``<root>/<run id>/``;
+    None: only in the report's 4 KB tails and grouping)."""
     plan = job if isinstance(job, RunPlan) else await prepare(job, backend)
+    settings = settings or EngineSettings(time_scale=backend.time_scale)
     with using(Secrets.from_spec(plan.spec)):
         started = datetime.now(UTC)
-        log.info("run.started", run_id=plan.run_id, job=plan.spec.name)
-        stored = None if recipe is None else recipe.to_json()
-        writer = None if journal is None else await begin(journal, plan, stored)
-        with closing(writer):
-            return await drive(
-                plan, backend, started=started, writer=writer, settings=settings,
-                observer=observer, control=control,
-            )  # fmt: skip
+        async with open_outputs(plan, backend, settings, outputs_root) as outputs:
+            log.info("run.started", run_id=plan.run_id, job=plan.spec.name)
+            stored = None if recipe is None else recipe.to_json()
+            writer = None if journal is None else await begin(journal, plan, stored)
+            with closing(writer):
+                return await drive(
+                    plan, backend, started=started, writer=writer, settings=settings,
+                    observer=observer, control=control, outputs=outputs,
+                )  # fmt: skip
 
 
 def run(
@@ -64,10 +71,11 @@ def run(
     control: RunControl | None = None,
     journal: Journal | None = None,
     recipe: Recipe | None = None,
+    outputs_root: Path | None = None,
 ) -> RunReport:
     """Synchronous :func:`run_async` (starts its own event loop)."""
     main = functools.partial(
         run_async, job, backend, settings=settings, observer=observer, control=control,
-        journal=journal, recipe=recipe,
+        journal=journal, recipe=recipe, outputs_root=outputs_root,
     )  # fmt: skip
     return anyio.run(main)

@@ -18,7 +18,7 @@ control run: requests go out as they come, 429s are still waited out).
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +36,10 @@ from fleet.azure.targets import AzureTargets
 from fleet.azure.throttle_state import ThrottleState
 from fleet.errors import ConnectionSetupError
 from fleet.model import Secret
-from fleet.ports import Backend, BucketMemory
+from fleet.ports import Backend, BucketMemory, OutputStoreFactory
+
+#: Given the connection's credential, what opens a job's output container (fleet.storage).
+OutputsFor = Callable[[Any], OutputStoreFactory]
 
 # Two retry loops, one per kind of failure. azure-core's pipeline order is per-call policies ->
 # RetryPolicy -> per-retry policies (fleet's ThrottlePolicy) -> auth -> transport
@@ -127,10 +130,15 @@ def _endpoint(settings: ConnectionSettings) -> tuple[str, str]:
 
 @asynccontextmanager
 async def azure_backend(
-    settings: ConnectionSettings, *, memory: BucketMemory | None = None
+    settings: ConnectionSettings,
+    *,
+    memory: BucketMemory | None = None,
+    outputs: OutputsFor | None = None,
 ) -> AsyncIterator[Backend]:
     """The backend of one connection. ``memory``: where throttle buckets are shared with other
-    fleet processes and remembered across a crash (``fleet.journal.buckets.BucketJournal``)."""
+    fleet processes and remembered across a crash (``fleet.journal.buckets.BucketJournal``);
+    ``outputs``: how jobs with ``output:`` reach their blob container (the caller wires
+    ``fleet.storage``; it gets this connection's credential for Azure AD)."""
     endpoint, scope = _endpoint(settings)
     if settings.arm_endpoint and settings.token is not None:
         scope = "https://management.azure.com/.default"  # emulators accept any scope
@@ -160,6 +168,7 @@ async def azure_backend(
                     run_commands=AzureRunCommands(clients),
                     arm_counters=throttle.counters,
                     time_scale=settings.time_scale,
+                    outputs=None if outputs is None else outputs(credential),
                     machines=AzureMachines(clients),
                     simulated=settings.simulated,
                 )

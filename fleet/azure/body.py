@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleet.model import Invocation, Parameter, Secret, SourceKind, marker_tags
+from fleet.model import Invocation, OutputBlobs, Parameter, Secret, SourceKind, marker_tags
 
 
 def _value(value: str | Secret) -> str:
@@ -37,5 +37,21 @@ def run_command_body(inv: Invocation, location: str) -> dict[str, Any]:
         props["runAsUser"] = inv.run_as_user
     if inv.run_as_password is not None:
         props["runAsPassword"] = inv.run_as_password.reveal()
+    if inv.output_blobs is not None:
+        props.update(_blob_properties(inv.output_blobs))
     tags = marker_tags(inv.job or inv.run_command.removeprefix("fleet-"), inv.run_id)
     return {"location": location, "tags": tags, "properties": props}
+
+
+def _blob_properties(blobs: OutputBlobs) -> dict[str, Any]:
+    """``outputBlobUri``/``errorBlobUri`` with their SAS (revealed here, for the wire only), or
+    the managed identity the agent writes with (``{}`` = system-assigned)."""
+    props: dict[str, Any] = {
+        "outputBlobUri": blobs.stdout.writable_url(),
+        "errorBlobUri": blobs.stderr.writable_url(),
+    }
+    if blobs.stdout.identity is not None:
+        props["outputBlobManagedIdentity"] = blobs.stdout.identity
+    if blobs.stderr.identity is not None:
+        props["errorBlobManagedIdentity"] = blobs.stderr.identity
+    return props

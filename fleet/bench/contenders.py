@@ -6,7 +6,8 @@ emulator (endpoint, CA, subscriptions, token), the time scale, the job, the wall
 for the SDK baselines, the target list. OUT receives::
 
     {"contender", "elapsed_s" (wall), "finished" (false: stopped at the budget),
-     "outcomes": {target id (lower case): [category, reason]}, "started_unix"}
+     "outcomes": {target id (lower case): [category, reason]}, "started_unix",
+     "storage_requests" (fleet-storage: requests to its output container)}
 
 Categories: succeeded, failed (a truthful non-success: script failed, timed out, refused),
 skipped (truthfully not run: VM not running), lost (no truthful final state). Targets missing
@@ -24,6 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from fleet.bench import baselines
+from fleet.model import (
+    Completion,
+    JobSpec,
+    OutputSpec,
+    OutputStorage,
+    ScriptSource,
+    ScriptSpec,
+    Secret,
+    Selector,
+    SourceKind,
+)
+
+STORAGE_CONTAINER = "bench-output"
 
 FLEET_CATEGORY = {
     "Succeeded": "succeeded",
@@ -44,19 +58,12 @@ Record = Callable[[str, str, str], None]
 
 
 async def run_fleet(cfg: dict[str, Any], record: Record, progress: dict[str, Any]) -> None:
-    """fleet with default settings, through the library API, on the Azure backend."""
+    """fleet with default settings, through the library API, on the Azure backend. With a
+    ``storage`` account in the config (fleet-storage): full outputs in its container and
+    ``completion: storage``."""
     from fleet import api
     from fleet.azure.backend import ConnectionSettings, azure_backend
-    from fleet.model import JobSpec, ScriptSource, ScriptSpec, Secret, Selector, SourceKind
 
-    job = cfg["job"]
-    spec = JobSpec(
-        name=job["name"],
-        selector=Selector(),  # every VM and scale-set instance of the subscriptions
-        script=ScriptSpec(
-            default=ScriptSource(SourceKind.INLINE, job["script"]), timeout_s=job["timeout"]
-        ),
-    )
     settings = ConnectionSettings(
         arm_endpoint=cfg["endpoint"],
         ca_cert=cfg["ca_cert"],
@@ -69,7 +76,8 @@ async def run_fleet(cfg: dict[str, Any], record: Record, progress: dict[str, Any
         def progress(self, p: Any) -> None:
             progress["done"] = p.done
 
-    async with azure_backend(settings) as backend:
+    spec, outputs = _fleet_job(cfg)
+    async with azure_backend(settings, outputs=outputs) as backend:
         # Same as run_async(spec, backend) alone; selecting first only times the selection.
         started = time.monotonic()
         selected = await api.select(spec, backend)
@@ -78,6 +86,31 @@ async def run_fleet(cfg: dict[str, Any], record: Record, progress: dict[str, Any
         report = await api.run_async(plan, backend, observer=Done())
     for r in report.results:
         record(r.target.id, FLEET_CATEGORY.get(str(r.status), "lost"), str(r.status))
+    if report.storage is not None:
+        progress["storage_requests"] = report.storage.total
+
+
+def _fleet_job(cfg: dict[str, Any]) -> tuple[JobSpec, Any]:
+    """The bench job as a JobSpec, and how its output container is opened (fleet-storage)."""
+    job, storage = cfg["job"], cfg.get("storage")
+    output, outputs = None, None
+    if storage:
+        from fleet.storage.factory import output_store_factory
+
+        where = OutputStorage(storage["account_url"], STORAGE_CONTAINER)
+        output = OutputSpec(where, keep_days=None, completion=Completion.STORAGE)
+        outputs = lambda _credential: output_store_factory(  # noqa: E731
+            ca_cert=storage["ca_cert"], create_container=True
+        )
+    spec = JobSpec(
+        name=job["name"],
+        selector=Selector(),  # every VM and scale-set instance of the subscriptions
+        script=ScriptSpec(
+            default=ScriptSource(SourceKind.INLINE, job["script"]), timeout_s=job["timeout"]
+        ),
+        output=output,
+    )
+    return spec, outputs
 
 
 async def run_baseline(cfg: dict[str, Any], record: Record, limit: int | None) -> None:
@@ -101,7 +134,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
         outcomes[target_id.lower()] = [category, reason]
 
     name = cfg["contender"]
-    if name == "fleet":
+    if name in ("fleet", "fleet-storage"):
         work = run_fleet(cfg, record, progress)
     elif name == "documented":
         work = run_baseline(cfg, record, baselines.POWERSHELL_THROTTLE_LIMIT)
@@ -125,6 +158,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
         "progress_done": progress.get("done"),
         "selection_wall_s": progress.get("selection_wall_s"),
         "started_unix": started_unix,  # when its makespan starts (the budget-left bound's t=0)
+        "storage_requests": progress.get("storage_requests"),
     }
 
 

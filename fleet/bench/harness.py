@@ -68,15 +68,16 @@ def contender_config(
             "run_command": f"bench-{job.name}",
         },
         # The SDK baselines get the target list for free (fleet selects its own, and pays for it).
-        "targets": [] if name == "fleet" else targets,
+        "targets": [] if name.startswith("fleet") else targets,
+        "storage": info.get("storage") if name == "fleet-storage" else None,
     }
 
 
 def run_one(scenario: Scenario, name: str, bound: LowerBound, workdir: Path) -> dict[str, Any]:
     """One contender on a fresh emulator; its result row."""
-    profile = scenario.profile
+    profile, azurite = scenario.profile, name == "fleet-storage"
     with EmulatorProcess(
-        profile, scenario.time_scale, scenario.seed, scenario.throttle_headers
+        profile, scenario.time_scale, scenario.seed, scenario.throttle_headers, azurite=azurite
     ) as emu:
         targets = emu.truth("inventory")["targets"]
         config = contender_config(scenario, name, emu.info, targets)

@@ -46,6 +46,7 @@ ROW_KEYS = (
     "throttled",
     "reads_per_target",
     "writes_per_target",
+    "storage_requests_per_target",
     "cpu_s",
     "peak_rss_mb",
     "extrapolated",
@@ -170,6 +171,7 @@ def contender_row(
         "executions_over_once": extra,
         "executions": executed,
         **_request_figures(stats, done),
+        "storage_requests_per_target": _storage_per_target(output, done),
         "cpu_s": usage.cpu_s,
         "peak_rss_mb": usage.peak_rss_mb,
         "extrapolated": extrapolated,
@@ -179,6 +181,12 @@ def contender_row(
         "lost_reasons": _lost_reasons(outcomes),
         "killed": usage.killed,
     }
+
+
+def _storage_per_target(output: dict[str, Any], attempted: int) -> float | None:
+    """Requests to the output container per attempted target (None: no output storage)."""
+    count = output.get("storage_requests")
+    return None if count is None else round(int(count) / max(1, attempted), 2)
 
 
 def _lost_reasons(outcomes: dict[str, list[str]]) -> dict[str, int]:

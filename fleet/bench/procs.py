@@ -57,10 +57,17 @@ def wait_bounded(proc: subprocess.Popen[Any], deadline_s: float) -> Usage:
 
 
 class EmulatorProcess:
-    """``fleet sim serve --profile P --time-scale K --seed N`` as a context manager."""
+    """``fleet sim serve --profile P --time-scale K --seed N`` as a context manager;
+    ``azurite``: with ``--azurite`` (its ready line then names the storage account)."""
 
     def __init__(
-        self, profile: str, time_scale: float, seed: int, headers: str | None = None
+        self,
+        profile: str,
+        time_scale: float,
+        seed: int,
+        headers: str | None = None,
+        *,
+        azurite: bool = False,
     ) -> None:
         self.cmd = [
             sys.executable,
@@ -75,6 +82,7 @@ class EmulatorProcess:
             "--seed",
             str(seed),
             *(["--throttle-headers", headers] if headers else []),
+            *(["--azurite"] if azurite else []),
         ]
         self.proc: subprocess.Popen[str] | None = None
         self.info: dict[str, Any] = {}
@@ -83,7 +91,7 @@ class EmulatorProcess:
     def __enter__(self) -> EmulatorProcess:
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], 60.0)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 90.0)
         line = self.proc.stdout.readline() if ready else ""
         if not line.startswith("{"):
             self.__exit__()

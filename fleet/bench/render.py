@@ -9,7 +9,7 @@ from rich.table import Table
 # The columns after the contender and its makespan, shared by the table and the Markdown.
 COLUMNS = (
     "x bound", "completed", "failed", "skipped", "lost", "not run", "over once", "429s",
-    "reads/t", "writes/t", "cpu s", "RSS MB",
+    "reads/t", "writes/t", "storage/t", "cpu s", "RSS MB",
 )  # fmt: skip
 
 
@@ -78,6 +78,7 @@ def _cells(r: dict[str, Any]) -> tuple[str, ...]:
         _num(r["throttled"]),
         _num(r["reads_per_target"], "{:.2f}"),
         _num(r["writes_per_target"], "{:.2f}"),
+        _num(r.get("storage_requests_per_target"), "{:.2f}"),
         _num(r["cpu_s"], "{:.1f}"),
         _num(r["peak_rss_mb"], "{:.0f}"),
     )
@@ -89,7 +90,7 @@ def markdown(document: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in document["contenders"]:
         cells = list(_cells(r))
-        cells[0] = f"**{cells[0]}**" if r["name"] == "fleet" else cells[0]
+        cells[0] = f"**{cells[0]}**" if r["name"].startswith("fleet") else cells[0]
         lines.append(
             "| " + " | ".join(c.replace("*", "\\*") if i else c for i, c in enumerate(cells)) + " |"
         )

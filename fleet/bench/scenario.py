@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, V
 
 from fleet.sim.catalog import BuiltIns, UnknownName, is_name
 
+#: Every contender; a scenario runs these unless it lists its own (``contenders:``).
+#: ``fleet-storage`` is fleet with ``completion: storage`` (its emulator runs with an Azurite).
+KNOWN = ("fleet", "fleet-storage", "documented", "unbounded")
 CONTENDERS = ("fleet", "documented", "unbounded")
 SCENARIOS = BuiltIns("fleet.bench", "scenarios", "scenario")
 
@@ -37,6 +40,7 @@ class Budgets(_Strict):
     """Wall-clock seconds per contender; past it the contender is stopped and extrapolated."""
 
     fleet: PositiveFloat = 300
+    fleet_storage: PositiveFloat = 300  # the fleet-storage contender
     documented: PositiveFloat = 90
     unbounded: PositiveFloat = 300
 
@@ -58,7 +62,7 @@ class Scenario(_Strict):
     source: str = "<dict>"  # the scenario's built-in name or file path
 
     def budget(self, contender: str) -> float:
-        return float(getattr(self.budgets, contender))
+        return float(getattr(self.budgets, contender.replace("-", "_")))
 
 
 class ScenarioError(Exception):
@@ -96,8 +100,8 @@ def load_scenario(ref: str | Path) -> Scenario:
     except ValidationError as exc:
         lines = [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise ScenarioError("\n".join(lines)) from None
-    unknown = [c for c in scenario.contenders if c not in CONTENDERS]
+    unknown = [c for c in scenario.contenders if c not in KNOWN]
     if unknown:
-        message = f"{path}: contenders: unknown {unknown}; choose from {list(CONTENDERS)}"
+        message = f"{path}: contenders: unknown {unknown}; choose from {list(KNOWN)}"
         raise ScenarioError(message)
     return scenario

@@ -63,7 +63,9 @@ ScenariosArg = Annotated[
 ContenderOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--contender", "-c", help="Run only these contenders (fleet, documented, unbounded)."
+        "--contender",
+        "-c",
+        help="Run only these contenders (fleet, fleet-storage, documented, unbounded).",
     ),
 ]
 ResultsDirOpt = Annotated[
@@ -80,8 +82,9 @@ def bench(
 ) -> None:
     """Benchmark fleet against SDK fan-outs and the throttle lower bound.
 
-    Contenders: fleet, the documented SDK fan-out (5 at a time), an unbounded SDK fan-out,
-    and the lower bound; each on a fresh emulator in its own process. Prints figures in
+    Contenders: fleet, fleet with completion seen in storage (fleet-storage: its emulator runs
+    with an Azurite), the documented SDK fan-out (5 at a time), an unbounded SDK fan-out, and
+    the lower bound; each on a fresh emulator in its own process. Prints figures in
     Azure-equivalent seconds; never fails on speed."""
     from fleet.bench import harness, render
 

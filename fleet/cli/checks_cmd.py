@@ -5,36 +5,44 @@ RUN_A RUN_B`` (target by target: newly failing, recovered, still failing, new, g
 
 from __future__ import annotations
 
-import json
-import sys
 from collections import Counter
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from fleet.api.history import open_journal
+from fleet.cli.config import apply_defaults
 from fleet.cli.exits import fail
 from fleet.cli.options import journal_options, with_options
-from fleet.cli.output import print_tsv
+from fleet.cli.output import (
+    Column,
+    FormatOpt,
+    OutputOpt,
+    fitted_table,
+    output_format,
+    print_json,
+    print_tsv,
+    stdout_console,
+)
 from fleet.errors import FleetError, SpecError
 from fleet.history import Change, Comparison, History, TargetChange, TargetVerdict
 from fleet.journal import resolve_state_dir
 from fleet.journal.paths import db_path
 
-OUTPUTS = ("table", "json", "tsv")
-OutputOpt = Annotated[str, typer.Option("--output", "-o", help="table, json or tsv.")]
+JOB_COLUMNS = (
+    Column("run id"), Column("ended"), Column("pass", 0, "right"), Column("fail", 0, "right"),
+    Column("skip", 2, "right"), Column("newly failing", 0, "right"),
+    Column("recovered", 0, "right"), Column("started", 1),
+)  # fmt: skip
+DIFF_COLUMNS = (
+    Column("change"), Column("target"), Column("before", 1), Column("after"),
+    Column("reason", 2, wrap=True), Column("id", 3),
+)  # fmt: skip
 AllOpt = Annotated[bool, typer.Option("--all", help="List unchanged targets too.")]
 _ORDER = [
     Change.NEWLY_FAILING, Change.RECOVERED, Change.STILL_FAILING, Change.NEW, Change.GONE,
     Change.UNCHANGED,
 ]  # fmt: skip
-
-
-def _check_output(output: str) -> None:
-    if output not in OUTPUTS:
-        raise SpecError(f"--output must be table, json or tsv, got {output!r}.")
 
 
 def _history(kw: dict[str, Any]) -> History | None:
@@ -68,34 +76,38 @@ def job_rows(history: History, job: str, limit: int) -> list[dict[str, Any]]:
     return rows
 
 
-def job_runs(job: str, output: str, limit: int, kw: dict[str, Any]) -> None:
-    """``fleet runs --job NAME``."""
+def _job_cells(row: dict[str, Any]) -> list[Any]:
+    v = row["verdicts"]
+    started = row["started_at"][:19].replace("T", " ")
+    return [
+        row["run_id"], row["ended"], v["pass"], v["fail"], v["skip"], row["newly_failing"],
+        row["recovered"], started,
+    ]  # fmt: skip
+
+
+def job_runs(job: str, fmt: str, limit: int, kw: dict[str, Any]) -> None:
+    """``fleet runs --job NAME`` (``fmt``: an ``-o`` format already checked).
+
+    tsv columns (no header): run id, started (ISO 8601), ended, pass, fail, skip, newly
+    failing, recovered."""
     try:
         history = _history(kw)
         rows = job_rows(history, job, limit) if history is not None else []
     except FleetError as exc:
         raise fail(exc) from exc
-    if output == "json":
-        json.dump(rows, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-        return
-    if output == "tsv":
+    if fmt == "json":
+        print_json(rows)
+    elif fmt == "tsv":
         print_tsv(
             [r["run_id"], r["started_at"], r["ended"], *r["verdicts"].values(),
              r["newly_failing"], r["recovered"]]
             for r in rows
         )  # fmt: skip
-        return
-    table = Table(title=f"{len(rows)} runs of {job}")
-    for col in ("run id", "started", "ended", "pass", "fail", "skip", "newly failing", "recovered"):
-        table.add_column(col, no_wrap=col == "run id")
-    for row in rows:
-        v = row["verdicts"]
-        table.add_row(
-            row["run_id"], row["started_at"][:19], row["ended"], str(v["pass"]), str(v["fail"]),
-            str(v["skip"]), str(row["newly_failing"]), str(row["recovered"]),
-        )  # fmt: skip
-    Console().print(table)
+    else:
+        console = stdout_console()
+        cells = [_job_cells(r) for r in rows]
+        title = f"{len(rows)} run{'' if len(rows) == 1 else 's'} of {job}"
+        console.print(fitted_table(console, JOB_COLUMNS, cells, title=title))
 
 
 def _side(verdict: TargetVerdict | None) -> dict[str, Any] | None:
@@ -140,46 +152,43 @@ def diff_document(comparison: Comparison, *, everything: bool) -> dict[str, Any]
 def diff(
     run_a: Annotated[str, typer.Argument(help="The earlier run.", show_default=False)],
     run_b: Annotated[str, typer.Argument(help="The later run.", show_default=False)],
-    output: OutputOpt = "table",
+    output: OutputOpt = None,
+    output_format_: FormatOpt = None,
     everything: AllOpt = False,
     **kw: Any,
 ) -> None:
     """What changed between two runs, target by target, under each run's expectations:
-    newly failing, recovered, still failing, new and gone targets (--all: unchanged too)."""
+    newly failing, recovered, still failing, new and gone targets (--all: unchanged too).
+
+    -o tsv: a line per target, no header: change, target, before, after, reason, id."""
     try:
-        _check_output(output)
+        config = apply_defaults(kw)
+        fmt = output_format(output, output_format_, default=config.output)
         history = _history(kw)
         if history is None:
             raise SpecError(f"no fleet journal in {resolve_state_dir(kw.get('state_dir'))}")
         document = diff_document(history.compare(run_a, run_b), everything=everything)
     except FleetError as exc:
         raise fail(exc) from exc
-    _print_diff(document, output)
+    _print_diff(document, fmt)
 
 
-def _print_diff(document: dict[str, Any], output: str) -> None:
-    if output == "json":
-        json.dump(document, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+def _print_diff(document: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        print_json(document)
         return
     rows = [
         [
             t["change"], t["name"],
             (t["before"] or {}).get("verdict") or "-", (t["after"] or {}).get("verdict") or "-",
-            (t["after"] or t["before"] or {}).get("reason") or "", t["id"],
+            " ".join(((t["after"] or t["before"] or {}).get("reason") or "").split()), t["id"],
         ]
         for t in document["targets"]
     ]  # fmt: skip
-    header = ["change", "target", "before", "after", "reason", "id"]
-    if output == "tsv":  # one line per target: tabs and line breaks in a field become spaces
-        for row in [header, *rows]:
-            sys.stdout.write("\t".join(" ".join(str(f).split()) for f in row) + "\n")
+    if fmt == "tsv":
+        print_tsv(rows)
         return
     counts = ", ".join(f"{n} {k}" for k, n in document["counts"].items() if n)
     title = f"{document['previous_run_id']} → {document['run_id']}: {counts or 'no targets'}"
-    table = Table(title=title)
-    for col in header[:-1]:
-        table.add_column(col, no_wrap=col in ("change", "target"))
-    for row in rows:
-        table.add_row(*row[:-1])
-    Console().print(table)
+    console = stdout_console()
+    console.print(fitted_table(console, DIFF_COLUMNS, rows, title=title))

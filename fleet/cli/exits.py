@@ -21,7 +21,9 @@ from fleet.errors import FleetError
 INTERNAL_ERROR = 70
 INTERRUPTED = 130
 
-err_console = Console(stderr=True)
+# Off a terminal (a CI log, 2>file) a message is one line whatever its length: rich would wrap
+# at 80 columns there ("...running targets get up to 10m to" / "finish, then ...").
+err_console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 
 
 class _State:

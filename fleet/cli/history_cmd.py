@@ -10,7 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
-from fleet.api.history import ended_as_shown, open_journal, report_from_journal
+from fleet.api.history import (
+    ended_as_shown,
+    open_journal,
+    report_from_journal,
+    with_outcomes_so_far,
+)
 from fleet.cli.checks_cmd import job_runs
 from fleet.cli.config import apply_defaults
 from fleet.cli.exits import err_console, fail
@@ -25,16 +30,18 @@ from fleet.cli.output import (
     print_tsv,
     stdout_console,
 )
+from fleet.cli.show_output import print_output
 from fleet.cli.temporal_cmd import require_extra, temporal_report, temporal_runs
 from fleet.cli.views import show_report
 from fleet.cli.wiring import check_report_path, configure_logs, run_sync
-from fleet.errors import FleetError
+from fleet.errors import FleetError, SpecError
 from fleet.journal import resolve_state_dir
 from fleet.journal.paths import db_path
 from fleet.journal.records import RunRecord
-from fleet.report.formats import parse_format, render, write_document
+from fleet.report.formats import format_for, parse_format, render, write_document
 from fleet.report.groups import group_results
 from fleet.report.json_report import report_to_dict
+from fleet.report.render import plural
 
 RUN_COLUMNS = (
     Column("run id"), Column("job"), Column("ended"), Column("outcomes", wrap=True),
@@ -114,20 +121,36 @@ def _run_rows(kw: dict[str, Any], limit: int, job: str | None) -> list[dict[str,
         return run_sync(temporal_runs, kw, limit, job)
     if not db_path(resolve_state_dir(kw.get("state_dir"))).exists():
         return []  # no journal yet: an empty history, not an error
-    return [run_row(r) for r in open_journal(kw.get("state_dir"), writable=False).runs(limit)]
+    journal = open_journal(kw.get("state_dir"), writable=False)
+    return [run_row(with_outcomes_so_far(journal, r)) for r in journal.runs(limit)]
 
 
 def _print_runs(rows: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
         print_json(rows)
-    elif fmt == "tsv":
-        print_tsv(_cells(row) for row in rows)
+    elif fmt == "tsv":  # for scripts: the start in ISO 8601, the duration in seconds
+        print_tsv(
+            [*_cells(row)[:4], row["started_at"],
+             "" if row["duration_s"] is None else round(row["duration_s"], 1), row["who"]]
+            for row in rows
+        )  # fmt: skip
     else:
         console = stdout_console()
         cells = [_cells(r) for r in rows]
-        console.print(fitted_table(console, RUN_COLUMNS, cells, title=f"{len(rows)} runs"))
+        console.print(fitted_table(console, RUN_COLUMNS, cells, title=plural(len(rows), "run")))
         if any(row["ended"] == "interrupted" for row in rows):
             console.print(INTERRUPTED_NOTE, highlight=False)
+
+
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        help="Print one target's whole output instead (by name or id): stdout to stdout, "
+        "stderr to stderr, byte for byte as fleet kept it from the output blobs; only the "
+        "last 4 KB for a job without output storage.",
+    ),
+]
 
 
 @with_options(journal_options, temporal_options)
@@ -137,22 +160,27 @@ def show(
     output_format_: FormatOpt = None,
     report: ShowReportOpt = None,
     report_format: ReportFormatOpt = None,
+    target: TargetOpt = None,
     **kw: Any,
 ) -> None:
-    """A run's report from the journal, as fleet run printed it.
+    """A run's report from the journal, as fleet run printed it, or one target's full output
+    (--target NAME).
 
     -o json: the JSON of fleet run --report; -o tsv: a line per target. A run in flight or
     interrupted shows what is known so far: launched targets without a result are Running.
-    --report PATH writes the report file in --report-format (json, junit, csv, html), as
-    fleet run --report would have; --report-format alone prints that report instead. With
-    --temporal: the report of a run that ended on that Temporal server."""
+    --report PATH writes the report file in --report-format (json, junit, csv, html; else
+    as its suffix says: .xml, .csv, .html), as fleet run --report would have; --report-format
+    alone prints that report instead. With --temporal: the report of a run that ended on
+    that Temporal server."""
     try:
         config = apply_defaults(kw)
         fmt = output_format(output, output_format_, default=config.output)
-        file_fmt = parse_format(report_format or "json")
+        file_fmt = parse_format(report_format) if report_format else format_for(report)
         if report is not None:
             check_report_path(report, report_format)
         if kw.get("temporal"):
+            if target is not None:
+                raise SpecError("--target is not supported with --temporal (no output blobs).")
             require_extra()
             configure_logs({})
             report_obj = run_sync(temporal_report, kw, run_id)
@@ -160,6 +188,9 @@ def show(
         else:
             journal = open_journal(kw.get("state_dir"), writable=False)
             report_obj = report_from_journal(journal, run_id)
+            if target is not None:
+                print_output(report_obj, target)
+                return
             live = report_obj.ended in ("running", "interrupted")
             stored = None if live else journal.report_json(run_id)  # what fleet run wrote
             document = stored or report_to_dict(report_obj)

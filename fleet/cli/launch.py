@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import anyio
 
@@ -30,8 +31,10 @@ async def launch(
     recipe: Recipe | None,
     yes: bool,
     ask: Callable[[str], str] | None = None,
+    outputs_root: Path | None = None,
 ) -> RunReport:
-    """Confirm ``plan``, then run it. ``ask``: how to ask (the terminal by default)."""
+    """Confirm ``plan``, then run it. ``ask``: how to ask (the terminal by default);
+    ``outputs_root``: where full outputs go (``fleet.cli.wiring.outputs_root``)."""
     interactive = sys.stdin.isatty() and err_console.is_terminal
     # Blocks the event loop while the operator reads the plan: nothing is in flight yet.
     confirm_run(
@@ -45,7 +48,7 @@ async def launch(
         with TerminalObserver(err_console, title=f"fleet run {spec.name}") as observer:
             report = await run_async(
                 plan, backend, observer=observer, control=control, journal=journal,
-                recipe=recipe,
+                recipe=recipe, outputs_root=outputs_root,
             )  # fmt: skip
         tg.cancel_scope.cancel()
     return report

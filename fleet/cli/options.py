@@ -346,8 +346,8 @@ ReportFormatOpt = Annotated[
     str | None,
     typer.Option(
         "--report-format",
-        help="Format of the --report file: json (default), junit, csv or html (one "
-        "standalone page).",
+        help="Format of the --report file: json, junit, csv or html (one standalone page). "
+        "Default: as the file's suffix says (.xml junit, .csv, .html), else json.",
         rich_help_panel=OUT,
         show_default=False,
     ),

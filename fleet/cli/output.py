@@ -24,6 +24,7 @@ import typer
 from rich.cells import cell_len
 from rich.console import Console, JustifyMethod
 from rich.table import Table
+from rich.text import Text
 
 from fleet.cli.exits import err_console
 from fleet.errors import SpecError
@@ -122,7 +123,7 @@ def fitted_table(
         if not droppable:
             break
         shown.remove(max(droppable, key=lambda i: (columns[i].keep, i)))
-    table = Table(title=title)
+    table = Table(title=None if title is None else Text(title, no_wrap=True, overflow="ignore"))
     for i in shown:
         col = columns[i]
         table.add_column(col.header, justify=col.justify, no_wrap=not col.wrap, overflow="fold")

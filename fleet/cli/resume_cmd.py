@@ -15,7 +15,7 @@ import typer
 
 from fleet.api.history import open_journal, recipe_of, unfinished
 from fleet.api.prepare import prepare
-from fleet.api.resume import Continuation, resume_async, take_over
+from fleet.api.resume import Continuation, check_exclusions, resume_async, take_over
 from fleet.cli.config import apply_defaults, load_config
 from fleet.cli.exits import err_console, fail
 from fleet.cli.launch import launch
@@ -159,6 +159,7 @@ def resume(
             )
             raise SpecError(message)
         how = Continuation(past_halt=go_on, exclude=tuple(exclude or ()))
+        check_exclusions(journal, run_id, how.exclude)
         writer = take_over(journal, run_id, spec, force=force_unlock, past_halt=go_on)
         secrets = Secrets.from_spec(spec)
         result = run_sync(
@@ -179,7 +180,7 @@ async def _resume(
 ) -> RunReport:
     verb = "continuing" if how.past_halt else "resuming"
     err_console.print(f"{verb} run [bold]{run_id}[/]  job: {spec.name}", highlight=False)
-    async with open_backend(connection, journal) as backend:
+    async with open_backend(connection, journal, spec.output) as backend:
         control = RunControl(cancel_running=spec.rollout.cancel_running)
         async with anyio.create_task_group() as tg:
             tg.start_soon(relay_signals, control, err_console, spec.rollout.cancel_grace_s)
@@ -187,7 +188,7 @@ async def _resume(
             with TerminalObserver(err_console, title=title, announce=False) as observer:
                 report = await resume_async(
                     run_id, journal, spec, backend, control=control, observer=observer,
-                    writer=writer, how=how,
+                    writer=writer, how=how, outputs_root=journal.state_dir / "outputs",
                 )  # fmt: skip
             tg.cancel_scope.cancel()
     return report
@@ -221,6 +222,7 @@ def rerun(
         if not failed:
             raise SpecError("fleet rerun needs --failed (rerunning everything is fleet run).")
         journal, recipe, _ = _replayed(run_id, kw)
+        check_exclusions(journal, run_id, tuple(exclude or ()))
         changes = overrides_from_options(JobOptions.from_flags({**kw, "exclude_name": exclude}))
         job = replace(recipe.job, overrides=merge_overrides(recipe.job.overrides, changes))
         again = Recipe(job, recipe.connection, rerun_of=run_id)
@@ -239,6 +241,9 @@ def rerun(
 async def _rerun(
     spec: JobSpec, recipe: Recipe, journal: Journal, wanted: frozenset[str], yes: bool
 ) -> RunReport:
-    async with open_backend(recipe.connection, journal) as backend:
+    async with open_backend(recipe.connection, journal, spec.output) as backend:
         plan = await prepare(spec, backend, only=wanted)
-        return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)
+        return await launch(
+            plan, backend, journal=journal, recipe=recipe, yes=yes,
+            outputs_root=journal.state_dir / "outputs",
+        )  # fmt: skip

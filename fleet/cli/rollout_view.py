@@ -16,13 +16,16 @@ from fleet.api.estimate import batch_estimates
 from fleet.api.resume import CONTINUABLE
 from fleet.errors import SpecError
 from fleet.model import RebootPolicy, RunPlan, RunReport, Target
+from fleet.report.render import plural
 
 
 def _where(t: Target) -> str:
-    """``web-001 z1/fd0``: name, zone and fault domain ("-" when unknown)."""
+    """``web-001(z1/fd0)``: name, zone and fault domain ("-" when unknown) as one word — a
+    narrow table wraps between targets, never between a name and its zone (rich breaks at any
+    whitespace, a no-break space too: "vmss-api_18" / "z1/fd1, vmss-api_3" read as a pair)."""
     zone = f"z{t.zone}" if t.zone is not None else "-"
     fd = f"fd{t.fault_domain}" if t.fault_domain is not None else "-"
-    return f"{t.name}\u00a0{zone}/{fd}"
+    return f"{t.name}({zone}/{fd})"
 
 
 def _names(targets: tuple[Target, ...], limit: int | None) -> str:
@@ -122,14 +125,14 @@ def render_ending(console: Console, report: RunReport) -> None:
     for gate in record.gates if record is not None else ():
         verdict = "passed" if gate.passed else f"[bold red]FAILED[/]: {escape(gate.reason)}"
         console.print(
-            f"Gate {escape(gate.gate)} after batch {gate.batch} on {len(gate.target_ids)} "
-            f"targets: {verdict}",
+            f"Gate {escape(gate.gate)} after batch {gate.batch} on {plural(len(gate.target_ids))}: "
+            f"{verdict}",
             highlight=False,
         )
     if record is not None and record.max_errors is not None:
         console.print(
-            f"Error budget: {record.script_failures} failures, "
-            f"{record.platform_failures} platform failures, max_errors "
+            f"Error budget: {plural(record.script_failures, 'failure')}, "
+            f"{plural(record.platform_failures, 'platform failure')}, max_errors "
             f"{record.max_errors}.",
             highlight=False,
         )

@@ -26,6 +26,7 @@ from fleet.cli.options import (
     with_options,
 )
 from fleet.cli.output import FormatOpt, OutputOpt, output_format
+from fleet.cli.output_options import output_options
 from fleet.cli.rollout_options import rollout_options
 from fleet.cli.temporal_cmd import HeartbeatOpt, require_extra, run_on_temporal
 from fleet.cli.views import show_plan, show_targets
@@ -34,6 +35,7 @@ from fleet.cli.wiring import (
     configure_logs,
     finish_run,
     open_backend,
+    outputs_root,
     run_sync,
 )
 from fleet.errors import FleetError
@@ -112,6 +114,7 @@ NoJournalOpt = Annotated[
     job_name_option,
     script_options,
     rollout_options,
+    output_options,
     connection_options,
     journal_options,
     temporal_options,
@@ -137,27 +140,34 @@ def run(
         warn_plain_secrets(job)
         connection = Connection.from_flags(kw)
         secrets = Secrets.from_spec(job.spec)
-        allow_empty = bool(kw.get("allow_empty"))
         if kw.get("temporal"):  # the run lives on Temporal: no local journal
             on = {**kw, "heartbeat": heartbeat}
             result = run_sync(run_on_temporal, job, connection, yes, on, secrets=secrets)
         else:
             journal = None if no_journal else open_journal(kw.get("state_dir"))
-            result = run_sync(_run, job, connection, journal, yes, allow_empty, secrets=secrets)
+            how = (yes, bool(kw.get("allow_empty")), outputs_root(journal, report))
+            result = run_sync(_run, job, connection, journal, how, secrets=secrets)
     except FleetError as exc:
         raise fail(exc) from exc
     finish_run(result, report, strict, secrets, fmt, report_fmt)
 
 
 async def _run(
-    job: ParsedJob, connection: Connection, journal: Journal | None, yes: bool, allow_empty: bool
+    job: ParsedJob,
+    connection: Connection,
+    journal: Journal | None,
+    how: tuple[bool, bool, Path | None],
 ) -> RunReport:
+    """``how``: (--yes, --allow-empty, where full outputs go)."""
+    yes, allow_empty, where = how
     recipe = Recipe(job.document, connection) if journal is not None else None
-    async with open_backend(connection, journal) as backend:
+    async with open_backend(connection, journal, job.spec.output) as backend:
         # sentinels too: their errors come first
         plan = await prepare(job.spec, backend, allow_empty=allow_empty)
         check_os_fit(plan, job)
-        return await launch(plan, backend, journal=journal, recipe=recipe, yes=yes)
+        return await launch(
+            plan, backend, journal=journal, recipe=recipe, yes=yes, outputs_root=where
+        )
 
 
 @with_options(selection_options, job_name_option, script_options, connection_options)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
-import sys
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,7 +15,21 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fleet.cli.exits import fail
+from fleet.cli.output import (
+    Column,
+    FormatOpt,
+    OutputOpt,
+    fitted_table,
+    output_format,
+    print_json,
+    print_tsv,
+    stdout_console,
+)
+from fleet.errors import SpecError
+
 if TYPE_CHECKING:
+    from fleet.sim.azurite import AzuriteInfo
     from fleet.sim.model import Inventory, SimVm
     from fleet.sim.profile import Profile
 
@@ -38,6 +54,7 @@ ProfileOpt = Annotated[
         "built-in name (see `fleet sim profiles`) or the path of a YAML file.",
     ),
 ]
+PROFILE_COLUMNS = (Column("name"), Column("targets", 0, "right"), Column("description", wrap=True))
 SeedOpt = Annotated[
     int | None,
     typer.Option(help="Override the profile's random seed (fleet layout, faults, outcomes)."),
@@ -82,12 +99,22 @@ def serve(
             "The limits enforced stay the same; only what the headers say changes.",
         ),
     ] = None,
+    azurite: Annotated[
+        bool,
+        typer.Option(
+            "--azurite",
+            help="Also start an Azurite blob service on 127.0.0.1 (HTTPS, in memory) that the "
+            "simulated VMs write run-command output blobs to; the ready line gains a storage "
+            "object (account_url, ca_cert, account_name, account_key). Stopped with the emulator.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the emulator until SIGINT/SIGTERM.
 
     Once ready it prints one JSON line to stdout:
     {"endpoint": "https://127.0.0.1:PORT", "ca_cert": "/abs/ca.pem", "subscriptions": [...],
-    "time_scale": K}. Point a client at the endpoint, trust ca_cert, and send a bearer token
+    "time_scale": K} (with --azurite also "storage": {...}). Point a client at the endpoint,
+    trust ca_cert, and send a bearer token
     from the profile's principals (default token: fleet-sim-token). Ground truth for tests:
     GET {endpoint}/_sim/stats, /_sim/executions, /_sim/restarts, /_sim/inventory,
     /_sim/runcommands, /_sim/background; PUT /_sim/faults, /_sim/settings; POST/DELETE
@@ -108,11 +135,13 @@ def serve(
         )
         raise typer.Exit(2)
     loaded = _load(profile, err)
-    emulator = Emulator(
-        loaded, time_scale=time_scale, seed=seed, port=port, throttle_headers=throttle_headers
-    )
     try:
-        code = run_serve(emulator)
+        with _storage(azurite, err) as storage:
+            emulator = Emulator(
+                loaded, time_scale=time_scale, seed=seed, port=port,
+                throttle_headers=throttle_headers, azurite=storage,
+            )  # fmt: skip
+            code = run_serve(emulator)
     except OSError as exc:
         err.print(
             f"[bold red]error:[/] cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. "
@@ -123,58 +152,102 @@ def serve(
     raise typer.Exit(code)
 
 
+@contextlib.contextmanager
+def _storage(wanted: bool, err: Console) -> Iterator[AzuriteInfo | None]:
+    """An Azurite for ``--azurite`` (stopped on the way out), else None."""
+    if not wanted:
+        yield None
+        return
+    from fleet.sim.azurite import Azurite
+    from fleet.util.procs import ServiceError
+
+    with tempfile.TemporaryDirectory(prefix="fleet-azurite-") as workdir:
+        try:
+            service = Azurite(Path(workdir))
+            info = service.start()
+        except ServiceError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(2) from exc
+        try:
+            yield info
+        finally:
+            service.stop()
+
+
 @app.command()
-def profiles() -> None:
-    """List the built-in profiles (use one with --profile NAME)."""
+def profiles(output: OutputOpt = None) -> None:
+    """List the built-in profiles (use one with --profile NAME).
+
+    -o tsv: a line per profile, no header: name, targets, description."""
     from fleet.sim import catalog
 
-    table = Table(title="Built-in fleet profiles")
-    for col in ("name", "targets", "description"):
-        table.add_column(col, justify="right" if col == "targets" else "left")
+    fmt = _output(output, None)
+    rows = []
     for name in catalog.PROFILES.names():
         loaded = catalog.load(name)
-        table.add_row(name, f"{loaded.target_count():,}", loaded.description)
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+        rows.append((name, loaded.target_count(), loaded.description))
+    if fmt == "json":
+        print_json([{"name": n, "targets": c, "description": d} for n, c, d in rows])
+    elif fmt == "tsv":
+        print_tsv(rows)
+    else:
+        console = stdout_console()
+        cells = [(n, f"{c:,}", d) for n, c, d in rows]
+        title = "Built-in fleet profiles"
+        console.print(fitted_table(console, PROFILE_COLUMNS, cells, title=title))
+
+
+def _output(output: str | None, legacy: str | None) -> str:
+    """The ``-o`` format (exit 2 with one line if it is not table, json or tsv)."""
+    try:
+        return output_format(output, legacy)
+    except SpecError as exc:
+        raise fail(exc) from exc
+
+
+def _inventory_row(t: SimVm) -> dict[str, object]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "kind": _kind(t),
+        "location": t.location,
+        "zone": t.zone,
+        "os": t.os,
+        "power_state": t.power_state.value,
+        "agent": t.agent.value,
+        "script_fault": t.script_fault,
+        "tags": t.tags,
+    }
 
 
 @app.command()
 def inventory(
     profile: ProfileOpt = DEFAULT_PROFILE,
     seed: SeedOpt = None,
-    output_format: Annotated[
-        str, typer.Option("--format", help="table (summary) or json (every target).")
-    ] = "table",
+    output: OutputOpt = None,
+    output_format_: FormatOpt = None,
 ) -> None:
-    """Show the fleet a profile simulates (no server is started)."""
+    """Show the fleet a profile simulates (no server is started).
+
+    -o table: a summary per subscription, resource group, region and kind; -o json: every
+    target; -o tsv: a line per target, no header: name, kind, location, zone, os, power state,
+    agent, script fault, id."""
     from fleet.sim.inventory import build_inventory
 
-    err = Console(stderr=True)
-    if output_format not in ("table", "json"):
-        err.print(f"[bold red]error:[/] --format must be 'table' or 'json', got {output_format!r}")
-        raise typer.Exit(2)
-    loaded = _load(profile, err)
+    fmt = _output(output, output_format_)
+    loaded = _load(profile, Console(stderr=True))
     inv = build_inventory(loaded, seed=seed)
     targets = sorted(inv.all_targets(), key=lambda v: v.key)
-    if output_format == "json":
-        rows = [
-            {
-                "id": t.id,
-                "name": t.name,
-                "kind": _kind(t),
-                "location": t.location,
-                "zone": t.zone,
-                "os": t.os,
-                "power_state": t.power_state.value,
-                "agent": t.agent.value,
-                "script_fault": t.script_fault,
-                "tags": t.tags,
-            }
+    if fmt == "json":
+        print_json([_inventory_row(t) for t in targets])
+    elif fmt == "tsv":
+        print_tsv(
+            [t.name, _kind(t), t.location, t.zone, t.os, t.power_state.value, t.agent.value,
+             t.script_fault, t.id]
             for t in targets
-        ]
-        json.dump(rows, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-        return
-    _render_summary(loaded.name, targets, inv)
+        )  # fmt: skip
+    else:
+        _render_summary(loaded.name, targets, inv)
 
 
 def _kind(t: SimVm) -> str:
@@ -184,7 +257,7 @@ def _kind(t: SimVm) -> str:
 
 
 def _render_summary(name: str, targets: list[SimVm], inv: Inventory) -> None:
-    console = Console()
+    console = stdout_console()
     table = Table(title=f"Simulated fleet '{name}': {len(targets)} targets")
     for col in (
         "subscription",

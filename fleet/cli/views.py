@@ -22,7 +22,7 @@ from fleet.cli.rollout_view import plan_table, render_ending
 from fleet.model import JobSpec, RunPlan, RunReport, Target
 from fleet.report.groups import OutputGroup
 from fleet.report.json_report import report_to_dict, target_fields
-from fleet.report.render import render_summary
+from fleet.report.render import plural, render_summary
 
 TARGET_COLUMNS = (
     Column("name"), Column("kind", 4), Column("subscription", 5), Column("resource group", 2),
@@ -57,7 +57,7 @@ def show_targets(found: Sequence[Target], skipped: set[str], fmt: str) -> None:
         console = stdout_console()
         styles = ["yellow" if t.id.lower() in skipped else None for t in found]
         rows = [_target_row(t) for t in found]
-        title = f"{len(found)} targets"
+        title = plural(len(found))
         console.print(fitted_table(console, TARGET_COLUMNS, rows, title=title, styles=styles))
 
 

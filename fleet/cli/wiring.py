@@ -19,9 +19,9 @@ from rich.panel import Panel
 from fleet import logs
 from fleet.cli.exits import err_console, say_error, set_debug
 from fleet.errors import FleetError, ReportWriteError, SpecError
-from fleet.model import RunReport
+from fleet.model import OutputSpec, RunReport
 from fleet.ports import Backend
-from fleet.report.formats import ReportFormat, parse_format
+from fleet.report.formats import ReportFormat, format_for, parse_format
 from fleet.secrets import NO_SECRETS, Secrets, using
 from fleet.spec import Connection
 
@@ -73,14 +73,25 @@ def sim_banner(profile: str, time_scale: float) -> None:
 
 @asynccontextmanager
 async def open_backend(
-    connection: Connection, journal: Journal | None = None
+    connection: Connection, journal: Journal | None = None, output: OutputSpec | None = None
 ) -> AsyncIterator[Backend]:
     """The backend of ``connection`` (``fleet.connect``), with the SIMULATED FLEET banner; a
-    writable ``journal``'s state directory keeps the throttle buckets across processes."""
+    writable ``journal``'s state directory keeps the throttle buckets across processes;
+    ``output``: the job's output storage (``--sim`` starts an Azurite for it)."""
     from fleet.connect import open_backend as connect
 
-    async with connect(connection, on_sim=sim_banner, journal=journal) as backend:
+    async with connect(connection, on_sim=sim_banner, journal=journal, output=output) as backend:
         yield backend
+
+
+def outputs_root(journal: Journal | None, report: Path | None) -> Path | None:
+    """Where a run keeps full outputs: beside its journal (``STATE_DIR/outputs``), else beside
+    its report (``REPORT.outputs``), else nowhere (only the report's tails)."""
+    if journal is not None:
+        return journal.state_dir / "outputs"
+    if report is not None:
+        return report.parent / f"{report.name}.outputs"
+    return None
 
 
 def finish_run(
@@ -114,9 +125,10 @@ def finish_run(
 
 
 def check_report_path(report: Path | None, report_format: str | None = None) -> ReportFormat:
-    """The report's format, and refuse a report path that cannot be written, before anything
-    runs (exit 2)."""
-    fmt = parse_format(report_format or "json")
+    """The report's format (``--report-format``, else the one the file's suffix names: .xml
+    JUnit, .csv, .html, else JSON), and refuse a report path that cannot be written, before
+    anything runs (exit 2)."""
+    fmt = parse_format(report_format) if report_format else format_for(report)
     if report is None:
         if report_format is not None:
             message = f"--report-format {fmt} says how to write a report file: add --report PATH."

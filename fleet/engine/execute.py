@@ -36,10 +36,12 @@ from enum import StrEnum
 import anyio
 import structlog
 
+from fleet.engine import storage_watch
 from fleet.engine.housekeeping import Housekeeper
 from fleet.engine.hygiene import limit_of
 from fleet.engine.invocation import invocation_for
 from fleet.engine.outcome import status_for_put_error
+from fleet.engine.outputs import SAS_MARGIN_S, RunOutputs
 from fleet.engine.polling import PollPlanner
 from fleet.engine.reboot import PendingReboot, Rebooter
 from fleet.engine.settings import RunContext
@@ -53,6 +55,7 @@ from fleet.model import (
     Status,
     Target,
     TargetResult,
+    run_limit_s,
 )
 from fleet.ports import Machines, NullRecorder, Recorder, RunCommands
 from fleet.util import failpoints
@@ -118,11 +121,14 @@ class Executor:
         transition: Transition = _no_transition,
         recorder: Recorder | None = None,
         may_launch: Callable[[], str | None] | None = None,
+        outputs: RunOutputs | None = None,
         machines: Machines | None = None,
         may_restart: Callable[[], str | None] | None = None,
     ) -> None:
-        """``may_launch``/``may_restart``: None while a PUT / a restart may go, else why not."""
+        """``outputs``: the run's output blobs (the job's ``output:``), None without;
+        ``may_launch``/``may_restart``: None while a PUT / a restart may go, else why not."""
         self.spec, self.run_commands, self.run_id = spec, run_commands, context.run_id
+        self.outputs = outputs
         settings, self.secrets = context.settings, context.secrets
         self.recorder: Recorder = recorder or NullRecorder()
         # None = go; a reason = the run stopped launching (checked once a PUT slot is free)
@@ -158,6 +164,19 @@ class Executor:
             scope.cancel()
         self.rebooter.interrupt()  # a VM being restarted: one last read, then say so
 
+    def _invocation(self, target: Target) -> Invocation | None:
+        """What the PUT carries; with output storage, the blobs (a SAS valid while the agent may
+        still write: the pending timeout, the script's run limit, the grace, a margin) and, for
+        ``completion: storage``, the wrapped script."""
+        if self.outputs is None:
+            return invocation_for(self.spec, target, self.run_id)
+        valid_for = (
+            self.spec.rollout.pending_timeout_s + run_limit_s(self.spec.script.timeout_s)
+            + self.settings.wedge_grace_s + SAS_MARGIN_S
+        )  # fmt: skip
+        blobs = self.outputs.blobs(target, valid_for)
+        return invocation_for(self.spec, target, self.run_id, blobs=blobs, wrap=self.outputs.wraps)
+
     async def execute(self, target: Target) -> TargetResult:
         """Launch ``target`` and follow it to its final result."""
         launched = await self.launch(target)
@@ -170,7 +189,7 @@ class Executor:
         OS, refused, at the limit, the run stopped first). ``ask_first``: an earlier attempt may
         have sent it (a crashed run, a retried activity) — Azure is read first, and the PUT is
         sent only when the read proves it never arrived."""
-        invocation = invocation_for(self.spec, target, self.run_id)
+        invocation = self._invocation(target)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
@@ -291,7 +310,7 @@ class Executor:
             if isinstance(launched, TargetResult):
                 return launched
             return await self.follow(target, launched)
-        invocation = invocation_for(self.spec, target, self.run_id)
+        invocation = self._invocation(target)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
@@ -302,15 +321,38 @@ class Executor:
     async def _watch_or_interrupt(
         self, target: Target, inv: Invocation, launched_at: float
     ) -> TargetResult:
+        """The command's result, with its full output when the job keeps outputs (read from
+        its blobs; a stopping run does not wait on storage for long)."""
+        result = await self._watched(target, inv, launched_at)
+        if self.outputs is None:
+            return result
+        with anyio.move_on_after(self.settings.engine_s(self.settings.interrupt_call_s)):
+            return await self.outputs.collect(result, self.secrets)
+        return result
+
+    async def _watched(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
         key = target.id.lower()
         if self.interrupted is None:
             with anyio.CancelScope() as scope:
                 self._watching[key] = scope
                 try:
-                    return await self.watcher.watch(target, inv, launched_at)
+                    return await self._until_final(target, inv, launched_at)
                 finally:
                     self._watching.pop(key, None)
         return await self._interrupted(target, inv)
+
+    async def _until_final(
+        self, target: Target, inv: Invocation, launched_at: float
+    ) -> TargetResult:
+        """From the completion record in storage when the job says so, else (or when the
+        container cannot be read) from budgeted ARM reads."""
+        outputs = self.outputs
+        if outputs is not None and outputs.watcher is not None:
+            where = (outputs.prefix(target), launched_at)
+            found = await storage_watch.follow(outputs.watcher, self.watcher, target, inv, where)
+            if found is not None:
+                return found
+        return await self.watcher.watch(target, inv, launched_at)
 
     async def _interrupted(self, target: Target, inv: Invocation) -> TargetResult:
         """The watch was interrupted: one last read, then delete or leave the command — each

@@ -27,6 +27,9 @@ from fleet.model import CallError, RunView, Status
 
 KILLED_EXIT_CODE = -1  # what the Linux handler reports for a script killed by a signal
 TIMEOUT_TOLERANCE_S = 1.0  # timestamps may be whole seconds; the kill comes at the timeout
+#: The Linux handler's own exit codes are -100 and below (internal/constants/exitcodes.go):
+#: the script never ran, and the exit code alone does not say why.
+HANDLER_CODES = -100
 
 
 def status_for_put_error(err: CallError) -> tuple[Status, str]:
@@ -83,6 +86,10 @@ def status_for_view(
     state, code = view.execution_state, view.exit_code
     if state == "Failed" and code == KILLED_EXIT_CODE:
         return _killed(view, timeout_s)
+    if state == "Failed" and code is not None and code <= HANDLER_CODES and view.message:
+        # the handler refused before the script ran: its message says why (an output blob it
+        # could not create, -101; a runAsUser that does not exist, -102; ...)
+        return Status.FAILED, f"exit code {code}: {view.message}"
     if state in ("Succeeded", "Failed") and code is not None and code != 0:
         if code in success_exit_codes:
             return Status.SUCCEEDED, f"exit code {code} (a success exit code of this job)"

@@ -23,6 +23,7 @@ import structlog
 
 from fleet.engine.execute import Executor, Interrupt
 from fleet.engine.gate_runs import GateRuns
+from fleet.engine.outputs import RunOutputs
 from fleet.engine.reboot import PendingReboot
 from fleet.engine.settings import AnyioClock, EngineSettings, RunContext
 from fleet.engine.tally import Tally
@@ -59,10 +60,12 @@ class Runner:
         arm_counters: Callable[[], ArmCounters] | None = None,
         control: RunControl | None = None,
         recorder: Recorder | None = None,
+        outputs: RunOutputs | None = None,
         machines: Machines | None = None,
     ) -> None:
-        """``observer``: the run's events; with one, ``progress`` snapshots too.
-        ``machines``: how VMs are restarted, for a job that reboots."""
+        """``observer``: the run's events; with one, ``progress`` snapshots too. ``outputs``:
+        the run's output blobs (its completion watcher runs with the run); ``machines``: how
+        VMs are restarted, for a job that reboots."""
         self.plan, self.spec = plan, plan.spec
         self.settings = settings or EngineSettings()
         self.clock = clock or AnyioClock()
@@ -77,10 +80,11 @@ class Runner:
             total=len(plan.targets) + len(plan.skipped), recorder=recorder or NullRecorder(),
             observer=self.observer, arm_counters=arm_counters or ArmCounters, clock=self.clock,
         )  # fmt: skip
+        self.outputs = outputs
         self.executor = Executor(
             plan.spec, run_commands, context, transition=self.tally.transition,
-            recorder=recorder, may_launch=self._may_launch, machines=machines,
-            may_restart=self._may_restart,
+            recorder=recorder, may_launch=self._may_launch, outputs=outputs,
+            machines=machines, may_restart=self._may_restart,
         )  # fmt: skip
         self.gates = GateRuns(plan.spec, run_commands, context, sentinels=plan.sentinels)
         self.budget = ErrorBudget.of(policy, len(plan.targets))
@@ -131,6 +135,8 @@ class Runner:
             if self.spec.rollout.deadline_s is not None:
                 tg.start_soon(self._deadline_timer, self.spec.rollout.deadline_s)
             tg.start_soon(self._grace_timer)
+            if self.outputs is not None and self.outputs.watcher is not None:
+                tg.start_soon(self.outputs.watcher.run)
             await self._batches(limit)
             tg.cancel_scope.cancel()
         if self._wants_progress:

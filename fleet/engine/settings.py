@@ -3,7 +3,7 @@ the default clock (the event loop's)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import anyio
 
@@ -13,9 +13,32 @@ from fleet.secrets import Secrets
 
 
 @dataclass(frozen=True)
+class WatchSettings:
+    """The storage watch's tunables (``completion: storage``, ``fleet.engine.storage_watch``);
+    Azure-seconds unless said otherwise."""
+
+    poll_s: float = 5.0  # between looks at the container while targets wait
+    tail_bytes: int = 4096  # read from the end of a grown stdout blob
+    suspect_s: float = 300.0  # no record this long after launch: ask ARM (nothing learned yet)
+    suspect_factor: float = 2.0  # later: after this x the 95th percentile of completion times
+    min_suspect_s: float = 60.0
+    learn_after: int = 5  # completions before the percentile is trusted
+    recheck_s: float = 30.0  # a waiting target re-reads its suspect time this often
+    blind_after: int = 3  # consecutive failed looks (no answer, 5xx) before giving up
+
+    def scaled(self, time_scale: float) -> WatchSettings:
+        k = max(time_scale, 1e-9)
+        return replace(
+            self, poll_s=self.poll_s / k, suspect_s=self.suspect_s / k,
+            min_suspect_s=self.min_suspect_s / k, recheck_s=self.recheck_s / k,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     time_scale: float = 1.0  # >1 only against an emulator running K times faster than Azure
     poll: PollSettings = field(default_factory=PollSettings)
+    storage: WatchSettings = field(default_factory=WatchSettings)  # completion: storage
     wedge_grace_s: float = 120.0  # Azure-seconds past the script timeout before "Wedged"
     put_unknown_retries: int = 3  # re-reads of a PUT whose fate is unknown before giving up
     # Azure-seconds between a PUT of unknown fate and the read that decides whether it arrived:

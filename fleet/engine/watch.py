@@ -53,7 +53,7 @@ def result_from_view(
 
 
 @dataclass
-class _Reads:
+class Reads:
     """What the reads of one watch have seen so far (engine seconds after launch)."""
 
     polls: int = 0
@@ -76,40 +76,54 @@ class Watcher:
         self.success_exit_codes = success_exit_codes
         self.planner = PollPlanner(self.settings.poll.scaled(self.settings.time_scale))
 
-    async def watch(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
-        """Read ``target``'s run command until it ends; ``launched_at``: the clock's time."""
-        key, s = target.id.lower(), self.settings
-        due = Overdue(
+    def due(self, inv: Invocation) -> Overdue:
+        """When a command sent as ``inv`` is overdue (it follows what the reads see)."""
+        s = self.settings
+        return Overdue(
             s.engine_s(self.pending_timeout_s),
             s.engine_s(run_limit_s(inv.timeout_s) + s.wedge_grace_s),
         )
-        seen = _Reads()
+
+    async def watch(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
+        """Read ``target``'s run command until it ends; ``launched_at``: the clock's time."""
+        key, due, seen = target.id.lower(), self.due(inv), Reads()
         try:
             while True:
                 await sleep_until_due(
                     self.planner, self.clock, key, launched_at, seen.seen_running,
                     seen.last_read, due.at,
                 )  # fmt: skip
-                last = await self.run_commands.get(target, inv.run_command)
-                seen.polls += 1
-                seen.last_read = self.clock.now() - launched_at
-                if isinstance(last, RunView):
-                    ended = self._ended(target, inv, last, seen.polls)
-                    if ended is not None:
-                        if last.terminal:
-                            self.planner.observe_completion(key, seen.last_read, seen.seen_running)
-                        return ended
-                    seen.view, seen.seen_running = last, seen.last_read
-                    due.observe(last, seen.last_read)
-                    self.planner.observe_running(key, seen.last_read)
-                elif not (last.transient or last.status == 429):
-                    status, reason = status_for_put_error(last)
-                    reason = self.secrets.redact(f"reading the result: {reason}")
-                    return TargetResult(target, status, reason=reason, polls=seen.polls)
+                ended = await self.read(target, inv, seen, due, launched_at)
+                if ended is not None:
+                    return ended
                 if seen.last_read >= due.at - EPSILON * self.planner.settings.min_gap_s:
-                    return self._overdue(target, seen, due)
+                    return self.overdue(target, seen, due)
         finally:
             self.planner.release(key)
+
+    async def read(
+        self, target: Target, inv: Invocation, seen: Reads, due: Overdue, launched_at: float
+    ) -> TargetResult | None:
+        """One read of the instance view (also the storage watch's, ``fleet.engine.
+        storage_watch``): the target's result when the read ends the watch, else None."""
+        key = target.id.lower()
+        last = await self.run_commands.get(target, inv.run_command)
+        seen.polls += 1
+        seen.last_read = self.clock.now() - launched_at
+        if isinstance(last, RunView):
+            ended = self._ended(target, inv, last, seen.polls)
+            if ended is not None:
+                if last.terminal:
+                    self.planner.observe_completion(key, seen.last_read, seen.seen_running)
+                return ended
+            seen.view, seen.seen_running = last, seen.last_read
+            due.observe(last, seen.last_read)
+            self.planner.observe_running(key, seen.last_read)
+        elif not (last.transient or last.status == 429):
+            status, reason = status_for_put_error(last)
+            reason = self.secrets.redact(f"reading the result: {reason}")
+            return TargetResult(target, status, reason=reason, polls=seen.polls)
+        return None
 
     def _ended(
         self, target: Target, inv: Invocation, view: RunView, polls: int
@@ -138,7 +152,8 @@ class Watcher:
             )
         return None
 
-    def _overdue(self, target: Target, seen: _Reads, due: Overdue) -> TargetResult:
+    def overdue(self, target: Target, seen: Reads, due: Overdue) -> TargetResult:
+        """The result of a command still not final when it is overdue."""
         view, polls = seen.view, seen.polls
         if view is None:
             reason = "no readable result before the timeout"

@@ -14,6 +14,7 @@ from fleet.journal.records import JournalTarget, RunRecord, State, Transition
 from fleet.model import (
     Deleted,
     DeleteReason,
+    FullOutput,
     MachineView,
     RebootOutcome,
     RebootRecord,
@@ -138,6 +139,7 @@ def final_detail(r: TargetResult) -> dict[str, Any]:
         "attempts": r.attempts,
         "polls": r.polls,
         "deleted": [[d.run_command, d.reason.value, d.error] for d in r.deleted],
+        "full_output": None if r.full_output is None else r.full_output.to_json(),
         "reboot": None if r.reboot is None else reboot_detail(r.reboot),
     }
 
@@ -208,5 +210,6 @@ def result_from_final(target: Target, d: Mapping[str, Any]) -> TargetResult:
             Deleted(name, DeleteReason(reason), error)
             for name, reason, error in d.get("deleted", ())
         ),
+        full_output=FullOutput.from_json(d["full_output"]) if d.get("full_output") else None,
         reboot=reboot_from_detail(d.get("reboot")),
     )

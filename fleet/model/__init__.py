@@ -7,6 +7,8 @@ outside this package; every layer may import it.
     script    ScriptSpec, ScriptSource, SourceKind, Parameter
     rollout   RolloutPolicy, Order, Amount, HealthGate; RolloutPlan, Batch; the records
               RolloutRecord, BatchRecord, GateRecord
+    output    OutputSpec, OutputStorage, Completion; OutputBlobs, BlobRef, BlobState;
+              FullOutput, StreamCopy, StorageCounters (full outputs through append blobs)
     job       JobSpec, Concurrency
     calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
     hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
@@ -33,6 +35,19 @@ from fleet.model.hygiene import (
     marker_tags,
 )
 from fleet.model.job import Concurrency, JobSpec
+from fleet.model.output import (
+    STREAMS,
+    BlobRef,
+    BlobState,
+    Completion,
+    FullOutput,
+    OutputBlobs,
+    OutputSpec,
+    OutputStorage,
+    StorageCounters,
+    StreamCopy,
+    blob_name,
+)
 from fleet.model.plan import RunPlan
 from fleet.model.reboot import (
     REBOOT_TIMEOUT_S,
@@ -71,6 +86,7 @@ from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_mat
 __all__ = [
     "REBOOT_TIMEOUT_S",
     "RUN_ID_PARAMETER",
+    "STREAMS",
     "AlertKind",
     "AlertPolicy",
     "Amount",
@@ -78,14 +94,18 @@ __all__ = [
     "Batch",
     "BatchRecord",
     "Blackout",
+    "BlobRef",
+    "BlobState",
     "BodyFormat",
     "BucketRecord",
     "CallError",
     "Cleanup",
+    "Completion",
     "Concurrency",
     "DeleteReason",
     "Deleted",
     "Expectations",
+    "FullOutput",
     "GateRecord",
     "HealthGate",
     "Invocation",
@@ -95,6 +115,9 @@ __all__ = [
     "MachineView",
     "Missed",
     "Order",
+    "OutputBlobs",
+    "OutputSpec",
+    "OutputStorage",
     "Parameter",
     "Progress",
     "Reboot",
@@ -116,6 +139,8 @@ __all__ = [
     "Selector",
     "SourceKind",
     "Status",
+    "StorageCounters",
+    "StreamCopy",
     "TagMatch",
     "Target",
     "TargetKind",
@@ -123,6 +148,7 @@ __all__ = [
     "ValueCheck",
     "Verdict",
     "Webhook",
+    "blob_name",
     "is_fleets",
     "marker_tags",
     "name_matches",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from fleet.model.output import OutputBlobs
 from fleet.model.script import Parameter, ScriptSource
 from fleet.model.secret import Secret
 
@@ -28,6 +29,7 @@ class Invocation:
     run_as_password: Secret | None = None
     timeout_s: int = 600  # 0 = no handler timeout (see ``script.run_limit_s``)
     job: str = ""  # the job (or gate) it runs, for the fleet-job tag of fleet's marker
+    output_blobs: OutputBlobs | None = None  # outputBlobUri / errorBlobUri
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class RunView:
 
 @dataclass(frozen=True)
 class CallError:
-    """An ARM call that did not succeed: HTTP status (0 = no response) and ARM error code."""
+    """An ARM (or storage) call that did not succeed: HTTP status (0 = no response) and the
+    service's error code."""
 
     status: int
     code: str

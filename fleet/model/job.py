@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from fleet.model.alerts import AlertPolicy
 from fleet.model.expect import Expectations
+from fleet.model.output import OutputSpec
 from fleet.model.rollout import RolloutPolicy
 from fleet.model.schedule import Schedule
 from fleet.model.script import ScriptSpec
@@ -41,3 +42,4 @@ class JobSpec:
     expect: Expectations = field(default_factory=Expectations)
     schedule: Schedule | None = None  # when ``fleet serve`` runs it (``fleet run`` ignores it)
     alerts: AlertPolicy = field(default_factory=AlertPolicy)  # webhooks ``fleet serve`` calls
+    output: OutputSpec | None = None  # full outputs through append blobs (None: 4 KB tails)

@@ -1,5 +1,6 @@
 """What happened: per-target outcomes (``Status``, ``TargetResult``), the run's ``RunReport``
-with its ARM cost (``ArmCounters``), and ``Progress`` snapshots of a run in flight.
+with its ARM cost (``ArmCounters``) and storage cost, and ``Progress`` snapshots of a run in
+flight.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from datetime import datetime
 
 from fleet.model.expect import Expectations, Judgement
 from fleet.model.hygiene import Deleted
+from fleet.model.output import FullOutput, StorageCounters
 from fleet.model.reboot import RebootRecord
 from fleet.model.rollout import RolloutRecord
 from fleet.model.script import ScriptIdentity
@@ -30,6 +32,7 @@ class TargetResult:
     attempts: int = 0  # PUTs sent for this target (including retries)
     polls: int = 0  # GETs sent for this target
     deleted: tuple[Deleted, ...] = ()  # run commands fleet deleted on this target in this run
+    full_output: FullOutput | None = None  # read from its output blobs (output storage)
     reboot: RebootRecord | None = None  # a reboot its script required (rollout.reboot)
 
 
@@ -64,6 +67,7 @@ class RunReport:
         return tuple(self.expect.judge(r) for r in self.results)
 
     cleanup: str = "keep-last"  # the cleanup policy (what fleet deleted: each target's deleted)
+    storage: StorageCounters | None = None  # output storage requests (None: no output storage)
     reboot: str = "never"  # the reboot policy (what happened: each target's reboot)
 
 

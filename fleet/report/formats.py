@@ -46,6 +46,14 @@ def parse_format(value: str) -> ReportFormat:
         raise SpecError(f"--report-format must be one of {choices}, got {value!r}.") from None
 
 
+def format_for(path: Path | None) -> ReportFormat:
+    """The format a report file's name asks for when ``--report-format`` is not given:
+    ``report.xml`` is JUnit, ``.csv`` CSV, ``.html``/``.htm`` HTML, anything else JSON."""
+    suffix = path.suffix.lower() if path is not None else ""
+    by_suffix = {v: k for k, v in SUFFIX.items()} | {".htm": ReportFormat.HTML}
+    return by_suffix.get(suffix, ReportFormat.JSON)
+
+
 def render(document: Mapping[str, Any], fmt: ReportFormat) -> bytes:
     """The report file's bytes in ``fmt`` (UTF-8 text, or JUnit's XML with its declaration)."""
     if fmt is ReportFormat.JUNIT:

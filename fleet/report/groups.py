@@ -1,8 +1,10 @@
 """Output grouping: which targets said the same thing.
 
 Owns ``normalize`` (strip per-VM noise — the target's own names, numbers, addresses, ids, times —
-so outputs that differ only by that noise compare equal) and ``group_results`` (clush -b style
-groups, largest first, each with a one-line human label). Pure: no I/O, no Azure, no engine.
+so outputs that differ only by that noise compare equal), ``group_results`` (clush -b style
+groups, largest first, each with a one-line human label) and ``content_key`` (a full output's
+key, computed once when fleet reads it from the output blobs: groups then compare whole
+outputs, both streams, not the 4 KB tails). Pure: no I/O, no Azure, no engine.
 """
 
 from __future__ import annotations
@@ -99,11 +101,19 @@ def _replace_word(text: str, word: str, label: str) -> str:
     return "".join(parts) + text[start:] if parts else text
 
 
-def _replace_identity(text: str, target: Target) -> str:
+def hostless(text: str, target: Target) -> str:
+    """``text`` with the names ``target`` may print for itself as ``<host>``: its name, a
+    Windows computer name, a scale-set instance's computer name (``vmss-api000001`` for
+    ``vmss-api_1``)."""
     if target.scale_set:
         text = _scale_set_host(target.scale_set).sub("<host>", text)
     for name in _own_names(target):
         text = _replace_word(text, name, "<host>")
+    return text
+
+
+def _replace_identity(text: str, target: Target) -> str:
+    text = hostless(text, target)
     for value, label in ((target.resource_group, "<rg>"), (target.location, "<location>")):
         if value:
             text = _replace_word(text, value, label)
@@ -145,6 +155,10 @@ class OutputGroup:
     sample_output: str
     sample_error: str
     summary: str  # one line for humans, e.g. "ERROR: / is 100% full (threshold 90%)"
+    # The sample's whole label, not cut (``summary`` is it ``bounded``), and the same with the
+    # sample's own host names as <host>: the words of a line that speaks for several targets.
+    hostless: str = ""
+    whole: str = ""
 
 
 #: Statuses where the script itself ran, so its own words explain the outcome best.
@@ -160,8 +174,14 @@ def _last_line(text: str) -> str:
     return ""
 
 
-def summarize(result: TargetResult) -> str:
-    """A one-line label for a result: the line a human would look at first."""
+def bounded(label: str) -> str:
+    """``label`` cut to a terminal-friendly length ("…" marks the cut)."""
+    return label if len(label) <= _SUMMARY_MAX else label[: _SUMMARY_MAX - 1] + "…"
+
+
+def summarize(result: TargetResult, *, whole: bool = False) -> str:
+    """A one-line label for a result: the line a human would look at first (``bounded``
+    unless ``whole``)."""
     reason = _SPACE.sub(" ", (result.reason or "").strip())
     if result.status is Status.SUCCEEDED:
         order = (_last_line(result.output), _last_line(result.error), "(no output)")
@@ -170,15 +190,21 @@ def summarize(result: TargetResult) -> str:
     else:  # decided without the script's help (skipped, denied, not found, ...)
         order = (reason, _last_line(result.error), _last_line(result.output))
     label = next((part for part in order if part), result.status.value)
-    return label if len(label) <= _SUMMARY_MAX else label[: _SUMMARY_MAX - 1] + "…"
+    return label if whole else bounded(label)
 
 
 def _group_key(result: TargetResult) -> str:
+    """Status, exit code, reason and the output: the whole output when fleet read it from the
+    output blobs (its ``group_key``), else the 4 KB tails the instance view kept."""
+    full = result.full_output
+    if full is not None and full.group_key is not None:
+        said: tuple[str, ...] = (full.group_key,)
+    else:
+        said = (normalize(result.output, result.target), normalize(result.error, result.target))
     parts = (
         result.status.value,
         str(result.exit_code),
-        normalize(result.output, result.target),
-        normalize(result.error, result.target),
+        *said,
         normalize(result.reason or "", result.target),
     )
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:12]
@@ -186,6 +212,7 @@ def _group_key(result: TargetResult) -> str:
 
 def _make_group(key: str, members: list[TargetResult]) -> OutputGroup:
     sample = min(members, key=lambda r: r.target.id)
+    whole = summarize(sample, whole=True)
     return OutputGroup(
         key=key,
         status=sample.status,
@@ -194,7 +221,9 @@ def _make_group(key: str, members: list[TargetResult]) -> OutputGroup:
         targets=tuple(sorted(r.target.name for r in members)),
         sample_output=sample.output,
         sample_error=sample.error,
-        summary=summarize(sample),
+        summary=bounded(whole),
+        hostless=hostless(whole, sample.target),
+        whole=whole,
     )
 
 
@@ -209,3 +238,13 @@ def group_results(results: Sequence[TargetResult]) -> list[OutputGroup]:
     for result in results:
         buckets.setdefault(_group_key(result), []).append(result)
     return sorted((_make_group(k, members) for k, members in buckets.items()), key=_order)
+
+
+def content_key(target: Target, stdout: bytes, stderr: bytes) -> str:
+    """A target's full output (both streams, per-VM noise removed) as a short key: two
+    targets whose whole outputs say the same thing get the same key (``FullOutput.group_key``)."""
+    parts = (
+        normalize(stdout.decode("utf-8", errors="replace"), target),
+        normalize(stderr.decode("utf-8", errors="replace"), target),
+    )
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]

@@ -99,6 +99,8 @@ def _target_dict(r: TargetResult, judgement: Judgement) -> dict[str, Any]:
         "polls": r.polls,
         "verdict": verdict_dict(judgement),
         "deleted": [deleted_dict(d) for d in r.deleted],
+        # where the whole output is (blobs, local files), whether it may lack its end
+        "full_output": None if r.full_output is None else r.full_output.to_json(),
         "reboot": reboot_dict(r.reboot),
     }
 
@@ -200,9 +202,25 @@ def report_to_dict(
         "targets": [_target_dict(r, j) for r, j in judged],
         "groups": [_group_dict(g) for g in groups],
         "arm": _arm_dict(report),
+        "storage": _storage_dict(report),
         "rollout": _rollout_dict(report),
         "cleanup": _cleanup_dict(report),
         "reboots": reboots_summary(report),
+    }
+
+
+def _storage_dict(report: RunReport) -> dict[str, Any] | None:
+    """What the output storage cost (None: the job had no ``output:``)."""
+    storage = report.storage
+    if storage is None:
+        return None
+    launched = sum(1 for r in report.results if was_launched(r))
+    return {
+        "storage_requests": storage.total,
+        "requests": dict(sorted(storage.requests.items())),
+        "errors": storage.errors,
+        "bytes_read": storage.bytes_read,
+        "requests_per_target": _per_target(storage.total, launched),
     }
 
 

@@ -116,7 +116,8 @@ class ProgressDisplay:
             self._print_plain(progress, now)
 
     def _print_plain(self, progress: Progress, now: float) -> None:
-        self._console.print(plain_line(progress), markup=False, highlight=False)
+        # soft_wrap: one line in a log whatever the console's width (80 off a terminal)
+        self._console.print(plain_line(progress), markup=False, highlight=False, soft_wrap=True)
         self._printed, self._printed_at = progress, now
 
     def __exit__(

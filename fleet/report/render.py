@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fleet.model import DeleteReason, RunReport, Status
-from fleet.report.groups import OutputGroup, group_results
+from fleet.report.groups import OutputGroup, bounded, group_results
 from fleet.report.reboots import reboots_line
 from fleet.secrets import NO_SECRETS, Secrets
 
@@ -51,6 +51,7 @@ class _Line:
     count: int
     names: tuple[str, ...]
     summary: str
+    hostless: str
     variants: int
     sample: str
 
@@ -64,36 +65,31 @@ def _sample(group: OutputGroup) -> str:
     return "\n".join(p.rstrip("\n") for p in (group.sample_output, group.sample_error) if p)
 
 
-def _hostless(summary: str, names: Sequence[str]) -> str:
-    """``summary`` with the targets' own names said as ``<host>``: a line that speaks for
-    several targets must not name one of them ("web-019: patched" for four)."""
-    for name in sorted(names, key=len, reverse=True):
-        if name in summary:
-            summary = summary.replace(name, "<host>")
-    return summary
-
-
-def fold(groups: Sequence[OutputGroup]) -> list[_Line]:
+def fold(groups: Sequence[OutputGroup], *, whole: bool = False) -> list[_Line]:
     """Successful groups that end in the same verdict (e.g. "status: OK", "<host>: patched")
     and exit code become one line: their outputs differ only in detail like the distribution,
-    which is noise for a health check or a patch."""
+    which is noise for a health check or a patch. ``whole``: labels not cut (off a terminal)."""
     lines: list[_Line] = []
     folded: dict[tuple[str, int | None], int] = {}
+    cut = (lambda label: label) if whole else bounded
     for g in groups:
-        hostless = _hostless(g.summary, g.targets)
+        hostless = cut(g.hostless or g.summary)
         key = (_verdict(hostless), g.exit_code)
         index = folded.get(key) if g.status is Status.SUCCEEDED else None
         if index is None:
             if g.status is Status.SUCCEEDED:
                 folded[key] = len(lines)
-            summary = g.summary if g.count == 1 else hostless
-            lines.append(_Line(g.status, g.exit_code, g.count, g.targets, summary, 1, _sample(g)))
+            lines.append(
+                _Line(g.status, g.exit_code, g.count, g.targets,
+                      cut(g.whole or g.summary) if g.count == 1 else hostless, hostless, 1,
+                      _sample(g))
+            )  # fmt: skip
             continue
         first = lines[index]
         names = tuple(sorted(first.names + g.targets))
         lines[index] = replace(
             first, count=first.count + g.count, names=names, variants=first.variants + 1,
-            summary=_hostless(first.summary, first.names),  # the largest group's words
+            summary=first.hostless,  # the largest group's words, naming none of the hosts
         )  # fmt: skip
     return sorted(lines, key=lambda line: -line.count)  # stable: ties keep the groups' order
 
@@ -122,7 +118,7 @@ def _indented_sample(sample: str) -> Text:
 
 def render_groups(console: Console, groups: Sequence[OutputGroup], *, max_names: int = 10) -> None:
     """``4,997 targets: status: OK`` / ``3 targets (a, b, c): ERROR: / is 100% full``."""
-    for line in fold(groups):
+    for line in fold(groups, whole=not console.is_terminal):  # a pipe gets every word
         head = Text()
         head.append(plural(line.count), style=f"bold {status_style(line.status)}")
         head.append(_names(line, max_names))
@@ -139,7 +135,9 @@ def render_groups(console: Console, groups: Sequence[OutputGroup], *, max_names:
 
 def status_table(report: RunReport) -> Table:
     counts = Counter(r.status for r in report.results)
-    table = Table(title=f"{report.job} — run {report.run_id}", title_justify="left")
+    # The title never wraps: a narrow table must not split the run id over two lines.
+    title = Text(f"{report.job} — run {report.run_id}", no_wrap=True, overflow="ignore")
+    table = Table(title=title, title_justify="left")
     table.add_column("Status")
     table.add_column("Targets", justify="right")
     for status in Status:
@@ -151,7 +149,15 @@ def status_table(report: RunReport) -> Table:
     return table
 
 
+#: How ``fleet show`` says a run that has no end yet: in flight, or its process died.
+_UNENDED = frozenset({"running", "interrupted"})
+
+
 def _footer(report: RunReport) -> Text:
+    if report.ended in _UNENDED:  # no end time, no request counts: say so, not "in 0.0s"
+        started = report.started_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+        state = "in flight" if report.ended == "running" else report.ended
+        return Text(f"Run {state}, started {started} (no duration or ARM counts yet).")
     seconds = (report.finished_at - report.started_at).total_seconds()
     arm = report.arm
     requests = ", ".join(f"{n:,} {kind}" for kind, n in sorted(arm.requests.items())) or "none"
@@ -168,6 +174,12 @@ def _footer(report: RunReport) -> Text:
         if len(done) < len(deleted):
             text.append(f"; {len(deleted) - len(done):,} could not be deleted (see the report)")
         text.append(".")
+    if report.storage is not None:
+        kept = sum(r.full_output is not None for r in report.results)
+        text.append(
+            f"\nOutput storage: {report.storage.total:,} requests; whole outputs of "
+            f"{plural(kept)} (each target's full_output in the report)."
+        )
     rebooted = reboots_line(report)
     if rebooted is not None:
         text.append(f"\n{rebooted}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
 import anyio
 import structlog
@@ -132,6 +133,12 @@ class RunManager:
             self._changed = anyio.Event()
             await self._changed.wait()
 
+    @property
+    def _outputs_root(self) -> Path:
+        """Where jobs with output storage keep full outputs: beside the journal, as fleet run
+        does (``fleet show RUN_ID --target NAME`` reads them)."""
+        return self.journal.state_dir / "outputs"
+
     async def _run(self, job: ServedJob, run_id: str) -> None:
         try:
             backend = self._run_backend()
@@ -146,7 +153,7 @@ class RunManager:
             recipe = Recipe(job.parsed.document, self.connection)
             await run_async(
                 plan, backend, observer=LiveObserver(self.live, run_id), journal=self.journal,
-                recipe=recipe,
+                recipe=recipe, outputs_root=self._outputs_root,
             )  # fmt: skip
             self.store.set_launch(run_id, st.ENDED)
             await self.evaluate(job.name, run_id)
@@ -193,7 +200,7 @@ class RunManager:
         try:
             report: RunReport = await resume_async(
                 launch.run_id, self.journal, spec, self._run_backend(),
-                observer=LiveObserver(self.live, launch.run_id),
+                observer=LiveObserver(self.live, launch.run_id), outputs_root=self._outputs_root,
             )  # fmt: skip
             log.info("run.resumed_done", run_id=launch.run_id, ended=report.ended)
             self.store.set_launch(launch.run_id, st.ENDED)

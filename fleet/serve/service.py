@@ -3,11 +3,12 @@ as a journaled run on one shared backend, evaluates and delivers alerts, and ser
 on ``--listen`` — and ``Service``, the read-only ``ServiceView`` the web app gets.
 
 Start: take the state directory's service lock (a second service is refused), open the service
-store and the journal, connect (``--sim``: the emulator runs in this process), resume the runs a
-killed service left, evaluate runs that ended unevaluated, retry pending alert deliveries, then
-schedule. Stop (SIGTERM or Ctrl-C): no new fires; runs in flight get ``drain_s`` to finish, then
-they are cancelled and stay resumable (the next start resumes them); a second signal cancels them
-at once.
+store and the journal, connect (``--sim``: the emulator runs in this process, with an Azurite
+for the jobs' output blobs when a job has output storage; full outputs are kept beside the
+journal), resume the runs a killed service left, evaluate runs that ended unevaluated, retry
+pending alert deliveries, then schedule. Stop (SIGTERM or Ctrl-C): no new fires; runs in flight
+get ``drain_s`` to finish, then they are cancelled and stay resumable (the next start resumes
+them); a second signal cancels them at once.
 
 With ``RemoteRuns`` (fleet on Temporal) the schedules fire and the runs run elsewhere: the
 service syncs the schedules, follows them, records each run that ended in its journal and
@@ -171,7 +172,10 @@ async def serve(options: ServeOptions, sock: socket.socket, on_sim: OnSim | None
             emulator.update(endpoint=endpoint, ca_cert=ca_cert)
 
         try:
-            async with open_backend(options.connection, on_sim, found, journal=journal) as backend:
+            output = next((j.spec.output for j in options.jobs if j.spec.output), None)
+            async with open_backend(
+                options.connection, on_sim, found, journal=journal, output=output
+            ) as backend:
                 await _run(options, sock, listen, store, journal, backend, emulator)
         finally:
             journal.close()

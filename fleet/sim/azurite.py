@@ -94,9 +94,13 @@ class Azurite(OwnedService[AzuriteInfo]):
         tls: bool = True,
         memory_limit_mb: int = 1024,
         start_timeout: float = 60.0,
+        oauth: bool = False,
     ) -> None:
+        """``oauth``: accept Azure AD bearer tokens (``--oauth basic``, HTTPS only), which also
+        serves user delegation keys and checks the SAS they sign."""
         self.workdir = workdir
         self.tls = tls
+        self.oauth = oauth
         self.memory_limit_mb = memory_limit_mb
         self.start_timeout = start_timeout
         self.log_path = workdir / "azurite.log"
@@ -122,7 +126,9 @@ class Azurite(OwnedService[AzuriteInfo]):
         if not self.tls:
             return argv, None
         pems = make_server_pems(self.workdir / "tls")
-        return [*argv, "--cert", str(pems.cert), "--key", str(pems.key)], str(pems.ca_cert)
+        oauth = ["--oauth", "basic"] if self.oauth else []
+        argv += ["--cert", str(pems.cert), "--key", str(pems.key), *oauth]
+        return argv, str(pems.ca_cert)
 
     def _ready_endpoint(self) -> str | None:
         match = READY.search(read_log(self.log_path))

@@ -19,6 +19,8 @@ from typing import IO, Any
 
 from aiohttp import web
 
+from fleet.sim.azurite import AzuriteInfo
+from fleet.sim.blob_agent import BlobAccess
 from fleet.sim.clock import SimClock
 from fleet.sim.profile import Profile, load_profile
 from fleet.sim.server import Server
@@ -28,15 +30,37 @@ from fleet.sim.world import World
 
 @dataclass(frozen=True)
 class EmulatorInfo:
-    """What a client needs: the ARM endpoint, the CA to trust, the subscriptions, the time scale."""
+    """What a client needs: the ARM endpoint, the CA to trust, the subscriptions, the time scale
+    and, when the emulator runs with an Azurite, that storage account (``storage``: its
+    ``account_url``, ``ca_cert``, ``account_name`` and the well-known development
+    ``account_key``, which is public)."""
 
     endpoint: str
     ca_cert: str
     subscriptions: list[str]
     time_scale: float
+    storage: dict[str, str | None] | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(", ", ": "))
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        return json.dumps(data, separators=(", ", ": "))
+
+
+def blob_access(azurite: AzuriteInfo | None) -> BlobAccess:
+    """How agents reach storage: an Azurite's CA and key (its account), else the system CAs."""
+    if azurite is None:
+        return BlobAccess()
+    keys = {azurite.account_url: (azurite.account_name, azurite.account_key)}
+    return BlobAccess(ca_cert=azurite.ca_cert, identity_keys=keys)
+
+
+def storage_info(azurite: AzuriteInfo) -> dict[str, str | None]:
+    return {
+        "account_url": azurite.account_url,
+        "ca_cert": azurite.ca_cert,
+        "account_name": azurite.account_name,
+        "account_key": azurite.account_key,
+    }
 
 
 class Emulator:
@@ -57,8 +81,11 @@ class Emulator:
         page_size: int = 1000,
         clock: SimClock | None = None,
         throttle_headers: str | None = None,
+        azurite: AzuriteInfo | None = None,
     ) -> None:
-        """``clock`` replaces the real scaled clock (tests pass a ``ManualClock`` to step time by
+        """``azurite``: a storage account the simulated VM agents can write output blobs to
+        with their (simulated) managed identity, and whose CA they trust (``blob_agent``).
+        ``clock`` replaces the real scaled clock (tests pass a ``ManualClock`` to step time by
         hand; ``time_scale`` is then ignored in favour of the clock's). ``throttle_headers``
         (``current``, ``windowed``, ``none``) overrides the profile's header dialect."""
         self.profile = profile if isinstance(profile, Profile) else load_profile(Path(profile))
@@ -71,7 +98,9 @@ class Emulator:
             page_size=page_size,
             exec_dir=self.workdir / "exec",
             header_dialect=throttle_headers,
+            blob_access=blob_access(azurite),
         )
+        self._azurite = azurite
         self._port = port
         self._runner: web.AppRunner | None = None
         self._info: EmulatorInfo | None = None
@@ -98,14 +127,17 @@ class Emulator:
         port = self._runner.addresses[0][1]
         server.base_url = f"https://127.0.0.1:{port}"
         subs = [s.id for s in self.world.inventory.subscriptions.values()]
+        storage = None if self._azurite is None else storage_info(self._azurite)
         self._info = EmulatorInfo(
-            server.base_url, str(tls.ca_cert), subs, self.world.clock.time_scale
+            server.base_url, str(tls.ca_cert), subs, self.world.clock.time_scale, storage
         )
         return self._info
 
     async def stop(self) -> None:
         if self.world.exec_runner is not None:
             await self.world.exec_runner.aclose()
+        if self.world.blob_agent is not None:
+            await self.world.blob_agent.aclose()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

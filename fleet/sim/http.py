@@ -18,6 +18,7 @@ from aiohttp import web
 
 from fleet.sim.auth import Permission, Principal
 from fleet.sim.errors import ArmError, bad_request
+from fleet.sim.throttle import Kind
 from fleet.sim.throttle_headers import REPEAT
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class Route:
     path: str  # regex with named groups, matched case-insensitively against the whole path
     operation: str  # operationId, used in stats
     family: str  # "compute" | "resources" | "graph": decides the accepted api-versions
-    kind: str | None  # ARM bucket: "reads" | "writes" | "deletes"; None = not ARM-throttled
+    kind: Kind | None  # ARM bucket: "reads" | "writes" | "deletes"; None = not ARM-throttled
     permission: Permission
     action: str  # RBAC action named in 403 messages
     handler: Handler

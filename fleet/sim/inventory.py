@@ -13,6 +13,8 @@ import random
 import re
 import string
 import uuid
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TypeVar
 
 from fleet.sim.model import (
     VM_TYPE,
@@ -33,6 +35,8 @@ VNET_TYPE = "Microsoft.Network/virtualNetworks"
 AGENT_VERSIONS = {"linux": "2.10.0.8", "windows": "2.7.41491.1102"}
 UPDATE_DOMAINS = 5
 PLAIN_VM_FAULT_DOMAINS = 3
+
+Label = TypeVar("Label", bound=Hashable)  # what apportion deals out: an OS, a power state, ...
 
 
 def seeded_rng(seed: int, *parts: object) -> random.Random:
@@ -232,7 +236,7 @@ def _flags(rng: random.Random, fraction: float, n: int) -> list[bool]:
     return [label == "y" for label in apportion(rng, {"y": fraction, "n": 1.0 - fraction}, n)]
 
 
-def apportion(rng: random.Random, weights: dict[str, float], n: int) -> list[str]:
+def apportion(rng: random.Random, weights: Mapping[Label, float], n: int) -> list[Label]:
     """``n`` labels in random order, each label's count within one of ``n * its share``.
 
     Whole parts of the quotas are exact; the leftover seats go by systematic sampling, so each
@@ -272,10 +276,10 @@ def apply_overrides(inventory: Inventory, overrides: list[Override]) -> None:
                 vm.script_fault = "wedged" if override.script == "wedged" else None
 
 
-def _glob_regex(globs: list[str]) -> re.Pattern[str]:
+def _glob_regex(globs: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{fnmatch.translate(g.lower())})" for g in globs))
 
 
-def name_matches(name: str, globs: list[str]) -> bool:
+def name_matches(name: str, globs: Iterable[str]) -> bool:
     """Whether a target name matches any of an override's globs (case-insensitive)."""
     return _glob_regex(globs).match(name.lower()) is not None

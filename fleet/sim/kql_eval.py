@@ -189,7 +189,9 @@ def compare(op: str, left: Any, right: Any) -> bool | None:
 def _ordering(op: str, left: Any, right: Any) -> bool | None:
     if not (_is_number(left) and _is_number(right)):
         return None
-    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+    a: float = left
+    b: float = right
+    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
 
 
 def _equal(left: Any, right: Any, *, case_insensitive: bool) -> bool:

@@ -275,12 +275,12 @@ class _Parser:
         if op is None:
             return left
         if op in ("in", "!in", "in~", "!in~"):
-            node: Expr = InList(op.startswith("!"), op.endswith("~"), left, self._in_items())
-            check_in_list(node, self.schema)
-            return node
-        node = Compare(op, left, self._postfix())
-        check_compare(node, self.schema, f"{op} at {position(self.text, start.start)}")
-        return node
+            in_list = InList(op.startswith("!"), op.endswith("~"), left, self._in_items())
+            check_in_list(in_list, self.schema)
+            return in_list
+        compared = Compare(op, left, self._postfix())
+        check_compare(compared, self.schema, f"{op} at {position(self.text, start.start)}")
+        return compared
 
     def _binary_operator(self) -> str | None:
         """Consume and return the comparison operator at the cursor, if any."""

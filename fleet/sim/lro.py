@@ -23,10 +23,20 @@ from fleet.sim.http import Ctx, json_response
 
 
 class AsyncOperation(Protocol):
-    operation_id: str
-    subscription_id: str
-    location: str
-    resource_id: str  # what the caller must be allowed to read, and the throttled resource
+    # Read-only members: an operation may hold them as fields or derive them (properties).
+    @property
+    def operation_id(self) -> str: ...
+
+    @property
+    def subscription_id(self) -> str: ...
+
+    @property
+    def location(self) -> str: ...
+
+    @property
+    def resource_id(self) -> str:
+        """What the caller must be allowed to read, and the throttled resource."""
+        ...
 
     def document(self, now: float) -> dict[str, Any]: ...
 

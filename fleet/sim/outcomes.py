@@ -18,6 +18,7 @@ import fnmatch
 import hashlib
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fleet.sim.inventory import name_matches, seeded_rng
@@ -84,9 +85,9 @@ class OutcomeModel:
         if cached is not None:
             return cached
         chosen = None
-        for names, outcome in self._forced:
-            if name_matches(vm.name, names):
-                chosen = outcome
+        for globs, forced in self._forced:
+            if name_matches(vm.name, globs):
+                chosen = forced
         if chosen is None:
             rng = seeded_rng(self._seed, "outcome", vm.key)
             names_ = list(self._outcomes)
@@ -201,7 +202,10 @@ def first_line(script: str) -> str:
     return ""
 
 
-_LINUX = (
+# (OS name, draws a plausible kernel / build release for it)
+_OsRelease = tuple[str, Callable[[random.Random], str]]
+
+_LINUX: tuple[_OsRelease, ...] = (
     ("Ubuntu 22.04.4 LTS", lambda r: f"5.15.0-{r.randint(1050, 1075)}-azure"),
     ("Ubuntu 24.04.1 LTS", lambda r: f"6.8.0-{r.randint(1010, 1021)}-azure"),
     ("Ubuntu 20.04.6 LTS", lambda r: f"5.15.0-{r.randint(1040, 1068)}-azure"),
@@ -211,7 +215,7 @@ _LINUX = (
     ),
     ("Debian GNU/Linux 12 (bookworm)", lambda r: f"6.1.0-{r.randint(18, 28)}-cloud-amd64"),
 )
-_WINDOWS = (
+_WINDOWS: tuple[_OsRelease, ...] = (
     ("Windows Server 2022 Datacenter", lambda r: f"10.0.20348.{r.randint(2340, 2966)}"),
     ("Windows Server 2019 Datacenter", lambda r: f"10.0.17763.{r.randint(5458, 6414)}"),
     ("Windows Server 2025 Datacenter", lambda r: f"10.0.26100.{r.randint(1742, 2894)}"),

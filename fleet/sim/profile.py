@@ -65,7 +65,7 @@ _SCOPE = re.compile(r"^/subscriptions/[^/]+(?:/resourceGroups/[^/]+(?:/providers
 
 def _zone(value: Any) -> str:
     text = scalar_to_text(value)
-    if text not in ("1", "2", "3"):
+    if not isinstance(text, str) or text not in ("1", "2", "3"):
         raise ValueError(f'a zone is "1", "2" or "3" (got {value!r})')
     return text
 
@@ -96,9 +96,9 @@ TagValue = Annotated[str | dict[str, float], PlainValidator(_tag_value)]
 class ResolvedSettings:
     """A VM group's settings after applying ``defaults``: everything concrete."""
 
-    os_mix: dict[str, float]
+    os_mix: dict[OsName, float]
     vm_size: str
-    power_states: dict[str, float]
+    power_states: dict[PowerName, float]
     agent_not_ready: float
     wedged: float
 
@@ -131,7 +131,7 @@ class GroupSettings(StrictModel):
 
     def resolve(self, defaults: Defaults) -> ResolvedSettings:
         if self.os is not None:
-            os_mix: dict[str, float] = {self.os: 1.0}
+            os_mix: dict[OsName, float] = {self.os: 1.0}
         elif self.os_mix is not None:
             os_mix = dict(self.os_mix)
         else:
@@ -153,7 +153,7 @@ class Defaults(GroupSettings):
     agent_not_ready: Fraction = 0.0
     wedged: Fraction = 0.0
 
-    def os_mix_or_default(self) -> dict[str, float]:
+    def os_mix_or_default(self) -> dict[OsName, float]:
         if self.os is not None:
             return {self.os: 1.0}
         return dict(self.os_mix) if self.os_mix is not None else {"linux": 1.0}

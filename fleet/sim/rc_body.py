@@ -53,8 +53,8 @@ class RunCommandSpec:
     timeout_s: int = 0
     run_as_user: str | None = None
     run_as_password: str | None = field(default=None, repr=False)
-    output_blob_uri: str | None = None
-    error_blob_uri: str | None = None
+    output_blob_uri: str | None = field(default=None, repr=False)  # a SAS may be in the query
+    error_blob_uri: str | None = field(default=None, repr=False)
     output_blob_identity: dict[str, str] | None = None
     error_blob_identity: dict[str, str] | None = None
     treat_failure: bool = False
@@ -70,8 +70,10 @@ class RunCommandSpec:
         }
         optional = {
             "runAsUser": self.run_as_user,
-            "outputBlobUri": self.output_blob_uri,
-            "errorBlobUri": self.error_blob_uri,
+            # ARM echoes the blob URIs without their SAS (azure-cli#26322, #24095 show the
+            # responses); the handler receives the SAS apart, as a protected setting.
+            "outputBlobUri": _without_query(self.output_blob_uri),
+            "errorBlobUri": _without_query(self.error_blob_uri),
             "outputBlobManagedIdentity": self.output_blob_identity,
             "errorBlobManagedIdentity": self.error_blob_identity,
         }
@@ -81,6 +83,12 @@ class RunCommandSpec:
     def raw_properties(self) -> dict[str, Any]:
         """All properties including secrets, in request form (the base a PATCH merges into)."""
         props = self.public_properties()
+        for key, uri in (
+            ("outputBlobUri", self.output_blob_uri),
+            ("errorBlobUri", self.error_blob_uri),
+        ):
+            if uri is not None:
+                props[key] = uri
         props["protectedParameters"] = [
             {"name": n, "value": v} for n, v in self.protected_parameters
         ]
@@ -95,11 +103,15 @@ class RunCommandSpec:
     def script_text(self, os_name: str) -> str:
         """The script the VM would run: inline text, a built-in's script, or the URI/reference."""
         kind = self.source_kind
-        value = self.source[kind]
+        value: str = self.source[kind]  # _source admits only a string here
         if kind == "commandId":
             builtins = LINUX_COMMANDS if os_name == "linux" else WINDOWS_COMMANDS
             return builtins[value.lower()]
         return value
+
+
+def _without_query(uri: str | None) -> str | None:
+    return None if uri is None else uri.split("?", 1)[0]
 
 
 def normalize_location(location: str) -> str:

@@ -32,9 +32,11 @@ import re
 import shutil
 import signal
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fleet.sim.clock import SimClock
+from fleet.sim.rc_handler import BLOB_CREATE_FAILED
 from fleet.sim.rc_state import KILLED_EXIT_CODE, OUTPUT_LIMIT, Execution, LiveRun
 
 _DRAIN_S = 2.0  # how long to wait for pipes after the script exits (grandchildren may hold them)
@@ -80,8 +82,12 @@ class ExecRunner:
         env: dict[str, str],
         args: list[str],
         timeout_s: float | None,
+        *,
+        prepare: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
-        """Schedule the script (needs a running loop); the execution is Pending until it starts."""
+        """Schedule the script (needs a running loop); the execution is Pending until it starts.
+        ``prepare`` runs first once the handler has picked it up (Running): the output blobs
+        are created there, and False means the run failed before the script (exit code -101)."""
         if self._closed:
             raise RuntimeError("ExecRunner is closed")
         if self._clock is None:
@@ -91,7 +97,7 @@ class ExecRunner:
         # Azure seconds, like everything else; None = the handler sets no timeout at all
         wall_timeout = None if timeout_s is None else self._clock.to_wall(timeout_s)
         task = asyncio.get_running_loop().create_task(
-            self._run(execution, script, env, args, wall_timeout)
+            self._run(execution, script, env, args, wall_timeout, prepare)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -132,10 +138,18 @@ class ExecRunner:
         env: dict[str, str],
         args: list[str],
         timeout_s: float | None,
+        prepare: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         async with self._slots:
             if ex.canceled_at is not None or self._closed:
                 return
+            live = ex.live
+            assert live is not None
+            if prepare is not None:
+                live.started_at = self._now()  # the handler reports Running, then makes blobs
+                if not await prepare():
+                    live.ended_at, live.exit_code = self._now(), BLOB_CREATE_FAILED
+                    return
             workdir = self._vm_dir(ex.target)
             path = workdir / f"{_SAFE.sub('_', ex.run_command)}.{ex.seq}.sh"
             path.write_text(script, encoding="utf-8")
@@ -165,11 +179,13 @@ class ExecRunner:
                 start_new_session=True,  # own process group, so a kill reaches its children
             )
         except OSError as exc:
-            live.started_at = live.ended_at = self._now()
+            live.started_at = live.started_at or self._now()
+            live.ended_at = self._now()
             live.exit_code = 127
             live.stderr += f"failed to start {self._shell}: {exc}\n".encode()
             return
-        live.started_at = self._now()
+        if live.started_at is None:
+            live.started_at = self._now()
         self._procs[id(ex)] = proc
         self.running += 1
         self.started_total += 1
@@ -189,9 +205,10 @@ class ExecRunner:
         self, proc: asyncio.subprocess.Process, live: LiveRun, timeout_s: float | None
     ) -> None:
         assert proc.stdout is not None and proc.stderr is not None
+        keep = live.keep_full
         pumps = [
-            asyncio.ensure_future(_pump(proc.stdout, live.stdout)),
-            asyncio.ensure_future(_pump(proc.stderr, live.stderr)),
+            asyncio.ensure_future(_pump(proc.stdout, live.stdout, keep, live.full_stdout)),
+            asyncio.ensure_future(_pump(proc.stderr, live.stderr, keep, live.full_stderr)),
         ]
         try:
             try:
@@ -221,9 +238,14 @@ class ExecRunner:
         return path
 
 
-async def _pump(stream: asyncio.StreamReader, tail: bytearray) -> None:
-    """Copy a stream into ``tail``, keeping only the last OUTPUT_LIMIT bytes."""
+async def _pump(
+    stream: asyncio.StreamReader, tail: bytearray, keep: bool, whole: bytearray
+) -> None:
+    """Copy a stream into ``tail``, keeping only the last OUTPUT_LIMIT bytes (and all of it in
+    ``whole`` when ``keep``: the handler's stdout file, for output blobs)."""
     while chunk := await stream.read(65536):
+        if keep:
+            whole += chunk
         tail += chunk
         if len(tail) > OUTPUT_LIMIT:
             del tail[:-OUTPUT_LIMIT]

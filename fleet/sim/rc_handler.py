@@ -22,6 +22,14 @@ Linux follows the handler's source (Azure/run-command-handler-linux @ f95dc24, 1
 - ``runAsUser`` that does not exist: ``user.Lookup`` fails and ``Exec`` returns
   ``ExitCode_RunAsLookupUserFailed`` (-102, ``internal/constants/exitcodes.go``) with the message
   built below, before the script runs (the view already carries a ``startTime``).
+- An output or error blob it cannot create or replace (``createOrReplaceAppendBlob`` in
+  ``internal/cmds/cmds.go``, before the script runs): ``ExitCode_BlobCreateOrReplaceFailed``
+  (-101) and the message :func:`blob_create_failed` builds — the handler's advice, the blob URI
+  (the handler gets the SAS apart, in protected settings, ``handlersettings/types.go``), its own
+  wrap ("Creating or Replacing append blob failed.") and the storage client's error: the legacy
+  Go SDK's ``AzureStorageServiceError`` text for an HTTP error, Go's ``*url.Error`` for a
+  connection that failed — which quotes the request URL *with* its SAS query (Go strips only
+  user:password), so the instance view of such a run carries the SAS and a client must redact it.
 
 Windows: the handler is not public. The project's notes (``real-behaviour.md``) say a timeout is
 reported ``TimedOut``; everything else here is an emulator convention, said where it is used:
@@ -37,6 +45,7 @@ from dataclasses import dataclass
 LINUX_IN_PROGRESS = "Execution in progress"
 LINUX_COMPLETED = "Execution completed"
 SIGNALLED_EXIT_CODE = -1  # Go's WaitStatus.ExitStatus() for a killed process
+BLOB_CREATE_FAILED = -101  # ExitCode_BlobCreateOrReplaceFailed
 RUN_AS_LOOKUP_FAILED = -102  # ExitCode_RunAsLookupUserFailed
 WINDOWS_LOGON_FAILURE = 1326  # ERROR_LOGON_FAILURE (emulator convention, see module docstring)
 REFRESH_S = 15.0  # updateStatusInSeconds
@@ -78,6 +87,42 @@ def unknown_user(os_name: str, user: str) -> StartFailure:
     )
     message = f"Execution failed: failed to execute command: {lookup}: user: unknown user {user}"
     return StartFailure(RUN_AS_LOOKUP_FAILED, message)
+
+
+_BLOB_ADVICE = (
+    "Error creating AppendBlob '{uri}' using SAS token or Managed identity. Please use a valid "
+    "blob SAS URI with [read, append, create, write] permissions OR managed identity. If managed "
+    "identity is used, make sure Azure blob and identity exist, and identity has been given "
+    "access to storage blob's container with 'Storage Blob Data Contributor' role assignment. In "
+    "case of user-assigned identity, make sure you add it under VM's identity and provide "
+    "outputBlobUri / errorBlobUri and corresponding clientId in outputBlobManagedIdentity / "
+    "errorBlobManagedIdentity parameter(s). In case of system-assigned identity, do not use "
+    "outputBlobManagedIdentity / errorBlobManagedIdentity parameter(s). For more info, refer "
+    "https://aka.ms/RunCommandManagedLinux"
+)
+
+
+def blob_create_failed(uri_without_sas: str, cause: str) -> StartFailure:
+    """The failure of a run whose output or error blob could not be created or replaced;
+    ``cause`` is the storage client's error text (see the module docstring)."""
+    advice = _BLOB_ADVICE.format(uri=uri_without_sas)
+    message = f"Execution failed: {advice}: Creating or Replacing append blob failed.: {cause}"
+    return StartFailure(BLOB_CREATE_FAILED, message)
+
+
+def storage_service_error(status: int, code: str, message: str, request_id: str) -> str:
+    """``AzureStorageServiceError.Error()`` of the legacy Go storage SDK (azure-sdk-for-go
+    ``storage/client.go``), for an HTTP error from the storage account."""
+    return (
+        f"storage: service returned error: StatusCode={status}, ErrorCode={code}, "
+        f"ErrorMessage={message}, RequestInitiated=, RequestId={request_id}, API Version=, "
+        "QueryParameterName=, QueryParameterValue="
+    )
+
+
+def connection_error(method: str, url: str, reason: str) -> str:
+    """Go's ``*url.Error`` text for a request that got no response (the URL as sent)."""
+    return f'{method} "{url}": {reason}'
 
 
 def dead_agent_message(vm_name: str) -> str:

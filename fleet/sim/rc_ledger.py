@@ -63,7 +63,9 @@ class RunCommandLedger:
         self._names.setdefault(key, (target, name))
         return key
 
-    def created(self, target: str, name: str, by: str, at: float, *, preexisting: bool = False):
+    def created(
+        self, target: str, name: str, by: str, at: float, *, preexisting: bool = False
+    ) -> None:
         self._origins[self._remember(target, name)] = Origin(by, at, preexisting)
 
     def origin(self, target: str, name: str) -> Origin | None:

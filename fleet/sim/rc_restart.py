@@ -43,6 +43,8 @@ def interrupt_managed(
             started = now if seen.started_at is None else seen.started_at
             # the last report stays on view for good (model and exec mode alike)
             ex.pending_s, ex.live, ex.duration_s = started - ex.created_at, None, 0.0
+            if ex.blobs is not None:
+                ex.blobs.halted = True  # the handler's ticker died too: no more appends
             ex.output, ex.error, ex.wedged = seen.output, seen.error, True
             killed += 1
         elif ex.live is not None:

@@ -16,9 +16,7 @@ Sources:
 - ``runAsUser`` must exist on the VM (D-RCL, D-RCW; Linux handler ``user.Lookup``). Defaults:
   ``root`` and ``azureuser`` on Linux (the docs' admin user), ``Administrator`` on Windows; a
   profile adds users per VM by name glob. Windows user names compare case-insensitively.
-- ``outputBlobUri`` / ``errorBlobUri`` are accepted and echoed but nothing is written yet: the
-  store calls :meth:`BlobSeam.check` before a run starts, where the Azurite-backed writer will
-  refuse an unwritable blob (handler ``createOrReplaceAppendBlob``, exit code -101).
+- ``outputBlobUri`` / ``errorBlobUri`` are not a rule: ``blob_agent`` writes them.
 """
 
 from __future__ import annotations
@@ -72,15 +70,6 @@ class UserDirectory:
         return user in self.users(vm)
 
 
-class BlobSeam:
-    """Where output/error blobs will be created or replaced (a later task, with Azurite).
-
-    Today every blob counts as writable and nothing is written."""
-
-    def check(self, vm: SimVm, output_blob_uri: str | None, error_blob_uri: str | None) -> None:
-        return None
-
-
 @dataclass
 class RunCommandRules:
     """Mutable on purpose: a test may switch a rule in the middle of a run (``/_sim/settings``)."""
@@ -90,7 +79,6 @@ class RunCommandRules:
     output_refresh_s: float = REFRESH_S
     agent_fail_after_s: float = DEAD_AGENT_S
     users: UserDirectory = field(default_factory=UserDirectory)
-    blobs: BlobSeam = field(default_factory=BlobSeam)
 
     def check_new(self, current: int) -> None:
         """Raise the limit error when a VM holding ``current`` run commands gets a new one."""

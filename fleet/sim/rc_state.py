@@ -1,12 +1,14 @@
 """One execution of a managed run command and the states derived from it at a given time.
 
-Owns the lifecycle Pending -> Running -> Succeeded | Failed | TimedOut | Canceled and the
-provisioning state it implies. In model mode nothing ticks: an :class:`Execution` stores its
-creation time and planned timings, and :func:`view` derives the state for any ``now`` (so idle
-run commands cost nothing). In exec mode a :class:`LiveRun` filled by ``rc_exec.ExecRunner``
-replaces the plan. What the guest handler writes (messages, exit codes, the Linux/Windows
-differences, the 15-second output refresh) is in ``rc_handler``. Pure: no clock, no I/O (a live
-run's output snapshot is the one piece of state :func:`view` updates).
+Owns the lifecycle Pending -> Running -> Succeeded | Failed | TimedOut | Canceled (the
+provisioning state it implies is ``rc_provisioning``'s) and the bytes the script has written by
+a given time (:func:`streams_at`, what the agent appends to output blobs). In model mode nothing
+ticks: an :class:`Execution` stores its creation time and planned timings, and :func:`view`
+derives the state for any ``now`` (so idle run commands cost nothing). In exec mode a
+:class:`LiveRun` filled by ``rc_exec.ExecRunner`` replaces the plan. What the guest handler
+writes (messages, exit codes, the Linux/Windows differences, the 15-second output refresh) is in
+``rc_handler``. Pure: no clock, no I/O (a live run's output snapshot is the one piece of state
+:func:`view` updates).
 
 Conventions where Azure is silent:
 - A script that never started (agent not ready, canceled while pending, deleted) has no
@@ -25,6 +27,11 @@ Conventions where Azure is silent:
   restarted mid-run, the 90-minute limit never kicking in). A VM restart does that to a running
   script (``rc_restart``): the timeout died with the handler's process, and the output stays the
   tail of the handler's last report before the restart.
+- Output blobs (``outputBlobUri`` / ``errorBlobUri``, written by ``blob_agent``): the handler
+  creates them after reporting Running and before the script starts; if that fails the run is
+  ``Failed`` with exit code -101 from then on (the script never ran), and a script's end is
+  reported only after the last append (``cmds.go`` appends, then returns its status), so until
+  :class:`BlobOutput` says ``flushed`` a finished script still shows ``Running``.
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ class ExecState(StrEnum):
 _TERMINAL = {ExecState.FAILED, ExecState.SUCCEEDED, ExecState.TIMED_OUT, ExecState.CANCELED}
 
 
-def tail_utf8(data: str | bytes, limit: int = OUTPUT_LIMIT) -> str:
+def tail_utf8(data: str | bytes | bytearray, limit: int = OUTPUT_LIMIT) -> str:
     """The last ``limit`` UTF-8 bytes of ``data`` as text, never starting mid-character."""
     raw = data.encode("utf-8", errors="replace") if isinstance(data, str) else bytes(data)
     if len(raw) > limit:
@@ -72,6 +79,16 @@ def tail_utf8(data: str | bytes, limit: int = OUTPUT_LIMIT) -> str:
 
 
 @dataclass(eq=False)
+class BlobOutput:
+    """Where the agent stands with an execution's output blobs (``blob_agent`` writes it)."""
+
+    failure: StartFailure | None = None  # creating or replacing a blob failed (-101)
+    failed_at: float | None = None
+    flushed: bool = False  # the last append after the script ended is done
+    halted: bool = False  # the handler died with its VM (restart): nothing more is written
+
+
+@dataclass(eq=False)
 class LiveRun:
     """A real process (exec mode), written by the runner and read by :func:`view`."""
 
@@ -81,6 +98,10 @@ class LiveRun:
     timed_out: bool = False
     stdout: bytearray = field(default_factory=bytearray)  # rolling tail, <= OUTPUT_LIMIT
     stderr: bytearray = field(default_factory=bytearray)
+    # Whole streams, kept only for an execution with output blobs (the handler's stdout file)
+    keep_full: bool = False
+    full_stdout: bytearray = field(default_factory=bytearray)
+    full_stderr: bytearray = field(default_factory=bytearray)
     # The tail as of the handler's last status tick (index ``tick``); see ``_live_view``.
     tick: int = 0
     shown: tuple[str, str] = ("", "")
@@ -110,6 +131,8 @@ class Execution:
     agent_fail_after_s: float = DEAD_AGENT_S
     start_failure: StartFailure | None = None  # the handler refused to run it (runAsUser)
     outcome: str = ""  # the outcome class the model chose (ground truth)
+    trailer: str = ""  # printed after both streams when the script ends by itself (a wrapper's)
+    blobs: BlobOutput | None = None  # output blobs requested and an agent writing them
 
 
 @dataclass(frozen=True)
@@ -137,7 +160,7 @@ def view(ex: Execution, now: float) -> ExecView:
     from then on it is Canceled, whatever the (possibly identical) timestamps of its end say.
     """
     at = now if ex.canceled_at is None else min(now, ex.canceled_at)
-    seen = _live_view(ex, at) if ex.live is not None else _model_view(ex, at)
+    seen = _blob_gate(ex, ungated_view(ex, at), at)
     if ex.canceled_at is None or now < ex.canceled_at:
         return seen
     return ExecView(
@@ -149,6 +172,26 @@ def view(ex: Execution, now: float) -> ExecView:
         error=seen.error,
         message="The run command was canceled.",
     )
+
+
+def ungated_view(ex: Execution, t: float) -> ExecView:
+    """What the script itself has done by ``t`` (no cancellation, no output blobs)."""
+    return _live_view(ex, t) if ex.live is not None else _model_view(ex, t)
+
+
+def _blob_gate(ex: Execution, seen: ExecView, t: float) -> ExecView:
+    """The handler's output blobs decide what it reports (see the module docstring)."""
+    blobs = ex.blobs
+    if blobs is None or not seen.started:
+        return seen
+    if blobs.failure is not None and blobs.failed_at is not None and t >= blobs.failed_at:
+        failure, start = blobs.failure, seen.started_at
+        return ExecView(ExecState.FAILED, start, blobs.failed_at, failure.exit_code,
+                        message=failure.message)  # fmt: skip
+    if seen.state.terminal and not blobs.flushed:
+        assert seen.started_at is not None
+        return _running(ex, seen.started_at, seen.output, seen.error)
+    return seen
 
 
 def _model_view(ex: Execution, t: float) -> ExecView:
@@ -167,7 +210,8 @@ def _model_view(ex: Execution, t: float) -> ExecView:
     if limit < end:
         out, err = _produced(ex, limit - start)
         return _killed(ex, start, limit, out, err)
-    return _ended(ex, start, end, ex.exit_code, tail_utf8(ex.output), tail_utf8(ex.error))
+    output, error = tail_utf8(ex.output + ex.trailer), tail_utf8(ex.error + ex.trailer)
+    return _ended(ex, start, end, ex.exit_code, output, error)
 
 
 def _produced(ex: Execution, elapsed: float) -> tuple[str, str]:
@@ -176,6 +220,29 @@ def _produced(ex: Execution, elapsed: float) -> tuple[str, str]:
     out = ex.output[: int(len(ex.output) * frac)]
     err = ex.error[: int(len(ex.error) * frac)]
     return tail_utf8(out), tail_utf8(err)
+
+
+def streams_at(ex: Execution, t: float) -> tuple[bytes, bytes, bool]:
+    """(stdout, stderr) as the script has written them by ``t``, whole (not a tail), and whether
+    it has stopped writing for good (ended, killed at its timeout, or refused to start). A model
+    run writes its planned output evenly over its duration; a wrapper's trailer comes last on
+    both streams, and only when the script ends by itself."""
+    if ex.live is not None:
+        live = ex.live
+        done = live.ended_at is not None and live.ended_at <= t
+        return bytes(live.full_stdout), bytes(live.full_stderr), done
+    start = ex.created_at + ex.pending_s
+    if ex.start_failure is not None:
+        return b"", b"", t >= start
+    limit = math.inf if ex.timeout_s is None else start + ex.timeout_s
+    end = start + ex.duration_s
+    out, err = ex.output.encode(), ex.error.encode()
+    if ex.wedged or t < min(end, limit) or limit < end:
+        frac = 1.0 if ex.duration_s <= 0 else min(1.0, (min(t, limit) - start) / ex.duration_s)
+        done = not ex.wedged and t >= limit
+        return out[: int(len(out) * max(frac, 0.0))], err[: int(len(err) * max(frac, 0.0))], done
+    trailer = ex.trailer.encode()
+    return out + trailer, err + trailer, True
 
 
 def _running(ex: Execution, start: float, out: str, err: str) -> ExecView:
@@ -229,60 +296,3 @@ def _live_snapshot(ex: Execution, live: LiveRun, elapsed: float) -> tuple[str, s
     if tick > live.tick:
         live.tick, live.shown = tick, (tail_utf8(live.stdout), tail_utf8(live.stderr))
     return live.shown
-
-
-@dataclass(frozen=True)
-class Provisioning:
-    """The ARM provisioning state an execution implies, when it got there, and why it failed."""
-
-    state: str  # Creating | Updating | Succeeded | Failed | Canceled
-    ended_at: float | None = None
-    error: dict[str, str] | None = None
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in ("Succeeded", "Failed", "Canceled")
-
-
-def provisioning(
-    ex: Execution, now: float, *, transitional: str, async_execution: bool, treat_failure: bool
-) -> Provisioning:
-    """asyncExecution: done once the script starts; otherwise done when the script ends."""
-    v = view(ex, now)
-    dead = _dead_agent(ex, now)
-    if dead is not None:
-        return dead
-    if v.state is ExecState.CANCELED and not (async_execution and v.started):
-        message = "The operation was preempted by a more recent operation on the run command."
-        return Provisioning("Canceled", v.ended_at, _err("OperationPreempted", message))
-    if async_execution:
-        return Provisioning("Succeeded", v.started_at) if v.started else Provisioning(transitional)
-    if not v.state.terminal:
-        return Provisioning(transitional)
-    if treat_failure and v.state in (ExecState.FAILED, ExecState.TIMED_OUT):
-        message = (
-            f"VM has reported a failure when processing extension '{ex.run_command}' "
-            f"(executionState {v.state}, exitCode {v.exit_code}). {v.error}".rstrip()
-        )
-        return Provisioning("Failed", v.ended_at, _err("VMExtensionProvisioningError", message))
-    return Provisioning("Succeeded", v.ended_at)
-
-
-def _dead_agent(ex: Execution, now: float) -> Provisioning | None:
-    """The operation's failure once Compute gives up on an agent that never answered."""
-    if ex.agent_ready:
-        return None
-    fails_at = ex.created_at + ex.agent_fail_after_s
-    if now < fails_at or (ex.canceled_at is not None and ex.canceled_at < fails_at):
-        return None
-    message = rc_handler.dead_agent_message(ex.vm_name)
-    return Provisioning("Failed", fails_at, _err("VMAgentStatusCommunicationError", message))
-
-
-def agent_failed(ex: Execution, now: float) -> bool:
-    """Ground truth: Compute has failed this execution's operation for a dead agent."""
-    return _dead_agent(ex, now) is not None
-
-
-def _err(code: str, message: str) -> dict[str, str]:
-    return {"code": code, "message": message}

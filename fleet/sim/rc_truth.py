@@ -8,7 +8,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from fleet.sim.rc_state import ExecState, Execution, agent_failed, view
+from fleet.sim.rc_provisioning import agent_failed
+from fleet.sim.rc_state import ExecState, Execution, view
 
 
 def execution_rows(executions: Iterable[Execution], now: float) -> list[dict[str, Any]]:
@@ -23,7 +24,7 @@ def execution_rows(executions: Iterable[Execution], now: float) -> list[dict[str
                 "seq": ex.seq,
                 "created_at": ex.created_at,
                 # the script itself ran (not merely picked up and refused: runAsUser)
-                "started": v.started and ex.start_failure is None,
+                "started": v.started and ex.start_failure is None and not _blob_failed(ex),
                 "state": str(v.state),
                 "exit_code": v.exit_code,
                 "canceled": v.state is ExecState.CANCELED,
@@ -32,6 +33,11 @@ def execution_rows(executions: Iterable[Execution], now: float) -> list[dict[str
             }
         )
     return out
+
+
+def _blob_failed(ex: Execution) -> bool:
+    """The handler could not create an output blob, so the script never ran."""
+    return ex.blobs is not None and ex.blobs.failure is not None
 
 
 def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:

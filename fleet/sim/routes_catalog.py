@@ -23,6 +23,7 @@ from fleet.sim import command_catalog as catalog
 from fleet.sim.auth import Permission
 from fleet.sim.errors import ArmError
 from fleet.sim.http import SUB, Ctx, Route, json_response, page
+from fleet.sim.model import SimScaleSet, SimVm
 from fleet.sim.routes_compute import require_scope
 
 READ_CATALOG = "Microsoft.Compute/locations/runCommands/read"
@@ -33,7 +34,7 @@ def _check_location(ctx: Ctx) -> None:
     require_scope(ctx)
     location = ctx.params["loc"].replace(" ", "").lower()
     inventory = ctx.world.inventory
-    used = [*inventory.vms.values(), *inventory.scale_sets.values()]
+    used: list[SimVm | SimScaleSet] = [*inventory.vms.values(), *inventory.scale_sets.values()]
     known = catalog.REGIONS | {res.location.lower() for res in used}
     if location in known:
         return

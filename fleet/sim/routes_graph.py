@@ -18,7 +18,7 @@ from fleet.sim.auth import Permission
 from fleet.sim.errors import ArmError, bad_request
 from fleet.sim.http import Ctx, Route, decode_token, json_response, throttled_error
 from fleet.sim.kql import KqlError, run_query
-from fleet.sim.model import SimVm
+from fleet.sim.model import SimResource, SimScaleSet, SimVm
 from fleet.sim.serialize import graph_row, power_status
 from fleet.sim.throttle import format_hms
 
@@ -64,7 +64,12 @@ def _rows(ctx: Ctx, subscriptions: list[str]) -> list[dict[str, Any]]:
     inv, principal, cache = ctx.world.inventory, ctx.principal, _row_cache(ctx.world)
     wanted = {s.lower() for s in subscriptions}
     rows = []
-    for res in (*inv.vms.values(), *inv.scale_sets.values(), *inv.others):
+    resources: list[SimVm | SimScaleSet | SimResource] = [
+        *inv.vms.values(),
+        *inv.scale_sets.values(),
+        *inv.others,
+    ]
+    for res in resources:
         if res.subscription_id.lower() not in wanted:
             continue
         if Permission.READ not in principal.permissions_at(res.id):

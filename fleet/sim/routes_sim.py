@@ -91,6 +91,8 @@ async def handle(world: World, request: web.Request) -> web.Response:
         snap = world.stats.snapshot()
         snap["now"] = world.clock.now()
         snap["time_scale"] = world.clock.time_scale
+        if world.blob_agent is not None:  # what the agents wrote to output blobs
+            snap["blobs"] = dict(world.blob_agent.stats)
         return json_response(snap)
     if path == "/_sim/executions" and method == "GET":
         # The store's totals also have an "executions" key (a count): the list must win.

@@ -136,7 +136,7 @@ def _background(world: World, request: web.Request, method: str, raw: bytes) -> 
 def run_commands(world: World) -> dict[str, Any]:
     store, now = world.runcommands, world.clock.now()
     rows = []
-    for rc in store.all():
+    for rc in sorted(store.all(), key=lambda rc: (rc.vm.id.lower(), rc.name.lower())):
         origin = store.ledger.origin(rc.vm.id, rc.name)
         rows.append(
             {
@@ -151,7 +151,6 @@ def run_commands(world: World) -> dict[str, Any]:
                 "execution_state": str(view(rc.execution, now).state),
             }
         )
-    rows.sort(key=lambda r: (r["target"].lower(), r["name"].lower()))
     return {"now": now, "run_commands": rows, "deleted": store.ledger.deletions()}
 
 

@@ -23,18 +23,22 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from fleet.sim import rc_truth
+from fleet.sim.blob_agent import BlobAgent
 from fleet.sim.clock import SimClock
 from fleet.sim.errors import ArmError, not_found
 from fleet.sim.model import AgentState, PowerState, SimVm
 from fleet.sim.rc_body import RunCommandSpec, parse_patch, parse_put, split_parameters
 from fleet.sim.rc_ledger import RunCommandLedger
+from fleet.sim.rc_provisioning import Provisioning, provisioning
 from fleet.sim.rc_rules import RunCommandRules
-from fleet.sim.rc_state import Execution, LiveRun, Provisioning, provisioning, view
+from fleet.sim.rc_state import BlobOutput, Execution, LiveRun, view
+from fleet.util import completion
 
 RC_TYPE = "Microsoft.Compute/virtualMachines/runCommands"
 VMSS_VM_RC_TYPE = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands"
@@ -55,6 +59,9 @@ class PlannedRunLike(Protocol):
 # planner(vm, script, execution seq, name=run-command name, parameters=public parameter names,
 # protected=protected parameter names) -> what the script does this time
 Planner = Callable[..., PlannedRunLike]
+# Ground-truth rows (rc_truth); a module-level name because the store's own ``list`` method
+# shadows the builtin inside its class body.
+_Rows = list[dict[str, Any]]
 
 
 class ExecRunner(Protocol):
@@ -69,6 +76,8 @@ class ExecRunner(Protocol):
         env: dict[str, str],
         args: list[str],
         timeout_s: float | None,
+        *,
+        prepare: Callable[[], Awaitable[bool]] | None = None,
     ) -> None: ...
 
     def cancel(self, execution: Execution) -> None: ...
@@ -136,12 +145,17 @@ class RunCommandStore:
         exec_runner: ExecRunner | None = None,
         delete_s: float = 5.0,
         rules: RunCommandRules | None = None,
+        blob_agent: BlobAgent | None = None,
     ) -> None:
+        """``blob_agent`` None: output blobs are accepted and echoed, never written."""
         self._clock = clock
         self._planner = planner
         self._runner = exec_runner
         if exec_runner is not None:
             exec_runner.bind_clock(clock)  # live timestamps on the same clock as everything else
+        self._blobs = blob_agent
+        if blob_agent is not None:
+            blob_agent.bind_clock(clock)
         self._delete_s = delete_s
         self.rules = rules or RunCommandRules()
         self.ledger = RunCommandLedger()
@@ -153,14 +167,14 @@ class RunCommandStore:
     # -- resource verbs ---------------------------------------------------------------------
 
     def put(
-        self, vm: SimVm, name: str, body: dict, *, api_version: str, principal: str = "unknown"
+        self, vm: SimVm, name: str, body: object, *, api_version: str, principal: str = "unknown"
     ) -> PutResult:
         rc = self._current(vm, name)
         spec = parse_put(body, vm.os, rc.spec if rc else None, api_version=api_version)
         return self._write(vm, name, rc, spec, principal)
 
     def patch(
-        self, vm: SimVm, name: str, body: dict, *, api_version: str, principal: str = "unknown"
+        self, vm: SimVm, name: str, body: object, *, api_version: str, principal: str = "unknown"
     ) -> PutResult:
         rc = self._current(vm, name)
         if rc is None:
@@ -202,13 +216,13 @@ class RunCommandStore:
 
     def _current(self, vm: SimVm, name: str) -> RunCommand | None:
         """The run command if it exists; one whose deletion has finished is dropped here."""
-        per_vm = self._by_vm.get(vm.key)
-        rc = per_vm.get(name.lower()) if per_vm else None
+        per_vm = self._by_vm.get(vm.key, {})
+        rc = per_vm.get(name.lower())
         if rc is None or rc.deleting_since is None:
             return rc
         if self._clock.now() < rc.deleting_since + self._delete_s:
             return rc
-        del per_vm[name.lower()]  # type: ignore[index]
+        del per_vm[name.lower()]
         return None
 
     def _write(
@@ -242,18 +256,22 @@ class RunCommandStore:
     def _start_execution(self, vm: SimVm, name: str, spec: RunCommandSpec, now: float) -> Execution:
         key = (vm.key, name.lower())
         self._seq[key] += 1
-        self.rules.blobs.check(vm, spec.output_blob_uri, spec.error_blob_uri)
         ex = self._new_execution(vm, name, self._seq[key], spec, now)
         self._executions.append(ex)
         script = spec.script_text(vm.os)
+        blobs = self._blobs if self._blobs is not None and BlobAgent.wants(spec) else None
         if self._runner is not None and _exec_eligible(vm, spec, ex):
-            ex.live = LiveRun()
+            ex.live = LiveRun(keep_full=blobs is not None)
             env, args = split_parameters(spec.parameters + spec.protected_parameters)
-            self._runner.start(ex, script, env, args, ex.timeout_s)
+            prepare = None if blobs is None else partial(blobs.prepare, ex, spec)
+            ex.blobs = None if blobs is None else BlobOutput()
+            self._runner.start(ex, script, env, args, ex.timeout_s, prepare=prepare)
             return ex
+        # fleet's completion wrapper: plan the script inside it; the trap prints the record
+        unwrapped = completion.unwrap(script) if spec.source_kind == "script" else None
         planned = self._planner(
             vm,
-            script,
+            script if unwrapped is None else unwrapped[0],
             ex.seq,
             name=name,
             parameters=tuple(n for n, _ in spec.parameters),
@@ -263,6 +281,10 @@ class RunCommandStore:
         ex.duration_s = max(0.0, float(planned.duration_s))
         ex.exit_code, ex.output, ex.error = planned.exit_code, planned.output, planned.error
         ex.outcome = planned.outcome
+        if unwrapped is not None:
+            ex.trailer = completion.record(unwrapped[1], planned.exit_code)
+        if blobs is not None:
+            blobs.follow(ex, spec)
         return ex
 
     def _new_execution(
@@ -319,7 +341,7 @@ class RunCommandStore:
             treat_failure=spec.treat_failure,
         )
 
-    def operation(self, operation_id: str) -> dict | None:
+    def operation(self, operation_id: str) -> dict[str, Any] | None:
         """The ``Azure-AsyncOperation`` status document, or None for an unknown id."""
         op = self._ops.get(operation_id)
         if op is None:
@@ -341,7 +363,7 @@ class RunCommandStore:
             doc["error"] = dict(prov.error)
         return doc
 
-    def to_wire(self, rc: RunCommand, *, instance_view: bool) -> dict:
+    def to_wire(self, rc: RunCommand, *, instance_view: bool) -> dict[str, Any]:
         """camelCase ARM JSON (``VirtualMachineRunCommand``); never contains secrets."""
         props = rc.spec.public_properties()
         props["provisioningState"] = self.provisioning_state(rc)
@@ -380,11 +402,11 @@ class RunCommandStore:
 
     # -- ground truth -------------------------------------------------------------------------
 
-    def executions(self) -> list[dict]:
+    def executions(self) -> _Rows:
         """Every execution ever started, with what really happened (for benchmarks/tests)."""
         return rc_truth.execution_rows(self._executions, self._clock.now())
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Totals by state, executions per target and name, PUTs per run command."""
         return {
             **rc_truth.totals(self.executions()),

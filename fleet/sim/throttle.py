@@ -293,8 +293,8 @@ class ComputeThrottle:
         """The buckets that apply, resource first; created full on first use."""
         limits = self._limits(policy)
         scopes: list[tuple[str, TokenBucket]] = []
-        if _has_resource_bucket(limits, resource):
-            make = partial(_minute_bucket, limits.resource_cap, limits.resource_refill_per_min, now)
+        if (per_resource := _resource_limits(limits, resource)) is not None:
+            make = partial(_minute_bucket, *per_resource, now)
             scopes.append(
                 ("Resource", _lazy(self._resources, (str(resource).lower(), policy), make))
             )
@@ -367,19 +367,20 @@ class ComputeThrottle:
     def _full_headers(self, policy: str, resource: str | None) -> dict[str, str]:
         limits = self._limits(policy)
         counters = []
-        if _has_resource_bucket(limits, resource):
-            assert limits.resource_cap is not None and limits.resource_refill_per_min is not None
-            cap, refill = limits.resource_cap, limits.resource_refill_per_min
+        if (per_resource := _resource_limits(limits, resource)) is not None:
+            cap, refill = per_resource
             counters.append(Remaining("Resource", int(cap), refill, cap))
         cap, refill = limits.sub_cap, limits.sub_refill_per_min
         counters.append(Remaining("Subscription", int(cap), refill, cap))
         return self.headers.headers(policy, counters)
 
 
-def _has_resource_bucket(limits: PolicyLimits, resource: str | None) -> bool:
-    return (
-        bool(resource) and limits.resource_cap is not None and bool(limits.resource_refill_per_min)
-    )
+def _resource_limits(limits: PolicyLimits, resource: str | None) -> tuple[float, float] | None:
+    """(capacity, refill per minute) of the per-resource bucket, or None when none applies."""
+    cap, refill = limits.resource_cap, limits.resource_refill_per_min
+    if not resource or cap is None or not refill:
+        return None
+    return cap, refill
 
 
 def _minute_bucket(capacity: float, refill_per_min: float, now: float) -> TokenBucket:

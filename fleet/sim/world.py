@@ -19,6 +19,7 @@ from typing import Any
 from fleet.sim.action import ActionStore
 from fleet.sim.auth import Authenticator, Permission, Principal
 from fleet.sim.background import BackgroundLoad
+from fleet.sim.blob_agent import BlobAccess, BlobAgent
 from fleet.sim.clock import SimClock
 from fleet.sim.faults import FaultConfig, FaultInjector
 from fleet.sim.inventory import build_inventory, tenant_id_for
@@ -60,6 +61,7 @@ class World:
     actions: ActionStore
     page_size: int = 1000
     exec_runner: ExecRunner | None = None
+    blob_agent: BlobAgent | None = None
     stats: Stats = field(default_factory=Stats)
     operations: dict[str, Any] = field(default_factory=dict)
     background: BackgroundLoad | None = None
@@ -75,8 +77,10 @@ class World:
         page_size: int = 1000,
         exec_dir: Path | None = None,
         header_dialect: str | None = None,
+        blob_access: BlobAccess | None = None,
     ) -> World:
-        """``header_dialect`` overrides the profile's ``throttling.headers``."""
+        """``header_dialect`` overrides the profile's ``throttling.headers``; ``blob_access``
+        says how the agents reach output blobs (the CA of a local Azurite and its key)."""
         seed = profile.seed if seed is None else seed
         inventory = build_inventory(profile, seed=seed)
         tenant_id = tenant_id_for(profile, seed)
@@ -89,7 +93,10 @@ class World:
         outcomes = OutcomeModel(profile, seed)
         power = PowerModel(profile.restart, seed, clock)
         planner = power.gate(outcomes.plan)  # work sent to a restarting VM waits for its agent
-        store = _run_commands(profile, clock, planner, seed, inventory, exec_runner, principals)
+        agent = BlobAgent(blob_access, clock)
+        store = _run_commands(
+            profile, clock, planner, seed, inventory, (exec_runner, agent), principals
+        )
         actions = ActionStore(clock, planner, profile.action, store.rules, exec_runner=exec_runner)
         power.on_restart = _on_restart(store, actions, exec_runner)
         throttling = profile.throttling
@@ -122,6 +129,7 @@ class World:
             actions=actions,
             page_size=page_size,
             exec_runner=exec_runner,
+            blob_agent=agent,
         )
         world.outcomes = outcomes
         world.background = BackgroundLoad(world.arm_throttle, world.compute_throttle)
@@ -151,12 +159,15 @@ def _run_commands(
     planner: Planner,
     seed: int,
     inventory: Inventory,
-    exec_runner: ExecRunner | None,
+    agents: tuple[ExecRunner | None, BlobAgent],
     principals: list[Principal],
 ) -> RunCommandStore:
     """The store with the profile's rules and the run commands already on the VMs."""
     rules = profile.run_commands.rules()
-    store = RunCommandStore(clock, planner, exec_runner=exec_runner, rules=rules)
+    exec_runner, blob_agent = agents
+    store = RunCommandStore(
+        clock, planner, exec_runner=exec_runner, rules=rules, blob_agent=blob_agent
+    )
     existing = profile.run_commands.existing
     targets = inventory.all_targets()
     seed_existing(store, targets, existing, seed=seed, fleet_principal=principals[0].name)

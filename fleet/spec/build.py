@@ -38,6 +38,7 @@ from fleet.model import (
 from fleet.secrets import redact_uri
 from fleet.spec.checks import build_alerts, build_expect, build_schedule, yaml_keys
 from fleet.spec.fields import EnvRef
+from fleet.spec.output import build_output, completion_problems
 from fleet.spec.problems import Loc, Origin, Problem, problem_of
 from fleet.spec.schema import Job, Rollout, Script, Source, Targets
 from fleet.spec.values import BUILTIN_COMMANDS
@@ -104,7 +105,9 @@ def build(
 
 def build_job_spec(job: Job, source: str, ctx: BuildContext) -> JobSpec:
     """The frozen spec; check ``ctx.problems`` afterwards (the spec is unusable if any)."""
-    script = _script(job.script, ctx)
+    script, output = _script(job.script, ctx), build_output(job.output)
+    for message in completion_problems(output, script):
+        ctx.problem(("output", "completion"), message)
     _check_reboot(job.rollout, script, ctx)
     return JobSpec(
         name=job.name,
@@ -116,6 +119,7 @@ def build_job_spec(job: Job, source: str, ctx: BuildContext) -> JobSpec:
         expect=build_expect(job.expect),
         schedule=build_schedule(job.schedule),
         alerts=build_alerts(job.alerts, ctx),
+        output=output,
     )
 
 

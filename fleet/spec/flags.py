@@ -12,16 +12,17 @@ use these names. Secrets never come as literal flag values (shell history, ``ps`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from fleet.errors import SpecError
 from fleet.model import JobSpec
 from fleet.spec.build import build
 from fleet.spec.document import FLAGS_SOURCE, JobDocument, ParsedJob
+from fleet.spec.output import Output, OutputOptions
 from fleet.spec.problems import Loc, Origin, Problem, problem_of
 from fleet.spec.schema import Rollout
 from fleet.util.yamlpos import format_loc
@@ -72,6 +73,9 @@ FLAGS: dict[Loc, str] = {
     ("rollout", "confirm_over"): "--confirm-over",
     ("rollout", "cleanup"): "--cleanup",
     ("rollout", "pending_timeout"): "--pending-timeout",
+    ("output",): "--output-container",
+    ("output", "storage"): "--output-container",
+    ("output", "completion"): "--completion",
     ("rollout", "reboot"): "--reboot",
     ("rollout", "reboot_exit_codes"): "--reboot-exit-codes",
     ("rollout", "reboot_marker"): "--reboot-marker",
@@ -205,6 +209,7 @@ class JobOptions:
     windows_script_file: str | None = None
     max_concurrency: str | None = None
     rollout: RolloutOptions = RolloutOptions()
+    output: OutputOptions = field(default_factory=OutputOptions)
 
     @classmethod
     def from_flags(cls, flags: Mapping[str, Any]) -> JobOptions:
@@ -239,6 +244,7 @@ class JobOptions:
             windows_script_file=None if windows_file is None else str(windows_file),
             max_concurrency=flags.get("max_concurrency"),
             rollout=RolloutOptions.from_flags(flags),
+            output=OutputOptions.from_flags(flags),
         )
 
 
@@ -310,19 +316,28 @@ def job_spec_from_options(opts: JobOptions, *, env: Mapping[str, str] | None = N
     return job_from_options(opts, env=env).spec
 
 
+def _checked(section: str, model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` for ``section``, validated on its own first so that errors name the flag."""
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        wrapped = {section: data}
+        problems = [problem_of({**e, "loc": (section, *e["loc"])}, wrapped) for e in exc.errors()]
+        raise SpecError(flags_origin().render(problems)) from None
+    return data
+
+
 def rollout_overrides(rollout: RolloutOptions | None) -> dict[str, Any]:
     """The rollout flags as data, checked on their own first so errors name the flag."""
     data = rollout.to_data() if rollout is not None else {}
-    if data:
-        try:
-            Rollout.model_validate(data)
-        except ValidationError as exc:
-            wrapped = {"rollout": data}
-            problems = [
-                problem_of({**e, "loc": ("rollout", *e["loc"])}, wrapped) for e in exc.errors()
-            ]
-            raise SpecError(flags_origin().render(problems)) from None
-    return data
+    return _checked("rollout", Rollout, data) if data else data
+
+
+def output_overrides(output: OutputOptions | None) -> dict[str, Any]:
+    """The output flags as data; with a container they are checked on their own first so
+    errors name the flag (``--completion`` alone needs a job file's ``output.storage``)."""
+    data = output.to_data() if output is not None else {}
+    return _checked("output", Output, data) if "storage" in data else data
 
 
 def options_to_data(opts: JobOptions) -> tuple[dict[str, Any], list[Problem]]:
@@ -353,6 +368,9 @@ def options_to_data(opts: JobOptions) -> tuple[dict[str, Any], list[Problem]]:
     rollout = opts.rollout.to_data()
     if rollout:
         data["rollout"] = rollout
+    output = opts.output.to_data()
+    if output:
+        data["output"] = output
     return data, problems
 
 

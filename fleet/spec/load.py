@@ -99,7 +99,7 @@ def job_from_flags(flags: Mapping[str, Any]) -> ParsedJob:
         message = (
             f"Give either a job spec file or job flags, not both (got {spec_path} "
             f"and {', '.join(given)}). Put the settings in the spec file instead; with a file "
-            f"only {', '.join(sorted(allowed))} and the rollout flags may change it."
+            f"only {', '.join(sorted(allowed))}, the rollout and the output flags may change it."
         )
         raise SpecError(message)
     overrides = overrides_from_options(JobOptions.from_flags(flags))

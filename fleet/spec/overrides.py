@@ -1,11 +1,13 @@
 """Flags laid over a job: a job file given with ``-c``, ``--timeout``, ``--success-exit-codes``,
-``--exclude-name``/``--exclude-tag`` or the rollout flags (``fleet run JOB.yaml ...``), or a
-recorded job made again with changes (``fleet rerun ID --batches ... --exclude ...``).
+``--exclude-name``/``--exclude-tag``, the rollout flags or the output flags
+(``--output-container``, ``--completion``) (``fleet run JOB.yaml ...``), or a recorded job made
+again with changes (``fleet rerun ID --batches ... --exclude ...``).
 
 Overrides are job-file-shaped data (``{"max_concurrency": ..., "script": {"timeout": ...},
-"targets": {"exclude": {...}}, "rollout": {...}}``), checked on their own first so an error
-names the flag, then laid over the job's data when the spec is built: scalars replace the
-file's, exclusions add to it. What a job selects and runs (tags, names, the script) is the
+"targets": {"exclude": {...}}, "rollout": {...}, "output": {...}}``), checked on their own
+first so an error names the flag, then laid over the job's data when the spec is built:
+scalars replace the file's (``--output-container`` the whole ``output.storage``), exclusions
+add to it. What a job selects and runs (tags, names, the script) is the
 file's to say; a flag for those is refused with a job file.
 """
 
@@ -18,7 +20,13 @@ from typing import Any
 from fleet.model import JobSpec
 from fleet.spec.build import ScriptFiles, build
 from fleet.spec.document import JobDocument
-from fleet.spec.flags import JobOptions, flags_origin, options_to_data, rollout_overrides
+from fleet.spec.flags import (
+    JobOptions,
+    flags_origin,
+    options_to_data,
+    output_overrides,
+    rollout_overrides,
+)
 
 #: The job flags that may be laid over a job file (the others describe a job of their own).
 OVERRIDE_FLAGS = (
@@ -32,6 +40,9 @@ def overrides_from_options(opts: JobOptions) -> dict[str, Any]:
     rollout = rollout_overrides(opts.rollout)
     if rollout:
         out["rollout"] = rollout
+    output = output_overrides(opts.output)
+    if output:
+        out["output"] = output
     data, problems = options_to_data(opts)
     given = data["script"]
     script = {k: given[k] for k in ("timeout", "success_exit_codes") if k in given}
@@ -56,7 +67,7 @@ def overrides_from_options(opts: JobOptions) -> dict[str, Any]:
 def merge_overrides(first: Mapping[str, Any], then: Mapping[str, Any]) -> dict[str, Any]:
     """``then`` laid over ``first`` (both override data): scalars replace, exclusions add."""
     merged: dict[str, Any] = {k: v for k, v in first.items() if k != "targets"}
-    for key in ("rollout", "script"):
+    for key in ("rollout", "script", "output"):
         if key in then:
             merged[key] = {**first.get(key, {}), **then[key]}
     if "max_concurrency" in then:
@@ -83,8 +94,9 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any]) -> Any:
             out["rollout"] = {**rollout, "max_concurrency": overrides["max_concurrency"]}
         else:
             out["max_concurrency"] = overrides["max_concurrency"]
-    if "script" in overrides:
-        out["script"] = {**_mapping(data.get("script")), **overrides["script"]}
+    for section in ("script", "output"):
+        if section in overrides:
+            out[section] = {**_mapping(data.get(section)), **overrides[section]}
     extra = overrides.get("targets", {}).get("exclude")
     if extra:
         targets = _mapping(data.get("targets"))

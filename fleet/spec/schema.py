@@ -42,6 +42,10 @@ query of a SAS URI). Shape of a job file::
     schedule: {every: 15m}            # scheduled checks (fleet serve): schedule, expect and
     expect: {output: "OK"}            # alerts — see fleet.spec.checks
     alerts: {webhooks: [{url: {env: HOOK_URL}}]}
+    output:                           # optional: full outputs through append blobs
+      storage: {account_url: https://ACCOUNT.blob.core.windows.net, container: NAME}
+      completion: arm                 # or storage; keep_days, max_bytes_per_target: see
+                                      # fleet.spec.output
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from fleet.model import REBOOT_TIMEOUT_S, Cleanup, Reboot
 from fleet.model.rollout import PENDING_TIMEOUT_S
 from fleet.spec.checks import AlertsSection, ExpectSection, ScheduleSection
 from fleet.spec.fields import EnvRef, StrictModel
+from fleet.spec.output import Output
 from fleet.spec.values import (
     BUILTIN_COMMANDS,
     BatchSize,
@@ -276,8 +281,8 @@ class Rollout(StrictModel):
 
 class Job(StrictModel):
     """A job file: ``name``, ``description``, ``targets``, ``script``, ``max_concurrency``,
-    ``rollout`` and, for scheduled checks, ``schedule``, ``expect`` and ``alerts``
-    (``fleet.spec.checks``)."""
+    ``rollout``, ``output`` (full outputs, ``fleet.spec.output``) and, for scheduled checks,
+    ``schedule``, ``expect`` and ``alerts`` (``fleet.spec.checks``)."""
 
     name: JobName
     description: str = ""
@@ -288,6 +293,7 @@ class Job(StrictModel):
     schedule: ScheduleSection | None = None
     expect: ExpectSection | None = None
     alerts: AlertsSection | None = None
+    output: Output | None = None
 
     @model_validator(mode="after")
     def _one_concurrency(self) -> Job:

@@ -81,11 +81,17 @@ class RunRow:
 
 def check_supported(spec: JobSpec) -> None:
     """``SpecError`` (exit code 2, nothing sent) for what a run on Temporal cannot do yet: a
-    reboot after the script (``rollout.reboot``; the workers' watch does not restart VMs)."""
+    reboot after the script (``rollout.reboot``; the workers' watch does not restart VMs) and
+    full outputs through append blobs (``output:``; the workers keep 4 KB tails)."""
+    missing = []
     if spec.rollout.reboot.enabled:
+        missing.append("reboots after the script (rollout.reboot / --reboot)")
+    if spec.output is not None:
+        missing.append("output storage (output: / --output-container)")
+    if missing:
         message = (
-            f"job {spec.name}: reboots after the script (rollout.reboot / --reboot) are not "
-            "supported on Temporal yet; run this job without --temporal."
+            f"job {spec.name}: {' and '.join(missing)} not supported on Temporal yet; run this "
+            "job without --temporal."
         )
         raise SpecError(message)
 

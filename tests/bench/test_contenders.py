@@ -86,3 +86,18 @@ def test_a_contender_past_its_budget_stops_and_is_extrapolated(tmp_path: Path) -
     assert row["extrapolated"] and row["not_run"] > 0 and row["wall_s"] < 10
     assert row["measured_fraction"] < 1.0
     assert row["completed"] + row["lost"] + row["not_run"] == 12
+
+
+def test_fleet_storage_sees_completion_in_its_azurite_not_in_arm(tmp_path: Path) -> None:
+    """The fleet-storage contender: its emulator serves with --azurite, the job writes full
+    outputs there with completion: storage, and the row counts storage requests."""
+    scenario = load_scenario(_scenario(tmp_path, documented_budget=60))
+    doc = run_scenario(scenario, contenders=["fleet", "fleet-storage"], results_dir=tmp_path)
+    arm_row, storage_row = doc["contenders"][0], doc["contenders"][1]
+    assert storage_row["name"] == "fleet-storage"
+    assert (storage_row["succeeded"], storage_row["failed"], storage_row["skipped"]) == (10, 1, 1)
+    assert storage_row["lost"] == storage_row["untruthful"] == 0
+    assert storage_row["executions_over_once"] == 0
+    assert storage_row["storage_requests_per_target"] > 0
+    assert arm_row["storage_requests_per_target"] is None
+    assert storage_row["reads_per_target"] < arm_row["reads_per_target"]

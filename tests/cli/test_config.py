@@ -64,7 +64,7 @@ def test_state_dir_and_output_come_from_the_config_file(tmp_path: Path) -> None:
     runs = fleet("runs", env=env)
     assert [r["job"] for r in json.loads(runs.stdout)] == ["adhoc"]
     as_table = fleet("runs", "-o", "table", env=env)  # the flag wins over the file
-    assert "1 runs" in as_table.stdout
+    assert "1 run\n" in as_table.stdout and "1 runs" not in as_table.stdout
     elsewhere = fleet("runs", "-o", "json", env={**env, "FLEET_STATE_DIR": str(tmp_path / "x")})
     assert json.loads(elsewhere.stdout) == []  # the environment wins over the file
 

@@ -9,11 +9,14 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 from fleet.cli.history_cmd import RUN_COLUMNS
 from fleet.cli.output import fitted_table
+from fleet.cli.rollout_view import _names
 from fleet.cli.views import TARGET_COLUMNS
 from tests.cli.clikit import fleet
+from tests.report.test_groups import make_target
 
 DEMO = ["--sim", "--time-scale", "100"]
 GUID = "11111111-1111-1111-1111-111111111111"
@@ -112,3 +115,38 @@ def test_clean_prints_tsv_and_json_and_refuses_an_empty_selection() -> None:
     assert {r[1] for r in rows} == {r["run_command"] or "-" for r in listed}
     empty = fleet("clean", *DEMO, "-t", "role=nope")
     assert empty.returncode == 2 and "--allow-empty" in empty.stderr
+
+
+def test_a_narrow_plan_wraps_between_targets_never_inside_one() -> None:
+    """fleet plan at 80 columns printed "vmss-api_18" / "z1/fd1, vmss-api_3": rich wraps at a
+    no-break space too, so each line paired a zone with the wrong target."""
+    targets = tuple(make_target(f"vmss-api_{i}", scale_set="vmss-api") for i in range(12))
+    console = Console(width=40, record=True, force_terminal=True, color_system=None)
+    table = Table()
+    table.add_column("targets (zone/fault domain)", overflow="fold")
+    table.add_row(_names(targets, None))
+    console.print(table)
+    cells = [line.strip("│ ") for line in console.export_text().splitlines() if "vmss" in line]
+    assert len(cells) > 1  # it did wrap
+    assert all(cell.endswith(",") or cell == cells[-1] for cell in cells)  # after a target
+    words = " ".join(cells).replace(",", " ").split()
+    assert words == [f"vmss-api_{i}(z1/-)" for i in range(12)]
+
+
+def test_sim_inventory_and_profiles_take_the_shared_output_option() -> None:
+    """fleet sim inventory had its own --format table|json, fleet sim profiles none."""
+    as_json = json.loads(fleet("sim", "inventory", "-p", "small", "-o", "json").stdout)
+    tsv = fleet("sim", "inventory", "-p", "small", "-o", "tsv").stdout.splitlines()
+    assert len(tsv) == len(as_json) == 20 and all(len(r.split("\t")) == 9 for r in tsv)
+    assert [r.split("\t")[0] for r in tsv] == [t["name"] for t in as_json]
+    assert all(r.split("\t")[-1] == t["id"] for r, t in zip(tsv, as_json, strict=True))
+    legacy = fleet("sim", "inventory", "-p", "small", "--format", "json")
+    assert json.loads(legacy.stdout) == as_json and "--format is deprecated" in legacy.stderr
+    profiles = json.loads(fleet("sim", "profiles", "-o", "json").stdout)
+    assert {"name": "small", "targets": 20} in [
+        {k: p[k] for k in ("name", "targets")} for p in profiles
+    ]
+    listed = fleet("sim", "profiles", "-o", "tsv").stdout.splitlines()
+    assert [line.split("\t")[0] for line in listed] == [p["name"] for p in profiles]
+    bad = fleet("sim", "inventory", "-p", "small", "-o", "yaml")
+    assert bad.returncode == 2 and "table, json or tsv" in bad.stderr and not bad.stdout

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fleet.api import Backend
-from fleet.azure.backend import ConnectionSettings, azure_backend
+from fleet.azure.backend import ConnectionSettings, OutputsFor, azure_backend
 from fleet.azure.limits import ThrottleLimits
 from fleet.model import Concurrency, JobSpec, ScriptSource, ScriptSpec, Secret, Selector, SourceKind
 from fleet.sim.emulator import Emulator
@@ -16,9 +16,16 @@ from fleet.sim.profile import Profile
 
 @asynccontextmanager
 async def sim_backend(
-    profile: Profile, time_scale: float, *, limits: ThrottleLimits | None = None, **emu_kwargs: Any
+    profile: Profile,
+    time_scale: float,
+    *,
+    limits: ThrottleLimits | None = None,
+    outputs: OutputsFor | None = None,
+    **emu_kwargs: Any,
 ) -> AsyncIterator[tuple[Emulator, Backend]]:
-    """``limits``: what fleet keeps to (default: Azure's published limits, time-scaled)."""
+    """``limits``: what fleet keeps to (default: Azure's published limits, time-scaled);
+    ``outputs``: how jobs with ``output:`` reach blob storage; ``emu_kwargs``: for the emulator
+    (``azurite=`` lets its agents write output blobs there)."""
     async with Emulator(profile, time_scale=time_scale, **emu_kwargs) as emu:
         settings = ConnectionSettings(
             arm_endpoint=emu.info.endpoint,
@@ -28,7 +35,7 @@ async def sim_backend(
             time_scale=time_scale,
             limits=limits,
         )
-        async with azure_backend(settings) as backend:
+        async with azure_backend(settings, outputs=outputs) as backend:
             yield emu, backend
 
 

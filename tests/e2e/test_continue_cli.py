@@ -56,6 +56,12 @@ def test_a_gate_halt_then_continue_with_an_exclusion_then_rerun(
     plain = fleet("resume", run_id, env=env)
     assert plain.returncode == 2 and "--continue" in plain.stderr
 
+    typo = fleet("resume", run_id, "--continue", "--exclude", "app-7", env=env)
+    assert typo.returncode == 2 and "'app-7' matches none of run" in typo.stderr
+    retyped = fleet("rerun", run_id, "--failed", "--exclude", "app-3", "--yes", env=env)
+    assert retyped.returncode == 2 and "'app-3' matches none of run" in retyped.stderr
+    # (and nothing was sent: app-07 never runs below, every other target runs once)
+
     on = fleet("resume", run_id, "--continue", "--exclude", "app-07", "-o", "json", env=env)
     assert on.returncode == 1, on.stderr  # completed; app-03 is still the failure it was
     report = json.loads(on.stdout)

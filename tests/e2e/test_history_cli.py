@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -123,10 +124,14 @@ def test_show_tells_running_from_not_started_and_a_killed_run_is_interrupted(
         assert "resume with fleet resume RUN_ID" in fleet(state, "runs").stdout
         table = fleet(state, "show", run_id).stdout
         assert f"Run interrupted (resume with fleet resume {run_id})" in table
+        assert "Run interrupted, started " in table and "interrupted in " not in table
         after = _shown(state, run_id)
         assert {t["status"] for t in after["targets"]} <= {
             "Running", "NotStarted", "Succeeded", "Failed", "Skipped"
         }  # fmt: skip
+        so_far = dict(runs[0]["summary"])  # the outcomes so far, as show counts them (was none)
+        assert so_far.pop("total") == len(after["targets"])
+        assert so_far == dict(Counter(t["status"] for t in after["targets"]))
         done = killkit.resume(run_id, env, tmp_path / "r.json")
         assert done.returncode in (0, 1), done.stderr
     assert json.loads(fleet(state, "runs", "-o", "json").stdout)[0]["ended"] == "completed"

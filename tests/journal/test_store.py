@@ -20,8 +20,10 @@ from fleet.model import (
     CallError,
     Deleted,
     DeleteReason,
+    FullOutput,
     Secret,
     Status,
+    StreamCopy,
     TargetKind,
     TargetResult,
 )
@@ -96,6 +98,9 @@ def test_every_transition_kind_round_trips(journal: Journal) -> None:
 
 def test_final_results_round_trip(journal: Journal) -> None:
     t = make_targets(3)
+    kept = StreamCopy("https://a.blob.core.windows.net/o/r1/vm-0/stdout", 9, 5, "ab12", "/x/stdout")
+    full = FullOutput(kept, StreamCopy("https://a.blob.core.windows.net/o/r1/vm-0/stderr", None),
+                      False, "no output blob", "k1")  # fmt: skip
     ok = TargetResult(
         t[0], Status.SUCCEEDED, None, 0, "done\n", "", "Succeeded",
         EPOCH, EPOCH + timedelta(seconds=42, microseconds=5), attempts=1, polls=4,
@@ -103,6 +108,7 @@ def test_final_results_round_trip(journal: Journal) -> None:
             Deleted("fleet-old", DeleteReason.RECLAIMED),
             Deleted("fleet-job", DeleteReason.CLEANUP, error="Conflict: busy"),
         ),
+        full_output=full,
     )  # fmt: skip
     failed = TargetResult(t[1], Status.FAILED, "exit 2", 2, "out", "err", "Failed", attempts=2)
     skipped = TargetResult(t[2], Status.SKIPPED, "VM is deallocated")

@@ -20,6 +20,7 @@ from fleet.model import (
     BatchRecord,
     Deleted,
     DeleteReason,
+    FullOutput,
     GateRecord,
     Parameter,
     RolloutRecord,
@@ -29,6 +30,8 @@ from fleet.model import (
     Secret,
     SourceKind,
     Status,
+    StorageCounters,
+    StreamCopy,
     TargetResult,
 )
 from fleet.report.json_report import (
@@ -63,6 +66,7 @@ TARGET_FIELDS = {
     "verdict": dict,
     "polls": int,
     "deleted": list,
+    "full_output": (dict, type(None)),  # only for jobs with output storage
     "reboot": (dict, type(None)),
 }
 
@@ -103,10 +107,11 @@ def test_all_fields_with_types() -> None:
     doc = report_to_dict(make_report(results))
     assert list(doc) == [
         "schema_version", "run_id", "job", "simulated", "script", "started_at", "finished_at",
-        "ended", "ended_detail", "summary", "verdicts", "targets", "groups", "arm", "rollout",
-        "cleanup", "reboots",
+        "ended", "ended_detail", "summary", "verdicts", "targets", "groups", "arm", "storage",
+        "rollout", "cleanup", "reboots",
     ]  # fmt: skip
     assert (doc["schema_version"], doc["simulated"], doc["script"]) == (3, False, {})
+    assert doc["storage"] is None  # the job had no output storage
     assert (doc["run_id"], doc["job"], doc["ended"]) == ("r-1", "health", "completed")
     assert doc["summary"] == {"Succeeded": 196, "Failed": 4, "Skipped": 1, "total": 201}
     assert doc["verdicts"] == {"pass": 196, "fail": 4, "skip": 1}
@@ -319,3 +324,24 @@ def test_write_report_missing_dir(tmp_path: Path) -> None:
 def test_exit_codes(statuses: list[Status], ended: str, strict: bool, code: int) -> None:
     results = [TargetResult(make_target(f"vm{i}"), s) for i, s in enumerate(statuses)]
     assert exit_code_for(make_report(results, ended=ended), strict=strict) == code
+
+
+def test_storage_section_and_full_output_reference() -> None:
+    results = fleet_results(n_ok=3)
+    copy = StreamCopy(
+        "https://a.blob.core.windows.net/o/r-1/ok-0/stdout", 10, 10, "aa", "/k/stdout"
+    )
+    full = FullOutput(copy, StreamCopy("https://a.blob.core.windows.net/o/r-1/ok-0/stderr", 0))
+    results[0] = dataclasses.replace(results[0], full_output=full)
+    counters = StorageCounters({"list": 2, "read": 4}, errors=1, bytes_read=77)
+    doc = report_to_dict(dataclasses.replace(make_report(results), storage=counters))
+    assert doc["storage"] == {
+        "storage_requests": 6, "requests": {"list": 2, "read": 4}, "errors": 1,
+        "bytes_read": 77, "requests_per_target": round(6 / 7, 3),
+    }  # fmt: skip
+    entry = next(t for t in doc["targets"] if t["name"] == results[0].target.name)
+    assert entry["full_output"]["stdout"] == {
+        "blob": copy.blob, "size": 10, "saved": 10, "sha256": "aa", "path": "/k/stdout",
+        "truncated": False,
+    }  # fmt: skip
+    assert FullOutput.from_json(entry["full_output"]) == full

@@ -7,7 +7,7 @@ import io
 
 from rich.console import Console
 
-from fleet.model import Deleted, DeleteReason, Progress, Status, TargetResult
+from fleet.model import Deleted, DeleteReason, Progress, Status, Target, TargetResult
 from fleet.report.groups import group_results
 from fleet.report.progress import ProgressDisplay, plain_line
 from fleet.report.render import render_groups, render_summary
@@ -190,3 +190,74 @@ def test_patched_hosts_fold_into_one_line_that_names_none_and_keeps_a_success_co
         "2 targets (web-100, web-101): <host>: patched; REBOOT REQUIRED (2 output variants)"
         "  [Succeeded, exit 100]"
     )
+
+
+def test_a_narrow_summary_keeps_the_run_id_on_one_line() -> None:
+    """An empty run's status table is 20 columns wide: its title used to wrap the run id
+    ("20261130-122118-5986" / "b5"), so `fleet run ... | grep RUN_ID` missed it."""
+    run_id = "20261130-122118-5986b5"
+    console = record()
+    render_summary(console, dataclasses.replace(make_report([]), run_id=run_id))
+    assert any(run_id in line for line in console.export_text().splitlines())
+
+
+def test_a_plain_progress_line_is_one_log_line_at_any_width() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=False)  # stderr in CI: 80 columns
+    p = Progress(total=5000, launched=4000, running=1000, succeeded=2990, failed=7, skipped=3)
+    with ProgressDisplay(console) as display:
+        display.update(p)
+    assert out.getvalue() == plain_line(p) + "\n" and len(plain_line(p)) > 80
+
+
+def test_scale_set_instances_fold_with_vms_and_no_line_names_one_computer() -> None:
+    """A scale-set instance prints its computer name (vmss-api000001 for vmss-api_1, Azure's
+    prefix + 6 base-36 characters), not its instance name: the demo's rolling patch printed
+    "9 targets (vmss-api_1, ..., web-002, ...): vmss-api000001: patched" and four such lines,
+    one per computer name, instead of one line naming none of them."""
+
+    def patched(target: Target, host: str, distro: str) -> TargetResult:
+        out = f"{distro} update log\n{host}: patched; no reboot required\n"
+        return TargetResult(target, Status.SUCCEEDED, exit_code=0, output=out)
+
+    results = [
+        *(patched(make_target(f"vmss-api_{i}", scale_set="vmss-api"), f"vmss-api00000{i}",
+                  "apt" if i % 2 else "dnf") for i in range(1, 5)),
+        *(patched(make_target(f"web-00{i}"), f"web-00{i}", "apt") for i in range(1, 4)),
+    ]  # fmt: skip
+    console = record()
+    render_groups(console, group_results(results), max_names=3)
+    (line,) = console.export_text().splitlines()
+    assert line.startswith("7 targets: <host>: patched; no reboot required (")
+    assert "vmss-api0000" not in line
+
+
+def test_a_run_without_an_end_gives_no_duration_or_request_counts() -> None:
+    """fleet show of an interrupted run said "Run interrupted in 0.0s. ARM requests: none":
+    the journal has neither its end nor its request counts."""
+    for ended, said in (("interrupted", "interrupted"), ("running", "in flight")):
+        console = record()
+        render_summary(console, dataclasses.replace(make_report([]), ended=ended))
+        text = console.export_text()
+        assert f"Run {said}, started " in text and "no duration or ARM counts yet" in text
+        assert "0.0s" not in text and "ARM requests: none" not in text
+
+
+def test_a_long_label_is_whole_in_a_pipe_and_cut_on_a_terminal() -> None:
+    """Azure's AuthorizationFailed message names the action past 160 characters: `fleet run |
+    grep runCommands/write` found "...perform action 'Microsoft.Compu…"."""
+    reason = (
+        "AuthorizationFailed: The client 'operator' with object id "
+        "'bdd640fb-0667-4ad1-9c80-317fa3b1799d' does not have authorization to perform action "
+        "'Microsoft.Compute/virtualMachines/runCommands/write' over scope '/subscriptions/1111'"
+    )
+    results = [
+        TargetResult(make_target(f"fin-0{i}"), Status.ACCESS_DENIED, reason=reason) for i in (1, 2)
+    ]
+    piped = record()
+    render_groups(piped, group_results(results))
+    assert f"2 targets (fin-01, fin-02): {reason}  [AccessDenied]" in piped.export_text()
+    terminal = Console(record=True, width=400, file=io.StringIO(), force_terminal=True)
+    render_groups(terminal, group_results(results))
+    (line,) = terminal.export_text().splitlines()
+    assert "…" in line and "runCommands/write" not in line  # the terminal keeps its one line

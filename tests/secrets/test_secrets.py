@@ -47,8 +47,12 @@ def test_redact_replaces_longest_first_and_masks_any_sas_signature() -> None:
     secrets = Secrets.of(["abc", "abcdef"])
     assert secrets.redact("x abcdef y abc") == "x *** y ***"
     unknown = "https://acct.blob.core.windows.net/c/f.sh?sv=2024&sig=UnknownSig%3D&se=1"
-    assert Secrets().redact(unknown) == (
-        "https://acct.blob.core.windows.net/c/f.sh?sv=2024&sig=***&se=1"
+    assert Secrets().redact(f'PUT "{unknown}": dial tcp') == (
+        'PUT "https://acct.blob.core.windows.net/c/f.sh?<redacted>": dial tcp'
+    )
+    assert Secrets().redact("query sv=2024&sig=Bare%3D&se=1") == "query sv=2024&sig=***&se=1"
+    assert Secrets().redact("see https://h.example/x?a=1 and sig") == (
+        "see https://h.example/x?a=1 and sig"
     )
 
 

@@ -5,6 +5,7 @@ service is resumed by the next one."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 import anyio
 import pytest
 
+from fleet.api.history import report_from_journal
 from fleet.errors import SelectionError
 from fleet.journal import Journal
 from fleet.model import AlertKind, Selector, Target
@@ -24,6 +26,7 @@ from fleet.serve.jobs import ServedJob
 from fleet.serve.runs import RunManager
 from fleet.serve.store import ServeStore
 from fleet.spec import Connection, load_job
+from tests.fakeblobs import FakeBlobs, factory
 from tests.fakes import Behaviour, FakeArm, make_target
 
 pytestmark = pytest.mark.anyio
@@ -174,3 +177,26 @@ async def test_a_launch_the_journal_never_saw_never_started(
     assert fleet.store.open_launches() == []
     row = fleet.store._rows("SELECT state, detail FROM launches")[0]
     assert row[0] == st.NEVER_STARTED and "nothing was sent" in row[1]
+
+
+async def test_a_job_with_output_storage_keeps_full_outputs_beside_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``fleet run`` does: the whole output read from the blobs is kept under
+    ``STATE_DIR/outputs`` (what ``fleet show RUN_ID --target NAME`` prints)."""
+    fleet = Fleet(tmp_path)
+    fleet.arm.behaviour["vm-0"].output = "first line\n" + "more\n" * 2000
+    fleet.backend = dataclasses.replace(fleet.backend, outputs=factory(FakeBlobs(fleet.arm)))
+    monkeypatch.setenv("HOOK", "http://127.0.0.1:9/hook")
+    path = tmp_path / "blobs.yaml"
+    storage = "{account_url: 'https://acct.blob.core.windows.net', container: out}"
+    path.write_text(JOB.format(name="blobs") + f"output: {{storage: {storage}}}\n")
+    async with manager(fleet, [ServedJob(load_job(path), path)]) as runs:
+        run_id = runs.launch(fire("blobs"))
+        await until(lambda: not runs.busy)
+    report = report_from_journal(fleet.journal, str(run_id))
+    vm0 = next(r for r in report.results if r.target.name == "vm-0")
+    assert vm0.full_output is not None and vm0.full_output.stdout.path is not None
+    kept = Path(vm0.full_output.stdout.path)
+    assert kept.is_relative_to(tmp_path / "state" / "outputs")
+    assert await anyio.Path(kept).read_text() == "first line\n" + "more\n" * 2000

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from fleet.model import Verdict
+from fleet.api.history import report_from_journal
+from fleet.journal import Journal
+from fleet.model import Status, Verdict
 from tests.serve import servekit
 
 pytestmark = pytest.mark.e2e
@@ -82,3 +84,41 @@ def test_regression_and_recovery_alert_once_each(tmp_path: Path) -> None:
     for stored in (tmp_path / "state").iterdir():
         if stored.is_file():
             assert secret.encode() not in stored.read_bytes(), stored
+
+
+BLOBS_JOB = """\
+name: blobs
+targets: {names: ["app-01", "app-02"]}
+script: {inline: "#!/bin/sh\\nuptime\\n"}
+schedule: {every: 2s}
+output:
+  storage: {account_url: "https://acct.blob.core.windows.net", container: fleet-out}
+  completion: storage
+"""
+
+
+def test_a_served_job_with_output_storage_gets_an_azurite_under_sim(tmp_path: Path) -> None:
+    """``fleet serve --sim`` starts an Azurite for a job's output blobs: each end is seen in
+    storage (no instance-view read) and the whole output is kept beside the journal."""
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "blobs.yaml").write_text(BLOBS_JOB)
+    args = ["--jobs", str(jobs), "--sim", "--profile", "small", "--time-scale", "50"]
+    serve = servekit.start(args, tmp_path / "state", servekit.env_with(), tmp_path / "serve.log")
+    try:
+        done = servekit.wait_for(
+            "a run", lambda: [r.run_id for r in serve.history().runs("blobs") if r.finished]
+        )
+        journal = Journal.open(tmp_path / "state", writable=False)
+        report = report_from_journal(journal, done[0])
+    finally:
+        log = serve.stop(signal.SIGTERM)
+    assert serve.proc.returncode == 0, log
+    assert [r.status for r in report.results] == [Status.SUCCEEDED, Status.SUCCEEDED]
+    assert [r.polls for r in report.results] == [0, 0]  # both ends seen in the blobs
+    for result in report.results:
+        full = result.full_output
+        assert full is not None and full.complete and full.stdout.path is not None
+        kept = Path(full.stdout.path)
+        assert kept.is_relative_to(tmp_path / "state" / "outputs")
+        assert kept.read_text().endswith(result.output)

@@ -160,7 +160,7 @@ def test_missing_profile_exits_2(tmp_path: Path) -> None:
     ("command", "mentions"),
     [
         ("serve", ("JSON line", "--profile", "--time-scale", "--port", "--throttle-headers")),
-        ("inventory", ("profile", "--format")),
+        ("inventory", ("profile", "--output")),
     ],
 )
 def test_help(command: str, mentions: tuple[str, ...]) -> None:

@@ -9,7 +9,7 @@ on the emulator's own clock or on observed states, never on wall-clock equality.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -86,16 +86,7 @@ def _vm_id(emu: Emulator, vm: str) -> str:
     return simkit.vm_path(emu.info.subscriptions[0], RG, vm)
 
 
-async def _until(
-    read: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], within: float = 15.0
-) -> Any:
-    """Poll ``read`` until ``done(value)``; fail after ``within`` wall seconds."""
-    with anyio.fail_after(within):
-        while True:
-            value = await read()
-            if done(value):
-                return value
-            await anyio.sleep(0.02)
+_until = simkit.until
 
 
 async def _until_clock(emu: Emulator, azure_s: float) -> None:
