@@ -105,4 +105,4 @@ temporal-dev: install
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache build *.egg-info test-artifacts .serve-demo \
-		.temporal-dev.db
+		.temporal-dev.db*
