@@ -1,7 +1,10 @@
 """The small interfaces between fleet's engine and the world, and the one way to watch a run.
 
     TargetSource, RunCommands  what the engine asks of Azure; ``fleet.azure`` implements them
-                               with the real SDK, tests in memory (no HTTP)
+                               with the real SDK, tests in memory (no HTTP). RunCommands has
+                               two implementations: managed run commands and the action run
+                               command (``Mode``), and the engine uses whichever the job says
+    CommandCatalog             the built-in run commands Azure lists per location
     OutputStore, OutputFiles   a run's output container (append blobs the agents write; fleet
                                lists and reads them: ``fleet.storage``) and where fleet keeps
                                the full outputs it read (local files)
@@ -13,7 +16,7 @@
     RunObserver                run events for whoever shows or follows a run (the CLI's
                                progress display, a dashboard, a workflow engine)
 
-Imports only ``fleet.model``.
+Imports only ``fleet.model`` and ``fleet.errors``.
 """
 
 from __future__ import annotations
@@ -24,16 +27,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from fleet.errors import SpecError
 from fleet.model import (
     ArmCounters,
     Batch,
     BlobState,
     BucketRecord,
+    BuiltinCommand,
     CallError,
     GateRecord,
     Invocation,
+    Launched,
     ListedRunCommand,
     MachineView,
+    Mode,
     OutputBlobs,
     OutputSpec,
     Progress,
@@ -55,10 +62,15 @@ class TargetSource(Protocol):
 
 
 class RunCommands(Protocol):
-    """Managed run commands on one target: create (PUT), read, delete, and list every one on
-    the target, whoever created it. Errors are returned, not raised."""
+    """Run commands on one target: create (PUT, or the action run command's POST), read,
+    delete, and list every managed run command on the target, whoever created it. Errors are
+    returned, not raised.
 
-    async def put(self, target: Target, invocation: Invocation) -> CallError | None: ...
+    ``put`` sends the invocation once (never re-sent below the engine: the engine decides,
+    after asking Azure); it answers None or ``Launched`` when Azure accepted it. ``get`` and
+    ``delete`` take the run command's name, or the ``Launched.handle`` when ``put`` gave one."""
+
+    async def put(self, target: Target, invocation: Invocation) -> CallError | Launched | None: ...
 
     async def get(self, target: Target, run_command: str) -> RunView | CallError: ...
 
@@ -67,6 +79,18 @@ class RunCommands(Protocol):
     async def list_commands(self, target: Target) -> Sequence[ListedRunCommand] | CallError:
         """Every run command on ``target`` (whoever created it), with its instance view."""
         ...
+
+
+class CommandCatalog(Protocol):
+    """The built-in run commands of one subscription and location. Errors are returned."""
+
+    async def commands(
+        self, subscription: str, location: str
+    ) -> Sequence[BuiltinCommand] | CallError: ...
+
+    async def command(
+        self, subscription: str, location: str, command_id: str
+    ) -> BuiltinCommand | CallError: ...
 
 
 class OutputStore(Protocol):
@@ -125,7 +149,8 @@ class Backend:
     ``fleet.azure.backend.azure_backend(...)`` for Azure (or the emulator). ``outputs``
     opens a job's output container (None: this backend cannot; a job with ``output:`` is
     refused). ``machines``: needed by a job that reboots (None: such a job is refused before
-    anything is sent)."""
+    anything is sent). ``action_commands``: the action run command (``Mode.ACTION``), when
+    the backend has it."""
 
     targets: TargetSource
     run_commands: RunCommands
@@ -134,6 +159,18 @@ class Backend:
     outputs: OutputStoreFactory | None = None
     machines: Machines | None = None
     simulated: bool = False  # fleet's own Azure emulator (``--sim``): the report says so
+    action_commands: RunCommands | None = None
+    catalog: CommandCatalog | None = None
+    subscriptions: tuple[str, ...] = ()  # the connection's default subscriptions
+
+    def commands_for(self, mode: Mode) -> RunCommands:
+        """The run-commands port of ``mode``."""
+        if mode is Mode.ACTION:
+            if self.action_commands is None:
+                message = "mode: action needs a backend with the action run command"
+                raise SpecError(message)
+            return self.action_commands
+        return self.run_commands
 
 
 class BucketMemory(Protocol):
@@ -162,7 +199,7 @@ class Recorder(Protocol):
 
     async def intent(self, target: Target, invocation: Invocation) -> None: ...
 
-    def accepted(self, target: Target) -> None: ...
+    def accepted(self, target: Target, handle: str | None = None) -> None: ...
 
     def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None: ...
 
@@ -183,7 +220,7 @@ class NullRecorder:
     async def intent(self, target: Target, invocation: Invocation) -> None:
         return None
 
-    def accepted(self, target: Target) -> None:
+    def accepted(self, target: Target, handle: str | None = None) -> None:
         return None
 
     def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None:

@@ -1,4 +1,4 @@
-"""Deliberate small bugs, each of which some test must catch (issue #18).
+"""Deliberate small bugs, each of which some test must catch (issues #18 and #12).
 
     python -m tests.mutants            # list the mutants
     python -m tests.mutants NAME...    # apply each in turn, run its tests, expect a failure
@@ -39,7 +39,8 @@ class Mutant:
 MUTANTS: dict[str, Mutant] = {
     "blind-re-put-on-resume": Mutant(
         "fleet/engine/execute.py",
-        "        if ask_first:\n            arrived = await self._arrived(target, invocation)\n",
+        "        if ask_first:\n"
+        "            arrived = await self.launcher.arrived(target, invocation)\n",
         "        if ask_first:\n            arrived = False\n",
         (
             "tests/engine/test_resume_once.py",
@@ -49,9 +50,9 @@ MUTANTS: dict[str, Mutant] = {
         "resume (or a retried launch activity) re-PUTs without asking Azure whether it arrived",
     ),
     "blind-re-put-live": Mutant(
-        "fleet/engine/execute.py",
-        "            arrived = await self._arrived(target, inv)\n            if arrived is None:",
-        "            arrived = False\n            if arrived is None:",
+        "fleet/engine/launch.py",
+        "        arrived = await self.arrived(target, inv)\n        if arrived is None:",
+        "        arrived = False\n        if arrived is None:",
         ("tests/engine/test_runner.py", "tests/e2e/test_run_faults.py"),
         "a PUT whose answer was lost is sent again without reading the run command",
     ),
@@ -91,17 +92,16 @@ MUTANTS: dict[str, Mutant] = {
     ),
     "headers-ignored": Mutant(
         "fleet/azure/limiter.py",
-        '        """Lower each bucket of ``request_class`` to what the response\'s headers say is '
-        'left."""\n',
-        '        """Lower each bucket of ``request_class`` to what the response\'s headers say is '
-        'left."""\n        return\n',
+        "        self.model.answered(self._clock(), count, charged=charged)\n",
+        "        self.model.answered(self._clock(), None, charged=charged)\n",
         ("tests/e2e/test_at_the_limit.py::test_a_drained_budget_is_learned_from_the_headers",),
         "the x-ms-ratelimit-remaining-* headers never re-sync the buckets",
     ),
     "stderr-dropped-from-group-key": Mutant(
         "fleet/report/groups.py",
-        "        normalize(result.error, result.target),\n",
-        "",
+        "        said = (normalize(result.output, result.target), normalize(result.error, "
+        "result.target))\n",
+        "        said = (normalize(result.output, result.target),)\n",
         ("tests/report/test_groups.py",),
         "output groups ignore stderr",
     ),
@@ -118,6 +118,28 @@ MUTANTS: dict[str, Mutant] = {
         'iv["exitCode"] = str(v.exit_code)',
         ("tests/sim/test_reference_examples.py",),
         "the emulator sends exitCode as a string",
+    ),
+    "sdk-re-sends-action-posts": Mutant(
+        "fleet/azure/action_commands.py",
+        "fleet_region=target.location, **SEND_ONCE,",
+        "fleet_region=target.location,",
+        ("tests/azure/test_action_send_once.py",),
+        "azure-core's RetryPolicy re-sends the action run command's POST after a 500, 503 or 504",
+    ),
+    "action-failure-reported-succeeded": Mutant(
+        "fleet/azure/action_commands.py",
+        '    state = "Succeeded" if out.exit_code == 0 else "Failed"\n',
+        '    state = "Succeeded"\n',
+        ("tests/azure/test_action_views.py", "tests/e2e/test_action_mode.py"),
+        "an action run command is reported as Azure says it went (succeeded), whatever its "
+        "exit code",
+    ),
+    "busy-re-post-unchecked": Mutant(
+        "fleet/engine/execute.py",
+        "attempts, unsure = attempts + launch.attempts, launch.unsure or doubt",
+        "attempts, unsure = attempts + launch.attempts, doubt",
+        ("tests/engine/test_action_engine.py",),
+        "after a busy VM, a POST of unknown fate is sent again without asking Azure first",
     ),
     "gate-skipped-on-resume": Mutant(
         "fleet/engine/runner.py",

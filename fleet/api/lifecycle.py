@@ -35,12 +35,14 @@ log = structlog.get_logger("fleet")
 class Resumed:
     """What a resumed run already has: results final before the crash (``done``; they spend
     the error budget again unless ``count_done`` is off, as when going on past a halt), the
-    targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous), those
-    it was rebooting (lower-cased id → what the journal knows of the reboot) and the gate
-    verdicts of the run so far."""
+    targets launched before it (lower-cased id → whether the PUT's arrival is ambiguous), what
+    their launch answered where it was journaled (``handles``: lower-cased id → an action run
+    command's operation), those it was rebooting (lower-cased id → what the journal knows of
+    the reboot) and the gate verdicts of the run so far."""
 
     done: Sequence[TargetResult] = ()
     reattach: Mapping[str, bool] = field(default_factory=dict)
+    handles: Mapping[str, str] = field(default_factory=dict)
     rebooting: Mapping[str, PendingReboot] = field(default_factory=dict)
     count_done: bool = True
     gates: Sequence[GateRecord] = ()
@@ -79,14 +81,16 @@ async def drive(
     """Run ``plan`` on the engine, from ``run_started`` to ``run_finished``."""
     (observer or RunObserver()).run_started(plan)
     runner = Runner(
-        plan, backend.run_commands, observer=observer, arm_counters=backend.arm_counters,
+        plan, backend.commands_for(plan.spec.mode), observer=observer,
+        arm_counters=backend.arm_counters,
         settings=settings or EngineSettings(time_scale=backend.time_scale), control=control,
         recorder=JournalRecorder(writer) if writer is not None else None, outputs=outputs,
         machines=backend.machines,
     )  # fmt: skip
     resumed = resumed or Resumed()
     results = await runner.run(
-        done=resumed.done, reattach=resumed.reattach, rebooting=resumed.rebooting,
+        done=resumed.done, reattach=resumed.reattach, handles=resumed.handles,
+        rebooting=resumed.rebooting,
         count_done=resumed.count_done, gated=frozenset(g.batch for g in resumed.gates),
     )  # fmt: skip
     report = finish_report(plan, started, results, runner, backend, resumed.gates)

@@ -19,7 +19,7 @@ from fleet.engine.runner import EngineSettings
 from fleet.engine.settings import AnyioClock
 from fleet.engine.storage_watch import CompletionWatcher
 from fleet.errors import SpecError
-from fleet.model import CallError, Completion, RunPlan, run_limit_s
+from fleet.model import CallError, Completion, Mode, RunPlan, run_limit_s
 from fleet.ports import Backend, OutputStore
 from fleet.report.groups import content_key
 from fleet.report.outputs import LocalOutputFiles
@@ -40,6 +40,12 @@ async def open_outputs(
         message = (
             f"job {plan.spec.name} asks for output storage ({spec.storage.container_url}) but "
             "this connection cannot reach blob storage"
+        )
+        raise SpecError(message)
+    if plan.spec.mode is Mode.ACTION:  # a job file says so first (fleet.spec.modes)
+        message = (
+            f"job {plan.spec.name} asks for output storage in mode: action, but an action run "
+            "command takes no output blobs — remove output, or use mode: managed"
         )
         raise SpecError(message)
     policy = plan.spec.rollout

@@ -1,5 +1,6 @@
 """Preparing a run: select the targets, skip the ones that cannot run (no write needed),
-select the health gates' sentinels, cut the rollout's batches, name the run — the ``RunPlan``
+select the health gates' sentinels, check the job's built-in ``command_id`` against the
+catalog of the targets' locations, cut the rollout's batches, name the run — the ``RunPlan``
 that is shown, confirmed and run. Bulk reads only; nothing is written to Azure.
 """
 
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from fleet.api.command_check import check_command_ids
 from fleet.errors import NothingSelected, SpecError
 from fleet.model import JobSpec, RunPlan, ScriptSpec, Selector, Status, Target, TargetResult
 from fleet.ports import Backend
@@ -111,6 +113,7 @@ async def prepare(
         require_targets(spec, selected)
     sentinels = await select_sentinels(spec, backend)
     runnable, skipped = preflight(selected, spec.script)
+    await check_command_ids(spec, [*runnable, *sentinels], backend.catalog)
     plan = RunPlan(
         run_id=run_id or new_run_id(),
         spec=spec,

@@ -3,7 +3,8 @@ stopped (``fleet resume --continue``).
 
 For every target the journal's latest transition decides (``fleet.journal.records``):
 DONE → its recorded result; NOT_STARTED → launched as usual (in its original batch);
-RUNNING → re-attached (polled, never PUT again); AMBIGUOUS (the intent to PUT is durable, the
+RUNNING → re-attached (polled, never PUT again; an action run command through the operation
+its POST answered, journaled with the accept); AMBIGUOUS (the intent to PUT is durable, the
 outcome is not) → Azure is asked first, and the PUT is sent only if Azure proves the first one
 never arrived; REBOOTING (its script finished and a restart was journaled) → the restart Azure
 accepted is waited for, one of unknown fate is looked for in the VM's instance view first and
@@ -258,8 +259,9 @@ async def _journaled_plan(
     finals |= {r.target.id.lower() for r in split.done}
     finals -= {tid.lower() for tid in split.fresh}
     recorded = [r for r in (*split.done, *split.skipped) if r.target.id.lower() in finals]
+    handles = {tid.lower(): s.handle for tid, s in states.items() if s.handle is not None}
     before = rollout_from_dict((journal.report_json(run_id) or {}).get("rollout"))
     return plan, Resumed(
-        done=recorded, reattach=split.reattach, rebooting=split.rebooting,
+        done=recorded, reattach=split.reattach, handles=handles, rebooting=split.rebooting,
         count_done=not how.past_halt, gates=before.gates if before is not None else (),
     )  # fmt: skip

@@ -1,5 +1,6 @@
 """Wires a :class:`fleet.ports.Backend` for one ARM connection: credential, pooled clients with the
-throttle policy installed, target selection, run commands and VM restarts.
+throttle policy installed, target selection, run commands (managed and action), the built-in
+command catalog and VM restarts.
 
 Connections: Azure with ``DefaultAzureCredential`` (public, US Government or China cloud), or a
 custom ARM endpoint (an emulator, Azure Stack) with a CA file and a bearer token from
@@ -24,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleet.azure.action_commands import AzureActionCommands
 from fleet.azure.bucket_keeper import keeping
 from fleet.azure.bucket_set import BucketSet
+from fleet.azure.catalog import AzureCommandCatalog
 from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
 from fleet.azure.identity import identity_key
 from fleet.azure.limits import ThrottleLimits
@@ -163,11 +166,15 @@ async def azure_backend(
                 ArmClients(conn) as clients,
                 keeping(buckets, shared, identity, subs, first=first),
             ):
+                catalog = AzureCommandCatalog(clients)
                 yield Backend(
                     targets=AzureTargets(clients, settings.subscriptions),
                     run_commands=AzureRunCommands(clients),
                     arm_counters=throttle.counters,
                     time_scale=settings.time_scale,
+                    action_commands=AzureActionCommands(clients, catalog),
+                    catalog=catalog,
+                    subscriptions=settings.subscriptions,
                     outputs=None if outputs is None else outputs(credential),
                     machines=AzureMachines(clients),
                     simulated=settings.simulated,

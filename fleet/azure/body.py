@@ -14,7 +14,8 @@ def _value(value: str | Secret) -> str:
     return value.reveal() if isinstance(value, Secret) else value
 
 
-def _params(params: tuple[Parameter, ...]) -> list[dict[str, str]]:
+def wire_parameters(params: tuple[Parameter, ...]) -> list[dict[str, str]]:
+    """Parameters as ARM takes them (secret values revealed: right before the wire)."""
     return [{"name": p.name, "value": _value(p.value)} for p in params]
 
 
@@ -26,13 +27,13 @@ def run_command_body(inv: Invocation, location: str) -> dict[str, Any]:
     }[inv.source.kind]
     props: dict[str, Any] = {
         "source": {source_key: _value(inv.source.value)},
-        "parameters": _params(inv.parameters),
+        "parameters": wire_parameters(inv.parameters),
         "asyncExecution": False,
         "timeoutInSeconds": inv.timeout_s,
         "treatFailureAsDeploymentFailure": False,
     }
     if inv.protected_parameters:
-        props["protectedParameters"] = _params(inv.protected_parameters)
+        props["protectedParameters"] = wire_parameters(inv.protected_parameters)
     if inv.run_as_user:
         props["runAsUser"] = inv.run_as_user
     if inv.run_as_password is not None:

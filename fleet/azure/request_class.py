@@ -147,6 +147,8 @@ def _instance_policy(method: str, rest: list[str]) -> str | None:
     reads = not rest or rest == ["instanceview"] or (rest[0] == "runcommands" and len(rest) <= 2)
     if method == "GET" and reads:
         return "GetVMSSVMs"
+    if method == "POST" and rest == ["runcommand"]:  # the action run command (as the emulator)
+        return "UpdateVMSSVMs"
     if rest and rest[0] == "runcommands" and len(rest) == 2:
         if method in ("PUT", "PATCH"):
             return "UpdateVMSSVMs"

@@ -28,6 +28,7 @@ from fleet.bench import baselines
 from fleet.model import (
     Completion,
     JobSpec,
+    Mode,
     OutputSpec,
     OutputStorage,
     ScriptSource,
@@ -57,10 +58,13 @@ FLEET_CATEGORY = {
 Record = Callable[[str, str, str], None]
 
 
-async def run_fleet(cfg: dict[str, Any], record: Record, progress: dict[str, Any]) -> None:
-    """fleet with default settings, through the library API, on the Azure backend. With a
-    ``storage`` account in the config (fleet-storage): full outputs in its container and
-    ``completion: storage``."""
+async def run_fleet(
+    cfg: dict[str, Any], record: Record, progress: dict[str, Any], *, mode: str = "managed"
+) -> None:
+    """fleet with default settings, through the library API, on the Azure backend; ``mode``:
+    managed run commands, or the action run command (``fleet-action``). With a ``storage``
+    account in the config (fleet-storage): full outputs in its container and ``completion:
+    storage``."""
     from fleet import api
     from fleet.azure.backend import ConnectionSettings, azure_backend
 
@@ -76,7 +80,7 @@ async def run_fleet(cfg: dict[str, Any], record: Record, progress: dict[str, Any
         def progress(self, p: Any) -> None:
             progress["done"] = p.done
 
-    spec, outputs = _fleet_job(cfg)
+    spec, outputs = _fleet_job(cfg, Mode(mode))
     async with azure_backend(settings, outputs=outputs) as backend:
         # Same as run_async(spec, backend) alone; selecting first only times the selection.
         started = time.monotonic()
@@ -90,8 +94,9 @@ async def run_fleet(cfg: dict[str, Any], record: Record, progress: dict[str, Any
         progress["storage_requests"] = report.storage.total
 
 
-def _fleet_job(cfg: dict[str, Any]) -> tuple[JobSpec, Any]:
-    """The bench job as a JobSpec, and how its output container is opened (fleet-storage)."""
+def _fleet_job(cfg: dict[str, Any], mode: Mode) -> tuple[JobSpec, Any]:
+    """The bench job as a JobSpec in ``mode``, and how its output container is opened
+    (fleet-storage)."""
     job, storage = cfg["job"], cfg.get("storage")
     output, outputs = None, None
     if storage:
@@ -109,6 +114,7 @@ def _fleet_job(cfg: dict[str, Any]) -> tuple[JobSpec, Any]:
             default=ScriptSource(SourceKind.INLINE, job["script"]), timeout_s=job["timeout"]
         ),
         output=output,
+        mode=mode,
     )
     return spec, outputs
 
@@ -136,6 +142,8 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
     name = cfg["contender"]
     if name in ("fleet", "fleet-storage"):
         work = run_fleet(cfg, record, progress)
+    elif name == "fleet-action":
+        work = run_fleet(cfg, record, progress, mode="action")
     elif name == "documented":
         work = run_baseline(cfg, record, baselines.POWERSHELL_THROTTLE_LIMIT)
     elif name == "unbounded":

@@ -20,6 +20,10 @@ PUTs and durations sorted longest first d_(1) >= d_(2) >= ...,
 argument), so ``LB = max_B LB_B``. It ignores reads (one GET per target to learn the outcome is
 never binding on these profiles) and network latency. Deallocated targets need no PUT.
 Targets whose agent is not ready cannot finish before the job timeout: d_i = timeout.
+
+The action run command (``action=True``, the ``fleet-action`` contender) has its own bound: its
+POST draws from the same buckets, but the emulator plans its runs apart from managed ones (other
+durations of the same distributions) and its operation lasts at least ``action.min_duration``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from fleet.sim.action import ACTION_SEQ_OFFSET
 from fleet.sim.inventory import build_inventory
 from fleet.sim.model import AgentState, PowerState, SimVm
 from fleet.sim.outcomes import OutcomeModel
@@ -143,10 +148,26 @@ def _buckets_for(
     ]
 
 
+def _planned_s(
+    profile: Profile, outcomes: OutcomeModel, vm: SimVm, script: str, *, action: bool
+) -> float:
+    """Pickup plus run time of a fresh emulator's first execution on ``vm``. An action run
+    command draws its own (``ACTION_SEQ_OFFSET``), and its operation never ends sooner than
+    ``action.min_duration`` after the POST (``fleet.sim.action_state``)."""
+    if not action:
+        planned = outcomes.plan(vm, script, 1)
+        return planned.pending_s + planned.duration_s
+    command = "RunPowerShellScript" if vm.os == "windows" else "RunShellScript"
+    planned = outcomes.plan(vm, script, ACTION_SEQ_OFFSET + 1, name=command)
+    return max(planned.pending_s + planned.duration_s, profile.action.min_duration)
+
+
 def bucket_groups(
-    profile: Profile, seed: int, timeout_s: float, script: str = ""
+    profile: Profile, seed: int, timeout_s: float, script: str = "", *, action: bool = False
 ) -> tuple[dict[Bucket, list[float]], int, int]:
-    """(each write bucket with the planned durations of the PUTs it admits, targets, PUTs)."""
+    """(each write bucket with the planned durations of the writes it admits, targets, writes):
+    run-command PUTs, or with ``action`` the action run command's POSTs, which draw from the
+    same buckets (ARM writes; Compute's Update VM / Update VMSS VMs)."""
     inventory = build_inventory(profile, seed=seed)
     outcomes = OutcomeModel(profile, seed)
     arm = arm_limits(profile)
@@ -161,14 +182,16 @@ def bucket_groups(
         if vm.agent is AgentState.NOT_READY:
             duration = float(timeout_s)
         else:
-            planned = outcomes.plan(vm, script, 1)  # a fresh emulator's first execution
-            duration = planned.pending_s + planned.duration_s
+            duration = _planned_s(profile, outcomes, vm, script, action=action)
         buckets = _buckets_for(vm, arm, policies, enabled=profile.throttling.enabled)
         for bucket in buckets:
             groups[bucket].append(duration)
     return groups, targets, puts
 
 
-def lower_bound(profile: Profile, seed: int, timeout_s: float, script: str = "") -> LowerBound:
-    """The bound for running one script on every target of ``profile`` with ``seed``."""
-    return combine(*bucket_groups(profile, seed, timeout_s, script))
+def lower_bound(
+    profile: Profile, seed: int, timeout_s: float, script: str = "", *, action: bool = False
+) -> LowerBound:
+    """The bound for running one script on every target of ``profile`` with ``seed`` (as
+    managed run commands, or with ``action`` as action run commands)."""
+    return combine(*bucket_groups(profile, seed, timeout_s, script, action=action))

@@ -193,11 +193,11 @@ def _lost_reasons(outcomes: dict[str, list[str]]) -> dict[str, int]:
     return dict(Counter(r for c, r in outcomes.values() if c == "lost").most_common(5))
 
 
-def bound_row(bound: LowerBound) -> dict[str, Any]:
+def bound_row(bound: LowerBound, name: str = "lower bound") -> dict[str, Any]:
     """The lower bound as a pseudo-contender (figures that do not apply are null)."""
     row: dict[str, Any] = dict.fromkeys(ROW_KEYS)
     row.update(
-        name="lower bound",
+        name=name,
         makespan_s=round(bound.lower_bound_s, 1),
         lower_bound_s=round(bound.lower_bound_s, 1),
         ratio=1.0,

@@ -43,6 +43,8 @@ def table(document: dict[str, Any]) -> Table:
             f"; the bound assumes the longest scripts start first - launching blind to "
             f"durations at 100% of the limits gives ~{blind:,.0f} s (reference)"
         )
+    if "lower_bound_action" in document:
+        caption += "; fleet-action's x bound is against the bound of action run commands"
     caption += "".join(_left(r) for r in document["contenders"])
     t = Table(title=title, caption=caption)
     columns = ("contender", "makespan", *COLUMNS)

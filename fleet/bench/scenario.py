@@ -13,13 +13,22 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+)
 
 from fleet.sim.catalog import BuiltIns, UnknownName, is_name
 
-#: Every contender; a scenario runs these unless it lists its own (``contenders:``).
-#: ``fleet-storage`` is fleet with ``completion: storage`` (its emulator runs with an Azurite).
-KNOWN = ("fleet", "fleet-storage", "documented", "unbounded")
+#: Every contender; a scenario runs ``CONTENDERS`` unless it lists its own (``contenders:``).
+#: ``fleet-action`` is fleet in ``mode: action`` (the action run command); ``fleet-storage`` is
+#: fleet with ``completion: storage`` (its emulator runs with an Azurite).
+KNOWN = ("fleet", "fleet-action", "fleet-storage", "documented", "unbounded")
 CONTENDERS = ("fleet", "documented", "unbounded")
 SCENARIOS = BuiltIns("fleet.bench", "scenarios", "scenario")
 
@@ -40,7 +49,12 @@ class Budgets(_Strict):
     """Wall-clock seconds per contender; past it the contender is stopped and extrapolated."""
 
     fleet: PositiveFloat = 300
-    fleet_storage: PositiveFloat = 300  # the fleet-storage contender
+    fleet_action: PositiveFloat = Field(
+        default=300, validation_alias=AliasChoices("fleet-action", "fleet_action")
+    )
+    fleet_storage: PositiveFloat = Field(
+        default=300, validation_alias=AliasChoices("fleet-storage", "fleet_storage")
+    )
     documented: PositiveFloat = 90
     unbounded: PositiveFloat = 300
 

@@ -65,7 +65,8 @@ ContenderOpt = Annotated[
     typer.Option(
         "--contender",
         "-c",
-        help="Run only these contenders (fleet, fleet-storage, documented, unbounded).",
+        help="Run only these contenders (fleet, fleet-action, fleet-storage, documented, "
+        "unbounded).",
     ),
 ]
 ResultsDirOpt = Annotated[
@@ -82,9 +83,10 @@ def bench(
 ) -> None:
     """Benchmark fleet against SDK fan-outs and the throttle lower bound.
 
-    Contenders: fleet, fleet with completion seen in storage (fleet-storage: its emulator runs
-    with an Azurite), the documented SDK fan-out (5 at a time), an unbounded SDK fan-out, and
-    the lower bound; each on a fresh emulator in its own process. Prints figures in
+    Contenders: fleet, fleet-action (fleet with --mode action), fleet with completion seen in
+    storage (fleet-storage: its emulator runs with an Azurite), the documented SDK fan-out (5
+    at a time), an unbounded SDK fan-out, and the lower bound; each on a fresh emulator in its
+    own process. Prints figures in
     Azure-equivalent seconds; never fails on speed."""
     from fleet.bench import harness, render
 

@@ -13,6 +13,7 @@ from fleet.cli import (
     bench_cmd,
     checks_cmd,
     clean_cmd,
+    commands_cmd,
     history_cmd,
     resume_cmd,
     run_cmd,
@@ -25,8 +26,9 @@ from fleet.cli.exits import run_cli, set_debug
 app = typer.Typer(
     help=(
         "fleet runs a script on hundreds to tens of thousands of Azure VMs and VM scale-set "
-        "instances through managed Run Commands, as fast as Azure's throttling limits allow, "
-        "and reports exactly what happened on each one.\n\n"
+        "instances through managed Run Commands (or the older action Run Command, --mode "
+        "action), as fast as Azure's throttling limits allow, and reports exactly what "
+        "happened on each one.\n\n"
         "Try it on the built-in simulated fleet: `fleet run --sim --tag env=prod --script "
         "uptime` (or, in a source checkout, `fleet run configs/jobs/health-check.yaml --sim`). "
         "`fleet sim profiles` lists the simulated fleets; `fleet sim serve` runs the Azure "
@@ -48,6 +50,7 @@ app.command("clean", help=clean_cmd.CLEAN_HELP)(clean_cmd.clean_command)
 app.command("bench")(bench_cmd.bench)
 app.command("serve", help=serve_cmd.SERVE_HELP)(serve_cmd.serve_cmd)
 app.command("worker", help=temporal_cmd.WORKER_HELP)(temporal_cmd.worker_cmd)
+app.command("commands")(commands_cmd.commands)
 
 
 def _version(value: bool) -> None:

@@ -178,7 +178,17 @@ CommandIdOpt = Annotated[
     str | None,
     typer.Option(
         "--command-id",
-        help="Built-in command, e.g. RunShellScript, RunPowerShellScript.",
+        help="Built-in command, e.g. RunShellScript, ifconfig, IPConfig (`fleet commands` "
+        "lists them); checked against the targets' locations before anything is sent.",
+        rich_help_panel=SCR,
+    ),
+]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mode",
+        help="managed (default: managed Run Commands) or action (the older `az vm run-command "
+        "invoke` API: one at a time per VM, no cancel; fleet recovers the exit code).",
         rich_help_panel=SCR,
     ),
 ]
@@ -242,6 +252,7 @@ def script_options(
     timeout: TimeoutOpt = None,
     success_exit_codes: SuccessExitCodesOpt = None,
     max_concurrency: MaxConcurrencyOpt = None,
+    mode: ModeOpt = None,
 ) -> None:
     """(parameters only)"""
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from fleet.api.estimate import batch_estimates
 from fleet.api.resume import CONTINUABLE
 from fleet.errors import SpecError
-from fleet.model import RebootPolicy, RunPlan, RunReport, Target
+from fleet.model import Mode, RebootPolicy, RunPlan, RunReport, Target
 from fleet.report.render import plural
 
 
@@ -40,6 +40,8 @@ def plan_table(run: RunPlan, *, names_per_batch: int | None = None) -> Table:
     spec, plan = run.spec, run.rollout
     policy = spec.rollout
     title = f"{len(plan.targets)} targets in {len(plan.batches)} batches, order {plan.order.value}"
+    if spec.mode is Mode.ACTION:
+        title += " · mode action (one command at a time per VM; a running one cannot be stopped)"
     table = Table(title=title, show_lines=True)
     for column in ("batch", "group", "size", "targets (zone/fault domain)", "launch", "done by ≤"):
         table.add_column(column, overflow="fold")

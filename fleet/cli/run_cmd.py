@@ -64,7 +64,11 @@ script (--reboot if-required --reboot-exit-codes 100: restarted once, waited for
 with the agent Ready, else RebootTimedOut). More than 10 targets (--confirm-over) asks first;
 without a terminal, pass --yes. Ctrl-C once: no new launches (no new restarts), running
 targets finish (within --cancel-grace), the report is written; twice (or --cancel-running):
-in-flight run commands are deleted and reported Canceled.
+in-flight run commands are deleted and reported Canceled (with --mode action nothing can stop
+a running command: a stop only stops launching).
+
+--mode action uses the older action Run Command (az vm run-command invoke): one command at
+a time per VM, no cancel, and fleet recovers each script's exit code from its output.
 
 Output: -o table (default), json (the report) or tsv (a line per target).
 

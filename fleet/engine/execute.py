@@ -1,23 +1,21 @@
-"""One target's life: launch (PUT) → budgeted polls (GET with instance view, ``fleet.engine.
-watch``) → final outcome → the reboot it asks for, if the job reboots (``fleet.engine.reboot``)
-→ the cleanup policy (``fleet.engine.housekeeping``), and what happens when the run stops under
-it (delete the run command, or leave it running).
+"""One target's life: launch (``fleet.engine.launch``: the PUT, or the action run command's
+POST, sent once) → budgeted polls (``fleet.engine.watch``) → final outcome → the reboot it asks
+for, if the job reboots (``fleet.engine.reboot``) → the cleanup policy
+(``fleet.engine.housekeeping``), and what happens when the run stops under it (delete the run
+command, or leave it running).
+
+The same executor drives managed and action run commands (``Mode``) through the
+``RunCommands`` port; where they differ the port says so: an action launch answers a
+``Launched.handle`` (its operation) that later reads use instead of the name, a busy VM answers
+``CallError.busy`` (waited out here, outside the PUT slot, then sent to again within the
+script's timeout), and an action command cannot be deleted (its ``delete`` refuses: a cancel
+reports ``Error``, the command left running).
 
 At Azure's per-VM limit of 25 run commands the PUT is refused, so it never ran: fleet frees a
 slot by deleting its own finished run commands on that VM (oldest first; never another's, never
 one in flight) and sends the PUT again, a few rounds at most and only while the run may still
 launch; each PUT has its own durable intent, like any refused PUT. Where nothing of fleet's can
 be freed the target is ``LimitReached``, with a reason that says who holds the slots.
-
-Exactly-once rule: after Azure accepted a PUT, the target is never PUT again. Nothing below the
-engine re-sends a PUT by itself (``RunCommands.put`` sends it once; a 429 alone is re-sent, as it
-was refused unprocessed). If a PUT's fate is unknown (no answer, a 408 or a 5xx), the run
-command is read first (after ``put_settle_s``, so a PUT still being processed inside Azure is
-not taken for a lost one) and the PUT is sent again only when Azure proves the first never
-arrived: no run command of that name, or one carrying another run's ``FLEET_RUN_ID``. If every
-read fails too, the target is reported ``Error`` and never re-sent. A resumed run treats a PUT
-the journal shows as announced but unanswered the same way (``resume``). Each finding is
-journaled, so the journal's intents account for every PUT fleet may have sent.
 
 Interrupting: only the *watch* (polling) is ever cancelled, never a PUT in flight (its fate
 would become unknown). ``interrupt(DELETE)`` reads each in-flight command once more and deletes
@@ -40,6 +38,14 @@ from fleet.engine import storage_watch
 from fleet.engine.housekeeping import Housekeeper
 from fleet.engine.hygiene import limit_of
 from fleet.engine.invocation import invocation_for
+from fleet.engine.launch import (
+    NEVER_ARRIVED,
+    UNKNOWN_FATE,
+    BusyWait,
+    Launch,
+    Launcher,
+    busy_refusal,
+)
 from fleet.engine.outcome import status_for_put_error
 from fleet.engine.outputs import SAS_MARGIN_S, RunOutputs
 from fleet.engine.polling import PollPlanner
@@ -58,11 +64,10 @@ from fleet.model import (
     run_limit_s,
 )
 from fleet.ports import Machines, NullRecorder, Recorder, RunCommands
-from fleet.util import failpoints
+
+__all__ = ["NEVER_ARRIVED", "Executor", "Interrupt", "TargetState"]
 
 log = structlog.get_logger("fleet.engine")
-#: What the journal records for an announced PUT that a read proved never arrived.
-NEVER_ARRIVED = CallError(404, "NotArrived", "no run command carrying this run's id on the VM")
 
 
 class Interrupt(StrEnum):
@@ -84,23 +89,14 @@ Transition = Callable[[Target, TargetState, "TargetResult | None"], None]
 
 
 @dataclass(frozen=True)
-class Launch:
-    """How sending a target's PUT went (``Executor.execute``)."""
-
-    err: CallError | None = None  # None = Azure accepted it
-    attempts: int = 0  # PUTs sent
-    stopped: str | None = None  # the run stopped launching first: the NotStarted reason
-    deleted: tuple[Deleted, ...] = ()  # run commands deleted to free a slot at the limit
-    refusal: str | None = None  # why no slot could be freed at the limit (LimitReached)
-
-
-@dataclass(frozen=True)
-class Launched:
-    """A target whose run command Azure accepted: what was sent, when (the clock's time), the
-    PUTs it took and what was deleted to free a slot for it."""
+class Started:
+    """A target whose command Azure accepted: what was sent, when (the clock's time), what
+    reads and deletes name (``locator``: the run command, or the handle its launch answered),
+    the sends it took and what was deleted to free a slot for it."""
 
     invocation: Invocation
     launched_at: float
+    locator: str
     attempts: int = 0
     deleted: tuple[Deleted, ...] = ()
 
@@ -135,6 +131,7 @@ class Executor:
         self.may_launch = may_launch or (lambda: None)
         self._put_slots: anyio.CapacityLimiter | None = None
         self.settings, self.clock, self.transition = settings, context.clock, transition
+        self.launcher = Launcher(run_commands, self.recorder, settings, context.clock)
         self.watcher = Watcher(
             run_commands, context, spec.rollout.pending_timeout_s, spec.script.success_exit_codes
         )
@@ -177,36 +174,40 @@ class Executor:
         blobs = self.outputs.blobs(target, valid_for)
         return invocation_for(self.spec, target, self.run_id, blobs=blobs, wrap=self.outputs.wraps)
 
-    async def execute(self, target: Target) -> TargetResult:
-        """Launch ``target`` and follow it to its final result."""
-        launched = await self.launch(target)
-        if isinstance(launched, TargetResult):
-            return launched
-        return await self.follow(target, launched)
+    async def execute(self, target: Target, *, unsure: bool = False) -> TargetResult:
+        """Launch ``target`` and follow it to its final result. ``unsure``: an earlier send's
+        fate was unknown (Azure just said it did not arrive): a later send is checked again
+        first."""
+        started = await self.launch(target, unsure=unsure)
+        if isinstance(started, TargetResult):
+            return started
+        return await self.follow(target, started)
 
-    async def launch(self, target: Target, *, ask_first: bool = False) -> Launched | TargetResult:
-        """Send ``target``'s PUT; the final result when it never launched (no script for its
-        OS, refused, at the limit, the run stopped first). ``ask_first``: an earlier attempt may
-        have sent it (a crashed run, a retried activity) — Azure is read first, and the PUT is
-        sent only when the read proves it never arrived."""
+    async def launch(
+        self, target: Target, *, ask_first: bool = False, unsure: bool = False
+    ) -> Started | TargetResult:
+        """Send ``target``'s command; the final result when it never launched (no script for
+        its OS, refused, at the limit, the run stopped first). ``ask_first``: an earlier attempt
+        may have sent it (a crashed run, a retried activity) — Azure is read first, and the
+        command is sent only when the read proves it never arrived."""
         invocation = self._invocation(target)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
         if ask_first:
-            arrived = await self._arrived(target, invocation)
+            arrived = await self.launcher.arrived(target, invocation)
             if arrived is None:
-                reason = "the run command's fate is unknown (it may have run); not re-sent"
-                return TargetResult(target, Status.ERROR, reason=reason)
+                return TargetResult(target, Status.ERROR, reason=UNKNOWN_FATE)
             if arrived:
                 self.recorder.accepted(target)
                 log.info("target.reattached", target=target.id)
                 self.transition(target, TargetState.LAUNCHED, None)
-                return Launched(invocation, self.clock.now())
+                return Started(invocation, self.clock.now(), invocation.run_command)
             log.info("target.resume_launch", target=target.id)
             self.recorder.put_failed(target, NEVER_ARRIVED, arrived=False)
+            unsure = True
         started = datetime.now(UTC)
-        launch = await self._launch_when_allowed(target, invocation)
+        launch = await self._launch_when_allowed(target, invocation, doubt=unsure)
         if launch.err is not None and limit_of(launch.err) is not None:
             launch = await self._at_limit(target, invocation, launch)
         if launch.stopped is not None:
@@ -218,40 +219,55 @@ class Executor:
         if launch.err is not None:
             return self._refused(target, launch, started)
         self.transition(target, TargetState.LAUNCHED, None)
-        return Launched(invocation, launched_at, launch.attempts, launch.deleted)
+        locator = launch.handle or invocation.run_command
+        return Started(invocation, launched_at, locator, launch.attempts, launch.deleted)
 
-    async def follow(self, target: Target, launched: Launched) -> TargetResult:
+    async def follow(self, target: Target, started: Started) -> TargetResult:
         """Watch a launched command to its end, reboot if the result asks for it, then apply
         the cleanup policy (after the reboot: the VM accepts changes again once it is back)."""
-        result = await self.watch(target, launched)
+        result = await self.watch(target, started)
         required = self.rebooter.required(result)
         if required is not None:
             self.transition(target, TargetState.REBOOTING, None)
             result = await self.rebooter.reboot(target, result, required)
-        result = await self.keeper.tidy(target, launched.invocation.run_command, result)
-        deleted = (*launched.deleted, *result.deleted)
-        return replace(result, attempts=launched.attempts, deleted=deleted)
+        result = await self.keeper.tidy(target, started.invocation.run_command, result)
+        deleted = (*started.deleted, *result.deleted)
+        return replace(result, attempts=started.attempts, deleted=deleted)
 
-    async def watch(self, target: Target, launched: Launched) -> TargetResult:
+    async def watch(self, target: Target, started: Started) -> TargetResult:
         """Read a launched command until it ends (an interrupt reads it once more, then deletes
         or leaves it); no cleanup."""
-        return await self._watch_or_interrupt(target, launched.invocation, launched.launched_at)
+        inv = started.invocation
+        return await self._watch_or_interrupt(target, inv, started.launched_at, started.locator)
 
     async def _launch_when_allowed(
-        self, target: Target, inv: Invocation, attempts: int = 0
+        self, target: Target, inv: Invocation, attempts: int = 0, *, doubt: bool = False
     ) -> Launch:
-        """One of the few PUT slots, then the PUT — unless the run stopped launching."""
+        """One of the few PUT slots, then the send — unless the run stopped launching. Few
+        sends wait in the throttle queue at a time, and the run's stage is checked when one
+        may go: a stop or an exhausted error budget holds back every later send. A busy VM is
+        waited for outside the slot, then sent to again, within the script's timeout.
+        ``doubt``: Azure was just asked about an earlier send of unknown fate — not again
+        before the first send, but before any later one."""
         if self._put_slots is None:
             self._put_slots = anyio.CapacityLimiter(self.settings.puts_in_flight)
-        # Few PUTs wait in the throttle queue at a time, and the run's stage is checked when
-        # one may go: a stop or an exhausted error budget holds back every later PUT.
-        async with self._put_slots:
-            stopped = self.may_launch()
-            if stopped is not None:
-                return Launch(attempts=attempts, stopped=stopped)
-            self.transition(target, TargetState.LAUNCHING, None)
-            err, more = await self._launch(target, inv)
-        return Launch(err, attempts + more)
+        busy, unsure = BusyWait(float(run_limit_s(inv.timeout_s))), False
+        while True:
+            async with self._put_slots:
+                stopped = self.may_launch()
+                if stopped is not None:
+                    return Launch(attempts=attempts, stopped=stopped)
+                self.transition(target, TargetState.LAUNCHING, None)
+                launch = await self.launcher.send(target, inv, unsure=unsure)
+            attempts, unsure = attempts + launch.attempts, launch.unsure or doubt
+            launch = replace(launch, attempts=attempts)
+            if not launch.busy:
+                return launch
+            wait = busy.next()
+            if wait is None:
+                assert launch.err is not None
+                return replace(launch, busy=False, err=busy_refusal(launch.err, busy.waited_s))
+            await self.clock.sleep(self.settings.engine_s(wait))
 
     async def _at_limit(self, target: Target, inv: Invocation, launch: Launch) -> Launch:
         """Azure refused the PUT at its per-VM limit, so it never ran: free a slot (fleet's own
@@ -301,67 +317,74 @@ class Executor:
             return result
         return await self.keeper.tidy(target, invocation.run_command, result)
 
-    async def resume(self, target: Target, ambiguous: bool) -> TargetResult:
+    async def resume(
+        self, target: Target, ambiguous: bool, handle: str | None = None
+    ) -> TargetResult:
         """Continue a target a crashed run had launched (``ambiguous``: the journal says a PUT
-        was about to be sent, not whether Azure got it). Never PUTs unless Azure proves the
-        earlier PUT never arrived."""
+        was about to be sent, not whether Azure got it; ``handle``: what its launch answered,
+        if journaled). Never sends again unless Azure proves the earlier send never arrived."""
         if ambiguous:
-            launched = await self.launch(target, ask_first=True)
-            if isinstance(launched, TargetResult):
-                return launched
-            return await self.follow(target, launched)
+            started = await self.launch(target, ask_first=True)
+            if isinstance(started, TargetResult):
+                return started
+            if handle is not None:
+                started = replace(started, locator=handle)
+            return await self.follow(target, started)
         invocation = self._invocation(target)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
         log.info("target.reattached", target=target.id)
         self.transition(target, TargetState.LAUNCHED, None)
-        return await self.follow(target, Launched(invocation, self.clock.now()))
+        locator = handle or invocation.run_command
+        return await self.follow(target, Started(invocation, self.clock.now(), locator))
 
     async def _watch_or_interrupt(
-        self, target: Target, inv: Invocation, launched_at: float
+        self, target: Target, inv: Invocation, launched_at: float, locator: str
     ) -> TargetResult:
         """The command's result, with its full output when the job keeps outputs (read from
         its blobs; a stopping run does not wait on storage for long)."""
-        result = await self._watched(target, inv, launched_at)
+        result = await self._watched(target, inv, launched_at, locator)
         if self.outputs is None:
             return result
         with anyio.move_on_after(self.settings.engine_s(self.settings.interrupt_call_s)):
             return await self.outputs.collect(result, self.secrets)
         return result
 
-    async def _watched(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
+    async def _watched(
+        self, target: Target, inv: Invocation, launched_at: float, locator: str
+    ) -> TargetResult:
         key = target.id.lower()
         if self.interrupted is None:
             with anyio.CancelScope() as scope:
                 self._watching[key] = scope
                 try:
-                    return await self._until_final(target, inv, launched_at)
+                    return await self._until_final(target, inv, launched_at, locator)
                 finally:
                     self._watching.pop(key, None)
-        return await self._interrupted(target, inv)
+        return await self._interrupted(target, inv, locator)
 
     async def _until_final(
-        self, target: Target, inv: Invocation, launched_at: float
+        self, target: Target, inv: Invocation, launched_at: float, locator: str
     ) -> TargetResult:
         """From the completion record in storage when the job says so, else (or when the
-        container cannot be read) from budgeted ARM reads."""
+        container cannot be read) from budgeted ARM reads of ``locator``."""
         outputs = self.outputs
         if outputs is not None and outputs.watcher is not None:
             where = (outputs.prefix(target), launched_at)
             found = await storage_watch.follow(outputs.watcher, self.watcher, target, inv, where)
             if found is not None:
                 return found
-        return await self.watcher.watch(target, inv, launched_at)
+        return await self.watcher.watch(target, inv, launched_at, locator)
 
-    async def _interrupted(self, target: Target, inv: Invocation) -> TargetResult:
+    async def _interrupted(self, target: Target, inv: Invocation, locator: str) -> TargetResult:
         """The watch was interrupted: one last read, then delete or leave the command — each
         bounded in time, so a run that is stopping never hangs on a throttled Azure."""
         limit = self.settings.engine_s(self.settings.interrupt_call_s)
         last: RunView | CallError = CallError(0, "Timeout", "no answer in time")
         with anyio.move_on_after(limit):
-            last = await self.run_commands.get(target, inv.run_command)
-        if isinstance(last, RunView) and last.terminal:
+            last = await self.run_commands.get(target, locator)
+        if isinstance(last, RunView) and last.terminal and not last.owner_unknown:
             return result_from_view(
                 target, last, 1, self.secrets, timeout_s=inv.timeout_s,
                 success_exit_codes=self.spec.script.success_exit_codes,
@@ -371,7 +394,7 @@ class Executor:
             self.transition(target, TargetState.CANCELING, None)
             err: CallError | None = CallError(0, "Timeout", "no answer in time")
             with anyio.move_on_after(limit):
-                err = await self.run_commands.delete(target, inv.run_command)
+                err = await self.run_commands.delete(target, locator)
             if err is None or err.status == 404:
                 reason = f"canceled by fleet: the run command was deleted while {state}"
                 log.info("target.canceled", target=target.id, state=state)
@@ -389,58 +412,6 @@ class Executor:
             "(not deleted) and its outcome is unknown"
         )
         return TargetResult(target, Status.ERROR, reason=reason, polls=1)
-
-    async def _launch(self, target: Target, inv: Invocation) -> tuple[CallError | None, int]:
-        """PUT once; when its fate is unknown, read before ever sending it again."""
-        attempts = 0
-        err: CallError | None = None
-        for _ in range(self.settings.put_unknown_retries + 1):
-            attempts += 1
-            await self.recorder.intent(target, inv)  # durable before the PUT leaves
-            failpoints.hit("after-intent")
-            err = await self.run_commands.put(target, inv)
-            failpoints.hit("after-put")
-            if err is None:
-                self.recorder.accepted(target)
-                failpoints.hit("after-accepted")
-                return None, attempts
-            if not err.transient:  # Azure answered and refused it: it never ran
-                self.recorder.put_failed(target, err, arrived=False)
-                return err, attempts
-            log.warning("target.put_unknown", target=target.id, status=err.status, code=err.code)
-            arrived = await self._arrived(target, inv)
-            if arrived is None:  # still unknown: re-sending could run the script twice
-                self.recorder.put_failed(target, err, arrived=None)
-                reason = "the run command's fate is unknown (it may have run); not re-sent"
-                return CallError(err.status, err.code, f"{reason}: {err.message}"), attempts
-            if arrived:
-                self.recorder.accepted(target)
-                failpoints.hit("after-accepted")
-                return None, attempts  # it did arrive: never PUT it twice
-            self.recorder.put_failed(target, err, arrived=False)  # proven lost: a new intent
-        return err, attempts
-
-    async def _arrived(self, target: Target, inv: Invocation) -> bool | None:
-        """Whether a PUT of unknown fate reached Azure: True when the run command carries this
-        run's id (whatever its state: pending, running or done, it is watched from there),
-        False when a read proves it absent (404, or another run's command), None when every
-        read failed too."""
-        await self.clock.sleep(self.settings.engine_s(self.settings.put_settle_s))
-        for attempt in range(self.settings.put_unknown_retries + 1):
-            if attempt:
-                await self.clock.sleep(self.planner.settings.min_gap_s * 2**attempt)
-            view = await self.run_commands.get(target, inv.run_command)
-            if isinstance(view, RunView):
-                arrived = view.run_id == inv.run_id  # another id: an earlier run's resource
-                log.info(
-                    "target.put_checked", target=target.id, arrived=arrived,
-                    execution_state=view.execution_state,
-                )  # fmt: skip
-                return arrived
-            if view.status == 404:
-                log.info("target.put_checked", target=target.id, arrived=False)
-                return False
-        return None
 
     def _redact(self, text: str) -> str:
         return self.secrets.redact(text)

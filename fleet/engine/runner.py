@@ -91,6 +91,7 @@ class Runner:
         self.gate_records: list[GateRecord] = []
         self._done: dict[str, TargetResult] = {}  # resume: final before this process started
         self._reattach: Mapping[str, bool] = {}  # resume: launched before; value = ambiguous
+        self._handles: Mapping[str, str] = {}  # resume: what their launch answered (action)
         self._rebooting: Mapping[str, PendingReboot] = {}  # resume: a reboot under way
         self._count_done = True  # resume: do the results in _done spend the error budget?
         self._gated: frozenset[int] = frozenset()  # resume: batches whose gates were judged
@@ -103,6 +104,7 @@ class Runner:
         *,
         done: Sequence[TargetResult] = (),
         reattach: Mapping[str, bool] | None = None,
+        handles: Mapping[str, str] | None = None,
         rebooting: Mapping[str, PendingReboot] | None = None,
         count_done: bool = True,
         gated: frozenset[int] = frozenset(),
@@ -113,14 +115,15 @@ class Runner:
         Resuming a crashed run: ``done`` are targets of the plan that finished before the
         crash (they spend the error budget again, are not re-recorded); ``reattach`` maps the
         lower-cased ids of targets launched before the crash to whether their PUT's arrival
-        is ambiguous (see ``Executor.resume``); ``rebooting`` those whose script had finished
-        and whose reboot had begun (``Executor.resume_reboot``). ``count_done=False``: the
-        ``done`` results do not spend the error budget (going on past a halt the operator has
-        looked at). ``gated``: indices of batches whose gates gave their verdict before (the
-        one that halted the run among them): not checked again."""
+        is ambiguous (see ``Executor.resume``); ``handles`` maps them to what their launch
+        answered, where one was journaled (an action run command's operation); ``rebooting``
+        those whose script had finished and whose reboot had begun (``Executor.resume_reboot``).
+        ``count_done=False``: the ``done`` results do not spend the error budget (going on past
+        a halt the operator has looked at). ``gated``: indices of batches whose gates gave
+        their verdict before (the one that halted the run among them): not checked again."""
         self._done = {r.target.id.lower(): r for r in done}
         self._count_done, self._gated = count_done, gated
-        self._reattach = reattach or {}
+        self._reattach, self._handles = reattach or {}, handles or {}
         self._rebooting = rebooting or {}
         self.tally.start()
         self._stopped, self._grace = anyio.Event(), anyio.Event()
@@ -196,9 +199,8 @@ class Runner:
                 work = self.executor.resume_reboot(target, self._rebooting[key])
                 result = await self._attempt(target, work)
             elif key in self._reattach:  # in flight before the crash: follow it, whatever stage
-                result = await self._attempt(
-                    target, self.executor.resume(target, self._reattach[key])
-                )
+                resumed = self.executor.resume(target, self._reattach[key], self._handles.get(key))
+                result = await self._attempt(target, resumed)
             elif not self.control.launching_allowed:
                 reason = self.control.not_started_reason
                 self.tally.finish(TargetResult(target, Status.NOT_STARTED, reason=reason))

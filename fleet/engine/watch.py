@@ -1,6 +1,8 @@
 """Watching one launched run command to its end (``Watcher``): budgeted reads of its instance
-view, when the planner says one is due, until Azure reports a final execution state, gives up on
-the VM agent, another run replaces the command, or it is overdue (``fleet.engine.deadlines``).
+view (or, for an action run command, of its operation: the handle its launch answered), when the
+planner says one is due, until Azure reports a final execution state, gives up on the VM agent,
+another run replaces the command, or it is overdue (``fleet.engine.deadlines``). A final answer
+that cannot say whose it is (``RunView.owner_unknown``) is not taken for this run's.
 
 Completion is decided by ``executionState`` alone (``RunView.terminal``), never by an exit code or
 output: in flight the Linux handler reports ``exitCode: 0`` and the output so far. A command that
@@ -84,8 +86,11 @@ class Watcher:
             s.engine_s(run_limit_s(inv.timeout_s) + s.wedge_grace_s),
         )
 
-    async def watch(self, target: Target, inv: Invocation, launched_at: float) -> TargetResult:
-        """Read ``target``'s run command until it ends; ``launched_at``: the clock's time."""
+    async def watch(
+        self, target: Target, inv: Invocation, launched_at: float, locator: str | None = None
+    ) -> TargetResult:
+        """Read ``target``'s run command until it ends; ``launched_at``: the clock's time;
+        ``locator``: what to read (the handle its launch answered; default: its name)."""
         key, due, seen = target.id.lower(), self.due(inv), Reads()
         try:
             while True:
@@ -93,7 +98,7 @@ class Watcher:
                     self.planner, self.clock, key, launched_at, seen.seen_running,
                     seen.last_read, due.at,
                 )  # fmt: skip
-                ended = await self.read(target, inv, seen, due, launched_at)
+                ended = await self.read(target, inv, seen, due, launched_at, locator)
                 if ended is not None:
                     return ended
                 if seen.last_read >= due.at - EPSILON * self.planner.settings.min_gap_s:
@@ -102,12 +107,19 @@ class Watcher:
             self.planner.release(key)
 
     async def read(
-        self, target: Target, inv: Invocation, seen: Reads, due: Overdue, launched_at: float
+        self,
+        target: Target,
+        inv: Invocation,
+        seen: Reads,
+        due: Overdue,
+        launched_at: float,
+        locator: str | None = None,
     ) -> TargetResult | None:
         """One read of the instance view (also the storage watch's, ``fleet.engine.
-        storage_watch``): the target's result when the read ends the watch, else None."""
+        storage_watch``): the target's result when the read ends the watch, else None.
+        ``locator``: what to read (the launch's handle; default: the run command's name)."""
         key = target.id.lower()
-        last = await self.run_commands.get(target, inv.run_command)
+        last = await self.run_commands.get(target, locator or inv.run_command)
         seen.polls += 1
         seen.last_read = self.clock.now() - launched_at
         if isinstance(last, RunView):
@@ -134,6 +146,12 @@ class Watcher:
             reason = (
                 f"the run command was replaced by another run (FLEET_RUN_ID "
                 f"{view.run_id}) while this one watched it; its result is not this run's"
+            )
+            return TargetResult(target, Status.ERROR, reason=reason, polls=polls)
+        if view.terminal and view.owner_unknown:
+            reason = (
+                "the result Azure shows cannot be told to be this run's (it carries no "
+                "exit-code marker of this run); not counted as this run's"
             )
             return TargetResult(target, Status.ERROR, reason=reason, polls=polls)
         if view.terminal:

@@ -1,7 +1,8 @@
 """The engine's ``Recorder`` port on a journal ``RunWriter``: intents (to PUT, to restart) are
 committed (fsynced) in a worker thread and awaited before the request goes out; the other
 transitions are small, unsynced appends made in place (a crash can lose them, which only makes
-resume ask Azure)."""
+resume ask Azure). An accepted launch's handle (an action run command's operation URL) is kept
+in the ``PUT_ACCEPTED`` detail, for resume to read the operation again."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ class JournalRecorder:
             self.writer.intent_put, target.id, invocation.run_command, invocation.run_id
         )
 
-    def accepted(self, target: Target) -> None:
-        self.writer.put_accepted(target.id)
+    def accepted(self, target: Target, handle: str | None = None) -> None:
+        self.writer.put_accepted(target.id, None if handle is None else {"handle": handle})
 
     def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None:
         self.writer.put_failed(target.id, error, arrived=arrived)

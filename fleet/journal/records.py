@@ -107,6 +107,7 @@ class LatestState:
     intents: int  # INTENT_PUT records so far (PUTs attempted)
     run_command: str | None = None  # from the latest intent: what to GET on Azure
     run_id_param: str | None = None  # the FLEET_RUN_ID value that PUT carried
+    handle: str | None = None  # what the accepted launch answered (an action's operation URL)
     final: Mapping[str, Any] | None = None  # the FINAL detail when DONE
     reboot: Transition | None = None  # REBOOTING: the latest INTENT_REBOOT
     reboot_arrived: bool | None = None  # REBOOTING: True accepted, False refused/lost, None ?
@@ -168,6 +169,12 @@ def classify(target_id: str, transitions: Sequence[Transition]) -> LatestState:
     ordered = sorted(transitions, key=lambda t: t.seq)
     intents = [t for t in ordered if t.state is State.INTENT_PUT]
     latest_intent = intents[-1].detail if intents else {}
+    since = intents[-1].seq if intents else -1
+    handles = [
+        t.detail["handle"]
+        for t in ordered
+        if t.state is State.PUT_ACCEPTED and t.seq > since and t.detail.get("handle")
+    ]
     last = ordered[-1]
     phase = _phase_of(last)
     reboots = [t for t in ordered if t.state is State.INTENT_REBOOT]
@@ -178,6 +185,7 @@ def classify(target_id: str, transitions: Sequence[Transition]) -> LatestState:
         intents=len(intents),
         run_command=latest_intent.get("run_command"),
         run_id_param=latest_intent.get("run_id_param"),
+        handle=str(handles[-1]) if handles else None,
         final=last.detail if phase is Phase.DONE else None,
         reboot=reboots[-1] if reboots and phase is Phase.REBOOTING else None,
         reboot_arrived=_reboot_arrived(last) if phase is Phase.REBOOTING else None,

@@ -30,6 +30,7 @@ from typing import Any
 from fleet.model import (
     Expectations,
     JobSpec,
+    Mode,
     Parameter,
     ScriptSource,
     Secret,
@@ -109,6 +110,8 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
     }
     if not spec.expect.is_default:
         raw["expect"] = expect_to_dict(spec.expect)
+    if spec.mode is not Mode.MANAGED:  # absent for managed: earlier journals keep their hash
+        raw["mode"] = spec.mode.value
     scrubbed: dict[str, Any] = Secrets.from_spec(spec).scrub(raw)
     return scrubbed
 

@@ -9,8 +9,9 @@ outside this package; every layer may import it.
               RolloutRecord, BatchRecord, GateRecord
     output    OutputSpec, OutputStorage, Completion; OutputBlobs, BlobRef, BlobState;
               FullOutput, StreamCopy, StorageCounters (full outputs through append blobs)
-    job       JobSpec, Concurrency
-    calls     Invocation, RunView, CallError, RUN_ID_PARAMETER
+    job       JobSpec, Concurrency, Mode
+    calls     Invocation, Launched, RunView, CallError, RUN_ID_PARAMETER
+    commands  BuiltinCommand — a built-in run command of Azure's catalog
     hygiene   fleet's marker, Cleanup, ListedRunCommand, Deleted (what fleet leaves on VMs)
     reboot    Reboot, RebootPolicy, MachineView, RestartAccepted, RebootOutcome, RebootRecord
     status    Status — a target's final outcome
@@ -24,7 +25,8 @@ outside this package; every layer may import it.
 
 from fleet.model.alerts import AlertKind, AlertPolicy, BodyFormat, Webhook
 from fleet.model.buckets import BucketRecord
-from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, RunView
+from fleet.model.calls import RUN_ID_PARAMETER, CallError, Invocation, Launched, RunView
+from fleet.model.commands import BuiltinCommand
 from fleet.model.expect import Expectations, Judgement, ValueCheck, Verdict
 from fleet.model.hygiene import (
     Cleanup,
@@ -34,7 +36,7 @@ from fleet.model.hygiene import (
     is_fleets,
     marker_tags,
 )
-from fleet.model.job import Concurrency, JobSpec
+from fleet.model.job import Concurrency, JobSpec, Mode
 from fleet.model.output import (
     STREAMS,
     BlobRef,
@@ -98,6 +100,7 @@ __all__ = [
     "BlobState",
     "BodyFormat",
     "BucketRecord",
+    "BuiltinCommand",
     "CallError",
     "Cleanup",
     "Completion",
@@ -111,9 +114,11 @@ __all__ = [
     "Invocation",
     "JobSpec",
     "Judgement",
+    "Launched",
     "ListedRunCommand",
     "MachineView",
     "Missed",
+    "Mode",
     "Order",
     "OutputBlobs",
     "OutputSpec",

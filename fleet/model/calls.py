@@ -1,5 +1,6 @@
-"""One ARM call's vocabulary: what a run-command PUT carries (``Invocation``), what a read
-returns (``RunView``) and how a call fails (``CallError``), plus ``RUN_ID_PARAMETER``.
+"""One ARM call's vocabulary: what a run-command PUT (or action POST) carries (``Invocation``),
+what Azure says when it accepts one (``Launched``), what a read returns (``RunView``) and how a
+call fails (``CallError``), plus ``RUN_ID_PARAMETER``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ class Invocation:
 
 
 @dataclass(frozen=True)
+class Launched:
+    """Azure accepted a launch. ``handle`` is where its outcome is read when that is not the
+    run command's name: an action run command's operation (its ``Azure-AsyncOperation`` URL).
+    A managed run command needs none (``RunCommands.put`` may return None instead)."""
+
+    handle: str | None = None
+
+
+@dataclass(frozen=True)
 class RunView:
     """A run command's state as Azure reports it (instance view)."""
 
@@ -45,6 +55,10 @@ class RunView:
     start_time: datetime | None = None
     end_time: datetime | None = None
     run_id: str | None = None  # the FLEET_RUN_ID parameter found on the resource
+    # True when the answer cannot say which run it belongs to (run_id None then proves
+    # nothing): an action run command's extension status while a command is in progress, or
+    # one that finished without fleet's exit-code marker. Managed run commands never set it.
+    owner_unknown: bool = False
 
     @property
     def terminal(self) -> bool:
@@ -54,11 +68,14 @@ class RunView:
 @dataclass(frozen=True)
 class CallError:
     """An ARM (or storage) call that did not succeed: HTTP status (0 = no response) and the
-    service's error code."""
+    service's error code. ``busy``: the target refused it because another command is running
+    there (an action run command's 409): nothing ran, so it may be sent again once the target
+    is free."""
 
     status: int
     code: str
     message: str
+    busy: bool = False
 
     @property
     def transient(self) -> bool:

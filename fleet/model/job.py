@@ -4,6 +4,7 @@ each target must show, and — for ``fleet serve`` — when it runs and whom it 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from fleet.model.alerts import AlertPolicy
 from fleet.model.expect import Expectations
@@ -12,6 +13,14 @@ from fleet.model.rollout import RolloutPolicy
 from fleet.model.schedule import Schedule
 from fleet.model.script import ScriptSpec
 from fleet.model.targets import Selector
+
+
+class Mode(StrEnum):
+    """How a job reaches the VMs: managed run commands (a resource per VM, PUT and read) or the
+    older action run command (``POST .../runCommand``, one at a time per VM, no cancel)."""
+
+    MANAGED = "managed"
+    ACTION = "action"
 
 
 @dataclass(frozen=True)
@@ -42,4 +51,5 @@ class JobSpec:
     expect: Expectations = field(default_factory=Expectations)
     schedule: Schedule | None = None  # when ``fleet serve`` runs it (``fleet run`` ignores it)
     alerts: AlertPolicy = field(default_factory=AlertPolicy)  # webhooks ``fleet serve`` calls
+    mode: Mode = Mode.MANAGED
     output: OutputSpec | None = None  # full outputs through append blobs (None: 4 KB tails)

@@ -36,6 +36,9 @@ def check_one(gate: HealthGate, result: TargetResult) -> str | None:
     if result.status not in (Status.SUCCEEDED, Status.FAILED):
         detail = f" ({result.reason})" if result.reason else ""
         return f"{result.status.value}{detail}"
+    if result.status is Status.FAILED and result.exit_code is None:
+        # e.g. an action run command cut off before fleet's marker: it never passes a gate
+        return f"no exit code ({result.reason})" if result.reason else "no exit code"
     code = 0 if result.exit_code is None else result.exit_code
     if code != gate.expect_exit_code:
         return f"exit code {code} (expected {gate.expect_exit_code})"

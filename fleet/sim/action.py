@@ -58,7 +58,9 @@ CONFLICT_MESSAGE = (
     "Run command extension execution is in progress. Please wait for completion before "
     "invoking a run command."
 )
-_SEQ_OFFSET = 1_000_000  # keeps the outcome model's per-execution draws apart from managed ones
+#: Keeps the outcome model's per-execution draws of action runs apart from managed ones: the
+#: n-th action run on a VM is execution ``ACTION_SEQ_OFFSET + n`` (``fleet.bench`` plans with it).
+ACTION_SEQ_OFFSET = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ class ActionStore:
         self._runner = exec_runner
         self._runs: list[ActionRun] = []
         self._latest: dict[str, ActionRun] = {}  # VM key -> its most recent run
+        self._by_vm: dict[str, list[ActionRun]] = {}  # VM key -> its runs, oldest first
         self._seq: Counter[str] = Counter()
         self.conflicts = 0
 
@@ -195,6 +198,7 @@ class ActionStore:
             self._plan(run, request, now)
         self._runs.append(run)
         self._latest[vm.key] = run
+        self._by_vm.setdefault(vm.key, []).append(run)
         return ActionOperation(run, self)
 
     def _exec_eligible(self, vm: SimVm) -> bool:
@@ -207,7 +211,7 @@ class ActionStore:
         planned = self._planner(
             vm,
             script,
-            _SEQ_OFFSET + run.seq,
+            ACTION_SEQ_OFFSET + run.seq,
             name=run.command_id,
             parameters=tuple(name for name, _ in request.parameters if name),  # unnamed: args
             protected=(),  # RunCommandInput has no protected parameters
@@ -257,14 +261,17 @@ class ActionStore:
             run.end_at = None if run.end_at is None else run.end_at + shift
 
     def extension_views(self, vm: SimVm, now: float) -> list[dict[str, Any]]:
-        """What the VM's instance view lists under ``extensions`` (its latest run, if any)."""
-        run = self._latest.get(vm.key)
-        if run is None:
-            return []
-        seen = self.view(run, now)
-        done = seen.status == "Succeeded"
-        view = extension_view(vm.os, done, seen.interrupted, seen.stdout, seen.stderr)
-        return [view]
+        """What the VM's instance view lists under ``extensions``: the agent's last report,
+        i.e. the latest run the agent picked up. A run still waiting for the agent (Pending,
+        or never delivered to a dead agent) has not been reported: the previous one shows."""
+        for run in reversed(self._by_vm.get(vm.key, [])):
+            seen = self.view(run, now)
+            if not seen.started:
+                continue
+            done = seen.status == "Succeeded"
+            view = extension_view(vm.os, done, seen.interrupted, seen.stdout, seen.stderr)
+            return [view]
+        return []
 
     # -- ground truth ---------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from fleet.model import (
 from fleet.secrets import redact_uri
 from fleet.spec.checks import build_alerts, build_expect, build_schedule, yaml_keys
 from fleet.spec.fields import EnvRef
+from fleet.spec.modes import mode_problems
 from fleet.spec.output import build_output, completion_problems
 from fleet.spec.problems import Loc, Origin, Problem, problem_of
 from fleet.spec.schema import Job, Rollout, Script, Source, Targets
@@ -105,6 +106,8 @@ def build(
 
 def build_job_spec(job: Job, source: str, ctx: BuildContext) -> JobSpec:
     """The frozen spec; check ``ctx.problems`` afterwards (the spec is unusable if any)."""
+    for loc, message in mode_problems(job):
+        ctx.problem(loc, message)
     script, output = _script(job.script, ctx), build_output(job.output)
     for message in completion_problems(output, script):
         ctx.problem(("output", "completion"), message)
@@ -116,6 +119,7 @@ def build_job_spec(job: Job, source: str, ctx: BuildContext) -> JobSpec:
         concurrency=job.max_concurrency or job.rollout.max_concurrency or Concurrency(),
         source=source,
         rollout=build_rollout(job.rollout, ctx),
+        mode=job.mode,
         expect=build_expect(job.expect),
         schedule=build_schedule(job.schedule),
         alerts=build_alerts(job.alerts, ctx),
@@ -242,8 +246,8 @@ def _source(src: Source, loc: Loc, os: str | None, ctx: BuildContext) -> ScriptS
         if parts.scheme not in ("https", "http") or not parts.hostname:
             ctx.problem(where, f"{redact_uri(value)} is not an http(s):// URL")
         return ScriptSource(SourceKind.URI, value)
-    native = BUILTIN_COMMANDS[value]
-    if os is not None and native != os:
+    native = BUILTIN_COMMANDS.get(value)
+    if os is not None and native is not None and native != os:
         message = f"{value} is a {native} command; it cannot be the {os} script"
         ctx.problem(where, message)
     return ScriptSource(SourceKind.COMMAND_ID, value)

@@ -30,6 +30,7 @@ from fleet.util.yamlpos import format_loc
 #: Field path → CLI flag, longest prefix wins (``targets.tags.env`` → ``--tag env``).
 FLAGS: dict[Loc, str] = {
     ("name",): "--job-name",
+    ("mode",): "--mode",
     ("targets",): "targets",
     ("targets", "all"): "--all",
     ("targets", "subscriptions"): "--subscription",
@@ -208,6 +209,7 @@ class JobOptions:
     windows_script: str | None = None
     windows_script_file: str | None = None
     max_concurrency: str | None = None
+    mode: str | None = None
     rollout: RolloutOptions = RolloutOptions()
     output: OutputOptions = field(default_factory=OutputOptions)
 
@@ -243,6 +245,7 @@ class JobOptions:
             windows_script=flags.get("windows_script"),
             windows_script_file=None if windows_file is None else str(windows_file),
             max_concurrency=flags.get("max_concurrency"),
+            mode=flags.get("mode"),
             rollout=RolloutOptions.from_flags(flags),
             output=OutputOptions.from_flags(flags),
         )
@@ -253,7 +256,7 @@ JOB_FLAGS = (
     "tag", "resource_group", "target_name", "query", "script", "script_file", "script_uri",
     "command_id", "param", "protected_param", "exclude_name", "exclude_tag", "run_as_user",
     "run_as_password_env", "timeout", "max_concurrency", "job_name", "all_targets",
-    "success_exit_codes", "windows_script", "windows_script_file",
+    "success_exit_codes", "windows_script", "windows_script_file", "mode",
 )  # fmt: skip
 
 
@@ -365,6 +368,8 @@ def options_to_data(opts: JobOptions) -> tuple[dict[str, Any], list[Problem]]:
     }
     if opts.max_concurrency is not None:
         data["max_concurrency"] = opts.max_concurrency
+    if opts.mode is not None:
+        data["mode"] = opts.mode
     rollout = opts.rollout.to_data()
     if rollout:
         data["rollout"] = rollout

@@ -8,6 +8,7 @@ query of a SAS URI). Shape of a job file::
 
     name: health-check                # [a-z0-9-]; the run command is named "fleet-<name>"
     description: ...
+    mode: managed                     # or action: the older POST .../runCommand (README)
     targets:                          # at least one criterion, or ``all: true``
       subscriptions: [GUID, ...]      # default: every subscription the connection can see
       tags: {env: prod, role: [web, api], owner: null}   # AND across keys, OR within a list;
@@ -50,7 +51,6 @@ query of a SAS URI). Shape of a job file::
 
 from __future__ import annotations
 
-import difflib
 from typing import Annotated, Any
 
 from pydantic import (
@@ -63,13 +63,13 @@ from pydantic import (
     model_validator,
 )
 
-from fleet.model import REBOOT_TIMEOUT_S, Cleanup, Reboot
+from fleet.model import REBOOT_TIMEOUT_S, Cleanup, Mode, Reboot
 from fleet.model.rollout import PENDING_TIMEOUT_S
 from fleet.spec.checks import AlertsSection, ExpectSection, ScheduleSection
 from fleet.spec.fields import EnvRef, StrictModel
 from fleet.spec.output import Output
 from fleet.spec.values import (
-    BUILTIN_COMMANDS,
+    COMMAND_ID,
     BatchSize,
     CleanupValue,
     ConcurrencyValue,
@@ -80,6 +80,7 @@ from fleet.spec.values import (
     JobName,
     ListParamName,
     MaxErrors,
+    ModeValue,
     NonBlank,
     OrderValue,
     ParamName,
@@ -143,11 +144,13 @@ class Source(StrictModel):
     @field_validator("command_id")
     @classmethod
     def _builtin(cls, value: str | None) -> str | None:
-        if value is not None and value not in BUILTIN_COMMANDS:
-            close = difflib.get_close_matches(value, BUILTIN_COMMANDS, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            known = ", ".join(BUILTIN_COMMANDS)
-            raise ValueError(f"{value!r} is not a built-in command — {hint}(known: {known})")
+        # Whether it exists is Azure's catalog's to say, at plan time (fleet.api.command_check).
+        if value is not None and not COMMAND_ID.match(value):
+            message = (
+                f"{value!r} is not a command id — letters, digits, _ . - (e.g. RunShellScript; "
+                "`fleet commands --location L` lists them)"
+            )
+            raise ValueError(message)
         return value
 
     @model_validator(mode="after")
@@ -280,12 +283,13 @@ class Rollout(StrictModel):
 
 
 class Job(StrictModel):
-    """A job file: ``name``, ``description``, ``targets``, ``script``, ``max_concurrency``,
-    ``rollout``, ``output`` (full outputs, ``fleet.spec.output``) and, for scheduled checks,
-    ``schedule``, ``expect`` and ``alerts`` (``fleet.spec.checks``)."""
+    """A job file: ``name``, ``description``, ``mode``, ``targets``, ``script``,
+    ``max_concurrency``, ``rollout``, ``output`` (full outputs, ``fleet.spec.output``) and, for
+    scheduled checks, ``schedule``, ``expect`` and ``alerts`` (``fleet.spec.checks``)."""
 
     name: JobName
     description: str = ""
+    mode: ModeValue = Mode.MANAGED
     targets: Targets
     script: Script
     max_concurrency: ConcurrencyValue | None = None

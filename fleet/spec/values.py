@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import PlainValidator
 
 from fleet.errors import SpecError
-from fleet.model import Amount, Cleanup, Concurrency, Order, Reboot
+from fleet.model import Amount, Cleanup, Concurrency, Mode, Order, Reboot
 
 MAX_TIMEOUT_S = 86_400
 DURATION_HINT = 'use 600, "90s", "10m", "1h" or "7d"'
@@ -26,7 +26,11 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _RG_NAME = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
 
-#: Built-in run command ids (managed Run Command catalog); the value is the OS it exists on.
+#: The documented built-in run command ids (docs "run-command", the 2025-04-01 catalog
+#: example) and the OS each exists on: a per-OS variant naming one of the other OS is refused
+#: while the spec is read. Whether an id exists is decided by Azure's catalog of the targets'
+#: locations at plan time (``fleet.api.command_check``): Azure adds commands.
+COMMAND_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 BUILTIN_COMMANDS: dict[str, str] = {
     "RunShellScript": "linux",
     "ifconfig": "linux",
@@ -42,6 +46,10 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "ResetAccountPassword": "windows",
     "ResetRDPCert": "windows",
     "SetRDPPort": "windows",
+    "EnableEMS": "windows",
+    "Windows_WindowsActivation_Validation": "windows",
+    "RemoveRunCommandLinuxExtension": "linux",
+    "RemoveRunCommandWindowsExtension": "windows",
 }
 
 
@@ -161,6 +169,10 @@ def parse_order(value: Any) -> Order:
 
 def parse_cleanup(value: Any) -> Cleanup:
     return _choice(value, Cleanup, "a cleanup policy")
+
+
+def parse_mode(value: Any) -> Mode:
+    return _choice(value, Mode, "a mode")
 
 
 def parse_reboot(value: Any) -> Reboot:
@@ -288,5 +300,6 @@ CleanupValue = Annotated[Cleanup, PlainValidator(parse_cleanup)]
 BatchSize = Annotated[Amount, PlainValidator(parse_batch_size)]
 MaxErrors = Annotated[Amount, PlainValidator(parse_max_errors)]
 OrderValue = Annotated[Order, PlainValidator(parse_order)]
+ModeValue = Annotated[Mode, PlainValidator(parse_mode)]
 Regex = Annotated[str, PlainValidator(_regex)]
 ExitCode = Annotated[int, PlainValidator(_exit_code)]

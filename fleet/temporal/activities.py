@@ -35,7 +35,7 @@ from temporalio.exceptions import ApplicationError
 
 from fleet.api.prepare import prepare
 from fleet.azure.arm_tally import ArmTally, counting
-from fleet.engine.execute import Executor, Interrupt, Launched
+from fleet.engine.execute import Executor, Interrupt, Started
 from fleet.engine.gate_runs import gate_run_id, gate_spec
 from fleet.engine.invocation import invocation_for, run_command_name
 from fleet.engine.settings import AnyioClock, EngineSettings, RunContext
@@ -158,7 +158,7 @@ class RunActivities:
         unit, targets = self._unit(payload), _targets(payload)
         executor = self._executor(unit)
         finals: dict[str, TargetResult] = {}
-        sent: dict[str, Launched] = {}
+        sent: dict[str, Started] = {}
 
         async def one(target: Target) -> None:
             launched = await executor.launch(target, ask_first=retried)
@@ -241,7 +241,7 @@ class RunActivities:
         with _job_errors():
             return Unit.of(self._spec(dict(payload["job"])), payload["run_id"], payload.get("unit"))
 
-    def _launched(self, unit: Unit, target: Target, item: Mapping[str, Any]) -> Launched:
+    def _launched(self, unit: Unit, target: Target, item: Mapping[str, Any]) -> Started:
         """A launched target as this worker's engine knows it: its invocation and when it was
         launched on this process's clock (``elapsed_s``: wall seconds since the launch)."""
         invocation = invocation_for(unit.spec, target, unit.run_id)
@@ -249,14 +249,15 @@ class RunActivities:
             raise ApplicationError(
                 f"the job has no script for {target.name} (OS {target.os})", non_retryable=True
             )
-        return Launched(invocation, AnyioClock().now() - float(item["elapsed_s"]))
+        since = AnyioClock().now() - float(item["elapsed_s"])
+        return Started(invocation, since, invocation.run_command)  # managed: read by name
 
 
 def _targets(payload: Mapping[str, Any]) -> list[Target]:
     return [target_from_json(t) for t in payload["targets"]]
 
 
-def _launched_json(launched: Launched, now: float) -> Json:
+def _launched_json(launched: Started, now: float) -> Json:
     """A launched target for the workflow: ``since_s`` wall seconds ago, in so many PUTs."""
     return {
         "since_s": max(0.0, now - launched.launched_at),

@@ -23,7 +23,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from fleet.errors import FleetError, SpecError, UnknownRun
-from fleet.model import JobSpec, Progress, RunPlan, RunReport
+from fleet.model import JobSpec, Mode, Progress, RunPlan, RunReport
 from fleet.ports import RunObserver
 from fleet.rollout.control import RunControl
 from fleet.spec.portable import PortableJob
@@ -82,12 +82,15 @@ class RunRow:
 def check_supported(spec: JobSpec) -> None:
     """``SpecError`` (exit code 2, nothing sent) for what a run on Temporal cannot do yet: a
     reboot after the script (``rollout.reboot``; the workers' watch does not restart VMs) and
-    full outputs through append blobs (``output:``; the workers keep 4 KB tails)."""
+    full outputs through append blobs (``output:``; the workers keep 4 KB tails), the action
+    run command (``mode: action``; the launch would have to pass its operation to the watch)."""
     missing = []
     if spec.rollout.reboot.enabled:
         missing.append("reboots after the script (rollout.reboot / --reboot)")
     if spec.output is not None:
         missing.append("output storage (output: / --output-container)")
+    if spec.mode is not Mode.MANAGED:
+        missing.append(f"the {spec.mode.value} run command (mode:)")
     if missing:
         message = (
             f"job {spec.name}: {' and '.join(missing)} not supported on Temporal yet; run this "

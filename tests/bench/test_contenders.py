@@ -88,6 +88,24 @@ def test_a_contender_past_its_budget_stops_and_is_extrapolated(tmp_path: Path) -
     assert row["completed"] + row["lost"] + row["not_run"] == 12
 
 
+def test_fleet_in_action_mode_is_a_contender_and_reports_truthfully(tmp_path: Path) -> None:
+    scenario = load_scenario(_scenario(tmp_path, documented_budget=60))
+    doc = run_scenario(scenario, contenders=["fleet-action"], results_dir=tmp_path / "results")
+    row = doc["contenders"][0]
+    assert row["name"] == "fleet-action" and not row["extrapolated"], row
+    assert (row["succeeded"], row["failed"], row["skipped"]) == (10, 1, 1), row
+    assert row["lost"] == row["untruthful"] == row["executions_over_once"] == 0, row
+    assert row["executions"] == 11 and row["writes_per_target"] < 1.5, row
+    names = [r["name"] for r in doc["contenders"]]
+    assert names == ["fleet-action", "lower bound", "lower bound (action)"]
+    action_bound = doc["lower_bound_action"]["lower_bound_s"]  # its own bound, not managed's:
+    assert (doc["lower_bound"]["lower_bound_s"], action_bound) == (5.0, 20.0)  # 1 + 4 s; 20 s min
+    assert row["lower_bound_s"] == doc["contenders"][-1]["makespan_s"] == round(action_bound, 1)
+    quick = load_scenario("quick")
+    assert "fleet-action" in quick.contenders and quick.budget("fleet-action") > 0
+    assert "fleet-storage" in quick.contenders and quick.budget("fleet-storage") > 0
+
+
 def test_fleet_storage_sees_completion_in_its_azurite_not_in_arm(tmp_path: Path) -> None:
     """The fleet-storage contender: its emulator serves with --azurite, the job writes full
     outputs there with completion: storage, and the row counts storage requests."""

@@ -102,3 +102,22 @@ def test_the_blind_launcher_reference_lies_between_bound_and_worst_order() -> No
     bound = lower_bound(profile, seed=1, timeout_s=600)
     assert bound.oblivious_s is not None
     assert bound.lower_bound_s <= bound.oblivious_s <= bound.admit_s + bound.max_duration_s
+
+
+def test_the_action_bound_waits_for_the_operations_minimum_and_its_own_draws() -> None:
+    """An action run command's operation never ends sooner than ``action.min_duration`` (20 s)
+    after the POST, and the emulator draws its durations apart from managed runs' (the same
+    distributions, other draws: ``fleet.sim.action.ACTION_SEQ_OFFSET``); the POSTs take the
+    same write buckets as the PUTs."""
+    short = _profile(400, duration={"median": 5, "sigma": 0, "min": 5, "max": 5})
+    managed = lower_bound(short, seed=1, timeout_s=600)
+    action = lower_bound(short, seed=1, timeout_s=600, action=True)
+    assert managed.lower_bound_s == pytest.approx(20.0 + 7.0)  # last PUT + pickup + run
+    assert action.lower_bound_s == pytest.approx(20.0 + 20.0)  # last POST + the minimum
+    assert (action.admit_s, action.puts, action.binding_bucket) == (
+        managed.admit_s, managed.puts, managed.binding_bucket,
+    )  # fmt: skip
+    spread = _profile(50, duration={"median": 60, "sigma": 0.5, "min": 25, "max": 300})
+    drawn = lower_bound(spread, seed=1, timeout_s=600, action=True)
+    assert drawn == lower_bound(spread, seed=1, timeout_s=600, action=True)  # seeded
+    assert drawn.max_duration_s != lower_bound(spread, seed=1, timeout_s=600).max_duration_s

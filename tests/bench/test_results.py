@@ -80,7 +80,7 @@ def test_executions_over_once_count_every_extra_run() -> None:
 
 def test_result_document_names_scenario_machine_versions_and_contenders(tmp_path: Path) -> None:
     scenario = Scenario(name="t", profile=str(tmp_path / "p.yaml"), time_scale=10, seed=1)
-    doc = result_document(scenario, BOUND, [bound_row(BOUND)], datetime.now(UTC), 1.0)
+    doc = result_document(scenario, {"managed": BOUND}, [bound_row(BOUND)], datetime.now(UTC), 1.0)
     assert {"scenario", "machine", "versions", "time_scale", "contenders"} <= set(doc)
     assert doc["machine"]["cpu_count"] and doc["machine"]["python"]
     assert doc["versions"]["azure-core"] and doc["versions"]["azure-mgmt-compute"]

@@ -163,3 +163,13 @@ def test_a_report_that_cannot_be_written_is_exit_5_and_the_device_stays(tmp_path
     run_id = proc.stderr.split("fleet show ")[1].split()[0]
     shown = fleet("show", run_id, "-o", "json")  # the journal has what the report would have
     assert shown.returncode == 0 and '"total": 1' in shown.stdout
+
+
+def test_action_mode_with_output_storage_is_refused_before_anything_is_sent(emu: Served) -> None:
+    """``--mode action`` cannot keep full outputs: the action run command takes no output
+    blobs. Exit 2, one line naming the flag and both ways out, no request to the emulator."""
+    before = emu.truth("stats")["total_requests"]
+    container = ["--output-container", "https://127.0.0.1:1/out", "--completion", "storage"]
+    proc = fleet(*_run(emu, *emu.args(), "--mode", "action", *container), env=_env())
+    assert_short_failure(proc, 2, "--output-container: an action run command", "mode: managed")
+    assert emu.truth("stats")["total_requests"] == before

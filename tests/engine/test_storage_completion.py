@@ -12,10 +12,12 @@ import pytest
 
 from fleet.api import Backend, prepare, run_async
 from fleet.engine.runner import EngineSettings
+from fleet.errors import SpecError
 from fleet.model import (
     CallError,
     Completion,
     JobSpec,
+    Mode,
     OutputSpec,
     OutputStorage,
     RunReport,
@@ -161,3 +163,17 @@ async def test_groups_compare_whole_outputs_not_their_last_4_kb() -> None:
     assert len(group_results(with_blobs.results)) == 2  # the first lines differ
     tails_only = [dataclasses.replace(r, full_output=None) for r in with_blobs.results]
     assert len(group_results(tails_only)) == 1
+
+
+async def test_a_library_caller_asking_output_storage_in_action_mode_is_refused_unsent() -> None:
+    """The job file and the flags refuse it first (``fleet.spec.modes``); a JobSpec built in
+    code is refused when the run opens its outputs, before any command is sent."""
+    arm = fleet_of(FakeArm())
+    blobs = FakeBlobs(arm)
+    spec = dataclasses.replace(job(Completion.STORAGE), mode=Mode.ACTION)
+    backend = Backend(targets=arm, run_commands=arm, outputs=factory(blobs), action_commands=arm)
+    plan = await prepare(spec, backend, run_id="run-8")
+    with pytest.raises(SpecError, match="output storage in mode: action") as info:
+        await run_async(plan, backend, settings=EngineSettings(wedge_grace_s=120.0))
+    assert info.value.exit_code == 2
+    assert not arm.puts

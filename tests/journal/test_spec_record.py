@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from fleet.journal.spec_record import canonical_json, script_hash, spec_hash, spec_to_dict
-from fleet.model import Parameter, ScriptSource, Secret, SourceKind
+from fleet.model import Mode, Parameter, ScriptSource, Secret, SourceKind
 from tests.journal import PASSWORD, PROTECTED_VALUE, SAS, make_spec
 
 
@@ -75,3 +75,11 @@ def test_command_id_sources_are_kept_verbatim() -> None:
         "kind": "commandId",
         "value": "RunShellScript",
     }
+
+
+def test_the_action_mode_is_part_of_the_spec_hash_and_managed_hashes_are_unchanged() -> None:
+    spec = make_spec()
+    action = dataclasses.replace(spec, mode=Mode.ACTION)
+    assert "mode" not in spec_to_dict(spec)  # journals written before modes existed still match
+    assert spec_to_dict(action)["mode"] == "action"
+    assert spec_hash(action) != spec_hash(spec)

@@ -79,6 +79,9 @@ def test_gate_verdicts_exit_code_and_output() -> None:
     assert "d: TimedOut (agent not ready)" in reason
     assert evaluate(gate(expect_exit_code=3), [failed])[0]
     assert evaluate(g, []) == (True, "no target to check")
+    unknown = result("e", Status.FAILED, reason="exit code unknown: no marker", output="status: OK")
+    passed, reason = evaluate(gate(), [unknown])
+    assert not passed and "e: no exit code (exit code unknown: no marker)" in reason
 
 
 def test_control_first_interrupt_drains_second_cancels() -> None:

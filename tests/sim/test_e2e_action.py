@@ -428,6 +428,31 @@ async def test_instance_view_reports_the_extension() -> None:
     ]
 
 
+async def test_a_run_the_agent_has_not_picked_up_is_not_reported_on_the_extension() -> None:
+    """The extension status is the agent's last report: a run still waiting for the agent
+    (Pending) shows the previous run, and one a dead agent never gets shows nothing new."""
+    dead = {"names": ["lin-3"], "agent": "not_ready"}
+    clock = ManualClock()
+    async with (
+        Emulator(_profile(overrides=[*PROFILE.overrides, dead]), clock=clock) as emu,
+        simkit.raw(emu) as s,
+        simkit.clients(emu) as arm,
+    ):
+        vms = arm.compute(SUB).virtual_machines
+        await _post(s, "lin-1", _body("echo first"))
+        await _post(s, "lin-3", _body("echo never"))
+        clock.advance(30)  # the first run is done
+        await _post(s, "lin-1", _body("echo second"))
+        clock.advance(1)  # the agent picks it up after 2 s
+        waiting = (await vms.instance_view(RG, "lin-1")).extensions
+        clock.advance(2)
+        picked = (await vms.instance_view(RG, "lin-1")).extensions
+        never = (await vms.instance_view(RG, "lin-3")).extensions
+    assert waiting[0].statuses[0].code == "ProvisioningState/succeeded"  # the first run's
+    assert picked[0].statuses[0].code == "ProvisioningState/transitioning"
+    assert never is None
+
+
 async def test_outputs_follow_the_script_and_ground_truth_has_both_kinds() -> None:
     """Action runs get the same script behaviours as managed run commands: the shipped patch job
     prints its updates and exits 0 or 100 (seen through the marker line); an unknown script

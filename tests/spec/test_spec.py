@@ -310,7 +310,7 @@ def test_bad_duration_message_names_file_line_field_and_fix(tmp_path: Path) -> N
         ("script: {inline: x, file: y}", 3, "script", "only one of inline, file"),
         ("script: {timeout: 5}", 3, "script", "no script"),
         ("script: {inline: x, linux: {}}", 3, "script.linux", "give one of"),
-        ("script: {command_id: RunShelScript}", 3, "script.command_id", "'RunShellScript'"),
+        ("script: {command_id: 'Run Shell'}", 3, "script.command_id", "not a command id"),
         (
             "script: {inline: x, linux: {command_id: IPConfig}}",
             3,

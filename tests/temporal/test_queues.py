@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from fleet.api import prepare
 from fleet.errors import ConnectionSetupError, SpecError
-from fleet.model import OutputSpec, OutputStorage, Reboot, RebootPolicy
+from fleet.model import Mode, OutputSpec, OutputStorage, Reboot, RebootPolicy
 from fleet.temporal import names
 from fleet.temporal.client import check_supported
 from fleet.temporal.queues import check_workers, unserved, write_limit
@@ -59,7 +59,8 @@ async def test_workers_set_the_server_side_limit_and_unserved_runs_are_refused(
 
 def test_a_job_that_reboots_is_refused_before_anything_is_sent() -> None:
     """The workers' watch does not restart VMs (issue #19's reboots run locally only), nor
-    keeps outputs in blobs (#11); checked the same way."""
+    keeps outputs in blobs (#11), nor reads an action run command's operation; checked the
+    same way."""
     spec = job("plain")
     check_supported(spec)  # no reboot: goes
     policy = RebootPolicy(Reboot.IF_REQUIRED, exit_codes=(100,))
@@ -70,3 +71,5 @@ def test_a_job_that_reboots_is_refused_before_anything_is_sent() -> None:
     stored = replace(spec, output=OutputSpec(storage))
     with pytest.raises(SpecError, match=r"output storage .* not supported on Temporal"):
         check_supported(stored)
+    with pytest.raises(SpecError, match=r"the action run command .* not supported on Temporal"):
+        check_supported(replace(spec, mode=Mode.ACTION))

@@ -116,6 +116,12 @@ async def test_the_namespaces_fleet_schedules_follow_the_served_jobs(
         "job-a": temporal_schedule("job-a", a.schedule, doc_a, settings),
         "job-b": temporal_schedule("job-b", b.schedule, doc_b, settings),
     })  # fmt: skip
+    # the pruning sync lists the namespace's schedules, and the listing lags behind a create
+    # (visibility is eventually consistent): prune once both are listed, as a service would
+    both = {names.schedule_id("job-a"), names.schedule_id("job-b")}
+    with anyio.fail_after(60):
+        while not both <= {s.id async for s in await client.list_schedules()}:  # noqa: ASYNC110
+            await anyio.sleep(0.2)
     await sync_schedules(client, {"job-a": temporal_schedule("job-a", a.schedule, doc_a, settings)})
     with pytest.raises(RPCError) as gone:  # the listing is eventually consistent; this is not
         await client.get_schedule_handle(names.schedule_id("job-b")).describe()
