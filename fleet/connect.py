@@ -77,6 +77,7 @@ async def open_backend(
         ca_cert=connection.ca_cert,
         token=Secret(token) if token else None,
         subscriptions=connection.subscriptions,
+        time_scale=connection.time_scale,
     )
     outputs = storage_for(None, aad=connection.arm_endpoint is None)
     with _bucket_memory(journal) as memory:

@@ -39,14 +39,15 @@ class Mutant:
 MUTANTS: dict[str, Mutant] = {
     "blind-re-put-on-resume": Mutant(
         "fleet/engine/execute.py",
-        "        if ambiguous:\n"
+        "        if ask_first:\n"
         "            arrived = await self.launcher.arrived(target, invocation)\n",
-        "        if ambiguous:\n            return await self.execute(target)\n",
+        "        if ask_first:\n            arrived = False\n",
         (
             "tests/engine/test_resume_once.py",
             "tests/e2e/test_kill_resume.py::test_kill_at_a_failpoint_then_resume[after-put:3]",
+            "tests/temporal/test_activities.py",
         ),
-        "resume re-PUTs an announced PUT without asking Azure whether it arrived",
+        "resume (or a retried launch activity) re-PUTs without asking Azure whether it arrived",
     ),
     "blind-re-put-live": Mutant(
         "fleet/engine/launch.py",
@@ -54,6 +55,16 @@ MUTANTS: dict[str, Mutant] = {
         "        arrived = False\n        if arrived is None:",
         ("tests/engine/test_runner.py", "tests/e2e/test_run_faults.py"),
         "a PUT whose answer was lost is sent again without reading the run command",
+    ),
+    "retried-launch-sends-blind": Mutant(
+        "fleet/temporal/activities.py",
+        "retried=activity.info().attempt > 1)",
+        "retried=False)",
+        (
+            "tests/temporal/test_e2e_processes.py::"
+            "test_a_worker_killed_right_after_a_put_never_runs_a_script_twice",
+        ),
+        "a launch activity retried after its worker died sends its PUTs without asking Azure",
     ),
     "sdk-re-sends-puts": Mutant(
         "fleet/azure/run_commands.py",

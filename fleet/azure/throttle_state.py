@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import anyio
 
+from fleet.azure import arm_tally
 from fleet.azure.bucket_set import BucketSet
 from fleet.azure.headers import RateLimitInfo, ThrottleError
 from fleet.azure.limiter import Bucket, Clock, Sleep
@@ -48,27 +48,22 @@ class ThrottleState:
         self.clock = clock
         self.on_throttle = on_throttle
         self._sleep = sleep
-        self._requests: Counter[str] = Counter()
-        self._throttled = 0
-        self._retries = 0
-        self._wait_s = 0.0  # wall seconds during which at least one request was held back
-        self._waiters = 0
-        self._wait_since = 0.0
+        self._tally = arm_tally.ArmTally(clock)  # the connection's; a counting() block's too
 
     def counters(self) -> ArmCounters:
-        return ArmCounters(
-            requests=dict(self._requests),
-            throttled=self._throttled,
-            throttle_wait_s=self._wait_s,
-            retries=self._retries,
-        )
+        return self._tally.counters()
+
+    def _tallies(self) -> list[arm_tally.ArmTally]:
+        scoped = arm_tally.current()
+        return [self._tally] if scoped is None else [self._tally, scoped]
 
     def count_response(self, request_class: RequestClass, *, throttled: bool) -> None:
-        self._requests[_kind(request_class)] += 1
-        self._throttled += throttled
+        for tally in self._tallies():
+            tally.response(_kind(request_class), throttled=throttled)
 
     def count_retry(self) -> None:
-        self._retries += 1
+        for tally in self._tallies():
+            tally.retry()
 
     def throttled(self, request_class: RequestClass, wait: float) -> None:
         if self.on_throttle is not None:
@@ -122,16 +117,14 @@ class ThrottleState:
 
     @contextmanager
     def _waiting(self) -> Iterator[None]:
-        # Wall time, not request-seconds: 2,000 requests queued for 10 s is 10 s of waiting.
-        if self._waiters == 0:
-            self._wait_since = self.clock()
-        self._waiters += 1
+        tallies = self._tallies()
+        for tally in tallies:
+            tally.wait_started()
         try:
             yield
         finally:
-            self._waiters -= 1
-            if self._waiters == 0:
-                self._wait_s += max(0.0, self.clock() - self._wait_since)
+            for tally in tallies:
+                tally.wait_ended()
 
 
 def _kind(request_class: RequestClass) -> str:

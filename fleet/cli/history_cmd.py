@@ -19,7 +19,7 @@ from fleet.api.history import (
 from fleet.cli.checks_cmd import job_runs
 from fleet.cli.config import apply_defaults
 from fleet.cli.exits import err_console, fail
-from fleet.cli.options import ReportFormatOpt, journal_options, with_options
+from fleet.cli.options import ReportFormatOpt, journal_options, temporal_options, with_options
 from fleet.cli.output import (
     Column,
     FormatOpt,
@@ -31,9 +31,10 @@ from fleet.cli.output import (
     stdout_console,
 )
 from fleet.cli.show_output import print_output
+from fleet.cli.temporal_cmd import require_extra, temporal_report, temporal_runs
 from fleet.cli.views import show_report
-from fleet.cli.wiring import check_report_path
-from fleet.errors import FleetError
+from fleet.cli.wiring import check_report_path, configure_logs, run_sync
+from fleet.errors import FleetError, SpecError
 from fleet.journal import resolve_state_dir
 from fleet.journal.paths import db_path
 from fleet.journal.records import RunRecord
@@ -90,7 +91,7 @@ ShowReportOpt = Annotated[
 ]
 
 
-@with_options(journal_options)
+@with_options(journal_options, temporal_options)
 def runs(
     output: OutputOpt = None,
     output_format_: FormatOpt = None,
@@ -98,21 +99,30 @@ def runs(
     job: JobOpt = None,
     **kw: Any,
 ) -> None:
-    """The run history, newest first: id, job, how it ended, outcomes, start, duration."""
+    """The run history, newest first: id, job, how it ended, outcomes, start, duration.
+
+    With --temporal: the runs on that Temporal server (--job lists one job's runs)."""
     try:
         config = apply_defaults(kw)
         fmt = output_format(output, output_format_, default=config.output)
-        if job is not None:
+        if job is not None and not kw.get("temporal"):
             job_runs(job, fmt, limit, kw)
             return
-        if not db_path(resolve_state_dir(kw.get("state_dir"))).exists():
-            records = []  # no journal yet: an empty history, not an error
-        else:
-            journal = open_journal(kw.get("state_dir"), writable=False)
-            records = [with_outcomes_so_far(journal, r) for r in journal.runs(limit)]
+        rows = _run_rows(kw, limit, job)
     except FleetError as exc:
         raise fail(exc) from exc
-    _print_runs([run_row(r) for r in records], fmt)
+    _print_runs(rows, fmt)
+
+
+def _run_rows(kw: dict[str, Any], limit: int, job: str | None) -> list[dict[str, Any]]:
+    if kw.get("temporal"):
+        require_extra()
+        configure_logs({})
+        return run_sync(temporal_runs, kw, limit, job)
+    if not db_path(resolve_state_dir(kw.get("state_dir"))).exists():
+        return []  # no journal yet: an empty history, not an error
+    journal = open_journal(kw.get("state_dir"), writable=False)
+    return [run_row(with_outcomes_so_far(journal, r)) for r in journal.runs(limit)]
 
 
 def _print_runs(rows: list[dict[str, Any]], fmt: str) -> None:
@@ -143,7 +153,7 @@ TargetOpt = Annotated[
 ]
 
 
-@with_options(journal_options)
+@with_options(journal_options, temporal_options)
 def show(
     run_id: str,
     output: OutputOpt = None,
@@ -160,21 +170,30 @@ def show(
     interrupted shows what is known so far: launched targets without a result are Running.
     --report PATH writes the report file in --report-format (json, junit, csv, html; else
     as its suffix says: .xml, .csv, .html), as fleet run --report would have; --report-format
-    alone prints that report instead."""
+    alone prints that report instead. With --temporal: the report of a run that ended on
+    that Temporal server."""
     try:
         config = apply_defaults(kw)
         fmt = output_format(output, output_format_, default=config.output)
         file_fmt = parse_format(report_format) if report_format else format_for(report)
         if report is not None:
             check_report_path(report, report_format)
-        journal = open_journal(kw.get("state_dir"), writable=False)
-        report_obj = report_from_journal(journal, run_id)
-        if target is not None:
-            print_output(report_obj, target)
-            return
-        live = report_obj.ended in ("running", "interrupted")
-        stored = None if live else journal.report_json(run_id)  # what fleet run wrote
-        document = stored or report_to_dict(report_obj)
+        if kw.get("temporal"):
+            if target is not None:
+                raise SpecError("--target is not supported with --temporal (no output blobs).")
+            require_extra()
+            configure_logs({})
+            report_obj = run_sync(temporal_report, kw, run_id)
+            document = report_to_dict(report_obj)
+        else:
+            journal = open_journal(kw.get("state_dir"), writable=False)
+            report_obj = report_from_journal(journal, run_id)
+            if target is not None:
+                print_output(report_obj, target)
+                return
+            live = report_obj.ended in ("running", "interrupted")
+            stored = None if live else journal.report_json(run_id)  # what fleet run wrote
+            document = stored or report_to_dict(report_obj)
         if report is not None:
             write_document(report, document, file_fmt)
             err_console.print(f"{file_fmt} report written to {report}", highlight=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -17,6 +19,7 @@ from fleet.cli import (
     run_cmd,
     serve_cmd,
     sim_cmd,
+    temporal_cmd,
 )
 from fleet.cli.exits import run_cli, set_debug
 
@@ -46,6 +49,7 @@ app.command("diff")(checks_cmd.diff)
 app.command("clean", help=clean_cmd.CLEAN_HELP)(clean_cmd.clean_command)
 app.command("bench")(bench_cmd.bench)
 app.command("serve", help=serve_cmd.SERVE_HELP)(serve_cmd.serve_cmd)
+app.command("worker", help=temporal_cmd.WORKER_HELP)(temporal_cmd.worker_cmd)
 app.command("commands")(commands_cmd.commands)
 
 
@@ -80,7 +84,15 @@ def version() -> None:
 
 
 def main() -> None:
-    run_cli(app)
+    try:
+        run_cli(app)
+    except SystemExit as done:
+        if temporal_cmd.USED["temporal"]:  # see temporal_cmd.USED: skip the teardown
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        raise
 
 
 if __name__ == "__main__":

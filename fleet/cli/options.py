@@ -276,12 +276,14 @@ ProfileOpt = Annotated[
     ),
 ]
 TimeScaleOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--time-scale",
-        help="--sim only: run the simulated Azure K times faster.",
+        help="How many times faster than Azure the simulated Azure runs: the --sim emulator "
+        "(default 20), or an emulator at --arm-endpoint (default 1, as real Azure).",
         min=0.001,
         rich_help_panel=CON,
+        show_default=False,
     ),
 ]
 SubscriptionOpt = Annotated[
@@ -329,7 +331,7 @@ LogLevelOpt = Annotated[
 def connection_options(
     sim: SimOpt = False,
     profile: ProfileOpt = "demo",
-    time_scale: TimeScaleOpt = 20.0,
+    time_scale: TimeScaleOpt = None,
     subscription: SubscriptionOpt = None,
     cloud: CloudOpt = "public",
     arm_endpoint: ArmEndpointOpt = None,
@@ -366,6 +368,26 @@ ReportFormatOpt = Annotated[
 def journal_options(
     state_dir: StateDirOpt = None,
 ) -> None:
+    """(parameters only)"""
+
+
+TMP = "Temporal"
+TemporalOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--temporal",
+        help="HOST:PORT of a Temporal server: the run lives there and fleet workers run it "
+        "(`fleet worker`); runs, show and resume read it from there.",
+        rich_help_panel=TMP,
+        show_default=False,
+    ),
+]
+NamespaceOpt = Annotated[
+    str, typer.Option("--namespace", help="The Temporal namespace.", rich_help_panel=TMP)
+]
+
+
+def temporal_options(temporal: TemporalOpt = None, namespace: NamespaceOpt = "default") -> None:
     """(parameters only)"""
 
 

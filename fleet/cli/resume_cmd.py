@@ -19,10 +19,11 @@ from fleet.api.resume import Continuation, check_exclusions, resume_async, take_
 from fleet.cli.config import apply_defaults, load_config
 from fleet.cli.exits import err_console, fail
 from fleet.cli.launch import launch
-from fleet.cli.options import ReportFormatOpt, journal_options, with_options
+from fleet.cli.options import ReportFormatOpt, journal_options, temporal_options, with_options
 from fleet.cli.output import OutputOpt, output_format
 from fleet.cli.rollout_options import rollout_options
 from fleet.cli.signals import relay_signals
+from fleet.cli.temporal_cmd import require_extra, temporal_resume
 from fleet.cli.terminal import TerminalObserver
 from fleet.cli.wiring import (
     check_report_path,
@@ -122,7 +123,7 @@ def _replayed(run_id: str, kw: dict[str, Any]) -> tuple[Journal, Recipe, JobSpec
     return journal, recipe, recipe.job_spec()
 
 
-@with_options(journal_options, connection_overrides)
+@with_options(journal_options, connection_overrides, temporal_options)
 def resume(
     run_id: str,
     report: ReportOpt = None,
@@ -137,9 +138,18 @@ def resume(
     """Finish a run that was interrupted (crash, kill, lost network), or go on past a halt.
 
     Targets that finished keep their result, targets still running in Azure are
-    re-attached, the rest are launched. No target is sent the script twice."""
+    re-attached, the rest are launched. No target is sent the script twice. With --temporal:
+    follow a run still in flight there (its workers never stopped) to its report."""
     try:
         report_fmt = check_report_path(report, report_format)
+        if kw.get("temporal"):
+            fmt = output_format(output, default=load_config().output)
+            if go_on or exclude:
+                raise SpecError("--continue and --exclude are not supported with --temporal.")
+            require_extra()
+            configure_logs(kw)
+            result = run_sync(temporal_resume, kw, run_id)
+            finish_run(result, report, strict, Secrets(), fmt, report_fmt)
         journal, recipe, spec = _replayed(run_id, kw)
         fmt = output_format(output, default=load_config().output)
         if recipe.connection.sim:

@@ -22,11 +22,13 @@ from fleet.cli.options import (
     journal_options,
     script_options,
     selection_options,
+    temporal_options,
     with_options,
 )
 from fleet.cli.output import FormatOpt, OutputOpt, output_format
 from fleet.cli.output_options import output_options
 from fleet.cli.rollout_options import rollout_options
+from fleet.cli.temporal_cmd import HeartbeatOpt, require_extra, run_on_temporal
 from fleet.cli.views import show_plan, show_targets
 from fleet.cli.wiring import (
     check_report_path,
@@ -69,6 +71,11 @@ a running command: a stop only stops launching).
 a time per VM, no cancel, and fleet recovers each script's exit code from its output.
 
 Output: -o table (default), json (the report) or tsv (a line per target).
+
+On Temporal (--temporal HOST:PORT): the plan is made and confirmed here, then
+the run is a workflow that fleet workers run (see fleet worker); this command
+shows its progress and report, and may be killed: the run goes on, and
+fleet show RUN_ID --temporal HOST:PORT gives its report.
 
 Exit codes: 0 every target succeeded (skipped ones too, unless --strict), 1 some target
 failed, 2 bad input, nothing selected (unless --allow-empty) or not confirmed (nothing was
@@ -114,6 +121,7 @@ NoJournalOpt = Annotated[
     output_options,
     connection_options,
     journal_options,
+    temporal_options,
 )
 def run(
     report: ReportOpt = None,
@@ -121,6 +129,7 @@ def run(
     strict: StrictOpt = False,
     yes: YesOpt = False,
     no_journal: NoJournalOpt = False,
+    heartbeat: HeartbeatOpt = 20.0,
     output: OutputOpt = None,
     **kw: Any,
 ) -> None:
@@ -129,13 +138,19 @@ def run(
         fmt = output_format(output, default=config.output)
         report_fmt = check_report_path(report, report_format)
         configure_logs(kw)
+        if kw.get("temporal"):
+            require_extra()
         job = job_from_flags(kw)  # the job file is read here, once
         warn_plain_secrets(job)
         connection = Connection.from_flags(kw)
-        journal = None if no_journal else open_journal(kw.get("state_dir"))
         secrets = Secrets.from_spec(job.spec)
-        how = (yes, bool(kw.get("allow_empty")), outputs_root(journal, report))
-        result = run_sync(_run, job, connection, journal, how, secrets=secrets)
+        if kw.get("temporal"):  # the run lives on Temporal: no local journal
+            on = {**kw, "heartbeat": heartbeat}
+            result = run_sync(run_on_temporal, job, connection, yes, on, secrets=secrets)
+        else:
+            journal = None if no_journal else open_journal(kw.get("state_dir"))
+            how = (yes, bool(kw.get("allow_empty")), outputs_root(journal, report))
+            result = run_sync(_run, job, connection, journal, how, secrets=secrets)
     except FleetError as exc:
         raise fail(exc) from exc
     finish_run(result, report, strict, secrets, fmt, report_fmt)

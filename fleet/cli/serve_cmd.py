@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fleet.cli.exits import err_console, fail
-from fleet.cli.options import connection_options, journal_options, with_options
+from fleet.cli.options import connection_options, journal_options, temporal_options, with_options
+from fleet.cli.temporal_cmd import USED, require_extra
 from fleet.cli.wiring import configure_logs, run_sync, sim_banner
 from fleet.errors import FleetError, SpecError
 from fleet.journal import resolve_state_dir
@@ -20,6 +21,7 @@ from fleet.spec import Connection
 from fleet.spec.values import parse_span
 
 if TYPE_CHECKING:
+    from fleet.serve.jobs import ServedJob
     from fleet.serve.service import ServeOptions
 
 SERVE_HELP = """Run scheduled health checks: every job of --jobs DIR on its schedule.
@@ -39,6 +41,11 @@ request must then send (Authorization: Bearer, or as a browser's password).
 
 SIGTERM or Ctrl-C: no new runs; runs in flight get --drain to finish,
 then stop and stay resumable: the next start resumes them.
+
+With --temporal HOST:PORT the jobs' schedules are Temporal Schedules
+(overlap: skip) and fleet workers run every fire (see fleet worker): the
+schedules go on without this process, which records each run that ended
+in its journal (for the dashboard, fleet runs --job, the alerts).
 
 Example (the simulated fleet):
 
@@ -88,7 +95,7 @@ def _drain(text: str) -> int:
         raise SpecError(f"--drain: {exc}") from None
 
 
-@with_options(connection_options, journal_options)
+@with_options(connection_options, journal_options, temporal_options)
 def serve_cmd(
     jobs: JobsOpt,
     listen: ListenOpt = "127.0.0.1:8080",
@@ -105,15 +112,17 @@ def serve_cmd(
         token = listen_policy(listen, os.environ)  # exit 2 off loopback without a token
         drain_s = _drain(drain)
         served = load_jobs(jobs)
+        connection = Connection.from_flags(kw)
         options = ServeOptions(
             jobs=served,
             jobs_dir=jobs.resolve(),
             state_dir=resolve_state_dir(kw.get("state_dir")),
             host=host,
             port=port,
-            connection=Connection.from_flags(kw),
+            connection=connection,
             drain_s=float(drain_s),
             token=token,
+            remote=_remote(served, connection, kw) if kw.get("temporal") else None,
         )
         try:
             sock = bind(host, port)
@@ -124,6 +133,26 @@ def serve_cmd(
             run_sync(_serve, options, sock)
     except FleetError as exc:
         raise fail(exc) from exc
+
+
+def _remote(served: list[ServedJob], connection: Connection, kw: dict[str, Any]) -> Any:
+    """The schedules and runs on Temporal (``--temporal``): the jobs travel to the workers."""
+    require_extra()
+    if connection.sim:
+        message = (
+            "--temporal with --sim: the emulator would live inside this process, where no "
+            "worker can reach it. Start `fleet sim serve` and give the workers its "
+            "--arm-endpoint and --ca-cert."
+        )
+        raise SpecError(message)
+    from fleet.spec.portable import portable
+    from fleet.temporal.client import RunSettings
+    from fleet.temporal.service import TemporalRuns
+
+    USED["temporal"] = True
+    jobs = {j.name: (j.spec, portable(j.parsed.document).to_json()) for j in served}
+    settings = RunSettings(time_scale=connection.time_scale)
+    return TemporalRuns(kw["temporal"], kw.get("namespace") or "default", jobs, settings)
 
 
 async def _serve(options: ServeOptions, sock: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from statistics import NormalDist
 
 GRID = 16  # buckets per e-fold of time: ~6 % wide, far finer than any poll schedule
@@ -70,6 +71,18 @@ class DurationModel:
             self._done[(_bucket(previous_poll_elapsed), upper)] += 1
             self.completions += 1
         self._observations += 1
+
+    def completed(self) -> list[tuple[int | None, int, int]]:
+        """The completions seen, as (lower bucket, upper bucket, count): what another model of
+        the same run learns from (``learn``)."""
+        return [(lo, hi, n) for (lo, hi), n in self._done.items()]
+
+    def learn(self, completed: Iterable[tuple[int | None, int, int]]) -> None:
+        """Take completions another model of the same run saw (``completed``)."""
+        for lo, hi, n in completed:
+            self._done[(lo, hi)] += n
+            self.completions += n
+            self._observations += n
 
     def _forget(self, key: str) -> None:
         old = self._last_seen.pop(key, None)

@@ -27,7 +27,7 @@ with a reason that says the command was left running.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -54,6 +54,7 @@ from fleet.engine.settings import RunContext
 from fleet.engine.watch import Watcher, result_from_view
 from fleet.model import (
     CallError,
+    Deleted,
     Invocation,
     JobSpec,
     RunView,
@@ -85,6 +86,19 @@ class TargetState(StrEnum):
 
 
 Transition = Callable[[Target, TargetState, "TargetResult | None"], None]
+
+
+@dataclass(frozen=True)
+class Started:
+    """A target whose command Azure accepted: what was sent, when (the clock's time), what
+    reads and deletes name (``locator``: the run command, or the handle its launch answered),
+    the sends it took and what was deleted to free a slot for it."""
+
+    invocation: Invocation
+    launched_at: float
+    locator: str
+    attempts: int = 0
+    deleted: tuple[Deleted, ...] = ()
 
 
 def _no_transition(target: Target, state: TargetState, result: TargetResult | None) -> None:
@@ -161,12 +175,37 @@ class Executor:
         return invocation_for(self.spec, target, self.run_id, blobs=blobs, wrap=self.outputs.wraps)
 
     async def execute(self, target: Target, *, unsure: bool = False) -> TargetResult:
-        """Launch ``target`` and watch it to its end. ``unsure``: an earlier send's fate was
-        unknown (Azure just said it did not arrive): a later send is checked again first."""
+        """Launch ``target`` and follow it to its final result. ``unsure``: an earlier send's
+        fate was unknown (Azure just said it did not arrive): a later send is checked again
+        first."""
+        started = await self.launch(target, unsure=unsure)
+        if isinstance(started, TargetResult):
+            return started
+        return await self.follow(target, started)
+
+    async def launch(
+        self, target: Target, *, ask_first: bool = False, unsure: bool = False
+    ) -> Started | TargetResult:
+        """Send ``target``'s command; the final result when it never launched (no script for
+        its OS, refused, at the limit, the run stopped first). ``ask_first``: an earlier attempt
+        may have sent it (a crashed run, a retried activity) — Azure is read first, and the
+        command is sent only when the read proves it never arrived."""
         invocation = self._invocation(target)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
+        if ask_first:
+            arrived = await self.launcher.arrived(target, invocation)
+            if arrived is None:
+                return TargetResult(target, Status.ERROR, reason=UNKNOWN_FATE)
+            if arrived:
+                self.recorder.accepted(target)
+                log.info("target.reattached", target=target.id)
+                self.transition(target, TargetState.LAUNCHED, None)
+                return Started(invocation, self.clock.now(), invocation.run_command)
+            log.info("target.resume_launch", target=target.id)
+            self.recorder.put_failed(target, NEVER_ARRIVED, arrived=False)
+            unsure = True
         started = datetime.now(UTC)
         launch = await self._launch_when_allowed(target, invocation, doubt=unsure)
         if launch.err is not None and limit_of(launch.err) is not None:
@@ -181,9 +220,25 @@ class Executor:
             return self._refused(target, launch, started)
         self.transition(target, TargetState.LAUNCHED, None)
         locator = launch.handle or invocation.run_command
-        result = await self._follow(target, invocation, launched_at, locator)
-        deleted = (*launch.deleted, *result.deleted)
-        return replace(result, attempts=launch.attempts, deleted=deleted)
+        return Started(invocation, launched_at, locator, launch.attempts, launch.deleted)
+
+    async def follow(self, target: Target, started: Started) -> TargetResult:
+        """Watch a launched command to its end, reboot if the result asks for it, then apply
+        the cleanup policy (after the reboot: the VM accepts changes again once it is back)."""
+        result = await self.watch(target, started)
+        required = self.rebooter.required(result)
+        if required is not None:
+            self.transition(target, TargetState.REBOOTING, None)
+            result = await self.rebooter.reboot(target, result, required)
+        result = await self.keeper.tidy(target, started.invocation.run_command, result)
+        deleted = (*started.deleted, *result.deleted)
+        return replace(result, attempts=started.attempts, deleted=deleted)
+
+    async def watch(self, target: Target, started: Started) -> TargetResult:
+        """Read a launched command until it ends (an interrupt reads it once more, then deletes
+        or leaves it); no cleanup."""
+        inv = started.invocation
+        return await self._watch_or_interrupt(target, inv, started.launched_at, started.locator)
 
     async def _launch_when_allowed(
         self, target: Target, inv: Invocation, attempts: int = 0, *, doubt: bool = False
@@ -251,20 +306,6 @@ class Executor:
             started_at=started, ended_at=datetime.now(UTC), deleted=launch.deleted,
         )  # fmt: skip
 
-    async def _follow(
-        self, target: Target, inv: Invocation, launched_at: float, locator: str
-    ) -> TargetResult:
-        """Watch a launched command to its end, reboot if the result asks for it, then apply
-        the cleanup policy (after the reboot: the VM accepts changes again once it is back).
-        ``locator``: what reads and deletes name (the run command, or the handle its launch
-        answered)."""
-        result = await self._watch_or_interrupt(target, inv, launched_at, locator)
-        required = self.rebooter.required(result)
-        if required is not None:
-            self.transition(target, TargetState.REBOOTING, None)
-            result = await self.rebooter.reboot(target, result, required)
-        return await self.keeper.tidy(target, inv.run_command, result)
-
     async def resume_reboot(self, target: Target, pending: PendingReboot) -> TargetResult:
         """Continue a target a crashed run was rebooting (its script had finished)."""
         log.info("target.reattached", target=target.id, rebooting=True)
@@ -282,23 +323,21 @@ class Executor:
         """Continue a target a crashed run had launched (``ambiguous``: the journal says a PUT
         was about to be sent, not whether Azure got it; ``handle``: what its launch answered,
         if journaled). Never sends again unless Azure proves the earlier send never arrived."""
+        if ambiguous:
+            started = await self.launch(target, ask_first=True)
+            if isinstance(started, TargetResult):
+                return started
+            if handle is not None:
+                started = replace(started, locator=handle)
+            return await self.follow(target, started)
         invocation = self._invocation(target)
         if invocation is None:
             reason = f"the job has no script for OS {target.os or 'unknown'}"
             return TargetResult(target, Status.SKIPPED, reason=reason)
-        if ambiguous:
-            arrived = await self.launcher.arrived(target, invocation)
-            if arrived is None:
-                return TargetResult(target, Status.ERROR, reason=UNKNOWN_FATE)
-            if not arrived:
-                log.info("target.resume_launch", target=target.id)
-                self.recorder.put_failed(target, NEVER_ARRIVED, arrived=False)
-                return await self.execute(target, unsure=True)
-            self.recorder.accepted(target)
         log.info("target.reattached", target=target.id)
         self.transition(target, TargetState.LAUNCHED, None)
         locator = handle or invocation.run_command
-        return await self._follow(target, invocation, self.clock.now(), locator)
+        return await self.follow(target, Started(invocation, self.clock.now(), locator))
 
     async def _watch_or_interrupt(
         self, target: Target, inv: Invocation, launched_at: float, locator: str

@@ -37,6 +37,19 @@ from fleet.rollout.gates import evaluate, gate_targets
 log = structlog.get_logger("fleet.engine")
 
 
+def gate_spec(spec: JobSpec, gate: HealthGate) -> JobSpec:
+    """The job a gate runs: its own script as ``fleet-<job>-gate-<gate>``, with the job's
+    selector, concurrency, cleanup policy and pending timeout; a gate never reboots anything."""
+    name = f"{spec.name}-gate-{gate.name}"
+    rollout = dataclasses.replace(spec.rollout, reboot=RebootPolicy())
+    return JobSpec(name, spec.selector, gate.script, spec.concurrency, rollout=rollout)
+
+
+def gate_run_id(run_id: str, batch: int) -> str:
+    """The run id a gate's PUTs carry after ``batch``: a sentinel checked again really re-runs."""
+    return f"{run_id}-b{batch}"
+
+
 class GateRuns:
     def __init__(
         self,
@@ -58,16 +71,8 @@ class GateRuns:
             executor.interrupt(action)
 
     def _executor(self, gate: HealthGate, batch: int) -> Executor:
-        name = f"{self.spec.name}-gate-{gate.name}"
-        gate_spec = JobSpec(
-            name, self.spec.selector, gate.script, self.spec.concurrency,
-            # the same cleanup policy and pending_timeout; a gate never reboots anything
-            rollout=dataclasses.replace(self.spec.rollout, reboot=RebootPolicy()),
-        )  # fmt: skip
-        executor = Executor(
-            gate_spec, self.run_commands,
-            dataclasses.replace(self.context, run_id=f"{self.context.run_id}-b{batch}"),
-        )  # fmt: skip
+        context = dataclasses.replace(self.context, run_id=gate_run_id(self.context.run_id, batch))
+        executor = Executor(gate_spec(self.spec, gate), self.run_commands, context)
         old = self._executors.get(gate.name)
         if old is not None:
             executor.planner = old.planner  # keep what earlier batches taught about durations

@@ -44,6 +44,7 @@ from fleet.model import (
 from fleet.ports import Clock, Machines, NullRecorder, Recorder, RunCommands, RunObserver
 from fleet.rollout.budget import ErrorBudget
 from fleet.rollout.control import Ended, RunControl, Stage
+from fleet.rollout.record import rollout_record
 from fleet.secrets import Secrets
 
 __all__ = ["AnyioClock", "EngineSettings", "Runner"]
@@ -310,17 +311,8 @@ class Runner:
 
     def record(self) -> RolloutRecord:
         """How the rollout went, for the report."""
-        batches = tuple(
-            b.record(started=b.index in self._started_batches) for b in self.plan.rollout.batches
-        )
-        return RolloutRecord(
-            order=self.plan.rollout.order.value,
-            batches=batches,
-            gates=tuple(self.gate_records),
-            max_errors=self.budget.limit,
-            script_failures=self.budget.failures,
-            platform_failures=self.budget.platform,
-            count_platform_failures=self.budget.count_platform,
+        return rollout_record(
+            self.plan.rollout, self._started_batches, self.gate_records, self.budget
         )
 
     async def _progress_loop(self) -> None:

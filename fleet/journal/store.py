@@ -126,10 +126,12 @@ class Journal:
         *,
         who: str | None = None,
         recipe: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
     ) -> RunWriter:
         """Record a new run, its planned targets and their SELECTED transitions in one durable
         transaction, and return its writer (holding the run's writer lock). ``recipe`` is what
-        the caller needs to rebuild the spec on resume (secret values are scrubbed from it)."""
+        the caller needs to rebuild the spec on resume (secret values are scrubbed from it).
+        ``at``: when it started, if not now (a run made elsewhere, recorded afterwards)."""
         check_run_id(run_id)
         planned = [t if isinstance(t, PlannedTarget) else PlannedTarget(t) for t in targets]
         conn, lock = self._writer_connection(run_id, force=False)
@@ -140,8 +142,9 @@ class Journal:
                 message = f"run {run_id} already exists in {self.path}; use fleet resume"
                 raise JournalError(message)
             who = who or default_who()
+            started = at or self._now()
             record_new_run(
-                conn, self.path, run_id, spec, planned, who=who, at=self._now(), recipe=recipe
+                conn, self.path, run_id, spec, planned, who=who, at=started, recipe=recipe
             )
         except BaseException:
             lock.release()

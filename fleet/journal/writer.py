@@ -168,10 +168,13 @@ class RunWriter:
         ended: str,
         summary: Mapping[str, Any],
         report: Mapping[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
     ) -> None:
-        """Record how the run ended (``completed``, ``halted``, ``canceled`` …), durably."""
+        """Record how the run ended (``completed``, ``halted``, ``canceled`` …), durably;
+        ``at``: when, if not now."""
         values = (
-            iso(self._now()),
+            iso(at or self._now()),
             ended,
             dumps(self._secrets.scrub(dict(summary))),
             None if report is None else dumps(self._secrets.scrub(dict(report))),

@@ -212,6 +212,13 @@ class RunManager:
         finally:
             self._done(launch.job, launch.run_id)
 
+    async def recorded(self, job: str, run_id: str, nominal: datetime) -> None:
+        """A run of ``job`` made elsewhere (fleet on Temporal) ended and is in the journal now:
+        noted as this service's launch of the fire ``nominal`` and evaluated."""
+        self.store.launching(run_id, job, nominal, self._now())
+        self.store.set_launch(run_id, st.ENDED)
+        await self.evaluate(job, run_id)
+
     async def evaluate_left(self) -> None:
         """Compute the regressions and alerts of runs that ended while no one evaluated them."""
         for launch in self.store.unevaluated():

@@ -9,6 +9,10 @@ journal), resume the runs a killed service left, evaluate runs that ended uneval
 pending alert deliveries, then schedule. Stop (SIGTERM or Ctrl-C): no new fires; runs in flight
 get ``drain_s`` to finish, then they are cancelled and stay resumable (the next start resumes
 them); a second signal cancels them at once.
+
+With ``RemoteRuns`` (fleet on Temporal) the schedules fire and the runs run elsewhere: the
+service syncs the schedules, follows them, records each run that ended in its journal and
+evaluates it; it starts no run itself, so stopping it stops no run.
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ import json
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import structlog
@@ -33,9 +37,10 @@ from fleet import __version__
 from fleet.api.history import open_journal
 from fleet.connect import OnSim, open_backend
 from fleet.history import History
+from fleet.journal import Journal
 from fleet.model import ArmCounters
 from fleet.ports import Backend
-from fleet.schedule import LocalScheduler, ScheduleState
+from fleet.schedule import FireLog, LocalScheduler, Scheduler, ScheduleState
 from fleet.serve.app import create_app
 from fleet.serve.deliver import Deliverer, Hooks, Retry
 from fleet.serve.jobs import ServedJob
@@ -46,6 +51,21 @@ from fleet.serve.view import AlertRecord, JobInfo, LiveRun, ServiceInfo
 from fleet.spec import Connection
 
 log = structlog.get_logger("fleet.serve")
+
+
+class RemoteRuns(Protocol):
+    """Scheduled runs that another system fires and runs (fleet on Temporal: the CLI hands in
+    ``fleet.temporal.service.TemporalRuns``). The service then starts no run of its own: it
+    syncs the schedules, and records (``follow``) each run that ended there in its journal
+    and hands it over (``recorded``) to be evaluated — regressions, alerts — like its own."""
+
+    async def connect(self) -> None: ...
+
+    def scheduler(self, fires: FireLog) -> Scheduler: ...
+
+    async def follow(
+        self, journal: Journal, recorded: Callable[[str, str, datetime], Awaitable[None]]
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,7 @@ class ServeOptions:
     drain_s: float = 30.0
     retry: Retry = field(default_factory=Retry)
     token: str | None = None  # the web app's bearer token (required off loopback)
+    remote: RemoteRuns | None = None  # scheduled and run elsewhere (fleet on Temporal)
 
 
 class Service:
@@ -66,7 +87,7 @@ class Service:
 
     def __init__(
         self, info: ServiceInfo, jobs: Sequence[ServedJob], runs: RunManager,
-        scheduler: LocalScheduler, store: ServeStore, backend: Backend,
+        scheduler: Scheduler, store: ServeStore, backend: Backend,
     ) -> None:  # fmt: skip
         self._info = info
         self._jobs = [_job_info(j) for j in jobs]
@@ -171,7 +192,10 @@ async def _run(
         secrets={j.name: _secrets(j) for j in options.jobs},
     )
     deliverer = Deliverer(store, hooks, options.retry)
-    scheduler = LocalScheduler(store)
+    remote = options.remote
+    if remote is not None:
+        await remote.connect()
+    scheduler = LocalScheduler(store) if remote is None else remote.scheduler(store)
     async with anyio.create_task_group() as tg:
         runs = RunManager(jobs, backend, journal, store, options.connection, tg, deliverer.wake)
         info = ServiceInfo(
@@ -192,6 +216,8 @@ async def _run(
         tg.start_soon(_web, server, sock, web_done)
         runs.resume_left()
         await runs.evaluate_left()
+        if remote is not None:
+            tg.start_soon(remote.follow, journal, runs.recorded)
         scheduling = anyio.CancelScope()
         tg.start_soon(_scheduling, scheduler, options.jobs, runs, scheduling)
         _ready(listen, options, emulator)
@@ -216,7 +242,7 @@ def _secrets(job: ServedJob) -> Any:
 
 
 async def _scheduling(
-    scheduler: LocalScheduler, jobs: Sequence[ServedJob], runs: RunManager,
+    scheduler: Scheduler, jobs: Sequence[ServedJob], runs: RunManager,
     scope: anyio.CancelScope,
 ) -> None:  # fmt: skip
     with scope:

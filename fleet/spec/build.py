@@ -46,12 +46,22 @@ from fleet.spec.values import BUILTIN_COMMANDS
 
 
 @dataclass
+class ScriptFiles:
+    """Where ``file:`` scripts come from: the disk (each text read is kept in ``read``, by the
+    name the job gives), or ``given`` texts by that name (a job sent to another machine)."""
+
+    given: Mapping[str, str] | None = None
+    read: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class BuildContext:
     """Where relative script paths start, where secrets come from, and what went wrong."""
 
     base_dir: Path
     env: Mapping[str, str]
     problems: list[Problem] = field(default_factory=list)
+    files: ScriptFiles = field(default_factory=ScriptFiles)
 
     def problem(self, loc: Loc, message: str) -> None:
         self.problems.append((loc, message))
@@ -67,10 +77,15 @@ class BuildContext:
 
 
 def build(
-    data: Any, origin: Origin, env: Mapping[str, str] | None, problems: list[Problem]
+    data: Any,
+    origin: Origin,
+    env: Mapping[str, str] | None,
+    problems: list[Problem],
+    files: ScriptFiles | None = None,
 ) -> JobSpec:
     """Validate ``data`` and build the spec; every problem (``problems`` found earlier, the
-    schema's, the build's) is reported at once in one ``SpecError``, as ``origin`` says."""
+    schema's, the build's) is reported at once in one ``SpecError``, as ``origin`` says.
+    ``files``: where ``file:`` scripts come from (the disk by default)."""
     if not isinstance(data, dict):
         message = "a job spec is a mapping with name, targets and script (see configs/jobs/)"
         raise SpecError(origin.render([((), message)]))
@@ -80,7 +95,9 @@ def build(
     except ValidationError as exc:
         problems = problems + [problem_of(err, data) for err in exc.errors()]
         raise SpecError(origin.render(problems)) from None
-    ctx = BuildContext(origin.base_dir, os.environ if env is None else env, list(problems))
+    ctx = BuildContext(
+        origin.base_dir, os.environ if env is None else env, list(problems), files or ScriptFiles()
+    )
     spec = build_job_spec(job, origin.source, ctx)
     if ctx.problems:
         raise SpecError(origin.render(ctx.problems))
@@ -237,6 +254,11 @@ def _source(src: Source, loc: Loc, os: str | None, ctx: BuildContext) -> ScriptS
 
 
 def _read_script(name: str, loc: Loc, ctx: BuildContext) -> str | None:
+    given = ctx.files.given
+    if given is not None:
+        if name not in given:
+            ctx.problem(loc, f"script file {name} did not come with the job")
+        return given.get(name)
     path = Path(name).expanduser()
     if not path.is_absolute():
         path = ctx.base_dir / path
@@ -254,6 +276,7 @@ def _read_script(name: str, loc: Loc, ctx: BuildContext) -> str | None:
     if not text.strip():
         ctx.problem(loc, f"script file {path} is empty")
         return None
+    ctx.files.read[name] = text
     return text
 
 

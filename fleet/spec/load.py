@@ -19,7 +19,7 @@ from typing import Any
 
 from fleet.errors import SpecError
 from fleet.model import JobSpec
-from fleet.spec.build import build
+from fleet.spec.build import ScriptFiles, build
 from fleet.spec.document import JobDocument, ParsedJob
 from fleet.spec.flags import (
     JobOptions,
@@ -78,11 +78,13 @@ def load_job_spec(
     return load_job(path, env=env, rollout=rollout).spec
 
 
-def file_job_spec(document: JobDocument, env: Mapping[str, str] | None = None) -> JobSpec:
+def file_job_spec(
+    document: JobDocument, env: Mapping[str, str] | None = None, files: ScriptFiles | None = None
+) -> JobSpec:
     """The spec again from a job file's recorded text (``fleet resume``); relative ``file:``
-    scripts still resolve against the job file's directory."""
-    text = document.text or ""
-    return _build_file(text, document.source, Path(document.base_dir), document.overrides, env)
+    scripts still resolve against the job file's directory (or come from ``files``)."""
+    text, base_dir = document.text or "", Path(document.base_dir)
+    return _build_file(text, document.source, base_dir, document.overrides, env, files)
 
 
 def job_from_flags(flags: Mapping[str, Any]) -> ParsedJob:
@@ -110,6 +112,7 @@ def _build_file(
     base_dir: Path,
     overrides: Mapping[str, Any],
     env: Mapping[str, str] | None,
+    files: ScriptFiles | None = None,
 ) -> JobSpec:
     try:
         data, node = yamlpos.parse(text)
@@ -119,4 +122,4 @@ def _build_file(
         message = f"{head}: {where}: {exc.message}" if where else f"{head}: {exc.message}"
         raise SpecError(message) from None
     data = apply_overrides(data, overrides)
-    return build(data, Origin(source, node, base_dir, yamlpos.format_loc), env, [])
+    return build(data, Origin(source, node, base_dir, yamlpos.format_loc), env, [], files)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet.model import JobSpec
-from fleet.spec.build import build
+from fleet.spec.build import ScriptFiles, build
 from fleet.spec.document import JobDocument
 from fleet.spec.flags import (
     JobOptions,
@@ -115,9 +115,11 @@ def _exclude_union(first: Mapping[str, Any], then: Mapping[str, Any]) -> dict[st
     return {k: v for k, v in (("names", names), ("tags", tags)) if v}
 
 
-def flags_job_spec(document: JobDocument, env: Mapping[str, str] | None = None) -> JobSpec:
-    """The spec again from the data recorded for a flags job (``fleet resume``), with the
-    overrides a rerun laid over it."""
+def flags_job_spec(
+    document: JobDocument, env: Mapping[str, str] | None = None, files: ScriptFiles | None = None
+) -> JobSpec:
+    """The spec again from the data recorded for a flags job (``fleet resume``; a worker on
+    Temporal, its script files from ``files``), with the overrides a rerun laid over it."""
     origin = flags_origin(Path(document.base_dir))
     data = apply_overrides(dict(document.data or {}), document.overrides)
-    return build(data, origin, env, [])
+    return build(data, origin, env, [], files)

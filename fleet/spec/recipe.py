@@ -31,6 +31,9 @@ from fleet.spec.load import file_job_spec
 from fleet.spec.overrides import flags_job_spec
 from fleet.util.refs import absolute_ref
 
+#: How much faster than Azure ``--sim``'s emulator runs unless ``--time-scale`` says.
+SIM_TIME_SCALE = 20.0
+
 
 def _absolute(path: Any) -> str | None:
     return None if path is None else str(Path(path).resolve())
@@ -39,7 +42,8 @@ def _absolute(path: Any) -> str | None:
 @dataclass(frozen=True)
 class Connection:
     """Where a run's Azure is: the built-in emulator (``sim``, with its profile and time
-    scale) or ARM (a cloud, or a custom endpoint with its CA). Paths are absolute."""
+    scale) or ARM (a cloud, or a custom endpoint with its CA: an emulator there may run
+    ``time_scale`` times faster than Azure). Paths are absolute."""
 
     sim: bool = False
     profile: str | None = None  # a built-in profile's name, or a profile file's path
@@ -56,7 +60,7 @@ class Connection:
         return cls(
             sim=sim,
             profile=absolute_ref(flags.get("profile") or "demo") if sim else None,
-            time_scale=float(flags.get("time_scale") or 1.0) if sim else 1.0,
+            time_scale=float(flags.get("time_scale") or (SIM_TIME_SCALE if sim else 1.0)),
             subscriptions=tuple(flags.get("subscription") or ()),
             cloud=flags.get("cloud") or "public",
             arm_endpoint=flags.get("arm_endpoint"),

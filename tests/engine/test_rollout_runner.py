@@ -163,14 +163,16 @@ async def test_error_budget_never_exceeded_by_more_than_the_targets_in_flight(
     assert count(report, Status.NOT_STARTED) == 40 - launched > 0
 
 
-async def test_platform_failures_are_counted_apart_and_spend_the_budget_only_if_asked() -> None:
-    def trouble() -> RecordingArm:
-        arm = fleet(6)
-        arm.add(make_target("a-denied"), Behaviour(put_error=FORBIDDEN))
-        arm.add(make_target("a-stopped"), Behaviour(put_error=NOT_RUNNING))
-        arm.add(make_target("a-no-agent"), Behaviour(agent_not_ready=True))
-        return arm
+def trouble() -> RecordingArm:
+    """Six healthy VMs and three platform failures: access denied, not running, no agent."""
+    arm = fleet(6)
+    arm.add(make_target("a-denied"), Behaviour(put_error=FORBIDDEN))
+    arm.add(make_target("a-stopped"), Behaviour(put_error=NOT_RUNNING))
+    arm.add(make_target("a-no-agent"), Behaviour(agent_not_ready=True))
+    return arm
 
+
+async def test_platform_failures_are_counted_apart_and_spend_the_budget_only_if_asked() -> None:
     spec = job(concurrency=1, max_errors=Amount(count=0), order=Order.NAME)
     report = await run(trouble(), spec)
     assert report.ended == "completed" and count(report, Status.SUCCEEDED) == 6

@@ -9,7 +9,6 @@ import uuid
 import pytest
 
 from fleet.temporal.devserver import TemporalInfo
-from tests.infra.temporal_hello import CheckTargets, greet
 
 pytestmark = pytest.mark.anyio
 
@@ -19,6 +18,8 @@ async def test_workflow_with_activities_runs_on_the_dev_server(
 ) -> None:
     from temporalio.client import Client, WorkflowExecutionStatus
     from temporalio.worker import Worker
+
+    from tests.infra.temporal_hello import CheckTargets, greet  # imports temporalio
 
     assert temporal_server.target.startswith("127.0.0.1:")
     client = await Client.connect(temporal_server.target, namespace=temporal_server.namespace)

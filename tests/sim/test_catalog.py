@@ -11,7 +11,9 @@ from fleet.sim import catalog
 from fleet.sim.profile import ProfileError
 from tests.simkit import PROFILES
 
-BUILT_IN = ["bench-10k", "bench-2k", "bench-quick", "bench-throttle", "demo", "large", "small"]
+BUILT_IN = [
+    "bench-10k", "bench-2k", "bench-quick", "bench-throttle", "demo", "large", "pair", "small",
+]  # fmt: skip
 
 
 def test_the_built_ins_are_the_yaml_files_shipped_in_the_package() -> None:
