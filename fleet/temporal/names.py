@@ -23,6 +23,7 @@ from fleet.azure.limits import ARM_PUBLISHED, COMPUTE_PUBLISHED
 
 RUN_WORKFLOW = "fleet-run"
 FIRE_WORKFLOW = "fleet-fire"
+PART_WORKFLOW = "fleet-part"
 
 PREPARE = "fleet.prepare"
 LAUNCH = "fleet.launch"
@@ -49,8 +50,7 @@ WATCH_CHUNK = 200
 #: a worker busy with its activities gives its workflows a share of one core, and a task that
 #: times out is replayed from the start of the history next, which takes longer still. The
 #: server fails a task long before that when more than 100 events buffer up meanwhile
-#: (``history.maximumBufferedEventsBatch``), hence a run's limit on subscriptions (README,
-#: "Running at scale").
+#: (``history.maximumBufferedEventsBatch``), hence the run's parts (``PART_WORKFLOW``).
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=60)
 
 
@@ -64,6 +64,11 @@ def reads_queue(subscription: str) -> str:
 
 def run_workflow_id(run_id: str) -> str:
     return f"fleet-run-{run_id}"
+
+
+def part_workflow_id(run_id: str, number: int, subscription: str) -> str:
+    """A run's ``number``-th part (one pass of one subscription): not a run's id."""
+    return f"fleet-part-{run_id}-{number}-{subscription.lower()}"
 
 
 def run_id_of(workflow_id: str) -> str | None:

@@ -18,6 +18,11 @@ chunks already on their way still send their PUTs (32 PUTs per subscription agai
 locally; about two seconds of the write queue's rate against a faster emulator).
 A cancel (or a stop's grace running out) turns every watch into an interrupt: the command is
 read once more and deleted (cancel) or left running (grace).
+
+With ``parts`` (a run workflow's child workflows) a pass does none of that itself: each
+subscription's targets go to a part (a ``Rollout`` there runs them with ``part``), which gets a
+share of ``limit`` (``_shares``) and what is left of the error budget; the run records their
+results as they come back, halts on its own budget, and passes every change of its control on.
 """
 
 from __future__ import annotations
@@ -71,6 +76,10 @@ class Unit:
     def to_json(self) -> dict[str, object] | None:
         return None if self.gate is None else {"gate": self.gate, "batch": self.batch}
 
+    @classmethod
+    def from_json(cls, raw: dict[str, object] | None) -> Unit:
+        return JOB if raw is None else cls(str(raw["gate"]), int(str(raw["batch"])))
+
 
 JOB = Unit()
 
@@ -117,6 +126,23 @@ class Work(Protocol):
     async def tidy(
         self, unit: Unit, results: Sequence[TargetResult]
     ) -> tuple[list[TargetResult], ArmCounters]: ...
+
+
+class Parts(Protocol):
+    """Where a pass's targets of one subscription run when a rollout hands them off: a child
+    workflow per subscription in a run workflow (``fleet.temporal.workflows``)."""
+
+    async def run(
+        self, unit: Unit, targets: Sequence[Target], limit: int, spend: int | None
+    ) -> tuple[list[TargetResult], ArmCounters, set[str]]:
+        """The final results of ``targets`` (one subscription's), at most ``limit`` in
+        flight, and the (lower-cased) ids of those Azure accepted; ``spend``: the failures it
+        may spend before it stops launching (None: no budget)."""
+        ...
+
+    def tell(self, control: RunControl) -> None:
+        """The run's control changed (a halt, stop or cancel): pass it on to the parts running."""
+        ...
 
 
 class _LoopClock:
@@ -196,10 +222,13 @@ class Rollout:
         control: RunControl | None = None,
         script: tuple[ScriptIdentity, ...] = (),
         simulated: bool = False,
+        parts: Parts | None = None,
     ) -> None:
         """``script``, ``simulated``: what the report says was sent, and to what (the
-        workflow's view of the job has no script)."""
+        workflow's view of the job has no script). ``parts``: run each pass's targets of a
+        subscription there (``part``), deciding only between passes and on what they end."""
         self.plan, self.spec, self.work, self.now = plan, plan.spec, work, now
+        self.parts = parts
         self.script, self.simulated = script, simulated
         policy = plan.spec.rollout
         self.time_scale = max(time_scale, 1e-9)
@@ -222,9 +251,14 @@ class Rollout:
         self._grace = asyncio.Event()  # a stop with a grace period began
         self._interrupting = asyncio.Event()  # watches turn into interrupts
         self._passes: list[_Pass] = []
+        self._accepted: set[str] = set()  # the job's targets Azure accepted
 
     def progress(self) -> Progress:
         return self.tally.snapshot()
+
+    def launched(self) -> set[str]:
+        """The (lower-cased) ids of the job's targets Azure accepted."""
+        return set(self._accepted)
 
     async def run(self) -> RunReport:
         """Run the plan to its end and say how it went."""
@@ -292,8 +326,73 @@ class Rollout:
             reason = f"interrupted: {reason}"
         return GateRecord(gate.name, batch, passed, reason, tuple(t.id for t in targets))
 
+    async def part(self, unit: Unit, targets: list[Target], limit: int) -> list[TargetResult]:
+        """One subscription's share of a pass (in a child workflow): ``targets`` of ``unit``
+        to their final results, under this rollout's control and budget (``launched`` says
+        which Azure accepted)."""
+        self.tally.start()
+        if self.control.stage is not Stage.RUNNING:
+            self._on_control(self.control)
+        async with asyncio.TaskGroup() as tg:
+            timer = tg.create_task(self._grace_timer())
+            done = await self._pass(unit, targets, limit)
+            timer.cancel()
+        return [done[t.id.lower()] for t in targets]
+
+    async def _in_parts(
+        self, parts: Parts, unit: Unit, targets: list[Target], limit: int
+    ) -> dict[str, TargetResult]:
+        """A pass handed off per subscription: each gets its share of ``limit`` and what is
+        left of the error budget; a halt here reaches them through ``Parts.tell``."""
+        state = _Pass(unit, limit, _Waiting(()))
+        by_sub: dict[str, list[Target]] = {}
+        for target in targets:
+            by_sub.setdefault(target.subscription.lower(), []).append(target)
+        shares = _shares(limit, [len(t) for t in by_sub.values()])
+        slots = asyncio.Semaphore(max(1, min(limit, len(by_sub))))
+        async with asyncio.TaskGroup() as tg:
+            for sub_targets, share in zip(by_sub.values(), shares, strict=True):
+                tg.create_task(self._part(parts, state, sub_targets, share, slots))
+        return state.results
+
+    async def _part(
+        self,
+        parts: Parts,
+        state: _Pass,
+        targets: list[Target],
+        limit: int,
+        slots: asyncio.Semaphore,
+    ) -> None:
+        async with slots:
+            await self._part_now(parts, state, targets, limit)
+
+    async def _part_now(
+        self, parts: Parts, state: _Pass, targets: list[Target], limit: int
+    ) -> None:
+        if state.unit is JOB and not self.control.launching_allowed:
+            reason = self.control.not_started_reason
+            for target in targets:
+                self._final(state, TargetResult(target, Status.NOT_STARTED, reason=reason))
+            return
+        spend = None
+        if state.unit is JOB and self.budget.limit is not None:
+            spend = self.budget.limit - self.budget.spent
+        try:
+            results, arm, launched = await parts.run(state.unit, targets, limit, spend)
+        except Exception as exc:  # the part gave up: what it sent is unknown
+            why = _why(exc)
+            reason = f"the subscription's part failed ({why}); run commands may have been sent"
+            results, arm, launched = [_error(t, reason) for t in targets], ArmCounters(), set()
+        self.arm = arm_sum(self.arm, arm)
+        for result in results:
+            if state.unit is JOB and result.target.id.lower() in launched:
+                self.tally.transition(result.target, TargetState.LAUNCHED)
+            self._final(state, result)
+
     async def _pass(self, unit: Unit, targets: list[Target], limit: int) -> dict[str, TargetResult]:
         """Run ``targets`` of ``unit`` with at most ``limit`` in flight; their final results."""
+        if self.parts is not None:
+            return await self._in_parts(self.parts, unit, targets, limit)
         state = _Pass(unit, limit, _Waiting(targets))
         self._passes.append(state)
         try:
@@ -350,6 +449,7 @@ class Rollout:
                 flights.append(launch.flight)
                 if state.unit is JOB:
                     self.tally.transition(launch.target, TargetState.LAUNCHED)
+                    self._accepted.add(launch.target.id.lower())
             elif launch.result is not None:
                 self._final(state, launch.result, taken=True)
         for start in range(0, len(flights), WATCH_CHUNK):
@@ -481,6 +581,8 @@ class Rollout:
             self._interrupting.set()
 
     def _on_control(self, control: RunControl) -> None:
+        if self.parts is not None:
+            self.parts.tell(control)
         if control.stage is not Stage.RUNNING:
             self._stopped.set()
             self._changed.set()
@@ -505,6 +607,21 @@ class Rollout:
             reboot=self.spec.rollout.reboot.mode.value, script=self.script,
             simulated=self.simulated,
         )  # fmt: skip
+
+
+def _shares(limit: int, sizes: Sequence[int]) -> list[int]:
+    """``limit`` slots shared by parts of ``sizes`` targets: one each, the rest in proportion
+    to what each has beyond one (largest remainder), never more in all than ``limit``; with no
+    more slots than parts, one each and only ``limit`` parts at once (``_in_parts``)."""
+    if limit <= len(sizes):
+        return [1] * len(sizes)
+    rest, beyond = limit - len(sizes), [max(0, size - 1) for size in sizes]
+    exact = [rest * b / (sum(beyond) or 1) for b in beyond]
+    shares = [math.floor(e) for e in exact]
+    by_remainder = sorted(range(len(sizes)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_remainder[: rest - sum(shares)]:
+        shares[i] += 1
+    return [min(1 + share, size) for share, size in zip(shares, sizes, strict=True)]
 
 
 def _error(target: Target, reason: str) -> TargetResult:

@@ -32,7 +32,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from fleet.ports import Backend
 from fleet.temporal import names
 from fleet.temporal.activities import RunActivities
-from fleet.temporal.workflows import FireWorkflow, RunWorkflow
+from fleet.temporal.workflows import FireWorkflow, PartWorkflow, RunWorkflow
 
 log = structlog.get_logger("fleet.temporal")
 
@@ -76,7 +76,8 @@ def workers(client: Client, backend: Backend, plan: WorkerPlan) -> list[Worker]:
     activities = RunActivities(backend)
     found = [
         Worker(
-            client, task_queue=names.CONTROL_QUEUE, workflows=[RunWorkflow, FireWorkflow],
+            client, task_queue=names.CONTROL_QUEUE,
+            workflows=[RunWorkflow, PartWorkflow, FireWorkflow],
             activities=[activities.prepare], workflow_runner=_sandbox(),
             disable_eager_activity_execution=True, graceful_shutdown_timeout=SHUTDOWN_GRACE,
         )

@@ -144,13 +144,18 @@ def test_a_worker_killed_right_after_a_put_never_runs_a_script_twice(
 
 
 async def retried_activities(space: Space, run_id: str) -> int:
-    """Activities of the run that a second attempt started (the first one's worker died)."""
+    """Activities of the run (in its parts, the child workflows) that a second attempt started
+    (the first one's worker died)."""
     from fleet.temporal.connection import connect
 
     client = await connect(space.target, space.namespace)
-    handle = client.get_workflow_handle(f"fleet-run-{run_id}")
-    retried = 0
-    async for event in handle.fetch_history_events():
-        if event.HasField("activity_task_started_event_attributes"):
-            retried += event.activity_task_started_event_attributes.attempt > 1
+    workflow_ids, retried = [f"fleet-run-{run_id}"], 0
+    while workflow_ids:
+        handle = client.get_workflow_handle(workflow_ids.pop())
+        async for event in handle.fetch_history_events():
+            if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
+                child = event.start_child_workflow_execution_initiated_event_attributes
+                workflow_ids.append(child.workflow_id)
+            if event.HasField("activity_task_started_event_attributes"):
+                retried += event.activity_task_started_event_attributes.attempt > 1
     return retried
