@@ -103,6 +103,15 @@ def follow_control(control: RunControl, raw: Json) -> None:
         control.cancel()
 
 
+def part_plan(plan: RunPlan, targets: Sequence[Target]) -> RunPlan:
+    """What a part is given of the run's plan: its targets, as one batch."""
+    batch = Batch(1, None, tuple(targets))
+    return replace(
+        plan, selected=tuple(targets), skipped=(), sentinels=(),
+        rollout=RolloutPlan(plan.rollout.order, (batch,)),
+    )  # fmt: skip
+
+
 PART_PROGRESS_S = 5.0
 PART_COUNTS = ("launched", "running", "succeeded", "failed")
 
@@ -118,14 +127,6 @@ class ChildParts:
         self.subscriptions = len({t.subscription.lower() for t in plan.selected})
         self._signals: list[asyncio.Future[Any]] = []
 
-    def _plan(self, targets: Sequence[Target]) -> Json:
-        batch = Batch(1, None, tuple(targets))
-        part = replace(
-            self.plan, selected=tuple(targets), skipped=(), sentinels=(),
-            rollout=RolloutPlan(self.plan.rollout.order, (batch,)),
-        )  # fmt: skip
-        return plan_to_json(part)
-
     async def run(
         self, unit: Unit, targets: Sequence[Target], limit: int, spend: int | None
     ) -> tuple[list[TargetResult], ArmCounters, set[str]]:
@@ -134,8 +135,8 @@ class ChildParts:
         sent = control_to_json(self.control)
         payload = {
             "job": self.payload["job"], "settings": self.payload.get("settings") or {},
-            "plan": self._plan(targets), "unit": unit.to_json(), "limit": limit,
-            "spend": spend, "control": sent, "progress_s": self.progress_s(unit),
+            "plan": plan_to_json(part_plan(self.plan, targets)), "unit": unit.to_json(),
+            "limit": limit, "spend": spend, "control": sent, "progress_s": self.progress_s(unit),
         }  # fmt: skip
         handle = await workflow.start_child_workflow(
             names.PART_WORKFLOW, payload, id=child_id, task_queue=names.CONTROL_QUEUE,

@@ -15,13 +15,26 @@ import pytest
 
 from fleet.api import Backend, prepare, run_async
 from fleet.engine.runner import EngineSettings
-from fleet.model import Amount, Cleanup, HealthGate, JobSpec, Order, RunReport
+from fleet.model import (
+    Amount,
+    ArmCounters,
+    Cleanup,
+    HealthGate,
+    JobSpec,
+    Order,
+    RunPlan,
+    RunReport,
+    Target,
+    TargetResult,
+)
+from fleet.rollout.budget import ErrorBudget
 from fleet.rollout.control import RunControl
 from fleet.temporal import names
 from fleet.temporal.activities import RunActivities
 from fleet.temporal.codec import Json, plan_from_json, plan_to_json
-from fleet.temporal.rollout import Rollout
+from fleet.temporal.rollout import Rollout, Unit
 from fleet.temporal.work import ActivityWork
+from fleet.temporal.workflows import control_to_json, follow_control, part_plan
 from tests.engine.test_rollout_runner import RecordingArm, fleet, job, script, trouble
 from tests.fakes import VIRTUAL_TIME, Behaviour, make_target
 
@@ -63,8 +76,39 @@ async def on_engine(arm: RecordingArm, spec: JobSpec, delays: Sequence[float]) -
     return report
 
 
+class InProcessParts:
+    """``Parts`` as the run workflow's children do it (``PartWorkflow``), in this process: a
+    ``Rollout.part`` on the part's plan, with the run's control passed on and what is left of
+    its error budget."""
+
+    def __init__(self, plan: RunPlan, work: ActivityWork, control: RunControl) -> None:
+        self.plan, self.work, self.control = plan, work, control
+        self.running: list[RunControl] = []
+        self.started = 0
+
+    async def run(
+        self, unit: Unit, targets: Sequence[Target], limit: int, spend: int | None
+    ) -> tuple[list[TargetResult], ArmCounters, set[str]]:
+        self.started += 1
+        plan = plan_from_json(plan_to_json(part_plan(self.plan, targets)))
+        control = RunControl(cancel_running=plan.spec.rollout.cancel_running)
+        follow_control(control, control_to_json(self.control))
+        rollout = Rollout(plan, self.work, now=lambda: datetime.now(UTC), control=control)
+        rollout.budget = ErrorBudget(spend, plan.spec.rollout.count_platform_failures)
+        self.running.append(control)
+        try:
+            results = await rollout.part(unit, list(plan.selected), limit)
+        finally:
+            self.running.remove(control)
+        return results, rollout.arm, rollout.launched()
+
+    def tell(self, control: RunControl) -> None:
+        for part in self.running:
+            follow_control(part, control_to_json(control))
+
+
 async def on_workflow_rollout(
-    arm: RecordingArm, spec: JobSpec, delays: Sequence[float]
+    arm: RecordingArm, spec: JobSpec, delays: Sequence[float], *, in_parts: bool = False
 ) -> RunReport:
     backend = Backend(arm, arm)
     plan = await prepare(spec, backend, run_id="run-1")
@@ -72,11 +116,14 @@ async def on_workflow_rollout(
     activities = RunActivities(backend, job_spec=lambda _job: spec)
     work = ActivityWork(_call(activities), {"name": spec.name}, plan.run_id)  # type: ignore[arg-type]
     control = RunControl(cancel_running=spec.rollout.cancel_running)
-    rollout = Rollout(plan, work, now=lambda: datetime.now(UTC), control=control)
+    parts = InProcessParts(plan, work, control) if in_parts else None
+    rollout = Rollout(plan, work, now=lambda: datetime.now(UTC), control=control, parts=parts)
     async with anyio.create_task_group() as tg:
         tg.start_soon(_interrupts, control, delays)
         report = await rollout.run()
         tg.cancel_scope.cancel()
+    if parts is not None:
+        assert parts.started >= len(plan.rollout.batches if report.ended == "completed" else [1])
     return report
 
 
@@ -174,12 +221,17 @@ def decided(report: RunReport) -> dict[str, object]:
     }  # fmt: skip
 
 
+@pytest.mark.parametrize("in_parts", [False, True], ids=["rollout", "in-parts"])
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-async def test_the_workflow_rollout_decides_what_the_engine_decides(scenario: str) -> None:
+async def test_the_workflow_rollout_decides_what_the_engine_decides(
+    scenario: str, in_parts: bool
+) -> None:
+    """``in-parts``: as a run workflow does it, each pass handed to a part per subscription
+    (one subscription here: one part per pass, with the whole concurrency and budget)."""
     make, spec, interrupts = SCENARIOS[scenario]
     engine_arm, workflow_arm = make(), make()
     engine = await on_engine(engine_arm, spec, interrupts)
-    workflow = await on_workflow_rollout(workflow_arm, spec, interrupts)
+    workflow = await on_workflow_rollout(workflow_arm, spec, interrupts, in_parts=in_parts)
     assert decided(workflow) == decided(engine)
     assert {n: [(i.run_command, i.run_id) for i in p] for n, p in workflow_arm.puts.items()} == {
         n: [(i.run_command, i.run_id) for i in p] for n, p in engine_arm.puts.items()
