@@ -44,7 +44,7 @@ chromium:
 	fi
 
 test: install
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 3 --dist worksteal
 
 # ruff, the import contracts (the layers: pyproject.toml [tool.importlinter]) and mypy
 # (strict on the core packages: pyproject.toml [tool.mypy]).
