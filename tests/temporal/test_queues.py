@@ -49,6 +49,10 @@ async def test_workers_set_the_server_side_limit_and_unserved_runs_are_refused(
     east, west = (s.id for s in profile.subscriptions)
     async with on_temporal(space, profile, time_scale=20, subscriptions=[[east]]) as fleet:
         limit = await applied_limit(fleet.client, east)
+        # the worker's read queue poller may register a moment after its write queue's
+        with anyio.fail_after(60):
+            while await unserved(fleet.client, [east]):  # noqa: ASYNC110 - the server's state
+                await anyio.sleep(0.2)
         missing = await unserved(fleet.client, [east, west])
         plan = await prepare(job("refused"), fleet.backend)  # both subscriptions' targets
         with pytest.raises(ConnectionSetupError, match=f"no fleet worker serves {west}"):
