@@ -10,19 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio
 import pytest
 from azure.core.exceptions import HttpResponseError
 
 from fleet.azure.action_commands import AzureActionCommands
-from fleet.azure.backend import RETRY_TOTAL
-from fleet.azure.bucket_set import BucketSet
 from fleet.azure.catalog import AzureCommandCatalog
-from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
-from fleet.azure.limits import ThrottleLimits
-from fleet.azure.throttle_state import ThrottleState
 from fleet.model import (
     RUN_ID_PARAMETER,
     CallError,
@@ -36,6 +30,7 @@ from fleet.model import (
 )
 from fleet.sim.emulator import Emulator
 from tests import simkit
+from tests.azure.wired import arm_clients, set_faults
 
 pytestmark = pytest.mark.anyio
 
@@ -59,20 +54,9 @@ def _target(emu: Emulator) -> Target:
 
 @asynccontextmanager
 async def action_commands(emu: Emulator) -> AsyncIterator[AzureActionCommands]:
-    """Clients wired as ``azure_backend`` wires them (its retry budget), with a short backoff."""
-    throttle = ThrottleState(BucketSet(ThrottleLimits.published(0.9, time_scale=50)))
-    conn = ArmConnection(
-        StaticTokenCredential(emu.token), endpoint=emu.info.endpoint, ca_cert=emu.info.ca_cert,
-        throttle=throttle,
-        client_kwargs={"retry_total": RETRY_TOTAL, "retry_backoff_factor": 0.01},
-    )  # fmt: skip
-    async with ArmClients(conn) as clients:
+    """Clients wired as ``azure_backend`` wires them (tests/azure/wired.py)."""
+    async with arm_clients(emu) as clients:
         yield AzureActionCommands(clients, AzureCommandCatalog(clients))
-
-
-async def _faults(emu: Emulator, faults: dict[str, Any]) -> None:
-    async with simkit.raw(emu, token=None) as s, s.put("/_sim/faults", json=faults) as r:
-        assert r.status == 200, await r.text()
 
 
 async def _posts(emu: Emulator) -> int:
@@ -88,7 +72,7 @@ async def test_a_post_answered_5xx_is_sent_once_where_azure_core_would_re_send_i
     leaves once; the control — the same client's ``begin_run_command`` without it — shows the
     emulator's answer is one azure-core does re-send (so the first count can fail)."""
     async with Emulator(simkit.profile("small"), time_scale=50) as emu, action_commands(emu) as ac:
-        await _faults(emu, {"transient": {"rate": 1.0, "statuses": [status]}})
+        await set_faults(emu, {"transient": {"rate": 1.0, "statuses": [status]}})
         answer = await ac.put(_target(emu), INVOCATION)
         once = await _posts(emu)
         compute = ac.clients.compute(_target(emu).subscription)
@@ -107,10 +91,10 @@ async def test_a_post_answered_5xx_is_sent_once_where_azure_core_would_re_send_i
 async def test_a_post_whose_answer_is_lost_after_processing_is_sent_once_and_found() -> None:
     async with Emulator(simkit.profile("small"), time_scale=50) as emu, action_commands(emu) as ac:
         resets = {"rate": 1.0, "after_processing": 1.0, "operations": [POSTS]}
-        await _faults(emu, {"connection_resets": resets})
+        await set_faults(emu, {"connection_resets": resets})
         answer = await ac.put(_target(emu), INVOCATION)
         posts = await _posts(emu)
-        await _faults(emu, {})
+        await set_faults(emu, {})
         seen: list[RunView | CallError] = []
         with anyio.fail_after(30):
             while not (seen and isinstance(seen[-1], RunView) and seen[-1].terminal):

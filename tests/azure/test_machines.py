@@ -8,20 +8,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
 
-from fleet.azure.backend import RETRY_TOTAL
-from fleet.azure.bucket_set import BucketSet
-from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
-from fleet.azure.limits import ThrottleLimits
 from fleet.azure.machines import AzureMachines
-from fleet.azure.throttle_state import ThrottleState
 from fleet.model import MachineView, RestartAccepted, Target, TargetKind
 from fleet.sim.clock import ManualClock
 from fleet.sim.emulator import Emulator
 from tests import simkit
+from tests.azure.wired import arm_clients, set_faults
 
 pytestmark = pytest.mark.anyio
 RG = "rg-small"
@@ -59,20 +54,9 @@ def instance(emu: Emulator, index: str = "1") -> Target:
 
 @asynccontextmanager
 async def machines(emu: Emulator) -> AsyncIterator[AzureMachines]:
-    """Clients wired as ``azure_backend`` wires them (its retry budget), with a short backoff."""
-    throttle = ThrottleState(BucketSet(ThrottleLimits.published(0.9, time_scale=50)))
-    conn = ArmConnection(
-        StaticTokenCredential(emu.token), endpoint=emu.info.endpoint, ca_cert=emu.info.ca_cert,
-        throttle=throttle,
-        client_kwargs={"retry_total": RETRY_TOTAL, "retry_backoff_factor": 0.01},
-    )  # fmt: skip
-    async with ArmClients(conn) as clients:
+    """Clients wired as ``azure_backend`` wires them (tests/azure/wired.py)."""
+    async with arm_clients(emu) as clients:
         yield AzureMachines(clients)
-
-
-async def _faults(emu: Emulator, faults: dict[str, Any]) -> None:
-    async with simkit.raw(emu, token=None) as s, s.put("/_sim/faults", json=faults) as r:
-        assert r.status == 200, await r.text()
 
 
 async def test_restart_and_the_instance_view_of_a_vm_and_an_instance() -> None:
@@ -106,7 +90,7 @@ async def test_a_restart_answered_5xx_leaves_once() -> None:
     """azure-core re-sends a POST answered 500/503/504 (``_is_method_retryable``); a restart is
     made with SEND_ONCE, so the engine alone decides, after reading the instance view."""
     async with Emulator(PROFILE, time_scale=50) as emu, machines(emu) as m:
-        await _faults(emu, {"transient": {"rate": 1.0, "statuses": [503]}})
+        await set_faults(emu, {"transient": {"rate": 1.0, "statuses": [503]}})
         error = await m.restart(vm(emu))
         view = await m.view(vm(emu))
         stats = await simkit.ground_truth(emu)

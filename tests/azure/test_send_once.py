@@ -10,18 +10,12 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import aiohttp
 import pytest
 
-from fleet.azure.backend import RETRY_TOTAL
-from fleet.azure.bucket_set import BucketSet
-from fleet.azure.clients import ArmClients, ArmConnection, StaticTokenCredential
-from fleet.azure.limits import ThrottleLimits
 from fleet.azure.run_commands import AzureRunCommands
 from fleet.azure.send_once import send_writes_once
-from fleet.azure.throttle_state import ThrottleState
 from fleet.model import (
     RUN_ID_PARAMETER,
     Invocation,
@@ -34,6 +28,7 @@ from fleet.model import (
 )
 from fleet.sim.emulator import Emulator
 from tests import simkit
+from tests.azure.wired import arm_clients, set_faults
 
 pytestmark = pytest.mark.anyio
 
@@ -59,20 +54,9 @@ INVOCATION = Invocation(
 
 @asynccontextmanager
 async def run_commands(emu: Emulator) -> AsyncIterator[AzureRunCommands]:
-    """Clients wired as ``azure_backend`` wires them (its retry budget), with a short backoff."""
-    throttle = ThrottleState(BucketSet(ThrottleLimits.published(0.9, time_scale=50)))
-    conn = ArmConnection(
-        StaticTokenCredential(emu.token), endpoint=emu.info.endpoint, ca_cert=emu.info.ca_cert,
-        throttle=throttle,
-        client_kwargs={"retry_total": RETRY_TOTAL, "retry_backoff_factor": 0.01},
-    )  # fmt: skip
-    async with ArmClients(conn) as clients:
+    """Clients wired as ``azure_backend`` wires them (tests/azure/wired.py)."""
+    async with arm_clients(emu) as clients:
         yield AzureRunCommands(clients)
-
-
-async def _faults(emu: Emulator, faults: dict[str, Any]) -> None:
-    async with simkit.raw(emu, token=None) as s, s.put("/_sim/faults", json=faults) as r:
-        assert r.status == 200, await r.text()
 
 
 async def _requests(emu: Emulator, operation: str) -> int:
@@ -82,11 +66,11 @@ async def _requests(emu: Emulator, operation: str) -> int:
 async def test_a_put_whose_answer_is_lost_after_processing_is_sent_once() -> None:
     async with Emulator(simkit.profile("small"), time_scale=50) as emu:
         async with run_commands(emu) as rc:
-            await _faults(emu, {"connection_resets": {"rate": 1.0, "after_processing": 1.0}})
+            await set_faults(emu, {"connection_resets": {"rate": 1.0, "after_processing": 1.0}})
             error = await rc.put(_target(emu), INVOCATION)
             assert error is not None and error.status == 0 and error.transient
             assert await _requests(emu, PUTS) == 1  # neither azure-core nor aiohttp re-sent it
-            await _faults(emu, {})
+            await set_faults(emu, {})
             view = await rc.get(_target(emu), INVOCATION.run_command)
         truth = await simkit.ground_truth(emu, "executions")
     assert isinstance(view, RunView) and view.run_id == "run-once"  # it did arrive
@@ -95,7 +79,7 @@ async def test_a_put_whose_answer_is_lost_after_processing_is_sent_once() -> Non
 
 async def test_a_put_answered_5xx_is_sent_once_while_reads_are_retried() -> None:
     async with Emulator(simkit.profile("small"), time_scale=50) as emu, run_commands(emu) as rc:
-        await _faults(emu, {"transient": {"rate": 1.0, "statuses": [503]}})
+        await set_faults(emu, {"transient": {"rate": 1.0, "statuses": [503]}})
         error = await rc.put(_target(emu), INVOCATION)
         read = await rc.get(_target(emu), INVOCATION.run_command)
         puts, gets = await _requests(emu, PUTS), await _requests(emu, GETS)
@@ -124,7 +108,7 @@ async def test_aiohttp_resends_a_dropped_put_unless_the_middleware_stops_it(
     body = {"location": "eastus", "properties": {"source": {"script": "echo hi"}}}
     async with Emulator(simkit.profile("small"), time_scale=50) as emu:
         path = simkit.vm_path(emu.info.subscriptions[0], RG, VM) + "/runCommands/dropped"
-        await _faults(emu, {"connection_resets": {"rate": 1.0, "after_processing": 1.0}})
+        await set_faults(emu, {"connection_resets": {"rate": 1.0, "after_processing": 1.0}})
         async with _session(emu, middleware=middleware) as s:
             with pytest.raises(aiohttp.ClientConnectionError):
                 async with s.put(path, params={"api-version": simkit.COMPUTE_API}, json=body):
