@@ -23,6 +23,9 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+import azure.mgmt.compute
+import azure.mgmt.resource.resources
+import azure.mgmt.resourcegraph
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.pipeline.policies import AsyncHTTPPolicy
 from azure.core.pipeline.transport import AioHttpTransport
@@ -30,11 +33,16 @@ from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
 from azure.mgmt.resourcegraph.aio import ResourceGraphClient
 
+from fleet.azure.pipeline import management_policies
 from fleet.azure.send_once import send_writes_once
 from fleet.azure.throttle_policy import ThrottlePolicy
 from fleet.azure.throttle_state import ThrottleState
 
 ARM_SCOPE = "https://management.azure.com/.default"
+# The SDKs' own user-agent monikers, as each client's configuration sets them
+_COMPUTE = f"mgmt-compute/{azure.mgmt.compute.__version__}"
+_RESOURCES = f"mgmt-resource/{azure.mgmt.resource.resources.__version__}"
+_GRAPH = f"mgmt-resourcegraph/{azure.mgmt.resourcegraph.__version__}"
 
 
 class StaticTokenCredential:
@@ -117,8 +125,9 @@ class ArmClients:
         policies.extend(_own(p) for p in self.conn.client_kwargs.get("per_retry_policies", ()))
         return policies
 
-    def _kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for one new client (called once per client built)."""
+    def _kwargs(self, sdk_moniker: str, *, decode: bool) -> dict[str, Any]:
+        """Keyword arguments for one new client (called once per client built): its pipeline is
+        ``fleet.azure.pipeline``'s trimmed one unless the connection gives ``policies``."""
         kwargs: dict[str, Any] = {
             "base_url": self.conn.endpoint,
             "credential_scopes": list(self.conn.credential_scopes),
@@ -133,13 +142,18 @@ class ArmClients:
         policies = self._per_retry_policies()
         if policies:
             kwargs["per_retry_policies"] = policies
+        if "policies" not in kwargs:
+            scopes = kwargs["credential_scopes"]
+            kwargs["policies"] = management_policies(
+                self.conn.credential, scopes, sdk_moniker, decode=decode, options=kwargs
+            )
         return kwargs
 
     def compute(self, subscription: str) -> ComputeManagementClient:
         key = subscription.lower()
         if key not in self._compute:
             self._compute[key] = ComputeManagementClient(
-                self.conn.credential, subscription, **self._kwargs()
+                self.conn.credential, subscription, **self._kwargs(_COMPUTE, decode=False)
             )
         return self._compute[key]
 
@@ -147,14 +161,16 @@ class ArmClients:
         key = subscription.lower()
         if key not in self._resources:
             self._resources[key] = ResourceManagementClient(
-                self.conn.credential, subscription, **self._kwargs()
+                self.conn.credential, subscription, **self._kwargs(_RESOURCES, decode=True)
             )
         return self._resources[key]
 
     @property
     def graph(self) -> ResourceGraphClient:
         if self._graph is None:
-            self._graph = ResourceGraphClient(self.conn.credential, **self._kwargs())
+            self._graph = ResourceGraphClient(
+                self.conn.credential, **self._kwargs(_GRAPH, decode=True)
+            )
         return self._graph
 
     async def __aenter__(self) -> ArmClients:
