@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from fleet.azure.bucket_model import BucketLimits
 from fleet.azure.compute_counters import RESOURCE, Scope, attribute, refused_scopes
@@ -42,6 +43,7 @@ class BucketSet:
         self._clock = clock
         self._sleep = sleep
         self._buckets: dict[str, Bucket] = {}
+        self._routes: dict[tuple[RequestClass, str | None], _Route] = {}
         self._remembered: dict[str, tuple[float, float]] = {}  # name -> (level, clock time)
         self._peers: Callable[[str], int] = lambda name: 1
 
@@ -100,14 +102,22 @@ class BucketSet:
 
     def buckets_for(self, request_class: RequestClass, region: str | None) -> list[Bucket]:
         """Most specific first, so a token of the shared ARM bucket is taken just before sending."""
-        region = region or request_class.region
-        found = (
-            self._compute_resource(request_class),
-            self._compute_sub(request_class, region),
-            self.arm_bucket(request_class),
-            self.graph_bucket(request_class),
-        )
-        return [b for b in found if b is not None]
+        return list(self._route(request_class, region).buckets)
+
+    def _route(self, request_class: RequestClass, region: str | None) -> _Route:
+        """The buckets of one kind of request, found once (every request asks twice: #16)."""
+        key = (request_class, region)
+        route = self._routes.get(key)
+        if route is None:
+            region = region or request_class.region
+            route = _Route(
+                self._compute_resource(request_class),
+                self._compute_sub(request_class, region),
+                self.arm_bucket(request_class),
+                self.graph_bucket(request_class),
+            )
+            self._routes[key] = route
+        return route
 
     def settle(
         self,
@@ -123,7 +133,7 @@ class BucketSet:
         counts = {} if info is None else self.counts(request_class, region, info)
         for bucket in buckets:
             bucket.answered(counts.get(bucket.name), charged=charged)
-        graph = self.graph_bucket(request_class)
+        graph = self._route(request_class, region).graph
         resets = info.graph_resets_after_s if info and info.graph_remaining == 0 else None
         if graph is not None and resets:
             graph.pause(resets)
@@ -132,24 +142,20 @@ class BucketSet:
         self, request_class: RequestClass, region: str | None, info: RateLimitInfo
     ) -> dict[str, int]:
         """Bucket name -> the count the headers attribute to it (what can be attributed only)."""
-        region = region or request_class.region
+        route = self._route(request_class, region)
         found: dict[str, int] = {}
-        arm, kind = self.arm_bucket(request_class), request_class.arm_kind
+        arm, kind = route.arm, request_class.arm_kind
         if arm is not None and kind:
             known = [info.arm[k] for k in (kind, f"global-{kind}") if k in info.arm]
             if known:
                 found[arm.name] = min(known)
-        for scope, count in self._compute_counts(request_class, region, info).items():
-            bucket = (
-                self._compute_resource(request_class)
-                if scope == RESOURCE
-                else self._compute_sub(request_class, region)
-            )
-            if bucket is not None:
-                found[bucket.name] = count
-        graph = self.graph_bucket(request_class)
-        if graph is not None and info.graph_remaining is not None:
-            found[graph.name] = info.graph_remaining
+        if info.compute:
+            for scope, count in self._compute_counts(request_class, region, info).items():
+                bucket = route.resource if scope == RESOURCE else route.subscription
+                if bucket is not None:
+                    found[bucket.name] = count
+        if route.graph is not None and info.graph_remaining is not None:
+            found[route.graph.name] = info.graph_remaining
         return found
 
     def _compute_counts(
@@ -158,7 +164,7 @@ class BucketSet:
         policy = request_class.compute_policy
         if not policy or not info.compute:
             return {}
-        has_resource = self._compute_resource(request_class) is not None
+        has_resource = self._route(request_class, region).resource is not None
         cap = resource_capacity(policy) if has_resource else None
         return attribute(policy, info.compute, resource_cap=cap)
 
@@ -193,6 +199,21 @@ class BucketSet:
         )
         refused = [resource if scope == RESOURCE else sub for scope in sorted(scopes)]
         return [b for b in refused if b is not None]
+
+
+@dataclass(frozen=True)
+class _Route:
+    """The buckets one kind of request draws from (None: none of that scope)."""
+
+    resource: Bucket | None
+    subscription: Bucket | None
+    arm: Bucket | None
+    graph: Bucket | None
+
+    @property
+    def buckets(self) -> list[Bucket]:
+        found = (self.resource, self.subscription, self.arm, self.graph)
+        return [b for b in found if b is not None]
 
 
 def _region(region: str | None) -> str | None:

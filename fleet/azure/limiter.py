@@ -45,7 +45,7 @@ class Bucket:
         self._clock = clock
         self._sleep = sleep
         self._queue: deque[asyncio.Future[None]] = deque()
-        self._changed: anyio.Event | None = None
+        self._changed: asyncio.Future[None] | None = None  # what a nap waits on
 
     def __repr__(self) -> str:
         return f"Bucket({self.name!r}, {self.model.limits})"
@@ -70,6 +70,17 @@ class Bucket:
             self._leave(me)
         return self._clock() - start
 
+    def try_take(self) -> bool:
+        """Take a token now if nobody is queued and the model admits one (no waiting: the fast
+        path of most requests); False, with nothing taken, otherwise."""
+        if self._queue:
+            return False
+        now = self._clock()
+        if self.model.wait(now) > 0:
+            return False
+        self.model.take(now)
+        return True
+
     def _leave(self, me: asyncio.Future[None]) -> None:
         head = bool(self._queue) and self._queue[0] is me
         with contextlib.suppress(ValueError):
@@ -79,23 +90,31 @@ class Bucket:
 
     async def _nap(self, seconds: float) -> None:
         """Sleep ``seconds`` (``inf``: no limit), or less if the bucket changes meanwhile."""
-        changed = self._changed = anyio.Event()
+        loop = asyncio.get_running_loop()
+        changed: asyncio.Future[None] = loop.create_future()
+        self._changed = changed
         if math.isinf(seconds):
-            await changed.wait()
-            return
-        async with anyio.create_task_group() as tg:
+            await changed
+        elif self._sleep is asyncio.sleep:  # a timer handle, not a task and a task group (#16)
+            timer = loop.call_later(seconds, _wake, changed)
+            try:
+                await changed
+            finally:
+                timer.cancel()
+        else:  # an injected sleep (a test's clock): it runs as a task of its own
+            async with anyio.create_task_group() as tg:
 
-            async def timer() -> None:
-                await self._sleep(seconds)
+                async def timer_task() -> None:
+                    await self._sleep(seconds)
+                    _wake(changed)
+
+                tg.start_soon(timer_task)
+                await changed
                 tg.cancel_scope.cancel()
-
-            tg.start_soon(timer)
-            await changed.wait()
-            tg.cancel_scope.cancel()
 
     def _poke(self) -> None:
         if self._changed is not None:
-            self._changed.set()
+            _wake(self._changed)
 
     def answered(self, count: int | None = None, *, charged: bool = True) -> None:
         """The request holding a token was answered, with the server's count if it gave one."""
@@ -131,3 +150,8 @@ class Bucket:
 
     def available(self) -> float:
         return self.reading().level
+
+
+def _wake(changed: asyncio.Future[None]) -> None:
+    if not changed.done():
+        changed.set_result(None)

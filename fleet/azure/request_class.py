@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 ArmKind = Literal["reads", "writes", "deletes"]
 
@@ -85,11 +85,19 @@ def classify(method: str, url: str) -> RequestClass:
 
 
 def _segments(url: str) -> list[str]:
-    try:
-        path = urlsplit(url).path
-    except ValueError:
-        path = url.split("?", 1)[0]
-    return [unquote(s) for s in path.split("/") if s]
+    return [unquote(s) if "%" in s else s for s in _path(url).split("/") if s]
+
+
+def _path(url: str) -> str:
+    """The path of an absolute or relative URL (what ``urlsplit(url).path`` gives, without its
+    cost on every request: #16)."""
+    for mark in "#?":
+        url = url.split(mark, 1)[0]
+    scheme = url.find("://")
+    if scheme >= 0 and "/" not in url[:scheme]:
+        slash = url.find("/", scheme + 3)
+        url = url[slash:] if slash >= 0 else ""
+    return url
 
 
 def _compute(method: str, seg: list[str]) -> _Compute:

@@ -71,6 +71,24 @@ class ThrottleState:
 
     async def acquire(self, buckets: list[Bucket], deadline: float | None) -> bool:
         """Take a token from every bucket; False (nothing taken) if ``deadline`` came first."""
+        ready = 0  # the buckets that admit the request at once, taken without waiting (#16)
+        while ready < len(buckets) and buckets[ready].try_take():
+            ready += 1
+        if ready == len(buckets):
+            return True
+        try:
+            admitted = await self._acquire_waiting(buckets[ready:], deadline)
+        except BaseException:
+            for bucket in buckets[:ready]:
+                bucket.untake()
+            raise
+        if not admitted:
+            for bucket in buckets[:ready]:
+                bucket.untake()
+        return admitted
+
+    async def _acquire_waiting(self, buckets: list[Bucket], deadline: float | None) -> bool:
+        """Take a token from every bucket, in order, waiting as each one says."""
         start = self.clock()
         longest_pause = max((b.paused_for() for b in buckets), default=0.0)
         if deadline is not None and start + longest_pause > deadline:

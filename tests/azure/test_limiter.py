@@ -301,3 +301,30 @@ async def test_remembered_estimates_start_new_buckets_and_peers_split_them() -> 
     buckets.set_peers(lambda name: 1)
     assert arm.model.peers == 1
     assert math.isinf(arm.model.wait(fake.now)) is False
+
+
+async def test_on_the_real_clock_a_wait_ends_by_an_answer_then_by_its_timer() -> None:
+    """asyncio's own sleep: the bucket naps on a future and a timer handle (no task per nap,
+    #16). The second request waits for the probe's answer (no timer), then for the refill."""
+    bucket = Bucket(BucketLimits(1, 50.0))  # time.monotonic and asyncio.sleep
+    await bucket.acquire()  # the one request allowed while the bucket is unknown
+    second = asyncio.ensure_future(bucket.acquire())
+    await asyncio.sleep(0)  # one turn of the loop: the second request's first step
+    assert bucket._changed is not None and not second.done()  # napping, with no limit
+    bucket.answered(None)  # the probe's answer: learning ends, the bucket refills from now
+    async with asyncio.timeout(10):
+        await second
+    assert bucket.reading().in_flight == 1  # the probe answered, the second one sent
+
+
+async def test_the_fast_path_takes_nothing_when_another_request_is_queued() -> None:
+    bucket = Bucket(BucketLimits(5, 50.0))
+    await bucket.acquire()
+    waiting = asyncio.ensure_future(bucket.acquire())  # queued behind the unknown bucket's probe
+    await asyncio.sleep(0)
+    assert bucket._changed is not None
+    assert not bucket.try_take()  # first come, first served: it may not jump the queue
+    bucket.answered(None)
+    async with asyncio.timeout(10):
+        await waiting
+    assert bucket.try_take()  # nobody queued and tokens left: taken at once

@@ -4,9 +4,11 @@ emulator charges (fleet/sim/routes_compute.py, routes_runcommands.py, routes_pow
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 
-from fleet.azure.request_class import RequestClass, classify
+from fleet.azure.request_class import RequestClass, _path, classify
 
 SUB = "00000000-0000-4000-8000-000000000001"
 BASE = f"https://management.azure.com/subscriptions/{SUB}"
@@ -105,3 +107,23 @@ def test_tenant_level_and_non_arm_urls() -> None:
 def test_percent_encoded_names_are_decoded() -> None:
     rc = classify("GET", f"{RGP}/virtualMachines/app%2D01{Q}")
     assert rc.resource == VM_ID
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1:8443/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute"
+        "/virtualMachines/vm/runCommands/c?api-version=2024-07-01&$expand=instanceView",
+        "/subscriptions/s/providers?x=1",
+        "https://management.azure.com",
+        "https://management.azure.com/",
+        "https://h?next=/subscriptions/s",
+        "https://h#/subscriptions/s",
+        "/a/b#c?d",
+        "https://h:1/subscriptions/a%2Fb/c",
+        "/a://b/c",
+    ],
+)
+def test_the_path_is_read_as_urlsplit_reads_it(url: str) -> None:
+    """classify reads the path without urlsplit (its cost on every request, #16): same path."""
+    assert _path(url) == urlsplit(url).path
