@@ -38,6 +38,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
 from azure.core.rest import AsyncHttpResponse, HttpRequest
+from multidict import CIMultiDict
 
 from fleet.azure.headers import RateLimitInfo, parse_rate_limit_headers, parse_throttle_error
 from fleet.azure.limiter import Bucket
@@ -173,10 +174,18 @@ class ThrottlePolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
 
 
 def _headers(response: Response) -> Any:
+    """The response's headers as received, one pair per header line. azure-core's aiohttp
+    response keeps them in a ``CIMultiDict`` subclass whose ``items()`` groups repeats in Python
+    (``azure/core/rest/_aiohttp.py``), a cost on every response (#16); the multidict's own
+    ``items()`` gives the same headers, repeats as separate pairs (``fleet.azure.headers`` reads
+    both shapes alike)."""
     try:
-        return response.http_response.headers
+        headers = response.http_response.headers
     except Exception:  # a transport without headers: nothing to sync from
         return {}
+    if isinstance(headers, CIMultiDict):
+        return CIMultiDict.items(headers)
+    return headers
 
 
 async def _body(response: Response) -> bytes | None:

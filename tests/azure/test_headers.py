@@ -251,3 +251,27 @@ _JSONISH = st.recursive(
 @given(st.binary() | st.text() | _JSONISH)
 def test_body_parser_never_raises(body: object) -> None:
     assert isinstance(parse_throttle_error(body), ThrottleError)
+
+
+def test_azure_cores_aiohttp_headers_are_read_pair_by_pair() -> None:
+    """azure-core's aiohttp response joins a repeated header with ", " in ``items()``, which
+    hid a repeated ARM counter; the policy reads the multidict's own pairs (#16: also cheaper)."""
+    from types import SimpleNamespace
+
+    from azure.core.rest._aiohttp import _CIMultiDict
+
+    from fleet.azure.throttle_policy import _headers
+
+    raw = CIMultiDict(
+        [
+            ("x-ms-ratelimit-remaining-subscription-reads", "11999"),
+            ("x-ms-ratelimit-remaining-subscription-reads", "11990"),
+            ("x-ms-ratelimit-remaining-resource", "Microsoft.Compute/LowCostGet3Min;3996"),
+            ("Retry-After", "5"),
+        ]
+    )
+    response = SimpleNamespace(http_response=SimpleNamespace(headers=_CIMultiDict(raw)))
+    info = parse_rate_limit_headers(_headers(response))  # type: ignore[arg-type]
+    assert info.arm == {"reads": 11990}
+    assert info.compute == (("LowCostGet3Min", 3996),)
+    assert info.retry_after_s == 5.0
