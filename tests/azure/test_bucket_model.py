@@ -332,3 +332,21 @@ def test_steps_ignore_counts_that_answers_overtaking_each_other_explain() -> Non
     assert steps.observe(2.0, 1000, 1490, in_flight=20)  # a step (it filled the bucket)
     assert steps.next_at == 62.0
     assert steps.due(61.0) == 0 and steps.due(130.0) == 2 and steps.next_at == 182.0
+
+
+def test_a_learned_compute_bucket_counts_on_the_whole_sure_step() -> None:
+    """Rule 5 with rule 3: once the counts show nobody else spends from Update VM, each step
+    that has surely happened gives fleet all of its 500 tokens (not 0.9 x 500); with others at
+    2/s, the step less their 120 a minute."""
+    for others, step in ((0.0, 500.0), (2.0, 380.0)):
+        model = BucketModel(UPDATE_VM)
+        count = 1400
+        for t in range(6):
+            model.take(float(t))
+            count -= 1
+            model.answered(float(t), count, charged=True)
+        assert model.learned and model.spending is not None
+        model.spending.rate = others
+        before = model.budget
+        model.wait(61.0)
+        assert model.budget == pytest.approx(before + step)
