@@ -19,7 +19,14 @@ from typing import Any
 from rich.console import Console
 
 from fleet.api.estimate import batch_estimates, estimate
-from fleet.cli.output import Column, fitted_table, print_json, print_tsv, stdout_console
+from fleet.cli.output import (
+    Column,
+    print_json,
+    print_json_or_tsv,
+    print_table,
+    print_tsv,
+    stdout_console,
+)
 from fleet.cli.rollout_view import plan_table, render_ending
 from fleet.model import JobSpec, RebootRecord, RunPlan, RunReport, Target
 from fleet.report.groups import OutputGroup
@@ -51,16 +58,11 @@ def _target_row(t: Target) -> list[Any]:
 
 def show_targets(found: Sequence[Target], skipped: set[str], fmt: str) -> None:
     """``fleet targets``: every selected target; those that would be skipped in yellow."""
-    if fmt == "json":
-        print_json([target_json(t) for t in found])
-    elif fmt == "tsv":
-        print_tsv([*_target_row(t), t.id] for t in found)
-    else:
-        console = stdout_console()
+    tsv = ([*_target_row(t), t.id] for t in found)
+    if not print_json_or_tsv(fmt, [target_json(t) for t in found], tsv):
         styles = ["yellow" if t.id.lower() in skipped else None for t in found]
         rows = [_target_row(t) for t in found]
-        title = plural(len(found))
-        console.print(fitted_table(console, TARGET_COLUMNS, rows, title=title, styles=styles))
+        print_table(TARGET_COLUMNS, rows, title=plural(len(found)), styles=styles)
 
 
 def _planned_target(t: Target, batch: int, reason: str | None) -> dict[str, Any]:
