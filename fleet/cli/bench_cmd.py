@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from fleet.cli.config import load_config
-from fleet.cli.output import OutputOpt, output_format, print_json, print_tsv
+from fleet.cli.output import OutputOpt, output_format, print_json_or_tsv
 from fleet.errors import FleetError
 
 #: The tsv columns after the scenario's name: keys of a result row (``fleet.bench.metrics``).
@@ -138,7 +138,6 @@ def bench(
 def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
     """``-o json`` and ``-o tsv``: every scenario's rows on stdout (the table is printed as
     each scenario ends)."""
-    if fmt == "json":
-        print_json(rows)
-    elif fmt == "tsv":
-        print_tsv([row["scenario"], *(row.get(k) for k in TSV_KEYS)] for row in rows)
+    print_json_or_tsv(
+        fmt, rows, ([row["scenario"], *(row.get(k) for k in TSV_KEYS)] for row in rows)
+    )
