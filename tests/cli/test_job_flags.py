@@ -59,6 +59,16 @@ def test_an_exclusion_that_matches_no_selected_target_is_refused_before_anything
     assert allowed.returncode == 0 and json.loads(allowed.stdout)["targets"] == []
 
 
+def test_a_job_files_exclusion_that_matches_nothing_is_refused_too(tmp_path: Path) -> None:
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        "name: j\ntargets: {names: ['app-0*'], exclude: {names: [app-9]}}\n"
+        "script: {inline: uptime}\n"
+    )
+    refused = fleet("plan", str(job), *SMALL)
+    assert_short_failure(refused, 2, "job.yaml", "'app-9' matches none of the 9 targets")
+
+
 def test_a_shell_script_from_flags_never_reaches_windows_targets() -> None:
     plan = fleet("plan", *SIM, "-t", "env=prod", "--script", "uptime", "-o", "json")
     assert plan.returncode == 0, plan.stderr
