@@ -24,7 +24,8 @@ caller waiting on that commit or a later one, every later ``add``, and ``close``
 the failed group is recorded (``RunWriter.commit_group`` rolls back), and the committer stops.
 
 The commit itself runs in a worker thread (fsync must not block the event loop); ``run`` is a
-task in the run's task group (structured concurrency). ``commits`` counts the transactions.
+task in the run's task group (structured concurrency). ``commits`` counts the transactions,
+``records`` what they held (logged as ``journal.committed`` when the committer closes).
 """
 
 from __future__ import annotations
@@ -36,11 +37,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import structlog
 from anyio.abc import TaskStatus
 
 from fleet.errors import JournalError
 from fleet.journal.records import State
 from fleet.journal.writer import EventRow, Row, RunWriter
+
+log = structlog.get_logger("fleet.journal")
 
 LINGER_S = 0.02  # how long a group without durable records waits for company (wall clock)
 MAX_GROUP = 2000  # records per transaction at most: a bigger backlog is committed at once
@@ -65,7 +69,7 @@ class GroupCommitter:
     ) -> None:
         self.writer = writer
         self.linger_s, self.max_group = linger_s, max_group
-        self.commits = 0
+        self.commits = self.records = 0
         self._group = _Group()
         self._wake = anyio.Event()  # something is pending
         self._now = anyio.Event()  # commit without lingering (durable, full, closing)
@@ -125,6 +129,13 @@ class GroupCommitter:
             if self._error is None and len(self._group):  # ``run`` was canceled: commit here
                 with contextlib.suppress(JournalError):
                     await self._commit(self._take())
+        log.info(
+            "journal.committed",
+            run_id=self.writer.run_id,
+            records=self.records,
+            commits=self.commits,
+            failed=self._error is not None,
+        )
         if self._error is not None:
             raise self._error
 
@@ -160,6 +171,7 @@ class GroupCommitter:
             with anyio.CancelScope(shield=True):  # a group begun is a group finished
                 await anyio.to_thread.run_sync(commit)
             self.commits += 1
+            self.records += len(group)
         except JournalError as exc:
             self._error = exc
             self._group.done.set()  # records handed over after the failed group
