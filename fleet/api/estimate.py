@@ -5,6 +5,11 @@ of a rollout launches and is done by.
 Launch time per subscription is bounded by the ARM write bucket (burst ``capacity``, then
 ``refill`` per second) and, per subscription and region, by Compute's Update VM policy
 (1,500 burst, 500 more each minute). The slowest bucket decides; subscriptions run in parallel.
+Every bucket is taken at ``safety`` (fleet's configured share, 0.9) of its burst and refill:
+the pace a run keeps while it cannot see other clients. A run on a subscription nobody else
+spends from learns that from the counts within seconds and then paces at the full refill
+(``fleet.azure.bucket_model``, rule 3), so its launch may end up to ``1 - safety`` sooner than
+estimated here; others spending from the same buckets make it later.
 
 With the job's ``Forecast`` a batch also gets an *expected* end: each PUT admitted by the buckets
 in the batch's (longest-first) order and within ``max_concurrency``, then the agent's pickup and

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import anyio
@@ -28,6 +29,8 @@ from fleet.model import (
     Status,
     Target,
     TargetResult,
+    name_matches,
+    unmatched_globs,
 )
 from fleet.ports import Backend
 from fleet.rollout.batches import plan_rollout
@@ -79,8 +82,31 @@ def require_targets(spec: JobSpec, selected: Sequence[Target]) -> None:
 
 
 async def select(spec: JobSpec, backend: Backend) -> list[Target]:
-    """The targets ``spec`` selects (bulk reads only, nothing written)."""
-    return list(await backend.targets.select(spec.selector, need_os=needs_os(spec)))
+    """The targets ``spec`` selects (bulk reads only, nothing written). Its name exclusions
+    are applied here, once :func:`refuse_unmatched_exclusions` has checked them against what
+    the other filters selected."""
+    globs = spec.selector.exclude_names
+    wider = replace(spec.selector, exclude_names=())
+    found = list(await backend.targets.select(wider, need_os=needs_os(spec)))
+    refuse_unmatched_exclusions(spec, found)
+    return [t for t in found if not (globs and name_matches(t.name, globs))]
+
+
+def refuse_unmatched_exclusions(spec: JobSpec, selected: Sequence[Target]) -> None:
+    """Refuse (``SpecError``, exit 2, nothing sent) a name exclusion that matches none of the
+    targets the other filters ``selected``: a typo ("web-05" for web-005) would run on the
+    very VM the operator meant to leave out. An empty selection is ``require_targets``'s."""
+    missing = unmatched_globs([t.name for t in selected], spec.selector.exclude_names)
+    if not missing or not selected:
+        return
+    which = ", ".join(repr(g) for g in missing)
+    count = f"{len(selected):,} target{'s' if len(selected) != 1 else ''}"
+    message = (
+        f"{spec.source}: --exclude-name/targets.exclude.names {which} matches none of the "
+        f"{count} selected: check the name (fleet targets without the exclusion lists "
+        "them); nothing was sent."
+    )
+    raise SpecError(message)
 
 
 async def select_sentinels(spec: JobSpec, backend: Backend) -> list[Target]:

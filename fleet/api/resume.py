@@ -57,6 +57,7 @@ from fleet.model import (
     Target,
     TargetResult,
     name_matches,
+    unmatched_globs,
 )
 from fleet.ports import Backend, RunObserver
 from fleet.rollout.control import RunControl
@@ -84,8 +85,7 @@ def check_exclusions(journal: Journal, run_id: str, globs: tuple[str, ...]) -> N
     """Refuse (``SpecError``, exit 2, nothing sent) an ``--exclude`` glob that names none of
     the run's targets: a typo ("web-05" for web-005) would launch the very VM the operator
     meant to leave out."""
-    names = [jt.target.name for jt in journal.targets(run_id)]
-    missing = [g for g in globs if not any(name_matches(n, (g,)) for n in names)]
+    missing = unmatched_globs((jt.target.name for jt in journal.targets(run_id)), globs)
     if missing:
         which = ", ".join(repr(g) for g in missing)
         message = (

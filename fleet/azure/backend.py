@@ -78,7 +78,9 @@ class ConnectionSettings:
     ca_cert: str | None = None
     token: Secret | None = None  # static bearer token for a custom endpoint
     subscriptions: tuple[str, ...] = ()
-    safety: float = 0.9  # share of Azure's published limits fleet allows itself
+    # Share of Azure's published limits fleet allows itself while it cannot see other clients
+    # (a bucket whose counts show them paces at the full refill less theirs: bucket_model rule 3)
+    safety: float = 0.9
     time_scale: float = 1.0  # an emulator running K times faster than Azure
     simulated: bool = False  # fleet's embedded emulator (--sim), not Azure
     # The limits fleet keeps to; None: Azure's published ones times safety, time-scaled. Set

@@ -5,14 +5,19 @@ continuous refill. Compute: per (subscription, region, policy) and per (resource
 refills once a minute. Resource Graph: a fixed window of queries per user.
 
 fleet takes ``safety`` (its configured share, 0.9 by default: room for other clients) of each
-bucket's burst and refill. A Compute bucket refills *once a minute* at a phase fleet cannot see,
-while fleet's model refills continuously, which can run ahead of a discrete bucket by one refill;
-so its burst is ``cap - refill_per_min``: by ``t`` seconds after its creation the server has
-admitted ``cap + refill * floor(t/60) >= cap - refill + refill * t/60``, which a continuous
-bucket of that capacity and rate never exceeds (with counts, the bucket model's budget covers
-the rest: ``fleet.azure.bucket_model``, rule 5). Every count is read with ``LOW_WATER`` of the
-capacity kept back (``sync_reserve``: 10 ARM writes, 75 Update VM calls), a cushion for what
-others spend that the counts have not shown yet (rule 3); fleet's own burst is below it.
+bucket's burst and refill: its pace while it cannot see the others. Once a bucket's counts and
+the others' measured spending show them, its pace may rise to the full published refill less
+what they spend (``fleet.azure.bucket_model``, rule 3); the burst stays ``safety`` of the
+capacity, and every count is still read with ``sync_reserve`` kept back.
+
+A Compute bucket refills *once a minute* at a phase fleet cannot see, while fleet's model refills
+continuously, which can run ahead of a discrete bucket by one refill; so its burst is ``cap -
+refill_per_min``: by ``t`` seconds after its creation the server has admitted ``cap + refill *
+floor(t/60) >= cap - refill + refill * t/60``, which a continuous bucket of that capacity and rate
+never exceeds (with counts, the bucket model's budget covers the rest: ``fleet.azure.bucket_model``,
+rule 5). Every count is read with ``LOW_WATER`` of the capacity kept back (``sync_reserve``: 10 ARM
+writes, 75 Update VM calls), a cushion for what others spend that the counts have not shown yet
+(rule 3); fleet's own burst is below it.
 """
 
 from __future__ import annotations

@@ -62,6 +62,9 @@ class Spending:
         self.span_s = max(MIN_SPAN_S, SPAN_TOKENS / refill.per_s)
         self._samples: deque[tuple[float, int, int]] = deque()
         self._updated = -math.inf
+        # A span of counts has been read: ``rate`` is a measurement, not the initial 0 (a span
+        # in which the bucket may have been full counts too: then nobody was short of tokens).
+        self.measured = False
 
     def observe(self, now: float, count: int, ours: int) -> None:
         """The server said ``count`` at ``now``; fleet had then been charged ``ours`` in all."""
@@ -78,9 +81,11 @@ class Spending:
         self._updated = now
         if count_then + self.refill.at_most(dt) > self.refill.capacity + 1e-6:
             self.rate /= 2  # it may have been full: what others spent is not visible
+            self.measured = True
             return
         lost = count_then - (ours - ours_then) - count  # beyond our own spending
         least = (lost + self.refill.at_least(dt)) / dt
         if least < 0 <= (lost + self.refill.at_most(dt)) / dt and self.refill.period_s > 0:
             return  # a step may lie inside the span: it says nothing about others
         self.rate = max(0.0, least)
+        self.measured = True

@@ -3,6 +3,8 @@
 Wiring only: the harness is the installed ``fleet.bench`` package; scenarios are its package
 data. Results go to ``--results-dir``, by default ``bench/results`` of the source checkout
 (see ``fleet.bench.harness``); an installed fleet has no default and needs ``--results-dir``.
+``-o``: the table (default), the result documents' rows as JSON, or a tsv line per row; with
+json or tsv, progress goes to stderr so stdout holds the rows only.
 """
 
 from __future__ import annotations
@@ -14,6 +16,18 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+
+from fleet.cli.config import load_config
+from fleet.cli.output import OutputOpt, output_format, print_json_or_tsv
+from fleet.errors import FleetError
+
+#: The tsv columns after the scenario's name: keys of a result row (``fleet.bench.metrics``).
+TSV_KEYS = (
+    "name", "makespan_s", "lower_bound_s", "ratio", "targets", "completed", "failed", "skipped",
+    "lost", "not_run", "executions_over_once", "throttled", "reads_per_target",
+    "writes_per_target", "storage_requests_per_target", "cpu_s", "peak_rss_mb", "extrapolated",
+    "wall_s",
+)  # fmt: skip
 
 
 def _show(console: Console, row: dict[str, Any]) -> None:
@@ -79,7 +93,10 @@ ResultsDirOpt = Annotated[
 
 
 def bench(
-    scenarios: ScenariosArg, contender: ContenderOpt = None, results_dir: ResultsDirOpt = None
+    scenarios: ScenariosArg,
+    contender: ContenderOpt = None,
+    results_dir: ResultsDirOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """Benchmark fleet against SDK fan-outs and the throttle lower bound.
 
@@ -88,17 +105,39 @@ def bench(
     (history: the 2nd run planned from the 1st's run times), the documented SDK fan-out (5 at a
     time), an unbounded SDK fan-out, and the lower bound; each on a fresh emulator in its own
     process. Prints figures in
-    Azure-equivalent seconds; never fails on speed."""
+    Azure-equivalent seconds; never fails on speed.
+
+    -o json: the result documents' rows (contenders and bounds), each with its "scenario";
+    -o tsv: a line per row, no header: scenario, contender, makespan, lower bound, x bound,
+    targets, completed, failed, skipped, lost, not run, over once, 429s, reads/t, writes/t,
+    storage/t, cpu s, RSS MB, extrapolated, wall s. With json or tsv, progress goes to stderr."""
     from fleet.bench import harness, render
 
+    try:
+        fmt = output_format(output, default=load_config().output)
+    except FleetError as exc:
+        raise _fail(str(exc)) from exc
     out_dir = _results_dir(results_dir)
     loaded = _load(scenarios)
     # A log or a pipe gets the whole table, not an 80-column fold.
-    console = Console(width=None if sys.stdout.isatty() else 150)
+    width = None if sys.stdout.isatty() else 150
+    console = Console(width=width, stderr=fmt != "table")
+    rows: list[dict[str, Any]] = []
     for sc in loaded:
         console.print(f"[bold]{sc.name}[/]: {sc.description} (time scale {sc.time_scale:g})")
         document = harness.run_scenario(
             sc, contenders=contender, results_dir=out_dir, on_row=partial(_show, console)
         )
-        console.print(render.table(document))
+        if fmt == "table":
+            console.print(render.table(document))
         console.print(f"results: {document['path']}")
+        rows += [{"scenario": sc.name, **row} for row in document["contenders"]]
+    _print_rows(rows, fmt)
+
+
+def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
+    """``-o json`` and ``-o tsv``: every scenario's rows on stdout (the table is printed as
+    each scenario ends)."""
+    print_json_or_tsv(
+        fmt, rows, ([row["scenario"], *(row.get(k) for k in TSV_KEYS)] for row in rows)
+    )

@@ -18,11 +18,9 @@ from fleet.cli.output import (
     Column,
     FormatOpt,
     OutputOpt,
-    fitted_table,
     output_format,
-    print_json,
-    print_tsv,
-    stdout_console,
+    print_json_or_tsv,
+    print_table,
 )
 from fleet.errors import FleetError, SpecError
 from fleet.history import Change, Comparison, History, TargetChange, TargetVerdict
@@ -95,19 +93,14 @@ def job_runs(job: str, fmt: str, limit: int, kw: dict[str, Any]) -> None:
         rows = job_rows(history, job, limit) if history is not None else []
     except FleetError as exc:
         raise fail(exc) from exc
-    if fmt == "json":
-        print_json(rows)
-    elif fmt == "tsv":
-        print_tsv(
-            [r["run_id"], r["started_at"], r["ended"], *r["verdicts"].values(),
-             r["newly_failing"], r["recovered"]]
-            for r in rows
-        )  # fmt: skip
-    else:
-        console = stdout_console()
-        cells = [_job_cells(r) for r in rows]
+    tsv = (
+        [r["run_id"], r["started_at"], r["ended"], *r["verdicts"].values(), r["newly_failing"],
+         r["recovered"]]
+        for r in rows
+    )  # fmt: skip
+    if not print_json_or_tsv(fmt, rows, tsv):
         title = f"{len(rows)} run{'' if len(rows) == 1 else 's'} of {job}"
-        console.print(fitted_table(console, JOB_COLUMNS, cells, title=title))
+        print_table(JOB_COLUMNS, [_job_cells(r) for r in rows], title=title)
 
 
 def _side(verdict: TargetVerdict | None) -> dict[str, Any] | None:
@@ -174,9 +167,6 @@ def diff(
 
 
 def _print_diff(document: dict[str, Any], fmt: str) -> None:
-    if fmt == "json":
-        print_json(document)
-        return
     rows = [
         [
             t["change"], t["name"],
@@ -185,10 +175,8 @@ def _print_diff(document: dict[str, Any], fmt: str) -> None:
         ]
         for t in document["targets"]
     ]  # fmt: skip
-    if fmt == "tsv":
-        print_tsv(rows)
+    if print_json_or_tsv(fmt, document, rows):
         return
     counts = ", ".join(f"{n} {k}" for k, n in document["counts"].items() if n)
     title = f"{document['previous_run_id']} → {document['run_id']}: {counts or 'no targets'}"
-    console = stdout_console()
-    console.print(fitted_table(console, DIFF_COLUMNS, rows, title=title))
+    print_table(DIFF_COLUMNS, rows, title=title)

@@ -21,8 +21,7 @@ from fleet.cli.output import (
     OutputOpt,
     fitted_table,
     output_format,
-    print_json,
-    print_tsv,
+    print_json_or_tsv,
     stdout_console,
 )
 from fleet.cli.run_cmd import YesOpt, selection_only_spec
@@ -96,11 +95,9 @@ def clean_command(
 
 
 def _show(plan: CleanPlan, all_owners: bool, fmt: str) -> None:
-    if fmt == "json":
-        print_json(clean_json(plan, all_owners=all_owners))
-    elif fmt == "tsv":
-        print_tsv([*_cells(r, plan.dry_run), r.target.id] for r in _shown(plan, all_owners))
-    else:
+    document = clean_json(plan, all_owners=all_owners)
+    rows = ([*_cells(r, plan.dry_run), r.target.id] for r in _shown(plan, all_owners))
+    if not print_json_or_tsv(fmt, document, rows):
         _render(stdout_console(), plan, all_owners=all_owners)
 
 

@@ -11,15 +11,7 @@ from fleet.api.commands import builtin_commands
 from fleet.cli.config import apply_defaults
 from fleet.cli.exits import fail
 from fleet.cli.options import connection_options, with_options
-from fleet.cli.output import (
-    Column,
-    OutputOpt,
-    fitted_table,
-    output_format,
-    print_json,
-    print_tsv,
-    stdout_console,
-)
+from fleet.cli.output import Column, OutputOpt, output_format, print_json_or_tsv, print_table
 from fleet.cli.wiring import configure_logs, open_backend, run_sync
 from fleet.errors import FleetError
 from fleet.model import BuiltinCommand
@@ -50,15 +42,9 @@ def commands(location: LocationOpt, os: OsOpt = None, output: OutputOpt = None, 
         found = run_sync(_list, Connection.from_flags(kw), location, os, subscription)
     except FleetError as exc:
         raise fail(exc) from exc
-    if fmt == "json":
-        print_json([_json(c) for c in found])
-    elif fmt == "tsv":
-        print_tsv((c.id, c.os, c.label, c.description) for c in found)
-    else:
-        console = stdout_console()
-        rows = [(c.id, c.os, c.label, c.description) for c in found]
-        title = f"{len(found)} built-in run commands in {location}"
-        console.print(fitted_table(console, COLUMNS, rows, title=title))
+    rows = [(c.id, c.os, c.label, c.description) for c in found]
+    if not print_json_or_tsv(fmt, [_json(c) for c in found], rows):
+        print_table(COLUMNS, rows, title=f"{len(found)} built-in run commands in {location}")
 
 
 async def _list(

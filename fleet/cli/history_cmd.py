@@ -24,11 +24,10 @@ from fleet.cli.output import (
     Column,
     FormatOpt,
     OutputOpt,
-    fitted_table,
     output_format,
     print_json,
-    print_tsv,
-    stdout_console,
+    print_json_or_tsv,
+    print_table,
 )
 from fleet.cli.show_output import print_output
 from fleet.cli.temporal_cmd import require_extra, temporal_report, temporal_runs
@@ -126,20 +125,16 @@ def _run_rows(kw: dict[str, Any], limit: int, job: str | None) -> list[dict[str,
 
 
 def _print_runs(rows: list[dict[str, Any]], fmt: str) -> None:
-    if fmt == "json":
-        print_json(rows)
-    elif fmt == "tsv":  # for scripts: the start in ISO 8601, the duration in seconds
-        print_tsv(
-            [*_cells(row)[:4], row["started_at"],
-             "" if row["duration_s"] is None else round(row["duration_s"], 1), row["who"]]
-            for row in rows
-        )  # fmt: skip
-    else:
-        console = stdout_console()
-        cells = [_cells(r) for r in rows]
-        console.print(fitted_table(console, RUN_COLUMNS, cells, title=plural(len(rows), "run")))
-        if any(row["ended"] == "interrupted" for row in rows):
-            console.print(INTERRUPTED_NOTE, highlight=False)
+    tsv = (  # for scripts: the start in ISO 8601, the duration in seconds
+        [*_cells(row)[:4], row["started_at"],
+         "" if row["duration_s"] is None else round(row["duration_s"], 1), row["who"]]
+        for row in rows
+    )  # fmt: skip
+    if print_json_or_tsv(fmt, rows, tsv):
+        return
+    console = print_table(RUN_COLUMNS, [_cells(r) for r in rows], title=plural(len(rows), "run"))
+    if any(row["ended"] == "interrupted" for row in rows):
+        console.print(INTERRUPTED_NOTE, highlight=False)
 
 
 TargetOpt = Annotated[

@@ -75,7 +75,8 @@ ExcludeNameOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--exclude-name",
-        help="Name glob to leave out (repeatable; adds to a job file's exclusions).",
+        help="Name glob to leave out (repeatable; adds to a job file's exclusions). One that "
+        "matches no selected target is refused (exit 2, nothing sent).",
         rich_help_panel=SEL,
     ),
 ]

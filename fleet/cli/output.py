@@ -135,3 +135,26 @@ def fitted_table(
             f"not shown at this width: {', '.join(left_out)} (-o tsv or -o json: every field)"
         )
     return table
+
+
+def print_json_or_tsv(fmt: str, document: Any, rows: Iterable[Sequence[Any]]) -> bool:
+    """``-o json``: print ``document``; ``-o tsv``: print ``rows``. False for ``-o table``,
+    which is the caller's to print (usually with :func:`print_table`)."""
+    if fmt == "json":
+        print_json(document)
+    elif fmt == "tsv":
+        print_tsv(rows)
+    return fmt in ("json", "tsv")
+
+
+def print_table(
+    columns: Sequence[Column],
+    cells: Sequence[Sequence[Any]],
+    *,
+    title: str,
+    styles: Sequence[str | None] | None = None,
+) -> Console:
+    """A :func:`fitted_table` on stdout; the console, for any lines after it."""
+    console = stdout_console()
+    console.print(fitted_table(console, columns, cells, title=title, styles=styles))
+    return console

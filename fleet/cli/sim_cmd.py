@@ -20,10 +20,9 @@ from fleet.cli.output import (
     Column,
     FormatOpt,
     OutputOpt,
-    fitted_table,
     output_format,
-    print_json,
-    print_tsv,
+    print_json_or_tsv,
+    print_table,
     stdout_console,
 )
 from fleet.errors import SpecError
@@ -186,15 +185,10 @@ def profiles(output: OutputOpt = None) -> None:
     for name in catalog.PROFILES.names():
         loaded = catalog.load(name)
         rows.append((name, loaded.target_count(), loaded.description))
-    if fmt == "json":
-        print_json([{"name": n, "targets": c, "description": d} for n, c, d in rows])
-    elif fmt == "tsv":
-        print_tsv(rows)
-    else:
-        console = stdout_console()
+    document = [{"name": n, "targets": c, "description": d} for n, c, d in rows]
+    if not print_json_or_tsv(fmt, document, rows):
         cells = [(n, f"{c:,}", d) for n, c, d in rows]
-        title = "Built-in fleet profiles"
-        console.print(fitted_table(console, PROFILE_COLUMNS, cells, title=title))
+        print_table(PROFILE_COLUMNS, cells, title="Built-in fleet profiles")
 
 
 def _output(output: str | None, legacy: str | None) -> str:
@@ -238,15 +232,12 @@ def inventory(
     loaded = _load(profile, Console(stderr=True))
     inv = build_inventory(loaded, seed=seed)
     targets = sorted(inv.all_targets(), key=lambda v: v.key)
-    if fmt == "json":
-        print_json([_inventory_row(t) for t in targets])
-    elif fmt == "tsv":
-        print_tsv(
-            [t.name, _kind(t), t.location, t.zone, t.os, t.power_state.value, t.agent.value,
-             t.script_fault, t.id]
-            for t in targets
-        )  # fmt: skip
-    else:
+    tsv = (
+        [t.name, _kind(t), t.location, t.zone, t.os, t.power_state.value, t.agent.value,
+         t.script_fault, t.id]
+        for t in targets
+    )  # fmt: skip
+    if not print_json_or_tsv(fmt, [_inventory_row(t) for t in targets], tsv):
         _render_summary(loaded.name, targets, inv)
 
 

@@ -6,7 +6,9 @@ tsv columns (no header, as ``az -o tsv``):
 - targets: name, kind, subscription, resource group, location, zone, os, power state, id
 - plan:    batch (0 = skipped), name, zone, fault domain, location, os, planned|skipped,
            reason, id
-- run/show: name, status, exit code, reason, resource group, subscription, id
+- run/show: name, status, exit code, reason, resource group, subscription, reboot (what became
+           of the reboot the script asked for: done, timed-out, ...; empty: none asked),
+           reboot seconds (until the VM was back; empty: not back or none), id
 """
 
 from __future__ import annotations
@@ -17,9 +19,16 @@ from typing import Any
 from rich.console import Console
 
 from fleet.api.estimate import batch_estimates, estimate
-from fleet.cli.output import Column, fitted_table, print_json, print_tsv, stdout_console
+from fleet.cli.output import (
+    Column,
+    print_json,
+    print_json_or_tsv,
+    print_table,
+    print_tsv,
+    stdout_console,
+)
 from fleet.cli.rollout_view import plan_table, render_ending
-from fleet.model import JobSpec, RunPlan, RunReport, Target
+from fleet.model import JobSpec, RebootRecord, RunPlan, RunReport, Target
 from fleet.report.groups import OutputGroup
 from fleet.report.json_report import report_to_dict, target_fields
 from fleet.report.render import plural, render_summary
@@ -49,16 +58,11 @@ def _target_row(t: Target) -> list[Any]:
 
 def show_targets(found: Sequence[Target], skipped: set[str], fmt: str) -> None:
     """``fleet targets``: every selected target; those that would be skipped in yellow."""
-    if fmt == "json":
-        print_json([target_json(t) for t in found])
-    elif fmt == "tsv":
-        print_tsv([*_target_row(t), t.id] for t in found)
-    else:
-        console = stdout_console()
+    tsv = ([*_target_row(t), t.id] for t in found)
+    if not print_json_or_tsv(fmt, [target_json(t) for t in found], tsv):
         styles = ["yellow" if t.id.lower() in skipped else None for t in found]
         rows = [_target_row(t) for t in found]
-        title = plural(len(found))
-        console.print(fitted_table(console, TARGET_COLUMNS, rows, title=title, styles=styles))
+        print_table(TARGET_COLUMNS, rows, title=plural(len(found)), styles=styles)
 
 
 def _planned_target(t: Target, batch: int, reason: str | None) -> dict[str, Any]:
@@ -132,10 +136,18 @@ def _reboot_cost(spec: JobSpec, targets: int) -> str:
     return f", plus up to {targets} restarts (a write each, and a few reads per VM) for reboots"
 
 
+def _reboot_cells(record: RebootRecord | None) -> list[Any]:
+    """The reboot columns: its outcome and the seconds until the VM was back (empty: none)."""
+    if record is None:
+        return [None, None]
+    seconds = record.seconds_to_ready
+    return [record.outcome.value, None if seconds is None else f"{seconds:g}"]
+
+
 def report_rows(report: RunReport) -> list[list[Any]]:
     return [
         [r.target.name, r.status.value, r.exit_code, " ".join((r.reason or "").split()),
-         r.target.resource_group, r.target.subscription, r.target.id]
+         r.target.resource_group, r.target.subscription, *_reboot_cells(r.reboot), r.target.id]
         for r in report.results
     ]  # fmt: skip
 

@@ -22,12 +22,28 @@ keyed by target, not by what is read: an action run command's operation (the han
 answered) is planned the same way. Completion seen in storage (``fleet.engine.storage_watch``)
 does not ask it while a record can come; only a blind watcher's fallback to ARM polling does.
 
+**Spare reads at the tail** (issue #16). Those rules space reads for a busy run, where every read
+counts; at a run's end a handful of targets are left while the read budget sits idle, and a target
+past its expectation (or a short one launched last) is seen many seconds after it ended. So each
+target's next read is *booked* (``book``: the clock's time), and while the reads booked for the next
+``tail_window_s`` leave room under ``tail_reads_per_s`` (``room``), a target with a history of its
+own is read sooner (``hurry``): seen running, again ``tail_gap_s`` later (or ``tail_lag`` of its
+time so far, or what re-reading every watched target would cost at that pace, if more); not read yet
+and among the last few watched, first at its ``early_quantile`` instead of its ``history_quantile``.
+The booked reads include the hurried ones, so the tail never plans more than ``tail_reads_per_s``;
+with a busy budget, many targets watched, no history, or a target far past its own range (a dead
+agent), the spacing above holds. The default 8 reads per second is a third of ARM's 25 per
+subscription and principal (azure-reference README, "Throttling limits"); one target re-read every 2
+s meets Compute's per-VM Low Cost Get bucket (36, refilling 12 a minute) only after about 40 s of
+it, and fleet's client-side limiter spaces its reads from then on.
+
 All times are engine seconds (``time_scale`` divides Azure-second constants, so an emulator
 running K times faster is polled K times faster; it is 1 against real Azure).
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -40,6 +56,7 @@ from fleet.ports import Clock
 EPSILON = 1e-3  # of min_gap: a wait this short is due now (float noise must not spin loops)
 _STD = NormalDist()
 _OWN_UNTIL = 0.99  # past this quantile of its own distribution a target is the fleet's again
+TAIL_UNTIL = 2.0  # past this multiple of that quantile a target's reads are never hurried
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,12 @@ class PollSettings:
     # runs stay under with this probability.
     pickup_s: float = 3.0
     history_quantile: float = 0.8
+    # Spare reads at the tail (see the module doc; 0 reads per second: never hurried).
+    tail_reads_per_s: float = 8.0
+    tail_window_s: float = 4.0
+    tail_gap_s: float = 2.0
+    tail_lag: float = 0.1
+    early_quantile: float = 0.5
 
     def scaled(self, time_scale: float) -> PollSettings:
         k = max(time_scale, 1e-9)
@@ -67,6 +90,9 @@ class PollSettings:
             max_gap_s=self.max_gap_s / k,
             recheck_s=self.recheck_s / k,
             pickup_s=self.pickup_s / k,
+            tail_reads_per_s=self.tail_reads_per_s * k,
+            tail_window_s=self.tail_window_s / k,
+            tail_gap_s=self.tail_gap_s / k,
         )
 
 
@@ -112,6 +138,8 @@ class PollPlanner:
     model: DurationModel = field(default_factory=DurationModel)
     _scouts: set[str] = field(default_factory=set)
     _own: Mapping[str, Expectation] = field(default_factory=dict)  # see ``expect``
+    _booked: dict[str, float] = field(default_factory=dict)  # key -> its next read (clock time)
+    _times: list[float] = field(default_factory=list)  # the booked times, sorted
 
     def expect(self, own: Mapping[str, Expectation]) -> None:
         """These targets' own time distributions, from their history (:func:`expectations`):
@@ -128,8 +156,58 @@ class PollPlanner:
         self._scouts.discard(key)
 
     def release(self, key: str) -> None:
-        """``key`` is no longer watched (finished, failed or abandoned): free its scout slot."""
+        """``key`` is no longer watched (finished, failed or abandoned): free its scout slot
+        and its booked read."""
         self._scouts.discard(key)
+        self._unbook(key)
+
+    def book(self, key: str, at: float) -> None:
+        """``key``'s next read is planned for ``at`` (the clock's time; ``room`` counts it)."""
+        self._unbook(key)
+        self._booked[key] = at
+        bisect.insort(self._times, at)
+
+    def _unbook(self, key: str) -> None:
+        at = self._booked.pop(key, None)
+        if at is not None:
+            del self._times[bisect.bisect_left(self._times, at)]
+
+    def room(self, key: str, now: float) -> bool:
+        """The reads booked up to ``tail_window_s`` after ``now`` (``key``'s own aside, and
+        those already due) leave room for one more under ``tail_reads_per_s``."""
+        s = self.settings
+        horizon = now + s.tail_window_s
+        booked = bisect.bisect_right(self._times, horizon)
+        if self._booked.get(key, math.inf) <= horizon:
+            booked -= 1
+        return booked + 1 <= s.tail_reads_per_s * s.tail_window_s
+
+    def hurry(self, key: str, last_seen_running: float, due: float, now: float) -> float:
+        """``due`` (``next_poll_at``'s answer) brought forward when the read budget has
+        ``room`` at ``now``: a target seen running is read again ``tail_gap_s`` after that
+        read, one with a history of its own first read at its ``early_quantile``."""
+        early = self._early(key, last_seen_running)
+        if early is None or early >= due or not self.room(key, now):
+            return due
+        return early
+
+    def _early(self, key: str, last_seen_running: float) -> float | None:
+        """The soonest ``hurry`` may read ``key`` (None: never sooner than planned). Only a
+        target with a history of its own, and not run past ``TAIL_UNTIL`` times the 99th
+        percentile of it (a dead agent, a wedged script: the spacing's business). Seen running:
+        again after ``tail_lag`` of its time so far, or the gap at which re-reading every
+        watched target would spend ``tail_reads_per_s``, never under ``tail_gap_s``. Not read
+        yet: at its ``early_quantile``, once no more are watched than re-reads at
+        ``tail_gap_s`` could cover."""
+        s, own, seen = self.settings, self._own.get(key), last_seen_running
+        if s.tail_reads_per_s <= 0 or own is None or seen > TAIL_UNTIL * own.quantile(_OWN_UNTIL):
+            return None
+        watched = len(self._booked)
+        if seen > 0:
+            return seen + max(s.tail_gap_s, watched / s.tail_reads_per_s, s.tail_lag * seen)
+        if watched > s.tail_reads_per_s * s.tail_gap_s:
+            return None
+        return own.quantile(s.early_quantile)
 
     @property
     def learned(self) -> int:
@@ -156,11 +234,15 @@ class PollPlanner:
 
     def sleep_before_asking_again(self, key: str, last_seen_running: float, wait: float) -> float:
         """How much of a ``wait`` a target sleeps before re-asking: all of it for a read its
-        own history decided (nothing will move it), short while the scouts are out (learning
-        may start any moment), a quarter of it later (the model moves slowly)."""
+        own history decided that nothing can hurry, short while the scouts are out (learning
+        may start any moment), a quarter of it later (the model, or the room to ``hurry``,
+        moves slowly)."""
         s = self.settings
-        if self._own_while_expected(key, last_seen_running) is not None:
+        own = self._own_while_expected(key, last_seen_running)
+        if own is not None and self._early(key, last_seen_running) is None:
             return wait
+        if own is not None:
+            return min(wait, max(s.recheck_s, wait / 4))
         if self.model.completions < s.learn_after:
             return min(wait, s.recheck_s)
         return min(wait, max(s.recheck_s, wait / 4))
@@ -186,9 +268,11 @@ async def sleep_until_due(
     it still going (0 = none), ``last`` the last read of all."""
     poll = planner.settings
     while True:
-        due = planner.next_poll_at(key, seen)
+        now = clock.now()
+        due = planner.hurry(key, seen, planner.next_poll_at(key, seen), now)
         due = min(max(due, last + poll.min_gap_s), at)
-        wait = due - (clock.now() - since)
+        planner.book(key, since + due)
+        wait = due - (now - since)
         if wait <= EPSILON * poll.min_gap_s:  # float noise must not spin the loop
             return
         await clock.sleep(planner.sleep_before_asking_again(key, seen, wait))

@@ -59,11 +59,17 @@ class EngineSettings:
     # Reboots (``fleet.engine.reboot``): how a restarting VM's instance view is read — its own
     # planner, so it learns how long VMs take to come back (Azure-seconds: a scout's first read
     # 15 s after the restart, never two reads of one VM within 5 s, none more than a minute
-    # apart: Low Cost Get VM allows 12 reads a minute per VM) — and how long fleet waits after a
-    # restart's answer was lost before reading whether it arrived.
+    # apart: Low Cost Get VM allows 12 reads a minute per VM; never hurried at a run's tail) —
+    # and how long fleet waits after a restart's answer was lost before reading whether it
+    # arrived.
     reboot_poll: PollSettings = field(
         default_factory=lambda: PollSettings(
-            first_delay_s=15.0, growth=1.5, min_gap_s=5.0, max_gap_s=60.0, recheck_s=5.0
+            first_delay_s=15.0,
+            growth=1.5,
+            min_gap_s=5.0,
+            max_gap_s=60.0,
+            recheck_s=5.0,
+            tail_reads_per_s=0.0,
         )
     )
     restart_settle_s: float = 10.0

@@ -85,7 +85,15 @@ from fleet.model.script import (
 )
 from fleet.model.secret import Secret
 from fleet.model.status import Status
-from fleet.model.targets import Selector, TagMatch, Target, TargetKind, name_matches, tags_match
+from fleet.model.targets import (
+    Selector,
+    TagMatch,
+    Target,
+    TargetKind,
+    name_matches,
+    tags_match,
+    unmatched_globs,
+)
 
 __all__ = [
     "REBOOT_TIMEOUT_S",
@@ -162,4 +170,5 @@ __all__ = [
     "name_matches",
     "run_limit_s",
     "tags_match",
+    "unmatched_globs",
 ]

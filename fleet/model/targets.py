@@ -92,3 +92,9 @@ def name_matches(name: str, globs: Iterable[str]) -> bool:
     """Whether ``name`` matches one of the ``globs`` (case-insensitive ``fnmatch``)."""
     lowered = name.lower()
     return any(fnmatch.fnmatchcase(lowered, g.lower()) for g in globs)
+
+
+def unmatched_globs(names: Iterable[str], globs: Iterable[str]) -> list[str]:
+    """The ``globs`` that match none of ``names`` (case-insensitive, as :func:`name_matches`)."""
+    listed = list(names)
+    return [g for g in globs if not any(name_matches(n, (g,)) for n in listed)]

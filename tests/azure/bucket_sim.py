@@ -18,6 +18,7 @@ class Scenario:
     spent: int = 0
     others_per_s: float = 0.0  # another client's steady spending (a token at a time)
     others_until: float = float("inf")
+    others_from: float = 0.0  # when the other client starts (a newcomer mid-run)
     start: float = 0.5  # fleet's first request (selection comes first in a real run)
     seconds: float = 60.0
     latency: float = 0.02  # each way is half of it
@@ -47,7 +48,7 @@ def simulate(s: Scenario, model: BucketModel, step: float = 0.002) -> Outcome:
     in_flight = [0 for _ in models]
     events: list[tuple[float, int, int, str, tuple[int, bool, float]]] = []
     seq, t = 0, 0.0
-    others_at = 1.0 / s.others_per_s if s.others_per_s else 0.0
+    others_at = s.others_from + 1.0 / s.others_per_s if s.others_per_s else 0.0
     while t < s.seconds:
         while s.others_per_s and others_at <= min(t, s.others_until):
             out.others_refused += not server.take(others_at, 1)

@@ -18,38 +18,17 @@ from azure.core.exceptions import HttpResponseError
 from fleet.azure.action_commands import AzureActionCommands
 from fleet.azure.catalog import AzureCommandCatalog
 from fleet.model import (
-    RUN_ID_PARAMETER,
     CallError,
-    Invocation,
-    Parameter,
     RunView,
-    ScriptSource,
-    SourceKind,
-    Target,
-    TargetKind,
 )
 from fleet.sim.emulator import Emulator
 from tests import simkit
-from tests.azure.wired import arm_clients, set_faults
+from tests.azure.wired import ONCE, RG, arm_clients, set_faults, small_vm
 
 pytestmark = pytest.mark.anyio
 
-RG, VM, RUN = "rg-small", "app-01", "run-once"
+VM, RUN = "app-01", ONCE.run_id
 POSTS = "VirtualMachines_RunCommand"
-INVOCATION = Invocation(
-    run_command="fleet-once",
-    run_id=RUN,
-    source=ScriptSource(SourceKind.INLINE, "echo once"),
-    parameters=(Parameter(RUN_ID_PARAMETER, RUN),),
-)
-
-
-def _target(emu: Emulator) -> Target:
-    sub = emu.info.subscriptions[0]
-    return Target(
-        id=simkit.vm_path(sub, RG, VM), name=VM, kind=TargetKind.VM, subscription=sub,
-        resource_group=RG, location="eastus", os="linux",
-    )  # fmt: skip
 
 
 @asynccontextmanager
@@ -73,9 +52,9 @@ async def test_a_post_answered_5xx_is_sent_once_where_azure_core_would_re_send_i
     emulator's answer is one azure-core does re-send (so the first count can fail)."""
     async with Emulator(simkit.profile("small"), time_scale=50) as emu, action_commands(emu) as ac:
         await set_faults(emu, {"transient": {"rate": 1.0, "statuses": [status]}})
-        answer = await ac.put(_target(emu), INVOCATION)
+        answer = await ac.put(small_vm(emu), ONCE)
         once = await _posts(emu)
-        compute = ac.clients.compute(_target(emu).subscription)
+        compute = ac.clients.compute(small_vm(emu).subscription)
         with pytest.raises(HttpResponseError) as control:
             await compute.virtual_machines.begin_run_command(
                 RG, VM, {"commandId": "RunShellScript", "script": ["true"]}, polling=False,
@@ -92,13 +71,13 @@ async def test_a_post_whose_answer_is_lost_after_processing_is_sent_once_and_fou
     async with Emulator(simkit.profile("small"), time_scale=50) as emu, action_commands(emu) as ac:
         resets = {"rate": 1.0, "after_processing": 1.0, "operations": [POSTS]}
         await set_faults(emu, {"connection_resets": resets})
-        answer = await ac.put(_target(emu), INVOCATION)
+        answer = await ac.put(small_vm(emu), ONCE)
         posts = await _posts(emu)
         await set_faults(emu, {})
         seen: list[RunView | CallError] = []
         with anyio.fail_after(30):
             while not (seen and isinstance(seen[-1], RunView) and seen[-1].terminal):
-                seen.append(await ac.get(_target(emu), INVOCATION.run_command))
+                seen.append(await ac.get(small_vm(emu), ONCE.run_command))
                 await anyio.sleep(0.05)
     assert isinstance(answer, CallError) and answer.status == 0 and answer.transient
     assert posts == 1  # neither azure-core nor aiohttp re-sent it

@@ -115,27 +115,125 @@ def test_restore_starts_from_an_estimate_that_refills() -> None:
     assert model.level == 180  # never above the burst
 
 
-def test_pace_drops_to_what_others_leave_and_rises_when_they_stop() -> None:
-    """A server bucket at 200/10/s, another client spending 3/s, fleet spending what its model
-    allows: the estimated others converge to 3/s and fleet's pace to 0.9 x 7/s; when the other
-    stops, fleet's pace returns to its configured share and never above."""
-    model = BucketModel(WRITES)
-    server, t, step = 100.0, 0.0, 0.05
-    model.restore(t, 100)
-    for phase_end, others in ((30.0, 3.0), (60.0, 0.0)):
-        while t < phase_end:
+def _serve(
+    model: BucketModel,
+    phases: tuple[tuple[float, float], ...],
+    *,
+    server: float = 100.0,
+    start: float = 0.0,
+) -> tuple[int, int]:
+    """A server bucket at 200 tokens refilling 10/s (continuous, as ARM's), fleet sending what
+    its model allows and another client spending ``others`` per second until ``phase_end``
+    (from ``start``; one request at a time, refused when the bucket is empty). Answers come at
+    once, each with the server's count. Returns (the other's refused requests, fleet's refused
+    requests)."""
+    t, step, owed, refused, ours_refused = start, 0.05, 0.0, 0, 0
+    if model.count is None:
+        model.restore(t, min(server, model.cap))
+    for phase_end, others in phases:
+        while t < phase_end - 1e-9:
             t += step
-            server = min(200.0, server + 10 * step) - others * step
-            while model.wait(t) == 0 and server >= 1:
+            server = min(200.0, server + 10 * step)
+            owed += others * step
+            while owed >= 1:
+                owed -= 1
+                if server >= 1:
+                    server -= 1
+                else:
+                    refused += 1
+            while model.wait(t) == 0:
                 model.take(t)
+                if server < 1:
+                    ours_refused += 1
+                    model.answered(t, 0, charged=False)
+                    model.throttled(t, 1.0)
+                    break
                 server -= 1
                 model.answered(t, int(server), charged=True)
-        if others:
-            assert model.spending is not None
-            assert model.spending.rate == pytest.approx(3.0, abs=0.6)
-            assert model.rate() == pytest.approx(0.9 * 7, abs=0.7)
-    assert model.rate() == pytest.approx(9.0, abs=0.3)
+    return refused, ours_refused
+
+
+def test_a_counted_bucket_alone_paces_at_the_full_refill() -> None:
+    """Rule 3: once counts are read and the others' estimate says nobody else spends, the
+    blind 10 % margin is not needed: fleet's pace is the published 10/s, never above."""
+    model = BucketModel(WRITES)
+    assert model.rate() == 9.0  # nothing counted yet: the configured share
+    _serve(model, ((30.0, 0.0),))
+    assert model.learned
+    assert model.rate() == pytest.approx(10.0, abs=0.35)
+    assert model.rate() <= 10.0
+
+
+def test_pace_drops_to_what_others_leave_and_rises_when_they_stop() -> None:
+    """Another client spending 3/s: the estimated others converge to 3/s and fleet's pace to
+    what they leave, 10 - 3 = 7/s; when the other stops, fleet's pace returns to the full
+    refill and never above. Nobody's request is refused."""
+    model = BucketModel(WRITES)
+    refused = _serve(model, ((30.0, 3.0),))
+    assert model.spending is not None
+    assert model.spending.rate == pytest.approx(3.0, abs=0.6)
+    assert model.rate() == pytest.approx(7.0, abs=0.6)
+    assert model.rate() <= 10.0 - model.spending.rate + 1e-9
+    refused2 = _serve(model, ((60.0, 0.0),), server=model.count or 0, start=30.0)
+    assert model.rate() == pytest.approx(10.0, abs=0.35)
+    assert model.rate() <= 10.0
+    assert (refused, refused2) == ((0, 0), (0, 0))
+
+
+@pytest.mark.parametrize("others", [0.5, 2.0, 4.0, 7.0])
+def test_with_others_measured_the_pace_is_at_most_what_they_leave(others: float) -> None:
+    model = BucketModel(WRITES)
+    _serve(model, ((10.0, 0.0),))
+    assert model.learned and model.spending is not None
+    model.spending.rate = others
+    assert model.rate() <= 10.0 - others + 1e-9
+    assert model.rate() == pytest.approx(max(10.0 - others, MIN_SHARE * 9.0), abs=0.35)
+
+
+def test_a_client_that_starts_mid_run_is_never_refused() -> None:
+    """fleet alone at the full refill keeps the bucket near its sync reserve; another client
+    then starts spending 4/s. It takes the reserve at once, fleet's level drops with the next
+    count (rule 2) and its pace with the estimate (rule 3): the newcomer is never refused,
+    fleet is never refused, and fleet ends at what the newcomer leaves."""
+    model = BucketModel(WRITES)
+    assert _serve(model, ((40.0, 0.0), (80.0, 4.0)), server=200.0) == (0, 0)
+    assert model.spending is not None
+    assert model.spending.rate == pytest.approx(4.0, abs=0.6)
+    assert model.rate() == pytest.approx(6.0, abs=0.6)
+
+
+def test_an_uncounted_bucket_keeps_the_configured_share() -> None:
+    """A bucket whose server reports no count fleet can read (slow start covered the burst)
+    and a counted one whose others are not measured yet both keep the share: 9/s."""
+    model = BucketModel(WRITES)
+    for _ in range(200):
+        model.take(0.0)
+        model.answered(0.0, None, charged=True)
+    assert model.known and not model.learned
+    assert model.rate() == 9.0
+    counted = BucketModel(WRITES)
+    counted.take(0.0)
+    counted.answered(0.0, 150, charged=True)
+    assert counted.counted and not counted.learned  # one count: no span of them yet
+    assert counted.rate() == 9.0
+
+
+def test_a_stale_count_returns_the_pace_to_the_share() -> None:
+    model = BucketModel(WRITES)
+    _serve(model, ((10.0, 0.0),))
+    assert model.rate() == pytest.approx(10.0, abs=0.35)
+    model.wait(10.0 + model.stale_s + 1)
+    assert not model.learned
     assert model.rate() <= 9.0
+
+
+def test_a_429_still_halves_a_learned_pace() -> None:
+    model = BucketModel(WRITES)
+    _serve(model, ((10.0, 0.0),))
+    full = model.rate()
+    assert full > 9.0
+    model.throttled(10.0, 1.0)
+    assert model.rate() == pytest.approx(full / 2)
 
 
 def test_pace_stays_within_its_configured_share_and_floor() -> None:
@@ -234,3 +332,21 @@ def test_steps_ignore_counts_that_answers_overtaking_each_other_explain() -> Non
     assert steps.observe(2.0, 1000, 1490, in_flight=20)  # a step (it filled the bucket)
     assert steps.next_at == 62.0
     assert steps.due(61.0) == 0 and steps.due(130.0) == 2 and steps.next_at == 182.0
+
+
+def test_a_learned_compute_bucket_counts_on_the_whole_sure_step() -> None:
+    """Rule 5 with rule 3: once the counts show nobody else spends from Update VM, each step
+    that has surely happened gives fleet all of its 500 tokens (not 0.9 x 500); with others at
+    2/s, the step less their 120 a minute."""
+    for others, step in ((0.0, 500.0), (2.0, 380.0)):
+        model = BucketModel(UPDATE_VM)
+        count = 1400
+        for t in range(6):
+            model.take(float(t))
+            count -= 1
+            model.answered(float(t), count, charged=True)
+        assert model.learned and model.spending is not None
+        model.spending.rate = others
+        before = model.budget
+        model.wait(61.0)
+        assert model.budget == pytest.approx(before + step)

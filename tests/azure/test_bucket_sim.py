@@ -28,11 +28,39 @@ def _left(s: Scenario) -> float:
     return min(200.0, held) + (10 - s.others_per_s) * (s.seconds - s.start)
 
 
-def test_fresh_subscription_keeps_todays_pace() -> None:
+def test_fresh_subscription_paces_at_the_full_refill_once_learned() -> None:
+    """The burst (180), 9/s until a span of counts shows nobody else spends (a few seconds),
+    then the full 10/s (rule 3, issue #16): within 10 tokens of 180 + 10/s, no 429."""
     scenario = Scenario(WRITES, _arm_server())
     out = simulate(scenario, BucketModel(WRITES))
     assert out.refused == 0
-    assert out.admitted >= 180 + 9 * (60 - 0.5) - 3  # the burst, then 9/s: as before #17
+    assert out.admitted >= 180 + 10 * (60 - 0.5) - 10
+    assert out.admitted <= 200 + 10 * 60  # what the server can admit at all
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    others=st.sampled_from([1.0, 3.0, 6.0, 9.0]),
+    latency=st.sampled_from([0.02, 0.3]),
+    start=st.sampled_from([15.0, 31.3]),
+)
+def test_a_client_starting_mid_run_is_never_refused(
+    others: float, latency: float, start: float
+) -> None:
+    """fleet alone at the full refill keeps the bucket near its reserve; another client of
+    the principal then starts spending ``others``/s. It finds the reserve (10 writes), fleet's
+    level drops with the next count and its pace with the estimate: neither is refused, and
+    fleet goes on with about what the newcomer leaves."""
+    scenario = Scenario(
+        WRITES, _arm_server(), others_per_s=others, others_from=start, latency=latency,
+        seconds=start + 30.0,
+    )  # fmt: skip
+    model = BucketModel(WRITES)
+    out = simulate(scenario, model, step=0.004)
+    assert (out.refused, out.others_refused) == (0, 0)
+    assert model.spending is not None
+    assert model.rate() <= 10.0 - model.spending.rate + 1e-9
+    assert model.rate() <= 10.0 - others + 1.0
 
 
 def test_spent_bucket_with_another_job_spending() -> None:

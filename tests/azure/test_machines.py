@@ -16,10 +16,9 @@ from fleet.model import MachineView, RestartAccepted, Target, TargetKind
 from fleet.sim.clock import ManualClock
 from fleet.sim.emulator import Emulator
 from tests import simkit
-from tests.azure.wired import arm_clients, set_faults
+from tests.azure.wired import RG, arm_clients, set_faults, small_vm
 
 pytestmark = pytest.mark.anyio
-RG = "rg-small"
 
 
 def _fixed(seconds: float) -> dict[str, float]:
@@ -31,14 +30,6 @@ PROFILE = simkit.profile(
     restart={"operation": _fixed(5), "boot": _fixed(30), "agent": _fixed(20)},
     throttling={"enabled": False},
 )
-
-
-def vm(emu: Emulator, name: str = "app-01") -> Target:
-    sub = emu.info.subscriptions[0]
-    return Target(
-        id=simkit.vm_path(sub, RG, name), name=name, kind=TargetKind.VM, subscription=sub,
-        resource_group=RG, location="eastus", os="linux",
-    )  # fmt: skip
 
 
 def instance(emu: Emulator, index: str = "1") -> Target:
@@ -62,15 +53,15 @@ async def machines(emu: Emulator) -> AsyncIterator[AzureMachines]:
 async def test_restart_and_the_instance_view_of_a_vm_and_an_instance() -> None:
     clock = ManualClock()
     async with Emulator(PROFILE, clock=clock) as emu, machines(emu) as m:
-        before = await m.view(vm(emu))
-        accepted = await m.restart(vm(emu))
+        before = await m.view(small_vm(emu))
+        accepted = await m.restart(small_vm(emu))
         on_instance = await m.restart(instance(emu))
         clock.advance(2)
-        booting = await m.view(vm(emu))
+        booting = await m.view(small_vm(emu))
         clock.advance(38)
         agent_coming = await m.view(instance(emu))
         clock.advance(20)
-        back = await m.view(vm(emu))
+        back = await m.view(small_vm(emu))
     assert isinstance(accepted, RestartAccepted) and isinstance(on_instance, RestartAccepted)
     assert accepted.operation is not None and "/operations/" in accepted.operation
     assert isinstance(before, MachineView) and before.back and not before.busy
@@ -91,8 +82,8 @@ async def test_a_restart_answered_5xx_leaves_once() -> None:
     made with SEND_ONCE, so the engine alone decides, after reading the instance view."""
     async with Emulator(PROFILE, time_scale=50) as emu, machines(emu) as m:
         await set_faults(emu, {"transient": {"rate": 1.0, "statuses": [503]}})
-        error = await m.restart(vm(emu))
-        view = await m.view(vm(emu))
+        error = await m.restart(small_vm(emu))
+        view = await m.view(small_vm(emu))
         stats = await simkit.ground_truth(emu)
     assert not isinstance(error, RestartAccepted) and (error.status, error.transient) == (503, True)
     assert stats["faults"]["transient"] == 1 + 4  # the restart once; the read with its retries

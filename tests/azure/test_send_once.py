@@ -17,39 +17,16 @@ import pytest
 from fleet.azure.run_commands import AzureRunCommands
 from fleet.azure.send_once import send_writes_once
 from fleet.model import (
-    RUN_ID_PARAMETER,
-    Invocation,
-    Parameter,
     RunView,
-    ScriptSource,
-    SourceKind,
-    Target,
-    TargetKind,
 )
 from fleet.sim.emulator import Emulator
 from tests import simkit
-from tests.azure.wired import arm_clients, set_faults
+from tests.azure.wired import ONCE, RG, arm_clients, set_faults, small_vm
 
 pytestmark = pytest.mark.anyio
 
-RG, VM = "rg-small", "app-01"
+VM = "app-01"
 PUTS, GETS = "VirtualMachineRunCommands_CreateOrUpdate", "VirtualMachineRunCommands_Get"
-
-
-def _target(emu: Emulator) -> Target:
-    sub = emu.info.subscriptions[0]
-    return Target(
-        id=simkit.vm_path(sub, RG, VM), name=VM, kind=TargetKind.VM, subscription=sub,
-        resource_group=RG, location="eastus", os="linux",
-    )  # fmt: skip
-
-
-INVOCATION = Invocation(
-    run_command="fleet-once",
-    run_id="run-once",
-    source=ScriptSource(SourceKind.INLINE, "echo once"),
-    parameters=(Parameter(RUN_ID_PARAMETER, "run-once"),),
-)
 
 
 @asynccontextmanager
@@ -67,21 +44,21 @@ async def test_a_put_whose_answer_is_lost_after_processing_is_sent_once() -> Non
     async with Emulator(simkit.profile("small"), time_scale=50) as emu:
         async with run_commands(emu) as rc:
             await set_faults(emu, {"connection_resets": {"rate": 1.0, "after_processing": 1.0}})
-            error = await rc.put(_target(emu), INVOCATION)
+            error = await rc.put(small_vm(emu), ONCE)
             assert error is not None and error.status == 0 and error.transient
             assert await _requests(emu, PUTS) == 1  # neither azure-core nor aiohttp re-sent it
             await set_faults(emu, {})
-            view = await rc.get(_target(emu), INVOCATION.run_command)
+            view = await rc.get(small_vm(emu), ONCE.run_command)
         truth = await simkit.ground_truth(emu, "executions")
     assert isinstance(view, RunView) and view.run_id == "run-once"  # it did arrive
-    assert truth["executions_per_target"] == {_target(emu).id: 1}
+    assert truth["executions_per_target"] == {small_vm(emu).id: 1}
 
 
 async def test_a_put_answered_5xx_is_sent_once_while_reads_are_retried() -> None:
     async with Emulator(simkit.profile("small"), time_scale=50) as emu, run_commands(emu) as rc:
         await set_faults(emu, {"transient": {"rate": 1.0, "statuses": [503]}})
-        error = await rc.put(_target(emu), INVOCATION)
-        read = await rc.get(_target(emu), INVOCATION.run_command)
+        error = await rc.put(small_vm(emu), ONCE)
+        read = await rc.get(small_vm(emu), ONCE.run_command)
         puts, gets = await _requests(emu, PUTS), await _requests(emu, GETS)
     assert error is not None and (error.status, error.code) == (503, "ServiceUnavailable")
     assert not isinstance(read, RunView) and read.status == 503

@@ -5,6 +5,9 @@ Figures are not asserted: a benchmark is not a test."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,3 +134,27 @@ def test_fleet_storage_sees_completion_in_its_azurite_not_in_arm(tmp_path: Path)
     assert storage_row["storage_requests_per_target"] > 0
     assert arm_row["storage_requests_per_target"] is None
     assert storage_row["reads_per_target"] < arm_row["reads_per_target"]
+
+
+def test_fleet_bench_prints_the_result_rows_as_json_and_tsv(tmp_path: Path) -> None:
+    """fleet bench had no -o: its rows could only be read back from the results file. -o json
+    prints the result document's rows (each with its scenario), -o tsv a line per row; the
+    progress lines go to stderr so stdout holds the rows only."""
+    scenario, results = _scenario(tmp_path, documented_budget=60), tmp_path / "results"
+    cmd = [sys.executable, "-m", "fleet.cli.main", "bench", str(scenario), "-c", "documented"]
+    cmd += ["--results-dir", str(results)]
+    env = {**os.environ, "COLUMNS": "200"}
+    as_json = subprocess.run([*cmd, "-o", "json"], capture_output=True, text=True, env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    saved = json.loads((results / "tiny.json").read_text())
+    rows = json.loads(as_json.stdout)
+    assert [r["name"] for r in rows] == ["documented", "lower bound"]
+    assert rows == [{"scenario": "tiny", **r} for r in saved["contenders"]]
+    assert "documented: makespan" in as_json.stderr and "results:" in as_json.stderr
+    as_tsv = subprocess.run([*cmd, "-o", "tsv"], capture_output=True, text=True, env=env)
+    assert as_tsv.returncode == 0, as_tsv.stderr
+    lines = [line.split("\t") for line in as_tsv.stdout.splitlines()]
+    assert [line[:2] for line in lines] == [["tiny", "documented"], ["tiny", "lower bound"]]
+    assert all(len(line) == 20 for line in lines) and lines[0][5] == "12"  # targets
+    bad = subprocess.run([*cmd, "-o", "yaml"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "table, json or tsv" in bad.stderr and not bad.stdout

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from fleet.spec import job_from_flags
-from tests.cli.clikit import assert_short_failure, fleet
+from tests.cli.clikit import assert_short_failure, clean_env, fleet, served
 from tests.simkit import ROOT
 
 SIM = ["--sim", "--time-scale", "100"]
@@ -29,6 +29,44 @@ def test_a_selection_that_matches_nothing_fails_unless_allowed() -> None:
     allowed = fleet("run", *SIM, *typo, "--yes", "--allow-empty", "-o", "json")
     assert allowed.returncode == 0, allowed.stderr
     assert json.loads(allowed.stdout)["summary"] == {"total": 0}
+
+
+def test_an_exclusion_that_matches_no_selected_target_is_refused_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    """--exclude-name app-9 (a typo for app-09) used to exclude nothing and run everywhere,
+    while resume/rerun --exclude refuse an unknown name. run, plan, targets and clean refuse it
+    now (exit 2, the unmatched globs named); the emulator's ground truth shows no write. A
+    glob that does match still leaves its targets out; an empty selection stays
+    --allow-empty's business."""
+    with served(time_scale=100) as emu:
+        env = clean_env(FLEET_ACCESS_TOKEN="fleet-sim-token", FLEET_STATE_DIR=str(tmp_path))
+        sel = [*emu.args(), "-n", "app-0*", "--exclude-name", "app-0[12]"]
+        typo = [*sel, "--exclude-name", "app-9", "--exclude-name", "db-*"]
+        for command in (["run", *typo, "--script", "uptime", "--yes"], ["plan", *typo],
+                        ["targets", *typo], ["clean", *typo, "--yes"]):  # fmt: skip
+            refused = fleet(*command, env=env)
+            assert_short_failure(refused, 2, "'app-9', 'db-*' matches none of the 9 targets")
+            assert "'app-0[12]'" not in refused.stderr and "nothing was sent" in refused.stderr
+        stats, executions = emu.truth("stats"), emu.truth("executions")
+        listed = fleet("targets", *sel, "-o", "json", env=env)
+        empty = ["-n", "nope-*", "--exclude-name", "app-9", "--allow-empty"]
+        allowed = fleet("plan", *emu.args(), *empty, "-o", "json", env=env)
+    assert stats["kinds"].get("writes", 0) == stats["kinds"].get("deletes", 0) == 0
+    assert executions["executions"] == []
+    assert listed.returncode == 0, listed.stderr
+    assert [t["name"] for t in json.loads(listed.stdout)] == [f"app-0{i}" for i in range(3, 10)]
+    assert allowed.returncode == 0 and json.loads(allowed.stdout)["targets"] == []
+
+
+def test_a_job_files_exclusion_that_matches_nothing_is_refused_too(tmp_path: Path) -> None:
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        "name: j\ntargets: {names: ['app-0*'], exclude: {names: [app-9]}}\n"
+        "script: {inline: uptime}\n"
+    )
+    refused = fleet("plan", str(job), *SMALL)
+    assert_short_failure(refused, 2, "job.yaml", "'app-9' matches none of the 9 targets")
 
 
 def test_a_shell_script_from_flags_never_reaches_windows_targets() -> None:

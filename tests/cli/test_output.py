@@ -103,6 +103,26 @@ def test_run_and_plan_print_json_and_tsv(tmp_path: Path) -> None:
     assert all(len(line.split("\t")) == 9 for line in planned.stdout.splitlines())
 
 
+def test_run_and_show_tsv_say_what_became_of_each_reboot(tmp_path: Path) -> None:
+    """-o json had each target's reboot, -o tsv had none: a line per target now carries the
+    reboot's outcome and the seconds until the VM was back (empty: no reboot asked), id last;
+    fleet show -o tsv reads the same from the journal, and the table says the reboots line."""
+    state = ["--state-dir", str(tmp_path / "state")]
+    args = ["--sim", "--profile", "small", "-n", "app-0[12]", "--script", "uptime", *state]
+    ran = fleet("run", *args, "--reboot", "always", "--yes", "-o", "tsv")
+    assert ran.returncode == 0, ran.stderr
+    rows = [line.split("\t") for line in ran.stdout.splitlines()]
+    assert [r[0] for r in rows] == ["app-01", "app-02"] and all(len(r) == 9 for r in rows)
+    assert all(r[6] == "done" and float(r[7]) > 0 and r[8].endswith(r[0]) for r in rows)
+    run_id = json.loads(fleet("runs", *state, "-o", "json").stdout)[0]["run_id"]
+    shown = fleet("show", run_id, *state, "-o", "tsv")
+    assert [line.split("\t") for line in shown.stdout.splitlines()] == rows
+    table = fleet("show", run_id, *state)
+    assert "fleet rebooted 2 VMs" in table.stdout, table.stdout
+    plain = fleet("run", *args, "--yes", "-o", "tsv")
+    assert [line.split("\t")[6:8] for line in plain.stdout.splitlines()] == [["", ""]] * 2
+
+
 def test_clean_prints_tsv_and_json_and_refuses_an_empty_selection() -> None:
     args = ["clean", *DEMO, "-t", "role=web"]
     as_json = fleet(*args, "-o", "json", "--all-owners")

@@ -34,9 +34,9 @@ from fleet.model import (
     Target,
     TargetResult,
 )
-from fleet.ports import NullRecorder
 from fleet.rollout.control import RunControl
 from tests.engine.fake_action import FakeAction
+from tests.engine.kit import MemoryRecorder
 from tests.fakes import VIRTUAL_TIME, FakeArm, make_target
 
 pytestmark = pytest.mark.anyio
@@ -46,29 +46,6 @@ RUN = "run-1"
 @pytest.fixture
 def anyio_backend() -> tuple[str, dict[str, object]]:
     return VIRTUAL_TIME
-
-
-class Journal(NullRecorder):
-    """The engine's Recorder in memory: (target name, what, detail) in order (the rollout's
-    events are not kept)."""
-
-    def __init__(self) -> None:
-        self.log: list[tuple[str, str, object]] = []
-
-    async def intent(self, target: Target, invocation: Invocation) -> None:
-        self.log.append((target.name, "intent", None))
-
-    def accepted(self, target: Target, handle: str | None = None) -> None:
-        self.log.append((target.name, "accepted", handle))
-
-    def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None:
-        self.log.append((target.name, "put_failed", arrived))
-
-    def final(self, result: TargetResult) -> None:
-        self.log.append((result.target.name, "final", result.status))
-
-    def of(self, name: str) -> list[tuple[str, object]]:
-        return [(what, detail) for who, what, detail in self.log if who == name]
 
 
 def job(timeout_s: int = 600) -> JobSpec:
@@ -85,7 +62,7 @@ async def planned(names: list[str], spec: JobSpec) -> tuple[RunPlan, dict[str, T
 
 
 async def run(
-    action: FakeAction, plan: RunPlan, journal: Journal | None = None, **resume: object
+    action: FakeAction, plan: RunPlan, journal: MemoryRecorder | None = None, **resume: object
 ) -> dict[str, TargetResult]:
     runner = Runner(plan, action, settings=EngineSettings(), recorder=journal)
     results = await runner.run(**resume)  # type: ignore[arg-type]
@@ -96,16 +73,16 @@ async def test_a_busy_vm_is_waited_out_and_the_script_sent_once_it_is_free() -> 
     plan, targets = await planned(["busy", "free"], job())
     action = FakeAction(duration=30)
     action.foreign(targets["busy"], started=0, duration=200)  # another tool's command runs
-    journal = Journal()
+    journal = MemoryRecorder()
     results = await run(action, plan, journal)
     assert {n: r.status for n, r in results.items()} == dict.fromkeys(targets, Status.SUCCEEDED)
     assert action.executions == {"busy": 1, "free": 1}
     assert results["free"].attempts == 1
     # 15 + 30 + 60 + 120 s of waiting reach past the other command's 200 s: the fifth POST runs
     assert results["busy"].attempts == action.posts["busy"] == 5
-    refusals = [d for what, d in journal.of("busy") if what == "put_failed"]
+    refusals = [d for what, d in journal.entries("busy") if what == "put_failed"]
     assert refusals == [False] * 4  # each refusal proven: nothing ran
-    assert journal.of("busy")[-2][0] == "accepted"
+    assert journal.entries("busy")[-2][0] == "accepted"
 
 
 async def test_a_vm_busy_past_the_timeout_is_reported_and_nothing_runs() -> None:
@@ -130,13 +107,13 @@ def test_busy_backoff_doubles_and_stops_at_the_limit() -> None:
 async def test_a_lost_post_that_ran_is_found_on_the_extension_and_never_sent_again() -> None:
     plan, _ = await planned(["lost"], job())
     action = FakeAction(duration=300, faults={"lost": ["after"]})  # processed, answer lost
-    journal = Journal()
+    journal = MemoryRecorder()
     result = (await run(action, plan, journal))["lost"]
     assert result.status is Status.SUCCEEDED
     assert action.posts["lost"] == 1 and action.executions["lost"] == 1
     # the extension said "in progress, whose unknown" until it ended with this run's marker
     assert action.reads["lost"] >= 3
-    assert [what for what, _ in journal.of("lost")] == ["intent", "accepted", "final"]
+    assert [what for what, _ in journal.entries("lost")] == ["intent", "accepted", "final"]
 
 
 async def test_a_lost_post_the_agent_has_not_picked_up_yet_is_not_sent_twice() -> None:
@@ -146,12 +123,12 @@ async def test_a_lost_post_the_agent_has_not_picked_up_yet_is_not_sent_twice() -
     plan, targets = await planned(["slow"], job())
     action = FakeAction(duration=30, pickup=60, faults={"slow": ["after"]})
     action.ran(targets["slow"], "an-earlier-run", started=-1000)
-    journal = Journal()
+    journal = MemoryRecorder()
     result = (await run(action, plan, journal))["slow"]
     assert result.status is Status.SUCCEEDED
     assert action.executions["slow"] == 2  # the earlier run's, and this run's once
     assert action.posts["slow"] >= 3  # the lost one, then refused while it waited and ran
-    whats = [what for what, _ in journal.of("slow")]
+    whats = [what for what, _ in journal.entries("slow")]
     assert whats[-2:] == ["accepted", "final"] and whats.count("accepted") == 1
 
 
@@ -159,11 +136,11 @@ async def test_a_post_lost_before_azure_saw_it_is_sent_again_after_proof() -> No
     plan, targets = await planned(["lost"], job())
     action = FakeAction(faults={"lost": ["before"]})
     action.ran(targets["lost"], "an-earlier-run", started=-1000)  # the extension shows that one
-    journal = Journal()
+    journal = MemoryRecorder()
     result = (await run(action, plan, journal))["lost"]
     assert result.status is Status.SUCCEEDED and result.attempts == 2
     assert action.executions["lost"] == 2  # the earlier run's, and this run's once
-    whats = [what for what, _ in journal.of("lost")]
+    whats = [what for what, _ in journal.entries("lost")]
     assert whats == ["intent", "put_failed", "intent", "accepted", "final"]
 
 

@@ -20,34 +20,22 @@ from fleet.model import (
     CallError,
     JobSpec,
     MachineView,
-    Reboot,
     RebootOutcome,
-    RebootPolicy,
     RestartAccepted,
-    RolloutPolicy,
     RunReport,
-    ScriptSource,
-    ScriptSpec,
-    Selector,
-    SourceKind,
     Status,
     TargetResult,
 )
+from tests.engine.kit import MARKER
+from tests.engine.kit import reboot_job as job
 from tests.fakes import FORBIDDEN, VIRTUAL_TIME, Behaviour, FakeArm, make_target
 
 pytestmark = pytest.mark.anyio
-MARKER = "REBOOT REQUIRED"
 
 
 @pytest.fixture
 def anyio_backend() -> tuple[str, dict[str, object]]:
     return VIRTUAL_TIME
-
-
-def job(timeout_s: int = 900) -> JobSpec:
-    policy = RebootPolicy(Reboot.IF_REQUIRED, marker=MARKER, timeout_s=timeout_s)
-    script = ScriptSpec(ScriptSource(SourceKind.INLINE, "patch"), timeout_s=600)
-    return JobSpec("patch", Selector(), script, rollout=RolloutPolicy(reboot=policy))
 
 
 async def crashed_while_rebooting(

@@ -18,19 +18,18 @@ from fleet.model import (
     MachineView,
     Reboot,
     RebootOutcome,
-    RebootPolicy,
     RestartAccepted,
-    RolloutPolicy,
     RunReport,
     ScriptSource,
     ScriptSpec,
-    Selector,
     SourceKind,
     Status,
     Target,
 )
 from fleet.rollout.budget import FailureKind, classify
 from fleet.rollout.control import RunControl
+from tests.engine.kit import MARKER
+from tests.engine.kit import reboot_job as job
 from tests.fakes import (
     FORBIDDEN,
     VIRTUAL_TIME,
@@ -41,7 +40,6 @@ from tests.fakes import (
 )
 
 pytestmark = pytest.mark.anyio
-MARKER = "REBOOT REQUIRED"
 NEEDS = Behaviour(output=f"patched; {MARKER}\n")
 PATCHED = Behaviour(output="patched; no reboot required\n")
 
@@ -49,12 +47,6 @@ PATCHED = Behaviour(output="patched; no reboot required\n")
 @pytest.fixture
 def anyio_backend() -> tuple[str, dict[str, object]]:
     return VIRTUAL_TIME
-
-
-def job(mode: Reboot = Reboot.IF_REQUIRED, *, timeout_s: int = 900, **rollout: object) -> JobSpec:
-    policy = RebootPolicy(mode, marker=MARKER, timeout_s=timeout_s)
-    script = ScriptSpec(ScriptSource(SourceKind.INLINE, "patch"), timeout_s=600)
-    return JobSpec("patch", Selector(), script, rollout=RolloutPolicy(reboot=policy, **rollout))
 
 
 async def run(arm: FakeArm, spec: JobSpec, **kw: object) -> RunReport:

@@ -19,10 +19,8 @@ from fleet.engine.invocation import invocation_for
 from fleet.engine.runner import EngineSettings, Runner
 from fleet.model import (
     Amount,
-    CallError,
     Concurrency,
     HealthGate,
-    Invocation,
     JobSpec,
     Order,
     RolloutPolicy,
@@ -35,7 +33,7 @@ from fleet.model import (
     Target,
     TargetResult,
 )
-from fleet.ports import NullRecorder
+from tests.engine.kit import MemoryRecorder
 from tests.fakes import VIRTUAL_TIME, Behaviour, FakeArm, make_target
 
 pytestmark = pytest.mark.anyio
@@ -45,29 +43,6 @@ RUN = "run-1"
 @pytest.fixture
 def anyio_backend() -> tuple[str, dict[str, object]]:
     return VIRTUAL_TIME
-
-
-class Journal(NullRecorder):
-    """The engine's Recorder, kept in memory: every transition per target name, in order
-    (the rollout's events are not kept)."""
-
-    def __init__(self) -> None:
-        self.log: list[tuple[str, str, object]] = []
-
-    async def intent(self, target: Target, invocation: Invocation) -> None:
-        self.log.append((target.name, "intent", invocation.run_id))
-
-    def accepted(self, target: Target) -> None:
-        self.log.append((target.name, "accepted", None))
-
-    def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None:
-        self.log.append((target.name, "put_failed", (error, arrived)))
-
-    def final(self, result: TargetResult) -> None:
-        self.log.append((result.target.name, "final", result.status))
-
-    def of(self, name: str) -> list[str]:
-        return [what for who, what, _ in self.log if who == name and what != "final"]
 
 
 def script(text: str) -> ScriptSpec:
@@ -103,7 +78,7 @@ async def test_an_announced_put_is_sent_again_only_when_azure_proves_it_never_ar
     spec = job()
     await sent_before_the_crash(arm, spec, "arrived")
     await sent_before_the_crash(arm, spec, "running")
-    journal = Journal()
+    journal = MemoryRecorder()
     runner = Runner(await plan_for(arm, spec), arm, settings=EngineSettings(), recorder=journal)
     ids = {name: arm.targets[name].id.lower() for name in arm.targets}
     # "arrived" and "lost": intent journaled, no answer; "running": the PUT was accepted.
@@ -114,10 +89,10 @@ async def test_an_announced_put_is_sent_again_only_when_azure_proves_it_never_ar
     )
     assert {name: len(puts) for name, puts in arm.puts.items()} == dict.fromkeys(arm.targets, 1)
     assert executed(arm) == Counter(dict.fromkeys(arm.targets, 1))
-    assert journal.of("arrived") == ["accepted"]  # found on the VM with this run's id
-    assert journal.of("running") == []  # re-attached: nothing to decide
-    assert journal.of("lost") == ["put_failed", "intent", "accepted"]  # proven absent, then sent
-    finding = next(d for who, what, d in journal.log if who == "lost" and what == "put_failed")
+    assert journal.steps("arrived") == ["accepted"]  # found on the VM with this run's id
+    assert journal.steps("running") == []  # re-attached: nothing to decide
+    assert journal.steps("lost") == ["put_failed", "intent", "accepted"]  # proven absent, then sent
+    (finding,) = journal.failures("lost")
     assert finding == (NEVER_ARRIVED, False)
 
 
@@ -126,13 +101,13 @@ async def test_an_earlier_runs_command_on_the_vm_is_not_taken_for_this_runs_put(
     arm.add(make_target("vm"), Behaviour(duration=30))
     spec = job()
     await sent_before_the_crash(arm, spec, "vm", run_id="run-0")  # yesterday's run of the job
-    journal = Journal()
+    journal = MemoryRecorder()
     runner = Runner(await plan_for(arm, spec), arm, settings=EngineSettings(), recorder=journal)
     (result,) = await runner.run(reattach={arm.targets["vm"].id.lower(): True})
     assert result.status is Status.SUCCEEDED
     assert [inv.run_id for inv in arm.puts["vm"]] == ["run-0", RUN]
     assert arm.executions["vm"] == 2  # once per run
-    assert journal.of("vm") == ["put_failed", "intent", "accepted"]
+    assert journal.steps("vm") == ["put_failed", "intent", "accepted"]
 
 
 def gated_job() -> JobSpec:

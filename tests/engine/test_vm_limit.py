@@ -17,7 +17,6 @@ from fleet.model import (
     Deleted,
     DeleteReason,
     HealthGate,
-    Invocation,
     JobSpec,
     RolloutPolicy,
     RunReport,
@@ -26,11 +25,10 @@ from fleet.model import (
     Selector,
     SourceKind,
     Status,
-    Target,
 )
-from fleet.ports import NullRecorder
 from fleet.rollout.budget import FailureKind, classify
 from fleet.rollout.control import Ended, RunControl
+from tests.engine.kit import MemoryRecorder
 from tests.fakes import VIRTUAL_TIME, Behaviour, FakeArm, listed, make_target
 
 pytestmark = pytest.mark.anyio
@@ -93,27 +91,14 @@ async def test_the_refused_put_and_the_retry_are_journaled_like_any_refused_put(
     """Exactly once still holds: the refused PUT never ran (journaled as not arrived), and the
     retry has its own durable intent before it leaves."""
 
-    class Journal(NullRecorder):
-        def __init__(self) -> None:
-            self.events: list[tuple[str, object]] = []
-
-        async def intent(self, target: Target, invocation: Invocation) -> None:
-            self.events.append(("intent", invocation.run_id))
-
-        def accepted(self, target: Target) -> None:
-            self.events.append(("accepted", None))
-
-        def put_failed(self, target: Target, error: CallError, *, arrived: bool | None) -> None:
-            self.events.append(("put_failed", arrived))
-
     arm = crowded(24, "fleet-old")
-    journal = Journal()
+    journal = MemoryRecorder()
     backend = Backend(targets=arm, run_commands=arm)
     plan = await prepare(job(), backend, run_id="run-1")
     runner = Runner(plan, arm, recorder=journal)
     (result,) = await runner.run()
     assert result.status is Status.SUCCEEDED and arm.executions["vm"] == 1
-    assert journal.events == [
+    assert journal.entries("vm", final=False) == [
         ("intent", "run-1"), ("put_failed", False), ("intent", "run-1"), ("accepted", None),
     ]  # fmt: skip
 
