@@ -45,7 +45,10 @@ def _time(value: Any) -> datetime | None:
 
 
 def _run_id(props: Mapping[str, Any]) -> str | None:
-    for param in props.get("parameters") or ():
+    params = props.get("parameters")
+    if not isinstance(params, list):
+        return None  # absent, or a reply of another shape: no run id to read
+    for param in params:
         if isinstance(param, Mapping) and param.get("name") == RUN_ID_PARAMETER:
             return _text(param.get("value"))
     return None
