@@ -221,6 +221,12 @@ class Recorder(Protocol):
 
     async def gate(self, record: GateRecord) -> None: ...
 
+    async def settle(self) -> None:
+        """Everything recorded so far survives the process being killed when this returns:
+        awaited before fleet deletes a run command of this run (cleanup, cancel), without
+        which resume could not tell a PUT that arrived from one that never did."""
+        ...
+
 
 class NullRecorder:
     """Records nothing (a run without a journal)."""
@@ -255,6 +261,9 @@ class NullRecorder:
         return None
 
     async def gate(self, record: GateRecord) -> None:
+        return None
+
+    async def settle(self) -> None:
         return None
 
 

@@ -11,6 +11,8 @@ whatever is pending in one transaction, in the order the records were handed ove
 - Other records (PUT_ACCEPTED, POLLED, FINAL, …) ride along: they wait at most ``linger_s``
   for company, or for the next durable record, and a group of them alone is committed without
   fsync (``synchronous=NORMAL``: the OS has them, a kill does not lose them once committed).
+  ``flush`` waits until everything handed over is committed: before fleet deletes a run
+  command of the run (cleanup, cancel), whose PUT_ACCEPTED must then survive a kill.
 
 Because commits keep the hand-over order and a FULL commit fsyncs the whole WAL before it,
 every record handed over before a durable one is durable when that one is: anything the run
@@ -76,6 +78,7 @@ class GroupCommitter:
         self._closing = False
         self._stopped = anyio.Event()
         self._error: JournalError | None = None
+        self._inflight: _Group | None = None  # the group being committed
 
     # -- handing records over -----------------------------------------------------------------
 
@@ -98,6 +101,16 @@ class GroupCommitter:
         """A rollout event, on disk when this returns (a gate's verdict, before it is acted on)."""
         self.event(kind, batch, detail)
         await self._wait(self._group)
+
+    async def flush(self) -> None:
+        """Return once everything handed over so far is committed (no fsync unless a durable
+        record is among it: committed is what a kill cannot take away)."""
+        group = self._group if len(self._group) else self._inflight
+        if group is None:
+            return
+        if group is self._group:
+            self._now.set()
+        await self._wait(group)
 
     # -- the task ---------------------------------------------------------------------------
 
@@ -167,6 +180,7 @@ class GroupCommitter:
         commit = functools.partial(
             self.writer.commit_group, group.transitions, group.events, durable=group.durable
         )
+        self._inflight = group
         try:
             with anyio.CancelScope(shield=True):  # a group begun is a group finished
                 await anyio.to_thread.run_sync(commit)
@@ -177,6 +191,7 @@ class GroupCommitter:
             self._group.done.set()  # records handed over after the failed group
             raise
         finally:
+            self._inflight = None
             group.done.set()
 
     async def _wait(self, group: _Group) -> None:

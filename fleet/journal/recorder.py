@@ -84,6 +84,9 @@ class JournalRecorder:
     async def gate(self, record: GateRecord) -> None:
         await self.committer.event_durable(Kind.GATE, record.batch, gate_detail(record))
 
+    async def settle(self) -> None:
+        await self.committer.flush()
+
 
 @contextlib.asynccontextmanager
 async def recording(writer: RunWriter) -> AsyncIterator[JournalRecorder]:

@@ -117,6 +117,22 @@ async def test_many_records_make_few_transactions_in_hand_over_order(
     assert journal.rollout("r1").started == {1: None}
 
 
+async def test_flush_returns_once_everything_handed_over_is_committed(
+    writer: RunWriter, journal: Journal
+) -> None:
+    committer = GroupCommitter(writer, linger_s=LONG)
+    async with anyio.create_task_group() as tg:
+        await tg.start(committer.run)
+        await committer.flush()  # nothing pending: returns at once
+        committer.add(A, State.PUT_ACCEPTED, {})
+        committer.add(B, State.FINAL, {"status": "Succeeded"})
+        assert states(journal) == []
+        with anyio.fail_after(30):  # the linger is an hour: only flush commits them
+            await committer.flush()
+        assert states(journal) == [(A, "PUT_ACCEPTED"), (B, "FINAL")]
+        await committer.close()
+
+
 async def test_a_clean_stop_commits_everything_pending(writer: RunWriter, journal: Journal) -> None:
     result = TargetResult(TARGETS[2], Status.SUCCEEDED, exit_code=0)
     async with recording(writer) as recorder:
