@@ -7,14 +7,16 @@ the group."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from anyio.abc import TaskGroup
 
 from fleet.errors import JournalError
 from fleet.journal import Journal, State
@@ -55,6 +57,15 @@ def states(journal: Journal) -> list[tuple[str, str]]:
     return [(t.target_id, t.state.value) for t in found if t.state is not State.SELECTED]
 
 
+@contextlib.asynccontextmanager
+async def running(writer: RunWriter) -> AsyncIterator[tuple[GroupCommitter, TaskGroup]]:
+    """A committer that never lingers out, its task running in the task group yielded."""
+    committer = GroupCommitter(writer, linger_s=LONG)
+    async with anyio.create_task_group() as tg:
+        await tg.start(committer.run)
+        yield committer, tg
+
+
 def count_commits(writer: RunWriter) -> list[str]:
     """Every COMMIT the writer's connection executes from now on (SQLite's statement trace)."""
     seen: list[str] = []
@@ -75,16 +86,14 @@ async def test_a_durable_waiter_returns_only_after_its_commit(
         return real(*args, **kwargs)
 
     writer.commit_group = held  # type: ignore[method-assign]
-    committer = GroupCommitter(writer, linger_s=LONG)
     returned = anyio.Event()
 
-    async def intent() -> None:
+    async def intent(committer: GroupCommitter) -> None:
         await committer.add_durable(A, State.INTENT_PUT, {"run_command": "c", "run_id_param": "x"})
         returned.set()
 
-    async with anyio.create_task_group() as tg:
-        await tg.start(committer.run)
-        tg.start_soon(intent)
+    async with running(writer) as (committer, tg):
+        tg.start_soon(intent, committer)
         await anyio.to_thread.run_sync(entered.wait, 30)  # the commit has begun …
         await anyio.sleep(0.05)
         assert not returned.is_set()  # … and the waiter is still waiting for it
@@ -100,9 +109,7 @@ async def test_many_records_make_few_transactions_in_hand_over_order(
     writer: RunWriter, journal: Journal
 ) -> None:
     commits = count_commits(writer)
-    committer = GroupCommitter(writer, linger_s=LONG)
-    async with anyio.create_task_group() as tg:
-        await tg.start(committer.run)
+    async with running(writer) as (committer, _tg):
         for i in range(300):
             committer.add(TARGETS[i % 3].id, State.POLLED, {"execution_state": "Running", "i": i})
         committer.event(Kind.BATCH_STARTED, 1, {"group": None, "order": "name", "targets": 3})
@@ -120,9 +127,7 @@ async def test_many_records_make_few_transactions_in_hand_over_order(
 async def test_flush_returns_once_everything_handed_over_is_committed(
     writer: RunWriter, journal: Journal
 ) -> None:
-    committer = GroupCommitter(writer, linger_s=LONG)
-    async with anyio.create_task_group() as tg:
-        await tg.start(committer.run)
+    async with running(writer) as (committer, _tg):
         await committer.flush()  # nothing pending: returns at once
         committer.add(A, State.PUT_ACCEPTED, {})
         committer.add(B, State.FINAL, {"status": "Succeeded"})
@@ -167,9 +172,7 @@ async def test_a_canceled_run_commits_everything_pending(
 async def test_close_commits_what_a_canceled_committer_task_left(
     writer: RunWriter, journal: Journal
 ) -> None:
-    committer = GroupCommitter(writer, linger_s=LONG)
-    async with anyio.create_task_group() as tg:
-        await tg.start(committer.run)
+    async with running(writer) as (committer, tg):
         committer.add(C, State.PUT_ACCEPTED, {})
         tg.cancel_scope.cancel()  # the task ends without committing
     assert states(journal) == []
@@ -185,21 +188,19 @@ async def test_a_failed_commit_reaches_every_waiter_as_the_journal_error(
     journal = Journal.open(tmp_path)
     limit_pages(monkeypatch, 12)  # room for the run, not for a big group of records
     with journal, journal.begin_run("r1", make_spec(), TARGETS) as writer:
-        committer = GroupCommitter(writer, linger_s=LONG)
         errors: list[JournalError] = []
 
-        async def intent(target: str) -> None:
+        async def intent(committer: GroupCommitter, target: str) -> None:
             detail = {"run_command": "c", "run_id_param": "x"}
             with pytest.raises(JournalError) as caught:
                 await committer.add_durable(target, State.INTENT_PUT, detail)
             errors.append(caught.value)
 
-        async with anyio.create_task_group() as tg:
-            await tg.start(committer.run)
+        async with running(writer) as (committer, tg):
             for _ in range(2000):
                 committer.add(A, State.POLLED, {"execution_state": "Running", "pad": "x" * 200})
             for target in (A, B, C):
-                tg.start_soon(intent, target)
+                tg.start_soon(intent, committer, target)
         with pytest.raises(JournalError, match="is full") as closed:
             await committer.close()
         with pytest.raises(JournalError, match="is full"):
