@@ -193,11 +193,11 @@ class Clock(Protocol):
 class Recorder(Protocol):
     """Where a run's per-target transitions go (the journal), and its rollout events (a
     batch's start and end with the error budget then, a gate's verdict: ``batch_started``,
-    ``batch_finished``, ``gate``; small appends, not fsynced). ``intent`` and ``reboot_intent``
-    must be durable when they return: the PUT (the restart) they announce is sent only
-    afterwards. ``reboot_intent`` carries the script's result, which a resumed run reports, and
-    the instance view read just before the restart, which tells a lost restart from one that
-    arrived."""
+    ``batch_finished``, ``gate``). ``intent``, ``reboot_intent`` and ``gate`` must be durable
+    when they return, together with everything recorded before them: the PUT (the restart)
+    they announce is sent, the verdict acted on, only afterwards. ``reboot_intent`` carries
+    the script's result, which a resumed run reports, and the instance view read just before
+    the restart, which tells a lost restart from one that arrived."""
 
     async def intent(self, target: Target, invocation: Invocation) -> None: ...
 
@@ -219,7 +219,13 @@ class Recorder(Protocol):
 
     def batch_finished(self, batch: Batch, budget: Mapping[str, Any]) -> None: ...
 
-    def gate(self, record: GateRecord) -> None: ...
+    async def gate(self, record: GateRecord) -> None: ...
+
+    async def settle(self) -> None:
+        """Everything recorded so far survives the process being killed when this returns:
+        awaited before fleet deletes a run command of this run (cleanup, cancel), without
+        which resume could not tell a PUT that arrived from one that never did."""
+        ...
 
 
 class NullRecorder:
@@ -254,7 +260,10 @@ class NullRecorder:
     def batch_finished(self, batch: Batch, budget: Mapping[str, Any]) -> None:
         return None
 
-    def gate(self, record: GateRecord) -> None:
+    async def gate(self, record: GateRecord) -> None:
+        return None
+
+    async def settle(self) -> None:
         return None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -19,12 +19,12 @@ import structlog
 from fleet.engine.outputs import RunOutputs
 from fleet.engine.reboot import PendingReboot
 from fleet.engine.runner import EngineSettings, Runner
-from fleet.journal.recorder import JournalRecorder
+from fleet.journal.recorder import recording
 from fleet.journal.records import PlannedTarget
 from fleet.journal.store import Journal
 from fleet.journal.writer import RunWriter
 from fleet.model import GateRecord, RunPlan, RunReport, Status, TargetResult
-from fleet.ports import Backend, RunObserver
+from fleet.ports import Backend, Recorder, RunObserver
 from fleet.report.json_report import report_to_dict
 from fleet.rollout.control import RunControl
 
@@ -81,24 +81,35 @@ async def drive(
 ) -> RunReport:
     """Run ``plan`` on the engine, from ``run_started`` to ``run_finished``."""
     (observer or RunObserver()).run_started(plan)
-    runner = Runner(
-        plan, backend.commands_for(plan.spec.mode), observer=observer,
-        arm_counters=backend.arm_counters,
-        settings=settings or EngineSettings(time_scale=backend.time_scale), control=control,
-        recorder=JournalRecorder(writer) if writer is not None else None, outputs=outputs,
-        machines=backend.machines,
-    )  # fmt: skip
-    resumed = resumed or Resumed()
-    results = await runner.run(
-        done=resumed.done, reattach=resumed.reattach, handles=resumed.handles,
-        rebooting=resumed.rebooting, count_done=resumed.count_done,
-        gates_before=resumed.gates, started_before=resumed.started,
-    )  # fmt: skip
+    async with _recorder(writer) as recorder:
+        runner = Runner(
+            plan, backend.commands_for(plan.spec.mode), observer=observer,
+            arm_counters=backend.arm_counters,
+            settings=settings or EngineSettings(time_scale=backend.time_scale),
+            control=control, recorder=recorder, outputs=outputs, machines=backend.machines,
+        )  # fmt: skip
+        resumed = resumed or Resumed()
+        results = await runner.run(
+            done=resumed.done, reattach=resumed.reattach, handles=resumed.handles,
+            rebooting=resumed.rebooting, count_done=resumed.count_done,
+            gates_before=resumed.gates, started_before=resumed.started,
+        )  # fmt: skip
     report = finish_report(plan, started, results, runner, backend, resumed.gates)
     if writer is not None:
         end(writer, report)
     (observer or RunObserver()).run_finished(report)
     return report
+
+
+@contextlib.asynccontextmanager
+async def _recorder(writer: RunWriter | None) -> AsyncIterator[Recorder | None]:
+    """The run's journal recorder (group commits: ``fleet.journal.committer``), committed in
+    full when the run's engine is done; None without a journal."""
+    if writer is None:
+        yield None
+        return
+    async with recording(writer) as recorder:
+        yield recorder
 
 
 def finish_report(

@@ -135,7 +135,7 @@ class Executor:
         self.watcher = Watcher(
             run_commands, context, spec.rollout.pending_timeout_s, spec.script.success_exit_codes
         )
-        self.keeper = Housekeeper(run_commands, context, spec.rollout.cleanup)
+        self.keeper = Housekeeper(run_commands, context, spec.rollout.cleanup, self.recorder)
         self.rebooter = Rebooter(
             machines, context, spec.rollout.reboot, recorder=self.recorder,
             may_restart=may_restart,
@@ -393,6 +393,7 @@ class Executor:
         if self.interrupted is Interrupt.DELETE:
             self.transition(target, TargetState.CANCELING, None)
             err: CallError | None = CallError(0, "Timeout", "no answer in time")
+            await self.recorder.settle()  # its PUT_ACCEPTED outlives a kill once it is deleted
             with anyio.move_on_after(limit):
                 err = await self.run_commands.delete(target, locator)
             if err is None or err.status == 404:

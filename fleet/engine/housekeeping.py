@@ -20,14 +20,16 @@ import structlog
 from fleet.engine.hygiene import Limit, cleanup_wanted, limit_reason, plan_slots
 from fleet.engine.settings import RunContext
 from fleet.model import CallError, Cleanup, Deleted, DeleteReason, Target, TargetResult
-from fleet.ports import RunCommands
+from fleet.ports import Recorder, RunCommands
 
 log = structlog.get_logger("fleet.engine")
 
 
 class Housekeeper:
-    def __init__(self, run_commands: RunCommands, context: RunContext, policy: Cleanup) -> None:
-        self.run_commands, self.policy = run_commands, policy
+    def __init__(
+        self, run_commands: RunCommands, context: RunContext, policy: Cleanup, recorder: Recorder
+    ) -> None:
+        self.run_commands, self.policy, self.recorder = run_commands, policy, recorder
         self.settings, self.clock, self.secrets = context.settings, context.clock, context.secrets
 
     async def free_slot(
@@ -75,6 +77,7 @@ class Housekeeper:
         """Apply the cleanup policy to the run command behind a final ``result``."""
         if not cleanup_wanted(self.policy, result):
             return result
+        await self.recorder.settle()  # its PUT_ACCEPTED outlives a kill once it is deleted
         err = await self.run_commands.delete(target, run_command)
         if err is None or err.status == 404:
             log.info("target.cleaned", target=target.id, run_command=run_command)

@@ -268,7 +268,7 @@ class Runner:
                 continue
             record = await self.gates.check(gate, batch.index, batch_results, resuming=resuming)
             self.gate_records.append(record)
-            self.recorder.gate(record)
+            await self.recorder.gate(record)  # durable before it is acted on
             self.observer.gate_finished(record)
             if not record.passed and self.control.launching_allowed:
                 detail = f"gate {gate.name!r} failed after batch {batch.index}: {record.reason}"

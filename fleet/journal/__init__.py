@@ -9,6 +9,8 @@ twice on any target, and ``fleet runs`` / ``fleet show`` can read the history.
     db         connections, transactions (durable = fsynced), sqlite3 error → JournalError
     lock       one writer per run: fcntl.flock + a ``writers`` row naming the holder
     writer     RunWriter: appends transitions (intents durable before the PUT), ends the run
+    committer  GroupCommitter: a run's records, many per transaction, in order (group commit)
+    recorder   the engine's Recorder port on a GroupCommitter (``recording(writer)``)
     rollout    the rollout's events (batch starts/ends, gate verdicts) and their fold
     store      Journal: opens the file, begins/resumes runs, answers readers
     timings    a job's script run times per target (the evidence of its forecast)

@@ -13,6 +13,7 @@ from typing import Any
 from fleet.journal.records import JournalTarget, RunRecord, State, Transition
 from fleet.journal.rollout import Kind, RolloutEvent
 from fleet.model import (
+    CallError,
     Deleted,
     DeleteReason,
     FullOutput,
@@ -149,6 +150,33 @@ def final_detail(r: TargetResult) -> dict[str, Any]:
         "deleted": [[d.run_command, d.reason.value, d.error] for d in r.deleted],
         "full_output": None if r.full_output is None else r.full_output.to_json(),
         "reboot": None if r.reboot is None else reboot_detail(r.reboot),
+    }
+
+
+def put_failed_detail(error: CallError | str, arrived: bool | None) -> dict[str, Any]:
+    """A PUT that did not succeed. ``arrived``: False when Azure proved it never arrived
+    (refused, throttled, conflict), None when its fate is unknown. For a CallError the
+    default is derived: transient (no response, 5xx, 408) → unknown, else refused."""
+    if not isinstance(error, CallError):
+        return {"message": error, "arrived": arrived}
+    if arrived is None and not error.transient:
+        arrived = False
+    return {
+        "status": error.status,
+        "code": error.code,
+        "message": error.message,
+        "arrived": arrived,
+    }
+
+
+def reboot_failed_detail(error: CallError, arrived: bool | None) -> dict[str, Any]:
+    """A restart that was not accepted: refused or proven lost (``arrived`` False), or of
+    unknown fate (None)."""
+    return {
+        "status": error.status,
+        "code": error.code,
+        "message": error.message,
+        "arrived": arrived,
     }
 
 

@@ -6,8 +6,9 @@ Connections run in autocommit mode (``isolation_level=None``) and every write is
 transaction back, so a later reader or resume never sees half of a write.
 
 Durability is chosen per transaction: ``durable=True`` commits with ``synchronous=FULL`` (the
-WAL is fsynced before COMMIT returns: used for run creation, write-ahead intents and the end of
-a run); ``durable=False`` uses ``synchronous=NORMAL`` (no fsync; the data is in the OS cache,
+WAL is fsynced before COMMIT returns: used for run creation, a group commit holding a
+write-ahead intent or a rollout event (``fleet.journal.committer``) and the end of a run);
+``durable=False`` uses ``synchronous=NORMAL`` (no fsync; the data is in the OS cache,
 survives the process being killed, and becomes durable with the next FULL commit or
 checkpoint — losing it to a power cut only costs an extra GET on resume).
 

@@ -1,31 +1,27 @@
 """RunWriter: the one object that appends to a run's journal while the run executes.
 
-Each method is one transaction and returns the transition's ``seq`` once it is committed:
+A run's engine records through ``fleet.journal.committer.GroupCommitter``, which hands many
+records at a time to ``commit_group`` (one transaction; fsynced when one of them must be
+durable). The per-record methods below are each one transaction and return the transition's
+``seq`` once it is committed; they serve callers outside the engine (the Temporal service's
+finals, tests) and the commits of a run's start and end:
 
-- ``intent_put`` / ``intent_puts``: durable (``synchronous=FULL``: fsynced) before they return.
-  The runner sends a PUT only after its intent returned. ``intent_puts`` is group commit: many
-  intents, one fsync — the runner awaits the batch, then sends those PUTs. Measured on the
-  project's 2-core Linux VM: ~1,100 intents/s one by one (one fsync each), ~27,000/s in groups
-  of 100, against ARM's write limit of 10/s sustained and 200 burst — so one by one is enough
-  there. Group commit is for disks whose fsync is slow (macOS with F_FULLFSYNC, network disks:
-  5-30 ms, i.e. 30-200 intents/s), at the price of holding each PUT of a batch back until the
-  whole batch is on disk (one fsync of latency, paid once per batch).
-- ``intent_reboot``: durable too, for the restart it announces (its detail: the script's
-  result, why a reboot is required, the instance view read before the restart).
+- ``intent_put`` / ``intent_puts`` / ``intent_reboot``: durable (``synchronous=FULL``:
+  fsynced) before they return. Measured on the project's 2-core Linux VM: ~1,100 intents/s one
+  by one (one fsync each), ~27,000/s in groups of 100.
 - ``put_accepted``, ``put_failed``, ``reboot_accepted``, ``reboot_failed``, ``polled``,
-  ``final``: not fsynced (``synchronous=NORMAL``).
-  They survive the process being killed (the OS has them) and become durable with the next
-  intent or checkpoint; a power cut can lose the most recent ones, which only sends resume to
-  Azure for an answer (an INTENT_PUT or PUT_ACCEPTED without its successor is re-read there).
-- ``rollout_event``: a batch's start or end, or a gate's verdict (``fleet.journal.rollout``),
-  not fsynced either: one lost to a power cut makes resume check that gate again (asking Azure
-  first), as it did before version 4.
+  ``final``, ``finals``, ``rollout_event``: not fsynced (``synchronous=NORMAL``). They survive
+  the process being killed (the OS has them) and become durable with the next FULL commit or
+  checkpoint; a power cut can lose the most recent ones, which only sends resume to Azure for
+  an answer (an INTENT_PUT or PUT_ACCEPTED without its successor is re-read there; a lost gate
+  verdict is checked again, asking Azure first).
 - ``end``: durable; records how the run ended, its summary and optional report JSON.
 
 Thread-safe: calls are serialised by a lock, so an async runner can call it through
 ``anyio.to_thread.run_sync`` (fsync must not block the event loop). Every string written passes
-through ``Secrets.scrub`` with the spec's secrets. A failed write raises JournalError and leaves
-nothing behind (the transaction is rolled back and ``seq`` is not consumed).
+through ``Secrets.scrub`` with the spec's secrets (``encode``). A failed write raises
+JournalError and leaves nothing behind (the transaction is rolled back and ``seq`` is not
+consumed).
 """
 
 from __future__ import annotations
@@ -41,7 +37,15 @@ from typing import Any
 
 from fleet.errors import JournalError
 from fleet.journal import spec_record
-from fleet.journal.codec import TARGET_COLUMNS, dumps, final_detail, iso, target_row
+from fleet.journal.codec import (
+    TARGET_COLUMNS,
+    dumps,
+    final_detail,
+    iso,
+    put_failed_detail,
+    reboot_failed_detail,
+    target_row,
+)
 from fleet.journal.db import transaction
 from fleet.journal.lock import WriterLock
 from fleet.journal.records import CRASHED, RUNNING, PlannedTarget, State
@@ -49,6 +53,8 @@ from fleet.model import CallError, JobSpec, TargetResult
 from fleet.secrets import Secrets
 
 Intent = tuple[str, str, str]  # (target_id, run_command, run_id_param)
+Row = tuple[str, str, str, str]  # a transition: (target_id, at, state, detail JSON)
+EventRow = tuple[str, str, int, str]  # a rollout event: (at, kind, batch, detail JSON)
 
 
 class RunWriter:
@@ -94,21 +100,8 @@ class RunWriter:
     def put_failed(
         self, target_id: str, error: CallError | str, *, arrived: bool | None = None
     ) -> int:
-        """A PUT that did not succeed. ``arrived``: False when Azure proved it never arrived
-        (refused, throttled, conflict), None when its fate is unknown. For a CallError the
-        default is derived: transient (no response, 5xx, 408) → unknown, else refused."""
-        if isinstance(error, CallError):
-            if arrived is None and not error.transient:
-                arrived = False
-            detail: dict[str, Any] = {
-                "status": error.status,
-                "code": error.code,
-                "message": error.message,
-            }
-        else:
-            detail = {"message": error}
-        detail["arrived"] = arrived
-        return self._one(target_id, State.PUT_FAILED, detail)
+        """A PUT that did not succeed (``codec.put_failed_detail``)."""
+        return self._one(target_id, State.PUT_FAILED, put_failed_detail(error, arrived))
 
     def intent_reboot(self, target_id: str, detail: Mapping[str, Any]) -> int:
         """Durably record "about to restart ``target_id``" (``detail``: see the module doc)."""
@@ -119,15 +112,8 @@ class RunWriter:
         return self._one(target_id, State.REBOOT_ACCEPTED, {"operation": operation})
 
     def reboot_failed(self, target_id: str, error: CallError, *, arrived: bool | None) -> int:
-        """A restart that was not accepted: refused or proven lost (``arrived`` False), or of
-        unknown fate (None)."""
-        detail = {
-            "status": error.status,
-            "code": error.code,
-            "message": error.message,
-            "arrived": arrived,
-        }
-        return self._one(target_id, State.REBOOT_FAILED, detail)
+        """A restart that was not accepted (``codec.reboot_failed_detail``)."""
+        return self._one(target_id, State.REBOOT_FAILED, reboot_failed_detail(error, arrived))
 
     def polled(self, target_id: str, execution_state: str, **detail: Any) -> int:
         return self._one(target_id, State.POLLED, {"execution_state": execution_state, **detail})
@@ -142,24 +128,8 @@ class RunWriter:
 
     def rollout_event(self, kind: str, batch: int, detail: Mapping[str, Any]) -> int:
         """Append a rollout event (``fleet.journal.rollout.Kind``) for batch ``batch``."""
-        with self._mutex:
-            self._check_open()
-            action = f"recording {kind}"
-            with transaction(self._conn, self._db, action, durable=False):
-                (seq,) = self._conn.execute(
-                    "SELECT coalesce(max(seq), 0) + 1 FROM rollout_events WHERE run_id = ?",
-                    (self.run_id,),
-                ).fetchone()
-                row = (
-                    self.run_id,
-                    seq,
-                    iso(self._now()),
-                    kind,
-                    batch,
-                    dumps(self._secrets.scrub(dict(detail))),
-                )
-                self._conn.execute("INSERT INTO rollout_events VALUES (?, ?, ?, ?, ?, ?)", row)
-            return int(seq)
+        event = (self.stamp(), kind, batch, self.encode(detail))
+        return self.commit_group([], [event], durable=False, action=f"recording {kind}")[1][0]
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -229,18 +199,50 @@ class RunWriter:
     def _append(
         self, rows: Sequence[tuple[str, State, dict[str, Any]]], *, durable: bool, action: str
     ) -> list[int]:
-        at = iso(self._now())
+        at = self.stamp()
+        encoded = [(tid, at, state.value, self.encode(d)) for tid, state, d in rows]
+        return self.commit_group(encoded, [], durable=durable, action=action)[0]
+
+    # -- group commits (``fleet.journal.committer``) ------------------------------------------
+
+    def stamp(self) -> str:
+        """Now, as a transition's ``at``."""
+        return iso(self._now())
+
+    def encode(self, detail: Mapping[str, Any]) -> str:
+        """A detail as stored: secrets scrubbed, JSON."""
+        return dumps(self._secrets.scrub(dict(detail)))
+
+    def commit_group(
+        self,
+        transitions: Sequence[Row],
+        events: Sequence[EventRow],
+        *,
+        durable: bool,
+        action: str = "committing journal records",
+    ) -> tuple[list[int], list[int]]:
+        """One transaction: ``transitions`` (target id, at, state, detail JSON) get the run's
+        next seqs, ``events`` (at, kind, batch, detail JSON) the next rollout-event seqs; the
+        seqs of both, once committed. ``durable``: fsynced before this returns."""
         with self._mutex:
             self._check_open()
             first = self._next_seq
-            values = [
-                (self.run_id, first + i, tid, at, state.value, dumps(self._secrets.scrub(d)))
-                for i, (tid, state, d) in enumerate(rows)
-            ]
+            values = [(self.run_id, first + i, *row) for i, row in enumerate(transitions)]
             with transaction(self._conn, self._db, action, durable=durable):
                 self._conn.executemany("INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?)", values)
+                event_seqs = self._insert_events(events)
             self._next_seq = first + len(values)  # consumed only once committed
-            return [v[1] for v in values]
+            return [v[1] for v in values], event_seqs
+
+    def _insert_events(self, events: Sequence[EventRow]) -> list[int]:
+        if not events:
+            return []
+        (after,) = self._conn.execute(
+            "SELECT coalesce(max(seq), 0) FROM rollout_events WHERE run_id = ?", (self.run_id,)
+        ).fetchone()
+        rows = [(self.run_id, after + 1 + i, *event) for i, event in enumerate(events)]
+        self._conn.executemany("INSERT INTO rollout_events VALUES (?, ?, ?, ?, ?, ?)", rows)
+        return [int(r[1]) for r in rows]
 
 
 def _run_row(

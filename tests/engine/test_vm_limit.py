@@ -204,6 +204,28 @@ async def test_cleanup_policies_delete_only_what_they_say_and_the_report_lists_i
     }
 
 
+async def test_the_journal_settles_before_a_cleanup_deletes_the_targets_run_command() -> None:
+    """Once its run command is deleted, a target whose PUT_ACCEPTED a kill took would look
+    never launched to resume: the recorder is settled (everything recorded is committed)
+    between the accept and the delete."""
+    arm = FakeArm()
+    arm.add(make_target("ok"))
+
+    class Settling(MemoryRecorder):
+        async def settle(self) -> None:
+            self.log.append(("ok", "settle", len(arm.deletions)))
+
+    journal = Settling()
+    backend = Backend(targets=arm, run_commands=arm)
+    plan = await prepare(job(cleanup=Cleanup.ALWAYS), backend, run_id="run-1")
+    (result,) = await Runner(plan, arm, recorder=journal).run()
+    assert result.deleted == (Deleted("fleet-patch", DeleteReason.CLEANUP),)
+    assert journal.entries("ok", final=False) == [
+        ("intent", "run-1"), ("accepted", None), ("settle", 0),
+    ]  # fmt: skip
+    assert len(arm.deletions) == 1
+
+
 async def test_gates_follow_the_jobs_cleanup_policy() -> None:
     arm = FakeArm()
     for i in range(3):

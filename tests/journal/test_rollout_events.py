@@ -9,10 +9,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import anyio
 import pytest
 
 from fleet.journal import Journal, Phase, PlannedTarget
-from fleet.journal.recorder import JournalRecorder
+from fleet.journal.recorder import recording
 from fleet.journal.schema import (
     APPLICATION_ID,
     MIGRATIONS,
@@ -20,8 +21,8 @@ from fleet.journal.schema import (
     SCHEMA_VERSION,
     _run_script,
 )
-from fleet.journal.writer import record_new_run
-from fleet.model import Batch, GateRecord
+from fleet.journal.writer import RunWriter, record_new_run
+from fleet.model import Batch, GateRecord, Target
 from tests.journal import EPOCH, PROTECTED_VALUE, make_spec, make_targets
 
 
@@ -35,6 +36,24 @@ def _version_3_journal(path: Path) -> None:
         con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         con.execute("PRAGMA journal_mode = WAL")
     con.close()
+
+
+async def _record_v3(writer: RunWriter, targets: list[Target]) -> None:
+    async with recording(writer) as recorder:
+        recorder.batch_started(Batch(1, "zone 1", tuple(targets)), "zone")
+        await recorder.gate(GateRecord("health", 1, True, "ok", (targets[0].id,)))
+
+
+async def _record_r1(
+    writer: RunWriter, first: Batch, second: Batch, budget: dict[str, int]
+) -> None:
+    async with recording(writer) as recorder:
+        recorder.batch_started(first, "name")
+        recorder.batch_finished(first, budget)
+        await recorder.gate(GateRecord("health", 1, True, "ok"))
+        await recorder.gate(GateRecord("smoke", 1, False, f"token {PROTECTED_VALUE} refused"))
+        recorder.batch_started(second, "name")
+        recorder.batch_started(first, "name")  # a resumed run walks batch 1 again
 
 
 def test_a_version_3_journal_is_migrated_in_place_and_keeps_its_runs(tmp_path: Path) -> None:
@@ -54,9 +73,7 @@ def test_a_version_3_journal_is_migrated_in_place_and_keeps_its_runs(tmp_path: P
     with Journal.open(state) as journal:  # a writer does
         assert journal.target_states("v3-run")[targets[0].id].phase is Phase.NOT_STARTED
         writer = journal.resume_run("v3-run", make_spec())
-        recorder = JournalRecorder(writer)
-        recorder.batch_started(Batch(1, "zone 1", tuple(targets)), "zone")
-        recorder.gate(GateRecord("health", 1, True, "ok", (targets[0].id,)))
+        anyio.run(_record_v3, writer, targets)
         writer.close()
         rollout = journal.rollout("v3-run")
     assert rollout.started == {1: "zone 1"} and rollout.order == "zone"
@@ -78,13 +95,7 @@ def test_batches_and_verdicts_come_back_folded_and_scrubbed(tmp_path: Path) -> N
     with Journal.open(tmp_path) as journal:
         planned = [PlannedTarget(t, 1 + i // 2) for i, t in enumerate(targets)]
         writer = journal.begin_run("r1", make_spec(), planned)
-        recorder = JournalRecorder(writer)
-        recorder.batch_started(first, "name")
-        recorder.batch_finished(first, budget)
-        recorder.gate(GateRecord("health", 1, True, "ok"))
-        recorder.gate(GateRecord("smoke", 1, False, f"token {PROTECTED_VALUE} refused"))
-        recorder.batch_started(second, "name")
-        recorder.batch_started(first, "name")  # a resumed run walks batch 1 again
+        anyio.run(_record_r1, writer, first, second, budget)
         writer.close()
         rollout = journal.rollout("r1")
         assert journal.rollout("no-such-run").empty
