@@ -129,7 +129,10 @@ class Executor:
         self.recorder: Recorder = recorder or NullRecorder()
         # None = go; a reason = the run stopped launching (checked once a PUT slot is free)
         self.may_launch = may_launch or (lambda: None)
-        self._put_slots: anyio.CapacityLimiter | None = None
+        # PUT slots per subscription: ARM's write bucket is per subscription (and principal), so
+        # sends waiting for one subscription's tokens never hold back another's (one shared set
+        # of slots ran a 4-subscription fleet one subscription after another)
+        self._put_slots: dict[str, anyio.CapacityLimiter] = {}
         self.settings, self.clock, self.transition = settings, context.clock, transition
         self.launcher = Launcher(run_commands, self.recorder, settings, context.clock)
         self.watcher = Watcher(
@@ -243,17 +246,21 @@ class Executor:
     async def _launch_when_allowed(
         self, target: Target, inv: Invocation, attempts: int = 0, *, doubt: bool = False
     ) -> Launch:
-        """One of the few PUT slots, then the send — unless the run stopped launching. Few
-        sends wait in the throttle queue at a time, and the run's stage is checked when one
-        may go: a stop or an exhausted error budget holds back every later send. A busy VM is
-        waited for outside the slot, then sent to again, within the script's timeout.
+        """One of the few PUT slots of the target's subscription, then the send — unless the
+        run stopped launching. Few sends wait in the throttle queue at a time, and the run's
+        stage is checked when one may go: a stop or an exhausted error budget holds back every
+        later send. A busy VM is waited for outside the slot, then sent to again, within the
+        script's timeout.
         ``doubt``: Azure was just asked about an earlier send of unknown fate — not again
         before the first send, but before any later one."""
-        if self._put_slots is None:
-            self._put_slots = anyio.CapacityLimiter(self.settings.puts_in_flight)
+        slots = self._put_slots.get(target.subscription.lower())
+        if slots is None:
+            slots = self._put_slots[target.subscription.lower()] = anyio.CapacityLimiter(
+                self.settings.puts_in_flight
+            )
         busy, unsure = BusyWait(float(run_limit_s(inv.timeout_s))), False
         while True:
-            async with self._put_slots:
+            async with slots:
                 stopped = self.may_launch()
                 if stopped is not None:
                     return Launch(attempts=attempts, stopped=stopped)

@@ -4,9 +4,10 @@ health gates, the run's deadline and stop/cancel (``fleet.rollout.control``) app
 and during batches. Structured concurrency only (anyio task groups).
 
 A target is launched only while the run is RUNNING, checked when it gets its concurrency slot
-and again when it gets one of the few PUT slots (``EngineSettings.puts_in_flight``), right
-before the intent is journaled and the PUT is sent: once the run stops or the error budget is
-exhausted, only the PUTs already waiting for a write token can still go out. Targets the
+and again when it gets one of the few PUT slots of its subscription
+(``EngineSettings.puts_in_flight`` per subscription, as ARM's write bucket is per subscription),
+right before the intent is journaled and the PUT is sent: once the run stops or the error budget
+is exhausted, only the PUTs already waiting for a write token can still go out. Targets the
 rollout never launched are reported ``NotStarted`` with why.
 
 Every per-target state change goes through the run's ``Tally`` (``fleet.engine.tally``):

@@ -46,8 +46,8 @@ class EngineSettings:
     # a PUT still being processed inside Azure must not be read as a lost one.
     put_settle_s: float = 5.0
     progress_interval_s: float = 0.25  # wall seconds between progress callbacks
-    # PUTs allowed to wait in the throttle queue at once: enough to keep the write buckets
-    # busy (Azure admits ~10/s), few enough that a stop holds back everything after them.
+    # PUTs per subscription allowed to wait in the throttle queue at once: enough to keep its
+    # write bucket busy (Azure admits ~10/s), few enough that a stop holds back the rest.
     puts_in_flight: int = 32
     interrupt_call_s: float = 60.0  # Azure-seconds for the last read / delete when stopping
     # At Azure's per-VM limit: how often to free a slot and PUT again (another tool may take
