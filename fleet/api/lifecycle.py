@@ -27,6 +27,7 @@ from fleet.model import GateRecord, RunPlan, RunReport, Status, TargetResult
 from fleet.ports import Backend, Recorder, RunObserver
 from fleet.report.json_report import report_to_dict
 from fleet.rollout.control import RunControl
+from fleet.util.gc_policy import fewer_collections
 
 log = structlog.get_logger("fleet")
 
@@ -79,21 +80,23 @@ async def drive(
     resumed: Resumed | None = None,
     outputs: RunOutputs | None = None,
 ) -> RunReport:
-    """Run ``plan`` on the engine, from ``run_started`` to ``run_finished``."""
+    """Run ``plan`` on the engine, from ``run_started`` to ``run_finished``, the collector
+    paced for a run's heap (``fleet.util.gc_policy``)."""
     (observer or RunObserver()).run_started(plan)
-    async with _recorder(writer) as recorder:
-        runner = Runner(
-            plan, backend.commands_for(plan.spec.mode), observer=observer,
-            arm_counters=backend.arm_counters,
-            settings=settings or EngineSettings(time_scale=backend.time_scale),
-            control=control, recorder=recorder, outputs=outputs, machines=backend.machines,
-        )  # fmt: skip
-        resumed = resumed or Resumed()
-        results = await runner.run(
-            done=resumed.done, reattach=resumed.reattach, handles=resumed.handles,
-            rebooting=resumed.rebooting, count_done=resumed.count_done,
-            gates_before=resumed.gates, started_before=resumed.started,
-        )  # fmt: skip
+    resumed = resumed or Resumed()
+    with fewer_collections():
+        async with _recorder(writer) as recorder:
+            runner = Runner(
+                plan, backend.commands_for(plan.spec.mode), observer=observer,
+                arm_counters=backend.arm_counters,
+                settings=settings or EngineSettings(time_scale=backend.time_scale),
+                control=control, recorder=recorder, outputs=outputs, machines=backend.machines,
+            )  # fmt: skip
+            results = await runner.run(
+                done=resumed.done, reattach=resumed.reattach, handles=resumed.handles,
+                rebooting=resumed.rebooting, count_done=resumed.count_done,
+                gates_before=resumed.gates, started_before=resumed.started,
+            )  # fmt: skip
     report = finish_report(plan, started, results, runner, backend, resumed.gates)
     if writer is not None:
         end(writer, report)

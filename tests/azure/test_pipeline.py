@@ -75,3 +75,30 @@ def test_a_connection_may_still_give_its_own_policies() -> None:
     clients = ArmClients(conn)
     clients._session = object()  # type: ignore[assignment]  # no I/O: only the kwargs
     assert clients._kwargs("m/1", decode=False)["policies"] == []
+
+
+def test_request_ids_are_random_unique_and_a_callers_own_id_still_wins() -> None:
+    """fleet's RequestIdPolicy makes version-4 ids (azure-core's uuid1 asks libuuid for a clock
+    sequence on every request, #16), one per request; a call's ``request_id=``, a configured id
+    and a header the caller set are kept as azure-core keeps them."""
+    import uuid
+
+    from azure.core.pipeline import PipelineContext, PipelineRequest
+    from azure.core.rest import HttpRequest
+
+    from fleet.azure.pipeline import RequestIdPolicy
+
+    def sent(policy: Any, headers: dict[str, str] | None = None, **options: Any) -> str:
+        request = PipelineRequest(
+            HttpRequest("GET", "https://127.0.0.1/x", headers=headers),
+            PipelineContext(None, **options),
+        )
+        policy.on_request(request)
+        return str(request.http_request.headers["x-ms-client-request-id"])
+
+    made = [sent(RequestIdPolicy()) for _ in range(50)]
+    assert len(set(made)) == 50
+    assert all(uuid.UUID(one).version == 4 for one in made)
+    assert sent(RequestIdPolicy(), request_id="call-id") == "call-id"
+    assert sent(RequestIdPolicy(request_id="configured")) == "configured"
+    assert sent(RequestIdPolicy(), headers={"x-ms-client-request-id": "mine"}) == "mine"
