@@ -12,6 +12,13 @@ later; once ``settled_after`` targets are done the model moves little, and a tar
 history of its own sleeps its whole wait: one wake-up per read, not ~7 (issue #16: a 10,000-target
 run woke its waiting targets ~110,000 times, ~11 per target).
 
+**The launch's last targets.** ``keep`` trades reads for how soon a finished target is seen; only
+the targets launched last make the run longer by being seen late. So once fewer targets are left to
+launch than are watched (the runner says how many it launches: ``launching``), a target without a
+history of its own is read by ``tail_keep`` instead, and re-asks as the model moves: on mixed-10k
+keep = 0.2 throughout cost ~3 % of the makespan (405 s against 393 s), this gives it back for a few
+hundred targets' extra reads.
+
 Before ``learn_after`` completions only a few ``scouts`` probe (a short first delay growing
 geometrically); every other target waits (re-asking every ``recheck_s``) until the scouts have
 taught the model enough, instead of spending reads on blind probes.
@@ -91,6 +98,8 @@ class PollSettings:
     tail_gap_s: float = 2.0
     tail_lag: float = 0.1
     early_quantile: float = 0.5
+    # The end of the launch (see "The launch's last targets" in the module doc): ``keep`` then.
+    tail_keep: float = 0.35
 
     def scaled(self, time_scale: float) -> PollSettings:
         k = max(time_scale, 1e-9)
@@ -151,11 +160,29 @@ class PollPlanner:
     _own: Mapping[str, Expectation] = field(default_factory=dict)  # see ``expect``
     _booked: dict[str, float] = field(default_factory=dict)  # key -> its next read (clock time)
     _times: list[float] = field(default_factory=list)  # the booked times, sorted
+    _ahead: int | None = None  # targets of the run not launched yet (None: not told)
+    _launched: set[str] = field(default_factory=set)
 
     def expect(self, own: Mapping[str, Expectation]) -> None:
         """These targets' own time distributions, from their history (:func:`expectations`):
         each is read when it says the target is done."""
         self._own = own
+
+    def launching(self, targets: int) -> None:
+        """The run launches ``targets`` in all; each is counted off as its watch starts
+        (``launched``), so the planner knows when the launch's last targets are out."""
+        self._ahead = targets
+
+    def launched(self, key: str) -> None:
+        """``key`` was launched (its watch starts; a second watch of it counts once)."""
+        if self._ahead is not None and key not in self._launched:
+            self._launched.add(key)
+            self._ahead -= 1
+
+    def _at_launch_end(self) -> bool:
+        """Fewer targets are left to launch than are watched: the last launched (the run's
+        makespan) are being read."""
+        return self._ahead is not None and self._ahead < len(self._booked)
 
     def observe_running(self, key: str, elapsed: float) -> None:
         """A poll ``elapsed`` seconds after launch saw target ``key`` still running."""
@@ -236,7 +263,8 @@ class PollPlanner:
             due = own.quantile(p)
         elif self.model.completions >= s.learn_after:
             self.model.refresh()
-            due = self.model.quantile(1.0 - self.model.survival(e) * s.keep)
+            keep = s.tail_keep if self._at_launch_end() else s.keep
+            due = self.model.quantile(1.0 - self.model.survival(e) * keep)
         elif self._is_scout(key):
             due = max(s.first_delay_s, e * s.growth)
         else:
@@ -257,7 +285,7 @@ class PollPlanner:
             return min(wait, max(s.recheck_s, wait / 4))
         if self.model.completions < s.learn_after:
             return min(wait, s.recheck_s)
-        if self.model.completions >= s.settled_after:
+        if self.model.completions >= s.settled_after and not self._at_launch_end():
             return wait
         return min(wait, max(s.recheck_s, wait / 4))
 

@@ -92,6 +92,7 @@ class Runner:
             recorder=recorder, may_launch=self._may_launch, outputs=outputs,
             machines=machines, may_restart=self._may_restart,
         )  # fmt: skip
+        self.executor.planner.launching(len(plan.targets))
         if plan.forecast is not None:  # the job's history: read each target when it is done
             planner, scale = self.executor.planner, self.settings.time_scale
             planner.expect(expectations(plan.forecast, plan.targets, planner.settings, scale))

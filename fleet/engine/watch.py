@@ -92,6 +92,7 @@ class Watcher:
         """Read ``target``'s run command until it ends; ``launched_at``: the clock's time;
         ``locator``: what to read (the handle its launch answered; default: its name)."""
         key, due, seen = target.id.lower(), self.due(inv), Reads()
+        self.planner.launched(key)
         try:
             while True:
                 await sleep_until_due(

@@ -391,3 +391,40 @@ def test_once_the_model_has_settled_a_waiting_target_sleeps_its_whole_wait() -> 
     planner.expect(expectations(forecast, [known], s, time_scale=1.0))
     seen = 30.0  # seen running: the tail may read it again sooner, so it keeps re-asking
     assert planner.sleep_before_asking_again(known.id.lower(), seen, wait) < wait
+
+
+def test_the_launchs_last_targets_are_read_by_the_tail_keep_and_keep_re_asking() -> None:
+    """A blind target is read at the model's (1 - keep) quantile while many are left to launch;
+    once fewer are left than are watched (the targets that decide the makespan are out), at
+    (1 - tail_keep), sooner, and it re-asks as the model moves instead of sleeping its whole wait
+    (#16: keep = 0.2 throughout cost mixed-10k ~3 % of its makespan)."""
+    s = PollSettings(settled_after=20, keep=0.2, tail_keep=0.35)
+    planner = PollPlanner(s)
+    rng = random.Random(11)
+    for i in range(s.settled_after):
+        planner.observe_completion(f"/vm/done-{i}", rng.lognormvariate(3.0, 0.4), 0.0)
+    planner.launching(10)
+    for i in range(5):  # five launched and watched, five still to launch
+        planner.launched(f"/vm/{i}")
+        planner.launched(f"/vm/{i}")  # a second watch of one target counts once
+        planner.book(f"/vm/{i}", 100.0)
+    busy = planner.next_poll_at("/vm/0", 0.0)
+    assert busy == pytest.approx(planner.model.quantile(1 - 0.2))
+    assert planner.sleep_before_asking_again("/vm/0", 0.0, 40.0) == 40.0
+    planner.launched("/vm/5")
+    planner.book("/vm/5", 100.0)  # 4 left to launch, 6 watched: the launch's end
+    tail = planner.next_poll_at("/vm/0", 0.0)
+    assert tail == pytest.approx(planner.model.quantile(1 - 0.35))
+    assert tail < busy
+    assert planner.sleep_before_asking_again("/vm/0", 0.0, 40.0) < 40.0
+
+
+def test_without_the_launch_count_the_planner_never_switches_to_the_tail_keep() -> None:
+    s = PollSettings(settled_after=20, keep=0.2, tail_keep=0.35)
+    planner = PollPlanner(s)
+    rng = random.Random(12)
+    for i in range(s.settled_after):
+        planner.observe_completion(f"/vm/done-{i}", rng.lognormvariate(3.0, 0.4), 0.0)
+    planner.launched("/vm/0")  # not told how many: a gate's own planner, a reboot's
+    planner.book("/vm/0", 50.0)
+    assert planner.next_poll_at("/vm/0", 0.0) == pytest.approx(planner.model.quantile(0.8))

@@ -19,12 +19,16 @@ def own_thresholds() -> object:
 
 
 def test_runs_collect_less_often_and_the_last_one_out_restores_the_thresholds() -> None:
+    assert gc.get_freeze_count() == 0
     with fewer_collections():
         assert gc.get_threshold() == RUN_THRESHOLDS
+        assert gc.get_freeze_count() > 0  # the heap from before the run is left out
         with fewer_collections():  # a second run at once (fleet serve)
             assert gc.get_threshold() == RUN_THRESHOLDS
         assert gc.get_threshold() == RUN_THRESHOLDS  # the first is still running
+        assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == (700, 10, 10)
+    assert gc.get_freeze_count() == 0  # collectable again
 
 
 def test_a_run_that_fails_still_restores_the_thresholds() -> None:
